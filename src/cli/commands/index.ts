@@ -1,0 +1,6 @@
+import type { Command } from 'commander';
+
+/** Every sub-command registers itself on the program. Add one import and one entry per command. */
+export type RegisterCommand = (program: Command) => void;
+
+export const COMMANDS: readonly RegisterCommand[] = [];

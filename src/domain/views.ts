@@ -1,0 +1,25 @@
+/**
+ * The four polar maps of a rest/stress SPECT MPI study.
+ * AC = attenuation-corrected, NAC = not attenuation-corrected.
+ *
+ * `VIEWS` is also the fixed, documented order of the 2x2 AC+NAC tile of
+ * Apostolopoulos et al. (2020): top-left stress AC, top-right rest AC,
+ * bottom-left stress NAC, bottom-right rest NAC.
+ */
+export const VIEWS = ['stress_ac', 'rest_ac', 'stress_nac', 'rest_nac'] as const;
+export type View = (typeof VIEWS)[number];
+
+export const VIEW_CAPTIONS: Readonly<Record<View, string>> = {
+  stress_ac: 'Stress AC',
+  rest_ac: 'Rest AC',
+  stress_nac: 'Stress NAC',
+  rest_nac: 'Rest NAC',
+};
+
+export function isView(s: string): s is View {
+  return (VIEWS as readonly string[]).includes(s);
+}
+
+/** Class labels. 1 = coronary artery disease (by angiography), 0 = normal. */
+export type Label = 0 | 1;
+export const LABEL_NAMES: Readonly<Record<Label, string>> = { 0: 'normal', 1: 'CAD' };
