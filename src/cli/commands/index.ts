@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { registerModels } from './models.js';
 
 /** Every sub-command registers itself on the program. Add one import and one entry per command. */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [];
+export const COMMANDS: readonly RegisterCommand[] = [registerModels];
