@@ -68,16 +68,21 @@ export function colormapFromCsvText(text: string, source: string): Colormap {
       const v = Number(field);
       const col = 'rgb'[c];
       if (!isNumber(field)) problems.push(`row ${line}, column ${col}: "${field}" is not a number`);
-      else if (v < 0 || v > 255) problems.push(`row ${line}, column ${col}: ${field} is outside 0-255 (or 0-1)`);
+      else if (v < 0 || v > 255)
+        problems.push(`row ${line}, column ${col}: ${field} is outside 0-255 (or 0-1)`);
       rgb.push(v);
     });
     values.push({ line, rgb: rgb as Rgb });
   }
   if (problems.length > 0) {
-    throw new InputError(`colour map ${source}: ${problems.length} bad row(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    throw new InputError(
+      `colour map ${source}: ${problems.length} bad row(s):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
   }
   if (values.length < 2) {
-    throw new InputError(`colour map ${source}: needs at least 2 colour rows (r,g,b), found ${values.length}`);
+    throw new InputError(
+      `colour map ${source}: needs at least 2 colour rows (r,g,b), found ${values.length}`,
+    );
   }
   const unitScale = values.every(({ rgb }) => rgb.every((v) => v <= 1));
   const rows = values.map(({ rgb }) => rgb.map((v) => Math.round(unitScale ? v * 255 : v)) as Rgb);
@@ -123,8 +128,9 @@ export interface ColorbarOptions {
  * The bar is sampled along its long axis, one sample per pixel, at its centre line: each sample
  * is the mean colour of the central third of the short axis (at least one pixel), which
  * averages out JPEG noise without touching the bar's edges or frame. Consecutive samples that
- * are near-duplicates of the last kept entry (see `dedupeTolerance`) are dropped, so a bar
- * drawn with N pixels per table entry gives back the table itself.
+ * are near-duplicates of the last kept entry (see `dedupeTolerance`) are merged into one run;
+ * the runs are then resampled by position along the bar (see `resampleRuns`), so a bar drawn
+ * with N pixels per table entry gives back the table itself.
  *
  * @throws InputError if the region is empty or fewer than 2 distinct colours remain
  */
@@ -158,7 +164,8 @@ export function colormapFromColorbar(img: RgbImage, opts: ColorbarOptions = {}):
   const lowFirst = !opts.reverse;
   const tol = opts.dedupeTolerance ?? 1;
 
-  const rows: Rgb[] = [];
+  // runs of near-duplicate samples: kept colour, first and last sample index
+  const runs: { rgb: Rgb; first: number; last: number }[] = [];
   for (let k = 0; k < long; k++) {
     const along = lowFirst ? (vertical ? long - 1 - k : k) : vertical ? k : long - 1 - k;
     let r = 0;
@@ -174,22 +181,57 @@ export function colormapFromColorbar(img: RgbImage, opts: ColorbarOptions = {}):
     }
     const n = bandHi - bandLo;
     const rgb: Rgb = [Math.round(r / n), Math.round(g / n), Math.round(b / n)];
-    const last = rows[rows.length - 1];
-    if (last && Math.hypot(rgb[0] - last[0], rgb[1] - last[1], rgb[2] - last[2]) <= tol) continue;
-    rows.push(rgb);
+    const run = runs[runs.length - 1];
+    if (run && Math.hypot(rgb[0] - run.rgb[0], rgb[1] - run.rgb[1], rgb[2] - run.rgb[2]) <= tol) run.last = k;
+    else runs.push({ rgb, first: k, last: k });
   }
-  if (rows.length < 2) {
-    throw new InputError(`colour bar ${name}: found ${rows.length} distinct colour(s) along the bar, need at least 2`);
+  if (runs.length < 2) {
+    throw new InputError(
+      `colour bar ${name}: found ${runs.length} distinct colour(s) along the bar, need at least 2`,
+    );
   }
-  return colormapFromRows(name, rows);
+  return colormapFromRows(name, resampleRuns(runs));
+}
+
+/**
+ * Place each run's colour at the position of its centre along the bar (first run 0, last run 1)
+ * and resample linearly to as many evenly spaced entries as there are runs. A bar drawn with the
+ * same number of pixels per entry gives back its table exactly; uneven runs (JPEG noise, a bar
+ * resized to a length that is not a multiple of the table) keep their true position, so uptake
+ * read from the table matches the position on the bar.
+ */
+function resampleRuns(runs: readonly { rgb: Rgb; first: number; last: number }[]): Rgb[] {
+  const centre = runs.map((r) => (r.first + r.last) / 2);
+  const c0 = centre[0];
+  const span = centre[centre.length - 1] - c0;
+  const n = runs.length;
+  const out: Rgb[] = [];
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const pos = c0 + (span * i) / (n - 1);
+    while (j < n - 2 && centre[j + 1] < pos) j++;
+    const f = Math.min(1, Math.max(0, (pos - centre[j]) / (centre[j + 1] - centre[j])));
+    const a = runs[j].rgb;
+    const b = runs[j + 1].rgb;
+    out.push([0, 1, 2].map((c) => Math.round(a[c] + f * (b[c] - a[c]))) as Rgb);
+  }
+  return out;
 }
 
 /** Decode any image sharp reads into 8-bit RGB (alpha dropped, grayscale expanded). */
 async function readRgb(path: string): Promise<RgbImage> {
   try {
-    const { data, info } = await sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(path)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels, expected 3`);
-    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    return {
+      width: info.width,
+      height: info.height,
+      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    };
   } catch (e) {
     throw new InputError(`colour bar ${path}: cannot read image (${errorMessage(e)})`, { cause: e });
   }

@@ -98,9 +98,11 @@ export function viewAcquisition(view: View): { state: AcquisitionState; correcti
  * @throws Error if there is no positive finite segment mean
  */
 export function normaliseSegments(segments: ArrayLike<number>): Float64Array {
-  if (segments.length !== N_SEGMENTS) throw new Error(`expected ${N_SEGMENTS} segment values, got ${segments.length}`);
+  if (segments.length !== N_SEGMENTS)
+    throw new Error(`expected ${N_SEGMENTS} segment values, got ${segments.length}`);
   let max = -Infinity;
-  for (let s = 0; s < N_SEGMENTS; s++) if (Number.isFinite(segments[s]) && segments[s] > max) max = segments[s];
+  for (let s = 0; s < N_SEGMENTS; s++)
+    if (Number.isFinite(segments[s]) && segments[s] > max) max = segments[s];
   if (!(max > 0)) throw new Error('cannot normalise a map with no positive segment uptake');
   const out = new Float64Array(N_SEGMENTS);
   for (let s = 0; s < N_SEGMENTS; s++) out[s] = Number.isFinite(segments[s]) ? segments[s] / max : Number.NaN;
@@ -166,7 +168,13 @@ export function buildNormalDatabase(
       }
     }
   }
-  return { format: NORMAL_DB_FORMAT, version: NORMAL_DB_VERSION, normalisation: 'max-segment', minStudies, strata };
+  return {
+    format: NORMAL_DB_FORMAT,
+    version: NORMAL_DB_VERSION,
+    normalisation: 'max-segment',
+    minStudies,
+    strata,
+  };
 }
 
 function usable(s: Stratum, minStudies: number): boolean {
@@ -238,7 +246,9 @@ const databaseSchema = z.object({
 export function parseNormalDatabase(value: unknown, source: string): NormalDatabase {
   const r = databaseSchema.safeParse(value);
   if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+    const problems = r.error.issues.map(
+      (i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`,
+    );
     throw new InputError(`normal database ${source}: invalid\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
   return r.data as NormalDatabase;

@@ -38,10 +38,14 @@ export interface UptakeReading {
  */
 export function rgbToUptake(img: RgbImage, cm: Colormap, opts: RgbToUptakeOptions = {}): UptakeReading {
   if (img.width !== img.height) {
-    throw new InputError(`polar map crop is ${img.width}x${img.height} pixels; it must be square with the disc inscribed`);
+    throw new InputError(
+      `polar map crop is ${img.width}x${img.height} pixels; it must be square with the disc inscribed`,
+    );
   }
   if (img.data.length !== img.width * img.height * 3) {
-    throw new InputError(`polar map crop: ${img.data.length} bytes for ${img.width}x${img.height} RGB pixels`);
+    throw new InputError(
+      `polar map crop: ${img.data.length} bytes for ${img.width}x${img.height} RGB pixels`,
+    );
   }
   const maxDistance = opts.maxDistance ?? DEFAULT_MAX_COLOR_DISTANCE;
   const size = img.width;
@@ -94,8 +98,10 @@ export function renderUptakeMap(
  */
 export function segmentMeans(map: UptakeMap, valid?: Uint8Array): Float64Array {
   const n = map.size * map.size;
-  if (map.data.length !== n) throw new Error(`segmentMeans: map data has ${map.data.length} values for size ${map.size}`);
-  if (valid && valid.length !== n) throw new Error(`segmentMeans: valid mask has ${valid.length} values, map has ${n}`);
+  if (map.data.length !== n)
+    throw new Error(`segmentMeans: map data has ${map.data.length} values for size ${map.size}`);
+  if (valid && valid.length !== n)
+    throw new Error(`segmentMeans: valid mask has ${valid.length} values, map has ${n}`);
   const labels = segmentLabels(map.size);
   const sum = new Float64Array(N_SEGMENTS);
   const count = new Float64Array(N_SEGMENTS);

@@ -22,7 +22,13 @@ import {
   normaliseSegments,
 } from './normal-database.js';
 import { segmentMeans } from './read-uptake.js';
-import { DEFAULT_TERRITORIES, type TerritoryMap, VESSELS, type Vessel, validateTerritories } from './territories.js';
+import {
+  DEFAULT_TERRITORIES,
+  type TerritoryMap,
+  VESSELS,
+  type Vessel,
+  validateTerritories,
+} from './territories.js';
 
 /** Largest possible summed score: 17 segments x score 4. */
 export const MAX_SUMMED_SCORE = 4 * N_SEGMENTS;
@@ -85,7 +91,8 @@ export function resolveScoringOptions(opts: ScoringOptions = {}): ResolvedOption
   const t: ZThresholds = { ...DEFAULT_Z_THRESHOLDS, ...opts.thresholds };
   const names = ['equivocal', 'moderate', 'severe', 'absent'] as const;
   for (const n of names) {
-    if (!Number.isFinite(t[n])) throw new InputError(`scoring option thresholds.${n} must be a number, got ${t[n]}`);
+    if (!Number.isFinite(t[n]))
+      throw new InputError(`scoring option thresholds.${n} must be a number, got ${t[n]}`);
   }
   for (let i = 1; i < names.length; i++) {
     if (!(t[names[i]] > t[names[i - 1]])) {
@@ -97,9 +104,11 @@ export function resolveScoringOptions(opts: ScoringOptions = {}): ResolvedOption
   const absentFloor = opts.absentFloor ?? DEFAULT_ABSENT_FLOOR;
   const sdFloor = opts.sdFloor ?? DEFAULT_SD_FLOOR;
   const deficitLimitSd = opts.deficitLimitSd ?? t.equivocal;
-  if (!(absentFloor >= 0 && absentFloor < 1)) throw new InputError(`scoring option absentFloor must be in [0, 1), got ${absentFloor}`);
+  if (!(absentFloor >= 0 && absentFloor < 1))
+    throw new InputError(`scoring option absentFloor must be in [0, 1), got ${absentFloor}`);
   if (!(sdFloor > 0)) throw new InputError(`scoring option sdFloor must be > 0, got ${sdFloor}`);
-  if (!(deficitLimitSd >= 0)) throw new InputError(`scoring option deficitLimitSd must be >= 0, got ${deficitLimitSd}`);
+  if (!(deficitLimitSd >= 0))
+    throw new InputError(`scoring option deficitLimitSd must be >= 0, got ${deficitLimitSd}`);
   return { t, absentFloor, sdFloor, deficitLimitSd };
 }
 
@@ -139,7 +148,11 @@ export interface MapScoring {
  *
  * @param segments 17 raw segment means, index 0 = segment 1 (NaN = not measured)
  */
-export function scoreMap(segments: ArrayLike<number>, limits: NormalLimits, opts: ScoringOptions = {}): MapScoring {
+export function scoreMap(
+  segments: ArrayLike<number>,
+  limits: NormalLimits,
+  opts: ScoringOptions = {},
+): MapScoring {
   const o = resolveScoringOptions(opts);
   const normalised = normaliseSegments(segments);
   const z = new Float64Array(N_SEGMENTS);
@@ -239,7 +252,11 @@ export function fractionalDeficit(x: number, mean: number, sd: number, opts: Sco
  * 17 segments split the myocardium about 35% basal, 35% mid, 30% apical (Cerqueira 2002).
  * It combines extent and severity: 100% = no uptake anywhere, 1/17 = 5.9% = one segment empty.
  */
-export function perfusionDeficit(normalised: ArrayLike<number>, limits: NormalLimits, opts: ScoringOptions = {}): number {
+export function perfusionDeficit(
+  normalised: ArrayLike<number>,
+  limits: NormalLimits,
+  opts: ScoringOptions = {},
+): number {
   let sum = 0;
   let n = 0;
   for (let s = 0; s < N_SEGMENTS; s++) {
@@ -302,7 +319,10 @@ export function ruleSss4(s: { readonly sss: number }): boolean {
  * The rule of Apostolopoulos et al. (2020): with attenuation correction, abnormal if SSS > 0
  * and SDS > 0; without, abnormal if SSS > 3 and SDS > 1 (SDS = SSS - SRS).
  */
-export function ruleApostolopoulos(s: { readonly sss: number; readonly sds: number }, correction: Correction): boolean {
+export function ruleApostolopoulos(
+  s: { readonly sss: number; readonly sds: number },
+  correction: Correction,
+): boolean {
   return correction === 'AC' ? s.sss > 0 && s.sds > 0 : s.sss > 3 && s.sds > 1;
 }
 
