@@ -1,0 +1,141 @@
+/**
+ * DepthwiseConv2dNativeBackpropInput for the wasm backend, which has none.
+ *
+ * The input gradient is a depthwise forward convolution of the output gradient with the spatially
+ * flipped filter. Strides s > 1 use the sub-pixel identity (see conv2d_backprop_input.ts): the s*s
+ * phases of the input gradient are s*s output channels (a channel multiplier of s*s) of ONE stride-1
+ * depthwise convolution, interleaved by DepthToSpace. A channel multiplier m > 1 of the forward
+ * convolution is summed out afterwards.
+ */
+import {
+  DepthwiseConv2dNativeBackpropInput,
+  type DepthwiseConv2dNativeBackpropInputAttrs,
+  type KernelBackend,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs';
+import { axisPlan } from './conv2d_backprop_input.js';
+import { convGeometry, type ConvGeometry } from './conv_geometry.js';
+import { input, type KernelScope, withScope } from './kernel_scope.js';
+
+/**
+ * Filter G [T_h, T_w, C*m, sh*sw] with G[u,v,k,r1*sw+r2] = w[(T_h-1-u)*sh + r1, (T_w-1-v)*sw + r2, k]
+ * (k = c*m + q indexes the forward output channels; 0 beyond the kernel).
+ */
+function subPixelDepthwiseFilter(
+  s: KernelScope,
+  filter: TensorInfo,
+  g: ConvGeometry,
+  cm: number,
+): TensorInfo {
+  const th = Math.ceil(g.kh / g.sh);
+  const tw = Math.ceil(g.kw / g.sw);
+  const ph = g.sh * g.sw;
+  const w = s.values(filter);
+  const out = new Float32Array(th * tw * cm * ph);
+  for (let u = 0; u < th; u++) {
+    for (let r1 = 0; r1 < g.sh; r1++) {
+      const a = (th - 1 - u) * g.sh + r1;
+      if (a >= g.kh) continue;
+      for (let v = 0; v < tw; v++) {
+        for (let r2 = 0; r2 < g.sw; r2++) {
+          const b = (tw - 1 - v) * g.sw + r2;
+          if (b >= g.kw) continue;
+          const src = (a * g.kw + b) * cm;
+          const dst = (u * tw + v) * cm * ph + r1 * g.sw + r2;
+          for (let k = 0; k < cm; k++) out[dst + k * ph] = w[src + k];
+        }
+      }
+    }
+  }
+  return s.fromValues(out, [th, tw, cm, ph]);
+}
+
+/** Compute the input gradient of an NHWC depthwise convolution. */
+export function depthwiseConv2dBackpropInput(
+  dy: TensorInfo,
+  filter: TensorInfo,
+  attrs: DepthwiseConv2dNativeBackpropInputAttrs,
+  backend: KernelBackend,
+  backendName = 'wasm',
+): TensorInfo {
+  const fShape = filter.shape as [number, number, number, number];
+  const g = convGeometry(DepthwiseConv2dNativeBackpropInput, attrs.inputShape, fShape, attrs, true);
+  if (g.sh !== g.sw) {
+    throw new Error(
+      `${DepthwiseConv2dNativeBackpropInput} (polarcad wasm kernel): unequal strides [${g.sh}, ${g.sw}] are not supported`,
+    );
+  }
+  const stride = g.sh;
+  const c = g.inC;
+  const mult = fShape[3];
+  const cm = c * mult;
+  return withScope(backend, backendName, (s) => {
+    const ph = axisPlan(g.top, g.inH, g.outH, g.kh, stride);
+    const pw = axisPlan(g.left, g.inW, g.outW, g.kw, stride);
+    let d = dy;
+    const cropTop = Math.max(-ph.before, 0);
+    const cropLeft = Math.max(-pw.before, 0);
+    const cropBottom = Math.max(-ph.after, 0);
+    const cropRight = Math.max(-pw.after, 0);
+    if (cropTop + cropLeft + cropBottom + cropRight > 0) {
+      d = s.slice(
+        dy,
+        [0, cropTop, cropLeft, 0],
+        [g.batch, g.outH - cropTop - cropBottom, g.outW - cropLeft - cropRight, cm],
+      );
+    }
+    const gFilter = subPixelDepthwiseFilter(s, filter, g, cm);
+    let t = s.depthwise(
+      d,
+      gFilter,
+      [1, 1],
+      [
+        [0, 0],
+        [Math.max(ph.before, 0), Math.max(ph.after, 0)],
+        [Math.max(pw.before, 0), Math.max(pw.after, 0)],
+        [0, 0],
+      ],
+    ); // [N, h, w, C*m*s*s], channel ((c*m + q)*s*s + r)
+    s.free(gFilter);
+    const [n, h, w] = t.shape;
+    const phases = stride * stride;
+    if (mult > 1) {
+      // Sum out the multiplier: [N*h*w, C, m, s*s] -> [N*h*w, C, s*s, m] -> sum over m.
+      const t4 = s.reshape(t, [n * h * w, c, mult, phases]);
+      const tt = phases === 1 ? s.reshape(t4, [n * h * w, c, 1, mult]) : s.transpose(t4, [0, 1, 3, 2]);
+      const summed = s.sum(tt, [3]);
+      t = s.reshape(summed, [n, h, w, c * phases]);
+    }
+    if (stride > 1) {
+      // Channel order (c, r) -> (r, c) for DepthToSpace.
+      const t3 = s.reshape(t, [n * h * w, c, phases]);
+      const tr = s.transpose(t3, [0, 2, 1]);
+      const t4 = s.reshape(tr, [n, h, w, phases * c]);
+      t = s.depthToSpace(t4, stride);
+    }
+    const offH = g.top - ph.m0 * stride;
+    const offW = g.left - pw.m0 * stride;
+    const [, fh, fw] = t.shape;
+    if (offH === 0 && offW === 0 && fh === g.inH && fw === g.inW) return t;
+    const flat = s.reshape(t, [n, fh, fw * c]);
+    const cropped = s.slice(flat, [0, offH, offW * c], [n, g.inH, g.inW * c]);
+    return s.reshape(cropped, [n, g.inH, g.inW, c]);
+  });
+}
+
+const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo =>
+  depthwiseConv2dBackpropInput(
+    input(inputs, 'dy', DepthwiseConv2dNativeBackpropInput),
+    input(inputs, 'filter', DepthwiseConv2dNativeBackpropInput),
+    attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs,
+    backend as KernelBackend,
+  );
+
+/** Kernel registration for the wasm backend. */
+export const depthwiseConv2dBackpropInputConfig: KernelConfig = {
+  kernelName: DepthwiseConv2dNativeBackpropInput,
+  backendName: 'wasm',
+  kernelFunc: kernelFunc as KernelFunc,
+};

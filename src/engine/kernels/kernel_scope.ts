@@ -1,0 +1,198 @@
+/**
+ * A small toolkit for composite kernels: call other kernels registered for the active backend
+ * directly (the way tfjs backends build composite kernels), track every intermediate `TensorInfo`
+ * and dispose them all at the end.
+ *
+ * Calling sub-kernels through the registry rather than through `tf` ops keeps the gradient tape,
+ * the engine's tensor bookkeeping and tidy scopes out of the way: intermediates are backend data
+ * only, so a leak would show as `backend.numDataIds()` growth, which the tests check.
+ */
+import {
+  getKernel,
+  type DataType,
+  type KernelBackend,
+  type NamedAttrMap,
+  type NamedTensorInfoMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs';
+
+/** Explicit padding in the tfjs form `[[0,0],[top,bottom],[left,right],[0,0]]`. */
+export type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
+
+/** Product of the entries of `shape`. */
+export function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Tracks the intermediates of one composite kernel invocation. Every method returns a new
+ * `TensorInfo` owned by the scope; `keep` hands one out (it is then not disposed), `dispose`
+ * frees the rest.
+ */
+export class KernelScope {
+  private readonly owned: TensorInfo[] = [];
+
+  constructor(
+    readonly backend: KernelBackend,
+    readonly backendName: string,
+  ) {}
+
+  /** Run the kernel `name` registered for this backend; the output is owned by the scope. */
+  run(name: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
+    const kernel = getKernel(name, this.backendName);
+    if (kernel === undefined) {
+      throw new Error(
+        `polarcad kernels: kernel '${name}' is not registered for backend '${this.backendName}'`,
+      );
+    }
+    const out = kernel.kernelFunc({ inputs, attrs, backend: this.backend });
+    if (Array.isArray(out)) {
+      for (const o of out) this.owned.push(o);
+      throw new Error(`polarcad kernels: kernel '${name}' returned several outputs, one expected`);
+    }
+    this.owned.push(out);
+    return out;
+  }
+
+  /** Wrap data written from JS into a scope-owned tensor. */
+  fromValues(values: Float32Array, shape: number[], dtype: DataType = 'float32'): TensorInfo {
+    const dataId = this.backend.write(values, shape, dtype);
+    const info: TensorInfo = { dataId, shape, dtype };
+    this.owned.push(info);
+    return info;
+  }
+
+  /** Read the values of `t` (a view; copy before the next allocation on wasm). */
+  values(t: TensorInfo): Float32Array {
+    const v = this.backend.readSync(t.dataId);
+    if (!(v instanceof Float32Array)) throw new Error('polarcad kernels: float32 tensor expected');
+    return v;
+  }
+
+  reshape(x: TensorInfo, shape: number[]): TensorInfo {
+    return this.run('Reshape', { x }, { shape });
+  }
+
+  transpose(x: TensorInfo, perm: number[]): TensorInfo {
+    return this.run('Transpose', { x }, { perm });
+  }
+
+  matMul(a: TensorInfo, b: TensorInfo, transposeA = false, transposeB = false): TensorInfo {
+    return this.run('BatchMatMul', { a, b }, { transposeA, transposeB });
+  }
+
+  /** Contiguous slice (begin/size per axis, size -1 = to the end). */
+  slice(x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+    return this.run('Slice', { x }, { begin, size });
+  }
+
+  /** Strided slice with plain begin/end/strides (no masks). */
+  stridedSlice(x: TensorInfo, begin: number[], end: number[], strides: number[]): TensorInfo {
+    return this.run(
+      'StridedSlice',
+      { x },
+      { begin, end, strides, beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0 },
+    );
+  }
+
+  pad(x: TensorInfo, paddings: Array<[number, number]>, constantValue = 0): TensorInfo {
+    return this.run('PadV2', { x }, { paddings, constantValue });
+  }
+
+  reverse(x: TensorInfo, dims: number[]): TensorInfo {
+    return this.run('Reverse', { x }, { dims });
+  }
+
+  multiply(a: TensorInfo, b: TensorInfo): TensorInfo {
+    return this.run('Multiply', { a, b });
+  }
+
+  sum(x: TensorInfo, axis: number[], keepDims = false): TensorInfo {
+    return this.run('Sum', { x }, { axis, keepDims });
+  }
+
+  concat(tensors: TensorInfo[], axis: number): TensorInfo {
+    // Concat takes its inputs as an array-like map; the wasm kernel reads `inputs` as an array.
+    return this.run('Concat', tensors as unknown as NamedTensorInfoMap, { axis });
+  }
+
+  depthToSpace(x: TensorInfo, blockSize: number): TensorInfo {
+    return this.run('DepthToSpace', { x }, { blockSize, dataFormat: 'NHWC' });
+  }
+
+  /** NHWC 2-D convolution, dilation 1. */
+  conv2d(
+    x: TensorInfo,
+    filter: TensorInfo,
+    strides: [number, number],
+    pad: ExplicitPad | 'valid',
+  ): TensorInfo {
+    return this.run('Conv2D', { x, filter }, {
+      strides,
+      pad,
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+      dimRoundingMode: undefined,
+    } as unknown as NamedAttrMap);
+  }
+
+  /** NHWC depthwise convolution (filter [kh,kw,C,multiplier]), dilation 1. */
+  depthwise(
+    x: TensorInfo,
+    filter: TensorInfo,
+    strides: [number, number],
+    pad: ExplicitPad | 'valid',
+  ): TensorInfo {
+    return this.run('DepthwiseConv2dNative', { x, filter }, {
+      strides,
+      pad,
+      dilations: [1, 1],
+      dimRoundingMode: undefined,
+    } as unknown as NamedAttrMap);
+  }
+
+  /** Dispose `t` now (it must be owned by this scope); frees memory inside long loops. */
+  free(t: TensorInfo): void {
+    const i = this.owned.indexOf(t);
+    if (i < 0) throw new Error('polarcad kernels: freeing a tensor the scope does not own');
+    this.owned.splice(i, 1);
+    this.backend.disposeData(t.dataId);
+  }
+
+  /** Hand `t` out of the scope: it will not be disposed by `dispose`. */
+  keep(t: TensorInfo): TensorInfo {
+    const i = this.owned.indexOf(t);
+    if (i >= 0) this.owned.splice(i, 1);
+    return t;
+  }
+
+  /** Dispose every intermediate still owned. */
+  dispose(): void {
+    for (const t of this.owned) this.backend.disposeData(t.dataId);
+    this.owned.length = 0;
+  }
+}
+
+/**
+ * Run `body` with a fresh scope; intermediates are disposed whether `body` returns or throws.
+ * The returned tensor is kept.
+ */
+export function withScope(
+  backend: KernelBackend,
+  backendName: string,
+  body: (s: KernelScope) => TensorInfo,
+): TensorInfo {
+  const s = new KernelScope(backend, backendName);
+  try {
+    return s.keep(body(s));
+  } finally {
+    s.dispose();
+  }
+}
+
+/** Input `name` of a kernel invocation, or a clear error naming the kernel. */
+export function input(inputs: NamedTensorInfoMap, name: string, kernelName: string): TensorInfo {
+  const t = inputs[name];
+  if (t === undefined) throw new Error(`${kernelName} (polarcad wasm kernel): missing input '${name}'`);
+  return t;
+}
