@@ -8,13 +8,19 @@
  * - Keras 3 `.weights.h5`: `layers/<snake-cased class name>[_n]/vars/<index>`, nested models as
  *   `layers/functional/layers/...`; Keras 3 addresses layers by class and order, not by name.
  */
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import type { Dataset, Group, File as H5File } from 'h5wasm';
 import type * as tf from '@tensorflow/tfjs';
 import { InputError, errorMessage } from '../../util/errors.js';
-import { assignWeights, type AssignOptions, type AssignReport, type NamedWeight, type WeightSet } from './assign.js';
+import {
+  assignWeights,
+  type AssignOptions,
+  type AssignReport,
+  type NamedWeight,
+  type WeightSet,
+} from './assign.js';
 
 let ready: Promise<unknown> | undefined;
 
@@ -27,12 +33,34 @@ export async function openH5(path: string): Promise<H5File> {
   } catch {
     throw new InputError(`${abs}: weights file not found`);
   }
+  if (!(await hasHdf5Signature(abs))) throw new InputError(`${abs}: not a readable HDF5 file (no HDF5 signature)`);
   ready ??= h5wasm.ready;
   await ready;
   try {
     return new h5wasm.File(abs, 'r');
   } catch (e) {
     throw new InputError(`${abs}: not a readable HDF5 file (${errorMessage(e)})`);
+  }
+}
+
+const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/**
+ * HDF5 files start with an 8-byte signature at offset 0, 512, 1024, 2048, ... (after an optional
+ * user block). Checked before handing the file to h5wasm, which does not fail cleanly on non-HDF5 input.
+ */
+async function hasHdf5Signature(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const buf = Buffer.alloc(8);
+    for (let off = 0; off + 8 <= size && off <= 1 << 20; off = off === 0 ? 512 : off * 2) {
+      await fh.read(buf, 0, 8, off);
+      if (buf.equals(HDF5_SIGNATURE)) return true;
+    }
+    return false;
+  } finally {
+    await fh.close();
   }
 }
 
@@ -60,27 +88,37 @@ function readTensor(ds: Dataset, where: string, name: string): NamedWeight {
   if (v instanceof Float32Array) data = v;
   else if (v instanceof Float64Array) data = Float32Array.from(v);
   else if (typeof v === 'number') data = Float32Array.of(v);
-  else throw new InputError(`${where}: dataset ${ds.path} has unsupported type ${JSON.stringify(ds.dtype)} (expected float32 or float64)`);
+  else
+    throw new InputError(
+      `${where}: dataset ${ds.path} has unsupported type ${JSON.stringify(ds.dtype)} (expected float32 or float64)`,
+    );
   return { name, shape, data };
 }
 
 /** `conv1_bn/gamma:0` -> ['conv1_bn', 'gamma'] (owner = the path component before the variable). */
 function splitWeightName(w: string): { owner: string | undefined; variable: string } {
   const parts = w.replace(/:\d+$/, '').split('/');
-  return { owner: parts.length >= 2 ? parts[parts.length - 2] : undefined, variable: parts[parts.length - 1] };
+  return {
+    owner: parts.length >= 2 ? parts[parts.length - 2] : undefined,
+    variable: parts[parts.length - 1],
+  };
 }
 
 function readKeras2(root: Group, where: string, layers: Map<string, NamedWeight[]>): void {
   for (const layerName of stringList(root, 'layer_names')) {
     const g = root.get(layerName);
-    if (!isGroup(g)) throw new InputError(`${where}: layer "${layerName}" is listed in layer_names but has no group`);
+    if (!isGroup(g))
+      throw new InputError(`${where}: layer "${layerName}" is listed in layer_names but has no group`);
     const names = stringList(g, 'weight_names');
     const owners = new Set(names.map((n) => splitWeightName(n).owner ?? layerName));
     // A nested model's group holds several inner layers; a plain layer's weights all share one owner.
     const nested = owners.size > 1;
     for (const n of names) {
       const ds = g.get(n);
-      if (!isDataset(ds)) throw new InputError(`${where}: weight "${n}" of layer "${layerName}" is listed in weight_names but missing`);
+      if (!isDataset(ds))
+        throw new InputError(
+          `${where}: weight "${n}" of layer "${layerName}" is listed in weight_names but missing`,
+        );
       const { owner, variable } = splitWeightName(n);
       const key = nested ? (owner ?? layerName) : layerName;
       const list = layers.get(key) ?? [];
@@ -99,7 +137,10 @@ function readKeras3(g: Group, path: string, where: string, layers: Map<string, N
     if (!isGroup(child)) continue;
     const p = path ? `${path}/${k}` : k;
     if (k === 'vars') {
-      const idx = child.keys().filter((x) => /^\d+$/.test(x)).sort((a, b) => Number(a) - Number(b));
+      const idx = child
+        .keys()
+        .filter((x) => /^\d+$/.test(x))
+        .sort((a, b) => Number(a) - Number(b));
       const ws: NamedWeight[] = [];
       for (const i of idx) {
         const ds = child.get(i);
@@ -150,7 +191,11 @@ export async function readKerasH5(path: string): Promise<WeightSet> {
  * saved with the backbone) are ignored and listed in the report.
  * @throws InputErrors listing missing, extra and mis-shaped weights, naming the file.
  */
-export async function loadKerasH5Into(model: tf.LayersModel, path: string, options: AssignOptions = {}): Promise<AssignReport> {
+export async function loadKerasH5Into(
+  model: tf.LayersModel,
+  path: string,
+  options: AssignOptions = {},
+): Promise<AssignReport> {
   const set = await readKerasH5(path);
   return assignWeights(model, set, options);
 }
