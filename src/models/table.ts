@@ -16,7 +16,19 @@
  * and DenseNet (paper [0,1]; Keras 'torch' = /255 then ImageNet mean/SD per channel).
  * EfficientNet takes raw [0,255] because the model itself contains Rescaling + Normalization.
  */
+import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../util/errors.js';
+import type { BuildOptions } from './backbones/common.js';
+import { buildDenseNet121, buildDenseNet169, buildDenseNet201 } from './backbones/densenet.js';
+import { buildEfficientNetB0, buildEfficientNetB4, buildEfficientNetB7 } from './backbones/efficientnet.js';
+import { buildInceptionResNetV2 } from './backbones/inception-resnet-v2.js';
+import { buildInceptionV3 } from './backbones/inception-v3.js';
+import { buildMobileNetV2 } from './backbones/mobilenet-v2.js';
+import { buildResNet101V2, buildResNet152V2, buildResNet50V2 } from './backbones/resnet-v2.js';
+import { buildVGG16, buildVGG19 } from './backbones/vgg.js';
+import { buildXception } from './backbones/xception.js';
+
+export type { BuildOptions } from './backbones/common.js';
 
 /** Input scaling modes, shared with `src/ingest/preprocess.ts`. */
 export type ScalingMode = 'raw' | 'tf' | 'unit' | 'caffe' | 'torch';
@@ -61,6 +73,8 @@ export interface BackboneSpec {
   readonly paperTrainable: number;
   /** Hai et al. Table 2: non-trainable parameters at the fine-tuning stage. */
   readonly paperNonTrainable: number;
+  /** Builds the Keras include_top=False graph (random weights); input defaults to `nativeSize`. */
+  readonly build: (opts?: BuildOptions) => tf.LayersModel;
 }
 
 const TF_KERNELS_NOTOP = '_weights_tf_dim_ordering_tf_kernels_notop.h5';
@@ -69,6 +83,7 @@ const TF_KERNELS_NOTOP = '_weights_tf_dim_ordering_tf_kernels_notop.h5';
 export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   {
     name: 'VGG16',
+    build: buildVGG16,
     family: 'vgg',
     inputSize: 224,
     nativeSize: 224,
@@ -85,6 +100,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'VGG19',
+    build: buildVGG19,
     family: 'vgg',
     inputSize: 224,
     nativeSize: 224,
@@ -101,6 +117,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'Xception',
+    build: buildXception,
     family: 'xception',
     inputSize: 299,
     nativeSize: 299,
@@ -117,6 +134,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'MobileNetV2',
+    build: buildMobileNetV2,
     family: 'mobilenet-v2',
     inputSize: 224,
     nativeSize: 224,
@@ -133,6 +151,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'EfficientNetB0',
+    build: buildEfficientNetB0,
     family: 'efficientnet',
     inputSize: 224,
     nativeSize: 224,
@@ -149,6 +168,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'EfficientNetB4',
+    build: buildEfficientNetB4,
     family: 'efficientnet',
     inputSize: 224,
     nativeSize: 380,
@@ -165,6 +185,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'EfficientNetB7',
+    build: buildEfficientNetB7,
     family: 'efficientnet',
     inputSize: 224,
     nativeSize: 600,
@@ -181,6 +202,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'InceptionV3',
+    build: buildInceptionV3,
     family: 'inception-v3',
     inputSize: 299,
     nativeSize: 299,
@@ -197,6 +219,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'InceptionResNetV2',
+    build: buildInceptionResNetV2,
     family: 'inception-resnet-v2',
     inputSize: 299,
     nativeSize: 299,
@@ -213,6 +236,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'DenseNet121',
+    build: buildDenseNet121,
     family: 'densenet',
     inputSize: 224,
     nativeSize: 224,
@@ -229,6 +253,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'DenseNet169',
+    build: buildDenseNet169,
     family: 'densenet',
     inputSize: 224,
     nativeSize: 224,
@@ -245,6 +270,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'DenseNet201',
+    build: buildDenseNet201,
     family: 'densenet',
     inputSize: 224,
     nativeSize: 224,
@@ -261,6 +287,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'ResNet50V2',
+    build: buildResNet50V2,
     family: 'resnet-v2',
     inputSize: 224,
     nativeSize: 224,
@@ -277,6 +304,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'ResNet101V2',
+    build: buildResNet101V2,
     family: 'resnet-v2',
     inputSize: 224,
     nativeSize: 224,
@@ -293,6 +321,7 @@ export const BACKBONES: readonly BackboneSpec[] = Object.freeze([
   },
   {
     name: 'ResNet152V2',
+    build: buildResNet152V2,
     family: 'resnet-v2',
     inputSize: 224,
     nativeSize: 224,
@@ -329,4 +358,9 @@ export function getBackbone(name: string): BackboneSpec {
     );
   }
   return row;
+}
+
+/** Build backbone `name` (case-insensitive Keras class name) with include_top=False. */
+export function buildBackbone(name: string, opts: BuildOptions = {}): tf.LayersModel {
+  return getBackbone(name).build(opts);
 }
