@@ -10,9 +10,9 @@
  *   directions (horizontal, vertical, both diagonals), while those two are similar to each other,
  *   lies on a ridge or valley narrower than 2d: a grid line or a letter stroke. Step edges (the
  *   border of a defect) and smooth perfusion gradients are not thin and are kept.
- * - off-map colours: when the colour map is known (given, or recognised automatically among the
- *   built-in ones), pixels farther than `offMapDistance` (RGB distance) from every entry of the
- *   table, e.g. gray lines on a hot/cool/rainbow map.
+ * - off-map gray: when the colour map is known (given, or recognised automatically among the
+ *   built-in ones), white/gray pixels (chroma <= 48) farther than `offMapDistance` (RGB
+ *   distance) from every entry of the table, e.g. gray lines on a hot/cool/rainbow map.
  * The mask is dilated by one pixel (anti-aliased line borders) and filled by iterative
  * neighbour averaging from the border of each masked region inwards ("onion peel"): each pass
  * gives every masked pixel that touches a known pixel the weighted mean of its known
@@ -256,12 +256,23 @@ export function recogniseColormap(img: RgbImage, inside: Uint8Array): Colormap |
   return bestMedian < 12 ? best : undefined;
 }
 
-/** Mark (in `mask`) inside pixels farther than `maxDistance` from the colour map. */
+/** Overlays are white or gray: largest channel minus smallest at most this. */
+const MAX_OVERLAY_CHROMA = 48;
+
+/**
+ * Mark (in `mask`) inside pixels that are gray/white (low chroma) and farther than `maxDistance`
+ * from the colour map. Restricting to gray keeps the rim's and defect borders' anti-aliased mixes
+ * of a map colour with black (off the table, but saturated) out of the mask.
+ */
 function markOffMap(img: RgbImage, inside: Uint8Array, mask: Uint8Array, cm: Colormap, maxDistance: number): void {
   const d = img.data;
   for (let i = 0; i < inside.length; i++) {
     if (!inside[i] || mask[i]) continue;
-    if (colourDistance(cm, d[i * 3], d[i * 3 + 1], d[i * 3 + 2]) > maxDistance) mask[i] = 1;
+    const r = d[i * 3];
+    const g = d[i * 3 + 1];
+    const b = d[i * 3 + 2];
+    const chroma = Math.max(r, g, b) - Math.min(r, g, b);
+    if (chroma <= MAX_OVERLAY_CHROMA && colourDistance(cm, r, g, b) > maxDistance) mask[i] = 1;
   }
 }
 
