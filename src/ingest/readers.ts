@@ -156,11 +156,23 @@ async function decodeRaster(
     return toRgb(data, info.width, info.height, info.channels, name);
   } catch (e) {
     const msg = errorMessage(e);
-    if (/premature end|truncat|read error|unexpected end/i.test(msg)) {
+    // libvips keeps one error buffer per process, so under concurrency the message can be lost
+    // ("Unknown error"); a JPEG without its end-of-image marker is truncated whatever it says.
+    if (
+      /premature end|truncat|read error|unexpected end/i.test(msg) ||
+      (kind === 'JPEG' && !endsWithJpegEoi(bytes))
+    ) {
       throw new InputError(`${name}: ${kind} file is truncated or corrupt (${msg})`, { cause: e });
     }
     throw new InputError(`${name}: unreadable ${kind} file (${msg})`, { cause: e });
   }
+}
+
+/** Whether a JPEG stream ends with the EOI marker (FF D9), ignoring trailing zero padding. */
+function endsWithJpegEoi(bytes: Uint8Array): boolean {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return end >= 2 && bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9;
 }
 
 /** Convert a decoded 1..4-channel raw buffer to an RGB image (grey expanded, alpha dropped). */

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { registerModels } from './models.js';
+import { registerPrepare } from './prepare.js';
 
 /** Every sub-command registers itself on the program. Add one import and one entry per command. */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerModels];
+export const COMMANDS: readonly RegisterCommand[] = [registerModels, registerPrepare];

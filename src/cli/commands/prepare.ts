@@ -1,0 +1,83 @@
+/**
+ * `polarcad prepare MANIFEST --out DIR [--size 256] [--views all|stress_ac,...] [--max-pixels N] [--skip-bad]`:
+ * clean polar-map crops from raw exports (library: src/ingest/prepare.ts).
+ */
+import type { Command } from 'commander';
+import { VIEWS, isView, type View } from '../../domain/views.js';
+import { InputError } from '../../util/errors.js';
+import { prepare, DEFAULT_PREPARE_SIZE } from '../../ingest/prepare.js';
+import { DEFAULT_MAX_PIXELS } from '../../ingest/readers.js';
+import { createProgress } from '../progress.js';
+
+function parseIntOption(name: string, s: string): number {
+  if (!/^\d+$/.test(s.trim())) throw new InputError(`${name} must be a positive integer, got "${s}"`);
+  return Number(s);
+}
+
+function parseViews(s: string): 'all' | View[] {
+  if (s.trim() === 'all') return 'all';
+  const parts = s
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  const bad = parts.filter((p) => !isView(p));
+  if (bad.length > 0 || parts.length === 0) {
+    throw new InputError(
+      `--views: unknown view${bad.length === 1 ? '' : 's'} ${bad.join(', ') || '(none given)'}; expected all or a comma-separated list of ${VIEWS.join(', ')}`,
+    );
+  }
+  return parts.filter(isView);
+}
+
+interface PrepareCliOptions {
+  out: string;
+  size: string;
+  views: string;
+  maxPixels: string;
+  skipBad?: boolean;
+}
+
+export function registerPrepare(program: Command): void {
+  program
+    .command('prepare')
+    .description(
+      'find, crop and clean the polar maps of a manifest; writes DIR/<patient>/<view>.png, DIR/manifest.csv and a report',
+    )
+    .argument('<manifest>', 'study manifest CSV (docs/manifest.md)')
+    .requiredOption('--out <dir>', 'output folder (replaced only when the run succeeds)')
+    .option('--size <pixels>', 'side of the cleaned square crops', String(DEFAULT_PREPARE_SIZE))
+    .option(
+      '--views <list>',
+      `all, or a comma-separated list of ${VIEWS.join(', ')} (each row must have them)`,
+      'all',
+    )
+    .option(
+      '--max-pixels <n>',
+      'reject input images with more pixels (decompression bombs)',
+      String(DEFAULT_MAX_PIXELS),
+    )
+    .option(
+      '--skip-bad',
+      'leave out patients with an unusable image (and say why in the report) instead of failing',
+    )
+    .action(async (manifest: string, o: PrepareCliOptions) => {
+      const progress = createProgress('prepare');
+      try {
+        const report = await prepare(manifest, {
+          out: o.out,
+          size: parseIntOption('--size', o.size),
+          views: parseViews(o.views),
+          maxPixels: parseIntOption('--max-pixels', o.maxPixels),
+          skipBad: o.skipBad ?? false,
+          onProgress: (done, total) => progress.update(done, total),
+        });
+        progress.stop();
+        const { ok, skipped, total } = report.patients;
+        process.stdout.write(
+          `prepared ${ok} of ${total} patients into ${report.out}${skipped > 0 ? ` (${skipped} skipped, see report.csv)` : ''}\n`,
+        );
+      } finally {
+        progress.stop();
+      }
+    });
+}

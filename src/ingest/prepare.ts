@@ -1,0 +1,391 @@
+/**
+ * `prepare`: turn a study manifest of raw exports (single-map images or multi-map pages) into
+ * a folder of cleaned, square polar-map crops plus a manifest pointing at them.
+ *
+ * For each patient row: read the images (`readImage`), find the discs (`findDiscs`, or the
+ * manual `box_<view>`), assign pages' discs to views by the row's layout (`assignLayout`), clean
+ * each disc (`cleanDisc`: square crop, black outside, grid lines and labels inpainted, as Hai et
+ * al. 2022 do before training) and write
+ *   OUT/<patient_id>/<view>.png   the cleaned crops (size x size)
+ *   OUT/manifest.csv              a manifest of the crops (input for later stages)
+ *   OUT/report.json, report.csv   per image: discs found, disc, grid pixels filled, status, reason
+ * Policy: by default any unusable image fails the whole run with every problem listed and no
+ * output left behind (`writeDirAtomic`); with `skipBad` such patients are left out and the
+ * report says why.
+ */
+import { writeFile, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { stringify } from 'csv-stringify/sync';
+import type { Disc, RgbImage } from '../domain/image.js';
+import { VIEWS, type View } from '../domain/views.js';
+import { InputError, InputErrors, errorMessage } from '../util/errors.js';
+import { writeDirAtomic } from '../util/atomic.js';
+import { mapPool } from '../util/pool.js';
+import { readImage } from './readers.js';
+import { loadManifest, manifestToCsv, formatLayout, type Layout, type StudyRow } from './manifest.js';
+import { findDiscs } from './discs.js';
+import { cleanDisc, boxToDisc } from './clean.js';
+
+export const DEFAULT_PREPARE_SIZE = 256;
+
+export interface PrepareOptions {
+  /** output folder (created atomically; an existing one is replaced only on success) */
+  readonly out: string;
+  /** side of the output crops in pixels; default 256 */
+  readonly size?: number;
+  /** views to prepare: 'all' (default) = every view a row has; a list = each row must have them all */
+  readonly views?: 'all' | readonly View[];
+  /** pixel limit per input image (see `readImage`) */
+  readonly maxPixels?: number;
+  /** leave out patients with an unusable image instead of failing; default false */
+  readonly skipBad?: boolean;
+  /** patients processed at once; default 2 (the machine has 2 cores; decoding runs in sharp's threads) */
+  readonly concurrency?: number;
+  /** called after each patient */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export type ImageStatus = 'ok' | 'error' | 'skipped';
+
+/** One line of the report: one view of one patient. */
+export interface ImageReport {
+  readonly patientId: string;
+  readonly row: number;
+  readonly view: View;
+  /** the image the view was read from (the page for page rows); '' if there is none */
+  readonly source: string;
+  /** discs found automatically in the source (null: not searched, a manual box was used) */
+  readonly discsFound: number | null;
+  readonly discFrom: 'auto' | 'box' | null;
+  readonly disc: Disc | null;
+  /** pixels filled in by grid/label removal (`cleanDisc`) */
+  readonly gridPixelsFilled: number | null;
+  /** the crop, relative to the output folder */
+  readonly output: string | null;
+  /** ok; error (this image is unusable); skipped (another image of the patient is unusable) */
+  readonly status: ImageStatus;
+  readonly reason: string;
+}
+
+export interface PrepareReport {
+  readonly manifest: string;
+  readonly manifestSha256: string;
+  readonly out: string;
+  readonly size: number;
+  readonly views: 'all' | readonly View[];
+  readonly skipBad: boolean;
+  readonly patients: { readonly total: number; readonly ok: number; readonly skipped: number };
+  /** every problem, one line each ("row R (patient P), view: reason") */
+  readonly problems: readonly string[];
+  readonly images: readonly ImageReport[];
+}
+
+/**
+ * Sort found discs into the grid of a layout: discs are grouped into rows (centres within half
+ * a radius vertically, as `readingOrder` does), rows top to bottom, each left to right. The
+ * grid must match the layout exactly (number of rows and discs per row); returns the disc of
+ * each named view, or an error message.
+ */
+export function assignLayout(discs: readonly Disc[], layout: Layout): Partial<Record<View, Disc>> | string {
+  const expected = layout.map((r) => r.length);
+  const total = expected.reduce((a, b) => a + b, 0);
+  if (discs.length !== total) {
+    return `found ${discs.length} disc${discs.length === 1 ? '' : 's'}, the layout "${formatLayout(layout)}" has ${total}`;
+  }
+  const rows: Disc[][] = [];
+  for (const d of discs.slice().sort((a, b) => a.cy - b.cy)) {
+    const row = rows[rows.length - 1];
+    if (row) {
+      const meanY = row.reduce((s, e) => s + e.cy, 0) / row.length;
+      const meanR = row.reduce((s, e) => s + e.radius, 0) / row.length;
+      if (Math.abs(d.cy - meanY) < 0.5 * Math.max(meanR, d.radius)) {
+        row.push(d);
+        continue;
+      }
+    }
+    rows.push([d]);
+  }
+  const found = rows.map((r) => r.length);
+  if (found.length !== expected.length || found.some((n, i) => n !== expected[i])) {
+    return `found discs in ${found.length} row${found.length === 1 ? '' : 's'} of ${found.join('+')}, the layout "${formatLayout(layout)}" expects ${expected.join('+')}`;
+  }
+  const out: Partial<Record<View, Disc>> = {};
+  rows.forEach((r, i) => {
+    r.sort((a, b) => a.cx - b.cx);
+    r.forEach((d, j) => {
+      const v = layout[i][j];
+      if (v !== null) out[v] = d;
+    });
+  });
+  return out;
+}
+
+interface RowResult {
+  readonly images: ImageReport[];
+  readonly crops: Partial<Record<View, Buffer>>;
+  readonly ok: boolean;
+}
+
+interface ViewWork {
+  view: View;
+  source: string;
+  discsFound: number | null;
+  discFrom: 'auto' | 'box' | null;
+  disc: Disc | null;
+  filled: number | null;
+  crop: Buffer | null;
+  error: string | null;
+}
+
+function boxProblem(
+  img: RgbImage,
+  view: View,
+  b: { x: number; y: number; width: number; height: number },
+): string | null {
+  if (b.x + b.width > img.width || b.y + b.height > img.height) {
+    return `box_${view} ${b.x},${b.y},${b.width},${b.height} lies outside the ${img.width} x ${img.height} image`;
+  }
+  return null;
+}
+
+async function encodePng(img: RgbImage): Promise<Buffer> {
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .png()
+    .toBuffer();
+}
+
+/** Clean one disc into a PNG crop, filling in the work item. */
+async function cleanInto(w: ViewWork, img: RgbImage, size: number): Promise<void> {
+  if (!w.disc) return;
+  const { image, filled } = cleanDisc(img, w.disc, { outSize: size });
+  w.filled = filled;
+  w.crop = await encodePng(image);
+}
+
+function describe(e: unknown): string {
+  return e instanceof InputError ? e.message : `internal error: ${errorMessage(e)}`;
+}
+
+async function processRow(
+  row: StudyRow,
+  views: 'all' | readonly View[],
+  size: number,
+  maxPixels: number | undefined,
+): Promise<RowResult> {
+  const available: View[] = row.page
+    ? VIEWS.filter((v) => row.page?.layout.some((r) => r.includes(v)))
+    : VIEWS.filter((v) => row.views[v] !== undefined);
+  const wanted: View[] = views === 'all' ? available : VIEWS.filter((v) => views.includes(v));
+  const work: ViewWork[] = wanted.map((view) => ({
+    view,
+    source: row.page?.path ?? row.views[view] ?? '',
+    discsFound: null,
+    discFrom: null,
+    disc: null,
+    filled: null,
+    crop: null,
+    error: available.includes(view) ? null : `no ${view} image in the manifest (asked for by --views)`,
+  }));
+  const readOpts = maxPixels === undefined ? {} : { maxPixels };
+
+  if (row.page) {
+    const page = row.page;
+    const todo = work.filter((w) => w.error === null);
+    try {
+      const img = await readImage(page.path, readOpts);
+      const needAuto = todo.some((w) => row.boxes[w.view] === undefined);
+      let auto: Partial<Record<View, Disc>> = {};
+      let found: number | null = null;
+      if (needAuto) {
+        const discs = findDiscs(img);
+        found = discs.length;
+        const assigned = assignLayout(discs, page.layout);
+        if (typeof assigned === 'string') throw new InputError(`${page.path}: ${assigned}`);
+        auto = assigned;
+      }
+      for (const w of todo) {
+        w.discsFound = found;
+        const box = row.boxes[w.view];
+        try {
+          if (box) {
+            const bad = boxProblem(img, w.view, box);
+            if (bad) throw new InputError(`${page.path}: ${bad}`);
+            w.disc = boxToDisc(box);
+            w.discFrom = 'box';
+          } else {
+            w.disc = auto[w.view] ?? null;
+            w.discFrom = 'auto';
+          }
+          await cleanInto(w, img, size);
+        } catch (e) {
+          w.error = describe(e);
+        }
+      }
+    } catch (e) {
+      for (const w of todo) if (w.error === null) w.error = describe(e);
+    }
+  } else {
+    for (const w of work) {
+      if (w.error !== null) continue;
+      try {
+        const img = await readImage(w.source, readOpts);
+        const box = row.boxes[w.view];
+        if (box) {
+          const bad = boxProblem(img, w.view, box);
+          if (bad) throw new InputError(`${w.source}: ${bad}`);
+          w.disc = boxToDisc(box);
+          w.discFrom = 'box';
+        } else {
+          const discs = findDiscs(img);
+          w.discsFound = discs.length;
+          if (discs.length !== 1) {
+            throw new InputError(
+              discs.length === 0
+                ? `${w.source}: no polar-map disc found`
+                : `${w.source}: found ${discs.length} polar-map discs, expected 1 in a single-map image (use a page column with a layout, or box_${w.view})`,
+            );
+          }
+          w.disc = discs[0];
+          w.discFrom = 'auto';
+        }
+        await cleanInto(w, img, size);
+      } catch (e) {
+        w.error = describe(e);
+      }
+    }
+  }
+
+  const ok = work.length > 0 && work.every((w) => w.error === null);
+  const crops: Partial<Record<View, Buffer>> = {};
+  const images: ImageReport[] = work.map((w) => {
+    if (ok && w.crop) crops[w.view] = w.crop;
+    return {
+      patientId: row.patientId,
+      row: row.row,
+      view: w.view,
+      source: w.source,
+      discsFound: w.discsFound,
+      discFrom: w.discFrom,
+      disc: w.disc,
+      gridPixelsFilled: w.filled,
+      output: ok ? `${row.patientId}/${w.view}.png` : null,
+      status: w.error !== null ? 'error' : ok ? 'ok' : 'skipped',
+      reason: w.error ?? (ok ? '' : 'another image of this patient is unusable'),
+    };
+  });
+  return { images, crops, ok };
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** The per-image report as CSV. */
+export function reportToCsv(images: readonly ImageReport[]): string {
+  const header = [
+    'patient_id',
+    'row',
+    'view',
+    'source',
+    'discs_found',
+    'disc_from',
+    'cx',
+    'cy',
+    'radius',
+    'grid_pixels_filled',
+    'output',
+    'status',
+    'reason',
+  ];
+  return stringify([
+    header,
+    ...images.map((r) => [
+      r.patientId,
+      String(r.row),
+      r.view,
+      r.source,
+      r.discsFound === null ? '' : String(r.discsFound),
+      r.discFrom ?? '',
+      r.disc ? String(round2(r.disc.cx)) : '',
+      r.disc ? String(round2(r.disc.cy)) : '',
+      r.disc ? String(round2(r.disc.radius)) : '',
+      r.gridPixelsFilled === null ? '' : String(r.gridPixelsFilled),
+      r.output ?? '',
+      r.status,
+      r.reason,
+    ]),
+  ]);
+}
+
+function checkOptions(opts: PrepareOptions): number {
+  const size = opts.size ?? DEFAULT_PREPARE_SIZE;
+  if (!Number.isInteger(size) || size < 16 || size > 4096)
+    throw new InputError(`--size must be an integer from 16 to 4096, got ${size}`);
+  if (opts.maxPixels !== undefined && !(Number.isInteger(opts.maxPixels) && opts.maxPixels > 0)) {
+    throw new InputError(`--max-pixels must be a positive integer, got ${opts.maxPixels}`);
+  }
+  if (opts.views !== undefined && opts.views !== 'all' && opts.views.length === 0)
+    throw new InputError('--views names no view');
+  return size;
+}
+
+/**
+ * Prepare a manifest's images (see the module comment). Returns the report that was written.
+ * @throws InputErrors listing every problem (default policy), or when no patient is usable.
+ */
+export async function prepare(manifestPath: string, opts: PrepareOptions): Promise<PrepareReport> {
+  const size = checkOptions(opts);
+  const views = opts.views ?? 'all';
+  const manifest = await loadManifest(manifestPath);
+  const out = resolve(opts.out);
+  let done = 0;
+  const total = manifest.rows.length;
+
+  return writeDirAtomic(out, async (tmp) => {
+    const results = await mapPool(manifest.rows, opts.concurrency ?? 2, async (row) => {
+      const r = await processRow(row, views, size, opts.maxPixels);
+      if (r.ok) {
+        await mkdir(join(tmp, row.patientId));
+        for (const [view, png] of Object.entries(r.crops))
+          await writeFile(join(tmp, row.patientId, `${view}.png`), png);
+      }
+      opts.onProgress?.(++done, total);
+      return r;
+    });
+    const images = results.flatMap((r) => r.images);
+    const problems = images
+      .filter((i) => i.status === 'error')
+      .map((i) => `row ${i.row} (patient ${i.patientId}), ${i.view}: ${i.reason}`);
+    const okRows = manifest.rows.filter((_, i) => results[i].ok);
+    if (problems.length > 0 && !opts.skipBad) {
+      throw new InputErrors(
+        `${manifestPath}: ${problems.length} unusable image${problems.length === 1 ? '' : 's'}; nothing was written (use --skip-bad to leave those patients out)`,
+        problems,
+      );
+    }
+    if (okRows.length === 0)
+      throw new InputErrors(`${manifestPath}: no usable patient; nothing was written`, problems);
+
+    const outRows: StudyRow[] = okRows.map((row) => {
+      const r = results[manifest.rows.indexOf(row)];
+      const v: Partial<Record<View, string>> = {};
+      for (const view of VIEWS) if (r.crops[view]) v[view] = join(out, row.patientId, `${view}.png`);
+      const { page: _page, ...rest } = row;
+      return { ...rest, views: v, boxes: {} };
+    });
+    const report: PrepareReport = {
+      manifest: manifest.path,
+      manifestSha256: manifest.sha256,
+      out,
+      size,
+      views,
+      skipBad: opts.skipBad ?? false,
+      patients: { total, ok: okRows.length, skipped: total - okRows.length },
+      problems,
+      images,
+    };
+    await writeFile(join(tmp, 'manifest.csv'), manifestToCsv(outRows, out, manifest.clinicalColumns));
+    await writeFile(join(tmp, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+    await writeFile(join(tmp, 'report.csv'), reportToCsv(images));
+    return report;
+  });
+}
