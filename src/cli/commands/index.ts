@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { registerModels } from './models.js';
 import { registerPrepare } from './prepare.js';
+import { registerSynth } from './synth.js';
 
 /** Every sub-command registers itself on the program. Add one import and one entry per command. */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerModels, registerPrepare];
+export const COMMANDS: readonly RegisterCommand[] = [registerModels, registerPrepare, registerSynth];
