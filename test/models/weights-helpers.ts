@@ -7,6 +7,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
+import h5wasm from 'h5wasm/node';
+import type { NamedWeight } from '../../src/models/weights/assign.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const WEIGHTS_DIR = resolve(REPO_ROOT, '../shared/weights');
@@ -33,4 +35,26 @@ export async function photoTensor(path: string): Promise<tf.Tensor4D> {
 /** Max |a - b| over two tensors of the same shape. */
 export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+/**
+ * Write a Keras-2 flat-layout .h5 (root `layer_names`, per-layer `weight_names`, datasets
+ * `<layer>/<layer>/<var>:0`, as Keras' legacy `save_weights_to_hdf5_group`) with h5wasm.
+ * Call after `await h5wasm.ready`.
+ */
+export function writeFlatH5(path: string, layers: ReadonlyMap<string, readonly NamedWeight[]>): void {
+  const f = new h5wasm.File(path, 'w');
+  f.create_attribute('layer_names', [...layers.keys()]);
+  f.create_attribute('backend', 'tensorflow');
+  for (const [name, ws] of layers) {
+    const g = f.create_group(name);
+    g.create_attribute(
+      'weight_names',
+      ws.map((w) => `${name}/${w.name}:0`),
+    );
+    const inner = g.create_group(name);
+    for (const w of ws)
+      inner.create_dataset({ name: `${w.name}:0`, data: w.data, shape: [...w.shape], dtype: '<f' });
+  }
+  f.close();
 }

@@ -48,17 +48,42 @@ export function buildMobileNetV1(options: MobileNetV1Options = {}): tf.LayersMod
   const dm = options.depthMultiplier ?? 1;
   const input = tf.input({ shape: [...inputShape], name: 'input_1' });
 
-  let x = tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]], name: 'conv1_pad' }).apply(input) as tf.SymbolicTensor;
+  let x = tf.layers
+    .zeroPadding2d({
+      padding: [
+        [0, 1],
+        [0, 1],
+      ],
+      name: 'conv1_pad',
+    })
+    .apply(input) as tf.SymbolicTensor;
   x = tf.layers
-    .conv2d({ filters: Math.trunc(32 * alpha), kernelSize: 3, strides: 2, padding: 'valid', useBias: false, name: 'conv1' })
+    .conv2d({
+      filters: Math.trunc(32 * alpha),
+      kernelSize: 3,
+      strides: 2,
+      padding: 'valid',
+      useBias: false,
+      name: 'conv1',
+    })
     .apply(x) as tf.SymbolicTensor;
-  x = tf.layers.batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.99, name: 'conv1_bn' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.99, name: 'conv1_bn' })
+    .apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU({ maxValue: 6, name: 'conv1_relu' }).apply(x) as tf.SymbolicTensor;
 
   BLOCKS.forEach(([filters, stride], i) => {
     const id = i + 1;
     if (stride === 2) {
-      x = tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]], name: `conv_pad_${id}` }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers
+        .zeroPadding2d({
+          padding: [
+            [0, 1],
+            [0, 1],
+          ],
+          name: `conv_pad_${id}`,
+        })
+        .apply(x) as tf.SymbolicTensor;
     }
     x = tf.layers
       .depthwiseConv2d({
@@ -70,12 +95,22 @@ export function buildMobileNetV1(options: MobileNetV1Options = {}): tf.LayersMod
         name: `conv_dw_${id}`,
       })
       .apply(x) as tf.SymbolicTensor;
-    x = tf.layers.batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.99, name: `conv_dw_${id}_bn` }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers
+      .batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.99, name: `conv_dw_${id}_bn` })
+      .apply(x) as tf.SymbolicTensor;
     x = tf.layers.reLU({ maxValue: 6, name: `conv_dw_${id}_relu` }).apply(x) as tf.SymbolicTensor;
     x = tf.layers
-      .conv2d({ filters: Math.trunc(filters * alpha), kernelSize: 1, padding: 'same', useBias: false, name: `conv_pw_${id}` })
+      .conv2d({
+        filters: Math.trunc(filters * alpha),
+        kernelSize: 1,
+        padding: 'same',
+        useBias: false,
+        name: `conv_pw_${id}`,
+      })
       .apply(x) as tf.SymbolicTensor;
-    x = tf.layers.batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.99, name: `conv_pw_${id}_bn` }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers
+      .batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.99, name: `conv_pw_${id}_bn` })
+      .apply(x) as tf.SymbolicTensor;
     x = tf.layers.reLU({ maxValue: 6, name: `conv_pw_${id}_relu` }).apply(x) as tf.SymbolicTensor;
   });
 

@@ -79,7 +79,11 @@ function keras3ClassName(layer: tf.layers.Layer): string {
  * given keying. Nested sub-models are flattened; for Keras 3 keys they add a path level, as in
  * Keras 3's own saving code (`_save_container_state`: snake-cased class name, `_1`, `_2`, ...).
  */
-export function keyedLayers(model: tf.LayersModel, keying: WeightSet['keying'], prefix = 'layers'): Array<[string, tf.layers.Layer]> {
+export function keyedLayers(
+  model: tf.LayersModel,
+  keying: WeightSet['keying'],
+  prefix = 'layers',
+): Array<[string, tf.layers.Layer]> {
   const out: Array<[string, tf.layers.Layer]> = [];
   const used = new Map<string, number>();
   for (const layer of model.layers) {
@@ -110,7 +114,11 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * Nothing is written unless every check passes (or the options allow the problems found).
  * @throws InputErrors listing every missing, extra and mis-shaped weight, with the source path.
  */
-export function assignWeights(model: tf.LayersModel, set: WeightSet, options: AssignOptions = {}): AssignReport {
+export function assignWeights(
+  model: tf.LayersModel,
+  set: WeightSet,
+  options: AssignOptions = {},
+): AssignReport {
   const missing: string[] = [];
   const misShaped: string[] = [];
   const used = new Set<string>();
@@ -133,7 +141,9 @@ export function assignWeights(model: tf.LayersModel, set: WeightSet, options: As
       }
       used.add(`${key}\u0000${vname}`);
       if (!sameShape(s.shape, w.shape as number[])) {
-        misShaped.push(`wrong shape: ${label} is ${fmtShape(s.shape)} in the file, the model needs ${fmtShape(w.shape as number[])}`);
+        misShaped.push(
+          `wrong shape: ${label} is ${fmtShape(s.shape)} in the file, the model needs ${fmtShape(w.shape as number[])}`,
+        );
         notLoaded.push(label);
         values.push(undefined);
         return;
@@ -188,13 +198,21 @@ export function assignWeights(model: tf.LayersModel, set: WeightSet, options: As
  * The weights of a tfjs model as a name-keyed `WeightSet` (layers of nested sub-models
  * flattened), to copy them into another architecture with `assignWeights`.
  */
-export function weightSetFromModel(model: tf.LayersModel, source: string, layerFilter?: (name: string) => boolean): WeightSet {
+export function weightSetFromModel(
+  model: tf.LayersModel,
+  source: string,
+  layerFilter?: (name: string) => boolean,
+): WeightSet {
   const layers = new Map<string, NamedWeight[]>();
   for (const [key, layer] of keyedLayers(model, 'name')) {
     if (layerFilter && !layerFilter(key)) continue;
     layers.set(
       key,
-      layer.weights.map((w) => ({ name: variableName(w), shape: [...w.shape] as number[], data: w.read().dataSync() as Float32Array })),
+      layer.weights.map((w) => ({
+        name: variableName(w),
+        shape: [...w.shape] as number[],
+        data: w.read().dataSync() as Float32Array,
+      })),
     );
   }
   return { source, format: 'tfjs', keying: 'name', layers };

@@ -33,7 +33,8 @@ export async function openH5(path: string): Promise<H5File> {
   } catch {
     throw new InputError(`${abs}: weights file not found`);
   }
-  if (!(await hasHdf5Signature(abs))) throw new InputError(`${abs}: not a readable HDF5 file (no HDF5 signature)`);
+  if (!(await hasHdf5Signature(abs)))
+    throw new InputError(`${abs}: not a readable HDF5 file (no HDF5 signature)`);
   ready ??= h5wasm.ready;
   await ready;
   try {

@@ -50,7 +50,8 @@ export interface ResolveOptions {
   readonly hash?: boolean;
 }
 
-const RANDOM_DESCRIPTION = 'random initialisation (no pretrained weights; strategy 1 of Hai et al. 2022, training from scratch)';
+const RANDOM_DESCRIPTION =
+  'random initialisation (no pretrained weights; strategy 1 of Hai et al. 2022, training from scratch)';
 
 /** The folder Keras caches downloaded weights in: `$KERAS_HOME/models`, else `~/.keras/models`. */
 export function kerasModelsDir(): string {
@@ -59,7 +60,10 @@ export function kerasModelsDir(): string {
 }
 
 /** The file name Keras stores this backbone's include_top=False ImageNet weights under. */
-export function kerasNotopFileName(spec: BackboneSpec, opts: { alpha?: number; inputSize?: number } = {}): string {
+export function kerasNotopFileName(
+  spec: BackboneSpec,
+  opts: { alpha?: number; inputSize?: number } = {},
+): string {
   if (spec.family === 'mobilenet-v2') {
     const rows = opts.inputSize ?? spec.inputSize;
     // Keras picks the weight file for the nearest published size when rows is not one of them.
@@ -82,7 +86,8 @@ function embeddedCovers(m: EmbeddedModel, opts: ResolveOptions): boolean {
 }
 
 function describeFile(path: string): string {
-  if (existsSync(join(path, 'model.json')) || path.endsWith('model.json')) return `TensorFlow.js layers model ${path}`;
+  if (existsSync(join(path, 'model.json')) || path.endsWith('model.json'))
+    return `TensorFlow.js layers model ${path}`;
   return `Keras weights file ${path}`;
 }
 
@@ -91,7 +96,11 @@ function describeFile(path: string): string {
  * @throws InputError for an unknown backbone, a missing explicit path, or (for 'imagenet') when
  *   nothing is available: the message names the exact Keras file and the folder to put it in.
  */
-export async function resolveWeights(backbone: string, spec: string, opts: ResolveOptions = {}): Promise<ResolvedWeights> {
+export async function resolveWeights(
+  backbone: string,
+  spec: string,
+  opts: ResolveOptions = {},
+): Promise<ResolvedWeights> {
   const row = getBackbone(backbone);
   const hash = opts.hash ?? true;
   if (spec === 'none') return { backbone: row.name, source: 'random', description: RANDOM_DESCRIPTION };
@@ -99,7 +108,10 @@ export async function resolveWeights(backbone: string, spec: string, opts: Resol
     const p = resolve(spec);
     if (!existsSync(p)) throw new InputError(`--weights ${spec}: no such file or folder (${p})`);
     const file = statSync(p).isDirectory() ? join(p, 'model.json') : p;
-    if (!existsSync(file)) throw new InputError(`--weights ${spec}: a folder must be a TensorFlow.js layers model with a model.json (${file} not found)`);
+    if (!existsSync(file))
+      throw new InputError(
+        `--weights ${spec}: a folder must be a TensorFlow.js layers model with a model.json (${file} not found)`,
+      );
     return {
       backbone: row.name,
       source: 'path',
@@ -140,7 +152,10 @@ export async function resolveWeights(backbone: string, spec: string, opts: Resol
 }
 
 /** Does a weights file / folder / cache entry exist for `backbone`, without hashing? Used by `polarcad models`. */
-export async function weightsAvailability(backbone: string, opts: ResolveOptions = {}): Promise<ResolvedWeights | { backbone: string; source: 'unavailable'; description: string }> {
+export async function weightsAvailability(
+  backbone: string,
+  opts: ResolveOptions = {},
+): Promise<ResolvedWeights | { backbone: string; source: 'unavailable'; description: string }> {
   try {
     return await resolveWeights(backbone, 'imagenet', { ...opts, hash: false });
   } catch (e) {

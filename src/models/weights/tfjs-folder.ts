@@ -95,7 +95,9 @@ export async function loadTfjsFolder(location: string): Promise<tf.LayersModel> 
     return await tf.loadLayersModel(folderIOHandler(jsonPath));
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw new InputError(`${jsonPath}: cannot build the TensorFlow.js layers model (${errorMessage(e)})`, { cause: e });
+    throw new InputError(`${jsonPath}: cannot build the TensorFlow.js layers model (${errorMessage(e)})`, {
+      cause: e,
+    });
   }
 }
 
@@ -105,7 +107,10 @@ function isContainer(layer: tf.layers.Layer): layer is tf.LayersModel {
 }
 
 /** Find a layer by name, searching nested sub-models depth-first. Returns the owning model too. */
-export function findLayer(model: tf.LayersModel, name: string): { owner: tf.LayersModel; layer: tf.layers.Layer } | undefined {
+export function findLayer(
+  model: tf.LayersModel,
+  name: string,
+): { owner: tf.LayersModel; layer: tf.layers.Layer } | undefined {
   for (const layer of model.layers) {
     if (layer.name === name) return { owner: model, layer };
   }
@@ -131,7 +136,8 @@ export function cutAt(model: tf.LayersModel, layerName: string): tf.LayersModel 
     throw new InputError(`model "${model.name}" has no layer named "${layerName}"`);
   }
   const output = hit.layer.output;
-  if (Array.isArray(output)) throw new InputError(`layer "${layerName}" has several outputs; cannot cut there`);
+  if (Array.isArray(output))
+    throw new InputError(`layer "${layerName}" has several outputs; cannot cut there`);
   return tf.model({ inputs: hit.owner.inputs, outputs: output, name: `${hit.owner.name}_to_${layerName}` });
 }
 
