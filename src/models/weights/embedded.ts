@@ -108,6 +108,7 @@ export async function loadEmbeddedFull(m: EmbeddedModel): Promise<tf.LayersModel
     let b64: unknown;
     try {
       b64 = require(file);
+      delete require.cache[require.resolve(file)]; // do not keep megabytes of base64 alive
     } catch (e) {
       throw new InputError(`${file}: cannot read the embedded nsfwjs weight shard (${errorMessage(e)})`);
     }
