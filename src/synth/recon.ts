@@ -115,14 +115,14 @@ export function reconstruct(
   const bc = blurSeparable(counts, size, kernel);
   const bm = blurredMask(grid, kernel);
   const map = createUptakeMap(size);
+  const vals = new Float64Array(inside.length);
   let max = 0;
   for (let k = 0; k < inside.length; k++) {
     const i = inside[k];
-    const v = bm[i] > 1e-9 ? bc[i] / bm[i] : 0;
-    map.data[i] = v;
-    if (v > max) max = v;
+    vals[k] = bm[i] > 1e-9 ? bc[i] / bm[i] : 0;
+    if (vals[k] > max) max = vals[k];
   }
-  if (max > 0)
-    for (let k = 0; k < inside.length; k++) map.data[inside[k]] = Math.min(1, map.data[inside[k]] / max);
+  // the hottest pixel becomes exactly 1 (float64 division before the float32 store)
+  if (max > 0) for (let k = 0; k < inside.length; k++) map.data[inside[k]] = Math.min(1, vals[k] / max);
   return { map, totalCounts: Math.round(total) };
 }
