@@ -6,9 +6,9 @@
  *
  * Overlay detection (at the crop's native resolution, inside the disc only):
  * - thin structures: a pixel that differs by more than `lineContrast` (largest channel
- *   difference) from both pixels d = 1, 2 or 3 px away on opposite sides along one of four
+ *   difference, default 28) from both pixels d = 1, 2, 3 or 4 px away on opposite sides along one of four
  *   directions (horizontal, vertical, both diagonals), while those two are similar to each other,
- *   lies on a ridge or valley narrower than 2d: a grid line or a letter stroke. Step edges (the
+ *   lies on a ridge or valley narrower than 2d: a grid line or a (outlined) letter stroke. Step edges (the
  *   border of a defect) and smooth perfusion gradients are not thin and are kept.
  * - off-map gray: when the colour map is known (given, or recognised automatically among the
  *   built-in ones), white/gray pixels (chroma <= 48) farther than `offMapDistance` (RGB
@@ -32,7 +32,7 @@ export interface CleanOptions {
   /** The colour map of the export, for off-map detection; default: recognised automatically
    * among the built-in maps (none used if no map fits). `null` disables off-map detection. */
   readonly colormap?: Colormap | null;
-  /** Thin-structure contrast threshold (largest channel difference). Default 40. */
+  /** Thin-structure contrast threshold (largest channel difference). Default 28. */
   readonly lineContrast?: number;
   /** Off-map distance threshold (RGB Euclidean). Default 45. */
   readonly offMapDistance?: number;
@@ -147,7 +147,8 @@ export function cleanDisc(img: RgbImage, disc: Disc, opts: CleanOptions = {}): C
   const r = checkDisc(img, disc, margin);
   const n = Math.max(4, Math.round(2 * r));
   const { image, inside } = cropNative(img, disc, r, n);
-  const mask = thinStructureMask(image, inside, opts.lineContrast ?? 40);
+  const contrast = opts.lineContrast ?? 28;
+  const mask = thinStructureMask(image, inside, contrast);
   const cm = opts.colormap === undefined ? recogniseColormap(image, inside) : opts.colormap;
   if (cm) markOffMap(image, inside, mask, cm, opts.offMapDistance ?? 45);
   const grown = dilate(mask, inside, n);
@@ -155,10 +156,10 @@ export function cleanDisc(img: RgbImage, disc: Disc, opts: CleanOptions = {}): C
   return { image: finish(image, opts.outSize), filled };
 }
 
-/** Pixels on ridges/valleys thinner than 6 px (see the module comment). */
+/** Pixels on ridges/valleys thinner than 8 px (see the module comment). */
 export function thinStructureMask(img: RgbImage, inside: Uint8Array, contrast: number): Uint8Array {
   const n = img.width;
-  const PAD = 3;
+  const PAD = 4;
   const m = n + 2 * PAD;
   // padded planar copy; padding and outside-disc pixels are flagged invalid
   const R = new Int16Array(m * m);
