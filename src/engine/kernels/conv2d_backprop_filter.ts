@@ -17,7 +17,7 @@ import {
 } from '@tensorflow/tfjs';
 import { convGeometry } from './conv_geometry.js';
 import { input, withScope } from './kernel_scope.js';
-import { paddedInput, tapSlice } from './shifted_input.js';
+import { gatherTap } from './loops.js';
 
 /** Compute the filter gradient of an NHWC convolution. */
 export function conv2DBackpropFilter(
@@ -34,13 +34,15 @@ export function conv2DBackpropFilter(
     const dy2 = s.reshape(dy, [m, g.outC]);
     const dyT = s.transpose(dy2, [1, 0]); // [Cout, M]
     s.free(dy2);
-    const xpad = paddedInput(s, x, g);
+    const identityTap = g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.top === 0 && g.left === 0;
     const taps: TensorInfo[] = [];
     for (let a = 0; a < g.kh; a++) {
       for (let b = 0; b < g.kw; b++) {
-        const xab = tapSlice(s, xpad, a, b, g);
-        const x2 = s.reshape(xab, [m, g.inC]);
-        s.free(xab);
+        // X_ab gathered in JS (no padded copy, no per-element StridedSlice); the heap view of x is
+        // re-read for every tap because allocations may grow (and detach) the wasm memory.
+        const x2 = identityTap
+          ? s.reshape(x, [m, g.inC])
+          : s.fromValues(gatherTap(s.values(x), g, a, b), [m, g.inC]);
         const prod = s.matMul(dyT, x2); // [Cout, Cin]
         s.free(x2);
         taps.push(s.reshape(prod, [1, g.outC, g.inC]));

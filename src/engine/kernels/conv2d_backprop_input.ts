@@ -11,7 +11,7 @@
  *
  * so phase r of the input gradient is a correlation of dy with the flipped sub-filter
  * w[(T-1-u)*s + r]. All s*s phases are stacked as output channels of one convolution
- * (filter G[u, v, Cout, (r1*s + r2)*Cin + c]) and interleaved by DepthToSpace(s). For s = 1 this
+ * (filter G[u, v, Cout, (r1*s + r2)*Cin + c]) and interleaved (a depth-to-space copy, loops.ts). For s = 1 this
  * is the familiar convolution with the spatially flipped, in/out-transposed filter.
  */
 import {
@@ -23,6 +23,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import { convGeometry, type ConvGeometry } from './conv_geometry.js';
+import { interleavePhases } from './loops.js';
 import { input, type KernelScope, withScope } from './kernel_scope.js';
 
 /**
@@ -133,16 +134,17 @@ export function conv2DBackpropInput(
       ],
     );
     s.free(gFilter);
-    const full = stride === 1 ? phases : s.depthToSpace(phases, stride);
     const offH = g.top - ph.m0 * stride;
     const offW = g.left - pw.m0 * stride;
-    if (offH === 0 && offW === 0 && full.shape[1] === g.inH && full.shape[2] === g.inW) return full;
-    const [n, fh, fw, c] = full.shape;
-    if (offH === 0 && offW === 0 && fw === g.inW) {
-      // Only bottom rows to drop: a contiguous prefix.
-      return s.slice(full, [0, 0, 0, 0], [n, g.inH, g.inW, c]);
+    if (stride > 1) {
+      // Depth-to-space and crop in one JS copy of channel runs (wasm DepthToSpace is per element).
+      const shape = phases.shape as [number, number, number, number];
+      const out = interleavePhases(s.values(phases), shape, stride, g.inC, offH, offW, g.inH, g.inW);
+      return s.fromValues(out, [g.batch, g.inH, g.inW, g.inC]);
     }
-    const flat = s.reshape(full, [n, fh, fw * c]);
+    const [n, fh, fw, c] = phases.shape;
+    if (offH === 0 && offW === 0 && fh === g.inH && fw === g.inW) return phases;
+    const flat = s.reshape(phases, [n, fh, fw * c]);
     const cropped = s.slice(flat, [0, offH, offW * c], [n, g.inH, g.inW * c]);
     return s.reshape(cropped, [n, g.inH, g.inW, c]);
   });

@@ -2,10 +2,11 @@
  * DepthwiseConv2dNativeBackpropInput for the wasm backend, which has none.
  *
  * The input gradient is a depthwise forward convolution of the output gradient with the spatially
- * flipped filter. Strides s > 1 use the sub-pixel identity (see conv2d_backprop_input.ts): the s*s
- * phases of the input gradient are s*s output channels (a channel multiplier of s*s) of ONE stride-1
- * depthwise convolution, interleaved by DepthToSpace. A channel multiplier m > 1 of the forward
- * convolution is summed out afterwards.
+ * flipped filter (stride 1; a channel multiplier m > 1 of the forward convolution is summed out
+ * afterwards). For strides s > 1 the sub-pixel identity of conv2d_backprop_input.ts would need a
+ * channel transpose and a depth-to-space shuffle, both slow on wasm, so a direct scatter loop with
+ * the channels innermost is used instead (loops.ts). The filter builder below is written for any
+ * stride but only called with stride 1.
  */
 import {
   DepthwiseConv2dNativeBackpropInput,
@@ -16,6 +17,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import { axisPlan } from './conv2d_backprop_input.js';
+import { depthwiseInputGrad } from './loops.js';
 import { convGeometry, type ConvGeometry } from './conv_geometry.js';
 import { input, type KernelScope, withScope } from './kernel_scope.js';
 
@@ -62,15 +64,17 @@ export function depthwiseConv2dBackpropInput(
 ): TensorInfo {
   const fShape = filter.shape as [number, number, number, number];
   const g = convGeometry(DepthwiseConv2dNativeBackpropInput, attrs.inputShape, fShape, attrs, true);
-  if (g.sh !== g.sw) {
-    throw new Error(
-      `${DepthwiseConv2dNativeBackpropInput} (polarcad wasm kernel): unequal strides [${g.sh}, ${g.sw}] are not supported`,
-    );
-  }
-  const stride = g.sh;
+  const stride = 1;
   const c = g.inC;
   const mult = fShape[3];
   const cm = c * mult;
+  if (g.sh > 1 || g.sw > 1) {
+    // The s*s-phase formulation needs a channel transpose and a depth-to-space shuffle, both slow
+    // on wasm; a direct scatter loop (channels innermost) is faster for these memory-bound layers.
+    return withScope(backend, backendName, (s) =>
+      s.fromValues(depthwiseInputGrad(s.values(dy), s.values(filter), g, mult), [g.batch, g.inH, g.inW, c]),
+    );
+  }
   return withScope(backend, backendName, (s) => {
     const ph = axisPlan(g.top, g.inH, g.outH, g.kh, stride);
     const pw = axisPlan(g.left, g.inW, g.outW, g.kw, stride);
@@ -100,20 +104,11 @@ export function depthwiseConv2dBackpropInput(
     ); // [N, h, w, C*m*s*s], channel ((c*m + q)*s*s + r)
     s.free(gFilter);
     const [n, h, w] = t.shape;
-    const phases = stride * stride;
     if (mult > 1) {
-      // Sum out the multiplier: [N*h*w, C, m, s*s] -> [N*h*w, C, s*s, m] -> sum over m.
-      const t4 = s.reshape(t, [n * h * w, c, mult, phases]);
-      const tt = phases === 1 ? s.reshape(t4, [n * h * w, c, 1, mult]) : s.transpose(t4, [0, 1, 3, 2]);
-      const summed = s.sum(tt, [3]);
-      t = s.reshape(summed, [n, h, w, c * phases]);
-    }
-    if (stride > 1) {
-      // Channel order (c, r) -> (r, c) for DepthToSpace.
-      const t3 = s.reshape(t, [n * h * w, c, phases]);
-      const tr = s.transpose(t3, [0, 2, 1]);
-      const t4 = s.reshape(tr, [n, h, w, phases * c]);
-      t = s.depthToSpace(t4, stride);
+      // Sum out the multiplier: channel c*m + q -> c.
+      const t3 = s.reshape(t, [n * h * w, c, mult]);
+      const summed = s.sum(t3, [2]);
+      t = s.reshape(summed, [n, h, w, c]);
     }
     const offH = g.top - ph.m0 * stride;
     const offW = g.left - pw.m0 * stride;

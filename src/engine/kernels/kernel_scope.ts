@@ -30,6 +30,9 @@ export function sizeOf(shape: readonly number[]): number {
  * frees the rest.
  */
 export class KernelScope {
+  /** When set, `run` adds each sub-kernel's wall time (ms) under its name (for benchmarks). */
+  static profile: Map<string, number> | null = null;
+
   private readonly owned: TensorInfo[] = [];
 
   constructor(
@@ -45,7 +48,11 @@ export class KernelScope {
         `polarcad kernels: kernel '${name}' is not registered for backend '${this.backendName}'`,
       );
     }
+    const t0 = KernelScope.profile === null ? 0 : performance.now();
     const out = kernel.kernelFunc({ inputs, attrs, backend: this.backend });
+    if (KernelScope.profile !== null) {
+      KernelScope.profile.set(name, (KernelScope.profile.get(name) ?? 0) + performance.now() - t0);
+    }
     if (Array.isArray(out)) {
       for (const o of out) this.owned.push(o);
       throw new Error(`polarcad kernels: kernel '${name}' returned several outputs, one expected`);
