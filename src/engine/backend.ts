@@ -4,13 +4,15 @@
  *
  * The WebAssembly backend is used by default (SIMD binary). Under Node the `.wasm` binaries are
  * read from the installed `@tensorflow/tfjs-backend-wasm/dist` folder through the file system:
- * no network access is ever needed. Multi-threaded wasm needs browser workers (Blob URLs), which
+ * no network access is ever needed. Our convolution-gradient kernels (`kernels/`) are registered
+ * for the wasm backend here, so every caller gets them. Multi-threaded wasm needs browser workers (Blob URLs), which
  * Node's emscripten glue cannot start, so the single-threaded SIMD binary is selected.
  */
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerWasmGradientKernels } from './kernels/index.js';
 
 export { tf };
 
@@ -44,6 +46,8 @@ export function initBackend(name: BackendName = 'wasm'): Promise<BackendName> {
     const ok = await tf.setBackend(name);
     if (!ok) throw new Error(`TensorFlow.js backend '${name}' failed to initialise`);
     await tf.ready();
+    // The stock wasm backend lacks fast convolution gradients; ours make fine-tuning practical.
+    if (name === 'wasm') registerWasmGradientKernels();
     return tf.getBackend() as BackendName;
   })();
   pending.catch(() => {

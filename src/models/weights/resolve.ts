@@ -177,12 +177,7 @@ export type BackboneBuilder = (opts: BuildOptions) => tf.LayersModel;
  * are wired here; others raise an InputError until their builder lands.
  */
 export function builderFor(spec: BackboneSpec): BackboneBuilder {
-  switch (spec.family) {
-    case 'mobilenet-v2':
-      return buildMobileNetV2;
-    default:
-      throw new InputError(`no TypeScript builder is wired for ${spec.name} (family ${spec.family}) yet`);
-  }
+  return (opts) => spec.build(opts);
 }
 
 export interface LoadBackboneOptions extends ResolveOptions {
@@ -190,7 +185,7 @@ export interface LoadBackboneOptions extends ResolveOptions {
   readonly weights?: string;
   /** Input shape; defaults to the table's input size. */
   readonly inputShape?: [number, number, 3];
-  /** Override the architecture builder (tests, or families not yet wired in `builderFor`). */
+  /** Override the architecture builder (tests; by default the table's builder). */
   readonly build?: BackboneBuilder;
 }
 
