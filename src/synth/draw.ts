@@ -67,22 +67,25 @@ export function paintDisc(img: RgbImage, map: UptakeMap, disc: Disc, cm: Colorma
       const fx = mx - ix;
       const fy = my - iy;
       const i00 = iy * size + ix;
-      let s = 0;
-      let w = 0;
-      const acc = (i: number, wt: number): void => {
-        if (mask[i] !== 0 && wt > 0) {
-          s += wt * data[i];
-          w += wt;
-        }
-      };
-      acc(i00, (1 - fx) * (1 - fy));
-      acc(i00 + 1, fx * (1 - fy));
-      acc(i00 + size, (1 - fx) * fy);
-      acc(i00 + size + 1, fx * fy);
+      // bilinear weights, restricted to inside pixels (inlined: this is the hot loop)
+      const w00 = mask[i00] !== 0 ? (1 - fx) * (1 - fy) : 0;
+      const w01 = mask[i00 + 1] !== 0 ? fx * (1 - fy) : 0;
+      const w10 = mask[i00 + size] !== 0 ? (1 - fx) * fy : 0;
+      const w11 = mask[i00 + size + 1] !== 0 ? fx * fy : 0;
+      let w = w00 + w01 + w10 + w11;
+      let s = w00 * data[i00] + w01 * data[i00 + 1] + w10 * data[i00 + size] + w11 * data[i00 + size + 1];
       if (w === 0) {
-        // no inside neighbour with weight: nearest inside pixel along the ray to the centre
-        const n = Math.round(my) * size + Math.round(mx);
-        s = mask[n] !== 0 ? data[n] : data[Math.round(c) * size + Math.round(c)];
+        // at the very rim no interpolation neighbour is inside: take the nearest inside pixel
+        let best = Infinity;
+        for (let j = Math.max(0, iy - 1); j <= Math.min(size - 1, iy + 2); j++) {
+          for (let i = Math.max(0, ix - 1); i <= Math.min(size - 1, ix + 2); i++) {
+            const dd = (i - mx) ** 2 + (j - my) ** 2;
+            if (mask[j * size + i] !== 0 && dd < best) {
+              best = dd;
+              s = data[j * size + i];
+            }
+          }
+        }
         w = 1;
       }
       uptakeToRgb(cm, s / w, img.data, (y * img.width + x) * 3);
@@ -155,15 +158,44 @@ function svgOf(d: Drawing): Buffer {
   );
 }
 
-function pipeline(d: Drawing): Sharp {
+/**
+ * The raster with the overlay blended in. The SVG is rasterised on its own (librsvg, RGBA) and
+ * alpha-blended here: much cheaper than sharp's `composite` on a large page.
+ */
+async function blended(d: Drawing): Promise<Uint8Array> {
   const { width, height, data } = d.image;
-  const s = sharp(data, { raw: { width, height, channels: 3 } });
-  return d.overlay.length > 0 ? s.composite([{ input: svgOf(d), top: 0, left: 0 }]) : s;
+  if (d.overlay.length === 0) return data;
+  const { data: ov, info } = await sharp(svgOf(d)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  if (info.width !== width || info.height !== height || info.channels !== 4) {
+    throw new Error(
+      `overlay rasterised to ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x4`,
+    );
+  }
+  const out = new Uint8Array(data);
+  for (let i = 0, j = 0; i < out.length; i += 3, j += 4) {
+    const a = ov[j + 3];
+    if (a === 0) continue;
+    if (a === 255) {
+      out[i] = ov[j];
+      out[i + 1] = ov[j + 1];
+      out[i + 2] = ov[j + 2];
+    } else {
+      out[i] = Math.round((ov[j] * a + out[i] * (255 - a)) / 255);
+      out[i + 1] = Math.round((ov[j + 1] * a + out[i + 1] * (255 - a)) / 255);
+      out[i + 2] = Math.round((ov[j + 2] * a + out[i + 2] * (255 - a)) / 255);
+    }
+  }
+  return out;
+}
+
+async function pipeline(d: Drawing): Promise<Sharp> {
+  const { width, height } = d.image;
+  return sharp(await blended(d), { raw: { width, height, channels: 3 } });
 }
 
 /** Flatten the overlay onto the raster. */
 export async function flatten(d: Drawing): Promise<RgbImage> {
-  const { data, info } = await pipeline(d).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await (await pipeline(d)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return {
     width: info.width,
     height: info.height,
@@ -175,6 +207,6 @@ export type ImageFormat = 'png' | 'jpeg';
 
 /** Flatten and encode (deterministic: fixed encoder settings, no metadata). */
 export async function encode(d: Drawing, format: ImageFormat): Promise<Buffer> {
-  const p = pipeline(d).removeAlpha();
+  const p = (await pipeline(d)).removeAlpha();
   return format === 'png' ? p.png({ compressionLevel: 6 }).toBuffer() : p.jpeg({ quality: 92 }).toBuffer();
 }

@@ -44,7 +44,7 @@ export function drawSingleMap(map: UptakeMap, opts: SingleMapOptions): { drawing
   const W = opts.canvas ?? DEFAULT_SINGLE_CANVAS;
   if (!Number.isInteger(W) || W < 64) throw new RangeError(`canvas: must be a whole number >= 64, got ${W}`);
   const d = newDrawing(W, W);
-  const caption = Math.max(10, Math.round(W * 0.05));
+  const caption = Math.max(8, Math.round(Math.min(W * 0.05, (W * 1.45) / Math.max(1, opts.caption.length))));
   const barW = Math.max(6, Math.round(W * 0.035));
   const radius = Math.floor(W * 0.37);
   const disc: Disc = { cx: Math.round((W - barW * 3) / 2), cy: Math.round(W / 2 + caption * 0.6), radius };
