@@ -8,21 +8,44 @@ import { exportToOnnx, type OnnxExportOptions } from '../../src/engine/onnx/expo
 import { OnnxModel } from '../../src/engine/onnx/session.js';
 import { Rng } from '../../src/util/rng.js';
 
-/** Overwrite every weight with seeded random values (variances positive, near 1). */
-export function randomizeWeights(model: tf.LayersModel, seed: number, sd = 0.3): void {
+/**
+ * Overwrite every weight with seeded random values.
+ * - 'fixed': N(0, sd) for kernels and biases; BN gamma and variances U(0.5, 1.5).
+ * - 'he': kernels N(0, sqrt(2 / fan_in)) (He et al. 2015), so activations keep their scale through
+ *   a deep network whose BN layers hold fixed statistics (the builders' default glorot init with
+ *   BN mean 0 / variance 1 shrinks MobileNetV2's features to ~1e-12, which would make a parity
+ *   test of the probabilities vacuous); biases, BN beta and means N(0, 0.05); gamma and variances
+ *   U(0.8, 1.2).
+ */
+export function randomizeWeights(model: tf.LayersModel, seed: number, sd = 0.3, mode: 'fixed' | 'he' = 'fixed'): void {
   const rng = new Rng(seed);
   for (const layer of model.layers) {
     if (layer instanceof tf.LayersModel) {
-      randomizeWeights(layer, rng.int(0, 1e9), sd);
+      randomizeWeights(layer, rng.int(0, 1e9), sd, mode);
       continue;
     }
     const ws = layer.weights.map((w) => {
       const shape = w.shape.map((d) => d ?? 1);
       const n = shape.reduce((a, b) => a * b, 1);
       const data = new Float32Array(n);
-      const isVar = /variance$/.test(w.originalName);
-      const isGamma = /gamma$/.test(w.originalName);
-      for (let i = 0; i < n; i++) data[i] = isVar ? rng.uniform(0.5, 1.5) : isGamma ? rng.uniform(0.5, 1.5) : rng.normal(0, sd);
+      const short = w.originalName.slice(w.originalName.lastIndexOf('/') + 1);
+      const isVar = short === 'variance' || short === 'moving_variance';
+      const isGamma = short === 'gamma';
+      if (mode === 'fixed') {
+        for (let i = 0; i < n; i++) data[i] = isVar || isGamma ? rng.uniform(0.5, 1.5) : rng.normal(0, sd);
+      } else if (isVar || isGamma) {
+        for (let i = 0; i < n; i++) data[i] = rng.uniform(0.8, 1.2);
+      } else if (short === 'count') {
+        data.fill(1);
+      } else if (shape.length >= 2) {
+        // HWIO conv / [in, out] dense: fan_in = product of all but the last dim; depthwise
+        // [kh, kw, C, M]: fan_in = kh * kw.
+        const fanIn = short === 'depthwise_kernel' ? shape[0] * shape[1] : n / shape[shape.length - 1];
+        const s = Math.sqrt(2 / fanIn);
+        for (let i = 0; i < n; i++) data[i] = rng.normal(0, s);
+      } else {
+        for (let i = 0; i < n; i++) data[i] = rng.normal(0, 0.05);
+      }
       return tf.tensor(data, shape);
     });
     if (ws.length > 0) layer.setWeights(ws);

@@ -114,6 +114,12 @@ describe('ONNX export parity per layer type (tfjs cpu vs ONNX Runtime)', () => {
     await check('avgpool_same', [9, 8, 3], (x) => ap(L.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }), x), 83);
     await check('avgpool_s1', [7, 7, 3], (x) => ap(L.averagePooling2d({ poolSize: 3, strides: 1, padding: 'same' }), x), 84);
     await check('pools_valid', [8, 8, 3], (x) => ap(L.averagePooling2d({ poolSize: 2 }), ap(L.maxPooling2d({ poolSize: 3, strides: 1 }), x)), 85);
+    // ZeroPadding2D feeding a pool on signed values (ResNet's pool1_pad -> pool1_pool): the zeros
+    // take part in the max and in the average (ONNX Runtime's PadFusion must not fold them away).
+    const conv = (x: ST): ST => ap(L.conv2d({ filters: 4, kernelSize: 3, strides: 2 }), x);
+    await check('pad_maxpool', [16, 16, 3], (x) => ap(L.maxPooling2d({ poolSize: 3, strides: 2 }), ap(L.zeroPadding2d({ padding: 1 }), conv(x))), 87);
+    await check('pad_avgpool', [16, 16, 3], (x) => ap(L.averagePooling2d({ poolSize: 3, strides: 2 }), ap(L.zeroPadding2d({ padding: 1 }), conv(x))), 88);
+    await check('pad_maxpool_same', [16, 16, 3], (x) => ap(L.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }), ap(L.zeroPadding2d({ padding: [[1, 0], [0, 1]] }), conv(x))), 89);
     await check('gap_gmp', [5, 5, 3], (x) => [ap(L.globalAveragePooling2d({}), x), ap(L.globalMaxPooling2d({}), x)], 86);
   });
 

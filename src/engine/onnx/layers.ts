@@ -396,7 +396,15 @@ function pool(op: 'MaxPool' | 'AveragePool'): LayerConverter {
     rank4(ctx, x);
     const k = pair(ctx, 'poolSize', [2, 2]);
     const s = pair(ctx, 'strides', k);
-    const attrs: Record<string, AttrValue> = { kernel_shape: k, strides: s, ...windowPads(ctx, x, k, s, [1, 1]) };
+    // Pools always carry auto_pad VALID / SAME_UPPER, never NOTSET with explicit pads: ONNX
+    // Runtime's PadFusion (onnxruntime core/optimizer/pad_fusion.cc) folds a preceding zero Pad
+    // node into a NOTSET MaxPool / AveragePool, which changes the result (MaxPool ignores its own
+    // padding where ZeroPadding2D's zeros take part in the max; AveragePool would stop counting
+    // them), e.g. ResNet50V2's pool1_pad -> pool1_pool (relative error 0.13 at that layer).
+    // SAME_UPPER is TensorFlow's 'same' rule (the odd pixel of padding goes after).
+    const padding = str(ctx, 'padding', 'valid');
+    if (padding !== 'valid' && padding !== 'same') fail(ctx, `padding "${padding}" is not supported`);
+    const attrs: Record<string, AttrValue> = { kernel_shape: k, strides: s, auto_pad: padding === 'same' ? 'SAME_UPPER' : 'VALID' };
     if (op === 'AveragePool') attrs.count_include_pad = 0;
     return [ctx.g.op(op, [ctx.g.toNCHW(x).name], attrs, ctx.hint, outShape(ctx), true)];
   };

@@ -17,6 +17,8 @@ export interface OnnxModelOptions {
   threads?: number;
   /** Largest batch sent to the runtime in one call; larger inputs are split (default 16). */
   maxBatch?: number;
+  /** ONNX Runtime graph optimisation level (default 'all'). */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
 /** One output tensor: row-major float32 data and its dimensions. */
@@ -67,7 +69,7 @@ export class OnnxModel {
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
         executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
+        graphOptimizationLevel: opts.optimization ?? 'all',
       });
     } catch (e) {
       throw new InputError(`${where}: ONNX Runtime cannot load the model (${errorMessage(e)})`, { cause: e });
