@@ -19,7 +19,6 @@ import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../../util/errors.js';
 import { getBackbone, mobileNetV2NotopFile, type BackboneSpec } from '../table.js';
 import type { BuildOptions } from '../backbones/common.js';
-import { buildMobileNetV2 } from '../backbones/mobilenet-v2.js';
 import { assignWeights, weightSetFromModel, type AssignReport, type WeightSet } from './assign.js';
 import { readKerasH5 } from './h5.js';
 import { embeddedFor, embeddedModelPath, embeddedWeightSet, type EmbeddedModel } from './embedded.js';
