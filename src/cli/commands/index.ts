@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerExport } from './export.js';
 import { registerModels } from './models.js';
 import { registerPrepare } from './prepare.js';
 import { registerSynth } from './synth.js';
@@ -6,4 +7,4 @@ import { registerSynth } from './synth.js';
 /** Every sub-command registers itself on the program. Add one import and one entry per command. */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerModels, registerPrepare, registerSynth];
+export const COMMANDS: readonly RegisterCommand[] = [registerModels, registerPrepare, registerSynth, registerExport];

@@ -1,0 +1,133 @@
+/**
+ * `polarcad export MODEL_DIR --format onnx`: a saved TensorFlow.js layers model folder
+ * (`model.json` + weight shards, optionally `polarcad.json` beside them) written as one
+ * standalone ONNX file whose `metadata_props` document the preprocessing the model expects.
+ * The `polarcad.json` format is described in docs/engine.md ("ONNX Runtime path").
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { SCALING_MODES, type ScalingMode } from '../../ingest/preprocess.js';
+import { loadTfjsFolder } from '../../models/weights/tfjs-folder.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { InputError, errorMessage } from '../../util/errors.js';
+import { exportToOnnx } from './export.js';
+
+/** `polarcad.json`: what a trained polarcad model needs at inference, beside its model.json. */
+export const PolarcadModelInfo = z
+  .object({
+    /** Backbone name from the table (e.g. 'MobileNetV2'). */
+    backbone: z.string().min(1).optional(),
+    /** Square input side in pixels (the 2x2 tile is resized to inputSize x inputSize). */
+    inputSize: z.number().int().positive().optional(),
+    /** Keras preprocess_input mode applied to the RGB 0..255 tile before the model. */
+    scaling: z.enum(SCALING_MODES as [ScalingMode, ...ScalingMode[]]).optional(),
+    /** Class names in output order, e.g. ['normal', 'cad']. */
+    classes: z.array(z.string()).min(1).optional(),
+    /** Layer whose output is the CAM feature map (exported as a second output by default). */
+    camLayer: z.string().min(1).optional(),
+  })
+  .passthrough();
+export type PolarcadModelInfo = z.infer<typeof PolarcadModelInfo>;
+
+/** What each scaling mode does to an RGB pixel in [0, 255] (Keras `preprocess_input`). */
+export const SCALING_FORMULA: Readonly<Record<ScalingMode, string>> = {
+  raw: 'x (RGB, 0..255, unchanged)',
+  unit: 'x / 255 (RGB)',
+  tf: 'x / 127.5 - 1 (RGB)',
+  caffe: 'RGB -> BGR, then x - [103.939, 116.779, 123.68] (B, G, R)',
+  torch: '(x / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225] (RGB)',
+};
+
+/** Options of {@link exportModelFolder}. */
+export interface ExportFolderOptions {
+  /** Output layer names (default: camLayer + model outputs when camLayer is given, else the model outputs). */
+  outputs?: readonly string[];
+  opset?: number;
+}
+
+/** Result of {@link exportModelFolder}. */
+export interface ExportFolderResult {
+  out: string;
+  bytes: number;
+  outputs: string[];
+  metadata: Record<string, string>;
+}
+
+async function readInfo(dir: string): Promise<{ info: PolarcadModelInfo; text: string | null }> {
+  const p = join(dir, 'polarcad.json');
+  let text: string;
+  try {
+    text = await readFile(p, 'utf8');
+  } catch {
+    return { info: {}, text: null };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${p}: not valid JSON (${errorMessage(e)})`);
+  }
+  const parsed = PolarcadModelInfo.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InputError(`${p}: field "${issue.path.join('.') || '(root)'}": ${issue.message}`);
+  }
+  return { info: parsed.data, text };
+}
+
+/**
+ * Export the tfjs layers model in `modelDir` (a folder or its model.json) to the ONNX file `out`
+ * (written atomically), with the preprocessing in the metadata.
+ * @throws InputError for a missing / malformed model or polarcad.json, unknown output layers and
+ *   layers the exporter does not support.
+ */
+export async function exportModelFolder(modelDir: string, out: string, opts: ExportFolderOptions = {}): Promise<ExportFolderResult> {
+  const abs = resolve(modelDir);
+  let dir = abs;
+  try {
+    if (!(await stat(abs)).isDirectory()) dir = dirname(abs);
+  } catch {
+    throw new InputError(`${abs}: no such model folder or model.json`);
+  }
+  const { info, text } = await readInfo(dir);
+  const model = await loadTfjsFolder(abs);
+  try {
+    const input = model.inputs[0];
+    const [, h, w, c] = input.shape;
+    if (model.inputs.length !== 1 || input.shape.length !== 4) {
+      throw new InputError(`${abs}: expected a model with one image input [batch, H, W, C], got ${model.inputs.length} input(s) of shape [${input.shape.join(', ')}]`);
+    }
+    if (info.inputSize !== undefined && ((h !== null && h !== info.inputSize) || (w !== null && w !== info.inputSize))) {
+      throw new InputError(`${join(dir, 'polarcad.json')}: field "inputSize": ${info.inputSize} does not match the model input ${h}x${w}`);
+    }
+    const defaultOutputs = model.outputs.map((t) => t.sourceLayer.name);
+    const outputs = opts.outputs !== undefined ? [...opts.outputs] : info.camLayer !== undefined ? [info.camLayer, ...defaultOutputs.filter((n) => n !== info.camLayer)] : defaultOutputs;
+    const metadata: Record<string, string> = {
+      'polarcad.format': 'polarcad-onnx/1',
+      'polarcad.source': basename(dir),
+      'polarcad.input_name': 'input',
+      'polarcad.input_layout': 'NHWC float32 [batch, height, width, channels]',
+      'polarcad.input_shape': JSON.stringify(['batch', h ?? 'height', w ?? 'width', c ?? 'channels']),
+      'polarcad.input_size': String(info.inputSize ?? h ?? ''),
+      'polarcad.scaling': info.scaling ?? 'unspecified',
+      'polarcad.scaling_formula': info.scaling !== undefined ? SCALING_FORMULA[info.scaling] : 'unspecified (no polarcad.json)',
+      'polarcad.outputs': JSON.stringify(outputs),
+      'polarcad.output_layout': 'channels-last (as TensorFlow.js)',
+    };
+    if (info.backbone !== undefined) metadata['polarcad.backbone'] = info.backbone;
+    if (info.classes !== undefined) metadata['polarcad.classes'] = JSON.stringify(info.classes);
+    if (info.camLayer !== undefined) metadata['polarcad.cam_layer'] = info.camLayer;
+    if (text !== null) metadata['polarcad.json'] = text;
+    const bytes = exportToOnnx(model, {
+      outputs,
+      opset: opts.opset,
+      metadata,
+      docString: `polarcad model exported from ${basename(dir)}; input ${metadata['polarcad.input_layout']}, scaling: ${metadata['polarcad.scaling_formula']}`,
+    });
+    await writeFileAtomic(out, bytes);
+    return { out, bytes: bytes.length, outputs, metadata };
+  } finally {
+    model.dispose();
+  }
+}
