@@ -7,7 +7,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '../../src/engine/backend.js';
 import { exportToOnnx } from '../../src/engine/onnx/export.js';
-import { tfPadding } from '../../src/engine/onnx/layers.js';
+import { registerOnnxConverter, scalarF32, tfPadding } from '../../src/engine/onnx/layers.js';
 import { summariseOnnx } from '../../src/engine/onnx/schema.js';
 import { OnnxModel } from '../../src/engine/onnx/session.js';
 import { CustomScaleLayer, Normalization, Rescaling } from '../../src/models/layers/keras-layers.js';
@@ -183,6 +183,23 @@ describe('ONNX export parity per layer type (tfjs cpu vs ONNX Runtime)', () => {
     const cut = exportToOnnx(model, { outputs: ['gap'] });
     assert.deepEqual(summariseOnnx(cut).outputs, [{ name: 'gap', dims: ['batch', 4] }]);
   });
+  test('Sequential models, also nested as a layer (Teachable Machine style [backbone, head])', async () => {
+    const seq = tf.sequential({
+      layers: [
+        L.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, padding: 'same', activation: 'relu6' }),
+        L.globalAveragePooling2d({}),
+        L.dense({ units: 2, activation: 'softmax' }),
+      ],
+    });
+    randomizeWeights(seq, 130);
+    const shape = [2, 6, 6, 2];
+    const r = await parity(seq, randomInput(shape, 131), shape);
+    assert.ok(r.errors[0] < TOL, `sequential: ${r.errors[0]}`);
+    const outer = tf.sequential({ layers: [seq, L.dense({ units: 3, activation: 'tanh' })] });
+    randomizeWeights(outer, 132);
+    const r2 = await parity(outer, randomInput(shape, 133), shape);
+    assert.ok(r2.errors[0] < TOL, `nested sequential: ${r2.errors[0]}`);
+  });
 });
 
 describe('ONNX export errors, metadata and session', () => {
@@ -194,6 +211,26 @@ describe('ONNX export errors, metadata and session', () => {
       () => exportToOnnx(model),
       (e: unknown) => e instanceof InputError && /layer "up" \(class UpSampling2D\) is not supported/.test(e.message),
     );
+  });
+
+  test('registerOnnxConverter adds a custom layer class', async () => {
+    class TimesThree extends tf.layers.Layer {
+      static className = 'TimesThree';
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        return tf.mul(Array.isArray(inputs) ? inputs[0] : inputs, 3);
+      }
+    }
+    const x = tf.input({ shape: [4, 4, 2] });
+    const model = tf.model({ inputs: x, outputs: ap(new TimesThree({ name: 'x3' }), ap(L.conv2d({ filters: 2, kernelSize: 1 }), x)) });
+    assert.throws(() => exportToOnnx(model), /layer "x3" \(class TimesThree\) is not supported/);
+    registerOnnxConverter('TimesThree', (ctx) => {
+      const v = ctx.inputs[0];
+      return [ctx.g.op('Mul', [v.name, scalarF32(ctx.g, 3)], {}, ctx.hint, v.shape, v.nchw)];
+    });
+    assert.throws(() => registerOnnxConverter('Conv2D', (ctx) => [...ctx.inputs]), /built in/);
+    randomizeWeights(model, 140);
+    const r = await parity(model, randomInput([1, 4, 4, 2], 141), [1, 4, 4, 2]);
+    assert.ok(r.errors[0] < TOL);
   });
 
   test('unknown output layer and bad opset are InputErrors', () => {
