@@ -1,0 +1,135 @@
+/**
+ * Backbone forward benchmark (issues "The backbone zoo" and "compute engine"): for each of the 15
+ * backbones of Hai et al. (2022) Table 2, at the table's input size with seeded random weights,
+ * forward time per image at batch 1 and 16 and peak memory, on tfjs-wasm (single-threaded SIMD)
+ * and on the ONNX Runtime path (the tfjs model exported with `exportToOnnx`, ORT CPU with 2
+ * intra-op threads), plus the tfjs/ORT ratio.
+ *
+ * Each measurement runs in its own child process (`bench/backbone-worker.ts`), so peak RSS is per
+ * backbone and engine, and a crash, out-of-memory or timeout is recorded as that backbone's error.
+ * Batch 1: median of 3..7 runs (within ~8 s) after a warm-up; batch 16: median of 1..3 runs
+ * (within ~30 s), after a warm-up only when 16 images take < 8 s. The machine's 1-minute load
+ * average is recorded per worker (the 2 cores may be shared).
+ *
+ *   npm run bench -- backbones                     all 15, both engines (~15-25 min on 2 cores)
+ *   npm run bench -- backbones --quick             MobileNetV2, EfficientNetB0, ResNet50V2; fewer runs
+ *   BENCH_QUICK=1 npm run bench -- backbones       same as --quick
+ *   BENCH_BACKBONES=VGG16,Xception BENCH_ENGINES=tfjs npm run bench -- backbones
+ *   node --import tsx bench/backbones-doc.ts       rewrite the table in docs/backbones.md
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BACKBONES, getBackbone } from '../src/models/table.js';
+import { errorMessage } from '../src/util/errors.js';
+import { parseWorkerOutput, speedRatios, type BackboneRow, type WorkerResult } from './backbones-lib.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const WORKER = join(here, 'backbone-worker.ts');
+const QUICK_SET = ['MobileNetV2', 'EfficientNetB0', 'ResNet50V2'];
+/** Per-process time limits (ms). */
+const TIMEOUT = { tfjs: 12 * 60_000, export: 5 * 60_000, ort: 6 * 60_000 };
+
+interface WorkerRun {
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the worker; rejects with the exit status and the end of stderr on failure or timeout. */
+function runWorker(args: string[], timeoutMs: number): Promise<WorkerRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      process.stderr.write(d);
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut) reject(new Error(`timed out after ${Math.round(timeoutMs / 1000)} s`));
+      else if (code !== 0) {
+        const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+        reject(new Error(`worker exited with ${code ?? signal}: ${tail}`));
+      } else resolve({ stdout, stderr });
+    });
+  });
+}
+
+async function measure(args: string[], timeoutMs: number): Promise<WorkerResult | { error: string }> {
+  try {
+    return parseWorkerOutput((await runWorker(args, timeoutMs)).stdout) as WorkerResult;
+  } catch (e) {
+    return { error: errorMessage(e) };
+  }
+}
+
+function chosenBackbones(quick: boolean): string[] {
+  const env = process.env.BENCH_BACKBONES;
+  if (env !== undefined && env.trim() !== '') return env.split(',').map((n) => getBackbone(n).name);
+  return quick ? QUICK_SET : BACKBONES.map((b) => b.name);
+}
+
+/** Run the benchmark; see the module comment. */
+export async function run(): Promise<Record<string, unknown>> {
+  const quick = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
+  const engines = (process.env.BENCH_ENGINES ?? 'tfjs,ort').split(',');
+  const ortAvailable = existsSync(join(here, '..', 'src', 'engine', 'onnx', 'export.ts'));
+  const names = chosenBackbones(quick);
+  const dir = await mkdtemp(join(tmpdir(), 'polarcad-bench-backbones-'));
+  const partial = join(tmpdir(), 'polarcad-bench-backbones.partial.json');
+  const loadStart = loadavg().map((x) => Math.round(x * 100) / 100);
+  const rows: BackboneRow[] = [];
+  try {
+    for (const name of names) {
+      const spec = getBackbone(name);
+      process.stderr.write(`${name} (${spec.inputSize} px)\n`);
+      const ref = join(dir, `${name}.tfjs.bin`);
+      const onnx = join(dir, `${name}.onnx`);
+      const q = quick ? ['--quick'] : [];
+      const tfjs = engines.includes('tfjs')
+        ? await measure([name, 'tfjs', '--ref', ref, ...q], TIMEOUT.tfjs)
+        : { error: 'not requested (BENCH_ENGINES)' };
+      let ort: BackboneRow['ort'];
+      if (!engines.includes('ort')) ort = { skipped: 'not requested (BENCH_ENGINES)' };
+      else if (!ortAvailable) ort = { skipped: 'src/engine/onnx/ is not present' };
+      else {
+        try {
+          await runWorker([name, 'export', '--onnx', onnx], TIMEOUT.export);
+          ort = await measure([name, 'ort', '--onnx', onnx, '--ref', ref, ...q], TIMEOUT.ort);
+        } catch (e) {
+          ort = { error: `export: ${errorMessage(e)}` };
+        }
+        await rm(onnx, { force: true });
+      }
+      const row: BackboneRow = { backbone: name, inputSize: spec.inputSize, tfjs, ort };
+      if ('batches' in tfjs && 'batches' in ort) row.ratio = speedRatios(tfjs, ort);
+      rows.push(row);
+      await writeFile(partial, `${JSON.stringify(rows, null, 2)}\n`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return {
+    quick,
+    unit: 'ms per image (median forward wall time / batch); memory in MiB',
+    weights: 'seeded He-scaled random (test/engine/onnx-helpers.ts randomizeWeights, seed 7)',
+    tfjs: 'tfjs-backend-wasm, SIMD, single thread (Node)',
+    ort: 'onnxruntime-node CPU EP, 2 intra-op threads, graph optimisation all; model exported by src/engine/onnx/export.ts',
+    loadavg: { start: loadStart, end: loadavg().map((x) => Math.round(x * 100) / 100) },
+    backbones: rows,
+  };
+}
