@@ -148,12 +148,13 @@ function fmt(x: number): string {
 
 /**
  * Markdown table of the benchmark: ms per image at batch 1 and 16 on both engines, the
- * tfjs/ORT ratio, and peak RSS / wasm heap per worker process. Failures are listed below it.
+ * tfjs/ORT ratio, peak RSS / wasm heap per worker process, and the ORT-vs-tfjs relative difference
+ * of the batch-1 output. Failures are listed below it.
  */
 export function markdownTable(rows: readonly BackboneRow[]): string {
   const head =
-    '| Backbone | Input | tfjs-wasm b1 | tfjs-wasm b16 | ORT b1 | ORT b16 | tfjs/ORT b1 | tfjs/ORT b16 | tfjs peak RSS | tfjs wasm heap | ORT peak RSS |\n' +
-    '|---|---|---|---|---|---|---|---|---|---|---|\n';
+    '| Backbone | Input | tfjs-wasm b1 | tfjs-wasm b16 | ORT b1 | ORT b16 | tfjs/ORT b1 | tfjs/ORT b16 | tfjs peak RSS | tfjs wasm heap | ORT peak RSS | ORT vs tfjs |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|---|\n';
   const notes: string[] = [];
   const body = rows
     .map((r) => {
@@ -169,7 +170,8 @@ export function markdownTable(rows: readonly BackboneRow[]): string {
       return (
         `| ${r.backbone} | ${r.inputSize} | ${cell(r.tfjs, 1)} | ${cell(r.tfjs, 16)} | ${cell(r.ort, 1)} | ${cell(r.ort, 16)} ` +
         `| ${ratio('b1')} | ${ratio('b16')} | ${t === null ? '-' : `${Math.round(t.peakRssMiB)} MiB`} ` +
-        `| ${t?.wasmHeapMiB === undefined ? '-' : `${Math.round(t.wasmHeapMiB)} MiB`} | ${o === null ? '-' : `${Math.round(o.peakRssMiB)} MiB`} |`
+        `| ${t?.wasmHeapMiB === undefined ? '-' : `${Math.round(t.wasmHeapMiB)} MiB`} | ${o === null ? '-' : `${Math.round(o.peakRssMiB)} MiB`} ` +
+        `| ${o?.parityRelError === undefined ? '-' : o.parityRelError.toExponential(0)} |`
       );
     })
     .join('\n');

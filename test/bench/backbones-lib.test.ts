@@ -113,7 +113,7 @@ describe('markdownTable', () => {
       backbone: 'ResNet50V2',
       inputSize: 224,
       tfjs: result('tfjs-wasm', 1234.5, 90),
-      ort: result('ort', 30, 20),
+      ort: { ...result('ort', 30, 20), parityRelError: 0.0000484 },
       ratio: { b1: 41.16, b16: 4.5 },
     };
     const bad: BackboneRow = { backbone: 'VGG16', inputSize: 224, tfjs: { error: 'timed out after 720 s' }, ort: { skipped: 'x' } };
@@ -121,9 +121,10 @@ describe('markdownTable', () => {
     const lines = md.split('\n');
     assert.match(lines[0], /^\| Backbone \| Input \| tfjs-wasm b1 /);
     assert.equal(lines[1].split('|').length, lines[0].split('|').length);
-    // >= 100 ms printed without decimals (1234.5 -> 1235), below with one; ratio 41.16 -> 41.2x
-    assert.equal(lines[2], '| ResNet50V2 | 224 | 1235 | 90.0 | 30.0 | 20.0 | 41.2x | 4.5x | 812 MiB | 600 MiB | 812 MiB |');
-    assert.equal(lines[3], '| VGG16 | 224 | failed | failed | - | - | - | - | - | - | - |');
+    // >= 100 ms printed without decimals (1234.5 -> 1235), below with one; ratio 41.16 -> 41.2x;
+    // parity 4.84e-5 -> toExponential(0) = 5e-5
+    assert.equal(lines[2], '| ResNet50V2 | 224 | 1235 | 90.0 | 30.0 | 20.0 | 41.2x | 4.5x | 812 MiB | 600 MiB | 812 MiB | 5e-5 |');
+    assert.equal(lines[3], '| VGG16 | 224 | failed | failed | - | - | - | - | - | - | - | - |');
     assert.match(md, /Failures:\n\n- VGG16 on tfjs-wasm: timed out after 720 s\n$/);
   });
 });
