@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { registerWasmGradientKernels } from './kernels/index.js';
+import { loadDepthwiseSimd, registerWasmGradientKernels } from './kernels/index.js';
 
 export { tf };
 
@@ -47,7 +47,10 @@ export function initBackend(name: BackendName = 'wasm'): Promise<BackendName> {
     if (!ok) throw new Error(`TensorFlow.js backend '${name}' failed to initialise`);
     await tf.ready();
     // The stock wasm backend lacks fast convolution gradients; ours make fine-tuning practical.
-    if (name === 'wasm') registerWasmGradientKernels();
+    if (name === 'wasm') {
+      await loadDepthwiseSimd();
+      registerWasmGradientKernels();
+    }
     return tf.getBackend() as BackendName;
   })();
   pending.catch(() => {

@@ -3,8 +3,10 @@
  *
  * For a depthwise convolution, dW[a,b,c,q] = sum over n,i,j of X_ab[n,i,j,c] * dY[n,i,j,c*m+q]
  * (m = channel multiplier). Composing wasm kernels (a slice, a multiply and a reduction per tap)
- * costs ~6 passes over the activations per tap and measured 0.05 GMAC/s; a single loop with the
- * channel axis innermost reads each activation once per tap (see loops.ts and docs/engine.md).
+ * costs ~6 passes over the activations per tap and measured 0.05 GMAC/s, a scalar JS loop ~0.1; the
+ * sum is computed by a WebAssembly SIMD loop (depthwise_simd.ts: f32x4 over 16 contiguous channels,
+ * summed along the output row in registers) once `loadDepthwiseSimd()` has resolved (initBackend
+ * awaits it), else by the JS loop of loops.ts. See docs/engine.md for measured speeds.
  */
 import {
   DepthwiseConv2dNativeBackpropFilter,
@@ -16,6 +18,7 @@ import {
 } from '@tensorflow/tfjs';
 import { convGeometry } from './conv_geometry.js';
 import { input, withScope } from './kernel_scope.js';
+import { depthwiseSimd } from './depthwise_simd.js';
 import { depthwiseFilterGrad } from './loops.js';
 
 /** Compute the filter gradient of an NHWC depthwise convolution. */
@@ -30,9 +33,13 @@ export function depthwiseConv2dBackpropFilter(
   const g = convGeometry(DepthwiseConv2dNativeBackpropFilter, xShape, attrs.filterShape, attrs, true);
   const mult = attrs.filterShape[3];
   const c = g.inC;
-  return withScope(backend, backendName, (s) =>
-    s.fromValues(depthwiseFilterGrad(s.values(x), s.values(dy), g, mult), [g.kh, g.kw, c, mult]),
-  );
+  const simd = depthwiseSimd();
+  return withScope(backend, backendName, (s) => {
+    const xv = s.view(x);
+    const dyv = s.view(dy);
+    const dw = simd !== null ? simd.filterGrad(xv, dyv, g, mult) : depthwiseFilterGrad(xv, dyv, g, mult);
+    return s.fromValues(dw, [g.kh, g.kw, c, mult]);
+  });
 }
 
 const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo =>

@@ -17,6 +17,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import { axisPlan } from './conv2d_backprop_input.js';
+import { depthwiseSimd } from './depthwise_simd.js';
 import { depthwiseInputGrad } from './loops.js';
 import { convGeometry, type ConvGeometry } from './conv_geometry.js';
 import { input, type KernelScope, withScope } from './kernel_scope.js';
@@ -70,10 +71,14 @@ export function depthwiseConv2dBackpropInput(
   const cm = c * mult;
   if (g.sh > 1 || g.sw > 1) {
     // The s*s-phase formulation needs a channel transpose and a depth-to-space shuffle, both slow
-    // on wasm; a direct scatter loop (channels innermost) is faster for these memory-bound layers.
-    return withScope(backend, backendName, (s) =>
-      s.fromValues(depthwiseInputGrad(s.values(dy), s.values(filter), g, mult), [g.batch, g.inH, g.inW, c]),
-    );
+    // on wasm; a direct gather (WebAssembly SIMD) or scatter (JS) loop is faster.
+    const simd = depthwiseSimd();
+    return withScope(backend, backendName, (s) => {
+      const dyv = s.view(dy);
+      const wv = s.view(filter);
+      const dx = simd !== null ? simd.inputGrad(dyv, wv, g, mult) : depthwiseInputGrad(dyv, wv, g, mult);
+      return s.fromValues(dx, [g.batch, g.inH, g.inW, c]);
+    });
   }
   return withScope(backend, backendName, (s) => {
     const ph = axisPlan(g.top, g.inH, g.outH, g.kh, stride);

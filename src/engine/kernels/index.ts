@@ -22,6 +22,7 @@ export { conv2DBackpropFilter } from './conv2d_backprop_filter.js';
 export { conv2DBackpropInput } from './conv2d_backprop_input.js';
 export { depthwiseConv2dBackpropFilter } from './depthwise_backprop_filter.js';
 export { depthwiseConv2dBackpropInput } from './depthwise_backprop_input.js';
+export { depthwiseSimd, loadDepthwiseSimd } from './depthwise_simd.js';
 
 const BACKEND = 'wasm';
 let stockBackpropInput: KernelConfig | undefined;

@@ -76,6 +76,20 @@ export class KernelScope {
     return v;
   }
 
+  /**
+   * The values of `t` without a copy where the backend allows it (wasm: a Float32Array over its
+   * heap, from `typedArrayFromHeap`), else `values(t)`. Read-only, and valid only until the next
+   * allocation on the backend (which may grow and detach the heap): copy out before allocating.
+   */
+  view(t: TensorInfo): Float32Array {
+    const b = this.backend as KernelBackend & { typedArrayFromHeap?: (t: TensorInfo) => unknown };
+    if (typeof b.typedArrayFromHeap === 'function' && t.dtype === 'float32') {
+      const v = b.typedArrayFromHeap(t);
+      if (v instanceof Float32Array) return v;
+    }
+    return this.values(t);
+  }
+
   reshape(x: TensorInfo, shape: number[]): TensorInfo {
     return this.run('Reshape', { x }, { shape });
   }

@@ -1,0 +1,272 @@
+/**
+ * WebAssembly text (WAT) of the depthwise-gradient SIMD kernels, compiled at run time by `wabt`
+ * (depthwise_simd.ts). NHWC keeps the channels of one pixel contiguous, so every inner step is an
+ * f32x4 multiply-add over 4 (or 16) adjacent channels of the same filter tap.
+ *
+ * Conventions shared by both functions: pointers are byte offsets into the module's own memory;
+ * `cp` is the channel count padded to a multiple of 4 (the caller zero-fills the padding);
+ * geometry (inH, inW, outH, outW, kh, kw, sh, sw, top, left) is tfjs' `computeConv2DInfo`
+ * (conv_geometry.ts) for a depthwise convolution with multiplier 1; images n0 <= n < n1 are
+ * processed.
+ *
+ * dwFilterGrad: acc[a,b,c] += sum_{n,i,j} x[n, i*sh+a-top, j*sw+b-left, c] * dy[n,i,j,c]. For each
+ *   (n, i, a, b) the valid range of j is computed once; 16 channels at a time are summed along j in
+ *   four v128 registers and added to `acc` (f32 [kh*kw*cp]) once per row.
+ * dwInputGrad: dx[n,y,x,c] = sum over the taps (a,b) with y+top-a = i*sh, x+left-b = j*sw (i, j
+ *   inside dy) of dy[n,i,j,c] * w[a,b,c] -- a gather, so each dx value is accumulated in registers
+ *   and written once (no zero-fill, no read-modify-write), for any stride.
+ */
+export const DEPTHWISE_WAT = String.raw`
+(module
+  (memory (export "memory") 1)
+
+  ;; first j (>= 0) with j*s + b - pad >= 0, i.e. max(0, ceil((pad - b) / s))
+  (func $firstInside (param $pad i32) (param $b i32) (param $s i32) (result i32)
+    (local $t i32)
+    (local.set $t (i32.sub (local.get $pad) (local.get $b)))
+    (if (result i32) (i32.le_s (local.get $t) (i32.const 0))
+      (then (i32.const 0))
+      (else (i32.div_u (i32.add (local.get $t) (i32.sub (local.get $s) (i32.const 1))) (local.get $s)))))
+
+  ;; one past the last j (<= outSize) with j*s + b - pad <= inSize - 1
+  (func $endInside (param $pad i32) (param $b i32) (param $s i32) (param $inSize i32) (param $outSize i32)
+    (result i32)
+    (local $u i32) (local $e i32)
+    (local.set $u (i32.sub (i32.add (i32.sub (local.get $inSize) (i32.const 1)) (local.get $pad)) (local.get $b)))
+    (if (i32.lt_s (local.get $u) (i32.const 0)) (then (return (i32.const 0))))
+    (local.set $e (i32.add (i32.div_u (local.get $u) (local.get $s)) (i32.const 1)))
+    (select (local.get $e) (local.get $outSize) (i32.lt_s (local.get $e) (local.get $outSize))))
+
+  (func (export "dwFilterGrad")
+    (param $x i32) (param $dy i32) (param $acc i32) (param $n0 i32) (param $n1 i32)
+    (param $inH i32) (param $inW i32) (param $cp i32) (param $outH i32) (param $outW i32)
+    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    (local $n i32) (local $i i32) (local $a i32) (local $b i32) (local $ii i32)
+    (local $jLo i32) (local $jEnd i32) (local $cnt i32) (local $cb i32) (local $cb16 i32)
+    (local $pix i32) (local $xStep i32) (local $xRow i32) (local $dyRow i32) (local $accTap i32)
+    (local $px i32) (local $pd i32) (local $pa i32)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local.set $pix (i32.shl (local.get $cp) (i32.const 2)))
+    (local.set $xStep (i32.mul (local.get $sw) (local.get $pix)))
+    ;; channels handled 16 at a time: [0, cb16); the rest 4 at a time
+    (local.set $cb16 (i32.and (local.get $cp) (i32.const -16)))
+    (local.set $n (local.get $n0))
+    (block $nDone (loop $nLoop
+      (br_if $nDone (i32.ge_s (local.get $n) (local.get $n1)))
+      (local.set $i (i32.const 0))
+      (block $iDone (loop $iLoop
+        (br_if $iDone (i32.ge_s (local.get $i) (local.get $outH)))
+        (local.set $dyRow (i32.add (local.get $dy)
+          (i32.mul (i32.mul (i32.add (i32.mul (local.get $n) (local.get $outH)) (local.get $i)) (local.get $outW))
+                   (local.get $pix))))
+        (local.set $a (i32.const 0))
+        (block $aDone (loop $aLoop
+          (br_if $aDone (i32.ge_s (local.get $a) (local.get $kh)))
+          (local.set $ii (i32.sub (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $a)) (local.get $top)))
+          (if (i32.and (i32.ge_s (local.get $ii) (i32.const 0)) (i32.lt_s (local.get $ii) (local.get $inH)))
+            (then
+              (local.set $xRow (i32.add (local.get $x)
+                (i32.mul (i32.mul (i32.add (i32.mul (local.get $n) (local.get $inH)) (local.get $ii)) (local.get $inW))
+                         (local.get $pix))))
+              (local.set $b (i32.const 0))
+              (block $bDone (loop $bLoop
+                (br_if $bDone (i32.ge_s (local.get $b) (local.get $kw)))
+                (local.set $jLo (call $firstInside (local.get $left) (local.get $b) (local.get $sw)))
+                (local.set $jEnd (call $endInside (local.get $left) (local.get $b) (local.get $sw)
+                  (local.get $inW) (local.get $outW)))
+                (if (i32.lt_s (local.get $jLo) (local.get $jEnd))
+                  (then
+                    (local.set $accTap (i32.add (local.get $acc)
+                      (i32.mul (i32.add (i32.mul (local.get $a) (local.get $kw)) (local.get $b)) (local.get $pix))))
+                    ;; 16 channels per step
+                    (local.set $cb (i32.const 0))
+                    (block $c16Done (loop $c16Loop
+                      (br_if $c16Done (i32.ge_s (local.get $cb) (local.get $cb16)))
+                      (local.set $px (i32.add (i32.add (local.get $xRow)
+                        (i32.mul (i32.sub (i32.add (i32.mul (local.get $jLo) (local.get $sw)) (local.get $b)) (local.get $left))
+                                 (local.get $pix)))
+                        (i32.shl (local.get $cb) (i32.const 2))))
+                      (local.set $pd (i32.add (i32.add (local.get $dyRow) (i32.mul (local.get $jLo) (local.get $pix)))
+                        (i32.shl (local.get $cb) (i32.const 2))))
+                      (local.set $v0 (v128.const i32x4 0 0 0 0))
+                      (local.set $v1 (v128.const i32x4 0 0 0 0))
+                      (local.set $v2 (v128.const i32x4 0 0 0 0))
+                      (local.set $v3 (v128.const i32x4 0 0 0 0))
+                      (local.set $cnt (i32.sub (local.get $jEnd) (local.get $jLo)))
+                      (loop $j16
+                        (local.set $v0 (f32x4.add (local.get $v0)
+                          (f32x4.mul (v128.load (local.get $px)) (v128.load (local.get $pd)))))
+                        (local.set $v1 (f32x4.add (local.get $v1)
+                          (f32x4.mul (v128.load offset=16 (local.get $px)) (v128.load offset=16 (local.get $pd)))))
+                        (local.set $v2 (f32x4.add (local.get $v2)
+                          (f32x4.mul (v128.load offset=32 (local.get $px)) (v128.load offset=32 (local.get $pd)))))
+                        (local.set $v3 (f32x4.add (local.get $v3)
+                          (f32x4.mul (v128.load offset=48 (local.get $px)) (v128.load offset=48 (local.get $pd)))))
+                        (local.set $px (i32.add (local.get $px) (local.get $xStep)))
+                        (local.set $pd (i32.add (local.get $pd) (local.get $pix)))
+                        (local.set $cnt (i32.sub (local.get $cnt) (i32.const 1)))
+                        (br_if $j16 (local.get $cnt)))
+                      (local.set $pa (i32.add (local.get $accTap) (i32.shl (local.get $cb) (i32.const 2))))
+                      (v128.store (local.get $pa) (f32x4.add (v128.load (local.get $pa)) (local.get $v0)))
+                      (v128.store offset=16 (local.get $pa) (f32x4.add (v128.load offset=16 (local.get $pa)) (local.get $v1)))
+                      (v128.store offset=32 (local.get $pa) (f32x4.add (v128.load offset=32 (local.get $pa)) (local.get $v2)))
+                      (v128.store offset=48 (local.get $pa) (f32x4.add (v128.load offset=48 (local.get $pa)) (local.get $v3)))
+                      (local.set $cb (i32.add (local.get $cb) (i32.const 16)))
+                      (br $c16Loop)))
+                    ;; remaining channels, 4 per step
+                    (block $c4Done (loop $c4Loop
+                      (br_if $c4Done (i32.ge_s (local.get $cb) (local.get $cp)))
+                      (local.set $px (i32.add (i32.add (local.get $xRow)
+                        (i32.mul (i32.sub (i32.add (i32.mul (local.get $jLo) (local.get $sw)) (local.get $b)) (local.get $left))
+                                 (local.get $pix)))
+                        (i32.shl (local.get $cb) (i32.const 2))))
+                      (local.set $pd (i32.add (i32.add (local.get $dyRow) (i32.mul (local.get $jLo) (local.get $pix)))
+                        (i32.shl (local.get $cb) (i32.const 2))))
+                      (local.set $v0 (v128.const i32x4 0 0 0 0))
+                      (local.set $cnt (i32.sub (local.get $jEnd) (local.get $jLo)))
+                      (loop $j4
+                        (local.set $v0 (f32x4.add (local.get $v0)
+                          (f32x4.mul (v128.load (local.get $px)) (v128.load (local.get $pd)))))
+                        (local.set $px (i32.add (local.get $px) (local.get $xStep)))
+                        (local.set $pd (i32.add (local.get $pd) (local.get $pix)))
+                        (local.set $cnt (i32.sub (local.get $cnt) (i32.const 1)))
+                        (br_if $j4 (local.get $cnt)))
+                      (local.set $pa (i32.add (local.get $accTap) (i32.shl (local.get $cb) (i32.const 2))))
+                      (v128.store (local.get $pa) (f32x4.add (v128.load (local.get $pa)) (local.get $v0)))
+                      (local.set $cb (i32.add (local.get $cb) (i32.const 4)))
+                      (br $c4Loop)))))
+                (local.set $b (i32.add (local.get $b) (i32.const 1)))
+                (br $bLoop)))))
+          (local.set $a (i32.add (local.get $a) (i32.const 1)))
+          (br $aLoop)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $iLoop)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nLoop))))
+
+  (func (export "dwInputGrad")
+    (param $dy i32) (param $w i32) (param $dx i32) (param $n0 i32) (param $n1 i32)
+    (param $inH i32) (param $inW i32) (param $cp i32) (param $outH i32) (param $outW i32)
+    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    (local $n i32) (local $y i32) (local $xx i32) (local $ry i32) (local $rx i32)
+    (local $iLo i32) (local $ni i32) (local $nrows i32) (local $jLo i32) (local $nj i32)
+    (local $pix i32) (local $cb i32) (local $cb16 i32) (local $cOff i32)
+    (local $dRowStep i32) (local $wRowStep i32) (local $wColStep i32)
+    (local $pd0 i32) (local $pw0 i32) (local $pdx i32)
+    (local $pdR i32) (local $pwR i32) (local $pd i32) (local $pw i32) (local $ci i32) (local $cj i32)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local.set $pix (i32.shl (local.get $cp) (i32.const 2)))
+    (local.set $cb16 (i32.and (local.get $cp) (i32.const -16)))
+    (local.set $dRowStep (i32.mul (local.get $outW) (local.get $pix)))
+    (local.set $wRowStep (i32.mul (i32.mul (local.get $sh) (local.get $kw)) (local.get $pix)))
+    (local.set $wColStep (i32.mul (local.get $sw) (local.get $pix)))
+    (local.set $pdx (i32.add (local.get $dx)
+      (i32.mul (i32.mul (i32.mul (local.get $n0) (local.get $inH)) (local.get $inW)) (local.get $pix))))
+    (local.set $n (local.get $n0))
+    (block $nDone (loop $nLoop
+      (br_if $nDone (i32.ge_s (local.get $n) (local.get $n1)))
+      (local.set $y (i32.const 0))
+      (block $yDone (loop $yLoop
+        (br_if $yDone (i32.ge_s (local.get $y) (local.get $inH)))
+        ;; rows i of dy reaching padded row ry = y + top: i*sh <= ry < i*sh + kh, 0 <= i < outH
+        (local.set $ry (i32.add (local.get $y) (local.get $top)))
+        (local.set $iLo (call $firstInside (i32.const 0)
+          (i32.sub (i32.sub (local.get $kh) (i32.const 1)) (local.get $ry)) (local.get $sh)))
+        (local.set $ni (i32.sub
+          (call $endInside (i32.const 0) (i32.const 0) (local.get $sh) (i32.add (local.get $ry) (i32.const 1)) (local.get $outH))
+          (local.get $iLo)))
+        (local.set $xx (i32.const 0))
+        (block $xDone (loop $xLoop
+          (br_if $xDone (i32.ge_s (local.get $xx) (local.get $inW)))
+          (local.set $rx (i32.add (local.get $xx) (local.get $left)))
+          (local.set $jLo (call $firstInside (i32.const 0)
+            (i32.sub (i32.sub (local.get $kw) (i32.const 1)) (local.get $rx)) (local.get $sw)))
+          (local.set $nj (i32.sub
+            (call $endInside (i32.const 0) (i32.const 0) (local.get $sw) (i32.add (local.get $rx) (i32.const 1)) (local.get $outW))
+            (local.get $jLo)))
+          ;; dy[n, iLo, jLo] and w[ry - iLo*sh, rx - jLo*sw]
+          (local.set $pd0 (i32.add (local.get $dy)
+            (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $outH)) (local.get $iLo)) (local.get $outW))
+                              (local.get $jLo))
+                     (local.get $pix))))
+          (local.set $pw0 (i32.add (local.get $w)
+            (i32.mul (i32.add
+                       (i32.mul (i32.sub (local.get $ry) (i32.mul (local.get $iLo) (local.get $sh))) (local.get $kw))
+                       (i32.sub (local.get $rx) (i32.mul (local.get $jLo) (local.get $sw))))
+                     (local.get $pix))))
+          ;; rows of taps for this pixel (none when no row or no column of dy reaches it)
+          (local.set $nrows (select (local.get $ni) (i32.const 0) (i32.gt_s (local.get $nj) (i32.const 0))))
+          (local.set $cb (i32.const 0))
+          (block $c16Done (loop $c16Loop
+            (br_if $c16Done (i32.ge_s (local.get $cb) (local.get $cb16)))
+            (local.set $cOff (i32.shl (local.get $cb) (i32.const 2)))
+            (local.set $v0 (v128.const i32x4 0 0 0 0))
+            (local.set $v1 (v128.const i32x4 0 0 0 0))
+            (local.set $v2 (v128.const i32x4 0 0 0 0))
+            (local.set $v3 (v128.const i32x4 0 0 0 0))
+            (local.set $pdR (i32.add (local.get $pd0) (local.get $cOff)))
+            (local.set $pwR (i32.add (local.get $pw0) (local.get $cOff)))
+            (local.set $ci (local.get $nrows))
+            (block $iDone (loop $iLoop
+              (br_if $iDone (i32.le_s (local.get $ci) (i32.const 0)))
+              (local.set $pd (local.get $pdR))
+              (local.set $pw (local.get $pwR))
+              (local.set $cj (local.get $nj))
+              (loop $jLoop
+                (local.set $v0 (f32x4.add (local.get $v0)
+                  (f32x4.mul (v128.load (local.get $pd)) (v128.load (local.get $pw)))))
+                (local.set $v1 (f32x4.add (local.get $v1)
+                  (f32x4.mul (v128.load offset=16 (local.get $pd)) (v128.load offset=16 (local.get $pw)))))
+                (local.set $v2 (f32x4.add (local.get $v2)
+                  (f32x4.mul (v128.load offset=32 (local.get $pd)) (v128.load offset=32 (local.get $pw)))))
+                (local.set $v3 (f32x4.add (local.get $v3)
+                  (f32x4.mul (v128.load offset=48 (local.get $pd)) (v128.load offset=48 (local.get $pw)))))
+                (local.set $pd (i32.add (local.get $pd) (local.get $pix)))
+                (local.set $pw (i32.sub (local.get $pw) (local.get $wColStep)))
+                (local.set $cj (i32.sub (local.get $cj) (i32.const 1)))
+                (br_if $jLoop (local.get $cj)))
+              (local.set $pdR (i32.add (local.get $pdR) (local.get $dRowStep)))
+              (local.set $pwR (i32.sub (local.get $pwR) (local.get $wRowStep)))
+              (local.set $ci (i32.sub (local.get $ci) (i32.const 1)))
+              (br $iLoop)))
+            (v128.store (i32.add (local.get $pdx) (local.get $cOff)) (local.get $v0))
+            (v128.store offset=16 (i32.add (local.get $pdx) (local.get $cOff)) (local.get $v1))
+            (v128.store offset=32 (i32.add (local.get $pdx) (local.get $cOff)) (local.get $v2))
+            (v128.store offset=48 (i32.add (local.get $pdx) (local.get $cOff)) (local.get $v3))
+            (local.set $cb (i32.add (local.get $cb) (i32.const 16)))
+            (br $c16Loop)))
+          (block $c4Done (loop $c4Loop
+            (br_if $c4Done (i32.ge_s (local.get $cb) (local.get $cp)))
+            (local.set $cOff (i32.shl (local.get $cb) (i32.const 2)))
+            (local.set $v0 (v128.const i32x4 0 0 0 0))
+            (local.set $pdR (i32.add (local.get $pd0) (local.get $cOff)))
+            (local.set $pwR (i32.add (local.get $pw0) (local.get $cOff)))
+            (local.set $ci (local.get $nrows))
+            (block $iDone4 (loop $iLoop4
+              (br_if $iDone4 (i32.le_s (local.get $ci) (i32.const 0)))
+              (local.set $pd (local.get $pdR))
+              (local.set $pw (local.get $pwR))
+              (local.set $cj (local.get $nj))
+              (loop $jLoop4
+                (local.set $v0 (f32x4.add (local.get $v0)
+                  (f32x4.mul (v128.load (local.get $pd)) (v128.load (local.get $pw)))))
+                (local.set $pd (i32.add (local.get $pd) (local.get $pix)))
+                (local.set $pw (i32.sub (local.get $pw) (local.get $wColStep)))
+                (local.set $cj (i32.sub (local.get $cj) (i32.const 1)))
+                (br_if $jLoop4 (local.get $cj)))
+              (local.set $pdR (i32.add (local.get $pdR) (local.get $dRowStep)))
+              (local.set $pwR (i32.sub (local.get $pwR) (local.get $wRowStep)))
+              (local.set $ci (i32.sub (local.get $ci) (i32.const 1)))
+              (br $iLoop4)))
+            (v128.store (i32.add (local.get $pdx) (local.get $cOff)) (local.get $v0))
+            (local.set $cb (i32.add (local.get $cb) (i32.const 4)))
+            (br $c4Loop)))
+          (local.set $pdx (i32.add (local.get $pdx) (local.get $pix)))
+          (local.set $xx (i32.add (local.get $xx) (i32.const 1)))
+          (br $xLoop)))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $yLoop)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nLoop))))
+)
+`;
