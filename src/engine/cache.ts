@@ -308,24 +308,26 @@ export class FeatureCache {
     return copyEntry(res);
   }
 
-  /** Store an entry (atomic write). */
-  async put(key: string, tensors: readonly FeatureTensor[]): Promise<void> {
+  /**
+   * Store an entry (atomic write). Returns what a later `get` returns: the same values, or their
+   * float16 roundings when stored as float16 (the caller's own copy).
+   */
+  async put(key: string, tensors: readonly FeatureTensor[]): Promise<FeatureTensor[]> {
     const buf = encodeEntry(key, tensors, this.dtype);
     await writeFileAtomic(this.pathOf(key), buf);
     this.stats.writes++;
     this.stats.bytesWritten += buf.length;
-    // remember what a later read would return (float16 rounding included)
     const stored = decodeEntry(buf, key);
-    if (typeof stored !== 'string') this.remember(key, stored);
+    if (typeof stored === 'string') throw new Error(`internal error: feature cache entry does not verify after encoding (${stored})`);
+    this.remember(key, stored);
+    return stored;
   }
 
   /** The entry of `key`, computing and storing it on a miss. */
   async getOrCompute(key: string, compute: () => Promise<FeatureTensor[]> | FeatureTensor[]): Promise<FeatureTensor[]> {
     const hit = await this.get(key);
     if (hit !== null) return hit;
-    const fresh = await compute();
-    await this.put(key, fresh);
-    return fresh;
+    return this.put(key, await compute());
   }
 
   /** Drop the in-memory layer (the disk is untouched). */
