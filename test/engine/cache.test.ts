@@ -19,6 +19,10 @@ import {
 } from '../../src/engine/cache.js';
 import { decodeFloat16, encodeFloat16, fromFloat16Bits, toFloat16Bits } from '../../src/engine/float16.js';
 import { InputError } from '../../src/util/errors.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { SHARED_KEY_PARTS, sharedEntry } from './cache-worker.js';
 
 const root = mkdtempSync(join(tmpdir(), 'polarcad-cache-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -137,6 +141,31 @@ describe('FeatureCache on disk', () => {
     assert.equal(a.stats.corrupt + b.stats.corrupt, 0);
     for (const r of seen) if (r !== null) assert.deepEqual(r, entry());
     assert.deepEqual(listFiles(dir), [`v1/${key.slice(0, 2)}/${key}.feat`]);
+  });
+
+  test('two processes writing and reading one key: no corrupt or wrong reads, one file, no temporaries', async () => {
+    const dir = freshDir();
+    const worker = fileURLToPath(new URL('./cache-worker.ts', import.meta.url));
+    const run = promisify(execFile);
+    const N = 100;
+    const sync = join(root, 'sync');
+    const children = [0, 1].map(async () => JSON.parse((await run(process.execPath, ['--import', 'tsx', worker, dir, String(N), sync])).stdout) as { reads: number; wrong: number; corrupt: number });
+    // start both loops together once both processes are up
+    const failed = Promise.race(children).then(() => false, () => true);
+    let childFailed = false;
+    void failed.then((f) => (childFailed = f));
+    const deadline = Date.now() + 60_000;
+    while (readdirSync(root).filter((f) => f.startsWith('sync.ready.')).length < 2) {
+      assert.ok(!childFailed && Date.now() < deadline, 'worker processes did not start');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    writeFileSync(`${sync}.go`, '');
+    const results = await Promise.all(children);
+    for (const r of results) assert.deepEqual(r, { reads: N, wrong: 0, corrupt: 0 });
+    const cache = new FeatureCache({ dir });
+    const key = cache.key(SHARED_KEY_PARTS);
+    assert.deepEqual(listFiles(dir), [`v1/${key.slice(0, 2)}/${key}.feat`]);
+    assert.deepEqual(await cache.get(key), sharedEntry());
   });
 
   test('a truncated file is detected, deleted, counted, and recomputed with the right values', async () => {
