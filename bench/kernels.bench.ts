@@ -1,11 +1,19 @@
 /**
  * GMAC/s of the convolution kernels on the wasm backend (single-threaded SIMD, Node): forward
  * conv2d, the stock and the polarcad Conv2DBackpropInput, the polarcad Conv2DBackpropFilter, and
- * depthwise forward / filter / input gradients, on representative fine-tuning shapes at batch 16.
+ * depthwise forward / filter / input gradients (default WebAssembly SIMD kernels, plus the JS-loop
+ * and forward-convolution alternatives as `...Js` / `...Forward`), on representative fine-tuning
+ * shapes at batch 16. The load average is recorded: the figures depend on what else runs.
  * One multiply-add = one MAC; every gradient of a layer has the MAC count of its forward pass.
  */
+import { loadavg } from 'node:os';
 import { initBackend, tf } from '../src/engine/backend.js';
-import { registerWasmGradientKernels, stockConv2DBackpropInputKernel } from '../src/engine/kernels/index.js';
+import {
+  depthwiseConv2dBackpropFilter,
+  depthwiseConv2dBackpropInput,
+  registerWasmGradientKernels,
+  stockConv2DBackpropInputKernel,
+} from '../src/engine/kernels/index.js';
 
 interface Shape {
   name: string;
@@ -87,7 +95,7 @@ export async function run(): Promise<Record<string, unknown>> {
     if (t instanceof tf.Tensor) t.dispose();
     else backend.disposeData(t.dataId);
   };
-  const results: Record<string, unknown> = {};
+  const results: Record<string, unknown> = { loadAverageBefore: loadavg().map((v) => +v.toFixed(2)) };
   for (const s of SHAPES) {
     const x = tf.randomNormal(s.x) as tf.Tensor4D;
     const f = tf.randomNormal(s.f) as tf.Tensor4D;
@@ -127,6 +135,29 @@ export async function run(): Promise<Record<string, unknown>> {
             ) as tf.Tensor,
           disposeAny,
         ),
+      );
+      // The alternatives the default (WebAssembly SIMD) replaced, for comparison.
+      const dwAttrs = {
+        strides: [s.stride, s.stride] as [number, number],
+        pad: 'same' as const,
+        dilations: [1, 1] as [number, number],
+        dimRoundingMode: undefined,
+      };
+      const fAttrs = { ...dwAttrs, filterShape: s.f };
+      const iAttrs = { ...dwAttrs, inputShape: s.x };
+      record(
+        'backpropFilterJs',
+        time(() => depthwiseConv2dBackpropFilter(x, dy, fAttrs, backend, 'wasm', 'js'), disposeAny),
+      );
+      if (s.stride === 1) {
+        record(
+          'backpropInputForward',
+          time(() => depthwiseConv2dBackpropInput(dy, f, iAttrs, backend, 'wasm', 'forward'), disposeAny),
+        );
+      }
+      record(
+        'backpropInputJs',
+        time(() => depthwiseConv2dBackpropInput(dy, f, iAttrs, backend, 'wasm', 'js'), disposeAny),
       );
     } else {
       record(
@@ -173,5 +204,6 @@ export async function run(): Promise<Record<string, unknown>> {
     process.stderr.write(`  ${s.name}: ${JSON.stringify(row)}\n`);
   }
   results.numTensorsAfter = tf.memory().numTensors;
+  results.loadAverageAfter = loadavg().map((v) => +v.toFixed(2));
   return results;
 }

@@ -21,6 +21,12 @@ import { input, withScope } from './kernel_scope.js';
 import { depthwiseSimd } from './depthwise_simd.js';
 import { depthwiseFilterGrad } from './loops.js';
 
+/**
+ * How the depthwise filter gradient is computed: 'simd' (WebAssembly SIMD; requires
+ * `loadDepthwiseSimd()` to have resolved), 'js' (scalar JS loop), or 'auto' (SIMD when loaded).
+ */
+export type DepthwiseFilterImpl = 'auto' | 'simd' | 'js';
+
 /** Compute the filter gradient of an NHWC depthwise convolution. */
 export function depthwiseConv2dBackpropFilter(
   x: TensorInfo,
@@ -28,12 +34,18 @@ export function depthwiseConv2dBackpropFilter(
   attrs: DepthwiseConv2dNativeBackpropFilterAttrs,
   backend: KernelBackend,
   backendName = 'wasm',
+  impl: DepthwiseFilterImpl = 'auto',
 ): TensorInfo {
   const xShape = x.shape as [number, number, number, number];
   const g = convGeometry(DepthwiseConv2dNativeBackpropFilter, xShape, attrs.filterShape, attrs, true);
   const mult = attrs.filterShape[3];
   const c = g.inC;
-  const simd = depthwiseSimd();
+  const simd = impl === 'js' ? null : depthwiseSimd();
+  if (impl === 'simd' && simd === null) {
+    throw new Error(
+      `${DepthwiseConv2dNativeBackpropFilter} (polarcad wasm kernel): SIMD kernels not loaded (await loadDepthwiseSimd())`,
+    );
+  }
   return withScope(backend, backendName, (s) => {
     const xv = s.view(x);
     const dyv = s.view(dy);

@@ -1,8 +1,12 @@
 /**
  * DepthwiseConv2dNativeBackpropInput for the wasm backend, which has none.
  *
- * The input gradient is a depthwise forward convolution of the output gradient with the spatially
- * flipped filter (stride 1; a channel multiplier m > 1 of the forward convolution is summed out
+ * Default: a WebAssembly SIMD gather loop (depthwise_simd.ts) for every stride, once
+ * `loadDepthwiseSimd()` has resolved (initBackend awaits it); it measured faster than the
+ * alternatives below at stride 1 too (docs/engine.md).
+ *
+ * Without it: at stride 1, a depthwise forward convolution (XNNPACK) of the output gradient with
+ * the spatially flipped filter (a channel multiplier m > 1 of the forward convolution is summed out
  * afterwards). For strides s > 1 the sub-pixel identity of conv2d_backprop_input.ts would need a
  * channel transpose and a depth-to-space shuffle, both slow on wasm, so a direct scatter loop with
  * the channels innermost is used instead (loops.ts). The filter builder below is written for any
@@ -55,6 +59,14 @@ function subPixelDepthwiseFilter(
   return s.fromValues(out, [th, tw, cm, ph]);
 }
 
+/**
+ * How the depthwise input gradient is computed: 'simd' (WebAssembly SIMD gather, any stride;
+ * requires `loadDepthwiseSimd()` to have resolved), 'forward' (stride 1 only: a forward depthwise
+ * convolution with the flipped filter), 'js' (scalar JS scatter loop, any stride), or 'auto': SIMD
+ * when loaded, else 'forward' at stride 1 and 'js' otherwise.
+ */
+export type DepthwiseInputImpl = 'auto' | 'simd' | 'forward' | 'js';
+
 /** Compute the input gradient of an NHWC depthwise convolution. */
 export function depthwiseConv2dBackpropInput(
   dy: TensorInfo,
@@ -62,6 +74,7 @@ export function depthwiseConv2dBackpropInput(
   attrs: DepthwiseConv2dNativeBackpropInputAttrs,
   backend: KernelBackend,
   backendName = 'wasm',
+  impl: DepthwiseInputImpl = 'auto',
 ): TensorInfo {
   const fShape = filter.shape as [number, number, number, number];
   const g = convGeometry(DepthwiseConv2dNativeBackpropInput, attrs.inputShape, fShape, attrs, true);
@@ -69,10 +82,21 @@ export function depthwiseConv2dBackpropInput(
   const c = g.inC;
   const mult = fShape[3];
   const cm = c * mult;
-  if (g.sh > 1 || g.sw > 1) {
-    // The s*s-phase formulation needs a channel transpose and a depth-to-space shuffle, both slow
-    // on wasm; a direct gather (WebAssembly SIMD) or scatter (JS) loop is faster.
-    const simd = depthwiseSimd();
+  const strided = g.sh > 1 || g.sw > 1;
+  const simd = impl === 'auto' || impl === 'simd' ? depthwiseSimd() : null;
+  if (impl === 'simd' && simd === null) {
+    throw new Error(
+      `${DepthwiseConv2dNativeBackpropInput} (polarcad wasm kernel): SIMD kernels not loaded (await loadDepthwiseSimd())`,
+    );
+  }
+  if (impl === 'forward' && strided) {
+    throw new Error(
+      `${DepthwiseConv2dNativeBackpropInput} (polarcad wasm kernel): the 'forward' method needs stride 1, got [${g.sh}, ${g.sw}]`,
+    );
+  }
+  if (simd !== null || impl === 'js' || (impl === 'auto' && strided)) {
+    // For strides > 1 the s*s-phase formulation below would need a channel transpose and a
+    // depth-to-space shuffle, both slow on wasm; the direct loops are faster.
     return withScope(backend, backendName, (s) => {
       const dyv = s.view(dy);
       const wv = s.view(filter);
