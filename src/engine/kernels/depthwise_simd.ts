@@ -117,25 +117,31 @@ export class DepthwiseSimd {
   filterGrad(x: Float32Array, dy: Float32Array, g: ConvGeometry, mult: number): Float32Array {
     const k = g.inC * mult;
     const cp = roundUp(k, 4);
-    const xLen = g.batch * g.inH * g.inW * cp;
-    const dyLen = g.batch * g.outH * g.outW * cp;
+    // One image at a time: its copy is still in cache when the kernel reads it, and the scratch
+    // memory is one image, not the batch.
+    const xPix = g.inH * g.inW;
+    const dyPix = g.outH * g.outW;
+    const xLen = xPix * cp;
+    const dyLen = dyPix * cp;
     const taps = g.kh * g.kw;
     const xOff = 0;
     const dyOff = roundUp(xOff + xLen * 4, 16);
     const accOff = roundUp(dyOff + dyLen * 4, 16);
     this.reserve(accOff + taps * cp * 4, 'DepthwiseConv2dNativeBackpropFilter');
-    copyPadded(this.f32(xOff, xLen), x, g.batch * g.inH * g.inW, g.inC, mult, cp);
-    copyPadded(this.f32(dyOff, dyLen), dy, g.batch * g.outH * g.outW, k, 1, cp);
+    const xm = this.f32(xOff, xLen);
+    const dym = this.f32(dyOff, dyLen);
     const acc = this.f32(accOff, taps * cp);
     const total = new Float64Array(taps * k);
     for (let n = 0; n < g.batch; n++) {
+      copyPadded(xm, x.subarray(n * xPix * g.inC, (n + 1) * xPix * g.inC), xPix, g.inC, mult, cp);
+      copyPadded(dym, dy.subarray(n * dyPix * k, (n + 1) * dyPix * k), dyPix, k, 1, cp);
       acc.fill(0);
       this.ex.dwFilterGrad(
         xOff,
         dyOff,
         accOff,
-        n,
-        n + 1,
+        0,
+        1,
         g.inH,
         g.inW,
         cp,
@@ -148,6 +154,7 @@ export class DepthwiseSimd {
         g.top,
         g.left,
       );
+      // Images are summed in float64 (each image's sum is f32, in SIMD registers).
       for (let t = 0; t < taps; t++) {
         for (let c = 0; c < k; c++) total[t * k + c] += acc[t * cp + c];
       }
@@ -164,34 +171,41 @@ export class DepthwiseSimd {
     const c = g.inC;
     const k = c * mult;
     const cp = roundUp(k, 4);
-    const dyLen = g.batch * g.outH * g.outW * cp;
+    // dy is copied in one image at a time (still in cache when the kernel reads it); dx, the
+    // output, is written for the whole batch and copied out once.
+    const dyPix = g.outH * g.outW;
+    const dyLen = dyPix * cp;
     const wLen = g.kh * g.kw * cp;
-    const pixels = g.batch * g.inH * g.inW;
+    const imagePixels = g.inH * g.inW;
+    const pixels = g.batch * imagePixels;
     const dxLen = pixels * cp;
-    const dyOff = 0;
-    const wOff = roundUp(dyOff + dyLen * 4, 16);
-    const dxOff = roundUp(wOff + wLen * 4, 16);
+    const wOff = 0;
+    const dyOff = roundUp(wOff + wLen * 4, 16);
+    const dxOff = roundUp(dyOff + dyLen * 4, 16);
     this.reserve(dxOff + dxLen * 4, 'DepthwiseConv2dNativeBackpropInput');
-    copyPadded(this.f32(dyOff, dyLen), dy, g.batch * g.outH * g.outW, k, 1, cp);
     copyPadded(this.f32(wOff, wLen), w, g.kh * g.kw, k, 1, cp);
-    this.ex.dwInputGrad(
-      dyOff,
-      wOff,
-      dxOff,
-      0,
-      g.batch,
-      g.inH,
-      g.inW,
-      cp,
-      g.outH,
-      g.outW,
-      g.kh,
-      g.kw,
-      g.sh,
-      g.sw,
-      g.top,
-      g.left,
-    );
+    const dym = this.f32(dyOff, dyLen);
+    for (let n = 0; n < g.batch; n++) {
+      copyPadded(dym, dy.subarray(n * dyPix * k, (n + 1) * dyPix * k), dyPix, k, 1, cp);
+      this.ex.dwInputGrad(
+        dyOff,
+        wOff,
+        dxOff + n * imagePixels * cp * 4,
+        0,
+        1,
+        g.inH,
+        g.inW,
+        cp,
+        g.outH,
+        g.outW,
+        g.kh,
+        g.kw,
+        g.sh,
+        g.sw,
+        g.top,
+        g.left,
+      );
+    }
     const dxp = this.f32(dxOff, dxLen);
     if (mult === 1 && cp === c) return dxp;
     // Sum the multiplier channels c*m + q into c and drop the padding.
