@@ -44,13 +44,21 @@ function binEdges(probs: readonly number[], bins: number, strategy: BinStrategy)
  * bins where this returns them with count 0. Quantile edges are type-7 quantiles
  * (numpy.percentile); tied probabilities can leave quantile bins empty.
  */
-export function reliabilityCurve(labels: readonly Label[], probs: readonly number[], opts: BinOptions = {}): ReliabilityBin[] {
+export function reliabilityCurve(
+  labels: readonly Label[],
+  probs: readonly number[],
+  opts: BinOptions = {},
+): ReliabilityBin[] {
   checkScores(labels, probs, 'reliability curve');
   checkProbabilities(probs, 'reliability curve');
   const bins = opts.bins ?? 10;
   const strategy = opts.strategy ?? 'uniform';
-  if (!Number.isInteger(bins) || bins < 1) throw new InputError(`calibration: number of bins must be a positive integer, got ${bins}`);
-  if (strategy !== 'uniform' && strategy !== 'quantile') throw new InputError(`calibration: bin strategy must be 'uniform' or 'quantile', got ${String(strategy)}`);
+  if (!Number.isInteger(bins) || bins < 1)
+    throw new InputError(`calibration: number of bins must be a positive integer, got ${bins}`);
+  if (strategy !== 'uniform' && strategy !== 'quantile')
+    throw new InputError(
+      `calibration: bin strategy must be 'uniform' or 'quantile', got ${String(strategy)}`,
+    );
   if (probs.length === 0) throw new InputError('calibration: no predictions');
   const edges = binEdges(probs, bins, strategy);
   const count = new Array<number>(bins).fill(0);
@@ -103,7 +111,11 @@ export interface CalibrationError {
  * error, on the reliability curve of the class-1 probability (for a binary task this is the
  * reliability diagram of P(CAD), not the top-label confidence variant).
  */
-export function ece(labels: readonly Label[], probs: readonly number[], opts: BinOptions = {}): CalibrationError {
+export function ece(
+  labels: readonly Label[],
+  probs: readonly number[],
+  opts: BinOptions = {},
+): CalibrationError {
   const bins = reliabilityCurve(labels, probs, opts);
   let e = 0;
   let m = 0;
@@ -128,7 +140,11 @@ export function sigmoid(z: number): number {
 }
 
 /** Mean binary negative log-likelihood of logits z scaled by 1/T: mean(softplus(z/T) - y z/T). */
-export function temperatureNll(labels: readonly Label[], logits: readonly number[], temperature: number): number {
+export function temperatureNll(
+  labels: readonly Label[],
+  logits: readonly number[],
+  temperature: number,
+): number {
   let s = 0;
   for (let i = 0; i < logits.length; i++) {
     const a = logits[i] / temperature;
@@ -166,7 +182,8 @@ export function fitTemperature(
   const z = from === 'probs' ? scores.map((p) => logit(p)) : scores.slice();
   const minT = opts.minT ?? 0.01;
   const maxT = opts.maxT ?? 100;
-  if (!(minT > 0 && maxT > minT)) throw new InputError(`temperature scaling: need 0 < minT < maxT, got ${minT}, ${maxT}`);
+  if (!(minT > 0 && maxT > minT))
+    throw new InputError(`temperature scaling: need 0 < minT < maxT, got ${minT}, ${maxT}`);
   const f = (u: number): number => temperatureNll(labels, z, Math.exp(u));
   const g = (Math.sqrt(5) - 1) / 2;
   let a = Math.log(minT);
@@ -191,15 +208,24 @@ export function fitTemperature(
     }
   }
   const temperature = Math.exp((a + b) / 2);
-  return { temperature, nllBefore: temperatureNll(labels, z, 1), nllAfter: temperatureNll(labels, z, temperature) };
+  return {
+    temperature,
+    nllBefore: temperatureNll(labels, z, 1),
+    nllAfter: temperatureNll(labels, z, temperature),
+  };
 }
 
 /**
  * Calibrated probabilities sigmoid(z / T). `scores` are logits, or probabilities with
  * `{ from: 'probs' }` (clipped logits as in `fitTemperature`).
  */
-export function applyTemperature(scores: readonly number[], temperature: number, opts: { from?: 'logits' | 'probs' } = {}): number[] {
-  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new InputError(`temperature must be a finite positive number, got ${temperature}`);
+export function applyTemperature(
+  scores: readonly number[],
+  temperature: number,
+  opts: { from?: 'logits' | 'probs' } = {},
+): number[] {
+  if (!(temperature > 0) || !Number.isFinite(temperature))
+    throw new InputError(`temperature must be a finite positive number, got ${temperature}`);
   const from = opts.from ?? 'logits';
   if (from === 'probs') checkProbabilities(scores, 'temperature scaling');
   return scores.map((s) => sigmoid((from === 'probs' ? logit(s) : s) / temperature));

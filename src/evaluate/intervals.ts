@@ -7,7 +7,15 @@ import type { Label } from '../domain/views.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { zForLevel } from './distributions.js';
-import { auc, binaryMetrics, checkProbabilities, checkScores, confusion, ratesFromConfusion, type BinaryMetrics } from './metrics.js';
+import {
+  auc,
+  binaryMetrics,
+  checkProbabilities,
+  checkScores,
+  confusion,
+  ratesFromConfusion,
+  type BinaryMetrics,
+} from './metrics.js';
 
 /** A point estimate with a two-sided confidence interval. NaN everywhere when undefined (n = 0). */
 export interface Interval {
@@ -32,8 +40,10 @@ export interface BootstrapInterval extends Interval {
  */
 export function wilson(k: number, n: number, level = 0.95): Interval {
   const z = zForLevel(level);
-  if (!Number.isInteger(n) || n < 0) throw new InputError(`wilson: n must be a non-negative integer, got ${n}`);
-  if (!Number.isInteger(k) || k < 0 || k > n) throw new InputError(`wilson: k must be an integer in [0, n=${n}], got ${k}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InputError(`wilson: n must be a non-negative integer, got ${n}`);
+  if (!Number.isInteger(k) || k < 0 || k > n)
+    throw new InputError(`wilson: k must be an integer in [0, n=${n}], got ${k}`);
   if (n === 0) return { estimate: NaN, lo: NaN, hi: NaN, level };
   const z2 = z * z;
   const centre = (k + z2 / 2) / (n + z2);
@@ -83,7 +93,8 @@ export function stratifiedBootstrap(
   const resamples = opts.resamples ?? 2000;
   const level = opts.level ?? 0.95;
   zForLevel(level);
-  if (!Number.isInteger(resamples) || resamples < 1) throw new InputError(`bootstrap: resamples must be a positive integer, got ${resamples}`);
+  if (!Number.isInteger(resamples) || resamples < 1)
+    throw new InputError(`bootstrap: resamples must be a positive integer, got ${resamples}`);
   const pos: number[] = [];
   const neg: number[] = [];
   labels.forEach((l, i) => (l === 1 ? pos : neg).push(i));
@@ -98,7 +109,8 @@ export function stratifiedBootstrap(
   let degenerate = 0;
   for (let r = 0; r < resamples; r++) {
     for (let i = 0; i < pos.length; i++) bProbs[i] = probs[pos[Math.floor(rng.next() * pos.length)]];
-    for (let i = 0; i < neg.length; i++) bProbs[pos.length + i] = probs[neg[Math.floor(rng.next() * neg.length)]];
+    for (let i = 0; i < neg.length; i++)
+      bProbs[pos.length + i] = probs[neg[Math.floor(rng.next() * neg.length)]];
     const v = statistic(bLabels, bProbs);
     if (Number.isNaN(v)) degenerate++;
     else values.push(v);

@@ -51,7 +51,8 @@ export function checkScores(labels: readonly number[], scores: readonly number[]
     throw new InputError(`${what}: ${labels.length} labels but ${scores.length} scores`);
   }
   for (let i = 0; i < labels.length; i++) {
-    if (labels[i] !== 0 && labels[i] !== 1) throw new InputError(`${what}: label ${i} is ${String(labels[i])}, expected 0 or 1`);
+    if (labels[i] !== 0 && labels[i] !== 1)
+      throw new InputError(`${what}: label ${i} is ${String(labels[i])}, expected 0 or 1`);
     if (typeof scores[i] !== 'number' || !Number.isFinite(scores[i])) {
       throw new InputError(`${what}: score ${i} is ${String(scores[i])}, expected a finite number`);
     }
@@ -59,7 +60,8 @@ export function checkScores(labels: readonly number[], scores: readonly number[]
 }
 
 function checkThreshold(threshold: number): void {
-  if (typeof threshold !== 'number' || Number.isNaN(threshold)) throw new InputError(`threshold must be a number, got ${String(threshold)}`);
+  if (typeof threshold !== 'number' || Number.isNaN(threshold))
+    throw new InputError(`threshold must be a number, got ${String(threshold)}`);
 }
 
 /** `a / b`, or `NaN` when `b` is 0. */
@@ -87,7 +89,9 @@ export function confusion(labels: readonly Label[], probs: readonly number[], th
 }
 
 /** Accuracy, sensitivity, specificity, precision and F1 from confusion counts (0/0 gives NaN). */
-export function ratesFromConfusion(c: Confusion): Pick<BinaryMetrics, 'n' | 'accuracy' | 'sensitivity' | 'specificity' | 'precision' | 'f1'> {
+export function ratesFromConfusion(
+  c: Confusion,
+): Pick<BinaryMetrics, 'n' | 'accuracy' | 'sensitivity' | 'specificity' | 'precision' | 'f1'> {
   const n = c.tp + c.fp + c.tn + c.fn;
   return {
     n,
@@ -173,11 +177,17 @@ export function rocCurve(labels: readonly Label[], scores: readonly number[]): R
  * then apply it unchanged to the test data. `target` must be in (0, 1]; the data need at least
  * one positive (else `InputError`).
  */
-export function thresholdForSensitivity(labels: readonly Label[], scores: readonly number[], target: number): number {
+export function thresholdForSensitivity(
+  labels: readonly Label[],
+  scores: readonly number[],
+  target: number,
+): number {
   checkScores(labels, scores, 'threshold for sensitivity');
-  if (!(target > 0 && target <= 1)) throw new InputError(`target sensitivity must be in (0, 1], got ${target}`);
+  if (!(target > 0 && target <= 1))
+    throw new InputError(`target sensitivity must be in (0, 1], got ${target}`);
   const pos = scores.filter((_, i) => labels[i] === 1).sort((a, b) => b - a);
-  if (pos.length === 0) throw new InputError('threshold for sensitivity: the data have no positive (CAD) patient');
+  if (pos.length === 0)
+    throw new InputError('threshold for sensitivity: the data have no positive (CAD) patient');
   // A small tolerance so that e.g. target 0.9 with 10 positives needs 9, not 10 (0.9 * 10 = 9.000000000000002).
   const k = Math.max(1, Math.ceil(target * pos.length - 1e-9));
   return pos[k - 1];
@@ -187,7 +197,11 @@ export function thresholdForSensitivity(labels: readonly Label[], scores: readon
  * Confusion counts, accuracy, sensitivity, specificity, precision, F1 at `threshold`
  * (default 0.5) and the AUC. Probabilities must lie in [0, 1] (else `InputError`).
  */
-export function binaryMetrics(labels: readonly Label[], probs: readonly number[], opts: { threshold?: number } = {}): BinaryMetrics {
+export function binaryMetrics(
+  labels: readonly Label[],
+  probs: readonly number[],
+  opts: { threshold?: number } = {},
+): BinaryMetrics {
   const threshold = opts.threshold ?? 0.5;
   checkScores(labels, probs, 'metrics');
   checkProbabilities(probs, 'metrics');
@@ -198,6 +212,7 @@ export function binaryMetrics(labels: readonly Label[], probs: readonly number[]
 /** Throw an `InputError` naming the first score outside [0, 1]. */
 export function checkProbabilities(probs: readonly number[], what = 'probabilities'): void {
   for (let i = 0; i < probs.length; i++) {
-    if (!(probs[i] >= 0 && probs[i] <= 1)) throw new InputError(`${what}: probability ${i} is ${String(probs[i])}, expected a number in [0, 1]`);
+    if (!(probs[i] >= 0 && probs[i] <= 1))
+      throw new InputError(`${what}: probability ${i} is ${String(probs[i])}, expected a number in [0, 1]`);
   }
 }

@@ -25,10 +25,15 @@ export interface Prediction {
  * operating threshold of this fold (for example `thresholdForSensitivity` on a validation part
  * carved from the training ids); otherwise the protocol's `threshold` (default 0.5) is used.
  */
-export type FoldOutput = readonly Prediction[] | { readonly predictions: readonly Prediction[]; readonly threshold?: number };
+export type FoldOutput =
+  readonly Prediction[] | { readonly predictions: readonly Prediction[]; readonly threshold?: number };
 
 /** Train on `trainIds`, predict `testIds`. Must not look at the test patients' labels. */
-export type FitPredict = (trainIds: readonly string[], testIds: readonly string[], foldIndex: number) => Promise<FoldOutput>;
+export type FitPredict = (
+  trainIds: readonly string[],
+  testIds: readonly string[],
+  foldIndex: number,
+) => Promise<FoldOutput>;
 
 export interface FoldResult {
   readonly fold: number;
@@ -66,21 +71,32 @@ export interface HoldoutResult {
 }
 
 /** Check that `out` predicts exactly `testIds`, once each, with probabilities in [0, 1]. */
-function checkFoldOutput(out: FoldOutput, testIds: readonly string[], fold: number): { predictions: readonly Prediction[]; threshold?: number } {
-  const norm = Array.isArray(out) ? { predictions: out as readonly Prediction[] } : (out as { predictions: readonly Prediction[]; threshold?: number });
+function checkFoldOutput(
+  out: FoldOutput,
+  testIds: readonly string[],
+  fold: number,
+): { predictions: readonly Prediction[]; threshold?: number } {
+  const norm = Array.isArray(out)
+    ? { predictions: out as readonly Prediction[] }
+    : (out as { predictions: readonly Prediction[]; threshold?: number });
   const where = `fold ${fold}`;
-  if (!norm || !Array.isArray(norm.predictions)) throw new Error(`${where}: fitPredict must return predictions`);
+  if (!norm || !Array.isArray(norm.predictions))
+    throw new Error(`${where}: fitPredict must return predictions`);
   const expected = new Set(testIds);
   const seen = new Set<string>();
   for (const p of norm.predictions) {
-    if (!expected.has(p.id)) throw new Error(`${where}: prediction for patient ${p.id}, who is not in this fold's test part`);
+    if (!expected.has(p.id))
+      throw new Error(`${where}: prediction for patient ${p.id}, who is not in this fold's test part`);
     if (seen.has(p.id)) throw new Error(`${where}: patient ${p.id} predicted more than once`);
-    if (!(p.prob >= 0 && p.prob <= 1)) throw new Error(`${where}: probability ${String(p.prob)} for patient ${p.id} is not in [0, 1]`);
+    if (!(p.prob >= 0 && p.prob <= 1))
+      throw new Error(`${where}: probability ${String(p.prob)} for patient ${p.id} is not in [0, 1]`);
     seen.add(p.id);
   }
   const missing = testIds.filter((id) => !seen.has(id));
-  if (missing.length > 0) throw new Error(`${where}: no prediction for patient(s) ${missing.slice(0, 10).join(', ')}`);
-  if (norm.threshold !== undefined && Number.isNaN(norm.threshold)) throw new Error(`${where}: threshold is NaN`);
+  if (missing.length > 0)
+    throw new Error(`${where}: no prediction for patient(s) ${missing.slice(0, 10).join(', ')}`);
+  if (norm.threshold !== undefined && Number.isNaN(norm.threshold))
+    throw new Error(`${where}: threshold is NaN`);
   return norm;
 }
 
@@ -118,8 +134,13 @@ export function meanSd(values: readonly number[]): MeanSd {
 }
 
 /** Pooled metrics and the per-fold summary of a set of folds. */
-function pool(folds: readonly FoldResult[], labelOf: ReadonlyMap<string, Label>): Omit<CrossValidationResult, 'folds'> {
-  const predictions = folds.flatMap((f) => f.predictions.map((p) => ({ ...p, label: labelOf.get(p.id) as Label, fold: f.fold })));
+function pool(
+  folds: readonly FoldResult[],
+  labelOf: ReadonlyMap<string, Label>,
+): Omit<CrossValidationResult, 'folds'> {
+  const predictions = folds.flatMap((f) =>
+    f.predictions.map((p) => ({ ...p, label: labelOf.get(p.id) as Label, fold: f.fold })),
+  );
   const counts = { tp: 0, fp: 0, tn: 0, fn: 0 };
   for (const f of folds) {
     const c = confusion(
@@ -142,7 +163,9 @@ function pool(folds: readonly FoldResult[], labelOf: ReadonlyMap<string, Label>)
     ),
     threshold: thresholds.size === 1 ? folds[0].threshold : NaN,
   };
-  const summary = Object.fromEntries(SUMMARY_KEYS.map((k) => [k, meanSd(folds.map((f) => f.metrics[k]))])) as Record<SummaryKey, MeanSd>;
+  const summary = Object.fromEntries(
+    SUMMARY_KEYS.map((k) => [k, meanSd(folds.map((f) => f.metrics[k]))]),
+  ) as Record<SummaryKey, MeanSd>;
   return { pooled, summary, predictions };
 }
 
@@ -175,15 +198,25 @@ export async function crossValidate(
   const splits = stratifiedKFold(items, { k: opts.k ?? 10, seed: opts.seed });
   const labelOf = labelMap(items);
   const folds: FoldResult[] = [];
-  for (let f = 0; f < splits.length; f++) folds.push(await runFold(f, splits[f], labelOf, opts.threshold ?? 0.5, fitPredict));
+  for (let f = 0; f < splits.length; f++)
+    folds.push(await runFold(f, splits[f], labelOf, opts.threshold ?? 0.5, fitPredict));
   return { folds, ...pool(folds, labelOf) };
 }
 
 /** Chooses a configuration (hyper-parameters, number of epochs, ...) from an outer training part and its inner folds only. */
-export type Select<C> = (trainIds: readonly string[], innerFolds: readonly Split[], outerFold: number) => Promise<C>;
+export type Select<C> = (
+  trainIds: readonly string[],
+  innerFolds: readonly Split[],
+  outerFold: number,
+) => Promise<C>;
 
 /** Train on `trainIds` with the chosen configuration, predict `testIds`. */
-export type FitPredictWith<C> = (trainIds: readonly string[], testIds: readonly string[], foldIndex: number, config: C) => Promise<FoldOutput>;
+export type FitPredictWith<C> = (
+  trainIds: readonly string[],
+  testIds: readonly string[],
+  foldIndex: number,
+  config: C,
+) => Promise<FoldOutput>;
 
 export interface NestedResult<C> extends CrossValidationResult {
   /** The configuration chosen for each outer fold. */
@@ -209,10 +242,17 @@ export async function nestedCrossValidate<C>(
   const configs: C[] = [];
   for (let f = 0; f < outer.length; f++) {
     const trainItems = outer[f].train.map((id) => ({ id, label: labelOf.get(id) as Label }));
-    const inner = stratifiedKFold(trainItems, { k: opts.innerK ?? 5, seed: `${String(opts.seed)}/inner/${f}` });
+    const inner = stratifiedKFold(trainItems, {
+      k: opts.innerK ?? 5,
+      seed: `${String(opts.seed)}/inner/${f}`,
+    });
     const config = await select(outer[f].train, inner, f);
     configs.push(config);
-    folds.push(await runFold(f, outer[f], labelOf, opts.threshold ?? 0.5, (tr, te, i) => fitPredict(tr, te, i, config)));
+    folds.push(
+      await runFold(f, outer[f], labelOf, opts.threshold ?? 0.5, (tr, te, i) =>
+        fitPredict(tr, te, i, config),
+      ),
+    );
   }
   return { folds, configs, ...pool(folds, labelOf) };
 }

@@ -66,7 +66,9 @@ function classCounts(labels: readonly Label[], what: string): void {
   for (const l of labels) n1 += l;
   const n0 = labels.length - n1;
   if (n1 < 2 || n0 < 2) {
-    throw new InputError(`${what}: needs at least 2 positive and 2 negative patients, got ${n1} positive and ${n0} negative`);
+    throw new InputError(
+      `${what}: needs at least 2 positive and 2 negative patients, got ${n1} positive and ${n0} negative`,
+    );
   }
 }
 
@@ -85,7 +87,11 @@ export interface AucWithVariance {
  * structural components) and the normal interval auc -+ z se clipped to [0, 1] (as pROC does).
  * Needs at least 2 patients of each class (else `InputError`).
  */
-export function delongSingle(labels: readonly Label[], scores: readonly number[], opts: { level?: number } = {}): AucWithVariance {
+export function delongSingle(
+  labels: readonly Label[],
+  scores: readonly number[],
+  opts: { level?: number } = {},
+): AucWithVariance {
   checkScores(labels, scores, 'DeLong');
   classCounts(labels, 'DeLong');
   const level = opts.level ?? 0.95;
@@ -124,7 +130,12 @@ export interface DelongResult {
  * z = 0 and p = 1 if diff = 0, else z = +-Infinity and p = 0.
  * Needs at least 2 patients of each class (else `InputError`).
  */
-export function delong(labels: readonly Label[], probsA: readonly number[], probsB: readonly number[], opts: { level?: number } = {}): DelongResult {
+export function delong(
+  labels: readonly Label[],
+  probsA: readonly number[],
+  probsB: readonly number[],
+  opts: { level?: number } = {},
+): DelongResult {
   checkScores(labels, probsA, 'DeLong model A');
   checkScores(labels, probsB, 'DeLong model B');
   classCounts(labels, 'DeLong');
@@ -152,7 +163,19 @@ export function delong(labels: readonly Label[], probsA: readonly number[], prob
     z = diff > 0 ? Infinity : -Infinity;
     p = 0;
   }
-  return { aucA: a.auc, aucB: b.auc, diff, se, z, p, ciDiff: [diff - zq * se, diff + zq * se], varA, varB, covAB, level };
+  return {
+    aucA: a.auc,
+    aucB: b.auc,
+    diff,
+    se,
+    z,
+    p,
+    ciDiff: [diff - zq * se, diff + zq * se],
+    varA,
+    varB,
+    covAB,
+    level,
+  };
 }
 
 /** Result of McNemar's test. */
@@ -177,9 +200,15 @@ export interface McNemarResult {
  * continuity correction, (|b - c| - 1)^2 / (b + c) on 1 degree of freedom (as statsmodels'
  * `mcnemar(exact=False, correction=True)`). b + c = 0 gives p = 1.
  */
-export function mcnemar(correctA: readonly boolean[], correctB: readonly boolean[], opts: { exact?: boolean } = {}): McNemarResult {
+export function mcnemar(
+  correctA: readonly boolean[],
+  correctB: readonly boolean[],
+  opts: { exact?: boolean } = {},
+): McNemarResult {
   if (correctA.length !== correctB.length) {
-    throw new InputError(`McNemar: model A has ${correctA.length} results but model B has ${correctB.length}`);
+    throw new InputError(
+      `McNemar: model A has ${correctA.length} results but model B has ${correctB.length}`,
+    );
   }
   let b = 0;
   let c = 0;
@@ -195,8 +224,12 @@ export function mcnemar(correctA: readonly boolean[], correctB: readonly boolean
 
 /** McNemar's test from the discordant counts b and c (see `mcnemar`). */
 export function mcnemarFromCounts(b: number, c: number, opts: { exact?: boolean } = {}): McNemarResult {
-  for (const [name, v] of [['b', b], ['c', c]] as const) {
-    if (!Number.isInteger(v) || v < 0) throw new InputError(`McNemar: ${name} must be a non-negative integer, got ${v}`);
+  for (const [name, v] of [
+    ['b', b],
+    ['c', c],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0)
+      throw new InputError(`McNemar: ${name} must be a non-negative integer, got ${v}`);
   }
   const m = b + c;
   const exact = opts.exact ?? m < 25;

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Label } from '../../src/domain/views.js';
-import { applyTemperature, brier, ece, fitTemperature, logit, reliabilityCurve, sigmoid, temperatureNll } from '../../src/evaluate/calibration.js';
+import {
+  applyTemperature,
+  brier,
+  ece,
+  fitTemperature,
+  logit,
+  reliabilityCurve,
+  sigmoid,
+  temperatureNll,
+} from '../../src/evaluate/calibration.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { A, B, Y, close } from './fixtures.js';
@@ -14,7 +23,9 @@ const SK = {
     brier: 0.09354166666666668,
     uniform: {
       frac: [0.0, 0.0, 0.0, 0.0, 0.2, 0.5, 0.75, 1.0, 1.0, 1.0],
-      mean: [0.016666666666666666, 0.19999999999999998, 0.3, 0.4, 0.5, 0.6, 0.7, 0.7999999999999999, 0.9, 1.0],
+      mean: [
+        0.016666666666666666, 0.19999999999999998, 0.3, 0.4, 0.5, 0.6, 0.7, 0.7999999999999999, 0.9, 1.0,
+      ],
       counts: [6, 7, 6, 2, 5, 4, 4, 7, 1, 6],
       ece: 0.16041666666666668,
       mce: 0.4,
@@ -31,7 +42,10 @@ const SK = {
     brier: 0.15109375,
     uniform: {
       frac: [0.0, 0.0, 0.5, 0.2222222222222222, 0.0, 0.3333333333333333, 1.0, 0.8, 1.0],
-      mean: [0.03, 0.1466666666666667, 0.265, 0.3566666666666667, 0.445, 0.5516666666666666, 0.6555555555555554, 0.756, 0.83],
+      mean: [
+        0.03, 0.1466666666666667, 0.265, 0.3566666666666667, 0.445, 0.5516666666666666, 0.6555555555555554,
+        0.756, 0.83,
+      ],
       counts: [3, 6, 2, 9, 6, 6, 9, 5, 2],
       ece: 0.214375,
       mce: 0.445,
@@ -49,14 +63,18 @@ const SK = {
 describe('reliability curve, Brier, ECE against scikit-learn', () => {
   for (const name of ['A', 'B'] as const) {
     const probs = name === 'A' ? A : B;
-    it(`model ${name}: Brier equals brier_score_loss`, () => close(brier(Y, probs), SK[name].brier, 1e-14, 'brier'));
+    it(`model ${name}: Brier equals brier_score_loss`, () =>
+      close(brier(Y, probs), SK[name].brier, 1e-14, 'brier'));
     for (const strategy of ['uniform', 'quantile'] as const) {
       const bins = strategy === 'uniform' ? 10 : 5;
       it(`model ${name}: ${bins} ${strategy} bins equal calibration_curve`, () => {
         const ref = SK[name][strategy];
         const curve = reliabilityCurve(Y, probs, { bins, strategy });
         assert.equal(curve.length, bins);
-        assert.equal(curve.reduce((s, b) => s + b.count, 0), 48);
+        assert.equal(
+          curve.reduce((s, b) => s + b.count, 0),
+          48,
+        );
         const nonEmpty = curve.filter((b) => b.count > 0);
         assert.deepEqual(
           nonEmpty.map((b) => b.count),
@@ -126,7 +144,9 @@ describe('temperature scaling', () => {
     const t = fitTemperature(Y, z).temperature;
     assert.ok(temperatureNll(Y, z, t) < temperatureNll(Y, z, t * 1.01));
     assert.ok(temperatureNll(Y, z, t) < temperatureNll(Y, z, t / 1.01));
-    applyTemperature(B, 1, { from: 'probs' }).forEach((p, i) => close(p, Math.min(1 - 1e-6, Math.max(1e-6, B[i])), 1e-12, `p ${i}`));
+    applyTemperature(B, 1, { from: 'probs' }).forEach((p, i) =>
+      close(p, Math.min(1 - 1e-6, Math.max(1e-6, B[i])), 1e-12, `p ${i}`),
+    );
   });
 
   it('rejects bad temperatures and probabilities', () => {

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Label } from '../../src/domain/views.js';
-import { metricsWithIntervals, quantileSorted, stratifiedBootstrap, wilson } from '../../src/evaluate/intervals.js';
+import {
+  metricsWithIntervals,
+  quantileSorted,
+  stratifiedBootstrap,
+  wilson,
+} from '../../src/evaluate/intervals.js';
 import { auc } from '../../src/evaluate/metrics.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';

@@ -25,10 +25,34 @@ const DELONG = {
 // [[10, b], [c, 20]] with exact=True and with exact=False, correction=True; mid-p from
 // scipy.stats.binom as 2 cdf(min(b, c)) - pmf(min(b, c)).
 const MCNEMAR = [
-  { b: 3, c: 11, exactStat: 3, exactP: 0.057373046875, midP: 0.035156249999999965, chi2Stat: 3.5, chi2P: 0.0613688291394023 },
-  { b: 30, c: 15, exactStat: 15, exactP: 0.035697803555194696, midP: 0.02589608179323478, chi2Stat: 4.355555555555555, chi2P: 0.036888425707049914 },
+  {
+    b: 3,
+    c: 11,
+    exactStat: 3,
+    exactP: 0.057373046875,
+    midP: 0.035156249999999965,
+    chi2Stat: 3.5,
+    chi2P: 0.0613688291394023,
+  },
+  {
+    b: 30,
+    c: 15,
+    exactStat: 15,
+    exactP: 0.035697803555194696,
+    midP: 0.02589608179323478,
+    chi2Stat: 4.355555555555555,
+    chi2P: 0.036888425707049914,
+  },
   { b: 20, c: 20, exactStat: 20, exactP: 1.0, midP: 1.0, chi2Stat: 0.025, chi2P: 0.8743670611628918 },
-  { b: 9, c: 1, exactStat: 1, exactP: 0.021484375, midP: 0.011718749999999998, chi2Stat: 4.9, chi2P: 0.02685669550752441 },
+  {
+    b: 9,
+    c: 1,
+    exactStat: 1,
+    exactP: 0.021484375,
+    midP: 0.011718749999999998,
+    chi2Stat: 4.9,
+    chi2P: 0.02685669550752441,
+  },
 ];
 
 describe('DeLong test', () => {
@@ -75,7 +99,10 @@ describe('DeLong test', () => {
   });
 
   it('needs two patients of each class and parallel vectors', () => {
-    assert.throws(() => delong([1, 0, 0], [0.1, 0.2, 0.3], [0.1, 0.2, 0.3]), /at least 2 positive and 2 negative/);
+    assert.throws(
+      () => delong([1, 0, 0], [0.1, 0.2, 0.3], [0.1, 0.2, 0.3]),
+      /at least 2 positive and 2 negative/,
+    );
     assert.throws(() => delong(Y, A, B.slice(1)), InputError);
     assert.throws(() => delongSingle(Y, B, { level: 1.5 }), /confidence level/);
   });
