@@ -10,7 +10,6 @@ import { zForLevel } from './distributions.js';
 import {
   auc,
   binaryMetrics,
-  checkProbabilities,
   checkScores,
   confusion,
   ratesFromConfusion,
@@ -152,7 +151,6 @@ export function metricsWithIntervals(
   const level = opts.level ?? 0.95;
   const threshold = opts.threshold ?? 0.5;
   const m = binaryMetrics(labels, probs, { threshold });
-  checkProbabilities(probs, 'metrics');
   const boot = { resamples: opts.resamples, seed: opts.seed, level };
   const f1At: Statistic = (l, p) => ratesFromConfusion(confusion(l, p, threshold)).f1;
   return {
