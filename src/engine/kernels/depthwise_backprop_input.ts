@@ -101,7 +101,14 @@ export function depthwiseConv2dBackpropInput(
       const dyv = s.view(dy);
       const wv = s.view(filter);
       const dx = simd !== null ? simd.inputGrad(dyv, wv, g, mult) : depthwiseInputGrad(dyv, wv, g, mult);
-      return s.fromValues(dx, [g.batch, g.inH, g.inW, c]);
+      // The SIMD result may be a view of the module's memory: the wasm backend copies it into its
+      // heap on write; other backends may keep the array, so they get a copy.
+      return s.fromValues(simd !== null && backendName !== 'wasm' ? dx.slice() : dx, [
+        g.batch,
+        g.inH,
+        g.inW,
+        c,
+      ]);
     });
   }
   return withScope(backend, backendName, (s) => {
