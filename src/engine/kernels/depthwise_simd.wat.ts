@@ -168,7 +168,9 @@ export const DEPTHWISE_WAT = String.raw`
       (local.set $y (i32.const 0))
       (block $yDone (loop $yLoop
         (br_if $yDone (i32.ge_s (local.get $y) (local.get $inH)))
-        ;; rows i of dy reaching padded row ry = y + top: i*sh <= ry < i*sh + kh, 0 <= i < outH
+        ;; rows i of dy reaching padded row ry = y + top: i*sh <= ry < i*sh + kh, 0 <= i < outH, i.e.
+        ;; iLo = max(0, ceil((ry - kh + 1) / sh)) ($firstInside with pad 0, b = kh - 1 - ry) and
+        ;; iEnd = min(outH, floor(ry / sh) + 1) ($endInside with inSize = ry + 1); columns likewise
         (local.set $ry (i32.add (local.get $y) (local.get $top)))
         (local.set $iLo (call $firstInside (i32.const 0)
           (i32.sub (i32.sub (local.get $kh) (i32.const 1)) (local.get $ry)) (local.get $sh)))
