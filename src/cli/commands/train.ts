@@ -1,0 +1,174 @@
+/**
+ * `polarcad train MANIFEST --backbone NAME --out RUN_DIR [...]`: the two-stage transfer-learning
+ * protocol of Hai et al. (2022) (library: src/train/run.ts; docs/training.md). MANIFEST is the
+ * manifest.csv written by `polarcad prepare`. `polarcad train --resume RUN_DIR` continues an
+ * interrupted run. Ctrl-C stops after the current batch, leaving the last completed epoch resumable.
+ */
+import type { Command } from 'commander';
+import { INPUT_MODES, runTraining, type InputMode, type TrainRunOptions } from '../../train/run.js';
+import type { TrainEvent } from '../../train/trainer.js';
+import { BN_POLICIES, type BnPolicy } from '../../models/unfreeze.js';
+import { InputError } from '../../util/errors.js';
+import { createProgress, type Progress } from '../progress.js';
+
+function int(name: string, s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^\d+$/.test(s.trim())) throw new InputError(`${name} must be a non-negative integer, got "${s}"`);
+  return Number(s);
+}
+
+function num(name: string, s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const v = Number(s);
+  if (s.trim() === '' || !Number.isFinite(v)) throw new InputError(`${name} must be a number, got "${s}"`);
+  return v;
+}
+
+interface TrainCli {
+  backbone?: string;
+  out?: string;
+  weights: string;
+  input: string;
+  head: string;
+  units: string;
+  dropout: string;
+  warmupEpochs: string;
+  finetuneEpochs: string;
+  batchSize: string;
+  unfreeze?: string;
+  unfreezeFrom?: string;
+  bnPolicy?: string;
+  trainBn?: boolean;
+  augment: string;
+  seed: string;
+  testManifest?: string;
+  selectOn: string;
+  patience?: string;
+  restoreBest: boolean;
+  inputSize?: string;
+  cacheDir?: string;
+  resume?: string;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train a CNN on prepared polar maps (warm-up, then fine-tuning), evaluate on a held-out test part, write a run directory')
+    .argument('[manifest]', 'manifest.csv written by `polarcad prepare` (not needed with --resume)')
+    .option('--backbone <name>', 'backbone from `polarcad models`, e.g. MobileNetV2')
+    .option('--out <dir>', 'run directory to write')
+    .option('--weights <w>', 'imagenet | none | PATH (Keras .h5 or tfjs folder)', 'imagenet')
+    .option('--input <mode>', `model input: ${INPUT_MODES.join(' | ')}`, 'stress_ac')
+    .option('--head <head>', 'hai | apostolopoulos', 'hai')
+    .option('--units <n>', 'hidden units of the Hai head', '256')
+    .option('--dropout <rate>', 'dropout rate of the Hai head', '0.5')
+    .option('--warmup-epochs <n>', 'head-only epochs (lr 10^-a)', '100')
+    .option('--finetune-epochs <n>', 'fine-tuning epochs (lr 10^-(a+2))', '30')
+    .option('--batch-size <n>', 'batch size', '16')
+    .option('--unfreeze <n>', 'top backbone layers trainable when fine-tuning (default: Hai et al. Table 2 depth)')
+    .option('--unfreeze-from <layer>', 'unfreeze from this backbone layer to the top')
+    .option('--bn-policy <p>', `BatchNormalization layers unfrozen: ${BN_POLICIES.join(' | ')} (default: the backbone's paper policy)`)
+    .option('--train-bn', 'BatchNormalization in the unfrozen part uses batch statistics (default: inference mode)')
+    .option('--augment <n>', 'class-balanced rotation augmentation of the training part to N items (0 = off)', '0')
+    .option('--seed <n>', 'seed of splits, initialisation, shuffling and dropout', '1')
+    .option('--test-manifest <m>', 'evaluate on this separate labelled (prepared) manifest instead of a held-out 20%')
+    .option('--select-on <set>', 'validation | test (test leaks test information; only to reproduce the paper)', 'validation')
+    .option('--patience <n>', 'early stopping: epochs without a better validation score')
+    .option('--no-restore-best', 'keep the last epoch instead of the best validation epoch')
+    .option('--input-size <px>', 'override the input side (only with --weights none; for quick experiments)')
+    .option('--cache-dir <dir>', 'feature cache folder')
+    .option('--resume <dir>', 'continue the interrupted run in DIR')
+    .option('--quiet', 'no progress output')
+    .option('--json', 'JSON-lines events on stdout instead of progress bars')
+    .action(async (manifest: string | undefined, c: TrainCli) => {
+      if (c.bnPolicy !== undefined && !(BN_POLICIES as readonly string[]).includes(c.bnPolicy)) throw new InputError(`--bn-policy must be one of ${BN_POLICIES.join(', ')}`);
+      if (c.resume === undefined) {
+        if (manifest === undefined) throw new InputError('train: give MANIFEST (the manifest.csv of `polarcad prepare`) or --resume RUN_DIR');
+        if (c.backbone === undefined) throw new InputError('train: --backbone is required (see `polarcad models`)');
+        if (c.out === undefined) throw new InputError('train: --out RUN_DIR is required');
+      }
+      const opts: TrainRunOptions =
+        c.resume !== undefined
+          ? { manifest: '', backbone: '', out: c.resume, resume: true }
+          : {
+              manifest: manifest as string,
+              backbone: c.backbone as string,
+              out: c.out as string,
+              weights: c.weights,
+              input: c.input as InputMode,
+              head: c.head as 'hai' | 'apostolopoulos',
+              units: int('--units', c.units),
+              dropout: num('--dropout', c.dropout),
+              warmupEpochs: int('--warmup-epochs', c.warmupEpochs),
+              finetuneEpochs: int('--finetune-epochs', c.finetuneEpochs),
+              batchSize: int('--batch-size', c.batchSize),
+              unfreeze: int('--unfreeze', c.unfreeze),
+              unfreezeFrom: c.unfreezeFrom,
+              bnPolicy: c.bnPolicy as BnPolicy | undefined,
+              trainBn: c.trainBn,
+              augment: int('--augment', c.augment),
+              seed: int('--seed', c.seed),
+              testManifest: c.testManifest,
+              selectOn: c.selectOn as 'validation' | 'test',
+              patience: int('--patience', c.patience),
+              restoreBest: c.restoreBest,
+              inputSize: int('--input-size', c.inputSize),
+              cacheDir: c.cacheDir,
+            };
+      const mode = c.json === true ? 'json' : c.quiet === true ? 'quiet' : 'bar';
+      let bar: Progress | null = null;
+      const stopBar = (): void => {
+        bar?.stop();
+        bar = null;
+      };
+      const onEvent = (e: TrainEvent): void => {
+        if (mode === 'json') {
+          process.stdout.write(JSON.stringify(e) + '\n');
+          return;
+        }
+        if (mode === 'quiet') return;
+        if (e.type === 'features') {
+          bar ??= createProgress(`${e.stage} features`);
+          bar.update(e.done, e.total);
+        } else if (e.type === 'stage-start') {
+          stopBar();
+          bar = createProgress(`${e.stage} (lr ${e.lr}, top ${e.unfreeze} layers)`);
+          bar.update(e.startEpoch - 1, e.epochs);
+        } else if (e.type === 'epoch') {
+          bar?.update(e.row.epoch, e.epochs);
+          if (!process.stderr.isTTY && (e.row.epoch % 10 === 0 || e.row.epoch === e.epochs)) {
+            process.stderr.write(`${e.row.stage} epoch ${e.row.epoch}/${e.epochs}: loss ${e.row.loss.toFixed(4)} acc ${e.row.accuracy.toFixed(3)} val_loss ${e.row.valLoss.toFixed(4)} val_acc ${e.row.valAccuracy.toFixed(3)}\n`);
+          }
+        } else if (e.type === 'stage-end') stopBar();
+      };
+      let stop = false;
+      const onSigint = (): void => {
+        if (stop) process.exit(130);
+        stop = true;
+        process.stderr.write('\npolarcad train: stopping after the current batch (Ctrl-C again to abort now)...\n');
+      };
+      process.on('SIGINT', onSigint);
+      try {
+        const r = await runTraining(opts, {
+          onEvent,
+          onWarning: (m) => process.stderr.write(`${m}\n`),
+          shouldStop: () => stop,
+        });
+        stopBar();
+        if (r.interrupted) {
+          const msg = `interrupted; resume with: polarcad train --resume ${r.out}`;
+          if (mode === 'json') process.stdout.write(JSON.stringify({ type: 'interrupted', out: r.out }) + '\n');
+          else process.stderr.write(`${msg}\n`);
+          throw new InputError(msg, { exitCode: 130 });
+        }
+        if (mode === 'json') process.stdout.write(JSON.stringify({ type: 'done', out: r.out, metrics: r.metrics?.metrics }) + '\n');
+        else if (mode === 'bar') process.stdout.write(r.summary ?? '');
+        if (mode !== 'json') process.stdout.write(`run written to ${r.out}\n`);
+      } finally {
+        stopBar();
+        process.off('SIGINT', onSigint);
+      }
+    });
+}

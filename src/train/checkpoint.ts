@@ -1,0 +1,83 @@
+/**
+ * Per-stage training checkpoints: one file `<dir>/<stage>.ckpt`, written atomically after every
+ * completed epoch, holding a JSON header and named float32 arrays. Format (little-endian):
+ * 'PCKPT1\n', uint32 header byte length, header JSON ({ ...meta, arrays: [{ name, length }] }),
+ * then the arrays' bytes in header order.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.js';
+import { InputError } from '../util/errors.js';
+
+const MAGIC = 'PCKPT1\n';
+
+/** A decoded checkpoint: its metadata and arrays. */
+export interface Checkpoint<M> {
+  meta: M;
+  arrays: Map<string, Float32Array>;
+}
+
+/** Serialise `meta` and `arrays` into one buffer. */
+export function encodeCheckpoint<M extends object>(meta: M, arrays: ReadonlyMap<string, Float32Array>): Buffer {
+  const list = [...arrays.entries()].map(([name, a]) => ({ name, length: a.length }));
+  const header = Buffer.from(JSON.stringify({ ...meta, arrays: list }), 'utf8');
+  const body = Buffer.alloc(list.reduce((s, a) => s + a.length * 4, 0));
+  let off = 0;
+  for (const a of arrays.values()) {
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength).copy(body, off);
+    off += a.byteLength;
+  }
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(header.length, 0);
+  return Buffer.concat([Buffer.from(MAGIC, 'latin1'), len, header, body]);
+}
+
+/** Parse a buffer written by {@link encodeCheckpoint}; `where` names it in errors. */
+export function decodeCheckpoint<M>(buf: Buffer, where: string): Checkpoint<M> {
+  const bad = (why: string): InputError => new InputError(`${where}: not a valid polarcad checkpoint (${why})`);
+  if (buf.length < MAGIC.length + 4 || buf.subarray(0, MAGIC.length).toString('latin1') !== MAGIC) throw bad('bad magic');
+  const hlen = buf.readUInt32LE(MAGIC.length);
+  const h0 = MAGIC.length + 4;
+  if (h0 + hlen > buf.length) throw bad('truncated header');
+  let header: { arrays: { name: string; length: number }[] } & Record<string, unknown>;
+  try {
+    header = JSON.parse(buf.subarray(h0, h0 + hlen).toString('utf8')) as typeof header;
+  } catch {
+    throw bad('header is not JSON');
+  }
+  const arrays = new Map<string, Float32Array>();
+  let off = h0 + hlen;
+  for (const { name, length } of header.arrays) {
+    if (off + length * 4 > buf.length) throw bad(`truncated array ${name}`);
+    const a = new Float32Array(length);
+    Buffer.from(a.buffer).set(buf.subarray(off, off + length * 4));
+    arrays.set(name, a);
+    off += length * 4;
+  }
+  if (off !== buf.length) throw bad('trailing bytes');
+  const { arrays: _list, ...meta } = header;
+  return { meta: meta as M, arrays };
+}
+
+/** Path of a stage's checkpoint. */
+export function checkpointPath(dir: string, stage: string): string {
+  return join(dir, `${stage}.ckpt`);
+}
+
+/** Write a stage checkpoint atomically. */
+export async function saveCheckpoint<M extends object>(dir: string, stage: string, meta: M, arrays: ReadonlyMap<string, Float32Array>): Promise<void> {
+  await writeFileAtomic(checkpointPath(dir, stage), encodeCheckpoint(meta, arrays));
+}
+
+/** Read a stage checkpoint, or null when there is none. */
+export async function loadCheckpoint<M>(dir: string, stage: string): Promise<Checkpoint<M> | null> {
+  const p = checkpointPath(dir, stage);
+  let buf: Buffer;
+  try {
+    buf = await readFile(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  return decodeCheckpoint<M>(buf, p);
+}

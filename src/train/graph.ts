@@ -1,0 +1,87 @@
+/**
+ * Running the trainable top of a model eagerly from cached activations. The layers after a cut
+ * are called in `model.layers` order (producers come first) on concrete tensors: the SAME layer
+ * objects and weights as the full model, so training this part trains the model.
+ *
+ * Modes (the Keras fine-tuning convention, base model called with training=False):
+ * - every backbone layer runs in inference mode (BatchNormalization uses its moving statistics,
+ *   EfficientNet's stochastic-depth Dropout is off), except trainable BatchNormalization layers
+ *   when `bnTraining` is set (batch statistics, moving averages updated);
+ * - the head's Dropout layers apply the masks given (seeded, drawn by the trainer from our Rng)
+ *   or nothing (inference).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { frozenFrontier } from '../engine/features.js';
+import { isBatchNorm } from '../models/unfreeze.js';
+
+/** The part of a model that runs from a cut. */
+export interface SubGraph {
+  /** Index (in `model.layers`) of the first layer run. */
+  start: number;
+  /** Layers whose outputs are the inputs (cut), in `model.layers` order. */
+  cut: string[];
+  /** Layers run, in order. */
+  layers: tf.layers.Layer[];
+  /** Head Dropout layers (mask inputs), in order, with their rates and widths. */
+  dropouts: { name: string; rate: number; width: number }[];
+  /** Name of the output layer. */
+  output: string;
+}
+
+function outputWidth(layer: tf.layers.Layer): number {
+  const s = layer.inboundNodes[0]?.outputTensors[0]?.shape;
+  const w = s?.[s.length - 1];
+  if (typeof w !== 'number') throw new Error(`layer ${layer.name}: unknown output width`);
+  return w;
+}
+
+/** The sub-graph from layer index `start` to the model's single output; the last `headLayers` layers are the head. */
+export function subGraph(model: tf.LayersModel, start: number, headLayers: number): SubGraph {
+  if (model.outputs.length !== 1) throw new Error(`model ${model.name} must have one output`);
+  const cut = frozenFrontier(model, start);
+  const layers = model.layers.slice(start);
+  const output = model.outputs[0].sourceLayer.name;
+  const head = new Set(model.layers.slice(model.layers.length - headLayers));
+  const dropouts = layers
+    .filter((l) => head.has(l))
+    .filter((l) => l.getClassName() === 'Dropout')
+    .map((l) => ({ name: l.name, rate: (l.getConfig() as { rate: number }).rate, width: outputWidth(l) }));
+  return { start, cut, layers, dropouts, output };
+}
+
+/** Options of {@link runSubGraph}. */
+export interface RunOptions {
+  /** Trainable BatchNormalization layers use batch statistics (and update their moving averages). */
+  bnTraining?: boolean;
+  /** Dropout masks by layer name (already scaled by 1/(1-rate)); absent = inference. */
+  masks?: ReadonlyMap<string, tf.Tensor>;
+}
+
+/**
+ * Output of the sub-graph for cut activations `inputs` (one tensor per cut layer, batch first).
+ * Call inside `tf.tidy` / `tf.variableGrads`.
+ */
+export function runSubGraph(g: SubGraph, inputs: readonly tf.Tensor[], opts: RunOptions = {}): tf.Tensor {
+  const values = new Map<string, tf.Tensor>();
+  g.cut.forEach((name, i) => values.set(name, inputs[i]));
+  for (const layer of g.layers) {
+    const node = layer.inboundNodes[0];
+    const ins = node.inputTensors.map((t) => {
+      const v = values.get(t.sourceLayer.name);
+      if (v === undefined) throw new Error(`internal: input ${t.sourceLayer.name} of ${layer.name} not computed`);
+      return v;
+    });
+    let out: tf.Tensor;
+    if (layer.getClassName() === 'Dropout' && g.dropouts.some((d) => d.name === layer.name)) {
+      const mask = opts.masks?.get(layer.name);
+      out = mask === undefined ? ins[0] : tf.mul(ins[0], mask);
+    } else {
+      const training = isBatchNorm(layer) && layer.trainable && (opts.bnTraining ?? false);
+      out = layer.apply(ins.length === 1 ? ins[0] : ins, { training }) as tf.Tensor;
+    }
+    values.set(layer.name, out);
+  }
+  const y = values.get(g.output);
+  if (y === undefined) throw new Error(`internal: output ${g.output} not computed`);
+  return y;
+}

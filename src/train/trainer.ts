@@ -1,0 +1,611 @@
+/**
+ * The multi-stage transfer-learning trainer of Hai et al. (2022): a warm-up stage that trains
+ * only the classification head on a frozen ImageNet backbone, then a fine-tuning stage with the
+ * top k backbone layers unfrozen, each keeping the weights of its best validation epoch
+ * ("greedy" selection). Generalised to any list of stages, each with its own unfreeze depth,
+ * BatchNormalization policy and per-layer-group learning rates.
+ *
+ * Speed: the layers below a stage's first trainable layer never change in that stage, so their
+ * output (the "frozen frontier", `frozenFrontier`) is computed once per image and augmented copy
+ * by ONNX Runtime and the on-disk feature cache ({@link TrainingSetup}), and only the trainable
+ * top runs in tfjs each epoch ({@link runSubGraph}).
+ *
+ * API for other trainers (Hyperband, strategy sweeps): build one {@link TrainingSetup} per
+ * backbone and data set (it shares the features across calls), then call {@link trainStages} per
+ * configuration; it returns the history, the trained weights and the validation score, and puts
+ * the model's backbone back as it found it.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Label } from '../domain/views.js';
+import type { FeatureCache } from '../engine/cache.js';
+import { FeatureExtractor, type FeatureSource, type InputLayout } from '../engine/features.js';
+import { accumulateGradients } from '../engine/microbatch.js';
+import type { ScalingMode } from '../ingest/preprocess.js';
+import { setTrainableTop, countParams, type BnPolicy } from '../models/unfreeze.js';
+import { InputError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import { Adam, type AdamState } from './adam.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { runSubGraph, subGraph, type SubGraph } from './graph.js';
+import { isBetter, type EpochScore } from './selection.js';
+
+/** One training example: a patient's input (possibly a rotated copy). */
+export interface Example {
+  id: string;
+  label: Label;
+  /** Rotation in degrees (0 = the original). */
+  angle: number;
+  /** Content hash of the source (the feature cache key). */
+  key: string;
+  /** Loads the source when its features are not cached. */
+  load: () => Promise<FeatureSource>;
+}
+
+/** Named weight values (key `<layer>/<weight>`). */
+export type WeightValues = Map<string, Float32Array>;
+
+/** Options of {@link TrainingSetup.create}. */
+export interface TrainingSetupOptions {
+  backboneName: string;
+  /** Weights identity for the cache key (see `FeatureExtractorOptions.weightsHash`). */
+  weightsId?: string | null;
+  inputSize: number;
+  scaling: ScalingMode;
+  layout: InputLayout;
+  cache?: FeatureCache;
+  /** ONNX Runtime threads. */
+  threads?: number;
+}
+
+/** Progress of a feature computation. */
+export type FeatureProgressFn = (done: number, total: number, hits: number) => void;
+
+/**
+ * Features of examples at cut points, shared across stages and calls: one ONNX Runtime session per
+ * cut, an in-memory table per cut in front of the on-disk cache. Valid while the weights below
+ * each cut stay those of the model the extractor was made from ({@link trainStages} restores them).
+ */
+export class TrainingSetup {
+  private readonly extractors = new Map<string, FeatureExtractor>();
+  private readonly memo = new Map<string, Map<string, Float32Array[]>>();
+  /** Number of examples whose features were requested / computed through ONNX Runtime. */
+  readonly stats = { requested: 0, extracted: 0 };
+
+  constructor(readonly opts: TrainingSetupOptions) {}
+
+  /** Features of `examples` at the cut `cut` of `model`: per example, one array per cut layer. */
+  async features(model: tf.LayersModel, cut: readonly string[], examples: readonly Example[], onProgress?: FeatureProgressFn): Promise<Float32Array[][]> {
+    const ck = cut.join('|');
+    let table = this.memo.get(ck);
+    if (table === undefined) {
+      table = new Map();
+      this.memo.set(ck, table);
+    }
+    const itemKey = (e: Example): string => `${e.key}@${e.angle}`;
+    const missing: Example[] = [];
+    const seen = new Set<string>();
+    for (const e of examples) {
+      const k = itemKey(e);
+      if (!table.has(k) && !seen.has(k)) {
+        seen.add(k);
+        missing.push(e);
+      }
+    }
+    this.stats.requested += examples.length;
+    if (missing.length > 0) {
+      let ex = this.extractors.get(ck);
+      if (ex === undefined) {
+        ex = await FeatureExtractor.create({
+          model,
+          backboneName: this.opts.backboneName,
+          weightsHash: this.opts.weightsId,
+          cutLayers: cut,
+          inputSize: this.opts.inputSize,
+          scaling: this.opts.scaling,
+          layout: this.opts.layout,
+          cache: this.opts.cache,
+          threads: this.opts.threads,
+        });
+        this.extractors.set(ck, ex);
+      }
+      const feats = await ex.getFeatures(
+        missing.map((e) => ({ key: e.key, image: e.load, angle: e.angle })),
+        { onProgress: (p) => onProgress?.(p.done, p.total, p.hits) },
+      );
+      this.stats.extracted += missing.length;
+      missing.forEach((e, i) => {
+        table.set(
+          itemKey(e),
+          feats.map((f) => {
+            const per = f.shape.reduce((a, b) => a * b, 1);
+            return f.data.slice(i * per, (i + 1) * per);
+          }),
+        );
+      });
+    }
+    return examples.map((e) => table.get(itemKey(e)) as Float32Array[]);
+  }
+
+  /** Release the ONNX Runtime sessions. */
+  async dispose(): Promise<void> {
+    for (const ex of this.extractors.values()) await ex.dispose();
+    this.extractors.clear();
+    this.memo.clear();
+  }
+}
+
+/** A learning-rate rule for a group of layers. */
+export interface LayerLrRule {
+  /** Regular expression (source) matched against layer names. */
+  layers: string;
+  lr: number;
+}
+
+/** One training stage. */
+export interface StageSpec {
+  /** Stage name (history, checkpoint file): 'warmup', 'finetune', ... */
+  name: string;
+  epochs: number;
+  /** Learning rate of every trainable layer not matched by `layerLr`. */
+  lr: number;
+  /** Top backbone layers made trainable (0 = head only), in `model.layers` order (`setTrainableTop`). */
+  unfreeze: number;
+  /** Which BatchNormalization layers are trainable (`BnPolicy`; default 'follow'). */
+  bnPolicy?: BnPolicy;
+  /** Trainable BN layers use batch statistics (default false: inference mode, the Keras fine-tuning convention). */
+  trainBn?: boolean;
+  /** Per-layer-group learning rates (first matching rule wins). */
+  layerLr?: readonly LayerLrRule[];
+  /** Stop after this many epochs without a better selection score (default: never). */
+  patience?: number;
+  /** Keep the best epoch's weights at the end of the stage (default true: Hai et al.'s "greedy"). */
+  restoreBest?: boolean;
+}
+
+/** One epoch of one stage. */
+export interface HistoryRow {
+  stage: string;
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss: number;
+  valAccuracy: number;
+  /** The stage's base learning rate. */
+  lr: number;
+  seconds: number;
+}
+
+/** What happened in one stage. */
+export interface StageOutcome {
+  name: string;
+  /** Epoch whose weights were kept (1-based; the last epoch when restoreBest is off). */
+  bestEpoch: number;
+  best: EpochScore;
+  epochsRun: number;
+  epochsPlanned: number;
+  stoppedEarly: boolean;
+  unfreeze: number;
+  bnPolicy: BnPolicy;
+  trainBn: boolean;
+  /** Index of the first layer run in tfjs and the cut it reads from. */
+  firstTrainableLayer: string;
+  cut: string[];
+  /** Learning rate per layer group actually used: lr -> number of variables. */
+  learningRates: { lr: number; variables: number }[];
+  trainableParams: number;
+  nonTrainableParams: number;
+  seconds: number;
+  /** Seconds spent computing / reading the frozen features of this stage. */
+  featureSeconds: number;
+  /** True when this stage was restored complete from a checkpoint. */
+  resumed: boolean;
+}
+
+/** Events for progress reporting. */
+export type TrainEvent =
+  | { type: 'features'; stage: string; done: number; total: number; hits: number }
+  | { type: 'stage-start'; stage: string; epochs: number; startEpoch: number; unfreeze: number; lr: number }
+  | { type: 'epoch'; row: HistoryRow; epochs: number; best: boolean }
+  | { type: 'stage-end'; outcome: StageOutcome };
+
+/** Options of {@link trainStages}. */
+export interface TrainOptions {
+  setup: TrainingSetup;
+  /** Backbone + head, one input, one softmax output over 2 classes. */
+  model: tf.LayersModel;
+  /** Number of head layers at the end of `model.layers`. */
+  headLayers: number;
+  train: readonly Example[];
+  /** Examples scored each epoch for best-epoch selection (never the test set by default). */
+  validation: readonly Example[];
+  stages: readonly StageSpec[];
+  batchSize: number;
+  seed: number | string;
+  /** Fixed micro-batch size (gradient accumulation; default: the whole batch). */
+  microBatch?: number;
+  onEvent?: (e: TrainEvent) => void;
+  /** Folder for per-epoch checkpoints; an existing checkpoint there is resumed. */
+  checkpointDir?: string;
+  /** Polled after every batch; when it returns true the run stops, leaving the last epoch's checkpoint. */
+  shouldStop?: () => boolean;
+}
+
+/** Result of {@link trainStages}. */
+export interface TrainResult {
+  history: HistoryRow[];
+  stages: StageOutcome[];
+  /** Trained values of every weight any stage could change (apply with {@link applyWeights}). */
+  weights: WeightValues;
+  /** Selection score of the final weights (last stage's kept epoch). */
+  validation: EpochScore;
+  /** Ids of the examples used for selection (for audit: never test ids by default). */
+  selectionIds: string[];
+  /** Stopped by `shouldStop` before the end; resume from `checkpointDir`. */
+  interrupted: boolean;
+  /** First layer index trained by the last stage (predict with {@link predict} from it). */
+  lastStart: number;
+}
+
+function weightKey(layer: tf.layers.Layer, w: tf.LayerVariable): string {
+  const n = w.originalName;
+  return `${layer.name}/${n.slice(n.lastIndexOf('/') + 1)}`;
+}
+
+/** Values of every weight of `layers` (trainable or not). */
+export function snapshotWeights(layers: readonly tf.layers.Layer[]): WeightValues {
+  const out: WeightValues = new Map();
+  for (const l of layers) for (const w of l.weights) out.set(weightKey(l, w), w.read().dataSync().slice() as Float32Array);
+  return out;
+}
+
+/** Write `values` into the weights of `model` they name (others untouched). */
+export function applyWeights(model: tf.LayersModel, values: ReadonlyMap<string, Float32Array>): void {
+  tf.tidy(() => {
+    for (const l of model.layers) {
+      for (const w of l.weights) {
+        const v = values.get(weightKey(l, w));
+        if (v === undefined) continue;
+        const shape = w.shape.map((d) => d ?? 1);
+        if (v.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`weight ${weightKey(l, w)}: ${v.length} values for shape [${shape.join(', ')}]`);
+        w.write(tf.tensor(v, shape));
+      }
+    }
+  });
+}
+
+/** Index of the first layer with trainable weights (after `setTrainableTop`). */
+function firstTrainable(model: tf.LayersModel): number {
+  const i = model.layers.findIndex((l) => l.trainable && l.trainableWeights.length > 0);
+  if (i < 0) throw new Error(`model ${model.name} has no trainable weights`);
+  return i;
+}
+
+function stack(rows: readonly Float32Array[][], idx: readonly number[], j: number, shape: readonly number[]): tf.Tensor {
+  const per = shape.reduce((a, b) => a * b, 1);
+  const buf = new Float32Array(idx.length * per);
+  idx.forEach((r, k) => buf.set(rows[r][j], k * per));
+  return tf.tensor(buf, [idx.length, ...shape]);
+}
+
+/** Keras categorical cross-entropy on probabilities (clipped to [1e-7, 1 - 1e-7]) for 2 classes. */
+function crossEntropy(probs: tf.Tensor, oneHot: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const p = tf.clipByValue(tf.div(probs, tf.sum(probs, -1, true)), 1e-7, 1 - 1e-7);
+    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(p)), -1))) as tf.Scalar;
+  });
+}
+
+function cutShapes(model: tf.LayersModel, cut: readonly string[]): number[][] {
+  return cut.map((n) => {
+    const l = model.getLayer(n);
+    return l.inboundNodes[0].outputTensors[0].shape.slice(1) as number[];
+  });
+}
+
+/** Class-1 probabilities of `rows` (cut activations) through sub-graph `g` in inference mode. */
+function probabilities(g: SubGraph, rows: readonly Float32Array[][], shapes: readonly number[][], batch = 64): Float32Array {
+  const out = new Float32Array(rows.length);
+  for (let b0 = 0; b0 < rows.length; b0 += batch) {
+    const idx = Array.from({ length: Math.min(batch, rows.length - b0) }, (_, i) => b0 + i);
+    const p = tf.tidy(() => {
+      const xs = shapes.map((s, j) => stack(rows, idx, j, s));
+      return runSubGraph(g, xs).slice([0, 1], [-1, 1]).dataSync();
+    });
+    out.set(p, b0);
+  }
+  return out;
+}
+
+/** Loss and accuracy of class-1 probabilities against labels (Keras definitions). */
+export function scoreProbabilities(p: ArrayLike<number>, labels: readonly Label[]): EpochScore {
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const q = Math.min(1 - 1e-7, Math.max(1e-7, labels[i] === 1 ? p[i] : 1 - p[i]));
+    loss -= Math.log(q);
+    if ((p[i] > 0.5 ? 1 : 0) === labels[i]) correct++;
+  }
+  return { accuracy: labels.length === 0 ? NaN : correct / labels.length, loss: labels.length === 0 ? NaN : loss / labels.length };
+}
+
+interface StageMeta {
+  stage: string;
+  epochsDone: number;
+  complete: boolean;
+  bestEpoch: number;
+  best: EpochScore | null;
+  wait: number;
+  stoppedEarly: boolean;
+  history: HistoryRow[];
+  adam: { step: number; keys: string[] };
+  seconds: number;
+}
+
+function validateStage(s: StageSpec, nBackbone: number): void {
+  const where = `stage '${s.name}'`;
+  if (!/^[A-Za-z0-9_-]+$/.test(s.name)) throw new InputError(`${where}: name must be letters, digits, _ or -`);
+  if (!Number.isInteger(s.epochs) || s.epochs < 0) throw new InputError(`${where}: epochs must be a non-negative integer, got ${s.epochs}`);
+  if (!(s.lr > 0 && Number.isFinite(s.lr))) throw new InputError(`${where}: learning rate must be positive, got ${s.lr}`);
+  if (!Number.isInteger(s.unfreeze) || s.unfreeze < 0 || s.unfreeze > nBackbone) {
+    throw new InputError(`${where}: unfreeze depth must be an integer in [0, ${nBackbone}], got ${s.unfreeze}`);
+  }
+  if (s.patience !== undefined && (!Number.isInteger(s.patience) || s.patience < 1)) throw new InputError(`${where}: patience must be a positive integer, got ${s.patience}`);
+  for (const r of s.layerLr ?? []) {
+    try {
+      new RegExp(r.layers);
+    } catch {
+      throw new InputError(`${where}: layer group pattern '${r.layers}' is not a regular expression`);
+    }
+    if (!(r.lr > 0)) throw new InputError(`${where}: learning rate of layer group '${r.layers}' must be positive, got ${r.lr}`);
+  }
+}
+
+/**
+ * Train `model` through `stages` on `train`, selecting each stage's epoch on `validation`
+ * (accuracy, ties to lower loss: {@link isBetter}). Each stage starts from the previous stage's kept
+ * weights. At the end the model's weights are put back as they were before the call (so the
+ * setup's features stay valid); the trained values are in `result.weights`.
+ * @throws InputError for a bad stage, an empty training or validation set.
+ */
+export async function trainStages(o: TrainOptions): Promise<TrainResult> {
+  const { model, headLayers, setup } = o;
+  const nBackbone = model.layers.length - headLayers;
+  if (o.train.length === 0) throw new InputError('training set is empty');
+  if (o.validation.length === 0) throw new InputError('validation set is empty (needed for best-epoch selection)');
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new InputError(`batch size must be a positive integer, got ${o.batchSize}`);
+  if (o.stages.length === 0) throw new InputError('no training stage given');
+  const names = new Set<string>();
+  for (const s of o.stages) {
+    validateStage(s, nBackbone);
+    if (names.has(s.name)) throw new InputError(`stage name '${s.name}' used twice`);
+    names.add(s.name);
+  }
+  const trainability = model.layers.map((l) => l.trainable);
+  // everything any stage may change, to restore at the end
+  const starts = o.stages.map((s) => {
+    setTrainableTop(model, s.unfreeze, headLayers, s.bnPolicy ?? 'follow');
+    return firstTrainable(model);
+  });
+  const minStart = Math.min(...starts);
+  const changeable = model.layers.slice(minStart);
+  const initial = snapshotWeights(changeable);
+  const history: HistoryRow[] = [];
+  const outcomes: StageOutcome[] = [];
+  const trainLabels = o.train.map((e) => e.label);
+  const valLabels = o.validation.map((e) => e.label);
+  let interrupted = false;
+  let finalScore: EpochScore = { accuracy: NaN, loss: NaN };
+  const root = new Rng(o.seed);
+  try {
+    for (const [si, stage] of o.stages.entries()) {
+      const bnPolicy = stage.bnPolicy ?? 'follow';
+      const trainBn = stage.trainBn ?? false;
+      const restoreBest = stage.restoreBest ?? true;
+      setTrainableTop(model, stage.unfreeze, headLayers, bnPolicy);
+      const start = starts[si];
+      const g = subGraph(model, start, headLayers);
+      const part = model.layers.slice(start);
+      const counts = countParams(model);
+      const ckpt = o.checkpointDir === undefined ? null : await loadCheckpoint<StageMeta>(o.checkpointDir, stage.name);
+      if (ckpt !== null && ckpt.meta.complete) {
+        applyWeights(model, ckpt.arrays);
+        history.push(...ckpt.meta.history);
+        const best = ckpt.meta.best ?? { accuracy: NaN, loss: NaN };
+        finalScore = best;
+        const outcome = stageOutcome(stage, g, model, ckpt.meta, counts, [], 0, true);
+        outcomes.push(outcome);
+        o.onEvent?.({ type: 'stage-end', outcome });
+        continue;
+      }
+      // frozen features of this stage
+      const t0 = performance.now();
+      const shapes = cutShapes(model, g.cut);
+      const all = [...o.train, ...o.validation];
+      const rows = await setup.features(model, g.cut, all, (done, total, hits) => o.onEvent?.({ type: 'features', stage: stage.name, done, total, hits }));
+      const trainRows = rows.slice(0, o.train.length);
+      const valRows = rows.slice(o.train.length);
+      const featureSeconds = (performance.now() - t0) / 1000;
+
+      // variables, learning rates, optimiser
+      const rules = (stage.layerLr ?? []).map((r) => ({ re: new RegExp(r.layers), lr: r.lr }));
+      const params = part.flatMap((l) =>
+        l.trainableWeights.map((w) => ({ key: weightKey(l, w), variable: w.read() as tf.Variable, lr: rules.find((r) => r.re.test(l.name))?.lr ?? stage.lr })),
+      );
+      const adam = new Adam(params);
+      const lrCounts = new Map<number, number>();
+      for (const p of params) lrCounts.set(p.lr, (lrCounts.get(p.lr) ?? 0) + 1);
+      const learningRates = [...lrCounts.entries()].map(([lr, variables]) => ({ lr, variables }));
+      const varList = params.map((p) => p.variable);
+
+      let meta: StageMeta = { stage: stage.name, epochsDone: 0, complete: false, bestEpoch: 0, best: null, wait: 0, stoppedEarly: false, history: [], adam: { step: 0, keys: params.map((p) => p.key) }, seconds: 0 };
+      let best: WeightValues | null = null;
+      if (ckpt !== null) {
+        meta = ckpt.meta;
+        const cur: WeightValues = new Map();
+        best = new Map();
+        const m: Record<string, Float32Array> = {};
+        const v: Record<string, Float32Array> = {};
+        for (const [k, a] of ckpt.arrays) {
+          if (k.startsWith('current:')) cur.set(k.slice(8), a);
+          else if (k.startsWith('best:')) best.set(k.slice(5), a);
+          else if (k.startsWith('adam-m:')) m[k.slice(7)] = a;
+          else if (k.startsWith('adam-v:')) v[k.slice(7)] = a;
+        }
+        if (best.size === 0) best = null;
+        applyWeights(model, cur);
+        adam.setState({ step: meta.adam.step, m, v } satisfies AdamState);
+      }
+      o.onEvent?.({ type: 'stage-start', stage: stage.name, epochs: stage.epochs, startEpoch: meta.epochsDone + 1, unfreeze: stage.unfreeze, lr: stage.lr });
+      const stageT0 = performance.now() - meta.seconds * 1000;
+      for (let epoch = meta.epochsDone + 1; epoch <= stage.epochs && !meta.stoppedEarly; epoch++) {
+        const e0 = performance.now();
+        const rng = root.fork(`${stage.name}/${epoch}`);
+        const order = rng.shuffle(trainRows.map((_, i) => i));
+        let lossSum = 0;
+        let correct = 0;
+        for (let b0 = 0; b0 < order.length; b0 += o.batchSize) {
+          const idx = order.slice(b0, b0 + o.batchSize);
+          const n = idx.length;
+          const xs = shapes.map((s, j) => stack(trainRows, idx, j, s));
+          const y = tf.oneHot(tf.tensor1d(idx.map((i) => trainLabels[i]), 'int32'), 2);
+          const masks = g.dropouts.map((d) => {
+            const keep = 1 - d.rate;
+            const buf = new Float32Array(n * d.width);
+            for (let i = 0; i < buf.length; i++) buf[i] = rng.next() < keep ? 1 / keep : 0;
+            return tf.tensor(buf, [n, d.width]);
+          });
+          const nx = xs.length;
+          let probsOut: Float32Array | null = null;
+          const res = await accumulateGradients(
+            (ins) => {
+              const mm = new Map(g.dropouts.map((d, k) => [d.name, ins[nx + 1 + k]]));
+              const p = runSubGraph(g, ins.slice(0, nx), { bnTraining: trainBn, masks: mm });
+              if (ins[0].shape[0] === n) probsOut = tf.tidy(() => p.slice([0, 1], [-1, 1]).dataSync() as Float32Array);
+              return crossEntropy(p, ins[nx]);
+            },
+            [...xs, y, ...masks],
+            n,
+            { microBatch: o.microBatch ?? n, varList },
+          );
+          lossSum += (await res.value.data())[0] * n;
+          adam.applyGradients(res.grads);
+          tf.dispose([res.value, ...Object.values(res.grads), ...xs, y, ...masks]);
+          const pr = probsOut as Float32Array | null;
+          if (pr !== null) idx.forEach((i, k) => (correct += (pr[k] > 0.5 ? 1 : 0) === trainLabels[i] ? 1 : 0));
+          if (o.shouldStop?.() === true) {
+            interrupted = true;
+            break;
+          }
+        }
+        if (interrupted) break;
+        const val = scoreProbabilities(probabilities(g, valRows, shapes), valLabels);
+        const row: HistoryRow = {
+          stage: stage.name,
+          epoch,
+          loss: lossSum / order.length,
+          accuracy: o.microBatch !== undefined && o.microBatch < o.batchSize ? NaN : correct / order.length,
+          valLoss: val.loss,
+          valAccuracy: val.accuracy,
+          lr: stage.lr,
+          seconds: (performance.now() - e0) / 1000,
+        };
+        meta.history.push(row);
+        const improved = meta.best === null || isBetter(val, meta.best);
+        if (improved) {
+          meta.best = val;
+          meta.bestEpoch = epoch;
+          meta.wait = 0;
+          best = snapshotWeights(part);
+        } else meta.wait++;
+        meta.epochsDone = epoch;
+        if (stage.patience !== undefined && meta.wait >= stage.patience) meta.stoppedEarly = true;
+        meta.seconds = (performance.now() - stageT0) / 1000;
+        o.onEvent?.({ type: 'epoch', row, epochs: stage.epochs, best: improved });
+        if (o.checkpointDir !== undefined) await saveStage(o.checkpointDir, meta, part, best, adam);
+      }
+      if (interrupted) {
+        adam.dispose();
+        break;
+      }
+      if (restoreBest && best !== null) applyWeights(model, best);
+      if (!restoreBest) {
+        meta.bestEpoch = meta.epochsDone;
+        const last = meta.history[meta.history.length - 1];
+        if (last !== undefined) meta.best = { accuracy: last.valAccuracy, loss: last.valLoss };
+      }
+      meta.complete = true;
+      meta.seconds = (performance.now() - stageT0) / 1000;
+      adam.dispose();
+      if (o.checkpointDir !== undefined) await saveCheckpoint(o.checkpointDir, stage.name, meta, snapshotWeights(part));
+      history.push(...meta.history);
+      finalScore = meta.best ?? { accuracy: NaN, loss: NaN };
+      const outcome = stageOutcome(stage, g, model, meta, counts, learningRates, featureSeconds, false);
+      outcomes.push(outcome);
+      o.onEvent?.({ type: 'stage-end', outcome });
+    }
+    return {
+      history,
+      stages: outcomes,
+      weights: snapshotWeights(changeable),
+      validation: finalScore,
+      selectionIds: o.validation.map((e) => e.id),
+      interrupted,
+      lastStart: starts[starts.length - 1],
+    };
+  } finally {
+    applyWeights(model, initial);
+    model.layers.forEach((l, i) => (l.trainable = trainability[i]));
+  }
+}
+
+async function saveStage(dir: string, meta: StageMeta, part: readonly tf.layers.Layer[], best: WeightValues | null, adam: Adam): Promise<void> {
+  const arrays: WeightValues = new Map();
+  for (const [k, v] of snapshotWeights(part)) arrays.set(`current:${k}`, v);
+  if (best !== null) for (const [k, v] of best) arrays.set(`best:${k}`, v);
+  const st = adam.getState();
+  for (const [k, v] of Object.entries(st.m)) arrays.set(`adam-m:${k}`, v);
+  for (const [k, v] of Object.entries(st.v)) arrays.set(`adam-v:${k}`, v);
+  await saveCheckpoint(dir, meta.stage, { ...meta, adam: { step: st.step, keys: Object.keys(st.m) } }, arrays);
+}
+
+function stageOutcome(
+  stage: StageSpec,
+  g: SubGraph,
+  model: tf.LayersModel,
+  meta: StageMeta,
+  counts: { trainable: number; nonTrainable: number },
+  learningRates: { lr: number; variables: number }[],
+  featureSeconds: number,
+  resumed: boolean,
+): StageOutcome {
+  return {
+    name: stage.name,
+    bestEpoch: meta.bestEpoch,
+    best: meta.best ?? { accuracy: NaN, loss: NaN },
+    epochsRun: meta.epochsDone,
+    epochsPlanned: stage.epochs,
+    stoppedEarly: meta.stoppedEarly,
+    unfreeze: stage.unfreeze,
+    bnPolicy: stage.bnPolicy ?? 'follow',
+    trainBn: stage.trainBn ?? false,
+    firstTrainableLayer: model.layers[g.start].name,
+    cut: g.cut,
+    learningRates,
+    trainableParams: counts.trainable,
+    nonTrainableParams: counts.nonTrainable,
+    seconds: meta.seconds,
+    featureSeconds,
+    resumed,
+  };
+}
+
+/**
+ * Class-1 probabilities of `examples` from the model's CURRENT weights (apply the trained ones
+ * first), computed from the features at the cut before layer `start` (the part below it must hold
+ * the setup's original weights) in inference mode.
+ */
+export async function predict(setup: TrainingSetup, model: tf.LayersModel, headLayers: number, start: number, examples: readonly Example[]): Promise<Float32Array> {
+  const g = subGraph(model, start, headLayers);
+  const rows = await setup.features(model, g.cut, examples);
+  return probabilities(g, rows, cutShapes(model, g.cut));
+}
