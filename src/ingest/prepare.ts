@@ -121,9 +121,13 @@ export function assignLayout(discs: readonly Disc[], layout: Layout): Partial<Re
   return out;
 }
 
-interface RowResult {
+/** What `prepareStudy` gives for one manifest row. */
+export interface StudyPreparation {
+  /** one report line per wanted view */
   readonly images: ImageReport[];
+  /** the cleaned crops as PNG (size x size, disc inscribed); only when `ok` */
   readonly crops: Partial<Record<View, Buffer>>;
+  /** every wanted view was found and cleaned */
   readonly ok: boolean;
 }
 
@@ -167,12 +171,22 @@ function describe(e: unknown): string {
   return e instanceof InputError ? e.message : `internal error: ${errorMessage(e)}`;
 }
 
-async function processRow(
+/**
+ * Find, crop and clean the polar maps of one manifest row (single-map images or a page), the
+ * per-patient step of `prepare`, without writing anything: every other stage that accepts a raw
+ * manifest (e.g. `polarcad score`) calls this rather than re-implementing it. Problems are
+ * reported per view in `images` (status/reason), never thrown.
+ *
+ * @param views 'all' = every view the row has; a list = the row must have each of them
+ * @param size side of the output crops in pixels
+ * @param maxPixels pixel limit per input image (see `readImage`)
+ */
+export async function prepareStudy(
   row: StudyRow,
   views: 'all' | readonly View[],
   size: number,
   maxPixels: number | undefined,
-): Promise<RowResult> {
+): Promise<StudyPreparation> {
   const available: View[] = row.page
     ? VIEWS.filter((v) => row.page?.layout.some((r) => r.includes(v)))
     : VIEWS.filter((v) => row.views[v] !== undefined);
@@ -342,7 +356,7 @@ export async function prepare(manifestPath: string, opts: PrepareOptions): Promi
 
   return writeDirAtomic(out, async (tmp) => {
     const results = await mapPool(manifest.rows, opts.concurrency ?? 2, async (row) => {
-      const r = await processRow(row, views, size, opts.maxPixels);
+      const r = await prepareStudy(row, views, size, opts.maxPixels);
       if (r.ok) {
         await mkdir(join(tmp, row.patientId));
         for (const [view, png] of Object.entries(r.crops))

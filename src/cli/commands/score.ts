@@ -1,0 +1,86 @@
+/**
+ * `polarcad score MANIFEST --out DIR [--colormap NAME|FILE] [--seed 1] [--split holdout|cv|all-train]
+ *   [--folds 10] [--min-normals 20] [--normal-db FILE] [--save-normal-db FILE] [--input auto|prepared|raw]
+ *   [--resamples 2000]`: the semi-quantitative baseline (library: src/evaluate/score-run.ts).
+ */
+import type { Command } from 'commander';
+import { formatMetricsTable } from '../../evaluate/metrics-row.js';
+import { SCORE_INPUTS, type ScoreInput } from '../../evaluate/semiquant-read.js';
+import { SEMIQUANT_SPLITS, type SemiquantSplit } from '../../evaluate/semiquant.js';
+import { scoreManifest } from '../../evaluate/score-run.js';
+import { resolveColormap } from '../../polarmap/custom-colormap.js';
+import { loadNormalDatabase } from '../../polarmap/normal-database.js';
+import { InputError } from '../../util/errors.js';
+import { createProgress } from '../progress.js';
+
+function parseInteger(name: string, s: string, min: number): number {
+  if (!/^\d+$/.test(s.trim()) || Number(s) < min) throw new InputError(`${name} must be an integer >= ${min}, got "${s}"`);
+  return Number(s);
+}
+
+function parseChoice<T extends string>(name: string, s: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(s)) throw new InputError(`${name} must be one of ${choices.join(', ')}, got "${s}"`);
+  return s as T;
+}
+
+interface ScoreCliOptions {
+  out: string;
+  colormap?: string;
+  seed: string;
+  split: string;
+  folds: string;
+  minNormals: string;
+  normalDb?: string;
+  saveNormalDb?: string;
+  input: string;
+  resamples: string;
+}
+
+export function registerScore(program: Command): void {
+  program
+    .command('score')
+    .description(
+      'semi-quantitative baseline: segment scores, SSS/SRS/SDS, TPD and the published rules against a normal database fitted on the training normals; writes DIR/scores.csv, DIR/metrics.json, DIR/normal-db.json',
+    )
+    .argument('<manifest>', 'labelled manifest: prepared by `polarcad prepare`, or raw exports (docs/manifest.md)')
+    .requiredOption('--out <dir>', 'output folder (replaced only when the run succeeds)')
+    .option('--colormap <spec>', 'colour map of the exports: gray|hot|cool|rainbow, a CSV table or a colour-bar image (default: recognised among the built-in ones)')
+    .option('--seed <n>', 'seed of the split and of the bootstrap intervals', '1')
+    .option('--split <kind>', `holdout (stratified 80/20, as train), cv (k-fold, database refitted per fold) or all-train (resubstitution)`, 'holdout')
+    .option('--folds <k>', 'folds for --split cv', '10')
+    .option('--min-normals <n>', 'normal training studies needed per view for the normal database', '20')
+    .option('--normal-db <file>', 'use this normal database (JSON) instead of fitting one')
+    .option('--save-normal-db <file>', 'also write the fitted normal database to this file')
+    .option('--input <kind>', `auto (prepared if DIR has prepare's report.json), prepared or raw`, 'auto')
+    .option('--resamples <n>', 'bootstrap resamples for the AUC and F1 intervals', '2000')
+    .action(async (manifest: string, o: ScoreCliOptions) => {
+      const split = parseChoice<SemiquantSplit>('--split', o.split, SEMIQUANT_SPLITS);
+      const input = parseChoice<ScoreInput>('--input', o.input, SCORE_INPUTS);
+      const seed = /^\d+$/.test(o.seed.trim()) ? Number(o.seed) : o.seed;
+      const colormap = o.colormap === undefined ? undefined : await resolveColormap(o.colormap);
+      const normalDb = o.normalDb === undefined ? undefined : await loadNormalDatabase(o.normalDb);
+      const progress = createProgress('score');
+      try {
+        const r = await scoreManifest(manifest, {
+          out: o.out,
+          split,
+          seed,
+          folds: parseInteger('--folds', o.folds, 2),
+          minNormals: parseInteger('--min-normals', o.minNormals, 2),
+          resamples: parseInteger('--resamples', o.resamples, 1),
+          input,
+          ...(colormap ? { colormap } : {}),
+          ...(normalDb ? { normalDb } : {}),
+          ...(o.saveNormalDb === undefined ? {} : { saveNormalDb: o.saveNormalDb }),
+          onProgress: (done, total) => progress.update(done, total),
+        });
+        progress.stop();
+        const test = r.patients.filter((p) => p.split === 'test').length;
+        process.stdout.write(
+          `scored ${r.patients.length} patients into ${r.out}; metrics on ${test}: ${r.evaluatedOn}\n\n${formatMetricsTable(r.metrics)}`,
+        );
+      } finally {
+        progress.stop();
+      }
+    });
+}
