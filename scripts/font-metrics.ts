@@ -33,7 +33,8 @@ function glyphIndices(buf: Buffer, cmap: number, codePoints: number[]): Map<numb
   let sub = -1;
   for (let i = 0; i < n; i++) {
     const rec = cmap + 4 + 8 * i;
-    if (buf.readUInt16BE(rec) === 3 && buf.readUInt16BE(rec + 2) === 1) sub = cmap + buf.readUInt32BE(rec + 4);
+    if (buf.readUInt16BE(rec) === 3 && buf.readUInt16BE(rec + 2) === 1)
+      sub = cmap + buf.readUInt32BE(rec + 4);
   }
   if (sub < 0 || buf.readUInt16BE(sub) !== 4) throw new Error('no (3,1) format-4 cmap subtable');
   const segX2 = buf.readUInt16BE(sub + 6);
@@ -91,15 +92,38 @@ const CODE_POINTS = [
   ...range(0x20, 0x7e),
   ...range(0xa0, 0xff),
   ...range(0x391, 0x3c9),
-  0x2013, 0x2014, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2026, 0x2190, 0x2191, 0x2192, 0x2193, 0x2212,
-  0x2264, 0x2265, 0x2248, 0x25c6, 0x25cf, 0x2605,
+  0x2013,
+  0x2014,
+  0x2018,
+  0x2019,
+  0x201c,
+  0x201d,
+  0x2022,
+  0x2026,
+  0x2190,
+  0x2191,
+  0x2192,
+  0x2193,
+  0x2212,
+  0x2264,
+  0x2265,
+  0x2248,
+  0x25c6,
+  0x25cf,
+  0x2605,
 ];
 
 function encode(f: FontWidths): string {
   const entries = [...f.widths.entries()].sort((a, b) => a[0] - b[0]);
   const lines: string[] = [];
   for (let i = 0; i < entries.length; i += 10) {
-    lines.push('    ' + entries.slice(i, i + 10).map(([c, w]) => `[${c}, ${w}],`).join(' '));
+    lines.push(
+      '    ' +
+        entries
+          .slice(i, i + 10)
+          .map(([c, w]) => `[${c}, ${w}],`)
+          .join(' '),
+    );
   }
   return `{\n  unitsPerEm: ${f.unitsPerEm},\n  widths: [\n${lines.join('\n')}\n  ],\n}`;
 }

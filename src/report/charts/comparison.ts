@@ -37,7 +37,10 @@ const FONT_SIZE = 11;
  * and a column printing "value [lo, hi]" beside each bar (forest-plot layout), for comparing
  * backbones/strategies as in Apostolopoulos et al. (2020) Table 3 and Hai et al. (2022) Table 3.
  */
-export function barChartWithIntervals(rows: readonly IntervalRow[], options: BarChartWithIntervalsOptions): VegaLiteSpec {
+export function barChartWithIntervals(
+  rows: readonly IntervalRow[],
+  options: BarChartWithIntervalsOptions,
+): VegaLiteSpec {
   requireNonEmpty(rows, 'barChartWithIntervals: rows');
   requireUniqueNames(
     rows.map((r) => r.name),
@@ -55,28 +58,58 @@ export function barChartWithIntervals(rows: readonly IntervalRow[], options: Bar
     return { ...r, text: `${fixed(r.value, digits)} [${fixed(r.lo, digits)}, ${fixed(r.hi, digits)}]` };
   });
   const allUnit = data.every((r) => r.lo >= 0 && r.hi <= 1);
-  const domain = options.domain ?? (allUnit ? [0, 1] : [Math.min(0, ...data.map((r) => r.lo)), Math.max(...data.map((r) => r.hi))]);
+  const domain =
+    options.domain ??
+    (allUnit ? [0, 1] : [Math.min(0, ...data.map((r) => r.lo)), Math.max(...data.map((r) => r.hi))]);
   const intervalLabel = options.intervalLabel ?? '95% CI';
   const heading = `${options.metric} [${intervalLabel}]`;
-  const textWidth = Math.ceil(Math.max(dejaVuTextWidth(heading, 12, true), ...data.map((r) => dejaVuTextWidth(r.text, FONT_SIZE)))) + 6;
-  const y = { field: 'name', type: 'nominal' as const, sort: data.map((r) => r.name), axis: { title: null, labelFontSize: 12, labelLimit: 260 } };
+  const textWidth =
+    Math.ceil(
+      Math.max(dejaVuTextWidth(heading, 12, true), ...data.map((r) => dejaVuTextWidth(r.text, FONT_SIZE))),
+    ) + 6;
+  const y = {
+    field: 'name',
+    type: 'nominal' as const,
+    sort: data.map((r) => r.name),
+    axis: { title: null, labelFontSize: 12, labelLimit: 260 },
+  };
   const step = { step: 30 };
-  const x = { field: 'value', type: 'quantitative' as const, scale: { domain, nice: false, zero: false }, axis: { title: options.metric, tickCount: 5 } };
+  const x = {
+    field: 'value',
+    type: 'quantitative' as const,
+    scale: { domain, nice: false, zero: false },
+    axis: { title: options.metric, tickCount: 5 },
+  };
   return {
-    title: { text: options.title ?? `${options.metric} by model`, subtitle: options.subtitle ?? `Bars: point estimate; whiskers: ${intervalLabel}.` },
+    title: {
+      text: options.title ?? `${options.metric} by model`,
+      subtitle: options.subtitle ?? `Bars: point estimate; whiskers: ${intervalLabel}.`,
+    },
     data: { values: data },
     hconcat: [
       {
         width: options.width ?? 360,
         height: step,
         layer: [
-          { mark: { type: 'bar', color: PALETTE[0], opacity: 0.85, height: { band: 0.62 }, clip: true }, encoding: { x, y } },
+          {
+            mark: { type: 'bar', color: PALETTE[0], opacity: 0.85, height: { band: 0.62 }, clip: true },
+            encoding: { x, y },
+          },
           ...(options.reference === undefined
             ? []
             : [
                 {
-                  data: { values: [{ reference: requireFinite(options.reference, 'barChartWithIntervals: reference') }] },
-                  mark: { type: 'rule' as const, color: REFERENCE_GREY, strokeDash: [5, 4], strokeWidth: 1.2 },
+                  data: {
+                    values: [
+                      { reference: requireFinite(options.reference, 'barChartWithIntervals: reference') },
+                    ],
+                  },
+                  mark: {
+                    type: 'rule' as const,
+                    color: REFERENCE_GREY,
+                    strokeDash: [5, 4],
+                    strokeWidth: 1.2,
+                  },
                   encoding: { x: { field: 'reference', type: 'quantitative' as const } },
                 },
               ]),
@@ -84,8 +117,14 @@ export function barChartWithIntervals(rows: readonly IntervalRow[], options: Bar
             mark: { type: 'rule', color: '#1a1a1a', strokeWidth: 1.5, clip: true },
             encoding: { x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' }, y },
           },
-          { mark: { type: 'tick', color: '#1a1a1a', thickness: 1.5, size: 10, clip: true }, encoding: { x: { field: 'lo', type: 'quantitative' }, y } },
-          { mark: { type: 'tick', color: '#1a1a1a', thickness: 1.5, size: 10, clip: true }, encoding: { x: { field: 'hi', type: 'quantitative' }, y } },
+          {
+            mark: { type: 'tick', color: '#1a1a1a', thickness: 1.5, size: 10, clip: true },
+            encoding: { x: { field: 'lo', type: 'quantitative' }, y },
+          },
+          {
+            mark: { type: 'tick', color: '#1a1a1a', thickness: 1.5, size: 10, clip: true },
+            encoding: { x: { field: 'hi', type: 'quantitative' }, y },
+          },
         ],
       },
       {

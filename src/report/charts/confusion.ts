@@ -35,7 +35,13 @@ export interface ConfusionCell {
 export function confusionCells(cm: ConfusionCounts, positive = 'CAD', negative = 'Normal'): ConfusionCell[] {
   const pos = cm.tp + cm.fn;
   const neg = cm.tn + cm.fp;
-  const cell = (actual: string, predicted: string, kind: ConfusionCell['kind'], count: number, rowTotal: number): ConfusionCell => ({
+  const cell = (
+    actual: string,
+    predicted: string,
+    kind: ConfusionCell['kind'],
+    count: number,
+    rowTotal: number,
+  ): ConfusionCell => ({
     actual,
     predicted,
     kind,
@@ -56,7 +62,10 @@ export function confusionCells(cm: ConfusionCounts, positive = 'CAD', negative =
  * share of the actual class (so the diagonal reads as sensitivity and specificity), each cell
  * labelled with its count and percentage. The subtitle gives sensitivity, specificity, accuracy, n.
  */
-export function confusionMatrixChart(cm: ConfusionCounts, options: ConfusionMatrixOptions = {}): VegaLiteSpec {
+export function confusionMatrixChart(
+  cm: ConfusionCounts,
+  options: ConfusionMatrixOptions = {},
+): VegaLiteSpec {
   for (const k of ['tp', 'fp', 'tn', 'fn'] as const) requireCount(cm[k], `confusionMatrixChart: ${k}`);
   const positive = options.positiveLabel ?? 'CAD';
   const negative = options.negativeLabel ?? 'Normal';
@@ -67,8 +76,25 @@ export function confusionMatrixChart(cm: ConfusionCounts, options: ConfusionMatr
   const subtitle =
     options.subtitle ??
     `Sensitivity ${percent(cm.tp, cm.tp + cm.fn)} · specificity ${percent(cm.tn, cm.tn + cm.fp)} · accuracy ${percent(cm.tp + cm.tn, n)} · n = ${n}`;
-  const x = { field: 'predicted', type: 'nominal' as const, sort: order, axis: { title: 'Predicted', orient: 'top' as const, labelAngle: 0, labelFontSize: 12, domain: false, ticks: false } };
-  const y = { field: 'actual', type: 'nominal' as const, sort: order, axis: { title: 'Actual', labelFontSize: 12, domain: false, ticks: false } };
+  const x = {
+    field: 'predicted',
+    type: 'nominal' as const,
+    sort: order,
+    axis: {
+      title: 'Predicted',
+      orient: 'top' as const,
+      labelAngle: 0,
+      labelFontSize: 12,
+      domain: false,
+      ticks: false,
+    },
+  };
+  const y = {
+    field: 'actual',
+    type: 'nominal' as const,
+    sort: order,
+    axis: { title: 'Actual', labelFontSize: 12, domain: false, ticks: false },
+  };
   // dark cells get white text
   const textColor = { condition: { test: 'datum.rowFraction > 0.55', value: 'white' }, value: '#1a1a1a' };
   return {
@@ -82,7 +108,12 @@ export function confusionMatrixChart(cm: ConfusionCounts, options: ConfusionMatr
         encoding: {
           x,
           y,
-          color: { field: 'rowFraction', type: 'quantitative', scale: { scheme: 'blues', domain: [0, 1] }, legend: null },
+          color: {
+            field: 'rowFraction',
+            type: 'quantitative',
+            scale: { scheme: 'blues', domain: [0, 1] },
+            legend: null,
+          },
         },
       },
       {

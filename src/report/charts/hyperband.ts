@@ -57,24 +57,37 @@ export function bestTrial(trials: readonly HyperbandTrial[], higherIsBetter = tr
  * configuration as it is promoted to more epochs, and the best trial marked with a diamond and
  * spelled out in the subtitle.
  */
-export function hyperbandChart(trials: readonly HyperbandTrial[], options: HyperbandChartOptions = {}): VegaLiteSpec {
+export function hyperbandChart(
+  trials: readonly HyperbandTrial[],
+  options: HyperbandChartOptions = {},
+): VegaLiteSpec {
   requireNonEmpty(trials, 'hyperbandChart: trials');
   const higher = options.higherIsBetter ?? true;
   const ids = new Map<string, number>();
   const rows = trials.map((t, i) => {
     const where = `hyperbandChart: trials[${i}]`;
-    if (t.config === null || typeof t.config !== 'object') throw new InputError(`${where}.config must be an object of numbers`);
+    if (t.config === null || typeof t.config !== 'object')
+      throw new InputError(`${where}.config must be an object of numbers`);
     for (const [k, v] of Object.entries(t.config)) requireFinite(v, `${where}.config.${k}`);
     requireFinite(t.epochs, `${where}.epochs`);
     if (t.epochs <= 0) throw new InputError(`${where}.epochs must be positive, got ${t.epochs}`);
     requireFinite(t.score, `${where}.score`);
-    if (!Number.isInteger(t.bracket)) throw new InputError(`${where}.bracket must be an integer, got ${t.bracket}`);
+    if (!Number.isInteger(t.bracket))
+      throw new InputError(`${where}.bracket must be an integer, got ${t.bracket}`);
     const desc = describeConfig(t.config);
     const key = `${t.bracket}|${desc}`;
     if (!ids.has(key)) ids.set(key, ids.size);
-    return { id: ids.get(key) ?? 0, config: desc, epochs: t.epochs, score: t.score, bracket: `Bracket ${t.bracket}` };
+    return {
+      id: ids.get(key) ?? 0,
+      config: desc,
+      epochs: t.epochs,
+      score: t.score,
+      bracket: `Bracket ${t.bracket}`,
+    };
   });
-  const brackets = [...new Set(trials.map((t) => t.bracket))].sort((a, b) => a - b).map((b) => `Bracket ${b}`);
+  const brackets = [...new Set(trials.map((t) => t.bracket))]
+    .sort((a, b) => a - b)
+    .map((b) => `Bracket ${b}`);
   const epochs = [...new Set(trials.map((t) => t.epochs))].sort((a, b) => a - b);
   const best = bestTrial(trials, higher);
   const scoreLabel = options.scoreLabel ?? 'Validation accuracy';
@@ -82,10 +95,18 @@ export function hyperbandChart(trials: readonly HyperbandTrial[], options: Hyper
   const x = {
     field: 'epochs',
     type: 'quantitative' as const,
-    scale: epochs[0] > 0 && epochs.length > 1 ? { type: 'log' as const, nice: false, padding: 14 } : { nice: false, padding: 14 },
+    scale:
+      epochs[0] > 0 && epochs.length > 1
+        ? { type: 'log' as const, nice: false, padding: 14 }
+        : { nice: false, padding: 14 },
     axis: { title: 'Epochs trained (resource)', values: epochs, format: 'd', grid: true },
   };
-  const y = { field: 'score', type: 'quantitative' as const, scale: { zero: false, padding: 10 }, axis: { title: scoreLabel } };
+  const y = {
+    field: 'score',
+    type: 'quantitative' as const,
+    scale: { zero: false, padding: 10 },
+    axis: { title: scoreLabel },
+  };
   const color = {
     field: 'bracket',
     type: 'nominal' as const,
@@ -104,13 +125,24 @@ export function hyperbandChart(trials: readonly HyperbandTrial[], options: Hyper
       {
         data: { values: rows },
         layer: [
-          { mark: { type: 'line', strokeWidth: 1, opacity: 0.45 }, encoding: { x, y, color, detail: { field: 'id' } } },
+          {
+            mark: { type: 'line', strokeWidth: 1, opacity: 0.45 },
+            encoding: { x, y, color, detail: { field: 'id' } },
+          },
           { mark: { type: 'circle', size: 42, opacity: 0.85 }, encoding: { x, y, color } },
         ],
       },
       {
         data: { values: [bestRow] },
-        mark: { type: 'point', shape: 'diamond', size: 220, filled: false, color: '#1a1a1a', strokeWidth: 2.2, opacity: 1 },
+        mark: {
+          type: 'point',
+          shape: 'diamond',
+          size: 220,
+          filled: false,
+          color: '#1a1a1a',
+          strokeWidth: 2.2,
+          opacity: 1,
+        },
         encoding: {
           x,
           y,
@@ -119,7 +151,10 @@ export function hyperbandChart(trials: readonly HyperbandTrial[], options: Hyper
             type: 'nominal',
             title: null,
             scale: { domain: ['Best configuration'], range: ['diamond'] },
-            legend: { symbolSize: 110, encoding: { symbols: { stroke: { value: '#1a1a1a' }, strokeWidth: { value: 2 } } } },
+            legend: {
+              symbolSize: 110,
+              encoding: { symbols: { stroke: { value: '#1a1a1a' }, strokeWidth: { value: 2 } } },
+            },
           },
         },
       },

@@ -2,7 +2,14 @@
  * Chart layer of the report: pure builders returning Vega-Lite specs, and the renderer that turns
  * a spec into SVG/PNG offline. See docs/charts.md.
  */
-export { renderChart, svgToPng, writeChart, REFUSING_LOADER, ChartResourceError } from './render.js';
+export {
+  renderChart,
+  svgToPng,
+  writeChart,
+  refusingLoader,
+  REFUSING_LOADER,
+  ChartResourceError,
+} from './render.js';
 export type { VegaLiteSpec, RenderedChart, PngOptions, WrittenChart } from './render.js';
 export { THEME, PALETTE, FONT } from './theme.js';
 export { dejaVuTextWidth } from './text-measure.js';

@@ -36,11 +36,19 @@ export function expectedCalibrationError(bins: readonly ReliabilityBin[]): numbe
  * calibration, and a histogram of counts underneath. Empty bins are not drawn. The subtitle
  * gives the expected calibration error and the number of cases.
  */
-export function reliabilityChart(bins: readonly ReliabilityBin[], options: ReliabilityChartOptions = {}): VegaLiteSpec {
+export function reliabilityChart(
+  bins: readonly ReliabilityBin[],
+  options: ReliabilityChartOptions = {},
+): VegaLiteSpec {
   requireNonEmpty(bins, 'reliabilityChart: bins');
   const rows = bins.map((b, i) => ({
     meanPredicted: requireInRange(b.meanPredicted, 0, 1, `reliabilityChart: bins[${i}].meanPredicted`),
-    fractionPositive: requireInRange(b.fractionPositive, 0, 1, `reliabilityChart: bins[${i}].fractionPositive`),
+    fractionPositive: requireInRange(
+      b.fractionPositive,
+      0,
+      1,
+      `reliabilityChart: bins[${i}].fractionPositive`,
+    ),
     count: requireCount(b.count, `reliabilityChart: bins[${i}].count`),
   }));
   const drawn = rows.filter((r) => r.count > 0).sort((a, b) => a.meanPredicted - b.meanPredicted);
@@ -57,7 +65,9 @@ export function reliabilityChart(bins: readonly ReliabilityBin[], options: Relia
   return {
     title: {
       text: options.title ?? 'Calibration',
-      subtitle: options.subtitle ?? `Expected calibration error ${fixed(expectedCalibrationError(drawn), 3)} (n = ${n}). Dashed: perfect calibration.`,
+      subtitle:
+        options.subtitle ??
+        `Expected calibration error ${fixed(expectedCalibrationError(drawn), 3)} (n = ${n}). Dashed: perfect calibration.`,
     },
     vconcat: [
       {
@@ -65,14 +75,22 @@ export function reliabilityChart(bins: readonly ReliabilityBin[], options: Relia
         height: size,
         layer: [
           {
-            data: { values: [{ meanPredicted: 0, fractionPositive: 0 }, { meanPredicted: 1, fractionPositive: 1 }] },
+            data: {
+              values: [
+                { meanPredicted: 0, fractionPositive: 0 },
+                { meanPredicted: 1, fractionPositive: 1 },
+              ],
+            },
             mark: { type: 'line', color: REFERENCE_GREY, strokeDash: [5, 4], strokeWidth: 1.2 },
             encoding: { x, y: { field: 'fractionPositive', type: 'quantitative' } },
           },
           {
             data: { values: drawn },
             layer: [
-              { mark: { type: 'line', color, strokeWidth: 1.5 }, encoding: { x, y: { field: 'fractionPositive', type: 'quantitative' } } },
+              {
+                mark: { type: 'line', color, strokeWidth: 1.5 },
+                encoding: { x, y: { field: 'fractionPositive', type: 'quantitative' } },
+              },
               {
                 mark: { type: 'circle', color, opacity: 0.9, stroke: 'white', strokeWidth: 1 },
                 encoding: {
@@ -87,7 +105,12 @@ export function reliabilityChart(bins: readonly ReliabilityBin[], options: Relia
                     field: 'count',
                     type: 'quantitative',
                     scale: { type: 'sqrt', zero: true, range: [0, 400] },
-                    legend: { title: 'Cases in bin', symbolFillColor: color, symbolStrokeColor: 'white', orient: 'right' },
+                    legend: {
+                      title: 'Cases in bin',
+                      symbolFillColor: color,
+                      symbolStrokeColor: 'white',
+                      orient: 'right',
+                    },
                   },
                 },
               },
@@ -99,7 +122,12 @@ export function reliabilityChart(bins: readonly ReliabilityBin[], options: Relia
         width: size,
         height: 80,
         data: { values: drawn },
-        mark: { type: 'bar', color, opacity: 0.8, size: Math.max(3, Math.floor(size / Math.max(20, drawn.length * 2))) },
+        mark: {
+          type: 'bar',
+          color,
+          opacity: 0.8,
+          size: Math.max(3, Math.floor(size / Math.max(20, drawn.length * 2))),
+        },
         encoding: {
           x: { ...x, axis: { ...x.axis, title: 'Mean predicted probability of CAD' } },
           y: { field: 'count', type: 'quantitative', axis: { title: 'Cases', tickCount: 3 } },

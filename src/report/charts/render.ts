@@ -17,49 +17,65 @@ export type VegaLiteSpec = TopLevelSpec;
 /** Thrown when a chart tries to read a URL or file: charts are built from inline data only. */
 export class ChartResourceError extends Error {
   constructor(what: string) {
-    super(`chart tried to load ${JSON.stringify(what)}: charts may use inline data only (no network, no files)`);
+    super(
+      `chart tried to load ${JSON.stringify(what)}: charts may use inline data only (no network, no files)`,
+    );
     this.name = 'ChartResourceError';
   }
 }
 
-function refuse(what: string): Promise<never> {
-  return Promise.reject(new ChartResourceError(what));
+/**
+ * A Vega loader that refuses everything (data URLs, images, files). Vega itself only logs a
+ * failed load and draws nothing, so each refusal is also passed to `onRefuse`.
+ */
+export function refusingLoader(onRefuse: (what: string) => void = () => undefined): vega.Loader {
+  const refuse = (what: string): Promise<never> => {
+    onRefuse(what);
+    return Promise.reject(new ChartResourceError(what));
+  };
+  return {
+    load: (uri: string) => refuse(uri),
+    sanitize: (uri: string) => refuse(uri),
+    http: (uri: string) => refuse(uri),
+    file: (filename: string) => refuse(filename),
+  };
 }
 
-/** A Vega loader that refuses everything (data URLs, images, files). */
-export const REFUSING_LOADER: vega.Loader = {
-  load: (uri: string) => refuse(uri),
-  sanitize: (uri: string) => refuse(uri),
-  http: (uri: string) => refuse(uri),
-  file: (filename: string) => refuse(filename),
-};
+/** A loader that refuses every URL and file. */
+export const REFUSING_LOADER: vega.Loader = refusingLoader();
 
 type LoggerInterface = NonNullable<vega.ViewOptions['logger']>;
 
-/** Collects Vega/Vega-Lite warnings instead of printing them to the console. */
-class CollectingLogger implements LoggerInterface {
-  private lvl = 2; // vega.Warn
-  readonly warnings: string[] = [];
-  readonly errors: string[] = [];
-  level(_?: number): number | LoggerInterface {
-    if (_ === undefined) return this.lvl;
-    this.lvl = _;
-    return this;
-  }
-  error(...args: unknown[]): this {
-    this.errors.push(args.map(String).join(' '));
-    return this;
-  }
-  warn(...args: unknown[]): this {
-    if (this.lvl >= 2) this.warnings.push(args.map(String).join(' '));
-    return this;
-  }
-  info(): this {
-    return this;
-  }
-  debug(): this {
-    return this;
-  }
+/**
+ * A logger that collects Vega/Vega-Lite warnings and errors instead of printing them. Vega
+ * copies these methods onto the View and calls them unbound, hence closures, not a class.
+ */
+function collectingLogger(): { logger: LoggerInterface; warnings: string[]; errors: string[] } {
+  const warnings: string[] = [];
+  const errors: string[] = [];
+  let lvl = 2; // vega.Warn
+  const logger: LoggerInterface = {
+    level(_?: number): number | LoggerInterface {
+      if (_ === undefined) return lvl;
+      lvl = _;
+      return logger;
+    },
+    error(...args: unknown[]) {
+      errors.push(args.map(String).join(' '));
+      return logger;
+    },
+    warn(...args: unknown[]) {
+      warnings.push(args.map(String).join(' '));
+      return logger;
+    },
+    info() {
+      return logger;
+    },
+    debug() {
+      return logger;
+    },
+  };
+  return { logger, warnings, errors };
 }
 
 /** A rendered chart. */
@@ -86,26 +102,31 @@ function svgSize(svg: string): { width: number; height: number } {
   const head = /<svg\b[^>]*>/.exec(svg)?.[0] ?? '';
   const width = Number(/\bwidth="([\d.]+)"/.exec(head)?.[1]);
   const height = Number(/\bheight="([\d.]+)"/.exec(head)?.[1]);
-  if (!Number.isFinite(width) || !Number.isFinite(height)) throw new Error('rendered SVG has no width/height');
+  if (!Number.isFinite(width) || !Number.isFinite(height))
+    throw new Error('rendered SVG has no width/height');
   return { width, height };
 }
 
 /**
  * Compile a Vega-Lite spec with the shared theme (the spec's own `config` wins) and render it
- * to an SVG string. Rejects with `ChartResourceError` if the spec references external data.
+ * to an SVG string. Rejects with `ChartResourceError` if the spec references external data or
+ * images (nothing is fetched).
  */
 export function renderChart(spec: VegaLiteSpec): Promise<RenderedChart> {
   installDejaVuTextMetrics();
   return serialised(async () => {
-    const logger = new CollectingLogger();
+    const { logger, warnings, errors } = collectingLogger();
     const { spec: vgSpec } = compile(spec, { config: THEME, logger });
-    const view = new vega.View(vega.parse(vgSpec), { renderer: 'none', loader: REFUSING_LOADER, logger });
+    const refused: string[] = [];
+    const loader = refusingLoader((what) => refused.push(what));
+    const view = new vega.View(vega.parse(vgSpec), { renderer: 'none', loader, logger });
     try {
       await view.runAsync();
       vega.resetSVGDefIds();
       const svg = await view.toSVG();
-      if (logger.errors.length > 0) throw new Error(`chart rendering failed: ${logger.errors.join('; ')}`);
-      return { svg, ...svgSize(svg), warnings: logger.warnings };
+      if (refused.length > 0) throw new ChartResourceError(refused[0]);
+      if (errors.length > 0) throw new Error(`chart rendering failed: ${errors.join('; ')}`);
+      return { svg, ...svgSize(svg), warnings };
     } finally {
       view.finalize();
     }
@@ -144,7 +165,11 @@ export interface WrittenChart {
  * Render `spec` and write `<basePath>.svg` and `<basePath>.png` (each atomically: no
  * half-written figure is ever visible).
  */
-export async function writeChart(spec: VegaLiteSpec, basePath: string, options: PngOptions = {}): Promise<WrittenChart> {
+export async function writeChart(
+  spec: VegaLiteSpec,
+  basePath: string,
+  options: PngOptions = {},
+): Promise<WrittenChart> {
   const chart = await renderChart(spec);
   const png = await svgToPng(chart.svg, options);
   const svgPath = `${basePath}.svg`;

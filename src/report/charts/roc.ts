@@ -35,7 +35,8 @@ export function rocChart(curves: readonly RocCurveInput[], options: RocChartOpti
     curves.map((c) => c.name),
     'rocChart: curves',
   );
-  if (curves.length > PALETTE.length) throw new RangeError(`rocChart: at most ${PALETTE.length} curves, got ${curves.length}`);
+  if (curves.length > PALETTE.length)
+    throw new RangeError(`rocChart: at most ${PALETTE.length} curves, got ${curves.length}`);
   const labels = curves.map(rocLegendLabel);
   const lines: { curve: string; fpr: number; tpr: number; i: number }[] = [];
   const ops: { curve: string; fpr: number; tpr: number; label: string }[] = [];
@@ -87,15 +88,28 @@ export function rocChart(curves: readonly RocCurveInput[], options: RocChartOpti
     axis: { title: 'True positive rate (sensitivity)', format: '.1f', tickCount: 5 },
   };
   const subtitle =
-    options.subtitle ?? (ops.length > 0 ? 'Dots: operating point (t = decision threshold). Dashed: chance.' : 'Dashed: chance.');
-  const label = { type: 'text' as const, align: 'left' as const, dx: 8, dy: 12, fontSize: 11, fontWeight: 'bold' as const };
+    options.subtitle ??
+    (ops.length > 0 ? 'Dots: operating point (t = decision threshold). Dashed: chance.' : 'Dashed: chance.');
+  const label = {
+    type: 'text' as const,
+    align: 'left' as const,
+    dx: 8,
+    dy: 12,
+    fontSize: 11,
+    fontWeight: 'bold' as const,
+  };
   return {
     title: { text: options.title ?? 'ROC curve', subtitle },
     width: size,
     height: size,
     layer: [
       {
-        data: { values: [{ fpr: 0, tpr: 0 }, { fpr: 1, tpr: 1 }] },
+        data: {
+          values: [
+            { fpr: 0, tpr: 0 },
+            { fpr: 1, tpr: 1 },
+          ],
+        },
         mark: { type: 'line', color: REFERENCE_GREY, strokeDash: [5, 4], strokeWidth: 1.2 },
         encoding: { x, y },
       },
@@ -111,12 +125,25 @@ export function rocChart(curves: readonly RocCurveInput[], options: RocChartOpti
               data: { values: ops },
               layer: [
                 {
-                  mark: { type: 'point' as const, filled: true, size: 110, opacity: 1, stroke: 'white', strokeWidth: 1.5 },
+                  mark: {
+                    type: 'point' as const,
+                    filled: true,
+                    size: 110,
+                    opacity: 1,
+                    stroke: 'white',
+                    strokeWidth: 1.5,
+                  },
                   encoding: { x, y, color },
                 },
                 // white halo under the threshold label so it stays legible where it crosses a curve
                 {
-                  mark: { ...label, stroke: 'white', strokeWidth: 4, strokeJoin: 'round' as const, fill: 'white' },
+                  mark: {
+                    ...label,
+                    stroke: 'white',
+                    strokeWidth: 4,
+                    strokeJoin: 'round' as const,
+                    fill: 'white',
+                  },
                   encoding: { x, y, text: { field: 'label' } },
                 },
                 {

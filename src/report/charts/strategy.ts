@@ -27,13 +27,17 @@ export interface StrategyCurvesOptions {
  * each run's best epoch ringed — the comparison of transfer-learning strategies in
  * Hai et al. (2022), Figure 4.
  */
-export function strategyCurves(runs: readonly StrategyRun[], options: StrategyCurvesOptions = {}): VegaLiteSpec {
+export function strategyCurves(
+  runs: readonly StrategyRun[],
+  options: StrategyCurvesOptions = {},
+): VegaLiteSpec {
   requireNonEmpty(runs, 'strategyCurves: runs');
   requireUniqueNames(
     runs.map((r) => r.name),
     'strategyCurves: runs',
   );
-  if (runs.length > PALETTE.length) throw new RangeError(`strategyCurves: at most ${PALETTE.length} runs, got ${runs.length}`);
+  if (runs.length > PALETTE.length)
+    throw new RangeError(`strategyCurves: at most ${PALETTE.length} runs, got ${runs.length}`);
   const higher = options.higherIsBetter ?? true;
   const names = runs.map((r) => r.name);
   const rows: { run: string; epoch: number; value: number }[] = [];
@@ -56,9 +60,26 @@ export function strategyCurves(runs: readonly StrategyRun[], options: StrategyCu
     best.push(pts.reduce((b, p) => ((higher ? p.value > b.value : p.value < b.value) ? p : b)));
   });
   const metric = options.metric ?? 'Validation accuracy';
-  const color = { field: 'run', type: 'nominal' as const, title: 'Strategy', scale: { domain: names, range: PALETTE.slice(0, names.length) } };
-  const x = { field: 'epoch', type: 'quantitative' as const, title: 'Epoch', axis: { format: 'd', tickMinStep: 1 }, scale: { nice: false, zero: false } };
-  const y = { field: 'value', type: 'quantitative' as const, title: metric, axis: { format: options.format ?? '.0%' }, scale: { zero: false } };
+  const color = {
+    field: 'run',
+    type: 'nominal' as const,
+    title: 'Strategy',
+    scale: { domain: names, range: PALETTE.slice(0, names.length) },
+  };
+  const x = {
+    field: 'epoch',
+    type: 'quantitative' as const,
+    title: 'Epoch',
+    axis: { format: 'd', tickMinStep: 1 },
+    scale: { nice: false, zero: false },
+  };
+  const y = {
+    field: 'value',
+    type: 'quantitative' as const,
+    title: metric,
+    axis: { format: options.format ?? '.0%' },
+    scale: { zero: false },
+  };
   const markBest = options.markBest ?? true;
   return {
     title: {

@@ -36,7 +36,15 @@ export const THEME: Config = {
   padding: 8,
   view: { stroke: '#bdbdbd' },
   range: { category: [...PALETTE] },
-  title: { font: FONT, fontSize: 15, fontWeight: 'bold', anchor: 'start', subtitleFontSize: 11, subtitleColor: '#555555', offset: 10 },
+  title: {
+    font: FONT,
+    fontSize: 15,
+    fontWeight: 'bold',
+    anchor: 'start',
+    subtitleFontSize: 11,
+    subtitleColor: '#555555',
+    offset: 10,
+  },
   axis: {
     labelFont: FONT,
     titleFont: FONT,

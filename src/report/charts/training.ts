@@ -77,23 +77,29 @@ const KEPT = 'Kept epoch';
  * a diamond on the validation curve (training curve if the stage has no validation). This is the
  * figure Hai et al. (2022) and Apostolopoulos et al. (2020) show to diagnose over-fitting.
  */
-export function trainingCurves(history: readonly TrainingHistoryRow[], options: TrainingCurvesOptions = {}): VegaLiteSpec {
+export function trainingCurves(
+  history: readonly TrainingHistoryRow[],
+  options: TrainingCurvesOptions = {},
+): VegaLiteSpec {
   requireNonEmpty(history, 'trainingCurves: history');
   const seen = new Set<string>();
   history.forEach((r, i) => {
     const where = `trainingCurves: history[${i}]`;
-    if (typeof r.stage !== 'string' || r.stage === '') throw new InputError(`${where}.stage must be a non-empty string`);
+    if (typeof r.stage !== 'string' || r.stage === '')
+      throw new InputError(`${where}.stage must be a non-empty string`);
     requireFinite(r.epoch, `${where}.epoch`);
     requireFinite(r.loss, `${where}.loss`);
     requireFinite(r.accuracy, `${where}.accuracy`);
     if (r.valLoss !== undefined) requireFinite(r.valLoss, `${where}.valLoss`);
     if (r.valAccuracy !== undefined) requireFinite(r.valAccuracy, `${where}.valAccuracy`);
     const key = `${r.stage}\u0000${r.epoch}`;
-    if (seen.has(key)) throw new InputError(`${where}: stage ${JSON.stringify(r.stage)} epoch ${r.epoch} appears twice`);
+    if (seen.has(key))
+      throw new InputError(`${where}: stage ${JSON.stringify(r.stage)} epoch ${r.epoch} appears twice`);
     seen.add(key);
   });
   const place = placeEpochs(history);
-  if (place.stages.length > PALETTE.length) throw new RangeError(`trainingCurves: at most ${PALETTE.length} stages`);
+  if (place.stages.length > PALETTE.length)
+    throw new RangeError(`trainingCurves: at most ${PALETTE.length} stages`);
 
   type Long = { stage: string; epoch: number; x: number; metric: string; split: string; value: number };
   const long: Long[] = [];
@@ -101,14 +107,18 @@ export function trainingCurves(history: readonly TrainingHistoryRow[], options: 
     const x = place.x(r.stage, r.epoch);
     long.push({ stage: r.stage, epoch: r.epoch, x, metric: 'Accuracy', split: TRAIN, value: r.accuracy });
     long.push({ stage: r.stage, epoch: r.epoch, x, metric: 'Loss', split: TRAIN, value: r.loss });
-    if (r.valAccuracy !== undefined) long.push({ stage: r.stage, epoch: r.epoch, x, metric: 'Accuracy', split: VAL, value: r.valAccuracy });
-    if (r.valLoss !== undefined) long.push({ stage: r.stage, epoch: r.epoch, x, metric: 'Loss', split: VAL, value: r.valLoss });
+    if (r.valAccuracy !== undefined)
+      long.push({ stage: r.stage, epoch: r.epoch, x, metric: 'Accuracy', split: VAL, value: r.valAccuracy });
+    if (r.valLoss !== undefined)
+      long.push({ stage: r.stage, epoch: r.epoch, x, metric: 'Loss', split: VAL, value: r.valLoss });
   }
   const kept: (Long & { marker: string })[] = [];
   (options.selected ?? []).forEach((s, i) => {
     const row = history.find((r) => r.stage === s.stage && r.epoch === s.epoch);
     if (row === undefined) {
-      throw new InputError(`trainingCurves: selected[${i}] (stage ${JSON.stringify(s.stage)}, epoch ${s.epoch}) is not in the history`);
+      throw new InputError(
+        `trainingCurves: selected[${i}] (stage ${JSON.stringify(s.stage)}, epoch ${s.epoch}) is not in the history`,
+      );
     }
     const x = place.x(row.stage, row.epoch);
     const acc = row.valAccuracy ?? row.accuracy;
@@ -118,7 +128,9 @@ export function trainingCurves(history: readonly TrainingHistoryRow[], options: 
     kept.push({ stage: row.stage, epoch: row.epoch, x, metric: 'Loss', split, value: loss, marker: KEPT });
   });
 
-  const splits = [...new Set(long.map((r) => r.split))].sort((a, b) => (a === TRAIN ? -1 : b === TRAIN ? 1 : 0));
+  const splits = [...new Set(long.map((r) => r.split))].sort((a, b) =>
+    a === TRAIN ? -1 : b === TRAIN ? 1 : 0,
+  );
   const perStage = Math.max(...place.stages.map((s) => history.filter((r) => r.stage === s).length));
   const color = {
     field: 'stage',
@@ -174,7 +186,14 @@ export function trainingCurves(history: readonly TrainingHistoryRow[], options: 
         : [
             {
               data: { values: kept.filter((r) => r.metric === metric) },
-              mark: { type: 'point' as const, filled: true, size: 150, fill: 'white', strokeWidth: 2.2, opacity: 1 },
+              mark: {
+                type: 'point' as const,
+                filled: true,
+                size: 150,
+                fill: 'white',
+                strokeWidth: 2.2,
+                opacity: 1,
+              },
               encoding: {
                 x,
                 y: { field: 'value', type: 'quantitative' as const },
@@ -184,7 +203,10 @@ export function trainingCurves(history: readonly TrainingHistoryRow[], options: 
                   type: 'nominal' as const,
                   title: null,
                   scale: { domain: [KEPT], range: ['diamond'] as string[] },
-                  legend: { symbolSize: 110, encoding: { symbols: { stroke: { value: '#222222' }, strokeWidth: { value: 2 } } } },
+                  legend: {
+                    symbolSize: 110,
+                    encoding: { symbols: { stroke: { value: '#222222' }, strokeWidth: { value: 2 } } },
+                  },
                 },
               },
             },

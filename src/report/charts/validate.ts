@@ -2,7 +2,8 @@ import { InputError } from '../../util/errors.js';
 
 /** Throw an `InputError` naming `where` unless `x` is a finite number. */
 export function requireFinite(x: number, where: string): number {
-  if (typeof x !== 'number' || !Number.isFinite(x)) throw new InputError(`${where} must be a finite number, got ${String(x)}`);
+  if (typeof x !== 'number' || !Number.isFinite(x))
+    throw new InputError(`${where} must be a finite number, got ${String(x)}`);
   return x;
 }
 
@@ -16,7 +17,8 @@ export function requireInRange(x: number, lo: number, hi: number, where: string)
 /** Throw unless `x` is a non-negative integer. */
 export function requireCount(x: number, where: string): number {
   requireFinite(x, where);
-  if (x < 0 || !Number.isInteger(x)) throw new InputError(`${where} must be a non-negative integer, got ${x}`);
+  if (x < 0 || !Number.isInteger(x))
+    throw new InputError(`${where} must be a non-negative integer, got ${x}`);
   return x;
 }
 
@@ -30,8 +32,10 @@ export function requireNonEmpty<T>(xs: readonly T[], where: string): readonly T[
 export function requireUniqueNames(names: readonly string[], where: string): void {
   const seen = new Set<string>();
   names.forEach((n, i) => {
-    if (typeof n !== 'string' || n.trim() === '') throw new InputError(`${where}[${i}].name must be a non-empty string`);
-    if (seen.has(n)) throw new InputError(`${where}[${i}].name ${JSON.stringify(n)} is used twice; names must be unique`);
+    if (typeof n !== 'string' || n.trim() === '')
+      throw new InputError(`${where}[${i}].name must be a non-empty string`);
+    if (seen.has(n))
+      throw new InputError(`${where}[${i}].name ${JSON.stringify(n)} is used twice; names must be unique`);
     seen.add(n);
   });
 }
