@@ -152,6 +152,7 @@ test('registration replaces the stock Conv2DBackpropInput and is idempotent', ()
     'Conv2DBackpropInput',
     'DepthwiseConv2dNativeBackpropFilter',
     'DepthwiseConv2dNativeBackpropInput',
+    'Tile',
   ]);
   const current = tf.getKernel('Conv2DBackpropInput', 'wasm');
   assert.ok(current && current.kernelFunc !== stock.kernelFunc);

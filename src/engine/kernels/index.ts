@@ -17,6 +17,7 @@ import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise_backprop_filter.js';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise_backprop_input.js';
+import { tileConfig } from './tile.js';
 
 export { conv2DBackpropFilter } from './conv2d_backprop_filter.js';
 export { conv2DBackpropInput } from './conv2d_backprop_input.js';
@@ -48,6 +49,7 @@ const OURS: KernelConfig[] = [
   backpropInputWithFallback,
   depthwiseConv2dBackpropFilterConfig,
   depthwiseConv2dBackpropInputConfig,
+  tileConfig, // the stock wasm Tile is ~50x slower than a copy (see tile.ts); BatchNorm gradients use it
 ];
 
 /**
