@@ -3,6 +3,8 @@
  * (`readStudies`), run the semi-quantitative baseline (`runSemiquant`) and write, atomically,
  *   OUT/scores.csv       one row per patient (columns: `SCORES_CSV_COLUMNS`)
  *   OUT/metrics.json     `MetricsFile` of the rules and continuous scores (`MetricsRow`s)
+ *   OUT/score.json       how: input kind, colour map (and whether recognised), split, and the
+ *                        ids of the normal patients each database was fitted on
  *   OUT/normal-db.json   the normal database used (hold-out, all-train, or the given one);
  *                        with `cv`, OUT/normal-db/fold-NN.json, one per fold
  * and optionally a copy of the fitted database elsewhere (`saveNormalDb`).
@@ -119,6 +121,8 @@ export interface ScoreManifestOptions extends SemiquantOptions {
 export interface ScoreManifestResult extends SemiquantResult {
   readonly out: string;
   readonly metricsFile: MetricsFile;
+  readonly colormap: { readonly name: string; readonly recognised: boolean; readonly coverage: number | null };
+  readonly raw: boolean;
 }
 
 /**
@@ -131,14 +135,14 @@ export async function scoreManifest(manifestPath: string, opts: ScoreManifestOpt
     throw new InputError('--save-normal-db needs --split holdout or all-train (cv fits one database per fold; they are in OUT/normal-db/)');
   }
   const manifest = await loadManifest(manifestPath, { requireLabels: true, requireBothClasses: true });
-  const studies = await readStudies(manifest, {
+  const reading = await readStudies(manifest, {
     colormap: opts.colormap,
     input: opts.input,
     size: opts.size,
     maxPixels: opts.maxPixels,
     onProgress: opts.onProgress,
   });
-  const result = runSemiquant(studies, opts);
+  const result = runSemiquant(reading.studies, opts);
   const file = metricsFile({
     command: 'score',
     manifest: { path: manifest.path, sha256: manifest.sha256 },
@@ -146,10 +150,22 @@ export async function scoreManifest(manifestPath: string, opts: ScoreManifestOpt
     seed: result.seed,
     rows: result.metrics,
   });
+  const colormap = { name: reading.colormap, recognised: reading.recognised, coverage: reading.coverage };
   const out = resolve(opts.out);
   await writeDirAtomic(out, async (tmp) => {
     await writeFile(join(tmp, 'scores.csv'), scoresToCsv(result.patients));
     await writeFile(join(tmp, 'metrics.json'), `${JSON.stringify(file, null, 2)}\n`);
+    const info = {
+      manifest: { path: manifest.path, sha256: manifest.sha256 },
+      input: reading.raw ? 'raw' : 'prepared',
+      colormap,
+      split: result.split,
+      seed: result.seed,
+      evaluatedOn: result.evaluatedOn,
+      patients: { total: result.patients.length, evaluated: result.patients.filter((p) => p.split === 'test').length },
+      normalDatabases: result.databases.map((d) => ({ fold: d.fold, given: opts.normalDb !== undefined, normalIds: d.normalIds })),
+    };
+    await writeFile(join(tmp, 'score.json'), `${JSON.stringify(info, null, 2)}\n`);
     if (result.split === 'cv' && opts.normalDb === undefined) {
       await mkdir(join(tmp, 'normal-db'));
       for (const d of result.databases) {
@@ -160,5 +176,5 @@ export async function scoreManifest(manifestPath: string, opts: ScoreManifestOpt
     }
   });
   if (opts.saveNormalDb !== undefined) await saveNormalDatabase(opts.saveNormalDb, result.databases[0].db);
-  return { ...result, out, metricsFile: file };
+  return { ...result, out, metricsFile: file, colormap, raw: reading.raw };
 }

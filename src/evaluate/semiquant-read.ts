@@ -15,14 +15,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, type Label, type View } from '../domain/views.js';
-import { recogniseColormap } from '../ingest/clean.js';
 import type { Manifest, StudyRow } from '../ingest/manifest.js';
 import { DEFAULT_PREPARE_SIZE, prepareStudy } from '../ingest/prepare.js';
-import { decodeImage, readImage } from '../ingest/readers.js';
-import { BUILTIN_COLORMAPS, type Colormap } from '../polarmap/colormaps.js';
-import { segmentLabels } from '../polarmap/geometry.js';
+import { decodeImage } from '../ingest/readers.js';
+import type { Colormap } from '../polarmap/colormaps.js';
 import type { Sex } from '../polarmap/normal-database.js';
 import { rgbToUptake, segmentMeans } from '../polarmap/read-uptake.js';
+import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { mapPool } from '../util/pool.js';
 
@@ -39,12 +38,10 @@ export interface StudyUptake {
   readonly sex?: Sex;
   /** 17 raw segment means (index 0 = segment 1; NaN = no valid pixel) per view present */
   readonly segments: Partial<Record<View, Float64Array>>;
-  /** name of the colour map each view was read with */
-  readonly colormaps: Partial<Record<View, string>>;
 }
 
 export interface ReadStudiesOptions {
-  /** the export's colour map; default: recognised per image among the built-in ones */
+  /** the export's colour map; default: recognised among the built-in ones over all images together */
   readonly colormap?: Colormap;
   /** default 'auto' */
   readonly input?: ScoreInput;
@@ -75,115 +72,172 @@ export async function isPreparedManifest(manifest: Manifest): Promise<boolean> {
   }
 }
 
-const insideMasks = new Map<number, Uint8Array>();
-function insideMask(size: number): Uint8Array {
-  let m = insideMasks.get(size);
-  if (!m) {
-    const labels = segmentLabels(size);
-    m = Uint8Array.from(labels, (l) => (l === 0 ? 0 : 1));
-    insideMasks.set(size, m);
-  }
-  return m;
-}
-
 /**
- * The 17 raw segment means of one square, disc-inscribed crop. The colour map is `colormap` or,
- * when not given, the built-in one the disc's pixels fit (`recogniseColormap`).
+ * The 17 raw segment means of one square, disc-inscribed crop read with colour map `cm`.
  * @param name the image's name for error messages
- * @throws InputError naming the image when it is not square or no built-in map fits
+ * @throws InputError naming the image when it is not square or no disc pixel matches the table
  */
-export function cropSegmentMeans(
-  img: RgbImage,
-  name: string,
-  opts: { colormap?: Colormap; maxDistance?: number } = {},
-): { segments: Float64Array; colormap: string } {
+export function cropSegmentMeans(img: RgbImage, name: string, cm: Colormap, maxDistance?: number): Float64Array {
   if (img.width !== img.height) {
     throw new InputError(
       `${name}: ${img.width}x${img.height} pixels, not a square polar-map crop (is this a raw export? use --input raw)`,
     );
   }
-  const cm = opts.colormap ?? recogniseColormap(img, insideMask(img.width));
-  if (!cm) {
-    throw new InputError(
-      `${name}: the colours match none of the built-in colour maps (${BUILTIN_COLORMAPS.join(', ')}); give the export's colour map with --colormap NAME|TABLE.csv|COLOURBAR.png`,
-    );
-  }
-  const { map, valid } = rgbToUptake(img, cm, opts.maxDistance === undefined ? {} : { maxDistance: opts.maxDistance });
+  const { map, valid } = rgbToUptake(img, cm, maxDistance === undefined ? {} : { maxDistance });
   const segments = segmentMeans(map, valid);
   if (!segments.some((v) => Number.isFinite(v) && v > 0)) {
     throw new InputError(`${name}: no pixel of the disc matches the colour map ${cm.name}`);
   }
-  return { segments, colormap: cm.name };
+  return segments;
 }
 
-async function readRow(row: StudyRow, raw: boolean, opts: ReadStudiesOptions): Promise<StudyUptake> {
-  const segments: Partial<Record<View, Float64Array>> = {};
-  const colormaps: Partial<Record<View, string>> = {};
-  const readOpts = opts.maxPixels === undefined ? {} : { maxPixels: opts.maxPixels };
-  const where = `row ${row.row} (patient ${row.patientId})`;
-  const cmOpts = { colormap: opts.colormap, maxDistance: opts.maxDistance };
+interface Crop {
+  readonly view: View;
+  /** for error messages */
+  readonly name: string;
+  /** encoded image (PNG from `prepareStudy`, or the prepared file's bytes) */
+  readonly bytes: Uint8Array;
+}
+
+interface RowCrops {
+  readonly row: StudyRow;
+  readonly crops: readonly Crop[];
+}
+
+const where = (row: StudyRow): string => `row ${row.row} (patient ${row.patientId})`;
+
+/** The encoded crops of one row: the prepared files, or `prepareStudy`'s cleaned crops of a raw row. */
+async function loadCrops(row: StudyRow, raw: boolean, opts: ReadStudiesOptions): Promise<RowCrops> {
+  if (row.label === null) throw new InputError(`${where(row)}: no label`);
+  const crops: Crop[] = [];
   if (raw) {
     const prep = await prepareStudy(row, 'all', opts.size ?? DEFAULT_PREPARE_SIZE, opts.maxPixels);
     if (!prep.ok) {
       const bad = prep.images.filter((i) => i.status === 'error').map((i) => `${i.view}: ${i.reason}`);
-      throw new InputError(`${where}: ${bad.join('; ')}`);
+      throw new InputError(`${where(row)}: ${bad.join('; ')}`);
     }
     for (const view of VIEWS) {
       const png = prep.crops[view];
       if (!png) continue;
       const source = prep.images.find((i) => i.view === view)?.source ?? view;
-      const name = `${where}, ${view} (cleaned crop of ${source})`;
-      const r = cropSegmentMeans(await decodeImage(png, name, readOpts), name, cmOpts);
-      segments[view] = r.segments;
-      colormaps[view] = r.colormap;
+      crops.push({ view, name: `${where(row)}, ${view} (cleaned crop of ${source})`, bytes: png });
     }
   } else {
-    if (row.page) throw new InputError(`${where}: has a page column; a prepared manifest has one crop per view (use --input raw)`);
+    if (row.page) {
+      throw new InputError(`${where(row)}: has a page column; a prepared manifest has one crop per view (use --input raw)`);
+    }
     for (const view of VIEWS) {
       const path = row.views[view];
       if (path === undefined) continue;
-      const r = cropSegmentMeans(await readImage(path, readOpts), `${where}, ${view}: ${path}`, cmOpts);
-      segments[view] = r.segments;
-      colormaps[view] = r.colormap;
+      let bytes: Uint8Array;
+      try {
+        bytes = await readFile(path);
+      } catch (e) {
+        throw new InputError(`${where(row)}, ${view}: ${path}: cannot read file (${errorMessage(e)})`, { cause: e });
+      }
+      crops.push({ view, name: `${where(row)}, ${view}: ${path}`, bytes });
     }
   }
-  if (row.label === null) throw new InputError(`${where}: no label`);
-  return {
-    id: row.patientId,
-    row: row.row,
-    label: row.label,
-    ...(row.sex ? { sex: row.sex } : {}),
-    segments,
-    colormaps,
-  };
+  return { row, crops };
 }
 
-/**
- * Read every study of a (labelled) manifest into segment uptakes. All problems are collected
- * and thrown together (`InputErrors`, one line per patient), so one run shows every bad image.
- */
-export async function readStudies(manifest: Manifest, opts: ReadStudiesOptions = {}): Promise<StudyUptake[]> {
-  const input = opts.input ?? 'auto';
-  const raw = input === 'raw' || (input === 'auto' && !(await isPreparedManifest(manifest)));
-  let done = 0;
-  const total = manifest.rows.length;
-  const results = await mapPool(manifest.rows, opts.concurrency ?? 2, async (row) => {
+async function decodeCrop(c: Crop, opts: ReadStudiesOptions): Promise<RgbImage> {
+  return decodeImage(c.bytes, c.name, opts.maxPixels === undefined ? {} : { maxPixels: opts.maxPixels });
+}
+
+/** What `readStudies` read, and with which colour map. */
+export interface StudiesReading {
+  readonly studies: StudyUptake[];
+  /** name of the colour map used */
+  readonly colormap: string;
+  /** true when recognised from the images (not given) */
+  readonly recognised: boolean;
+  /** share of the sampled disc pixels the recognised table covers (null when given) */
+  readonly coverage: number | null;
+  /** whether the crops came from raw exports (through `prepareStudy`) */
+  readonly raw: boolean;
+}
+
+async function collect<T>(
+  rows: readonly StudyRow[],
+  concurrency: number,
+  fn: (row: StudyRow) => Promise<T>,
+  onDone: () => void,
+): Promise<(T | string)[]> {
+  return mapPool(rows, concurrency, async (row) => {
     try {
-      return await readRow(row, raw, opts);
+      return await fn(row);
     } catch (e) {
-      return e instanceof InputError
-        ? e.message
-        : `row ${row.row} (patient ${row.patientId}): internal error: ${errorMessage(e)}`;
+      return e instanceof InputError ? e.message : `${where(row)}: internal error: ${errorMessage(e)}`;
     } finally {
-      opts.onProgress?.(++done, total);
+      onDone();
     }
   });
+}
+
+function throwProblems(manifest: Manifest, results: readonly unknown[], what: string): void {
   const problems = results.filter((r): r is string => typeof r === 'string');
   if (problems.length > 0) {
     throw new InputErrors(
-      `${manifest.path}: ${problems.length} patient${problems.length === 1 ? '' : 's'} could not be read (${raw ? 'raw exports' : 'prepared crops'})`,
+      `${manifest.path}: ${problems.length} patient${problems.length === 1 ? '' : 's'} could not be read (${what})`,
       problems,
     );
   }
-  return results as StudyUptake[];
+}
+
+/**
+ * Read every study of a (labelled) manifest into segment uptakes. Without a given colour map,
+ * the table is recognised over ALL crops together (`ColormapRecogniser`: one image alone can be
+ * ambiguous); an ambiguous result is an error asking for `--colormap`. All problems are
+ * collected and thrown together (`InputErrors`, one line per patient). Progress counts two
+ * passes (crops, then uptake) over the rows.
+ */
+export async function readStudies(manifest: Manifest, opts: ReadStudiesOptions = {}): Promise<StudiesReading> {
+  const input = opts.input ?? 'auto';
+  const raw = input === 'raw' || (input === 'auto' && !(await isPreparedManifest(manifest)));
+  const what = raw ? 'raw exports' : 'prepared crops';
+  const total = 2 * manifest.rows.length;
+  let done = 0;
+  const tick = (): void => opts.onProgress?.(++done, total);
+  const concurrency = opts.concurrency ?? 2;
+  const recogniser = opts.colormap ? null : new ColormapRecogniser({ maxDistance: opts.maxDistance });
+
+  const loaded = await collect(manifest.rows, concurrency, async (row) => {
+    const rc = await loadCrops(row, raw, opts);
+    if (recogniser) for (const c of rc.crops) {
+      const img = await decodeCrop(c, opts);
+      if (img.width === img.height) recogniser.add(img);
+    }
+    return rc;
+  }, tick);
+  throwProblems(manifest, loaded, what);
+
+  let cm: Colormap;
+  let coverage: number | null = null;
+  if (recogniser) {
+    const r = recogniser.result();
+    if (r.alsoFits.length > 0) {
+      throw new InputError(
+        `${manifest.path}: the colour map is ambiguous: ${[r.colormap.name, ...r.alsoFits].join(' and ')} fit the images equally well; give it with --colormap NAME|TABLE.csv|COLOURBAR.png`,
+      );
+    }
+    cm = r.colormap;
+    coverage = r.coverage;
+  } else cm = opts.colormap as Colormap;
+
+  const measured = await collect(manifest.rows, concurrency, async (row) => {
+    const rc = loaded[manifest.rows.indexOf(row)] as RowCrops;
+    const segments: Partial<Record<View, Float64Array>> = {};
+    for (const c of rc.crops) segments[c.view] = cropSegmentMeans(await decodeCrop(c, opts), c.name, cm, opts.maxDistance);
+    const study: StudyUptake = {
+      id: row.patientId,
+      row: row.row,
+      label: row.label as Label,
+      ...(row.sex ? { sex: row.sex } : {}),
+      segments,
+    };
+    return study;
+  }, tick);
+  throwProblems(manifest, measured, what);
+  return { studies: measured as StudyUptake[], colormap: cm.name, recognised: recogniser !== null, coverage, raw };
 }

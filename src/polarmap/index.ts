@@ -6,3 +6,4 @@ export * from './custom-colormap.js';
 export * from './read-uptake.js';
 export * from './normal-database.js';
 export * from './scoring.js';
+export * from './recognise-colormap.js';

@@ -77,7 +77,8 @@ export function registerScore(program: Command): void {
         progress.stop();
         const test = r.patients.filter((p) => p.split === 'test').length;
         process.stdout.write(
-          `scored ${r.patients.length} patients into ${r.out}; metrics on ${test}: ${r.evaluatedOn}\n\n${formatMetricsTable(r.metrics)}`,
+          `scored ${r.patients.length} patients (${r.raw ? 'raw exports' : 'prepared crops'}, colour map ${r.colormap.name}${r.colormap.recognised ? ' (recognised)' : ''}) into ${r.out}\n` +
+            `metrics on ${test} patients: ${r.evaluatedOn}\n\n${formatMetricsTable(r.metrics)}`,
         );
       } finally {
         progress.stop();
