@@ -10,7 +10,10 @@ import { stringify } from 'csv-stringify/sync';
 import type * as tf from '@tensorflow/tfjs';
 import { addHaiHead, HAI_HEAD_LAYERS } from '../models/heads.js';
 import { hyperbandChart, writeChart } from '../report/charts/index.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { FeatureCache } from '../engine/cache.js';
+import { frozenFrontier } from '../engine/features.js';
+import { loadExperimentCohort, prepareExperimentBackbone, type ExperimentCommon } from './experiments.js';
 import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 import { DEFAULT_HEAD_SPACE, hyperband, sampleHeadConfig, validateHeadSpace, type HeadConfig, type HeadSearchSpace, type HyperbandData, type HyperbandResult, type HyperbandTrial } from './hyperband.js';
@@ -174,4 +177,73 @@ export async function writeTuneOutputs(dir: string, res: HyperbandResult<HeadCon
   const summary = `${lines.join('\n')}\n`;
   await writeFileAtomic(join(dir, 'summary.txt'), summary);
   return summary;
+}
+
+/** Options of {@link runTune} (`polarcad tune`). */
+export interface RunTuneOptions extends Omit<ExperimentCommon, 'epochsScale'> {
+  readonly backbone: string;
+  /** 'imagenet' (default), 'none' or a path. */
+  readonly weights?: string;
+  readonly space?: HeadSearchSpace;
+  readonly maxEpochs?: number;
+  readonly eta?: number;
+  readonly onTrial?: (trial: HyperbandTrial<HeadConfig>, done: number, total: number) => void;
+}
+
+/**
+ * `polarcad tune`: split the manifest as `train`/the experiments do (the test part is set aside
+ * and never used), compute the warm-up features once, run Hyperband over the head, and write
+ * trials.csv, best.json, hyperband.svg/.png and summary.txt into `out` (atomically, as a whole).
+ */
+export async function runTune(o: RunTuneOptions): Promise<{ result: HyperbandResult<HeadConfig>; summary: string }> {
+  const cohort = await loadExperimentCohort(o);
+  const cache = o.cacheDir === undefined ? undefined : new FeatureCache({ dir: o.cacheDir });
+  const p = await prepareExperimentBackbone(o.backbone, o.weights ?? 'imagenet', o, cache);
+  try {
+    const space = o.space ?? DEFAULT_HEAD_SPACE;
+    // features of the warm-up cut, once (every trial then reads them from memory)
+    const t0 = performance.now();
+    const probe = addHaiHead(p.backbone);
+    try {
+      const start = probe.layers.length - HAI_HEAD_LAYERS + 1; // the first Dense (GAP has no weights)
+      await p.setup.features(probe, frozenFrontier(probe, start), [...cohort.train, ...cohort.validation], (done, total) => o.onProgress?.('features', done, total));
+    } finally {
+      for (const l of probe.layers.slice(-HAI_HEAD_LAYERS)) l.dispose();
+    }
+    const featureSeconds = (performance.now() - t0) / 1000;
+    const result = await tuneHead({
+      setup: p.setup,
+      backbone: p.backbone,
+      lrExponent: p.spec.lrExponent,
+      train: cohort.train,
+      validation: cohort.validation,
+      space,
+      maxEpochs: o.maxEpochs,
+      eta: o.eta,
+      batchSize: o.batchSize,
+      seed: o.seed,
+      onTrial: (t, done, total) => {
+        o.onProgress?.('hyperband', done, total);
+        o.onTrial?.(t, done, total);
+      },
+    });
+    const summary = await writeDirAtomic(o.out, (tmp) =>
+      writeTuneOutputs(tmp, result, {
+        backbone: p.spec.name,
+        weights: p.weights.description,
+        manifest: cohort.data.manifest.path,
+        manifestSha256: cohort.data.manifest.sha256,
+        input: o.input,
+        seed: o.seed,
+        defaultLrExponent: p.spec.lrExponent,
+        space,
+        split: { train: cohort.split.train.length, validation: cohort.split.validation.length, test: cohort.split.test.length },
+        featureSeconds,
+      }),
+    );
+    return { result, summary };
+  } finally {
+    await p.setup.dispose();
+    p.backbone.dispose();
+  }
 }
