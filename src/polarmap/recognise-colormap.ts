@@ -39,7 +39,10 @@ export interface RecogniseOptions {
   readonly samplesPerImage?: number;
   /** coverage difference under which another table is reported as also fitting (default 0.002) */
   readonly ambiguity?: number;
-  /** the best table must cover at least this share of the pixels (default 0.9) */
+  /**
+   * the best table must cover at least this share of the pixels (default 0.6: a crop with a deep
+   * defect has ~10% dark rim/defect-edge pixels off every table; a wrong table covers far less)
+   */
   readonly minCoverage?: number;
 }
 
@@ -112,7 +115,7 @@ export class ColormapRecogniser {
     const fits = this.fits();
     if (this.total === 0) throw new InputError('colour map: no image to recognise it from');
     const best = fits[0];
-    const min = this.opts.minCoverage ?? 0.9;
+    const min = this.opts.minCoverage ?? 0.6;
     if (best.coverage < min) {
       throw new InputError(
         `colour map: none of ${fits.map((f) => f.colormap.name).join(', ')} fits the images (best: ${best.colormap.name}, ` +
