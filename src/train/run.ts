@@ -74,6 +74,7 @@ export interface TrainRunOptions {
   alpha?: number;
   /** Feature cache folder (default: the engine's default). */
   cacheDir?: string;
+  /** Micro-batch size for gradient accumulation (same loss, gradients and accuracy; less memory). */
   microBatch?: number;
   /** Resolved-options file of an interrupted run: continue it. */
   resume?: boolean;
@@ -227,6 +228,7 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
   checkInt('--batch-size', o.batchSize, 1);
   checkInt('--augment', o.augment, 0);
   checkInt('--seed', o.seed, 0);
+  if (o.microBatch !== undefined) checkInt('--micro-batch', o.microBatch, 1);
   if (o.unfreeze !== undefined && o.unfreezeFrom !== undefined) throw new InputError('give --unfreeze or --unfreeze-from, not both');
   if (o.selectOn !== 'validation' && o.selectOn !== 'test') throw new InputError(`--select-on must be validation or test, got '${String(o.selectOn)}'`);
   if (o.inputSize !== undefined && o.weights !== 'none') throw new InputError('--input-size can only change the input side with --weights none');
@@ -341,6 +343,7 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
       learningRates: { exponentA: a, warmup: lr1, finetune: lr2 },
       stages,
       batchSize: o.batchSize,
+      microBatch: o.microBatch ?? null,
       optimizer: { name: 'Adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-7 },
       selection: {
         on: o.selectOn,

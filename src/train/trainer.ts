@@ -221,7 +221,10 @@ export interface TrainOptions {
   stages: readonly StageSpec[];
   batchSize: number;
   seed: number | string;
-  /** Fixed micro-batch size (gradient accumulation; default: the whole batch). */
+  /**
+   * Fixed micro-batch size (gradient accumulation over slices of each batch; default: the whole
+   * batch). Loss, gradients and training accuracy are those of the whole batch (same dropout masks).
+   */
   microBatch?: number;
   onEvent?: (e: TrainEvent) => void;
   /** Folder for per-epoch checkpoints; an existing checkpoint there is resumed. */
@@ -373,6 +376,7 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
   if (o.train.length === 0) throw new InputError('training set is empty');
   if (o.validation.length === 0) throw new InputError('validation set is empty (needed for best-epoch selection)');
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new InputError(`batch size must be a positive integer, got ${o.batchSize}`);
+  if (o.microBatch !== undefined && (!Number.isInteger(o.microBatch) || o.microBatch < 1)) throw new InputError(`micro-batch size must be a positive integer, got ${o.microBatch}`);
   if (o.stages.length === 0) throw new InputError('no training stage given');
   const names = new Set<string>();
   for (const s of o.stages) {
@@ -475,12 +479,14 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
             return tf.tensor(buf, [n, d.width]);
           });
           const nx = xs.length;
-          let probsOut: Float32Array | null = null;
+          // class-1 probabilities of every call, in call order: the micro-batches cover the batch
+          // in order, so the last n values are the batch's (a memory probe would come first)
+          const probsOut: number[] = [];
           const res = await accumulateGradients(
             (ins) => {
               const mm = new Map(g.dropouts.map((d, k) => [d.name, ins[nx + 1 + k]]));
               const p = runSubGraph(g, ins.slice(0, nx), { bnTraining: trainBn, masks: mm });
-              if (ins[0].shape[0] === n) probsOut = tf.tidy(() => p.slice([0, 1], [-1, 1]).dataSync() as Float32Array);
+              probsOut.push(...tf.tidy(() => p.slice([0, 1], [-1, 1]).dataSync()));
               return crossEntropy(p, ins[nx]);
             },
             [...xs, y, ...masks],
@@ -490,8 +496,8 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
           lossSum += (await res.value.data())[0] * n;
           adam.applyGradients(res.grads);
           tf.dispose([res.value, ...Object.values(res.grads), ...xs, y, ...masks]);
-          const pr = probsOut as Float32Array | null;
-          if (pr !== null) idx.forEach((i, k) => (correct += (pr[k] > 0.5 ? 1 : 0) === trainLabels[i] ? 1 : 0));
+          const pr = probsOut.slice(probsOut.length - n);
+          idx.forEach((i, k) => (correct += (pr[k] > 0.5 ? 1 : 0) === trainLabels[i] ? 1 : 0));
           if (o.shouldStop?.() === true) {
             interrupted = true;
             break;
@@ -503,7 +509,7 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
           stage: stage.name,
           epoch,
           loss: lossSum / order.length,
-          accuracy: o.microBatch !== undefined && o.microBatch < o.batchSize ? NaN : correct / order.length,
+          accuracy: correct / order.length,
           valLoss: val.loss,
           valAccuracy: val.accuracy,
           lr: stage.lr,

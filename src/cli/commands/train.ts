@@ -47,6 +47,7 @@ interface TrainCli {
   restoreBest: boolean;
   inputSize?: string;
   cacheDir?: string;
+  microBatch?: string;
   resume?: string;
   quiet?: boolean;
   json?: boolean;
@@ -79,6 +80,7 @@ export function registerTrain(program: Command): void {
     .option('--no-restore-best', 'keep the last epoch instead of the best validation epoch')
     .option('--input-size <px>', 'override the input side (only with --weights none; for quick experiments)')
     .option('--cache-dir <dir>', 'feature cache folder')
+    .option('--micro-batch <n>', 'split each batch into micro-batches of N for the gradient (same result, less memory; default: whole batch)')
     .option('--resume <dir>', 'continue the interrupted run in DIR')
     .option('--quiet', 'no progress output')
     .option('--json', 'JSON-lines events on stdout instead of progress bars')
@@ -116,6 +118,7 @@ export function registerTrain(program: Command): void {
               restoreBest: c.restoreBest,
               inputSize: int('--input-size', c.inputSize),
               cacheDir: c.cacheDir,
+              microBatch: int('--micro-batch', c.microBatch),
             };
       const mode = c.json === true ? 'json' : c.quiet === true ? 'quiet' : 'bar';
       let bar: Progress | null = null;
