@@ -85,10 +85,14 @@ async function measure(
       const y = await forward(x.data, x.shape);
       if (batch === 1) out1 = y;
     }
+    const cpuMs: number[] = [];
     const runs = await timeRuns(async () => {
+      const c0 = process.cpuUsage();
       await forward(x.data, x.shape);
+      const c = process.cpuUsage(c0);
+      cpuMs.push((c.user + c.system) / 1000);
     }, sched[batch]);
-    const t = summariseBatch(batch, runs, warm);
+    const t = summariseBatch(batch, runs, warm, cpuMs);
     if (batch === 1) perImage = t.msPerImage;
     batches.push(t);
     process.stderr.write(`  ${spec.name} batch ${batch}: ${t.msPerImage} ms/image (${runs.length} runs)\n`);

@@ -50,15 +50,22 @@ export interface BatchTiming {
   runsMs: number[];
   /** Whether an untimed call at this batch size preceded the timed ones. */
   warmedUp: boolean;
+  /**
+   * Median process CPU time (user + system, all threads) of one call divided by the batch size.
+   * For single-threaded tfjs-wasm this hardly depends on other processes' load; for ORT it sums
+   * its threads (including their spin-waiting).
+   */
+  cpuMsPerImage?: number;
 }
 
-/** Summarise the timed runs of one batch size. */
-export function summariseBatch(batch: number, runsMs: readonly number[], warmedUp: boolean): BatchTiming {
+/** Summarise the timed runs of one batch size (`cpuMs`: CPU time of each run, when measured). */
+export function summariseBatch(batch: number, runsMs: readonly number[], warmedUp: boolean, cpuMs?: readonly number[]): BatchTiming {
   return {
     batch,
     msPerImage: round(median(runsMs) / batch, 1),
     runsMs: runsMs.map((t) => round(t, 1)),
     warmedUp,
+    ...(cpuMs === undefined || cpuMs.length === 0 ? {} : { cpuMsPerImage: round(median(cpuMs) / batch, 1) }),
   };
 }
 
@@ -142,19 +149,28 @@ function cell(r: BackboneRow['tfjs'] | BackboneRow['ort'], batch: number): strin
   return b === undefined ? '-' : fmt(b.msPerImage);
 }
 
+function cpuCell(r: BackboneRow['tfjs'] | BackboneRow['ort']): string {
+  if (!isResult(r)) return '-';
+  const get = (batch: number): string => {
+    const c = r.batches.find((x) => x.batch === batch)?.cpuMsPerImage;
+    return c === undefined ? '-' : fmt(c);
+  };
+  return `${get(1)} / ${get(16)}`;
+}
+
 function fmt(x: number): string {
   return x >= 100 ? x.toFixed(0) : x.toFixed(1);
 }
 
 /**
  * Markdown table of the benchmark: ms per image at batch 1 and 16 on both engines, the
- * tfjs/ORT ratio, peak RSS / wasm heap per worker process, and the ORT-vs-tfjs relative difference
+ * tfjs/ORT ratio, CPU ms per image, peak RSS / wasm heap per worker process, and the ORT-vs-tfjs relative difference
  * of the batch-1 output. Failures are listed below it.
  */
 export function markdownTable(rows: readonly BackboneRow[]): string {
   const head =
-    '| Backbone | Input | tfjs-wasm b1 | tfjs-wasm b16 | ORT b1 | ORT b16 | tfjs/ORT b1 | tfjs/ORT b16 | tfjs peak RSS | tfjs wasm heap | ORT peak RSS | ORT vs tfjs |\n' +
-    '|---|---|---|---|---|---|---|---|---|---|---|---|\n';
+    '| Backbone | Input | tfjs-wasm b1 | tfjs-wasm b16 | ORT b1 | ORT b16 | tfjs/ORT b1 | tfjs/ORT b16 | tfjs-wasm CPU b1 / b16 | ORT CPU b1 / b16 | tfjs peak RSS | tfjs wasm heap | ORT peak RSS | ORT vs tfjs |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
   const notes: string[] = [];
   const body = rows
     .map((r) => {
@@ -169,7 +185,7 @@ export function markdownTable(rows: readonly BackboneRow[]): string {
       const ratio = (b: string): string => (r.ratio?.[b] === undefined ? '-' : `${r.ratio[b].toFixed(1)}x`);
       return (
         `| ${r.backbone} | ${r.inputSize} | ${cell(r.tfjs, 1)} | ${cell(r.tfjs, 16)} | ${cell(r.ort, 1)} | ${cell(r.ort, 16)} ` +
-        `| ${ratio('b1')} | ${ratio('b16')} | ${t === null ? '-' : `${Math.round(t.peakRssMiB)} MiB`} ` +
+        `| ${ratio('b1')} | ${ratio('b16')} | ${cpuCell(r.tfjs)} | ${cpuCell(r.ort)} | ${t === null ? '-' : `${Math.round(t.peakRssMiB)} MiB`} ` +
         `| ${t?.wasmHeapMiB === undefined ? '-' : `${Math.round(t.wasmHeapMiB)} MiB`} | ${o === null ? '-' : `${Math.round(o.peakRssMiB)} MiB`} ` +
         `| ${o?.parityRelError === undefined ? '-' : o.parityRelError.toExponential(0)} |`
       );

@@ -27,7 +27,7 @@ function result(engine: WorkerResult['engine'], b1: number, b16: number): Worker
     inputSize: 224,
     threads: engine === 'ort' ? 2 : 1,
     setupMs: 100,
-    batches: [summariseBatch(1, [b1], true), summariseBatch(16, [b16 * 16], false)],
+    batches: [summariseBatch(1, [b1], true, [b1 * 2]), summariseBatch(16, [b16 * 16], false)],
     peakRssMiB: 812.4,
     baselineRssMiB: 160,
     ...(engine === 'tfjs-wasm' ? { wasmHeapMiB: 600 } : {}),
@@ -89,6 +89,9 @@ describe('summariseBatch and speedRatios', () => {
     assert.equal(s.msPerImage, 106.3);
     assert.deepEqual(s.runsMs, [3200, 1600, 1700]);
     assert.equal(s.warmedUp, true);
+    assert.equal(s.cpuMsPerImage, undefined);
+    // CPU: median of 1500, 1600, 6400 = 1600 / 16 = 100
+    assert.equal(summariseBatch(16, [3200, 1600, 1700], true, [6400, 1500, 1600]).cpuMsPerImage, 100);
   });
   test('ratio tfjs / ORT per batch size', () => {
     // 120 / 30 = 4; 90 / 20 = 4.5
@@ -122,9 +125,10 @@ describe('markdownTable', () => {
     assert.match(lines[0], /^\| Backbone \| Input \| tfjs-wasm b1 /);
     assert.equal(lines[1].split('|').length, lines[0].split('|').length);
     // >= 100 ms printed without decimals (1234.5 -> 1235), below with one; ratio 41.16 -> 41.2x;
+    // CPU b1 = 2 x wall (1234.5 * 2 = 2469; 30 * 2 = 60.0), b16 not measured -> '-';
     // parity 4.84e-5 -> toExponential(0) = 5e-5
-    assert.equal(lines[2], '| ResNet50V2 | 224 | 1235 | 90.0 | 30.0 | 20.0 | 41.2x | 4.5x | 812 MiB | 600 MiB | 812 MiB | 5e-5 |');
-    assert.equal(lines[3], '| VGG16 | 224 | failed | failed | - | - | - | - | - | - | - | - |');
+    assert.equal(lines[2], '| ResNet50V2 | 224 | 1235 | 90.0 | 30.0 | 20.0 | 41.2x | 4.5x | 2469 / - | 60.0 / - | 812 MiB | 600 MiB | 812 MiB | 5e-5 |');
+    assert.equal(lines[3], '| VGG16 | 224 | failed | failed | - | - | - | - | - | - | - | - | - | - |');
     assert.match(md, /Failures:\n\n- VGG16 on tfjs-wasm: timed out after 720 s\n$/);
   });
 });
