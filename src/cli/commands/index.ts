@@ -3,6 +3,7 @@ import { registerExperiment } from './experiment.js';
 import { registerExport } from './export.js';
 import { registerModels } from './models.js';
 import { registerPrepare } from './prepare.js';
+import { registerReport } from './report.js';
 import { registerScore } from './score.js';
 import { registerSynth } from './synth.js';
 import { registerTrain } from './train.js';
@@ -11,4 +12,4 @@ import { registerTune } from './tune.js';
 /** Every sub-command registers itself on the program. Add one import and one entry per command. */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerModels, registerPrepare, registerSynth, registerExport, registerTrain, registerScore, registerTune, registerExperiment];
+export const COMMANDS: readonly RegisterCommand[] = [registerModels, registerPrepare, registerSynth, registerExport, registerTrain, registerScore, registerTune, registerExperiment, registerReport];

@@ -1,0 +1,636 @@
+/**
+ * What a report shows, read from the folders polarcad commands write: a `polarcad train` run,
+ * an experiment folder (`polarcad experiment ...`: a table CSV and `runs/<name>/`), a
+ * `polarcad score` folder, a `polarcad evaluate` folder, a `polarcad cv` folder, or a demo folder
+ * (`demo.json` naming the others). Every network row is recomputed from its per-patient
+ * `predictions.csv` with 95% intervals (Wilson; stratified bootstrap for AUC and F1; seeded), so all
+ * rows of a report are computed the same way. Semi-quantitative rows come from `polarcad score`'s
+ * `metrics.json` (`MetricsRow`s, Apostolopoulos et al. 2020 Table 2 layout).
+ */
+import { access, readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import type { Label } from '../domain/views.js';
+import { metricsWithIntervals } from '../evaluate/intervals.js';
+import type { MetricsFile, MetricsRow } from '../evaluate/metrics-row.js';
+import { metricsRowFromIntervals } from '../evaluate/metrics-row.js';
+import { loadManifest } from '../ingest/manifest.js';
+import { InputError, errorMessage } from '../util/errors.js';
+
+/** One patient's out-of-sample probability of CAD. */
+export interface PatientPrediction {
+  readonly id: string;
+  readonly label: Label;
+  readonly prob: number;
+  readonly fold?: number;
+}
+
+/** One epoch row of a training history (history.csv). */
+export interface HistoryPoint {
+  readonly stage: string;
+  readonly epoch: number;
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly valLoss?: number;
+  readonly valAccuracy?: number;
+}
+
+/** A trained network evaluated on labelled patients. */
+export interface NetworkResult {
+  readonly name: string;
+  readonly description: string;
+  /** folder it was read from */
+  readonly dir: string;
+  readonly predictions: readonly PatientPrediction[];
+  readonly row: MetricsRow;
+  readonly history: readonly HistoryPoint[];
+  /** kept epoch per stage */
+  readonly selected: readonly { stage: string; epoch: number }[];
+  /** weights provenance (`ResolvedWeights`) when recorded */
+  readonly weights?: { readonly source: string; readonly description: string };
+  /** where best epochs were selected: 'validation' or 'test' (leaks) */
+  readonly selectOn?: string;
+  readonly backbone?: string;
+  readonly input?: string;
+  /** the manifest the network was trained on, when recorded */
+  readonly manifest?: string;
+  /** train / validation / test ids, when recorded */
+  readonly split?: { readonly train: readonly string[]; readonly validation: readonly string[]; readonly test: readonly string[] };
+  /** stage plan (name, epochs, lr, unfreeze) when recorded */
+  readonly stages?: readonly { name: string; epochs: number; lr: number; unfreeze: number }[];
+}
+
+/** A table of rows to compare (backbones, strategies, depths, semi-quantitative rules). */
+export interface ComparisonTable {
+  readonly title: string;
+  readonly rows: readonly MetricsRow[];
+  readonly notes: readonly string[];
+}
+
+/** Per-fold figures of a cross-validation. */
+export interface CvFold {
+  readonly fold: number;
+  readonly n: number;
+  readonly threshold: number;
+  readonly accuracy: number | null;
+  readonly sensitivity: number | null;
+  readonly specificity: number | null;
+  readonly auc: number | null;
+  readonly epochs: string;
+}
+
+/** Cross-validation summary (cv.json). */
+export interface CvSummary {
+  readonly k: number;
+  readonly folds: readonly CvFold[];
+  readonly mean: Readonly<Record<string, { mean: number | null; sd: number | null }>>;
+  readonly protocol: string;
+}
+
+/** Table 1 of Hai et al. (2022): the patients by class. */
+export interface DatasetSummary {
+  readonly manifest: string;
+  readonly patients: number;
+  readonly byClass: Readonly<Record<'cad' | 'normal', ClassSummary>>;
+  /** patients per part and class, when a split is known */
+  readonly split?: Readonly<Record<'train' | 'validation' | 'test', { cad: number; normal: number }>>;
+}
+
+export interface ClassSummary {
+  readonly n: number;
+  readonly male: number;
+  readonly female: number;
+  readonly sexUnknown: number;
+  readonly ageMean: number | null;
+  readonly ageSd: number | null;
+  readonly ageMin: number | null;
+  readonly ageMax: number | null;
+}
+
+/** A class-activation heatmap of one test patient (heatmaps/index.json). */
+export interface HeatmapItem {
+  readonly id: string;
+  readonly outcome: 'TP' | 'FP' | 'FN' | 'TN';
+  readonly prob: number;
+  /** PNG bytes */
+  readonly png: Uint8Array;
+  readonly caption: string;
+}
+
+/** Continuous semi-quantitative scores per test patient (scores.csv), for ROC curves. */
+export interface ScoreCurve {
+  readonly name: string;
+  readonly labels: readonly Label[];
+  readonly scores: readonly number[];
+  /** the rule threshold on this score (e.g. SSS >= 4) */
+  readonly ruleThreshold?: number;
+}
+
+/** Everything a report shows. */
+export interface ReportData {
+  readonly title: string;
+  /** what kind of folder(s) were read */
+  readonly kinds: readonly string[];
+  readonly dir: string;
+  readonly networks: readonly NetworkResult[];
+  /** rows of `polarcad score` (rules and continuous scores) */
+  readonly semiquant: readonly MetricsRow[];
+  readonly semiquantNote?: string;
+  readonly scoreCurves: readonly ScoreCurve[];
+  readonly comparisons: readonly ComparisonTable[];
+  readonly cv?: CvSummary;
+  readonly dataset?: DatasetSummary;
+  /** null: no explanation output in the folder */
+  readonly heatmaps: readonly HeatmapItem[] | null;
+  /** threshold rule of an evaluation (e.g. "sensitivity 0.9 on validation") */
+  readonly thresholdRule?: string;
+  readonly notes: readonly string[];
+  readonly warnings: readonly string[];
+  /** free facts shown at the top (e.g. the demo's timing) */
+  readonly facts: readonly (readonly [string, string])[];
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new InputError(`${path}: cannot read (${errorMessage(e)})`);
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new InputError(`${path}: not valid JSON (${errorMessage(e)})`);
+  }
+}
+
+async function readCsv(path: string): Promise<Record<string, string>[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new InputError(`${path}: cannot read (${errorMessage(e)})`);
+  }
+  try {
+    return parse(text, { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[];
+  } catch (e) {
+    throw new InputError(`${path}: not a valid CSV (${errorMessage(e)})`);
+  }
+}
+
+const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const strArr = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+/**
+ * Read a predictions CSV (`patient_id, label, prob[, fold]`; label 0/1 or normal/CAD).
+ * @throws InputError naming the file, row and column of a bad cell
+ */
+export async function readPredictions(path: string): Promise<PatientPrediction[]> {
+  const rows = await readCsv(path);
+  if (rows.length === 0) throw new InputError(`${path}: no predictions`);
+  for (const col of ['patient_id', 'label', 'prob']) {
+    if (!(col in rows[0])) throw new InputError(`${path}: column ${col} is missing`);
+  }
+  return rows.map((r, i) => {
+    const where = `${path}: row ${i + 2}`;
+    const l = r.label.trim().toLowerCase();
+    const label: Label | null = l === '1' || l === 'cad' ? 1 : l === '0' || l === 'normal' ? 0 : null;
+    if (label === null) throw new InputError(`${where}, column label: "${r.label}" is not 0/1 or normal/CAD`);
+    const prob = Number(r.prob);
+    if (r.prob.trim() === '' || !(prob >= 0 && prob <= 1)) throw new InputError(`${where}, column prob: "${r.prob}" is not a probability in [0, 1]`);
+    const fold = r.fold === undefined || r.fold === '' ? undefined : Number(r.fold);
+    return { id: r.patient_id, label, prob, ...(fold !== undefined && Number.isFinite(fold) ? { fold } : {}) };
+  });
+}
+
+/** Read history.csv of a run (train: acc/val_acc; experiments: accuracy/val_accuracy). */
+export async function readHistory(path: string): Promise<HistoryPoint[]> {
+  if (!(await exists(path))) return [];
+  const rows = await readCsv(path);
+  const out: HistoryPoint[] = [];
+  for (const r of rows) {
+    const num = (k: string): number => (r[k] === undefined || r[k] === '' ? NaN : Number(r[k]));
+    const loss = num('loss');
+    const valLoss = num('val_loss');
+    const valAccuracy = Number.isFinite(num('val_acc')) ? num('val_acc') : num('val_accuracy');
+    let accuracy = Number.isFinite(num('acc')) ? num('acc') : num('accuracy');
+    if (!Number.isFinite(accuracy)) accuracy = valAccuracy;
+    const epoch = num('epoch');
+    if (!Number.isFinite(loss) || !Number.isFinite(accuracy) || !Number.isFinite(epoch)) continue;
+    out.push({
+      stage: r.stage ?? 'train',
+      epoch,
+      loss,
+      accuracy,
+      ...(Number.isFinite(valLoss) ? { valLoss } : {}),
+      ...(Number.isFinite(valAccuracy) ? { valAccuracy } : {}),
+    });
+  }
+  return out;
+}
+
+/**
+ * A network's `MetricsRow`, recomputed from its predictions at `threshold` with 95% intervals
+ * (bootstrap seeded by `seed`, 2,000 resamples).
+ */
+export function networkRow(
+  meta: { name: string; description: string; evaluatedOn: string },
+  predictions: readonly PatientPrediction[],
+  threshold: number,
+  seed: number | string,
+): MetricsRow {
+  const m = metricsWithIntervals(
+    predictions.map((p) => p.label),
+    predictions.map((p) => p.prob),
+    { threshold, seed: `${String(seed)}/report/${meta.name}` },
+  );
+  return metricsRowFromIntervals({ ...meta, kind: 'model' }, m);
+}
+
+function stagesOf(v: unknown): { name: string; epochs: number; lr: number; unfreeze: number }[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  return v.map((s) => {
+    const o = obj(s);
+    return { name: String(o.name ?? ''), epochs: Number(o.epochs ?? o.epochsRun ?? NaN), lr: Number(o.lr ?? NaN), unfreeze: Number(o.unfreeze ?? 0) };
+  });
+}
+
+function selectedOf(v: unknown): { stage: string; epoch: number }[] {
+  if (!Array.isArray(v)) return [];
+  return v
+    .map((s) => obj(s))
+    .filter((o) => typeof o.name === 'string' && typeof o.bestEpoch === 'number')
+    .map((o) => ({ stage: o.name as string, epoch: o.bestEpoch as number }));
+}
+
+/** A `polarcad train` run directory (config.json with `polarcad: 'train'`). */
+export async function loadTrainRun(dir: string, name?: string): Promise<NetworkResult> {
+  const cfg = await readJson(join(dir, 'config.json'));
+  if (cfg.status !== 'complete') throw new InputError(`${dir}: the training run is not complete (status ${String(cfg.status)}); resume it with \`polarcad train --resume ${dir}\``);
+  const resolved = obj(cfg.resolved);
+  const metrics = (await exists(join(dir, 'metrics.json'))) ? await readJson(join(dir, 'metrics.json')) : {};
+  const threshold = typeof metrics.threshold === 'number' ? metrics.threshold : 0.5;
+  const predictions = await readPredictions(join(dir, 'predictions.csv'));
+  const backbone = str(resolved.backbone) ?? 'network';
+  const seed = typeof resolved.seed === 'number' || typeof resolved.seed === 'string' ? resolved.seed : 1;
+  const selection = obj(resolved.selection);
+  const selectOn = str(selection.on) ?? 'validation';
+  const evaluatedOn = `${str(metrics.evaluatedOn) ?? 'held-out test split'}${selectOn === 'test' ? ' (epochs selected on this test set: optimistic)' : ''}`;
+  const input = str(resolved.input);
+  const rowName = name ?? backbone.toLowerCase();
+  const weights = obj(resolved.weights);
+  const split = obj(resolved.split);
+  return {
+    name: rowName,
+    description: `${backbone}${input ? `, input ${input}` : ''}, warm-up + fine-tune`,
+    dir,
+    predictions,
+    row: networkRow({ name: rowName, description: `${backbone} (polarcad train)`, evaluatedOn }, predictions, threshold, seed),
+    history: await readHistory(join(dir, 'history.csv')),
+    selected: selectedOf(cfg.stages),
+    ...(typeof weights.description === 'string' ? { weights: { source: String(weights.source ?? 'unknown'), description: weights.description } } : {}),
+    selectOn,
+    backbone,
+    ...(input ? { input } : {}),
+    ...(typeof obj(resolved.manifest).path === 'string' ? { manifest: obj(resolved.manifest).path as string } : {}),
+    split: { train: strArr(split.train), validation: strArr(split.validation), test: strArr(split.test) },
+    ...(stagesOf(resolved.stages) ? { stages: stagesOf(resolved.stages) } : {}),
+  };
+}
+
+/** A run directory written by an experiment (`runs/<name>/`: config.json with `name`, stages.json). */
+async function loadExperimentRun(dir: string, rowName: string, description: string): Promise<NetworkResult> {
+  const cfg = await readJson(join(dir, 'config.json'));
+  const predictions = await readPredictions(join(dir, 'predictions.csv'));
+  const stagesJson = (await exists(join(dir, 'stages.json'))) ? (JSON.parse(await readFile(join(dir, 'stages.json'), 'utf8')) as unknown) : [];
+  const weights = obj(cfg.weights);
+  const seed = typeof cfg.seed === 'number' || typeof cfg.seed === 'string' ? cfg.seed : 1;
+  const split = obj(cfg.split);
+  return {
+    name: rowName,
+    description,
+    dir,
+    predictions,
+    row: networkRow({ name: rowName, description, evaluatedOn: 'held-out test split' }, predictions, 0.5, seed),
+    history: await readHistory(join(dir, 'history.csv')),
+    selected: selectedOf(stagesJson),
+    ...(typeof weights.description === 'string' ? { weights: { source: String(weights.source ?? 'unknown'), description: weights.description } } : {}),
+    selectOn: str(cfg.selectedOn) ?? 'validation',
+    ...(str(cfg.backbone) ? { backbone: str(cfg.backbone) } : {}),
+    ...(str(cfg.input) ? { input: str(cfg.input) } : {}),
+    ...(str(cfg.manifest) ? { manifest: str(cfg.manifest) } : {}),
+    split: { train: strArr(split.train), validation: strArr(split.validation), test: strArr(split.test) },
+    ...(stagesOf(cfg.stages) ? { stages: stagesOf(cfg.stages) } : {}),
+  };
+}
+
+/** Experiment table files and their titles. */
+const EXPERIMENT_TABLES: readonly (readonly [string, string])[] = [
+  ['backbones.csv', 'Backbones, two-stage transfer learning (Hai et al. 2022, Table 3)'],
+  ['strategies.csv', 'Training strategies (Hai et al. 2022, Table 4)'],
+  ['finetune-depth.csv', 'Trainable top convolutional layers (Apostolopoulos et al. 2020)'],
+];
+
+interface Accum {
+  kinds: string[];
+  networks: NetworkResult[];
+  semiquant: MetricsRow[];
+  semiquantNote?: string;
+  scoreCurves: ScoreCurve[];
+  comparisons: ComparisonTable[];
+  cv?: CvSummary;
+  manifest?: string;
+  heatmaps: HeatmapItem[] | null;
+  thresholdRule?: string;
+  notes: string[];
+  warnings: string[];
+  facts: [string, string][];
+}
+
+function empty(): Accum {
+  return { kinds: [], networks: [], semiquant: [], scoreCurves: [], comparisons: [], heatmaps: null, notes: [], warnings: [], facts: [] };
+}
+
+async function loadScoreDir(dir: string, acc: Accum): Promise<void> {
+  const file = (await readJson(join(dir, 'metrics.json'))) as unknown as MetricsFile;
+  if (file.format !== 'polarcad-metrics' || !Array.isArray(file.rows)) throw new InputError(`${join(dir, 'metrics.json')}: not a polarcad metrics file`);
+  acc.kinds.push('score');
+  acc.semiquant.push(...file.rows);
+  acc.semiquantNote = file.rows[0]?.evaluatedOn;
+  acc.manifest ??= file.manifest?.path;
+  if (await exists(join(dir, 'scores.csv'))) {
+    const rows = (await readCsv(join(dir, 'scores.csv'))).filter((r) => r.split === 'test');
+    for (const [col, name, rule] of [
+      ['sss_ac', 'SSS (AC)', 4],
+      ['tpd_stress_ac', 'stress TPD (AC)', undefined],
+    ] as const) {
+      const ok = rows.filter((r) => r[col] !== undefined && r[col] !== '');
+      if (ok.length === 0) continue;
+      const labels = ok.map((r) => (r.label.toLowerCase() === 'cad' || r.label === '1' ? 1 : 0) as Label);
+      if (new Set(labels).size < 2) continue;
+      acc.scoreCurves.push({ name, labels, scores: ok.map((r) => Number(r[col])), ...(rule !== undefined ? { ruleThreshold: rule } : {}) });
+    }
+  }
+}
+
+async function loadHeatmaps(dir: string): Promise<HeatmapItem[] | null> {
+  const index = join(dir, 'heatmaps', 'index.json');
+  if (!(await exists(index))) return null;
+  const j = await readJson(index);
+  const items = Array.isArray(j.items) ? j.items : [];
+  const out: HeatmapItem[] = [];
+  for (const [i, it] of items.entries()) {
+    const o = obj(it);
+    const outcome = str(o.outcome);
+    const file = str(o.file);
+    if (outcome !== 'TP' && outcome !== 'FP' && outcome !== 'FN' && outcome !== 'TN') throw new InputError(`${index}: items[${i}].outcome must be TP, FP, FN or TN`);
+    if (file === undefined || file.includes('..')) throw new InputError(`${index}: items[${i}].file must be a file name inside heatmaps/`);
+    out.push({ id: String(o.id ?? ''), outcome, prob: Number(o.prob ?? NaN), png: new Uint8Array(await readFile(join(dir, 'heatmaps', file))), caption: String(o.caption ?? '') });
+  }
+  return out;
+}
+
+async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
+  if (await exists(join(dir, 'demo.json'))) {
+    const d = await readJson(join(dir, 'demo.json'));
+    acc.kinds.push('demo');
+    for (const k of ['train', 'evaluate', 'score']) {
+      const sub = str(d[k]);
+      if (sub !== undefined) await loadOne(resolve(dir, sub), acc, depth + 1);
+    }
+    for (const [k, v] of Object.entries(obj(d.facts))) acc.facts.push([k, String(v)]);
+    for (const n of strArr(d.notes)) acc.notes.push(n);
+    return;
+  }
+  if (await exists(join(dir, 'cv.json'))) {
+    const c = await readJson(join(dir, 'cv.json'));
+    acc.kinds.push('cv');
+    const predictions = await readPredictions(join(dir, 'predictions.csv'));
+    const threshold = typeof c.threshold === 'number' ? c.threshold : 0.5;
+    const name = str(c.name) ?? 'cv';
+    const protocol = str(c.protocol) ?? 'k-fold cross-validation';
+    acc.networks.push({
+      name,
+      description: str(c.description) ?? name,
+      dir,
+      predictions,
+      row: networkRow({ name, description: str(c.description) ?? name, evaluatedOn: `all patients, out of fold (${protocol})` }, predictions, threshold, str(c.seed) ?? Number(c.seed ?? 1)),
+      history: [],
+      selected: [],
+      ...(obj(c.weights).description ? { weights: { source: String(obj(c.weights).source), description: String(obj(c.weights).description) } } : {}),
+      selectOn: 'validation',
+      ...(str(c.backbone) ? { backbone: str(c.backbone) } : {}),
+    });
+    acc.cv = {
+      k: Number(c.k),
+      protocol,
+      folds: (Array.isArray(c.folds) ? c.folds : []).map((f) => f as CvFold),
+      mean: obj(c.mean) as CvSummary['mean'],
+    };
+    acc.manifest ??= str(obj(c.manifest).path);
+    return;
+  }
+  if (await exists(join(dir, 'evaluate.json'))) {
+    const e = await readJson(join(dir, 'evaluate.json'));
+    acc.kinds.push('evaluate');
+    const predictions = await readPredictions(join(dir, 'predictions.csv'));
+    const threshold = Number(obj(e.threshold).value ?? 0.5);
+    const name = str(e.name) ?? 'model';
+    const evaluatedOn = `manifest ${basename(str(obj(e.manifest).path) ?? '?')} (${predictions.length} patients)`;
+    let base: NetworkResult | undefined;
+    const run = str(e.run);
+    if (run !== undefined && (await exists(join(run, 'config.json')))) {
+      try {
+        base = await loadTrainRun(run);
+      } catch {
+        base = undefined;
+      }
+    }
+    acc.networks.push({
+      ...(base ?? { history: [], selected: [] }),
+      name,
+      description: str(e.description) ?? name,
+      dir,
+      predictions,
+      row: networkRow({ name, description: str(e.description) ?? name, evaluatedOn }, predictions, threshold, 1),
+      ...(obj(e.weights).description ? { weights: { source: String(obj(e.weights).source), description: String(obj(e.weights).description) } } : {}),
+    });
+    acc.thresholdRule = str(obj(e.threshold).rule);
+    acc.manifest ??= str(obj(e.manifest).path);
+    acc.heatmaps ??= await loadHeatmaps(dir);
+    return;
+  }
+  if (await exists(join(dir, 'score.json'))) {
+    await loadScoreDir(dir, acc);
+    return;
+  }
+  if (await exists(join(dir, 'config.json'))) {
+    const cfg = await readJson(join(dir, 'config.json'));
+    if (cfg.polarcad === 'train') {
+      acc.kinds.push('train');
+      const n = await loadTrainRun(dir);
+      acc.networks.push(n);
+      acc.manifest ??= n.manifest;
+      acc.heatmaps ??= await loadHeatmaps(dir);
+      if (n.selectOn === 'test') acc.warnings.push(`${n.name}: best epochs were selected on the TEST set (--select-on test, the protocol of Hai et al. 2022); its test figures are optimistically biased.`);
+      return;
+    }
+  }
+  let found = false;
+  for (const [file, title] of EXPERIMENT_TABLES) {
+    if (!(await exists(join(dir, file)))) continue;
+    found = true;
+    acc.kinds.push(`experiment ${file.replace(/\.csv$/, '')}`);
+    const rows = await readCsv(join(dir, file));
+    const tableRows: MetricsRow[] = [];
+    const notes: string[] = [];
+    for (const r of rows) {
+      const runDir = r.run_dir ?? '';
+      if (runDir === '' || !(await exists(join(dir, runDir, 'predictions.csv')))) {
+        notes.push(`${r.name}: ${r.note || 'no run directory'}`);
+        continue;
+      }
+      const n = await loadExperimentRun(join(dir, runDir), r.name, r.description);
+      acc.networks.push(n);
+      tableRows.push(n.row);
+      acc.manifest ??= n.manifest;
+    }
+    const md = join(dir, file.replace(/\.csv$/, '.md'));
+    if (await exists(md)) {
+      for (const line of (await readFile(md, 'utf8')).split('\n')) if (line.startsWith('- ')) notes.push(line.slice(2));
+    }
+    acc.comparisons.push({ title, rows: tableRows, notes });
+  }
+  if (found) return;
+  if (depth === 0) {
+    throw new InputError(
+      `${dir}: not a polarcad output folder (expected config.json of \`polarcad train\`, score.json, evaluate.json, cv.json, demo.json, or an experiment table such as backbones.csv)`,
+    );
+  }
+  throw new InputError(`${dir}: not a polarcad output folder`);
+}
+
+function mean(xs: readonly number[]): number | null {
+  return xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function sd(xs: readonly number[]): number | null {
+  if (xs.length < 2) return null;
+  const m = mean(xs) as number;
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+}
+
+/**
+ * Table 1 of Hai et al. (2022) from a manifest: patients per class, sex, age (mean, SD, range),
+ * and, when `split` is given, patients per part and class.
+ */
+export async function summariseDataset(
+  manifestPath: string,
+  split?: { train: readonly string[]; validation: readonly string[]; test: readonly string[] },
+): Promise<DatasetSummary> {
+  const m = await loadManifest(manifestPath, { checkFiles: false });
+  const cls = (label: Label): ClassSummary => {
+    const rows = m.rows.filter((r) => r.label === label);
+    const ages = rows.map((r) => r.age).filter((a): a is number => typeof a === 'number' && Number.isFinite(a));
+    return {
+      n: rows.length,
+      male: rows.filter((r) => r.sex === 'M').length,
+      female: rows.filter((r) => r.sex === 'F').length,
+      sexUnknown: rows.filter((r) => r.sex === undefined).length,
+      ageMean: mean(ages),
+      ageSd: sd(ages),
+      ageMin: ages.length ? Math.min(...ages) : null,
+      ageMax: ages.length ? Math.max(...ages) : null,
+    };
+  };
+  const labelOf = new Map(m.rows.map((r) => [r.patientId, r.label]));
+  const count = (ids: readonly string[]): { cad: number; normal: number } => ({
+    cad: ids.filter((id) => labelOf.get(id) === 1).length,
+    normal: ids.filter((id) => labelOf.get(id) === 0).length,
+  });
+  const hasSplit = split !== undefined && split.train.length + split.test.length > 0;
+  return {
+    manifest: m.path,
+    patients: m.rows.length,
+    byClass: { cad: cls(1), normal: cls(0) },
+    ...(hasSplit ? { split: { train: count(split.train), validation: count(split.validation), test: count(split.test) } } : {}),
+  };
+}
+
+/** Options of {@link loadReportData}. */
+export interface LoadReportOptions {
+  /** more folders to put in the same report (e.g. a `polarcad score` folder beside a training run) */
+  readonly with?: readonly string[];
+  readonly title?: string;
+}
+
+/**
+ * Read everything a report shows from `dir` (and `opts.with`).
+ * @throws InputError when a folder is not a polarcad output folder or a file in it is malformed
+ */
+export async function loadReportData(dir: string, opts: LoadReportOptions = {}): Promise<ReportData> {
+  const root = resolve(dir);
+  try {
+    await access(root);
+  } catch {
+    throw new InputError(`${dir}: no such folder`);
+  }
+  const acc = empty();
+  await loadOne(root, acc);
+  for (const w of opts.with ?? []) await loadOne(resolve(w), acc);
+  const primary = acc.networks[0];
+  let dataset: DatasetSummary | undefined;
+  const manifest = primary?.manifest ?? acc.manifest;
+  if (manifest !== undefined) {
+    try {
+      dataset = await summariseDataset(manifest, acc.cv ? undefined : primary?.split);
+    } catch (e) {
+      acc.warnings.push(`data set table not available: ${errorMessage(e)}`);
+    }
+  }
+  // every network and the semi-quantitative rows in one comparison table (Apostolopoulos et al. 2020, Table 2)
+  const comparisons = [...acc.comparisons];
+  const inTables = new Set(comparisons.flatMap((t) => t.rows.map((r) => r.name)));
+  const loose = acc.networks.filter((n) => !inTables.has(n.name)).map((n) => n.row);
+  if (acc.semiquant.length > 0 || loose.length > 1 || (loose.length > 0 && comparisons.length > 0)) {
+    comparisons.unshift({
+      title: acc.semiquant.length > 0 ? 'Networks and the semi-quantitative analysis, side by side' : 'Networks',
+      rows: [...loose, ...acc.semiquant],
+      notes: acc.semiquant.length > 0 ? [`semi-quantitative rows: ${acc.semiquantNote ?? ''}`, 'continuous scores (kind "score") have an AUC only; a threshold on them is a rule, reported as its own row'] : [],
+    });
+  }
+  for (const n of acc.networks) {
+    if (n.selectOn === 'test' && !acc.warnings.some((w) => w.startsWith(`${n.name}:`))) {
+      acc.warnings.push(`${n.name}: best epochs were selected on the TEST set (--select-on test, the protocol of Hai et al. 2022); its test figures are optimistically biased.`);
+    }
+  }
+  return {
+    title: opts.title ?? `polarcad report: ${basename(root)}`,
+    kinds: acc.kinds,
+    dir: root,
+    networks: acc.networks,
+    semiquant: acc.semiquant,
+    ...(acc.semiquantNote ? { semiquantNote: acc.semiquantNote } : {}),
+    scoreCurves: acc.scoreCurves,
+    comparisons,
+    ...(acc.cv ? { cv: acc.cv } : {}),
+    ...(dataset ? { dataset } : {}),
+    heatmaps: acc.heatmaps,
+    ...(acc.thresholdRule ? { thresholdRule: acc.thresholdRule } : {}),
+    notes: acc.notes,
+    warnings: acc.warnings,
+    facts: acc.facts,
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * `polarcad report`: ONE self-contained HTML file (inline CSS, figures as inline SVG, heatmaps as
+ * `data:` URIs, no script, no external font or link: it opens offline) plus the figures as
+ * `figures/*.svg` and `.png` beside it. Sections: summary, data set, metrics (with intervals,
+ * confusion matrix, ROC, calibration), training curves, comparisons, heatmaps, model card.
+ * Every string from a file is HTML-escaped (escape.ts).
+ */
+import { dirname, join, resolve } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.js';
+import { loadReportData, type LoadReportOptions, type ReportData } from './data.js';
+import { esc, inlineSvg } from './escape.js';
+import { buildFigures, type ReportFigures } from './figures.js';
+import { comparisonSection } from './sections/comparison.js';
+import { datasetSection } from './sections/dataset.js';
+import { heatmapSection } from './sections/heatmaps.js';
+import { metricsSection } from './sections/metrics.js';
+import { modelCardSection } from './sections/model-card.js';
+import { trainingSection } from './sections/training.js';
+import type { Section } from './sections/types.js';
+
+const CSS = `
+:root{--fg:#1d1d1f;--muted:#5f6368;--line:#d9dce1;--bg:#fff;--accent:#0072B2;--warn:#b3261e}
+*{box-sizing:border-box}
+body{font-family:"DejaVu Sans",system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);background:var(--bg);margin:0;line-height:1.45;font-size:15px}
+header{background:#f4f6f8;border-bottom:1px solid var(--line);padding:18px 32px}
+header h1{margin:0 0 4px;font-size:24px}
+header p{margin:0;color:var(--muted)}
+nav{padding:8px 32px;border-bottom:1px solid var(--line);font-size:14px}
+nav a{margin-right:16px;color:var(--accent);text-decoration:none}
+main{padding:8px 32px 48px;max-width:1400px}
+section{margin-top:28px}
+h2{font-size:20px;border-bottom:2px solid var(--accent);padding-bottom:4px}
+h3{font-size:16px;margin:20px 0 8px}
+table{border-collapse:collapse;margin:8px 0 12px;font-size:14px}
+th,td{border:1px solid var(--line);padding:5px 9px;text-align:left;vertical-align:top}
+thead th{background:#f4f6f8}
+caption{caption-side:top;text-align:left;font-weight:bold;padding:4px 0}
+td.best{background:#e6f2fa}
+.ci{color:var(--muted);font-size:12px}
+.desc{font-weight:normal;color:var(--muted);font-size:12px;max-width:360px}
+.na{color:var(--muted);font-style:italic}
+.alert{border:2px solid var(--warn);background:#fdecea;color:var(--warn);padding:10px 14px;margin:12px 0;border-radius:4px}
+.warn{color:var(--warn)}
+.figrow{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
+figure{margin:8px 0}
+figure.chart .svg svg{max-width:100%;height:auto}
+figcaption{font-size:13px;color:var(--muted);max-width:720px}
+.files{font-size:11px}
+.heatgrid{display:grid;grid-template-columns:repeat(4,1fr);gap:16px}
+.heat img{width:100%;height:auto;border:1px solid var(--line)}
+dl.card dt{font-weight:bold;margin-top:10px}
+dl.card dd{margin:2px 0 0 0}
+.facts td:first-child{font-weight:bold}
+code{font-size:13px;background:#f4f6f8;padding:1px 4px;border-radius:3px;word-break:break-all}
+footer{color:var(--muted);font-size:12px;padding:16px 32px;border-top:1px solid var(--line)}
+`;
+
+function summarySection(data: ReportData): Section {
+  const parts: string[] = [];
+  for (const w of data.warnings) parts.push(`<div class="alert"><strong>Warning.</strong> ${esc(w)}</div>`);
+  parts.push('<p>polarcad is a research tool and a <strong>second reader</strong>, not a diagnosis.</p>');
+  if (data.facts.length > 0) parts.push(`<table class="facts"><tbody>${data.facts.map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join('')}</tbody></table>`);
+  if (data.notes.length > 0) parts.push(`<ul class="notes">${data.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`);
+  return { id: 'summary', title: 'Summary', html: parts.join('\n') };
+}
+
+/** The sections of a report, in page order. */
+export function reportSections(data: ReportData, figs: ReportFigures): Section[] {
+  return [
+    summarySection(data),
+    datasetSection(data),
+    metricsSection(data, figs, inlineSvg),
+    trainingSection(data, figs, inlineSvg),
+    comparisonSection(data, figs, inlineSvg),
+    heatmapSection(data),
+    modelCardSection(data),
+  ];
+}
+
+/** The whole page as one HTML string (no script, no external reference). */
+export function renderHtml(data: ReportData, figs: ReportFigures, generated = new Date()): string {
+  const sections = reportSections(data, figs);
+  const nav = sections.map((s) => `<a href="#${esc(s.id)}">${esc(s.title)}</a>`).join('');
+  const body = sections.map((s) => `<section id="${esc(s.id)}"><h2>${esc(s.title)}</h2>\n${s.html}\n</section>`).join('\n');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<title>${esc(data.title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header><h1>${esc(data.title)}</h1><p>${esc(data.kinds.join(' + '))} · <code>${esc(data.dir)}</code></p></header>
+<nav>${nav}</nav>
+<main>
+${body}
+</main>
+<footer>Written by polarcad on ${esc(generated.toISOString().slice(0, 19).replace('T', ' '))} UTC. Self-contained: opens without a network. Figures also in figures/ as SVG and PNG.</footer>
+</body>
+</html>
+`;
+}
+
+/** Options of {@link writeReport}. */
+export interface WriteReportOptions extends LoadReportOptions {
+  /** HTML file to write (default DIR/report.html); figures go to figures/ beside it */
+  readonly out?: string;
+}
+
+/** Result of {@link writeReport}. */
+export interface WrittenReport {
+  readonly html: string;
+  readonly figures: readonly string[];
+  readonly data: ReportData;
+}
+
+/**
+ * Read `dir` (see `loadReportData`), render the figures and write the report.
+ * @throws InputError for a folder that is not a polarcad output folder or malformed files in it
+ */
+export async function writeReport(dir: string, opts: WriteReportOptions = {}): Promise<WrittenReport> {
+  const data = await loadReportData(dir, opts);
+  const out = resolve(opts.out ?? join(dir, 'report.html'));
+  const figs = await buildFigures(data, dirname(out));
+  await writeFileAtomic(out, renderHtml(data, figs));
+  return { html: out, figures: figs.all.map((f) => join(dirname(out), 'figures', `${f.name}.svg`)), data };
+}

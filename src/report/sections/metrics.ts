@@ -1,0 +1,42 @@
+/**
+ * The metrics section: each network's figures with 95% intervals, the confusion matrix, the ROC
+ * curve(s) with the operating point, and the calibration plot with the Brier score and ECE.
+ */
+import type { ReportData } from '../data.js';
+import { esc, num } from '../escape.js';
+import type { Figure, ReportFigures } from '../figures.js';
+import { metricsTable } from './table.js';
+import type { Section } from './types.js';
+
+/** An inline figure (SVG text already made inline-safe by the caller). */
+export function figureHtml(f: Figure, inline: (svg: string) => string): string {
+  return `<figure id="fig-${esc(f.name)}" class="chart"><div class="svg">${inline(f.svg)}</div><figcaption>${esc(f.caption)} <span class="files">(figures/${esc(f.name)}.svg, .png)</span></figcaption></figure>`;
+}
+
+export function metricsSection(data: ReportData, figs: ReportFigures, inline: (svg: string) => string): Section {
+  const parts: string[] = [];
+  if (data.networks.length === 0 && data.semiquant.length === 0) {
+    return { id: 'metrics', title: 'Metrics', html: '<p class="na">Not available: no predictions in this folder.</p>' };
+  }
+  const rows = data.networks.map((n) => n.row);
+  if (rows.length > 0) {
+    parts.push(
+      `<p>On ${esc(rows[0].evaluatedOn)}. Intervals are 95%: Wilson for accuracy, sensitivity, specificity and precision; stratified percentile bootstrap (2,000 resamples, seeded) for AUC and F1. A patient is called CAD when the probability is at or above the threshold${data.thresholdRule ? ` (${esc(data.thresholdRule)})` : ''}.</p>`,
+      metricsTable(rows, { caption: 'Networks (95% CI)' }),
+    );
+  } else {
+    parts.push(`<p>Semi-quantitative analysis only: ${esc(data.semiquantNote ?? '')}.</p>`, metricsTable(data.semiquant, { caption: 'Semi-quantitative rules and scores (95% CI)' }));
+  }
+  const grid: string[] = [];
+  if (figs.roc) grid.push(figureHtml(figs.roc, inline));
+  if (figs.confusion) grid.push(figureHtml(figs.confusion, inline));
+  if (grid.length > 0) parts.push(`<div class="figrow">${grid.join('')}</div>`);
+  if (figs.calibration && figs.calibrationSummary) {
+    const c = figs.calibrationSummary;
+    parts.push(
+      `<h3>Calibration</h3><p>Brier score <strong>${num(c.brier)}</strong> (0 is perfect; always answering the prevalence scores p(1−p)), expected calibration error <strong>${num(c.ece)}</strong>, maximum calibration error ${num(c.mce)} (${c.bins} equal-width bins).</p>`,
+      figureHtml(figs.calibration, inline),
+    );
+  }
+  return { id: 'metrics', title: 'Metrics', html: parts.join('\n') };
+}
