@@ -148,6 +148,7 @@ test('registration replaces the stock Conv2DBackpropInput and is idempotent', ()
   assert.ok(stock, 'the stock wasm Conv2DBackpropInput was saved');
   const names = registerWasmGradientKernels();
   assert.deepEqual(names.sort(), [
+    'BatchMatMul',
     'Conv2DBackpropFilter',
     'Conv2DBackpropInput',
     'DepthwiseConv2dNativeBackpropFilter',

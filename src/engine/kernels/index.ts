@@ -17,6 +17,7 @@ import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise_backprop_filter.js';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise_backprop_input.js';
+import { batchMatMulConfig, setStockBatchMatMul } from './matmul.js';
 import { tileConfig } from './tile.js';
 
 export { conv2DBackpropFilter } from './conv2d_backprop_filter.js';
@@ -49,6 +50,7 @@ const OURS: KernelConfig[] = [
   backpropInputWithFallback,
   depthwiseConv2dBackpropFilterConfig,
   depthwiseConv2dBackpropInputConfig,
+  batchMatMulConfig, // transposeA products (Dense kernel gradients) as (A^T) B; see matmul.ts
   tileConfig, // the stock wasm Tile is ~50x slower than a copy (see tile.ts); BatchNorm gradients use it
 ];
 
@@ -64,6 +66,7 @@ export function registerWasmGradientKernels(): string[] {
       if (config.kernelName === conv2DBackpropInputConfig.kernelName && stockBackpropInput === undefined) {
         stockBackpropInput = current;
       }
+      if (config.kernelName === batchMatMulConfig.kernelName) setStockBatchMatMul(current);
       unregisterKernel(config.kernelName, BACKEND);
     }
     registerKernel(config);
