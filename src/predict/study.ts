@@ -1,0 +1,246 @@
+/**
+ * One study through a loaded model: the cleaned maps -> the model input the model was trained on
+ * (one view, or the 2x2 AC+NAC tile of Apostolopoulos et al. 2020) -> the backbone feature map
+ * (ONNX Runtime) -> the class probabilities and the Grad-CAM heatmap of the CAD class (Selvaraju
+ * et al. 2017, `explain/cam.ts`) -> the heatmap on the polar map, its share per territory and
+ * segment (`explain/attribution.ts`), the overlay figure like Figure 5 of Hai et al. 2022
+ * (`explain/overlay.ts`), the semi-quantitative scores when a normal database is loaded, the
+ * decision at the operating threshold and the confidence wording.
+ */
+import sharp from 'sharp';
+import type { RgbImage } from '../domain/image.js';
+import { VIEW_CAPTIONS, type View } from '../domain/views.js';
+import { attributeHeatmap, attributeTile, describeAttribution, type Attribution } from '../explain/attribution.js';
+import { gradCam } from '../explain/cam.js';
+import { discMask, heatmapOnMap, renderOverlayFigure, type MapLayout } from '../explain/overlay.js';
+import { prepareInput, type FeatureSource } from '../engine/features.js';
+import { resizeRgb, tile2x2 } from '../ingest/preprocess.js';
+import { cropSegmentMeans } from '../evaluate/semiquant-read.js';
+import type { Colormap } from '../polarmap/colormaps.js';
+import type { Correction, Sex } from '../polarmap/normal-database.js';
+import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
+import { scoreStudy } from '../polarmap/scoring.js';
+import type { Vessel } from '../polarmap/territories.js';
+import { InputError, errorMessage } from '../util/errors.js';
+import { bullseyeSvg } from './bullseye.js';
+import { confidenceOf, type ConfidenceBand } from './confidence.js';
+import { mapsFromFiles, type MapsFromFilesOptions, type StudyFile } from './inputs.js';
+import type { Predictor } from './predictor.js';
+
+/** Side of the overlay panels: one map, or the 2x2 tile. */
+export const DISPLAY_SIZE = { image: 256, tile2x2: 512 } as const;
+
+/** Semi-quantitative scores of one correction (AC or NAC). */
+export interface CorrectionScores {
+  readonly correction: Correction;
+  readonly sss: number;
+  readonly srs: number;
+  readonly sds: number;
+  /** 17 stress and rest segment scores (0..4, -1 unscored). */
+  readonly stress: readonly number[];
+  readonly rest: readonly number[];
+}
+
+/** Scores of a study, or why there are none. */
+export interface StudyScores {
+  readonly available: boolean;
+  /** Why not (no normal database, maps missing, colour map not recognised). */
+  readonly reason: string | null;
+  readonly colormap: string | null;
+  readonly AC: CorrectionScores | null;
+  readonly NAC: CorrectionScores | null;
+}
+
+/** Milliseconds per stage. */
+export interface StudyTimings {
+  readonly readMs: number;
+  readonly backboneMs: number;
+  readonly gradcamMs: number;
+  readonly explainMs: number;
+  readonly scoresMs: number;
+  readonly totalMs: number;
+}
+
+/** The result of {@link predictStudy}: everything `predict` prints and the server returns. */
+export interface StudyResult {
+  readonly study: string;
+  /** CAD probability: calibrated when the model has a temperature, else the model's output. */
+  readonly probability: number;
+  readonly rawProbability: number;
+  readonly calibrated: boolean;
+  readonly threshold: number;
+  readonly decision: 'CAD' | 'normal';
+  readonly confidence: { readonly band: ConfidenceBand; readonly wording: string };
+  /** 'page' or 'maps'. */
+  readonly source: 'page' | 'maps';
+  /** Views the study had; views the model read. */
+  readonly viewsFound: readonly View[];
+  readonly viewsUsed: readonly View[];
+  readonly territories: Readonly<Record<Vessel, number>>;
+  /** Share of the heatmap per segment, index 0 = segment 1. */
+  readonly segments: readonly number[];
+  readonly sentence: string;
+  readonly scores: StudyScores;
+  /** 17-segment bull's-eye coloured by stress score (normal database) or heatmap share. */
+  readonly bullseye: { readonly kind: 'score' | 'share'; readonly values: readonly number[]; readonly svg: string };
+  readonly model: { readonly backbone: string; readonly input: string };
+  readonly timings: StudyTimings;
+}
+
+/** Images that go with a result (not part of its JSON); PNGs are encoded on first request and kept. */
+export interface StudyImages {
+  /** The heatmap on the display raster, [0, 1], `size` x `size`. */
+  readonly heatmap: Float32Array;
+  readonly size: number;
+  /** The map (or tile) the model read, at display size. */
+  readonly display: RgbImage;
+  readonly layout: MapLayout;
+  /** The overlay figure (original | overlay | colour bar, caption), PNG. */
+  overlayPng(): Promise<Uint8Array>;
+  /** The display map alone, PNG. */
+  originalPng(): Promise<Uint8Array>;
+}
+
+/** Input of {@link predictStudy}: encoded files of one study, or already cleaned maps. */
+export type StudyInput = { readonly files: readonly StudyFile[] } | { readonly maps: Partial<Record<View, RgbImage>>; readonly source?: 'page' | 'maps' };
+
+/** Options of {@link predictStudy}. */
+export interface PredictStudyOptions extends Omit<MapsFromFilesOptions, 'needed'> {
+  /** Name of the study in the result (default 'study'). */
+  readonly study?: string;
+  /** Colour map of the exports for the scores (default: recognised among the built-in ones). */
+  readonly colormap?: Colormap;
+  /** Sex for the normal limits, when known. */
+  readonly sex?: Sex;
+}
+
+const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
+
+/** The source of the model input and the display raster for the model's input mode. */
+function sourceFor(p: Predictor, maps: Partial<Record<View, RgbImage>>): { src: FeatureSource; display: RgbImage; layout: MapLayout } {
+  if (p.views.length === 1) {
+    const img = maps[p.views[0]] as RgbImage;
+    return { src: img, display: img, layout: 'image' };
+  }
+  const views =
+    p.input === 'tile2x2'
+      ? maps
+      : { stress_ac: maps[p.views[0]], rest_ac: maps[p.views[1]], stress_nac: maps[p.views[0]], rest_nac: maps[p.views[1]] };
+  return { src: views, display: tile2x2(views, DISPLAY_SIZE.tile2x2), layout: 'tile2x2' };
+}
+
+function studyScores(p: Predictor, maps: Partial<Record<View, RgbImage>>, opts: PredictStudyOptions): StudyScores {
+  const none = (reason: string, colormap: string | null = null): StudyScores => ({ available: false, reason, colormap, AC: null, NAC: null });
+  if (p.normalDb === null) return none('SSS/SRS/SDS need a normal database (polarcad score --save-normal-db FILE, then --normal-db FILE)');
+  const pairs = (['AC', 'NAC'] as const).filter((c) => maps[c === 'AC' ? 'stress_ac' : 'stress_nac'] !== undefined && maps[c === 'AC' ? 'rest_ac' : 'rest_nac'] !== undefined);
+  if (pairs.length === 0) return none('SSS/SRS/SDS need the stress and rest maps of one correction (AC or NAC)');
+  let cm = opts.colormap;
+  if (cm === undefined) {
+    const rec = new ColormapRecogniser();
+    for (const img of Object.values(maps)) if (img !== undefined) rec.add(img);
+    try {
+      const r = rec.result();
+      if (r.alsoFits.length > 0) return none(`the colour map is ambiguous in this study (${[r.colormap.name, ...r.alsoFits].join(' or ')}); give it with --colormap`);
+      cm = r.colormap;
+    } catch (e) {
+      return none(e instanceof InputError ? e.message : errorMessage(e));
+    }
+  }
+  const out: { AC: CorrectionScores | null; NAC: CorrectionScores | null } = { AC: null, NAC: null };
+  for (const c of pairs) {
+    const sv: View = c === 'AC' ? 'stress_ac' : 'stress_nac';
+    const rv: View = c === 'AC' ? 'rest_ac' : 'rest_nac';
+    try {
+      const stress = cropSegmentMeans(maps[sv] as RgbImage, VIEW_CAPTIONS[sv], cm);
+      const rest = cropSegmentMeans(maps[rv] as RgbImage, VIEW_CAPTIONS[rv], cm);
+      const s = scoreStudy({ stress, rest, correction: c, ...(opts.sex !== undefined ? { sex: opts.sex } : {}) }, p.normalDb);
+      out[c] = { correction: c, sss: s.sss, srs: s.srs, sds: s.sds, stress: Array.from(s.stress.scores), rest: Array.from(s.rest.scores) };
+    } catch (e) {
+      return none(e instanceof InputError ? e.message : errorMessage(e), cm.name);
+    }
+  }
+  return { available: true, reason: null, colormap: cm.name, ...out };
+}
+
+/**
+ * Predict and explain one study.
+ * @throws InputError for unusable input (see `mapsFromFiles`): the caller reports it and goes on.
+ */
+export async function predictStudy(p: Predictor, input: StudyInput, opts: PredictStudyOptions = {}): Promise<{ result: StudyResult; images: StudyImages }> {
+  const t0 = performance.now();
+  const got = 'files' in input ? await mapsFromFiles(input.files, { ...opts, needed: p.views, ...(p.normalDb === null ? { only: p.views } : {}) }) : { maps: input.maps, source: input.source ?? 'maps' };
+  const missing = p.views.filter((v) => got.maps[v] === undefined);
+  if (missing.length > 0) throw new InputError(`the model needs ${p.views.join(', ')}; missing: ${missing.join(', ')}`);
+  const { src, display, layout } = sourceFor(p, got.maps);
+  const x = prepareInput(src, 0, layout, p.info.inputSize, p.info.scaling);
+  const readMs = ms(t0);
+
+  const t1 = performance.now();
+  const out = await p.backbone.run(x, [1, p.info.inputSize, p.info.inputSize, 3]);
+  const feature = out[p.featureOutput];
+  const backboneMs = ms(t1);
+
+  const t2 = performance.now();
+  const gc = gradCam(feature.data, p.split.head, 1);
+  const gradcamMs = ms(t2);
+  const head = p.split.head;
+  const rawProbability = head.activation === 'sigmoid' && head.classes === 1 ? gc.probabilities[0] : gc.probabilities[1];
+  // gc.score is the log-odds of CAD for 2-way softmax and sigmoid heads (explain/cam.ts)
+  const probability = p.temperature === null ? rawProbability : 1 / (1 + Math.exp(-gc.score / p.temperature));
+
+  const t3 = performance.now();
+  const size = DISPLAY_SIZE[layout];
+  const shown = display.width === size && display.height === size ? display : resizeRgb(display, size, size);
+  const mask = discMask(size, layout);
+  const heat = heatmapOnMap(gc.map, gc.height, gc.width, size, mask);
+  let att: Attribution;
+  if (layout === 'image') att = attributeHeatmap(heat, size);
+  else {
+    const t = attributeTile(heat, size);
+    // 'ac' / 'nac' show the pair on both rows of the tile: the per-view phrase would name the wrong maps
+    att = p.input === 'tile2x2' ? t : { ...t, sentence: describeAttribution(t.segments, t.territories, t.mass) };
+  }
+  const caption = att.sentence;
+  const originalTitle = layout === 'image' ? VIEW_CAPTIONS[p.views[0]] : 'Polar maps';
+  const explainMs = ms(t3);
+
+  const t4 = performance.now();
+  const scores = studyScores(p, got.maps, opts);
+  const scoresMs = ms(t4);
+  const main = scores.AC ?? scores.NAC;
+  const bullseye =
+    main !== null
+      ? { kind: 'score' as const, values: main.stress, svg: bullseyeSvg(main.stress, { kind: 'score', title: `${main.correction} stress segment scores` }) }
+      : { kind: 'share' as const, values: att.segments, svg: bullseyeSvg(att.segments, { kind: 'share' }) };
+  const result: StudyResult = {
+    study: opts.study ?? 'study',
+    probability,
+    rawProbability,
+    calibrated: p.temperature !== null,
+    threshold: p.threshold,
+    decision: probability >= p.threshold ? 'CAD' : 'normal',
+    confidence: confidenceOf(probability),
+    source: got.source,
+    viewsFound: (Object.keys(got.maps) as View[]).filter((v) => got.maps[v] !== undefined),
+    viewsUsed: p.views,
+    territories: att.territories,
+    segments: att.segments,
+    sentence: att.sentence,
+    scores,
+    bullseye,
+    model: { backbone: p.card.backbone, input: p.card.input },
+    timings: { readMs, backboneMs, gradcamMs, explainMs, scoresMs, totalMs: ms(t0) },
+  };
+  let overlay: Promise<Uint8Array> | null = null;
+  let original: Promise<Uint8Array> | null = null;
+  const images: StudyImages = {
+    heatmap: heat,
+    size,
+    display: shown,
+    layout,
+    overlayPng: () =>
+      (overlay ??= renderOverlayFigure(shown, heat, mask, { caption, originalTitle, overlayTitle: 'Grad-CAM, CAD class' }, { layout }).then((r) => r.png)),
+    originalPng: () => (original ??= sharp(Buffer.from(shown.data), { raw: { width: size, height: size, channels: 3 } }).png().toBuffer().then((b) => new Uint8Array(b))),
+  };
+  return { result, images };
+}

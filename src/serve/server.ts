@@ -1,0 +1,213 @@
+/**
+ * `polarcad serve`: the reader's workstation. A Fastify server on 127.0.0.1 with a JSON API and a
+ * plain HTML/CSS/JS page (no CDN, works offline):
+ *   POST /api/predict                    multipart: one export page or up to four polar maps
+ *                                        (field names may name the view: stress_ac, rest_ac, ...);
+ *                                        `keep=1` (field or query) keeps the result for hours
+ *   GET  /api/results/:id                the JSON again
+ *   GET  /api/results/:id/overlay.png    the Grad-CAM overlay figure
+ *   GET  /api/results/:id/original.png   the map the model read
+ *   DELETE /api/results/:id              forget a result now
+ *   GET  /api/model                      the model card and the server's limits
+ *   GET  /healthz                        liveness and queue counters
+ *   GET  /                               the page
+ *
+ * Privacy: logs hold only the route pattern, status, sizes and timings (no file names, no
+ * result ids, no DICOM tags: the DICOM reader never returns them); uploads are decoded in memory
+ * and dropped after the response; results are kept in memory only (`ResultStore`).
+ * Limits: bytes per file, pixels per image, files per study, a concurrency limit with a bounded
+ * queue (503 when full), a per-prediction time limit and a request (upload) timeout. Bad input gets
+ * a 4xx JSON `{ error }`; the server goes on serving.
+ */
+import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Writable } from 'node:stream';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import { isView } from '../domain/views.js';
+import { MAX_STUDY_FILES, type StudyFile } from '../predict/inputs.js';
+import type { Predictor } from '../predict/predictor.js';
+import { predictStudy, type StudyImages, type StudyResult } from '../predict/study.js';
+import { InputError } from '../util/errors.js';
+import { Limiter, QueueFullError, TimeoutError } from './limiter.js';
+import { ResultStore } from './results.js';
+
+/** Options of {@link buildServer}. */
+export interface ServeOptions {
+  /** Bytes per uploaded file (default 20 MiB). */
+  maxFileBytes?: number;
+  /** Pixels per image (default 25 megapixels). */
+  maxPixels?: number;
+  /** Predictions running at once (default 2) and waiting (default 32). */
+  concurrency?: number;
+  queue?: number;
+  /** Time limit of one prediction, waiting included (default 30 s). */
+  predictTimeoutMs?: number;
+  /** Time limit for receiving a request (default 60 s). */
+  requestTimeoutMs?: number;
+  /** How long results stay without / with keep=1 (defaults 2 min / 8 h), and how many at most (100). */
+  resultTtlMs?: number;
+  keepTtlMs?: number;
+  maxResults?: number;
+  /** Where log lines go (default stdout), and the level (default 'info'; 'silent' for none). */
+  logStream?: Writable;
+  logLevel?: 'info' | 'warn' | 'error' | 'silent';
+}
+
+interface Stored {
+  result: StudyResult;
+  images: StudyImages;
+  kept: boolean;
+}
+
+const STATIC_FILES: Readonly<Record<string, string>> = {
+  'index.html': 'text/html; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+  'style.css': 'text/css; charset=utf-8',
+};
+
+/** The folder of the page's files (src/serve/static, also when running from dist/). */
+export function staticDir(): string {
+  for (const rel of ['./static/', '../../src/serve/static/']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(`${p}index.html`)) return p;
+  }
+  throw new Error('internal: the page files (src/serve/static) are missing');
+}
+
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+function statusOf(e: unknown): { status: number; message: string } {
+  if (e instanceof QueueFullError) return { status: 503, message: e.message };
+  if (e instanceof TimeoutError) return { status: 503, message: e.message };
+  if (e instanceof InputError) return { status: 400, message: e.message };
+  const fe = e as Partial<FastifyError>;
+  switch (fe.code) {
+    case 'FST_FILES_LIMIT':
+      return { status: 400, message: `too many files: send one export page or up to ${MAX_STUDY_FILES} polar maps per study` };
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return { status: 413, message: 'a file is larger than the upload limit' };
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+      return { status: 400, message: 'too many form fields' };
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+      return { status: 415, message: 'send the images as multipart/form-data' };
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return { status: fe.statusCode, message: fe.message ?? 'bad request' };
+  return { status: 500, message: 'internal error' };
+}
+
+/**
+ * The server for a loaded predictor (not listening yet: call `listen`, or `inject` in tests).
+ * Closing the server does not dispose the predictor.
+ */
+export async function buildServer(predictor: Predictor, opts: ServeOptions = {}): Promise<FastifyInstance> {
+  const maxFileBytes = opts.maxFileBytes ?? 20 * 2 ** 20;
+  const maxPixels = opts.maxPixels ?? 25_000_000;
+  const limiter = new Limiter(opts.concurrency ?? 2, opts.queue ?? 32);
+  const predictTimeoutMs = opts.predictTimeoutMs ?? 30_000;
+  const store = new ResultStore<Stored>({ ttlMs: opts.resultTtlMs, keepMs: opts.keepTtlMs, capacity: opts.maxResults });
+  const dir = staticDir();
+  const page = Object.fromEntries(Object.keys(STATIC_FILES).map((f) => [f, readFileSync(`${dir}${f}`)]));
+
+  const app = Fastify({
+    logger:
+      opts.logLevel === 'silent'
+        ? false
+        : {
+            level: opts.logLevel ?? 'info',
+            ...(opts.logStream !== undefined ? { stream: opts.logStream } : {}),
+            // nothing of a request but its method and route pattern is ever serialised
+            serializers: { req: (r: { method: string }) => ({ method: r.method }), res: (r: { statusCode: number }) => ({ statusCode: r.statusCode }), err: (e: FastifyError) => ({ type: e.name, message: '', stack: '' }) },
+          },
+    disableRequestLogging: true,
+    requestTimeout: opts.requestTimeoutMs ?? 60_000,
+    bodyLimit: MAX_STUDY_FILES * maxFileBytes + 1024 * 1024,
+  });
+  await app.register(multipart, { limits: { fileSize: maxFileBytes, files: MAX_STUDY_FILES, fields: 8, parts: MAX_STUDY_FILES + 8 }, throwFileSizeLimit: true });
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
+    return payload;
+  });
+  // one line per request: route pattern (never the URL: it can hold a result id), status, sizes, time
+  app.addHook('onResponse', async (req, reply) => {
+    const len = Number(req.headers['content-length'] ?? 0);
+    req.log.info({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, bytesIn: Number.isFinite(len) ? len : 0, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  });
+  app.setErrorHandler((err, req, reply) => {
+    const { status, message } = statusOf(err);
+    if (status >= 500 && !(err instanceof QueueFullError) && !(err instanceof TimeoutError)) req.log.error({ type: (err as Error).name, code: (err as FastifyError).code ?? null }, 'internal error');
+    if (status === 503) reply.header('retry-after', '2');
+    void reply.code(status).type('application/json').send({ error: message });
+  });
+  app.setNotFoundHandler((_req, reply) => {
+    void reply.code(404).send({ error: 'not found' });
+  });
+
+  app.get('/', async (_req, reply) => reply.type(STATIC_FILES['index.html']).header('cache-control', 'no-cache').send(page['index.html']));
+  app.get<{ Params: { file: string } }>('/static/:file', async (req, reply) => {
+    const type = STATIC_FILES[req.params.file];
+    if (type === undefined || req.params.file === 'index.html') return reply.code(404).send({ error: 'not found' });
+    return reply.type(type).header('cache-control', 'no-cache').send(page[req.params.file]);
+  });
+  app.get('/healthz', async () => ({ status: 'ok', ...limiter.stats(), results: store.size() }));
+  app.get('/api/model', async () => ({
+    ...predictor.card,
+    limits: { maxFileBytes, maxPixels, maxFiles: MAX_STUDY_FILES, concurrency: limiter.concurrency, queue: limiter.queue, predictTimeoutMs },
+    retention: { resultSeconds: Math.round((opts.resultTtlMs ?? 120_000) / 1000), keptSeconds: Math.round((opts.keepTtlMs ?? 8 * 3_600_000) / 1000) },
+  }));
+
+  app.post<{ Querystring: { keep?: string } }>('/api/predict', async (req, reply) => {
+    if (!req.isMultipart()) throw new InputError('send the images as multipart/form-data (one export page, or up to four polar maps)');
+    const files: StudyFile[] = [];
+    let keep = req.query.keep === '1' || req.query.keep === 'true';
+    for await (const part of req.parts()) {
+      if (part.type === 'file') {
+        const bytes = await part.toBuffer();
+        if (bytes.length === 0 && part.filename === '') continue; // an empty file input of a form
+        const view = isView(part.fieldname) ? part.fieldname : undefined;
+        files.push({ bytes, name: `file ${files.length + 1}${view !== undefined ? ` (${view})` : ''}`, ...(view !== undefined ? { view } : {}) });
+      } else if (part.fieldname === 'keep') keep = String(part.value) === '1' || String(part.value) === 'true';
+    }
+    const out = await limiter.run(() => predictStudy(predictor, { files }, { maxPixels, study: 'upload' }), predictTimeoutMs);
+    files.length = 0; // the uploads are not kept
+    const id = store.add({ result: out.result, images: out.images, kept: keep }, keep);
+    void reply.header('cache-control', 'no-store');
+    return withLinks(id, out.result, keep);
+  });
+
+  app.get<{ Params: { id: string } }>('/api/results/:id', async (req, reply) => {
+    const s = store.get(req.params.id);
+    if (s === undefined) return reply.code(404).send({ error: 'no such result (results are kept for a short time unless keep=1 was asked)' });
+    return reply.header('cache-control', 'no-store').send(withLinks(req.params.id, s.result, s.kept));
+  });
+  for (const [name, get] of [
+    ['overlay.png', (s: Stored) => s.images.overlayPng()],
+    ['original.png', (s: Stored) => s.images.originalPng()],
+  ] as const) {
+    app.get<{ Params: { id: string } }>(`/api/results/:id/${name}`, async (req, reply) => {
+      const s = store.get(req.params.id);
+      if (s === undefined) return reply.code(404).send({ error: 'no such result (results are kept for a short time unless keep=1 was asked)' });
+      return reply.type('image/png').header('cache-control', 'no-store').send(Buffer.from(await get(s)));
+    });
+  }
+  app.delete<{ Params: { id: string } }>('/api/results/:id', async (req, reply) => {
+    if (!store.delete(req.params.id)) return reply.code(404).send({ error: 'no such result' });
+    return { deleted: true };
+  });
+  app.addHook('onClose', async () => store.clear());
+  return app;
+}
+
+/** The JSON of `POST /api/predict`: the predict JSON plus the result id and links. */
+export function withLinks(id: string, result: StudyResult, kept: boolean): StudyResult & { id: string; kept: boolean; links: Record<string, string> } {
+  const base = `/api/results/${id}`;
+  return { id, ...result, kept, links: { result: base, overlay: `${base}/overlay.png`, original: `${base}/original.png` } };
+}
