@@ -21,7 +21,14 @@ import {
 import { auc, checkScores, type Confusion } from './metrics.js';
 
 /** The figures of a row, in Hai et al.'s (2022) Table 4 order. */
-export const METRICS_ROW_FIGURES = ['accuracy', 'auc', 'specificity', 'sensitivity', 'precision', 'f1'] as const;
+export const METRICS_ROW_FIGURES = [
+  'accuracy',
+  'auc',
+  'specificity',
+  'sensitivity',
+  'precision',
+  'f1',
+] as const;
 export type MetricsRowFigure = (typeof METRICS_ROW_FIGURES)[number];
 
 /** A figure with its interval; `null`s where undefined. */
@@ -72,7 +79,10 @@ export interface MetricsRowMeta {
 const orNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
 /** An `Interval` (or bootstrap interval) as a JSON-ready `IntervalValue`. */
-export function intervalValue(i: Interval | BootstrapInterval, method: 'wilson' | 'bootstrap'): IntervalValue {
+export function intervalValue(
+  i: Interval | BootstrapInterval,
+  method: 'wilson' | 'bootstrap',
+): IntervalValue {
   const base = { estimate: orNull(i.estimate), lo: orNull(i.lo), hi: orNull(i.hi), level: i.level, method };
   return 'resamples' in i ? { ...base, resamples: i.resamples } : base;
 }
@@ -171,7 +181,10 @@ export function formatMetricsTable(rows: readonly MetricsRow[], digits = 2): str
   const body = rows.map((r) => [r.name, String(r.n), ...METRICS_ROW_FIGURES.map((f) => fmt(r[f], digits))]);
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((b) => b[c].length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((s, c) => (c < 2 && c > 0 ? s.padStart(widths[c]) : s.padEnd(widths[c]))).join('  ').trimEnd();
+    cells
+      .map((s, c) => (c < 2 && c > 0 ? s.padStart(widths[c]) : s.padEnd(widths[c])))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
 }
 

@@ -22,7 +22,13 @@ import { VESSELS } from '../polarmap/territories.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { type MetricsFile, metricsFile } from './metrics-row.js';
-import { CORRECTIONS, type PatientScore, type SemiquantOptions, type SemiquantResult, runSemiquant } from './semiquant.js';
+import {
+  CORRECTIONS,
+  type PatientScore,
+  type SemiquantOptions,
+  type SemiquantResult,
+  runSemiquant,
+} from './semiquant.js';
 import { type ScoreInput, readStudies } from './semiquant-read.js';
 
 const PER_CORRECTION = [
@@ -121,7 +127,11 @@ export interface ScoreManifestOptions extends SemiquantOptions {
 export interface ScoreManifestResult extends SemiquantResult {
   readonly out: string;
   readonly metricsFile: MetricsFile;
-  readonly colormap: { readonly name: string; readonly recognised: boolean; readonly coverage: number | null };
+  readonly colormap: {
+    readonly name: string;
+    readonly recognised: boolean;
+    readonly coverage: number | null;
+  };
   readonly raw: boolean;
 }
 
@@ -130,9 +140,14 @@ export interface ScoreManifestResult extends SemiquantResult {
  * @throws InputError (or InputErrors) for a bad manifest, unreadable images, one class only,
  *   too few normals, or `saveNormalDb` with `cv`
  */
-export async function scoreManifest(manifestPath: string, opts: ScoreManifestOptions): Promise<ScoreManifestResult> {
+export async function scoreManifest(
+  manifestPath: string,
+  opts: ScoreManifestOptions,
+): Promise<ScoreManifestResult> {
   if (opts.saveNormalDb !== undefined && opts.split === 'cv') {
-    throw new InputError('--save-normal-db needs --split holdout or all-train (cv fits one database per fold; they are in OUT/normal-db/)');
+    throw new InputError(
+      '--save-normal-db needs --split holdout or all-train (cv fits one database per fold; they are in OUT/normal-db/)',
+    );
   }
   const manifest = await loadManifest(manifestPath, { requireLabels: true, requireBothClasses: true });
   const reading = await readStudies(manifest, {
@@ -162,14 +177,24 @@ export async function scoreManifest(manifestPath: string, opts: ScoreManifestOpt
       split: result.split,
       seed: result.seed,
       evaluatedOn: result.evaluatedOn,
-      patients: { total: result.patients.length, evaluated: result.patients.filter((p) => p.split === 'test').length },
-      normalDatabases: result.databases.map((d) => ({ fold: d.fold, given: opts.normalDb !== undefined, normalIds: d.normalIds })),
+      patients: {
+        total: result.patients.length,
+        evaluated: result.patients.filter((p) => p.split === 'test').length,
+      },
+      normalDatabases: result.databases.map((d) => ({
+        fold: d.fold,
+        given: opts.normalDb !== undefined,
+        normalIds: d.normalIds,
+      })),
     };
     await writeFile(join(tmp, 'score.json'), `${JSON.stringify(info, null, 2)}\n`);
     if (result.split === 'cv' && opts.normalDb === undefined) {
       await mkdir(join(tmp, 'normal-db'));
       for (const d of result.databases) {
-        await writeFile(join(tmp, 'normal-db', `fold-${String(d.fold).padStart(2, '0')}.json`), normalDatabaseToJson(d.db));
+        await writeFile(
+          join(tmp, 'normal-db', `fold-${String(d.fold).padStart(2, '0')}.json`),
+          normalDatabaseToJson(d.db),
+        );
       }
     } else {
       await writeFile(join(tmp, 'normal-db.json'), normalDatabaseToJson(result.databases[0].db));

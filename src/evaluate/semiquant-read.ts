@@ -77,7 +77,12 @@ export async function isPreparedManifest(manifest: Manifest): Promise<boolean> {
  * @param name the image's name for error messages
  * @throws InputError naming the image when it is not square or no disc pixel matches the table
  */
-export function cropSegmentMeans(img: RgbImage, name: string, cm: Colormap, maxDistance?: number): Float64Array {
+export function cropSegmentMeans(
+  img: RgbImage,
+  name: string,
+  cm: Colormap,
+  maxDistance?: number,
+): Float64Array {
   if (img.width !== img.height) {
     throw new InputError(
       `${name}: ${img.width}x${img.height} pixels, not a square polar-map crop (is this a raw export? use --input raw)`,
@@ -124,7 +129,9 @@ async function loadCrops(row: StudyRow, raw: boolean, opts: ReadStudiesOptions):
     }
   } else {
     if (row.page) {
-      throw new InputError(`${where(row)}: has a page column; a prepared manifest has one crop per view (use --input raw)`);
+      throw new InputError(
+        `${where(row)}: has a page column; a prepared manifest has one crop per view (use --input raw)`,
+      );
     }
     for (const view of VIEWS) {
       const path = row.views[view];
@@ -133,7 +140,9 @@ async function loadCrops(row: StudyRow, raw: boolean, opts: ReadStudiesOptions):
       try {
         bytes = await readFile(path);
       } catch (e) {
-        throw new InputError(`${where(row)}, ${view}: ${path}: cannot read file (${errorMessage(e)})`, { cause: e });
+        throw new InputError(`${where(row)}, ${view}: ${path}: cannot read file (${errorMessage(e)})`, {
+          cause: e,
+        });
       }
       crops.push({ view, name: `${where(row)}, ${view}: ${path}`, bytes });
     }
@@ -192,7 +201,10 @@ function throwProblems(manifest: Manifest, results: readonly unknown[], what: st
  * collected and thrown together (`InputErrors`, one line per patient). Progress counts two
  * passes (crops, then uptake) over the rows.
  */
-export async function readStudies(manifest: Manifest, opts: ReadStudiesOptions = {}): Promise<StudiesReading> {
+export async function readStudies(
+  manifest: Manifest,
+  opts: ReadStudiesOptions = {},
+): Promise<StudiesReading> {
   const input = opts.input ?? 'auto';
   const raw = input === 'raw' || (input === 'auto' && !(await isPreparedManifest(manifest)));
   const what = raw ? 'raw exports' : 'prepared crops';
@@ -202,14 +214,20 @@ export async function readStudies(manifest: Manifest, opts: ReadStudiesOptions =
   const concurrency = opts.concurrency ?? 2;
   const recogniser = opts.colormap ? null : new ColormapRecogniser({ maxDistance: opts.maxDistance });
 
-  const loaded = await collect(manifest.rows, concurrency, async (row) => {
-    const rc = await loadCrops(row, raw, opts);
-    if (recogniser) for (const c of rc.crops) {
-      const img = await decodeCrop(c, opts);
-      if (img.width === img.height) recogniser.add(img);
-    }
-    return rc;
-  }, tick);
+  const loaded = await collect(
+    manifest.rows,
+    concurrency,
+    async (row) => {
+      const rc = await loadCrops(row, raw, opts);
+      if (recogniser)
+        for (const c of rc.crops) {
+          const img = await decodeCrop(c, opts);
+          if (img.width === img.height) recogniser.add(img);
+        }
+      return rc;
+    },
+    tick,
+  );
   throwProblems(manifest, loaded, what);
 
   let cm: Colormap;
@@ -225,19 +243,31 @@ export async function readStudies(manifest: Manifest, opts: ReadStudiesOptions =
     coverage = r.coverage;
   } else cm = opts.colormap as Colormap;
 
-  const measured = await collect(manifest.rows, concurrency, async (row) => {
-    const rc = loaded[manifest.rows.indexOf(row)] as RowCrops;
-    const segments: Partial<Record<View, Float64Array>> = {};
-    for (const c of rc.crops) segments[c.view] = cropSegmentMeans(await decodeCrop(c, opts), c.name, cm, opts.maxDistance);
-    const study: StudyUptake = {
-      id: row.patientId,
-      row: row.row,
-      label: row.label as Label,
-      ...(row.sex ? { sex: row.sex } : {}),
-      segments,
-    };
-    return study;
-  }, tick);
+  const measured = await collect(
+    manifest.rows,
+    concurrency,
+    async (row) => {
+      const rc = loaded[manifest.rows.indexOf(row)] as RowCrops;
+      const segments: Partial<Record<View, Float64Array>> = {};
+      for (const c of rc.crops)
+        segments[c.view] = cropSegmentMeans(await decodeCrop(c, opts), c.name, cm, opts.maxDistance);
+      const study: StudyUptake = {
+        id: row.patientId,
+        row: row.row,
+        label: row.label as Label,
+        ...(row.sex ? { sex: row.sex } : {}),
+        segments,
+      };
+      return study;
+    },
+    tick,
+  );
   throwProblems(manifest, measured, what);
-  return { studies: measured as StudyUptake[], colormap: cm.name, recognised: recogniser !== null, coverage, raw };
+  return {
+    studies: measured as StudyUptake[],
+    colormap: cm.name,
+    recognised: recogniser !== null,
+    coverage,
+    raw,
+  };
 }

@@ -97,7 +97,12 @@ export function normalSamples(studies: readonly StudyUptake[], ids: ReadonlySet<
   for (const s of studies) {
     if (s.label !== 0 || !ids.has(s.id)) continue;
     for (const [view, segments] of Object.entries(s.segments) as [View, Float64Array][]) {
-      out.push({ ...viewAcquisition(view), ...(s.sex ? { sex: s.sex } : {}), segments, id: `${s.id}/${view}` });
+      out.push({
+        ...viewAcquisition(view),
+        ...(s.sex ? { sex: s.sex } : {}),
+        segments,
+        id: `${s.id}/${view}`,
+      });
     }
   }
   return out;
@@ -188,20 +193,36 @@ export function semiquantMetrics(
       );
     }
     rows.push(
-      decisionRuleRow(meta(`sss4_${lc}`, `SSS >= 4 (${c} maps)`, 'rule'), labels, sc.map((s) => s.rules.sss4), boot(`sss4_${lc}`)),
+      decisionRuleRow(
+        meta(`sss4_${lc}`, `SSS >= 4 (${c} maps)`, 'rule'),
+        labels,
+        sc.map((s) => s.rules.sss4),
+        boot(`sss4_${lc}`),
+      ),
       decisionRuleRow(
         meta(
           `apostolopoulos_${lc}`,
-          c === 'AC' ? 'Apostolopoulos 2020 rule, AC: SSS > 0 and SDS > 0' : 'Apostolopoulos 2020 rule, NAC: SSS > 3 and SDS > 1',
+          c === 'AC'
+            ? 'Apostolopoulos 2020 rule, AC: SSS > 0 and SDS > 0'
+            : 'Apostolopoulos 2020 rule, NAC: SSS > 3 and SDS > 1',
           'rule',
         ),
         labels,
         sc.map((s) => s.rules.apostolopoulos),
         boot(`apostolopoulos_${lc}`),
       ),
-      continuousScoreRow(meta(`sss_${lc}`, `SSS as a continuous score (${c} maps)`, 'score'), labels, sc.map((s) => s.sss), boot(`sss_${lc}`)),
       continuousScoreRow(
-        meta(`tpd_${lc}`, `stress TPD (simplified, segment-based) as a continuous score (${c} maps)`, 'score'),
+        meta(`sss_${lc}`, `SSS as a continuous score (${c} maps)`, 'score'),
+        labels,
+        sc.map((s) => s.sss),
+        boot(`sss_${lc}`),
+      ),
+      continuousScoreRow(
+        meta(
+          `tpd_${lc}`,
+          `stress TPD (simplified, segment-based) as a continuous score (${c} maps)`,
+          'score',
+        ),
         labels,
         sc.map((s) => s.stress.deficit),
         boot(`tpd_${lc}`),
@@ -211,11 +232,23 @@ export function semiquantMetrics(
   return rows;
 }
 
-function describeSplit(split: SemiquantSplit, seed: number | string, o: SemiquantOptions, given: boolean): string {
-  const db = given ? 'given normal database' : split === 'cv' ? 'normal database refitted per fold on its training normals' : split === 'holdout' ? 'normal database fitted on the training part\'s normals' : 'normal database fitted on all normals (resubstitution, optimistic)';
+function describeSplit(
+  split: SemiquantSplit,
+  seed: number | string,
+  o: SemiquantOptions,
+  given: boolean,
+): string {
+  const db = given
+    ? 'given normal database'
+    : split === 'cv'
+      ? 'normal database refitted per fold on its training normals'
+      : split === 'holdout'
+        ? "normal database fitted on the training part's normals"
+        : 'normal database fitted on all normals (resubstitution, optimistic)';
   if (split === 'holdout')
     return `hold-out test part (${Math.round((o.testFraction ?? 0.2) * 100)}%, stratified, seed ${String(seed)}); ${db}`;
-  if (split === 'cv') return `all patients, out of fold (${o.folds ?? 10}-fold stratified CV, seed ${String(seed)}); ${db}`;
+  if (split === 'cv')
+    return `all patients, out of fold (${o.folds ?? 10}-fold stratified CV, seed ${String(seed)}); ${db}`;
   return `all patients; ${db}`;
 }
 
@@ -242,10 +275,22 @@ export function runSemiquant(studies: readonly StudyUptake[], opts: SemiquantOpt
   const scoring = opts.scoring ?? {};
   const patients: PatientScore[] = [];
   const databases: FittedDatabase[] = [];
-  const scoreAll = (ids: readonly string[], part: 'train' | 'test', fold: number | null, db: NormalDatabase): void => {
+  const scoreAll = (
+    ids: readonly string[],
+    part: 'train' | 'test',
+    fold: number | null,
+    db: NormalDatabase,
+  ): void => {
     for (const id of ids) {
       const s = byId.get(id) as StudyUptake;
-      patients.push({ id, label: s.label, ...(s.sex ? { sex: s.sex } : {}), split: part, fold, ...scorePatient(s, db, scoring) });
+      patients.push({
+        id,
+        label: s.label,
+        ...(s.sex ? { sex: s.sex } : {}),
+        split: part,
+        fold,
+        ...scorePatient(s, db, scoring),
+      });
     }
   };
   const fit = (train: readonly string[], fold: number | null): FittedDatabase => {

@@ -82,7 +82,8 @@ export class ColormapRecogniser {
 
   /** Add the disc pixels of a square crop (disc inscribed). */
   add(img: RgbImage): void {
-    if (img.width !== img.height) throw new Error(`ColormapRecogniser: crop is ${img.width}x${img.height}, not square`);
+    if (img.width !== img.height)
+      throw new Error(`ColormapRecogniser: crop is ${img.width}x${img.height}, not square`);
     const d = img.data;
     for (const p of this.sampleIndex(img.width)) {
       this.total++;
@@ -123,7 +124,10 @@ export class ColormapRecogniser {
       );
     }
     const amb = this.opts.ambiguity ?? 0.002;
-    const alsoFits = fits.slice(1).filter((f) => best.coverage - f.coverage <= amb).map((f) => f.colormap.name);
+    const alsoFits = fits
+      .slice(1)
+      .filter((f) => best.coverage - f.coverage <= amb)
+      .map((f) => f.colormap.name);
     return { colormap: best.colormap, coverage: best.coverage, alsoFits };
   }
 }

@@ -28,8 +28,14 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
   const err: string[] = [];
   const ow = process.stdout.write.bind(process.stdout);
   const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' && out.push(s), ow(s, ...rest))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' && err.push(s), ew(s, ...rest))) as typeof process.stderr.write;
+  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (
+    typeof s === 'string' && out.push(s),
+    ow(s, ...rest)
+  )) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (
+    typeof s === 'string' && err.push(s),
+    ew(s, ...rest)
+  )) as typeof process.stderr.write;
   try {
     const code = await main(args);
     return { code, out: out.join(''), err: err.join('') };
@@ -52,7 +58,13 @@ describe('polarcad score', () => {
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'polarcad-score-cli-'));
     const c = generateCohort({ patients: 24, seed: 4, mapSize: 64, difficulty: 'easy' });
-    await writeCohort(c, join(root, 'cohort'), { layout: 'single', format: 'png', colormap: getColormap('rainbow'), grid: true, canvas: 160 });
+    await writeCohort(c, join(root, 'cohort'), {
+      layout: 'single',
+      format: 'png',
+      colormap: getColormap('rainbow'),
+      grid: true,
+      canvas: 160,
+    });
     raw = join(root, 'cohort', 'manifest.csv');
     await prepare(raw, { out: join(root, 'prep') });
     prep = join(root, 'prep', 'manifest.csv');
@@ -68,9 +80,17 @@ describe('polarcad score', () => {
     assert.match(r.out, /scored 24 patients \(prepared crops, colour map rainbow \(recognised\)\)/);
     assert.match(r.out, /metrics on 4 patients: hold-out test part \(20%, stratified, seed 1\)/);
     assert.match(r.out, /^apostolopoulos_nac\s+4\s/m);
-    assert.deepEqual((await readdir(out)).sort(), ['metrics.json', 'normal-db.json', 'score.json', 'scores.csv']);
+    assert.deepEqual((await readdir(out)).sort(), [
+      'metrics.json',
+      'normal-db.json',
+      'score.json',
+      'scores.csv',
+    ]);
 
-    const rows = parse(await readFile(join(out, 'scores.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    const rows = parse(await readFile(join(out, 'scores.csv'), 'utf8'), { columns: true }) as Record<
+      string,
+      string
+    >[];
     assert.equal(rows.length, 24);
     assert.deepEqual(Object.keys(rows[0]), SCORES_CSV_COLUMNS);
     // id, label, sex, split, fold + per correction: SSS, SRS, SDS, segmental SDS, 3 percents, 2 TPDs,
@@ -81,7 +101,13 @@ describe('polarcad score', () => {
       rows.map((x) => ({ id: x.patient_id, label: x.label === 'CAD' ? 1 : 0 })),
       { testFraction: 0.2, seed: 1 },
     );
-    assert.deepEqual(rows.filter((x) => x.split === 'test').map((x) => x.patient_id).sort(), split.test);
+    assert.deepEqual(
+      rows
+        .filter((x) => x.split === 'test')
+        .map((x) => x.patient_id)
+        .sort(),
+      split.test,
+    );
     for (const x of rows) {
       // SDS = SSS - SRS, and the SSS is the sum of the 17 stress segment scores
       assert.equal(Number(x.sds_ac), Number(x.sss_ac) - Number(x.srs_ac));
@@ -116,29 +142,66 @@ describe('polarcad score', () => {
       normalDatabases: { normalIds: string[] }[];
       colormap: { name: string; recognised: boolean };
     };
-    const trainNormals = rows.filter((x) => x.split === 'train' && x.label === 'normal').map((x) => x.patient_id).sort();
+    const trainNormals = rows
+      .filter((x) => x.split === 'train' && x.label === 'normal')
+      .map((x) => x.patient_id)
+      .sort();
     assert.deepEqual(info.normalDatabases[0].normalIds, trainNormals);
     const db = await loadNormalDatabase(join(out, 'normal-db.json'));
     assert.equal(db.minStudies, 8);
-    assert.equal(db.strata.find((s) => s.state === 'stress' && s.correction === 'AC' && s.sex === null)?.n, trainNormals.length);
+    assert.equal(
+      db.strata.find((s) => s.state === 'stress' && s.correction === 'AC' && s.sex === null)?.n,
+      trainNormals.length,
+    );
   });
 
-  it('a raw manifest gives the same scores (prepare\'s per-study step), and saves the normal database', async () => {
+  it("a raw manifest gives the same scores (prepare's per-study step), and saves the normal database", async () => {
     const out = join(root, 'o2');
     const dbFile = join(root, 'db.json');
-    const r = await run(['score', raw, '--out', out, '--min-normals', '8', '--resamples', '200', '--save-normal-db', dbFile]);
+    const r = await run([
+      'score',
+      raw,
+      '--out',
+      out,
+      '--min-normals',
+      '8',
+      '--resamples',
+      '200',
+      '--save-normal-db',
+      dbFile,
+    ]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /raw exports/);
-    assert.equal(await readFile(join(out, 'scores.csv'), 'utf8'), await readFile(join(root, 'o1', 'scores.csv'), 'utf8'));
+    assert.equal(
+      await readFile(join(out, 'scores.csv'), 'utf8'),
+      await readFile(join(root, 'o1', 'scores.csv'), 'utf8'),
+    );
     assert.equal(await readFile(dbFile, 'utf8'), await readFile(join(root, 'o1', 'normal-db.json'), 'utf8'));
 
     // reuse it: nothing fitted, same scores for everyone
     const out3 = join(root, 'o3');
-    const r3 = await run(['score', prep, '--out', out3, '--normal-db', dbFile, '--split', 'all-train', '--resamples', '50']);
+    const r3 = await run([
+      'score',
+      prep,
+      '--out',
+      out3,
+      '--normal-db',
+      dbFile,
+      '--split',
+      'all-train',
+      '--resamples',
+      '50',
+    ]);
     assert.equal(r3.code, 0, r3.err);
     assert.match(r3.out, /metrics on 24 patients: all patients; given normal database/);
-    const a = parse(await readFile(join(root, 'o1', 'scores.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
-    const b = parse(await readFile(join(out3, 'scores.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    const a = parse(await readFile(join(root, 'o1', 'scores.csv'), 'utf8'), { columns: true }) as Record<
+      string,
+      string
+    >[];
+    const b = parse(await readFile(join(out3, 'scores.csv'), 'utf8'), { columns: true }) as Record<
+      string,
+      string
+    >[];
     assert.deepEqual(
       b.map((x) => x.sss_nac),
       a.map((x) => x.sss_nac),
@@ -147,10 +210,30 @@ describe('polarcad score', () => {
 
   it('cv writes one normal database per fold', async () => {
     const out = join(root, 'o4');
-    const r = await run(['score', prep, '--out', out, '--split', 'cv', '--folds', '3', '--min-normals', '6', '--resamples', '50']);
+    const r = await run([
+      'score',
+      prep,
+      '--out',
+      out,
+      '--split',
+      'cv',
+      '--folds',
+      '3',
+      '--min-normals',
+      '6',
+      '--resamples',
+      '50',
+    ]);
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual((await readdir(join(out, 'normal-db'))).sort(), ['fold-01.json', 'fold-02.json', 'fold-03.json']);
-    const rows = parse(await readFile(join(out, 'scores.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    assert.deepEqual((await readdir(join(out, 'normal-db'))).sort(), [
+      'fold-01.json',
+      'fold-02.json',
+      'fold-03.json',
+    ]);
+    const rows = parse(await readFile(join(out, 'scores.csv'), 'utf8'), { columns: true }) as Record<
+      string,
+      string
+    >[];
     assert.ok(rows.every((x) => x.split === 'test' && ['1', '2', '3'].includes(x.fold)));
   });
 
@@ -158,12 +241,18 @@ describe('polarcad score', () => {
     const bad = join(root, 'bad');
     let r = await run(['score', prep, '--out', bad]);
     assert.equal(r.code, 2);
-    assert.match(r.err, /too few normal patients in the training part \(stress_ac: 10, .*at least 20 per view.*--min-normals/);
+    assert.match(
+      r.err,
+      /too few normal patients in the training part \(stress_ac: 10, .*at least 20 per view.*--min-normals/,
+    );
 
     const text = await readFile(prep, 'utf8');
     const lines = text.trimEnd().split('\n');
     const onlyNormal = join(root, 'prep', 'normal-only.csv');
-    await writeFile(onlyNormal, [lines[0], ...lines.slice(1).filter((l) => l.split(',')[1] === 'normal')].join('\n') + '\n');
+    await writeFile(
+      onlyNormal,
+      [lines[0], ...lines.slice(1).filter((l) => l.split(',')[1] === 'normal')].join('\n') + '\n',
+    );
     r = await run(['score', onlyNormal, '--out', bad, '--min-normals', '2']);
     assert.equal(r.code, 2);
     assert.match(r.err, /both classes are needed but the manifest has 0 CAD and 12 normal/);

@@ -25,7 +25,12 @@ import { normalLimits } from '../../src/polarmap/normal-database.js';
 import { ColormapRecogniser } from '../../src/polarmap/recognise-colormap.js';
 import { generateCohort, writeCohort } from '../../src/synth/index.js';
 import { InputError } from '../../src/util/errors.js';
-import { fitNormalDatabase, runSemiquant, scorePatient, type PatientScore } from '../../src/evaluate/semiquant.js';
+import {
+  fitNormalDatabase,
+  runSemiquant,
+  scorePatient,
+  type PatientScore,
+} from '../../src/evaluate/semiquant.js';
 import { readStudies, type StudyUptake } from '../../src/evaluate/semiquant-read.js';
 
 // ---- hand-built uptakes -------------------------------------------------------------------------
@@ -45,7 +50,13 @@ function map(overrides: Record<number, number> = {}): Float64Array {
   return a;
 }
 
-function study(id: string, label: Label, stress: Float64Array, rest: Float64Array, sex?: 'F' | 'M'): StudyUptake {
+function study(
+  id: string,
+  label: Label,
+  stress: Float64Array,
+  rest: Float64Array,
+  sex?: 'F' | 'M',
+): StudyUptake {
   const segments: Partial<Record<View, Float64Array>> = {
     stress_ac: stress,
     rest_ac: rest,
@@ -64,7 +75,10 @@ function normals(n: number, prefix = 'N'): StudyUptake[] {
 }
 
 describe('semi-quantitative scoring of hand-built maps', () => {
-  const db = fitNormalDatabase(normals(20), normals(20).map((s) => s.id)).db;
+  const db = fitNormalDatabase(
+    normals(20),
+    normals(20).map((s) => s.id),
+  ).db;
 
   it('the fitted normal limits are the closed-form mean and SD', () => {
     const lim = normalLimits(db, { state: 'stress', correction: 'AC' });
@@ -116,7 +130,10 @@ describe('semi-quantitative scoring of hand-built maps', () => {
 
   it('a patient without NAC maps is scored on AC only', () => {
     const s = study('G', 1, map({ 4: 0.3 }), map());
-    const only: StudyUptake = { ...s, segments: { stress_ac: s.segments.stress_ac, rest_ac: s.segments.rest_ac } };
+    const only: StudyUptake = {
+      ...s,
+      segments: { stress_ac: s.segments.stress_ac, rest_ac: s.segments.rest_ac },
+    };
     const r = scorePatient(only, db);
     assert.equal(r.NAC, null);
     assert.equal(r.AC?.sss, 4);
@@ -132,7 +149,9 @@ function cohort(): StudyUptake[] {
     out.push(study(`N${String(i).padStart(2, '0')}`, 0, m, m, i % 2 ? 'F' : 'M'));
   }
   for (let i = 0; i < 30; i++) {
-    out.push(study(`C${String(i).padStart(2, '0')}`, 1, map({ 7: 0.3, 13: 0.3, 1: 0.4 }), map(), i % 3 ? 'M' : 'F'));
+    out.push(
+      study(`C${String(i).padStart(2, '0')}`, 1, map({ 7: 0.3, 13: 0.3, 1: 0.4 }), map(), i % 3 ? 'M' : 'F'),
+    );
   }
   return out;
 }
@@ -148,32 +167,51 @@ describe('normal database fitted on training normals only', () => {
     assert.equal(trainNormals.length, 24);
     assert.deepEqual(r.databases[0].normalIds, trainNormals);
     // mean of segment 1 over the training normals only, recomputed here (max segment is 1)
-    const expected = trainNormals.reduce((a, id) => a + 0.6 + 0.01 * Number(id.slice(1)), 0) / trainNormals.length;
+    const expected =
+      trainNormals.reduce((a, id) => a + 0.6 + 0.01 * Number(id.slice(1)), 0) / trainNormals.length;
     const lim = normalLimits(r.databases[0].db, { state: 'stress', correction: 'AC' });
     assert.ok(Math.abs(lim.mean[0] - expected) < 1e-12, `${lim.mean[0]} vs ${expected}`);
-    const stratum = r.databases[0].db.strata.find((s) => s.state === 'stress' && s.correction === 'AC' && s.sex === null);
+    const stratum = r.databases[0].db.strata.find(
+      (s) => s.state === 'stress' && s.correction === 'AC' && s.sex === null,
+    );
     assert.equal(stratum?.n, 24);
-    const test = r.patients.filter((p) => p.split === 'test').map((p) => p.id).sort();
+    const test = r.patients
+      .filter((p) => p.split === 'test')
+      .map((p) => p.id)
+      .sort();
     assert.deepEqual(test, sp.test);
     for (const row of r.metrics) assert.equal(row.n, sp.test.length);
     assert.deepEqual(
       r.metrics.map((m) => m.name),
-      ['sss4_ac', 'apostolopoulos_ac', 'sss_ac', 'tpd_ac', 'sss4_nac', 'apostolopoulos_nac', 'sss_nac', 'tpd_nac'],
+      [
+        'sss4_ac',
+        'apostolopoulos_ac',
+        'sss_ac',
+        'tpd_ac',
+        'sss4_nac',
+        'apostolopoulos_nac',
+        'sss_nac',
+        'tpd_nac',
+      ],
     );
     // the CAD maps (segments 1, 7, 13 far below normal) all score abnormal; rule rows are perfect
     const sss4 = r.metrics[0];
     assert.deepEqual(sss4.confusion, { tp: 6, fp: 0, tn: 6, fn: 0 });
   });
 
-  it('cv: one database per fold, each on that fold\'s training normals; every patient scored once', () => {
+  it("cv: one database per fold, each on that fold's training normals; every patient scored once", () => {
     const r = runSemiquant(studies, { split: 'cv', folds: 5, seed: 9, minNormals: 20, resamples: 200 });
     const folds = stratifiedKFold(items, { k: 5, seed: 9 });
     assert.equal(r.databases.length, 5);
     r.databases.forEach((d, f) => {
       assert.equal(d.fold, f + 1);
       assert.deepEqual(d.normalIds, folds[f].train.filter((id) => id.startsWith('N')).sort());
-      for (const id of folds[f].test) assert.ok(!d.normalIds.includes(id), `${id} is in fold ${f + 1}'s test part`);
-      const scored = r.patients.filter((p) => p.fold === f + 1).map((p) => p.id).sort();
+      for (const id of folds[f].test)
+        assert.ok(!d.normalIds.includes(id), `${id} is in fold ${f + 1}'s test part`);
+      const scored = r.patients
+        .filter((p) => p.fold === f + 1)
+        .map((p) => p.id)
+        .sort();
       assert.deepEqual(scored, folds[f].test);
     });
     assert.equal(r.patients.length, 60);
@@ -196,13 +234,23 @@ describe('normal database fitted on training normals only', () => {
 
   it('one class only: a clear error', () => {
     assert.throws(
-      () => runSemiquant(studies.filter((s) => s.label === 0), { resamples: 10 }),
-      (e: unknown) => e instanceof InputError && /needs both classes/.test(e.message) && /0 CAD and 30 normal/.test(e.message),
+      () =>
+        runSemiquant(
+          studies.filter((s) => s.label === 0),
+          { resamples: 10 },
+        ),
+      (e: unknown) =>
+        e instanceof InputError &&
+        /needs both classes/.test(e.message) &&
+        /0 CAD and 30 normal/.test(e.message),
     );
   });
 
   it('a given normal database is used as is (nothing fitted)', () => {
-    const given = fitNormalDatabase(normals(20), normals(20).map((s) => s.id)).db;
+    const given = fitNormalDatabase(
+      normals(20),
+      normals(20).map((s) => s.id),
+    ).db;
     const r = runSemiquant(studies, { split: 'holdout', seed: 3, normalDb: given, resamples: 10 });
     assert.equal(r.databases[0].db, given);
     assert.deepEqual(r.databases[0].normalIds, []);
@@ -218,10 +266,18 @@ describe('on a generated cohort (48 patients, easy, rainbow, prepared)', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'polarcad-semiquant-'));
     const c = generateCohort({ patients: 48, seed: 7, mapSize: 64, difficulty: 'easy' });
-    await writeCohort(c, join(dir, 'cohort'), { layout: 'single', format: 'png', colormap: getColormap('rainbow'), grid: true, canvas: 160 });
+    await writeCohort(c, join(dir, 'cohort'), {
+      layout: 'single',
+      format: 'png',
+      colormap: getColormap('rainbow'),
+      grid: true,
+      canvas: 160,
+    });
     prepared = join(dir, 'prep');
     await prepare(join(dir, 'cohort', 'manifest.csv'), { out: prepared, size: 64 });
-    const rows = parse(await readFile(join(dir, 'cohort', 'ground_truth.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    const rows = parse(await readFile(join(dir, 'cohort', 'ground_truth.csv'), 'utf8'), {
+      columns: true,
+    }) as Record<string, string>[];
     truth = new Map(rows.map((r) => [r.patient_id, r]));
     const reading = await readStudies(await loadManifest(join(prepared, 'manifest.csv')));
     assert.equal(reading.colormap, 'rainbow');
@@ -244,7 +300,10 @@ describe('on a generated cohort (48 patients, easy, rainbow, prepared)', () => {
         one.add(await readImage(join(prepared, id, `${v}.png`)));
         const [best, second] = one.fits();
         assert.equal(best.colormap.name, 'rainbow', `${id}/${v}`);
-        assert.ok(best.coverage > 0.8 && second.coverage < best.coverage - 0.1, `${id}/${v}: ${best.coverage} vs ${second.colormap.name} ${second.coverage}`);
+        assert.ok(
+          best.coverage > 0.8 && second.coverage < best.coverage - 0.1,
+          `${id}/${v}: ${best.coverage} vs ${second.colormap.name} ${second.coverage}`,
+        );
       }
     }
   });
@@ -291,7 +350,10 @@ describe('on a generated cohort (48 patients, easy, rainbow, prepared)', () => {
     assert.equal(patients.length, 48);
     for (const p of patients) {
       assert.ok(p.AC && p.NAC);
-      assert.equal(p.AC.stress.unscored + p.AC.rest.unscored + p.NAC.stress.unscored + p.NAC.rest.unscored, 0);
+      assert.equal(
+        p.AC.stress.unscored + p.AC.rest.unscored + p.NAC.stress.unscored + p.NAC.rest.unscored,
+        0,
+      );
     }
   });
 });

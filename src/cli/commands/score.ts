@@ -14,12 +14,14 @@ import { InputError } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
 
 function parseInteger(name: string, s: string, min: number): number {
-  if (!/^\d+$/.test(s.trim()) || Number(s) < min) throw new InputError(`${name} must be an integer >= ${min}, got "${s}"`);
+  if (!/^\d+$/.test(s.trim()) || Number(s) < min)
+    throw new InputError(`${name} must be an integer >= ${min}, got "${s}"`);
   return Number(s);
 }
 
 function parseChoice<T extends string>(name: string, s: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(s)) throw new InputError(`${name} must be one of ${choices.join(', ')}, got "${s}"`);
+  if (!(choices as readonly string[]).includes(s))
+    throw new InputError(`${name} must be one of ${choices.join(', ')}, got "${s}"`);
   return s as T;
 }
 
@@ -42,11 +44,21 @@ export function registerScore(program: Command): void {
     .description(
       'semi-quantitative baseline: segment scores, SSS/SRS/SDS, TPD and the published rules against a normal database fitted on the training normals; writes DIR/scores.csv, DIR/metrics.json, DIR/normal-db.json',
     )
-    .argument('<manifest>', 'labelled manifest: prepared by `polarcad prepare`, or raw exports (docs/manifest.md)')
+    .argument(
+      '<manifest>',
+      'labelled manifest: prepared by `polarcad prepare`, or raw exports (docs/manifest.md)',
+    )
     .requiredOption('--out <dir>', 'output folder (replaced only when the run succeeds)')
-    .option('--colormap <spec>', 'colour map of the exports: gray|hot|cool|rainbow, a CSV table or a colour-bar image (default: recognised among the built-in ones)')
+    .option(
+      '--colormap <spec>',
+      'colour map of the exports: gray|hot|cool|rainbow, a CSV table or a colour-bar image (default: recognised among the built-in ones)',
+    )
     .option('--seed <n>', 'seed of the split and of the bootstrap intervals', '1')
-    .option('--split <kind>', `holdout (stratified 80/20, as train), cv (k-fold, database refitted per fold) or all-train (resubstitution)`, 'holdout')
+    .option(
+      '--split <kind>',
+      `holdout (stratified 80/20, as train), cv (k-fold, database refitted per fold) or all-train (resubstitution)`,
+      'holdout',
+    )
     .option('--folds <k>', 'folds for --split cv', '10')
     .option('--min-normals <n>', 'normal training studies needed per view for the normal database', '20')
     .option('--normal-db <file>', 'use this normal database (JSON) instead of fitting one')
