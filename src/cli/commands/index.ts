@@ -2,9 +2,11 @@ import type { Command } from 'commander';
 import { registerExperiment } from './experiment.js';
 import { registerExport } from './export.js';
 import { registerModels } from './models.js';
+import { registerPredict } from './predict.js';
 import { registerPrepare } from './prepare.js';
 import { registerReport } from './report.js';
 import { registerScore } from './score.js';
+import { registerServe } from './serve.js';
 import { registerSynth } from './synth.js';
 import { registerTrain } from './train.js';
 import { registerTune } from './tune.js';
@@ -12,4 +14,4 @@ import { registerTune } from './tune.js';
 /** Every sub-command registers itself on the program. Add one import and one entry per command. */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerModels, registerPrepare, registerSynth, registerExport, registerTrain, registerScore, registerTune, registerExperiment, registerReport];
+export const COMMANDS: readonly RegisterCommand[] = [registerModels, registerPrepare, registerSynth, registerExport, registerTrain, registerScore, registerTune, registerExperiment, registerReport, registerPredict, registerServe];

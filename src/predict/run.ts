@@ -1,0 +1,213 @@
+/**
+ * `polarcad predict`: studies from image files or a manifest through a loaded model, with the
+ * results as a table, CSV or JSON and, with an output folder, the Grad-CAM overlay figure of each
+ * study (`<study>.gradcam.png`).
+ *
+ * Grouping of image arguments into studies: an export page is a study on its own; single-map
+ * images whose names differ only by the view (`P001_stress_ac.png`, `P001_rest_ac.png`) form one
+ * study named `P001`; an image whose name names no view is a study on its own. A manifest
+ * (docs/manifest.md) gives one study per row (a page, or the view columns); its manual disc boxes
+ * are not used here.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, extname, join, resolve } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { VIEWS, type View } from '../domain/views.js';
+import { loadManifest, type Layout } from '../ingest/manifest.js';
+import type { Colormap } from '../polarmap/colormaps.js';
+import type { Sex } from '../polarmap/normal-database.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { InputError, errorMessage } from '../util/errors.js';
+import { MAX_STUDY_FILES, viewFromName, type StudyFile } from './inputs.js';
+import type { Predictor } from './predictor.js';
+import { predictStudy, type StudyResult } from './study.js';
+
+/** Output formats of `polarcad predict`. */
+export const PREDICT_FORMATS = ['table', 'csv', 'json'] as const;
+export type PredictFormat = (typeof PREDICT_FORMATS)[number];
+
+/** One study to predict: its name and files (paths). */
+export interface StudySpec {
+  readonly study: string;
+  readonly files: readonly { readonly path: string; readonly view?: View }[];
+  readonly label?: 0 | 1 | null;
+  readonly sex?: Sex;
+}
+
+/** One row of the output: a result, or the reason the study could not be read. */
+export interface PredictRow {
+  readonly study: string;
+  readonly label: 0 | 1 | null;
+  readonly result: StudyResult | null;
+  readonly heatmap: string | null;
+  readonly error: string | null;
+}
+
+/** Options of {@link runPredict}. */
+export interface RunPredictOptions {
+  readonly images?: readonly string[];
+  readonly manifest?: string;
+  /** Folder for the overlay figures. */
+  readonly out?: string;
+  readonly layout?: Layout;
+  readonly colormap?: Colormap;
+  readonly maxPixels?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** The study name of a single-map file: its base name without extension, view token and trailing separators. */
+export function studyNameOf(path: string): string {
+  const base = basename(path, extname(path));
+  const cut = base.replace(/(?:^|[ _.-])(stress|rest)[ _.-]?(n?ac)(?![a-z])/i, '').replace(/[ _.-]+$/, '');
+  return cut.length > 0 ? cut : base;
+}
+
+/** Group image paths into studies (see the module comment). */
+export function groupImages(paths: readonly string[]): StudySpec[] {
+  const groups = new Map<string, { path: string; view?: View }[]>();
+  const order: string[] = [];
+  for (const p of paths) {
+    const view = viewFromName(basename(p));
+    let key = view === undefined ? basename(p, extname(p)) : studyNameOf(p);
+    if (view === undefined && groups.has(key)) key = `${key} (${order.length + 1})`;
+    if (!groups.has(key)) {
+      groups.set(key, []);
+      order.push(key);
+    }
+    (groups.get(key) as { path: string; view?: View }[]).push({ path: resolve(p), ...(view !== undefined ? { view } : {}) });
+  }
+  return order.map((study) => ({ study, files: groups.get(study) as { path: string; view?: View }[] }));
+}
+
+async function readFiles(spec: StudySpec): Promise<StudyFile[]> {
+  if (spec.files.length > MAX_STUDY_FILES) throw new InputError(`study ${spec.study}: ${spec.files.length} files, at most ${MAX_STUDY_FILES} (one page, or four maps)`);
+  const out: StudyFile[] = [];
+  for (const f of spec.files) {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(f.path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new InputError(`${f.path}: ${code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? errorMessage(e)})`}`);
+    }
+    out.push({ bytes, name: f.path, ...(f.view !== undefined ? { view: f.view } : {}) });
+  }
+  return out;
+}
+
+/** Studies of a manifest: one per row. */
+export async function studiesOfManifest(path: string): Promise<StudySpec[]> {
+  const m = await loadManifest(path);
+  return m.rows.map((r) => ({
+    study: r.patientId,
+    label: r.label,
+    ...(r.sex !== undefined ? { sex: r.sex } : {}),
+    files: r.page !== undefined ? [{ path: r.page.path }] : VIEWS.filter((v) => r.views[v] !== undefined).map((v) => ({ path: r.views[v] as string, view: v })),
+  }));
+}
+
+function safeName(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_') || 'study';
+}
+
+/**
+ * Predict every study. A study that cannot be read becomes a row with its error; the others go on.
+ * @throws InputError when neither or both of images and manifest are given.
+ */
+export async function runPredict(p: Predictor, opts: RunPredictOptions): Promise<PredictRow[]> {
+  const hasImages = (opts.images?.length ?? 0) > 0;
+  if (hasImages === (opts.manifest !== undefined)) throw new InputError('give image files or --manifest FILE (one of them)');
+  const specs = hasImages ? groupImages(opts.images as string[]) : await studiesOfManifest(opts.manifest as string);
+  const rows: PredictRow[] = [];
+  const used = new Set<string>();
+  for (const spec of specs) {
+    try {
+      const files = await readFiles(spec);
+      const { result, images } = await predictStudy(p, { files }, {
+        study: spec.study,
+        ...(opts.layout !== undefined ? { layout: opts.layout } : {}),
+        ...(opts.colormap !== undefined ? { colormap: opts.colormap } : {}),
+        ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
+        ...(spec.sex !== undefined ? { sex: spec.sex } : {}),
+      });
+      let heatmap: string | null = null;
+      if (opts.out !== undefined) {
+        let name = safeName(spec.study);
+        for (let k = 2; used.has(name); k++) name = `${safeName(spec.study)}-${k}`;
+        used.add(name);
+        heatmap = join(resolve(opts.out), `${name}.gradcam.png`);
+        await writeFileAtomic(heatmap, await images.overlayPng());
+      }
+      rows.push({ study: spec.study, label: spec.label ?? null, result, heatmap, error: null });
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      rows.push({ study: spec.study, label: spec.label ?? null, result: null, heatmap: null, error: e.message });
+    }
+    opts.onProgress?.(rows.length, specs.length);
+  }
+  return rows;
+}
+
+const f3 = (x: number): string => x.toFixed(3);
+
+function topTerritory(r: StudyResult): string {
+  const [v, s] = Object.entries(r.territories).sort((a, b) => b[1] - a[1])[0];
+  return `${v} ${Math.round(100 * s)}%`;
+}
+
+function scoresCell(r: StudyResult): string {
+  const s = r.scores.AC ?? r.scores.NAC;
+  return s === null ? 'n/a' : `${s.correction} ${s.sss}/${s.srs}/${s.sds}`;
+}
+
+/** Rows as an aligned text table (errors listed under it). */
+export function formatTable(rows: readonly PredictRow[]): string {
+  const head = ['study', 'P(CAD)', 'decision', 'confidence', 'top territory', 'SSS/SRS/SDS', 'heatmap'];
+  const body = rows
+    .filter((r) => r.result !== null)
+    .map((r) => {
+      const x = r.result as StudyResult;
+      return [r.study, f3(x.probability) + (x.calibrated ? ' (cal.)' : ''), x.decision, x.confidence.band, topTerritory(x), scoresCell(x), r.heatmap ?? '-'];
+    });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const out = [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
+  const errors = rows.filter((r) => r.error !== null);
+  if (errors.length > 0) out.push('', `not read (${errors.length}):`, ...errors.map((r) => `  ${r.study}: ${r.error}`));
+  const scoreNote = rows.find((r) => r.result !== null && !r.result.scores.available)?.result?.scores.reason;
+  if (scoreNote) out.push('', `SSS/SRS/SDS: ${scoreNote}`);
+  return out.join('\n') + '\n';
+}
+
+/** CSV columns of {@link formatCsv}. */
+export const CSV_COLUMNS = [
+  'study', 'label', 'probability', 'raw_probability', 'calibrated', 'threshold', 'decision', 'confidence',
+  'lad_share', 'lcx_share', 'rca_share', 'sss_ac', 'srs_ac', 'sds_ac', 'sss_nac', 'srs_nac', 'sds_nac', 'sentence', 'heatmap', 'error',
+] as const;
+
+/** Rows as CSV (one line per study, errors included). */
+export function formatCsv(rows: readonly PredictRow[]): string {
+  return stringify(
+    rows.map((r) => {
+      const x = r.result;
+      const sc = (c: 'AC' | 'NAC', k: 'sss' | 'srs' | 'sds'): number | string => x?.scores[c]?.[k] ?? '';
+      return [
+        r.study, r.label ?? '', x?.probability ?? '', x?.rawProbability ?? '', x === null ? '' : x.calibrated ? 1 : 0, x?.threshold ?? '', x?.decision ?? '', x?.confidence.band ?? '',
+        x?.territories.LAD ?? '', x?.territories.LCx ?? '', x?.territories.RCA ?? '', sc('AC', 'sss'), sc('AC', 'srs'), sc('AC', 'sds'), sc('NAC', 'sss'), sc('NAC', 'srs'), sc('NAC', 'sds'),
+        x?.sentence ?? '', r.heatmap ?? '', r.error ?? '',
+      ];
+    }),
+    { header: true, columns: [...CSV_COLUMNS] },
+  );
+}
+
+/** Rows as JSON (the bull's-eye SVG left out; its values are there). */
+export function formatJson(rows: readonly PredictRow[]): string {
+  return (
+    JSON.stringify(
+      rows.map((r) => ({ study: r.study, label: r.label, ...(r.result !== null ? { ...r.result, bullseye: { kind: r.result.bullseye.kind, values: r.result.bullseye.values } } : {}), heatmap: r.heatmap, error: r.error })),
+      null,
+      2,
+    ) + '\n'
+  );
+}
