@@ -7,12 +7,17 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '../../src/engine/backend.js';
+import { gemmSimd } from '../../src/engine/kernels/gemm_simd.js';
 import { batchMatMulConfig, stockBatchMatMulKernel, transpose2d } from '../../src/engine/kernels/matmul.js';
 import { Rng } from '../../src/util/rng.js';
 
 before(async () => {
   await initBackend('wasm');
-  assert.equal(tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc, batchMatMulConfig.kernelFunc, 'initBackend registers polarcad BatchMatMul');
+  assert.equal(
+    tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc,
+    batchMatMulConfig.kernelFunc,
+    'initBackend registers polarcad BatchMatMul',
+  );
   assert.ok(stockBatchMatMulKernel(), 'the stock kernel was saved');
 });
 
@@ -31,7 +36,15 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return den === 0 ? num : num / den;
 }
 
-async function product(backend: 'cpu' | 'wasm', a: number[], as: number[], b: number[], bs: number[], ta: boolean, tb: boolean): Promise<{ data: Float32Array; shape: number[] }> {
+async function product(
+  backend: 'cpu' | 'wasm',
+  a: number[],
+  as: number[],
+  b: number[],
+  bs: number[],
+  ta: boolean,
+  tb: boolean,
+): Promise<{ data: Float32Array; shape: number[] }> {
   await tf.setBackend(backend);
   const x = tf.tensor(a, as);
   const y = tf.tensor(b, bs);
@@ -52,20 +65,35 @@ test('transpose2d: [2,3] by hand', () => {
 
 test('wasm BatchMatMul equals cpu within 1e-5 for every flag combination, ranks 2 and 3', async () => {
   const rng = new Rng(17);
-  const [M, K, N] = [19, 16, 33];
-  for (const batch of [0, 1, 2]) {
-    for (const ta of [false, true]) {
-      for (const tb of [false, true]) {
-        const lead = batch === 0 ? [] : [batch];
-        const as = [...lead, ...(ta ? [K, M] : [M, K])];
-        const bs = [...lead, ...(tb ? [N, K] : [K, N])];
-        const a = randn(rng, as.reduce((p, q) => p * q, 1));
-        const b = randn(rng, bs.reduce((p, q) => p * q, 1));
-        const want = await product('cpu', a, as, b, bs, ta, tb);
-        const got = await product('wasm', a, as, b, bs, ta, tb);
-        const what = `batch ${batch} transposeA ${ta} transposeB ${tb}`;
-        assert.deepEqual(got.shape, want.shape, what);
-        assert.ok(relErr(got.data, want.data) < 1e-5, `${what}: relative error ${relErr(got.data, want.data)}`);
+  // N 33: the stock paths; N 32 with M or K <= 64: the SIMD product
+  for (const [M, K, N] of [
+    [19, 16, 33],
+    [19, 16, 32],
+    [70, 80, 32],
+  ]) {
+    for (const batch of [0, 1, 2]) {
+      for (const ta of [false, true]) {
+        for (const tb of [false, true]) {
+          const lead = batch === 0 ? [] : [batch];
+          const as = [...lead, ...(ta ? [K, M] : [M, K])];
+          const bs = [...lead, ...(tb ? [N, K] : [K, N])];
+          const a = randn(
+            rng,
+            as.reduce((p, q) => p * q, 1),
+          );
+          const b = randn(
+            rng,
+            bs.reduce((p, q) => p * q, 1),
+          );
+          const want = await product('cpu', a, as, b, bs, ta, tb);
+          const got = await product('wasm', a, as, b, bs, ta, tb);
+          const what = `[${M},${K},${N}] batch ${batch} transposeA ${ta} transposeB ${tb}`;
+          assert.deepEqual(got.shape, want.shape, what);
+          assert.ok(
+            relErr(got.data, want.data) < 1e-5,
+            `${what}: relative error ${relErr(got.data, want.data)}`,
+          );
+        }
       }
     }
   }
@@ -83,7 +111,10 @@ test('Dense kernel gradient x^T dy (the warm-up shape [16,2048] x [16,256]) matc
     const w0 = tf.tensor(w, [2048, 256]);
     const wv = tf.variable(w0);
     w0.dispose();
-    const { grads, value } = tf.variableGrads(() => tf.sum(tf.square(tf.relu(tf.matMul(xt, wv)))) as tf.Scalar, [wv]);
+    const { grads, value } = tf.variableGrads(
+      () => tf.sum(tf.square(tf.relu(tf.matMul(xt, wv)))) as tf.Scalar,
+      [wv],
+    );
     const g = (await grads[wv.name].data()) as Float32Array;
     tf.dispose([xt, wv, value, ...Object.values(grads)]);
     assert.equal(tf.memory().numTensors, n0, `${backend}: tensors leaked`);
@@ -101,4 +132,18 @@ test('mismatched inner dimensions still fail with the stock message', async () =
   const b = tf.zeros([5, 2]);
   assert.throws(() => tf.matMul(a, b, true, false), /inner shapes/);
   tf.dispose([a, b]);
+});
+
+test('SIMD product (gemm_simd.ts) equals a float64 reference, plain and transposed A, with zeros skipped', () => {
+  const rng = new Rng(23);
+  const [M, K, N] = [5, 130, 12]; // K crosses the 64-row blocks
+  const a = Float32Array.from({ length: M * K }, () => (rng.next() < 0.3 ? 0 : rng.normal()));
+  const b = Float32Array.from({ length: K * N }, () => rng.normal());
+  const want = new Float64Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) want[i * N + j] += a[i * K + k] * b[k * N + j];
+  assert.ok(relErr(gemmSimd.multiply(a, b, M, K, N, false), want) < 1e-5);
+  const at = transpose2d(a, M, K); // [K, M]: A^T stored
+  assert.ok(relErr(gemmSimd.multiply(at, b, M, K, N, true), want) < 1e-5);
+  assert.throws(() => gemmSimd.multiply(a, b.subarray(0, K * 3), M, K, 3, false), /multiple of 4/);
 });
