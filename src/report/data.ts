@@ -465,6 +465,8 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
       dir,
       predictions,
       row: networkRow({ name, description: str(e.description) ?? name, evaluatedOn }, predictions, threshold, 1),
+      ...(str(obj(e.manifest).path) ? { manifest: str(obj(e.manifest).path) } : {}),
+      split: { train: [], validation: [], test: [] },
       ...(obj(e.weights).description ? { weights: { source: String(obj(e.weights).source), description: String(obj(e.weights).description) } } : {}),
     });
     acc.thresholdRule = str(obj(e.threshold).rule);

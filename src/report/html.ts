@@ -47,7 +47,7 @@ figure.chart .svg svg{max-width:100%;height:auto}
 figcaption{font-size:13px;color:var(--muted);max-width:720px}
 .files{font-size:11px}
 .heatgrid{display:grid;grid-template-columns:repeat(4,1fr);gap:16px}
-.heat img{width:100%;height:auto;border:1px solid var(--line)}
+.heat img{width:100%;max-width:240px;height:auto;border:1px solid var(--line)}
 dl.card dt{font-weight:bold;margin-top:10px}
 dl.card dd{margin:2px 0 0 0}
 .facts td:first-child{font-weight:bold}

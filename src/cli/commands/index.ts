@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { registerDemo } from './demo.js';
+import { registerEvaluate } from './evaluate.js';
 import { registerExperiment } from './experiment.js';
 import { registerExport } from './export.js';
 import { registerModels } from './models.js';
