@@ -1,0 +1,182 @@
+/**
+ * `polarcad demo`: the whole story offline, on the embedded default weights (no download):
+ *   1. generate a synthetic cohort like Hai et al.'s (2022): 218 patients, 51% CAD (src/synth);
+ *   2. prepare it: find, crop and clean every polar map (src/ingest/prepare.ts);
+ *   3. train MobileNetV2 with warm-up then fine-tuning on the stress AC maps, epochs chosen on a
+ *      validation part, evaluated once on the stratified held-out 20% (src/train/run.ts);
+ *   4. score the semi-quantitative baseline on the SAME held-out patients (same seed and split
+ *      function; checked), normal database fitted on the training part's normals
+ *      (src/evaluate/score-run.ts);
+ *   5. optionally Grad-CAM heatmaps of test patients (src/report/heatmaps.ts);
+ *   6. write demo.json and the report (src/report/html.ts) and return the summary table.
+ * Each step reports progress through `onStep` / `onProgress`.
+ */
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { formatMetricsTable, type MetricsRow } from '../evaluate/metrics-row.js';
+import { scoreManifest } from '../evaluate/score-run.js';
+import { prepare } from '../ingest/prepare.js';
+import { getColormap } from '../polarmap/colormaps.js';
+import { loadReportData } from './data.js';
+import { writeReport } from './html.js';
+import { synthesizeToDir } from '../synth/synthesize.js';
+import { runTraining } from '../train/run.js';
+import type { TrainEvent } from '../train/trainer.js';
+import { InputError, errorMessage } from '../util/errors.js';
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  readonly out: string;
+  /** small and fast (tests, a first look): 40 patients, 4 + 2 epochs, 200 bootstrap resamples */
+  readonly quick?: boolean;
+  readonly patients?: number;
+  readonly seed?: number;
+  readonly warmupEpochs?: number;
+  readonly finetuneEpochs?: number;
+  /** 'imagenet' (default: the Keras cache, else the embedded default) or 'none' */
+  readonly weights?: string;
+  /** input side override (only with weights 'none'; tests) */
+  readonly inputSize?: number;
+  /** feature cache folder (default OUT/.cache) */
+  readonly cacheDir?: string;
+  /** make Grad-CAM heatmaps for the report (default true) */
+  readonly heatmaps?: boolean;
+  readonly onStep?: (step: number, total: number, text: string) => void;
+  readonly onProgress?: (label: string, done: number, total: number) => void;
+  readonly onTrainEvent?: (e: TrainEvent) => void;
+  readonly onWarning?: (message: string) => void;
+}
+
+/** Result of {@link runDemo}. */
+export interface DemoResult {
+  readonly out: string;
+  readonly report: string;
+  readonly rows: readonly MetricsRow[];
+  readonly table: string;
+  readonly seconds: Readonly<Record<string, number>>;
+}
+
+const STEPS = 6;
+
+async function isEmptyOrDemo(dir: string): Promise<boolean> {
+  try {
+    const s = await stat(dir);
+    if (!s.isDirectory()) return false;
+  } catch {
+    return true;
+  }
+  const names = await readdir(dir);
+  return names.length === 0 || names.includes('demo.json');
+}
+
+/**
+ * Run the demo into `opts.out` (see the module comment). An existing folder is replaced only if it
+ * is empty or a previous demo (has demo.json).
+ * @throws InputError when `out` is a non-empty folder that is not a demo, or a step fails on input
+ */
+export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
+  const out = resolve(opts.out);
+  if (!(await isEmptyOrDemo(out))) throw new InputError(`${opts.out}: exists and is not a polarcad demo folder (no demo.json); choose another --out`);
+  const quick = opts.quick === true;
+  const patients = opts.patients ?? (quick ? 40 : 218);
+  const seed = opts.seed ?? 1;
+  const warmupEpochs = opts.warmupEpochs ?? (quick ? 4 : 100);
+  const finetuneEpochs = opts.finetuneEpochs ?? (quick ? 2 : 30);
+  const resamples = quick ? 200 : 2000;
+  const step = opts.onStep ?? (() => undefined);
+  const seconds: Record<string, number> = {};
+  const t00 = performance.now();
+  const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const r = await f();
+    seconds[name] = (performance.now() - t0) / 1000;
+    return r;
+  };
+  for (const sub of ['cohort', 'prepared', 'train', 'score', 'figures', 'heatmaps', 'demo.json', 'report.html']) await rm(join(out, sub), { recursive: true, force: true });
+
+  step(1, STEPS, `synth: ${patients} synthetic patients (51% CAD, seed ${seed})`);
+  const cohort = await timed('synth', () =>
+    synthesizeToDir({ patients, prevalence: 0.51, seed, ...(quick ? { mapSize: 64 } : {}) }, join(out, 'cohort'), {
+      layout: 'single',
+      format: 'png',
+      colormap: getColormap('rainbow'),
+      grid: true,
+      onProgress: (d, t) => opts.onProgress?.('synth', d, t),
+    }),
+  );
+
+  step(2, STEPS, 'prepare: find, crop and clean every polar map');
+  await timed('prepare', () => prepare(join(out, 'cohort', 'manifest.csv'), { out: join(out, 'prepared'), ...(quick ? { size: 96 } : {}), onProgress: (d, t) => opts.onProgress?.('prepare', d, t) }));
+  const manifest = join(out, 'prepared', 'manifest.csv');
+
+  step(3, STEPS, `train: MobileNetV2, warm-up ${warmupEpochs} epochs then fine-tune ${finetuneEpochs} epochs, held-out 20% for testing`);
+  const train = await timed('train', () =>
+    runTraining(
+      {
+        manifest,
+        backbone: 'MobileNetV2',
+        out: join(out, 'train'),
+        weights: opts.weights ?? 'imagenet',
+        warmupEpochs,
+        finetuneEpochs,
+        seed,
+        cacheDir: opts.cacheDir ?? join(out, '.cache'),
+        ...(opts.inputSize !== undefined ? { inputSize: opts.inputSize } : {}),
+        ...(quick ? { batchSize: 8 } : {}),
+      },
+      { onEvent: opts.onTrainEvent, onWarning: opts.onWarning },
+    ),
+  );
+  if (train.interrupted) throw new InputError('demo: training was interrupted');
+
+  step(4, STEPS, 'score: the semi-quantitative baseline (SSS/SRS/SDS, TPD, published rules) on the same held-out patients');
+  const score = await timed('score', () =>
+    scoreManifest(manifest, {
+      out: join(out, 'score'),
+      split: 'holdout',
+      seed,
+      testFraction: 0.2,
+      resamples,
+      ...(quick ? { minNormals: 5 } : {}),
+      onProgress: (d, t) => opts.onProgress?.('score', d, t),
+    }),
+  );
+  const cfg = JSON.parse(await readFile(join(out, 'train', 'config.json'), 'utf8')) as { resolved: { split: { test: string[] }; weights: { description: string } } };
+  const trainTest = [...cfg.resolved.split.test].sort();
+  const scoreTest = score.patients.filter((p) => p.split === 'test').map((p) => p.id).sort();
+  const sameSplit = JSON.stringify(trainTest) === JSON.stringify(scoreTest);
+  if (!sameSplit) opts.onWarning?.('demo: the network and the semi-quantitative baseline were evaluated on different patients');
+
+  step(5, STEPS, 'heatmaps: Grad-CAM of test patients (true/false positives/negatives)');
+  let heatmapNote = 'heatmaps: skipped';
+  if (opts.heatmaps !== false) {
+    try {
+      const { writeRunHeatmaps } = await import('./heatmaps.js');
+      const n = await timed('heatmaps', () => writeRunHeatmaps(join(out, 'train'), { perOutcome: 2 }));
+      heatmapNote = `heatmaps: ${n} Grad-CAM overlays`;
+    } catch (e) {
+      heatmapNote = `heatmaps: not available (${errorMessage(e)})`;
+      opts.onWarning?.(`demo: ${heatmapNote}`);
+    }
+  }
+
+  step(6, STEPS, 'report: one self-contained HTML file');
+  seconds.total = (performance.now() - t00) / 1000;
+  const facts: Record<string, string> = {
+    Cohort: `${cohort.patients} synthetic patients, ${cohort.cad} CAD (${((100 * cohort.cad) / cohort.patients).toFixed(0)}%), seed ${seed}`,
+    Network: `MobileNetV2, stress AC polar map, warm-up ${warmupEpochs} + fine-tune ${finetuneEpochs} epochs (kept epochs chosen on validation)`,
+    Weights: cfg.resolved.weights.description,
+    'Evaluated on': `the stratified held-out 20% (${trainTest.length} patients)${sameSplit ? '; network and semi-quantitative rows on the same patients' : ' (WARNING: the score used different patients)'}`,
+    'Time (s)': Object.entries(seconds)
+      .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+      .join(', '),
+  };
+  await writeFile(
+    join(out, 'demo.json'),
+    `${JSON.stringify({ polarcad: 'demo', train: 'train', score: 'score', cohort: 'cohort', prepared: 'prepared', quick, seconds, sameSplit, facts, notes: ['The patients are synthetic (polarcad\'s digital phantom, docs/synth.md): the figures show that the pipeline works, not how it would do on real patients.', heatmapNote] }, null, 2)}\n`,
+  );
+  const rep = await writeReport(out, { title: 'polarcad demo: CAD from synthetic SPECT polar maps' });
+  const data = await loadReportData(out);
+  const rows = [...data.networks.map((n) => n.row), ...data.semiquant];
+  return { out, report: rep.html, rows, table: formatMetricsTable(rows), seconds };
+}
