@@ -165,7 +165,7 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
   }));
 
   app.post<{ Querystring: { keep?: string } }>('/api/predict', async (req, reply) => {
-    if (!req.isMultipart()) throw new InputError('send the images as multipart/form-data (one export page, or up to four polar maps)');
+    if (!req.isMultipart()) return reply.code(415).send({ error: 'send the images as multipart/form-data (one export page, or up to four polar maps)' });
     const files: StudyFile[] = [];
     let keep = req.query.keep === '1' || req.query.keep === 'true';
     for await (const part of req.parts()) {
