@@ -77,17 +77,15 @@ test('upload a study in headless Chromium: probability, overlay, bull\'s-eye, mo
     assert.match((await page.textContent('.study .error')) ?? '', /file 1: is not a JPEG, PNG or DICOM file/);
 
     await page.setInputFiles('#files', pagePath);
-    await page.waitForFunction(() => {
-      const img = document.querySelector<HTMLImageElement>('.study .overlay');
-      return img !== null && img.complete && img.naturalWidth > 0;
-    }, undefined, { timeout: 120_000 });
+    // (a string: the test is compiled without DOM types)
+    await page.waitForFunction("(() => { const i = document.querySelector('.study .overlay'); return i !== null && i.complete && i.naturalWidth > 0; })()", undefined, { timeout: 120_000 });
     const pct = (await page.textContent('.study .pct')) ?? '';
     assert.match(pct, /^\d{1,3}%$/);
     assert.match((await page.textContent('.study .wording')) ?? '', /(low|moderate|high) probability of CAD/);
     assert.match((await page.textContent('.study .decision')) ?? '', /(CAD|normal) at the operating threshold 0\.50/);
     assert.equal(await page.locator('.study .bullseye svg path').count(), 17);
     assert.match((await page.textContent('.study .sentence')) ?? '', /territor/);
-    const overlayWidth = await page.$eval('.study .overlay', (i) => (i as HTMLImageElement).naturalWidth);
+    const overlayWidth = await page.$eval('.study .overlay', (i) => (i as unknown as { naturalWidth: number }).naturalWidth);
     assert.ok(overlayWidth > 512, `overlay ${overlayWidth} px wide`);
 
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('.study .download')]);
