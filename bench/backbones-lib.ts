@@ -119,9 +119,23 @@ export function parseWorkerOutput(stdout: string): unknown {
   return JSON.parse(last.slice(RESULT_MARKER.length)) as unknown;
 }
 
+/**
+ * The gist of a failed worker's stderr: the last line naming an error and the line after it
+ * (Node prints the stack below the message), each cut to 300 characters; else the last line.
+ */
+export function errorGist(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('at ') && !l.startsWith('Node.js v'));
+  let i = -1;
+  for (let k = lines.length - 1; k >= 0 && i < 0; k--) if (/error/i.test(lines[k])) i = k;
+  const pick = i < 0 ? lines.slice(-1) : lines.slice(i, i + 2);
+  return pick.map((l) => (l.length > 300 ? `${l.slice(0, 300)}...` : l)).join(' | ');
+}
+
 /** One backbone's row of the benchmark result: per-engine result or the error that stopped it. */
 export interface BackboneRow {
   backbone: string;
+  /** ISO time the row was measured (rows kept from an earlier run by BENCH_MERGE keep theirs). */
+  measuredAt?: string;
   inputSize: number;
   tfjs: WorkerResult | { error: string };
   ort: WorkerResult | { error: string } | { skipped: string };
@@ -192,6 +206,16 @@ export function markdownTable(rows: readonly BackboneRow[]): string {
     })
     .join('\n');
   return `${head}${body}\n${notes.length > 0 ? `\nFailures:\n\n${notes.join('\n')}\n` : ''}`;
+}
+
+/**
+ * Rows of a new run merged into those of an earlier run: every backbone of `order` that the new
+ * run measured comes from `fresh`, the others are kept from `previous`; rows follow `order`.
+ */
+export function mergeRows(previous: readonly BackboneRow[], fresh: readonly BackboneRow[], order: readonly string[]): BackboneRow[] {
+  const pick = (name: string): BackboneRow | undefined =>
+    fresh.find((r) => r.backbone === name) ?? previous.find((r) => r.backbone === name);
+  return order.map(pick).filter((r): r is BackboneRow => r !== undefined);
 }
 
 /** Markers delimiting the generated block in docs/backbones.md. */

@@ -15,17 +15,18 @@
  *   npm run bench -- backbones --quick             MobileNetV2, EfficientNetB0, ResNet50V2; fewer runs
  *   BENCH_QUICK=1 npm run bench -- backbones       same as --quick
  *   BENCH_BACKBONES=VGG16,Xception BENCH_ENGINES=tfjs npm run bench -- backbones
+ *   BENCH_MERGE=1 BENCH_BACKBONES=VGG16 npm run bench -- backbones    re-measure VGG16, keep the other rows
  *   node --import tsx bench/backbones-doc.ts       rewrite the table in docs/backbones.md
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BACKBONES, getBackbone } from '../src/models/table.js';
 import { errorMessage } from '../src/util/errors.js';
-import { parseWorkerOutput, speedRatios, type BackboneRow, type WorkerResult } from './backbones-lib.js';
+import { errorGist, mergeRows, parseWorkerOutput, speedRatios, type BackboneRow, type WorkerResult } from './backbones-lib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WORKER = join(here, 'backbone-worker.ts');
@@ -62,8 +63,7 @@ function runWorker(args: string[], timeoutMs: number): Promise<WorkerRun> {
       clearTimeout(timer);
       if (timedOut) reject(new Error(`timed out after ${Math.round(timeoutMs / 1000)} s`));
       else if (code !== 0) {
-        const tail = stderr.trim().split('\n').slice(-3).join(' | ');
-        reject(new Error(`worker exited with ${code ?? signal}: ${tail}`));
+        reject(new Error(`worker exited with ${code ?? signal}: ${errorGist(stderr)}`));
       } else resolve({ stdout, stderr });
     });
   });
@@ -81,6 +81,16 @@ function chosenBackbones(quick: boolean): string[] {
   const env = process.env.BENCH_BACKBONES;
   if (env !== undefined && env.trim() !== '') return env.split(',').map((n) => getBackbone(n).name);
   return quick ? QUICK_SET : BACKBONES.map((b) => b.name);
+}
+
+/** Rows of the existing bench/results/backbones.json (for BENCH_MERGE=1), or none. */
+async function previousRows(): Promise<BackboneRow[]> {
+  try {
+    const old = JSON.parse(await readFile(join(here, 'results', 'backbones.json'), 'utf8')) as { figures?: { backbones?: BackboneRow[] } };
+    return old.figures?.backbones ?? [];
+  } catch {
+    return [];
+  }
 }
 
 /** Run the benchmark; see the module comment. */
@@ -115,7 +125,7 @@ export async function run(): Promise<Record<string, unknown>> {
         }
         await rm(onnx, { force: true });
       }
-      const row: BackboneRow = { backbone: name, inputSize: spec.inputSize, tfjs, ort };
+      const row: BackboneRow = { backbone: name, measuredAt: new Date().toISOString(), inputSize: spec.inputSize, tfjs, ort };
       if ('batches' in tfjs && 'batches' in ort) row.ratio = speedRatios(tfjs, ort);
       rows.push(row);
       await writeFile(partial, `${JSON.stringify(rows, null, 2)}\n`);
@@ -123,6 +133,7 @@ export async function run(): Promise<Record<string, unknown>> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+  const merged = process.env.BENCH_MERGE === '1' ? mergeRows(await previousRows(), rows, BACKBONES.map((b) => b.name)) : rows;
   return {
     quick,
     unit: 'ms per image (median forward wall time / batch); memory in MiB',
@@ -130,6 +141,7 @@ export async function run(): Promise<Record<string, unknown>> {
     tfjs: 'tfjs-backend-wasm, SIMD, single thread (Node)',
     ort: 'onnxruntime-node CPU EP, 2 intra-op threads, graph optimisation all; model exported by src/engine/onnx/export.ts',
     loadavg: { start: loadStart, end: loadavg().map((x) => Math.round(x * 100) / 100) },
-    backbones: rows,
+    merged: process.env.BENCH_MERGE === '1',
+    backbones: merged,
   };
 }

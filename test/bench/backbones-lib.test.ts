@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import {
   DOC_BEGIN,
   DOC_END,
+  errorGist,
   formatWorkerLine,
   markdownTable,
   median,
+  mergeRows,
   parseWorkerOutput,
   replaceDocBlock,
   speedRatios,
@@ -145,5 +147,40 @@ describe('replaceDocBlock', () => {
   });
   test('a lone marker is an error', () => {
     assert.throws(() => replaceDocBlock(`x\n${DOC_BEGIN}\n`, 't', heading), /unbalanced/);
+  });
+});
+
+describe('errorGist', () => {
+  test('the last error line and the one after it, stack and Node banner dropped', () => {
+    const stderr = [
+      'EfficientNetB4 (224 px)',
+      'Error: parseWat failed:',
+      'gemm_simd.wat:41:1: error: unexpected token EOF, expected ).',
+      '    at async <anonymous> (/work/main/src/engine/kernels/gemm_simd.ts:120:35)',
+      '',
+      'Node.js v20.20.2',
+      '',
+    ].join('\n');
+    // lines after filtering: [EfficientNetB4 (224 px), Error: parseWat failed:, gemm_simd.wat...]; the last
+    // matching /error/i is the gemm_simd line (index 2), so the gist is that line alone.
+    assert.equal(errorGist(stderr), 'gemm_simd.wat:41:1: error: unexpected token EOF, expected ).');
+    assert.equal(errorGist('RangeError: x\nmore detail\n    at f (a.ts:1:1)\n'), 'RangeError: x | more detail');
+    assert.equal(errorGist('Killed\n'), 'Killed');
+    assert.equal(errorGist(`Error: ${'y'.repeat(400)}`).length, 303); // 300 characters + '...'
+  });
+});
+
+describe('mergeRows', () => {
+  test('fresh rows replace old ones, the others are kept, table order', () => {
+    const row = (backbone: string, tag: string): BackboneRow => ({ backbone, inputSize: 224, tfjs: { error: tag }, ort: { skipped: tag } });
+    const merged = mergeRows([row('A', 'old'), row('B', 'old'), row('C', 'old')], [row('C', 'new'), row('A', 'new')], ['A', 'B', 'C', 'D']);
+    assert.deepEqual(
+      merged.map((r) => [r.backbone, 'error' in r.tfjs ? r.tfjs.error : '']),
+      [
+        ['A', 'new'],
+        ['B', 'old'],
+        ['C', 'new'],
+      ],
+    );
   });
 });
