@@ -77,8 +77,15 @@ test('upload a study in headless Chromium: probability, overlay, bull\'s-eye, mo
     assert.match((await page.textContent('.study .error')) ?? '', /file 1: is not a JPEG, PNG or DICOM file/);
 
     await page.setInputFiles('#files', pagePath);
-    // (a string: the test is compiled without DOM types)
-    await page.waitForFunction("(() => { const i = document.querySelector('.study .overlay'); return i !== null && i.complete && i.naturalWidth > 0; })()", undefined, { timeout: 120_000 });
+    type Doc = { querySelector(s: string): { complete: boolean; naturalWidth: number } | null };
+    await page.waitForFunction(
+      () => {
+        const img = (globalThis as unknown as { document: Doc }).document.querySelector('.study .overlay');
+        return img !== null && img.complete && img.naturalWidth > 0;
+      },
+      undefined,
+      { timeout: 120_000 },
+    );
     const pct = (await page.textContent('.study .pct')) ?? '';
     assert.match(pct, /^\d{1,3}%$/);
     assert.match((await page.textContent('.study .wording')) ?? '', /(low|moderate|high) probability of CAD/);
