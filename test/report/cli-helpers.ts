@@ -1,0 +1,20 @@
+/**
+ * Run `main()` with stdout/stderr captured (shared by the command tests). Output is teed, not
+ * swallowed: the test runner writes its own TAP stream to the same stdout while a command runs.
+ */
+import { main } from '../../src/cli/main.js';
+
+export async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const ow = process.stdout.write.bind(process.stdout);
+  const ew = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), ow(s))) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), ew(s))) as typeof process.stderr.write;
+  try {
+    return { code: await main(args), out, err };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+  }
+}
