@@ -12,7 +12,14 @@
  */
 import { VIEWS, VIEW_CAPTIONS, type View } from '../domain/views.js';
 import { N_SEGMENTS, SEGMENTS, segmentLabels, type SegmentId } from '../polarmap/geometry.js';
-import { DEFAULT_TERRITORIES, VESSELS, validateTerritories, vesselOf, type TerritoryMap, type Vessel } from '../polarmap/territories.js';
+import {
+  DEFAULT_TERRITORIES,
+  VESSELS,
+  validateTerritories,
+  vesselOf,
+  type TerritoryMap,
+  type Vessel,
+} from '../polarmap/territories.js';
 import { InputError } from '../util/errors.js';
 
 /** Where a heatmap's mass lies on the 17-segment model. */
@@ -75,7 +82,8 @@ function wallPhrase(walls: readonly string[]): string {
   const named = walls.filter((w) => w !== 'apex');
   const parts: string[] = [];
   if (named.length === 1) parts.push(`the ${named[0]} wall`);
-  else if (named.length > 1) parts.push(`the ${named.slice(0, -1).join(', ')} and ${named[named.length - 1]} walls`);
+  else if (named.length > 1)
+    parts.push(`the ${named.slice(0, -1).join(', ')} and ${named[named.length - 1]} walls`);
   if (walls.includes('apex')) parts.push('the apex');
   return parts.join(' and ');
 }
@@ -86,9 +94,15 @@ function wallPhrase(walls: readonly string[]): string {
  * leading wall), then the leading segment. When no territory holds half of the heatmap, the
  * shares of all three are listed.
  */
-export function describeAttribution(segments: readonly number[], territories: Readonly<Record<Vessel, number>>, mass: number, opts: AttributionOptions = {}): string {
+export function describeAttribution(
+  segments: readonly number[],
+  territories: Readonly<Record<Vessel, number>>,
+  mass: number,
+  opts: AttributionOptions = {},
+): string {
   const t = opts.territories ?? DEFAULT_TERRITORIES;
-  if (!(mass > 0)) return `The heatmap is empty: no part of the map raised the ${opts.className ?? 'CAD'} score.`;
+  if (!(mass > 0))
+    return `The heatmap is empty: no part of the map raised the ${opts.className ?? 'CAD'} score.`;
   const ranked = [...VESSELS].sort((a, b) => territories[b] - territories[a]);
   const top = ranked[0];
   const wallMass = new Map<string, number>();
@@ -99,7 +113,8 @@ export function describeAttribution(segments: readonly number[], territories: Re
   let topSeg = 0;
   for (let k = 1; k < N_SEGMENTS; k++) if (segments[k] > segments[topSeg]) topSeg = k;
   const seg = `Leading segment: ${SEGMENTS[topSeg].name} (segment ${topSeg + 1}, ${pct(segments[topSeg])}).`;
-  if (territories[top] >= 0.5) return `The model looked mostly at ${where} (${top} territory, ${pct(territories[top])} of the heatmap). ${seg}`;
+  if (territories[top] >= 0.5)
+    return `The model looked mostly at ${where} (${top} territory, ${pct(territories[top])} of the heatmap). ${seg}`;
   return (
     `The model's attention is spread over the territories (${ranked.map((v) => `${v} ${pct(territories[v])}`).join(', ')}); ` +
     `the largest share is on ${where} (${top} territory). ${seg}`
@@ -112,7 +127,12 @@ function fromMass(mass: Float64Array, opts: AttributionOptions): Attribution {
   const segments = Array.from(mass, (m) => (total > 0 ? m / total : 0));
   const territories = { LAD: 0, LCx: 0, RCA: 0 } as Record<Vessel, number>;
   segments.forEach((s, k) => (territories[vesselOf((k + 1) as SegmentId, t)] += s));
-  return { segments, territories, mass: total, sentence: describeAttribution(segments, territories, total, opts) };
+  return {
+    segments,
+    territories,
+    mass: total,
+    sentence: describeAttribution(segments, territories, total, opts),
+  };
 }
 
 /**
@@ -120,8 +140,13 @@ function fromMass(mass: Float64Array, opts: AttributionOptions): Attribution {
  * square as in `UptakeMap`).
  * @throws InputError for a heatmap whose length is not size^2 or a bad territory map.
  */
-export function attributeHeatmap(heat: Float32Array, size: number, opts: AttributionOptions = {}): Attribution {
-  if (!Number.isInteger(size) || size < 1 || heat.length !== size * size) throw new InputError(`heatmap has ${heat.length} values, expected ${size}x${size}`);
+export function attributeHeatmap(
+  heat: Float32Array,
+  size: number,
+  opts: AttributionOptions = {},
+): Attribution {
+  if (!Number.isInteger(size) || size < 1 || heat.length !== size * size)
+    throw new InputError(`heatmap has ${heat.length} values, expected ${size}x${size}`);
   checkTerritories(opts.territories ?? DEFAULT_TERRITORIES);
   return fromMass(segmentMass(heat, size, size, 0), opts);
 }
@@ -131,7 +156,11 @@ export function attributeHeatmap(heat: Float32Array, size: number, opts: Attribu
  * in the fixed `VIEWS` order (top-left stress AC, top-right rest AC, bottom-left stress NAC,
  * bottom-right rest NAC). The combined shares pool the mass of all four maps.
  */
-export function attributeTile(heat: Float32Array, size: number, opts: AttributionOptions = {}): TileAttribution {
+export function attributeTile(
+  heat: Float32Array,
+  size: number,
+  opts: AttributionOptions = {},
+): TileAttribution {
   if (!Number.isInteger(size) || size < 2 || size % 2 !== 0 || heat.length !== size * size) {
     throw new InputError(`tile heatmap has ${heat.length} values, expected an even side ${size}x${size}`);
   }
@@ -151,6 +180,9 @@ export function attributeTile(heat: Float32Array, size: number, opts: Attributio
   const viewShares = {} as Record<View, number>;
   for (const v of VIEWS) viewShares[v] = all.mass > 0 ? masses[v] / all.mass : 0;
   const lead = [...VIEWS].sort((a, b) => viewShares[b] - viewShares[a])[0];
-  const sentence = all.mass > 0 ? `${all.sentence} Most of it is on the ${VIEW_CAPTIONS[lead]} map (${pct(viewShares[lead])}).` : all.sentence;
+  const sentence =
+    all.mass > 0
+      ? `${all.sentence} Most of it is on the ${VIEW_CAPTIONS[lead]} map (${pct(viewShares[lead])}).`
+      : all.sentence;
   return { ...all, sentence, views, viewShares };
 }

@@ -106,7 +106,9 @@ function denseLinear(layer: tf.layers.Layer, x: tf.Tensor): tf.Tensor2D {
 function toActivation(name: string | undefined, where: string): OutputActivation {
   if (name === undefined || name === 'linear') return 'linear';
   if (name === 'softmax' || name === 'sigmoid') return name;
-  throw new InputError(`${where}: output activation "${name}" is not supported for class activation maps (softmax, sigmoid or linear)`);
+  throw new InputError(
+    `${where}: output activation "${name}" is not supported for class activation maps (softmax, sigmoid or linear)`,
+  );
 }
 
 /**
@@ -120,20 +122,31 @@ export function splitAtLayer(model: tf.LayersModel, camLayer: string): SplitMode
   const idx = layers.findIndex((l) => l.name === camLayer);
   const where = `model "${model.name}"`;
   if (idx < 0) throw new InputError(`${where} has no top-level layer named "${camLayer}" (the CAM layer)`);
-  if (idx === layers.length - 1) throw new InputError(`${where}: CAM layer "${camLayer}" is the last layer; there is no head after it`);
-  if (model.outputs.length !== 1) throw new InputError(`${where} must have one output, has ${model.outputs.length}`);
+  if (idx === layers.length - 1)
+    throw new InputError(`${where}: CAM layer "${camLayer}" is the last layer; there is no head after it`);
+  if (model.outputs.length !== 1)
+    throw new InputError(`${where} must have one output, has ${model.outputs.length}`);
   const frontier = frozenFrontier(model, idx + 1);
   if (frontier.length !== 1 || frontier[0] !== camLayer) {
-    throw new InputError(`${where}: the layers after "${camLayer}" also read [${frontier.filter((n) => n !== camLayer).join(', ')}]; cannot split there`);
+    throw new InputError(
+      `${where}: the layers after "${camLayer}" also read [${frontier.filter((n) => n !== camLayer).join(', ')}]; cannot split there`,
+    );
   }
   const outShape = layers[idx].inboundNodes[0]?.outputTensors[0]?.shape;
-  if (outShape === undefined || outShape.length !== 4 || !outShape.slice(1).every((d) => typeof d === 'number' && d > 0)) {
-    throw new InputError(`${where}: CAM layer "${camLayer}" output is [${outShape?.join(', ')}], expected a feature map [batch, h, w, c]`);
+  if (
+    outShape === undefined ||
+    outShape.length !== 4 ||
+    !outShape.slice(1).every((d) => typeof d === 'number' && d > 0)
+  ) {
+    throw new InputError(
+      `${where}: CAM layer "${camLayer}" output is [${outShape?.join(', ')}], expected a feature map [batch, h, w, c]`,
+    );
   }
   const featureShape = outShape.slice(1) as unknown as FeatureShape;
   const head = layers.slice(idx + 1);
   const outputLayer = model.outputs[0].sourceLayer;
-  if (head[head.length - 1] !== outputLayer) throw new InputError(`${where}: the output layer "${outputLayer.name}" is not the last layer`);
+  if (head[head.length - 1] !== outputLayer)
+    throw new InputError(`${where}: the output layer "${outputLayer.name}" is not the last layer`);
 
   // Where the pre-activation class scores come from.
   let logitsLayer: tf.layers.Layer;
@@ -141,14 +154,22 @@ export function splitAtLayer(model: tf.LayersModel, camLayer: string): SplitMode
   let skipLast: boolean;
   if (isDense(outputLayer)) {
     logitsLayer = outputLayer;
-    activation = toActivation(configOf<DenseConfig>(outputLayer).activation, `${where}, layer "${outputLayer.name}"`);
+    activation = toActivation(
+      configOf<DenseConfig>(outputLayer).activation,
+      `${where}, layer "${outputLayer.name}"`,
+    );
     skipLast = false;
   } else if (outputLayer.getClassName() === 'Activation' && head.length >= 2) {
-    activation = toActivation(configOf<{ activation: string }>(outputLayer).activation, `${where}, layer "${outputLayer.name}"`);
+    activation = toActivation(
+      configOf<{ activation: string }>(outputLayer).activation,
+      `${where}, layer "${outputLayer.name}"`,
+    );
     logitsLayer = head[head.length - 2];
     skipLast = true;
   } else {
-    throw new InputError(`${where}: output layer "${outputLayer.name}" (${outputLayer.getClassName()}) is neither Dense nor Activation; cannot find the class scores`);
+    throw new InputError(
+      `${where}: output layer "${outputLayer.name}" (${outputLayer.getClassName()}) is neither Dense nor Activation; cannot find the class scores`,
+    );
   }
   const outWidth = outputLayer.inboundNodes[0].outputTensors[0].shape;
   const classes = outWidth[outWidth.length - 1];
@@ -161,13 +182,20 @@ export function splitAtLayer(model: tf.LayersModel, camLayer: string): SplitMode
     for (const layer of run) {
       const ins = layer.inboundNodes[0].inputTensors.map((t) => {
         const v = values.get(t.sourceLayer.name);
-        if (v === undefined) throw new Error(`internal: input ${t.sourceLayer.name} of ${layer.name} not computed`);
+        if (v === undefined)
+          throw new Error(`internal: input ${t.sourceLayer.name} of ${layer.name} not computed`);
         return v;
       });
       let out: tf.Tensor;
       const cls = layer.getClassName();
       if (layer === logitsLayer && isDense(layer)) out = denseLinear(layer, ins[0]);
-      else if (cls === 'Dropout' || cls === 'SpatialDropout2D' || cls === 'GaussianNoise' || cls === 'GaussianDropout') out = ins[0];
+      else if (
+        cls === 'Dropout' ||
+        cls === 'SpatialDropout2D' ||
+        cls === 'GaussianNoise' ||
+        cls === 'GaussianDropout'
+      )
+        out = ins[0];
       else out = layer.apply(ins.length === 1 ? ins[0] : ins, { training: false }) as tf.Tensor;
       values.set(layer.name, out);
     }
@@ -184,9 +212,11 @@ export function splitAtLayer(model: tf.LayersModel, camLayer: string): SplitMode
     checkClass(classIndex, classes, activation);
     const z = logits(x);
     const row = tf.squeeze(tf.slice(z, [0, 0], [1, classes]), [0]) as tf.Tensor1D;
-    if (activation === 'sigmoid' && classes === 1) return (classIndex === 1 ? row.sum() : row.sum().neg()) as tf.Scalar;
+    if (activation === 'sigmoid' && classes === 1)
+      return (classIndex === 1 ? row.sum() : row.sum().neg()) as tf.Scalar;
     const zc = tf.squeeze(tf.slice(row, [classIndex], [1])) as tf.Scalar;
-    if (classes === 2 && activation === 'softmax') return tf.sub(zc, tf.squeeze(tf.slice(row, [1 - classIndex], [1]))) as tf.Scalar;
+    if (classes === 2 && activation === 'softmax')
+      return tf.sub(zc, tf.squeeze(tf.slice(row, [1 - classIndex], [1]))) as tf.Scalar;
     return zc;
   };
 
@@ -206,19 +236,33 @@ export function splitAtLayer(model: tf.LayersModel, camLayer: string): SplitMode
 
   return {
     camLayer,
-    head: { camLayer, featureShape, classes, activation, layerNames: run.map((l) => l.name), camWeights, logits, probabilities, score },
+    head: {
+      camLayer,
+      featureShape,
+      classes,
+      activation,
+      layerNames: run.map((l) => l.name),
+      camWeights,
+      logits,
+      probabilities,
+      score,
+    },
     exportBackbone: () => exportToOnnx(model, { outputs: [camLayer] }),
   };
 }
 
 function checkClass(classIndex: number, classes: number, activation: OutputActivation): void {
   const n = activation === 'sigmoid' && classes === 1 ? 2 : classes;
-  if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= n) throw new InputError(`class index must be an integer in [0, ${n - 1}], got ${classIndex}`);
+  if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= n)
+    throw new InputError(`class index must be an integer in [0, ${n - 1}], got ${classIndex}`);
 }
 
 function checkFeatureMap(featureMap: Float32Array, shape: FeatureShape): void {
   const [h, w, c] = shape;
-  if (featureMap.length !== h * w * c) throw new InputError(`feature map has ${featureMap.length} values, expected ${h}x${w}x${c} = ${h * w * c}`);
+  if (featureMap.length !== h * w * c)
+    throw new InputError(
+      `feature map has ${featureMap.length} values, expected ${h}x${w}x${c} = ${h * w * c}`,
+    );
 }
 
 /** Result of {@link gradCam}. */
@@ -268,13 +312,18 @@ export function gradCam(featureMap: Float32Array, head: HeadPart, classIndex = 1
  * The per-channel CAM weights of the class score: W[:, c] - W[:, 1 - c] for a 2-way softmax head
  * (the weights of the logit difference), W[:, c] otherwise.
  */
-export function camChannelWeights(weights: CamWeights, classIndex = 1, activation: OutputActivation = 'softmax'): Float32Array {
+export function camChannelWeights(
+  weights: CamWeights,
+  classIndex = 1,
+  activation: OutputActivation = 'softmax',
+): Float32Array {
   const { kernel, channels: C, classes: K } = weights;
   checkClass(classIndex, K, activation);
   const out = new Float32Array(C);
   for (let k = 0; k < C; k++) {
     if (K === 1) out[k] = classIndex === 1 ? kernel[k] : -kernel[k];
-    else if (K === 2 && activation === 'softmax') out[k] = kernel[k * K + classIndex] - kernel[k * K + (1 - classIndex)];
+    else if (K === 2 && activation === 'softmax')
+      out[k] = kernel[k * K + classIndex] - kernel[k * K + (1 - classIndex)];
     else out[k] = kernel[k * K + classIndex];
   }
   return out;
@@ -285,10 +334,17 @@ export function camChannelWeights(weights: CamWeights, classIndex = 1, activatio
  * sum_k w_k A_k(i, j) with w from {@link camChannelWeights}. Returned UN-rectified (it can be
  * negative; the class score is mean(M) + bias). ReLU(M) = h w Grad-CAM for the same head.
  */
-export function cam(featureMap: Float32Array, shape: FeatureShape, weights: CamWeights, classIndex = 1, activation: OutputActivation = 'softmax'): Float32Array {
+export function cam(
+  featureMap: Float32Array,
+  shape: FeatureShape,
+  weights: CamWeights,
+  classIndex = 1,
+  activation: OutputActivation = 'softmax',
+): Float32Array {
   const [h, w, c] = shape;
   checkFeatureMap(featureMap, shape);
-  if (weights.channels !== c) throw new InputError(`CAM: the Dense layer has ${weights.channels} input channels, the feature map ${c}`);
+  if (weights.channels !== c)
+    throw new InputError(`CAM: the Dense layer has ${weights.channels} input channels, the feature map ${c}`);
   const wk = camChannelWeights(weights, classIndex, activation);
   const out = new Float32Array(h * w);
   for (let p = 0; p < h * w; p++) {

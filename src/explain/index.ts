@@ -17,7 +17,14 @@ import type { TerritoryMap, Vessel } from '../polarmap/territories.js';
 import { InputError } from '../util/errors.js';
 import { attributeHeatmap, attributeTile, type Attribution, type TileAttribution } from './attribution.js';
 import { cam, gradCam, splitAtLayer, type HeadPart, type SplitModel } from './cam.js';
-import { discMask, heatmapOnMap, renderOverlayFigure, toDisplaySize, type FigureLayout, type OverlayOptions } from './overlay.js';
+import {
+  discMask,
+  heatmapOnMap,
+  renderOverlayFigure,
+  toDisplaySize,
+  type FigureLayout,
+  type OverlayOptions,
+} from './overlay.js';
 
 export * from './attribution.js';
 export * from './cam.js';
@@ -43,17 +50,38 @@ export interface ExplainInfo {
  * scaling default to the backbone table's row of `backbone`.
  * @throws InputError naming the missing field when neither it nor a known backbone is given.
  */
-export function explainInfoFrom(info: { backbone?: string; camLayer?: string; inputSize?: number; scaling?: string; layout?: string; classes?: readonly string[] }): ExplainInfo {
+export function explainInfoFrom(info: {
+  backbone?: string;
+  camLayer?: string;
+  inputSize?: number;
+  scaling?: string;
+  layout?: string;
+  classes?: readonly string[];
+}): ExplainInfo {
   const row = info.backbone !== undefined ? getBackbone(info.backbone) : undefined;
   const camLayer = info.camLayer ?? row?.camLayer;
   const inputSize = info.inputSize ?? row?.inputSize;
   const scaling = info.scaling ?? row?.scaling;
-  if (camLayer === undefined) throw new InputError('model info: field "camLayer" is missing (and no known "backbone" to take it from)');
-  if (inputSize === undefined) throw new InputError('model info: field "inputSize" is missing (and no known "backbone" to take it from)');
-  if (scaling === undefined || !isScalingMode(scaling)) throw new InputError(`model info: field "scaling" is ${scaling === undefined ? 'missing' : `"${scaling}", not a scaling mode`}`);
+  if (camLayer === undefined)
+    throw new InputError('model info: field "camLayer" is missing (and no known "backbone" to take it from)');
+  if (inputSize === undefined)
+    throw new InputError(
+      'model info: field "inputSize" is missing (and no known "backbone" to take it from)',
+    );
+  if (scaling === undefined || !isScalingMode(scaling))
+    throw new InputError(
+      `model info: field "scaling" is ${scaling === undefined ? 'missing' : `"${scaling}", not a scaling mode`}`,
+    );
   const layout = info.layout ?? 'image';
-  if (layout !== 'image' && layout !== 'tile2x2') throw new InputError(`model info: field "layout" is "${layout}", expected image or tile2x2`);
-  return { camLayer, inputSize, scaling, layout, ...(info.classes !== undefined ? { classes: info.classes } : {}) };
+  if (layout !== 'image' && layout !== 'tile2x2')
+    throw new InputError(`model info: field "layout" is "${layout}", expected image or tile2x2`);
+  return {
+    camLayer,
+    inputSize,
+    scaling,
+    layout,
+    ...(info.classes !== undefined ? { classes: info.classes } : {}),
+  };
 }
 
 /** Options of {@link Explainer.create}. */
@@ -133,18 +161,28 @@ export class Explainer {
    * Split `model` (backbone + head) at `info.camLayer` and open the ONNX Runtime session.
    * @throws InputError for a bad model/info pair or an ONNX model without the CAM layer output.
    */
-  static async create(model: tf.LayersModel, info: ExplainInfo, opts: ExplainerOptions = {}): Promise<Explainer> {
+  static async create(
+    model: tf.LayersModel,
+    info: ExplainInfo,
+    opts: ExplainerOptions = {},
+  ): Promise<Explainer> {
     const inShape = model.inputs[0]?.shape;
     if (model.inputs.length !== 1 || inShape?.[1] !== info.inputSize || inShape?.[2] !== info.inputSize) {
-      throw new InputError(`model "${model.name}" input is [${inShape?.join(', ')}], but the model info says inputSize ${info.inputSize}`);
+      throw new InputError(
+        `model "${model.name}" input is [${inShape?.join(', ')}], but the model info says inputSize ${info.inputSize}`,
+      );
     }
     const split = splitAtLayer(model, info.camLayer);
     const session = await OnnxModel.create(opts.onnx ?? split.exportBackbone(), { threads: opts.threads });
-    const outputName = session.outputNames.find((n) => n === info.camLayer) ?? (opts.onnx === undefined ? session.outputNames[0] : undefined);
+    const outputName =
+      session.outputNames.find((n) => n === info.camLayer) ??
+      (opts.onnx === undefined ? session.outputNames[0] : undefined);
     if (outputName === undefined) {
       await session.dispose();
       const where = typeof opts.onnx === 'string' ? opts.onnx : 'the ONNX model';
-      throw new InputError(`${where}: no output named "${info.camLayer}" (the CAM layer); outputs are ${session.outputNames.join(', ')}`);
+      throw new InputError(
+        `${where}: no output named "${info.camLayer}" (the CAM layer); outputs are ${session.outputNames.join(', ')}`,
+      );
     }
     const cls = cadIndex(info, split.head);
     return new Explainer(info, split, session, outputName, cls);
@@ -157,7 +195,10 @@ export class Explainer {
     const res = await this.session.run(x, [1, S, S, 3]);
     const out = res[this.outputName];
     const [h, w, c] = this.split.head.featureShape;
-    if (out.data.length !== h * w * c) throw new Error(`internal: ONNX output ${this.outputName} has dims [${out.dims.join(', ')}], expected [1, ${h}, ${w}, ${c}]`);
+    if (out.data.length !== h * w * c)
+      throw new Error(
+        `internal: ONNX output ${this.outputName} has dims [${out.dims.join(', ')}], expected [1, ${h}, ${w}, ${c}]`,
+      );
     return out.data;
   }
 
@@ -168,7 +209,9 @@ export class Explainer {
   async explain(src: FeatureSource, opts: ExplainOptions = {}): Promise<StudyExplanation> {
     const layout = this.info.layout ?? 'image';
     if (layout === 'image' && isImage(src) && src.width !== src.height) {
-      throw new InputError(`explain: the polar-map crop must be square (disc inscribed), got ${src.width}x${src.height}`);
+      throw new InputError(
+        `explain: the polar-map crop must be square (disc inscribed), got ${src.width}x${src.height}`,
+      );
     }
     const t0 = performance.now();
     const features = await this.featureMap(src);
@@ -177,35 +220,50 @@ export class Explainer {
     const [h, w] = head.featureShape;
     const method = opts.method ?? 'auto';
     if (method === 'cam' && head.camWeights === null) {
-      throw new InputError(`explain: CAM needs a GlobalAveragePooling -> Dense head; this head (${head.layerNames.join(' -> ')}) has hidden layers, use Grad-CAM`);
+      throw new InputError(
+        `explain: CAM needs a GlobalAveragePooling -> Dense head; this head (${head.layerNames.join(' -> ')}) has hidden layers, use Grad-CAM`,
+      );
     }
     const g = gradCam(features, head, this.cadClass);
     let map = g.map;
     let used: 'gradcam' | 'cam' = 'gradcam';
     if (method !== 'gradcam' && head.camWeights !== null) {
-      map = cam(features, head.featureShape, head.camWeights, this.cadClass, head.activation).map((v) => Math.max(0, v));
+      map = cam(features, head.featureShape, head.camWeights, this.cadClass, head.activation).map((v) =>
+        Math.max(0, v),
+      );
       used = 'cam';
     }
     const t2 = performance.now();
 
-    const original = isImage(src) ? src : tile2x2(src as PatientViews, 2 * Math.max(...Object.values(src as PatientViews).map((i) => (i as RgbImage).width)));
+    const original = isImage(src)
+      ? src
+      : tile2x2(
+          src as PatientViews,
+          2 * Math.max(...Object.values(src as PatientViews).map((i) => (i as RgbImage).width)),
+        );
     const D = opts.displaySize ?? Math.max(320, original.width - (original.width % 2));
-    if (!Number.isInteger(D) || D < 16 || (layout === 'tile2x2' && D % 2 !== 0)) throw new InputError(`explain: displaySize must be an integer >= 16${layout === 'tile2x2' ? ' and even' : ''}, got ${D}`);
+    if (!Number.isInteger(D) || D < 16 || (layout === 'tile2x2' && D % 2 !== 0))
+      throw new InputError(
+        `explain: displaySize must be an integer >= 16${layout === 'tile2x2' ? ' and even' : ''}, got ${D}`,
+      );
     const shown = toDisplaySize(original, D);
     const mask = discMask(D, layout);
     const onMap = heatmapOnMap(map, h, w, D, mask);
+    // the figure also covers the displayed map's anti-aliased rim (1 px beyond the disc)
+    const shownMask = discMask(D, layout, 1);
     const attrOpts = { territories: opts.territories };
-    const attr: Attribution | TileAttribution = layout === 'tile2x2' ? attributeTile(onMap, D, attrOpts) : attributeHeatmap(onMap, D, attrOpts);
+    const attr: Attribution | TileAttribution =
+      layout === 'tile2x2' ? attributeTile(onMap, D, attrOpts) : attributeHeatmap(onMap, D, attrOpts);
     const p = g.probabilities[head.classes === 1 ? 0 : this.cadClass];
     const probability = head.classes === 1 && this.cadClass === 0 ? 1 - p : p;
     const { png, layout: figure } = await renderOverlayFigure(
       shown,
       onMap,
-      mask,
+      shownMask,
       {
         originalTitle: opts.title ?? (layout === 'tile2x2' ? '2x2 tile' : 'Polar map'),
-        overlayTitle: `${used === 'cam' ? 'CAM' : 'Grad-CAM'}, CAD class: P(CAD) = ${probability.toFixed(2)}`,
-        caption: attr.sentence,
+        overlayTitle: `${used === 'cam' ? 'CAM' : 'Grad-CAM'}, CAD class`,
+        caption: `P(CAD) = ${probability.toFixed(2)}. ${attr.sentence}`,
       },
       { ...opts.overlay, layout },
     );
@@ -237,7 +295,12 @@ export class Explainer {
  * Explain one study with `model` (convenience: creates an {@link Explainer}, explains, disposes;
  * for many studies keep one Explainer, which exports the backbone to ONNX only once).
  */
-export async function explainStudy(model: tf.LayersModel, info: ExplainInfo, image: FeatureSource, opts: ExplainOptions & ExplainerOptions = {}): Promise<StudyExplanation> {
+export async function explainStudy(
+  model: tf.LayersModel,
+  info: ExplainInfo,
+  image: FeatureSource,
+  opts: ExplainOptions & ExplainerOptions = {},
+): Promise<StudyExplanation> {
   const ex = await Explainer.create(model, info, opts);
   try {
     return await ex.explain(image, opts);

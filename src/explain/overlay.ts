@@ -9,7 +9,14 @@
  * from `d3-scale-chromatic`, which ships them as matplotlib's published tables.
  */
 import { basename, dirname, extname, join } from 'node:path';
-import { interpolateCividis, interpolateInferno, interpolateMagma, interpolatePlasma, interpolateTurbo, interpolateViridis } from 'd3-scale-chromatic';
+import {
+  interpolateCividis,
+  interpolateInferno,
+  interpolateMagma,
+  interpolatePlasma,
+  interpolateTurbo,
+  interpolateViridis,
+} from 'd3-scale-chromatic';
 import sharp from 'sharp';
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, VIEW_CAPTIONS } from '../domain/views.js';
@@ -40,11 +47,15 @@ export function heatmapLut(name: HeatmapColormap): Uint8Array {
   let lut = lutCache.get(name);
   if (lut === undefined) {
     const f = INTERPOLATORS[name];
-    if (f === undefined) throw new InputError(`unknown heatmap colour map "${String(name)}" (one of ${HEATMAP_COLORMAPS.join(', ')})`);
+    if (f === undefined)
+      throw new InputError(
+        `unknown heatmap colour map "${String(name)}" (one of ${HEATMAP_COLORMAPS.join(', ')})`,
+      );
     lut = new Uint8Array(256 * 3);
     for (let i = 0; i < 256; i++) {
       const s = f(i / 255);
-      const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(s) ?? /^rgb\((\d+),\s*(\d+),\s*(\d+)\)$/.exec(s);
+      const m =
+        /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(s) ?? /^rgb\((\d+),\s*(\d+),\s*(\d+)\)$/.exec(s);
       if (m === null) throw new Error(`internal: colour "${s}" of ${name} not understood`);
       const base = s.startsWith('#') ? 16 : 10;
       for (let c = 0; c < 3; c++) lut[i * 3 + c] = parseInt(m[c + 1], base);
@@ -61,9 +72,16 @@ export function heatmapLut(name: HeatmapColormap): Uint8Array {
  * and of `ingest/preprocess.ts`). The feature map's cells cover the model input like this, so the
  * heatmap lands where the features were computed.
  */
-export function resizeBilinear(src: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {
+export function resizeBilinear(
+  src: Float32Array,
+  h: number,
+  w: number,
+  outH: number,
+  outW: number,
+): Float32Array {
   if (src.length !== h * w) throw new InputError(`heatmap has ${src.length} values, expected ${h}x${w}`);
-  if (!(Number.isInteger(outH) && Number.isInteger(outW) && outH >= 1 && outW >= 1)) throw new InputError(`bad output size ${outW}x${outH}`);
+  if (!(Number.isInteger(outH) && Number.isInteger(outW) && outH >= 1 && outW >= 1))
+    throw new InputError(`bad output size ${outW}x${outH}`);
   const axis = (n: number, out: number): { i0: Int32Array; i1: Int32Array; f: Float32Array } => {
     const i0 = new Int32Array(out);
     const i1 = new Int32Array(out);
@@ -98,14 +116,16 @@ export function resizeBilinear(src: Float32Array, h: number, w: number, outH: nu
 /**
  * Inside-the-disc mask (1 inside) of a square image of side `size`: one disc inscribed in the
  * square (`UptakeMap` convention: centre ((n-1)/2, (n-1)/2), radius n/2), or four, one per
- * quadrant, for the 2x2 tile.
+ * quadrant, for the 2x2 tile. `marginPx` widens the radius (e.g. 1 px, so the overlay also
+ * covers the anti-aliased rim of a displayed map).
  */
-export function discMask(size: number, layout: MapLayout = 'image'): Uint8Array {
-  if (!Number.isInteger(size) || size < 1 || (layout === 'tile2x2' && size % 2 !== 0)) throw new InputError(`disc mask: bad size ${size} for layout ${layout}`);
+export function discMask(size: number, layout: MapLayout = 'image', marginPx = 0): Uint8Array {
+  if (!Number.isInteger(size) || size < 1 || (layout === 'tile2x2' && size % 2 !== 0))
+    throw new InputError(`disc mask: bad size ${size} for layout ${layout}`);
   const mask = new Uint8Array(size * size);
   const n = layout === 'tile2x2' ? size / 2 : size;
   const c = (n - 1) / 2;
-  const r2 = (n / 2) * (n / 2);
+  const r2 = (n / 2 + marginPx) * (n / 2 + marginPx);
   for (let y = 0; y < size; y++) {
     const dy = (y % n) - c;
     for (let x = 0; x < size; x++) {
@@ -121,8 +141,15 @@ export function discMask(size: number, layout: MapLayout = 'image'): Uint8Array 
  * `size` x `size`, set to 0 outside the mask, negative values clipped to 0, and divided by its
  * maximum inside the mask (so it spans [0, 1]; an all-zero map stays 0).
  */
-export function heatmapOnMap(map: Float32Array, h: number, w: number, size: number, mask: Uint8Array): Float32Array {
-  if (mask.length !== size * size) throw new InputError(`disc mask has ${mask.length} pixels, expected ${size}x${size}`);
+export function heatmapOnMap(
+  map: Float32Array,
+  h: number,
+  w: number,
+  size: number,
+  mask: Uint8Array,
+): Float32Array {
+  if (mask.length !== size * size)
+    throw new InputError(`disc mask has ${mask.length} pixels, expected ${size}x${size}`);
   const up = resizeBilinear(map, h, w, size, size);
   let max = 0;
   for (let i = 0; i < up.length; i++) {
@@ -150,13 +177,20 @@ export interface OverlayOptions {
  * Blend a [0, 1] heatmap (same size as `image`) over the image inside `mask`; outside the mask
  * the image is returned unchanged. Opacity grows linearly from `alphaMin` (value 0) to `alpha` (value 1).
  */
-export function blendHeatmap(image: RgbImage, heat: Float32Array, mask: Uint8Array, opts: OverlayOptions = {}): RgbImage {
+export function blendHeatmap(
+  image: RgbImage,
+  heat: Float32Array,
+  mask: Uint8Array,
+  opts: OverlayOptions = {},
+): RgbImage {
   const { width: W, height: H } = image;
-  if (heat.length !== W * H || mask.length !== W * H) throw new InputError(`heatmap/mask size does not match the ${W}x${H} image`);
+  if (heat.length !== W * H || mask.length !== W * H)
+    throw new InputError(`heatmap/mask size does not match the ${W}x${H} image`);
   const lut = heatmapLut(opts.colormap ?? 'inferno');
   const aMax = opts.alpha ?? 0.65;
   const aMin = opts.alphaMin ?? 0.35;
-  if (!(aMax >= 0 && aMax <= 1 && aMin >= 0 && aMin <= aMax)) throw new InputError(`overlay opacity must satisfy 0 <= alphaMin <= alpha <= 1, got ${aMin}, ${aMax}`);
+  if (!(aMax >= 0 && aMax <= 1 && aMin >= 0 && aMin <= aMax))
+    throw new InputError(`overlay opacity must satisfy 0 <= alphaMin <= alpha <= 1, got ${aMin}, ${aMax}`);
   const gray = (opts.underlay ?? 'gray') === 'gray';
   const out = new Uint8Array(image.data);
   for (let i = 0; i < W * H; i++) {
@@ -201,7 +235,10 @@ const TITLE_H = 30;
 const FONT = 'DejaVu Sans, Lato, sans-serif';
 
 function xmlEscape(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string);
+  return s.replace(
+    /[<>&"']/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string,
+  );
 }
 
 /** Greedy word wrap at about `maxChars` characters per line. */
@@ -232,7 +269,10 @@ export async function renderOverlayFigure(
   opts: OverlayOptions & { layout?: MapLayout } = {},
 ): Promise<{ png: Uint8Array; layout: FigureLayout }> {
   const S = original.width;
-  if (original.height !== S) throw new InputError(`overlay figure: the polar-map image must be square, got ${original.width}x${original.height}`);
+  if (original.height !== S)
+    throw new InputError(
+      `overlay figure: the polar-map image must be square, got ${original.width}x${original.height}`,
+    );
   const overlay = blendHeatmap(original, heat, mask, opts);
   const barW = 16;
   const legendW = barW + 64;
@@ -247,12 +287,18 @@ export async function renderOverlayFigure(
     height: H,
     original: { x: MARGIN, y: MARGIN + TITLE_H, size: S },
     overlay: { x: 2 * MARGIN + S, y: MARGIN + TITLE_H, size: S },
-    legend: { x: 3 * MARGIN + 2 * S, y: MARGIN + TITLE_H + Math.round(S * 0.1), width: barW, height: Math.round(S * 0.8) },
+    legend: {
+      x: 3 * MARGIN + 2 * S,
+      y: MARGIN + TITLE_H + Math.round(S * 0.1),
+      width: barW,
+      height: Math.round(S * 0.8),
+    },
   };
   const canvas = new Uint8Array(W * H * 3);
   for (let i = 0; i < W * H; i++) canvas.set(BG, i * 3);
   const paste = (img: RgbImage, x0: number, y0: number): void => {
-    for (let y = 0; y < img.height; y++) canvas.set(img.data.subarray(y * img.width * 3, (y + 1) * img.width * 3), ((y0 + y) * W + x0) * 3);
+    for (let y = 0; y < img.height; y++)
+      canvas.set(img.data.subarray(y * img.width * 3, (y + 1) * img.width * 3), ((y0 + y) * W + x0) * 3);
   };
   paste(original, lay.original.x, lay.original.y);
   paste(overlay, lay.overlay.x, lay.overlay.y);
@@ -271,14 +317,21 @@ export async function renderOverlayFigure(
   const legendLabel = text.legendLabel ?? 'relative importance';
   const lx = bx + bw + 34;
   const ly = by + bh / 2;
+  const titleFont = (t: string): number =>
+    Math.max(9, Math.min(15, Math.floor(S / (0.62 * Math.max(1, t.length)))));
+  const t1 = text.originalTitle ?? 'Polar map';
+  const t2 = text.overlayTitle ?? 'Grad-CAM, CAD class';
   const svg = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">`,
     `<g font-family="${FONT}" fill="#eee">`,
-    `<text x="${lay.original.x + S / 2}" y="${MARGIN + 19}" font-size="15" font-weight="bold" text-anchor="middle">${xmlEscape(text.originalTitle ?? 'Polar map')}</text>`,
-    `<text x="${lay.overlay.x + S / 2}" y="${MARGIN + 19}" font-size="15" font-weight="bold" text-anchor="middle">${xmlEscape(text.overlayTitle ?? 'Grad-CAM, CAD class')}</text>`,
+    `<text x="${lay.original.x + S / 2}" y="${MARGIN + 19}" font-size="${titleFont(t1)}" font-weight="bold" text-anchor="middle">${xmlEscape(t1)}</text>`,
+    `<text x="${lay.overlay.x + S / 2}" y="${MARGIN + 19}" font-size="${titleFont(t2)}" font-weight="bold" text-anchor="middle">${xmlEscape(t2)}</text>`,
     ...ticks,
     `<text x="${lx}" y="${ly}" font-size="12" text-anchor="middle" transform="rotate(90 ${lx} ${ly})">${xmlEscape(legendLabel)}</text>`,
-    ...lines.map((l, i) => `<text x="${MARGIN}" y="${MARGIN + TITLE_H + S + 12 + captionFont + i * Math.round(captionFont * 1.45)}" font-size="${captionFont}">${xmlEscape(l)}</text>`),
+    ...lines.map(
+      (l, i) =>
+        `<text x="${MARGIN}" y="${MARGIN + TITLE_H + S + 12 + captionFont + i * Math.round(captionFont * 1.45)}" font-size="${captionFont}">${xmlEscape(l)}</text>`,
+    ),
     ...(opts.layout === 'tile2x2'
       ? VIEWS.map((v, i) => {
           const n = S / 2;
@@ -310,7 +363,11 @@ export function overlayPathFor(originalPath: string, suffix = '.gradcam.png'): s
 }
 
 /** Write the overlay PNG next to the original (atomically); returns its path. */
-export async function writeOverlayBeside(originalPath: string, png: Uint8Array, suffix?: string): Promise<string> {
+export async function writeOverlayBeside(
+  originalPath: string,
+  png: Uint8Array,
+  suffix?: string,
+): Promise<string> {
   const out = overlayPathFor(originalPath, suffix);
   await writeFileAtomic(out, png);
   return out;

@@ -31,17 +31,32 @@ function seedWeights(model: tf.LayersModel, seed: number, scale = 0.5): void {
   for (const l of model.layers) {
     const ws = l.getWeights();
     if (ws.length === 0) continue;
-    l.setWeights(ws.map((w) => tf.tensor(Array.from({ length: w.size }, () => rng.uniform(-scale, scale)), w.shape)));
+    l.setWeights(
+      ws.map((w) =>
+        tf.tensor(
+          Array.from({ length: w.size }, () => rng.uniform(-scale, scale)),
+          w.shape,
+        ),
+      ),
+    );
   }
 }
 
 /** input [IN, IN, 3] -> conv 'feat' (6 filters, stride 2, ReLU) -> pool -> [Dense(hidden, ReLU) -> Dropout] -> Dense(2, softmax). */
 function tinyModel(opts: { hidden: number | null; pool: 'avg' | 'max'; seed: number }): tf.LayersModel {
   const input = tf.input({ shape: [IN, IN, 3] });
-  let x = tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'feat' }).apply(input) as tf.SymbolicTensor;
-  x = (opts.pool === 'avg' ? tf.layers.globalAveragePooling2d({ name: 'gap' }) : tf.layers.globalMaxPooling2d({ name: 'gmp' })).apply(x) as tf.SymbolicTensor;
+  let x = tf.layers
+    .conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'feat' })
+    .apply(input) as tf.SymbolicTensor;
+  x = (
+    opts.pool === 'avg'
+      ? tf.layers.globalAveragePooling2d({ name: 'gap' })
+      : tf.layers.globalMaxPooling2d({ name: 'gmp' })
+  ).apply(x) as tf.SymbolicTensor;
   if (opts.hidden !== null) {
-    x = tf.layers.dense({ units: opts.hidden, activation: 'relu', name: 'hidden' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers
+      .dense({ units: opts.hidden, activation: 'relu', name: 'hidden' })
+      .apply(x) as tf.SymbolicTensor;
     x = tf.layers.dropout({ rate: 0.5, name: 'drop' }).apply(x) as tf.SymbolicTensor;
   }
   x = tf.layers.dense({ units: 2, activation: 'softmax', name: 'out' }).apply(x) as tf.SymbolicTensor;
@@ -68,11 +83,17 @@ function headWeights(model: tf.LayersModel): HeadWeights {
 }
 
 /** The head by hand in float64: pooled -> [ReLU(W1 . + b1)] -> W2 . + b2 -> z1 - z0. */
-function scoreByHand(a: Float64Array, shape: readonly [number, number, number], hw: HeadWeights, pool: 'avg' | 'max'): number {
+function scoreByHand(
+  a: Float64Array,
+  shape: readonly [number, number, number],
+  hw: HeadWeights,
+  pool: 'avg' | 'max',
+): number {
   const [h, w, c] = shape;
   const pooled = new Float64Array(c).fill(pool === 'avg' ? 0 : -Infinity);
   for (let p = 0; p < h * w; p++) {
-    for (let k = 0; k < c; k++) pooled[k] = pool === 'avg' ? pooled[k] + a[p * c + k] / (h * w) : Math.max(pooled[k], a[p * c + k]);
+    for (let k = 0; k < c; k++)
+      pooled[k] = pool === 'avg' ? pooled[k] + a[p * c + k] / (h * w) : Math.max(pooled[k], a[p * c + k]);
   }
   let v: Float64Array = pooled;
   if (hw.w1 !== null && hw.b1 !== null) {
@@ -92,7 +113,9 @@ function scoreByHand(a: Float64Array, shape: readonly [number, number, number], 
 /** The CAM layer's output for an image, from the tfjs model. */
 function featureOf(model: tf.LayersModel, image: Float32Array): Float32Array {
   const sub = tf.model({ inputs: model.inputs, outputs: model.getLayer('feat').output as tf.SymbolicTensor });
-  return tf.tidy(() => (sub.predict(tf.tensor4d(image, [1, IN, IN, 3])) as tf.Tensor).dataSync() as Float32Array).slice();
+  return tf
+    .tidy(() => (sub.predict(tf.tensor4d(image, [1, IN, IN, 3])) as tf.Tensor).dataSync() as Float32Array)
+    .slice();
 }
 
 /** A random positive feature map (no ties, so max pooling is differentiable everywhere). */
@@ -137,7 +160,10 @@ describe('Grad-CAM gradients against finite differences', () => {
         for (let p = 0; p < h * w; p++) s += fdGrad[p * c + k];
         const alpha = s / (h * w);
         maxAlpha = Math.max(maxAlpha, Math.abs(alpha));
-        assert.ok(Math.abs(g.weights[k] - alpha) < 1e-4 + 1e-3 * Math.abs(alpha), `channel ${k}: tfjs ${g.weights[k]} vs finite differences ${alpha}`);
+        assert.ok(
+          Math.abs(g.weights[k] - alpha) < 1e-4 + 1e-3 * Math.abs(alpha),
+          `channel ${k}: tfjs ${g.weights[k]} vs finite differences ${alpha}`,
+        );
       }
       assert.ok(maxAlpha > 1e-3, 'the gradient is not trivially zero');
       // map = ReLU(sum_k alpha_k A_k), by hand from the finite-difference alphas
@@ -158,7 +184,9 @@ describe('Grad-CAM gradients against finite differences', () => {
     const { head } = splitAtLayer(model, 'feat');
     const img = randomImage(21);
     const g = gradCam(featureOf(model, img), head, 1);
-    const want = tf.tidy(() => (model.predict(tf.tensor4d(img, [1, IN, IN, 3])) as tf.Tensor).dataSync() as Float32Array);
+    const want = tf.tidy(
+      () => (model.predict(tf.tensor4d(img, [1, IN, IN, 3])) as tf.Tensor).dataSync() as Float32Array,
+    );
     assert.ok(Math.abs(g.probabilities[0] - want[0]) < 1e-5 && Math.abs(g.probabilities[1] - want[1]) < 1e-5);
     // logit difference = log(p1 / p0)
     assert.ok(Math.abs(g.score - Math.log(want[1] / want[0])) < 1e-4);
@@ -184,7 +212,10 @@ describe('CAM (Zhou et al. 2016)', () => {
         const wk = camChannelWeights(head.camWeights, cls);
         W.forEach((row, k) => assert.ok(Math.abs(wk[k] - (row[cls] - row[1 - cls])) < 1e-7));
         for (let p = 0; p < h * w; p++) {
-          assert.ok(Math.abs(Math.max(0, m[p]) - h * w * g.map[p]) < 1e-5 * (1 + Math.abs(m[p])), `pixel ${p}: CAM ${m[p]} vs ${h * w} x Grad-CAM ${g.map[p]}`);
+          assert.ok(
+            Math.abs(Math.max(0, m[p]) - h * w * g.map[p]) < 1e-5 * (1 + Math.abs(m[p])),
+            `pixel ${p}: CAM ${m[p]} vs ${h * w} x Grad-CAM ${g.map[p]}`,
+          );
           if (m[p] > 0) compared++;
         }
         // the class score is the mean of the CAM plus the bias difference
@@ -222,21 +253,45 @@ describe('no tensor leaks', () => {
 describe('errors', () => {
   test('bad cuts, feature maps and classes are InputErrors naming the problem', () => {
     const model = tinyModel({ hidden: 5, pool: 'avg', seed: 4 });
-    assert.throws(() => splitAtLayer(model, 'nope'), (e: unknown) => e instanceof InputError && /no top-level layer named "nope"/.test(e.message));
-    assert.throws(() => splitAtLayer(model, 'out'), (e: unknown) => e instanceof InputError && /last layer/.test(e.message));
-    assert.throws(() => splitAtLayer(model, 'gap'), (e: unknown) => e instanceof InputError && /expected a feature map/.test(e.message));
+    assert.throws(
+      () => splitAtLayer(model, 'nope'),
+      (e: unknown) => e instanceof InputError && /no top-level layer named "nope"/.test(e.message),
+    );
+    assert.throws(
+      () => splitAtLayer(model, 'out'),
+      (e: unknown) => e instanceof InputError && /last layer/.test(e.message),
+    );
+    assert.throws(
+      () => splitAtLayer(model, 'gap'),
+      (e: unknown) => e instanceof InputError && /expected a feature map/.test(e.message),
+    );
     const { head } = splitAtLayer(model, 'feat');
-    assert.throws(() => gradCam(new Float32Array(10), head), (e: unknown) => e instanceof InputError && /expected 8x8x6/.test(e.message));
-    assert.throws(() => gradCam(new Float32Array(8 * 8 * 6), head, 2), (e: unknown) => e instanceof InputError && /class index/.test(e.message));
+    assert.throws(
+      () => gradCam(new Float32Array(10), head),
+      (e: unknown) => e instanceof InputError && /expected 8x8x6/.test(e.message),
+    );
+    assert.throws(
+      () => gradCam(new Float32Array(8 * 8 * 6), head, 2),
+      (e: unknown) => e instanceof InputError && /class index/.test(e.message),
+    );
     model.dispose();
     // a skip connection across the cut
     const input = tf.input({ shape: [IN, IN, 3] });
-    const a = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', name: 'a' }).apply(input) as tf.SymbolicTensor;
-    const b = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', name: 'b' }).apply(a) as tf.SymbolicTensor;
+    const a = tf.layers
+      .conv2d({ filters: 3, kernelSize: 3, padding: 'same', name: 'a' })
+      .apply(input) as tf.SymbolicTensor;
+    const b = tf.layers
+      .conv2d({ filters: 3, kernelSize: 3, padding: 'same', name: 'b' })
+      .apply(a) as tf.SymbolicTensor;
     const s = tf.layers.add({ name: 'sum' }).apply([a, b]) as tf.SymbolicTensor;
-    const o = tf.layers.dense({ units: 2, activation: 'softmax', name: 'o' }).apply(tf.layers.globalAveragePooling2d({}).apply(s)) as tf.SymbolicTensor;
+    const o = tf.layers
+      .dense({ units: 2, activation: 'softmax', name: 'o' })
+      .apply(tf.layers.globalAveragePooling2d({}).apply(s)) as tf.SymbolicTensor;
     const skip = tf.model({ inputs: input, outputs: o });
-    assert.throws(() => splitAtLayer(skip, 'b'), (e: unknown) => e instanceof InputError && /also read \[a\]/.test(e.message));
+    assert.throws(
+      () => splitAtLayer(skip, 'b'),
+      (e: unknown) => e instanceof InputError && /also read \[a\]/.test(e.message),
+    );
     skip.dispose();
   });
 });
@@ -270,7 +325,9 @@ describe('Explainer', () => {
       for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(fm[i] - want[i]));
       assert.ok(maxDiff < 1e-4, `ORT vs tfjs feature map max |diff| ${maxDiff}`);
       const e = await ex.explain(img, { displaySize: 64 });
-      const p = tf.tidy(() => (model.predict(tf.tensor4d(x, [1, IN, IN, 3])) as tf.Tensor).dataSync() as Float32Array);
+      const p = tf.tidy(
+        () => (model.predict(tf.tensor4d(x, [1, IN, IN, 3])) as tf.Tensor).dataSync() as Float32Array,
+      );
       assert.ok(Math.abs(e.probability - p[1]) < 1e-4, `${e.probability} vs ${p[1]}`);
       assert.equal(e.method, 'gradcam');
       assert.equal(e.heatmap.width * e.heatmap.height, 64);
@@ -280,8 +337,14 @@ describe('Explainer', () => {
       assert.equal(meta.height, e.figure.height);
       const total = e.segments.reduce((s, v) => s + v, 0);
       assert.ok(total === 0 || Math.abs(total - 1) < 1e-9);
-      await assert.rejects(ex.explain(img, { method: 'cam' }), (err: unknown) => err instanceof InputError && /use Grad-CAM/.test(err.message));
-      await assert.rejects(ex.explain({ width: 40, height: 30, data: new Uint8Array(40 * 30 * 3) }), (err: unknown) => err instanceof InputError && /square/.test(err.message));
+      await assert.rejects(
+        ex.explain(img, { method: 'cam' }),
+        (err: unknown) => err instanceof InputError && /use Grad-CAM/.test(err.message),
+      );
+      await assert.rejects(
+        ex.explain({ width: 40, height: 30, data: new Uint8Array(40 * 30 * 3) }),
+        (err: unknown) => err instanceof InputError && /square/.test(err.message),
+      );
     } finally {
       await ex.dispose();
       model.dispose();
@@ -290,24 +353,42 @@ describe('Explainer', () => {
 
   test('a GAP -> Dense model is explained by CAM by default, and explainStudy disposes its session', async () => {
     const model = tinyModel({ hidden: null, pool: 'avg', seed: 13 });
-    const e = await explainStudy(model, { camLayer: 'feat', inputSize: IN, scaling: 'unit' }, checkerImage(32), { displaySize: 32, threads: 1 });
+    const e = await explainStudy(
+      model,
+      { camLayer: 'feat', inputSize: IN, scaling: 'unit' },
+      checkerImage(32),
+      { displaySize: 32, threads: 1 },
+    );
     assert.equal(e.method, 'cam');
     // the same study by Grad-CAM: the same heatmap up to scale, hence the same shares
-    const g = await explainStudy(model, { camLayer: 'feat', inputSize: IN, scaling: 'unit' }, checkerImage(32), { displaySize: 32, threads: 1, method: 'gradcam' });
+    const g = await explainStudy(
+      model,
+      { camLayer: 'feat', inputSize: IN, scaling: 'unit' },
+      checkerImage(32),
+      { displaySize: 32, threads: 1, method: 'gradcam' },
+    );
     for (let k = 0; k < 17; k++) assert.ok(Math.abs(e.segments[k] - g.segments[k]) < 1e-5);
-    for (let i = 0; i < e.heatmapOnMap.data.length; i++) assert.ok(Math.abs(e.heatmapOnMap.data[i] - g.heatmapOnMap.data[i]) < 1e-5);
+    for (let i = 0; i < e.heatmapOnMap.data.length; i++)
+      assert.ok(Math.abs(e.heatmapOnMap.data[i] - g.heatmapOnMap.data[i]) < 1e-5);
     model.dispose();
   });
 
   test('model info: defaults from the backbone table, errors name the field', async () => {
     const i = explainInfoFrom({ backbone: 'MobileNetV2' });
     assert.deepEqual([i.camLayer, i.inputSize, i.scaling, i.layout], ['out_relu', 224, 'tf', 'image']);
-    assert.throws(() => explainInfoFrom({ inputSize: 8, scaling: 'tf' }), (e: unknown) => e instanceof InputError && /"camLayer"/.test(e.message));
-    assert.throws(() => explainInfoFrom({ camLayer: 'x', inputSize: 8, scaling: 'zz' }), (e: unknown) => e instanceof InputError && /"scaling"/.test(e.message));
+    assert.throws(
+      () => explainInfoFrom({ inputSize: 8, scaling: 'tf' }),
+      (e: unknown) => e instanceof InputError && /"camLayer"/.test(e.message),
+    );
+    assert.throws(
+      () => explainInfoFrom({ camLayer: 'x', inputSize: 8, scaling: 'zz' }),
+      (e: unknown) => e instanceof InputError && /"scaling"/.test(e.message),
+    );
     const model = tinyModel({ hidden: 5, pool: 'avg', seed: 1 });
-    await assert.rejects(Explainer.create(model, { camLayer: 'feat', inputSize: 32, scaling: 'unit' }), (e: unknown) => e instanceof InputError && /inputSize 32/.test(e.message));
+    await assert.rejects(
+      Explainer.create(model, { camLayer: 'feat', inputSize: 32, scaling: 'unit' }),
+      (e: unknown) => e instanceof InputError && /inputSize 32/.test(e.message),
+    );
     model.dispose();
   });
 });
-
-

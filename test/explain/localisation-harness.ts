@@ -97,10 +97,20 @@ export async function runLocalisation(cfg: LocalisationConfig): Promise<Localisa
   } finally {
     rmSync(kerasDir, { recursive: true, force: true });
   }
-  if (bb.weights.source !== 'embedded') throw new Error(`expected the embedded weights, got ${bb.weights.source}`);
+  if (bb.weights.source !== 'embedded')
+    throw new Error(`expected the embedded weights, got ${bb.weights.source}`);
   const model = addHaiHead(bb.model, { units: cfg.units ?? 32, dropout: 0.5 });
-  const fx = await FeatureExtractor.create({ model: bb.model, backboneName: 'MobileNetV2', weightsHash: null, cutLayers: ['out_relu'], inputSize: 224, scaling: 'tf' });
-  const items = angles.flatMap((angle) => train.map((p) => ({ image: mapToRgb(p.maps.stress_ac, colormap), angle })));
+  const fx = await FeatureExtractor.create({
+    model: bb.model,
+    backboneName: 'MobileNetV2',
+    weightsHash: null,
+    cutLayers: ['out_relu'],
+    inputSize: 224,
+    scaling: 'tf',
+  });
+  const items = angles.flatMap((angle) =>
+    train.map((p) => ({ image: mapToRgb(p.maps.stress_ac, colormap), angle })),
+  );
   let feats;
   try {
     feats = (await fx.getFeatures(items))[0];
@@ -114,12 +124,17 @@ export async function runLocalisation(cfg: LocalisationConfig): Promise<Localisa
   try {
     const head = ex.split.head;
     const first = model.layers.findIndex((l) => l.name === 'out_relu') + 1;
-    const vars = model.layers.slice(first).flatMap((l) => l.trainableWeights.map((v) => v.read() as tf.Variable));
+    const vars = model.layers
+      .slice(first)
+      .flatMap((l) => l.trainableWeights.map((v) => v.read() as tf.Variable));
     const opt = tf.train.adam(1e-3);
     const [h, w, c] = head.featureShape;
-    const X = tf.tidy(() => tf.mean(tf.tensor4d(feats.data, [items.length, h, w, c]), [1, 2], true) as tf.Tensor4D);
+    const X = tf.tidy(
+      () => tf.mean(tf.tensor4d(feats.data, [items.length, h, w, c]), [1, 2], true) as tf.Tensor4D,
+    );
     const Y = tf.oneHot(tf.tensor1d(labels, 'int32'), 2);
-    for (let s = 0; s < (cfg.steps ?? 150); s++) opt.minimize(() => tf.losses.softmaxCrossEntropy(Y, head.logits(X)), true, vars)?.dispose();
+    for (let s = 0; s < (cfg.steps ?? 150); s++)
+      opt.minimize(() => tf.losses.softmaxCrossEntropy(Y, head.logits(X)), true, vars)?.dispose();
     tf.dispose([X, Y]);
     opt.dispose();
     const t2 = performance.now();

@@ -18,13 +18,23 @@ before(async () => {
   await initBackend('wasm');
 });
 
-test('Grad-CAM mass lies in the single defect territory far more often than chance', { timeout: 240_000 }, async () => {
-  const r = await runLocalisation({ patients: 320, seed: 7 });
-  console.log(`localisation: ${describeResult(r)}`);
-  assert.ok(r.n >= 20, `only ${r.n} held-out single-lesion patients`);
-  assert.ok(r.detected >= 0.8 * r.n, `the head detects CAD in only ${r.detected}/${r.n} held-out studies`);
-  assert.ok(r.rate > 0.6, `localisation rate ${r.rate.toFixed(3)} is not above 0.6`);
-  assert.ok(r.pChance < 0.01, `not significantly above chance 1/3 (one-sided binomial p = ${r.pChance})`);
-  assert.ok(r.rate > r.constantRate, `localisation rate ${r.rate.toFixed(3)} is not above always answering the commonest vessel (${r.constantRate.toFixed(3)})`);
-  assert.ok(VESSELS.filter((v) => r.perVessel[v][0] > 0).length >= 2, 'the heatmap points at one territory only');
-});
+test(
+  'Grad-CAM mass lies in the single defect territory far more often than chance',
+  { timeout: 240_000 },
+  async () => {
+    const r = await runLocalisation({ patients: 320, seed: 7 });
+    console.log(`localisation: ${describeResult(r)}`);
+    assert.ok(r.n >= 20, `only ${r.n} held-out single-lesion patients`);
+    assert.ok(r.detected >= 0.8 * r.n, `the head detects CAD in only ${r.detected}/${r.n} held-out studies`);
+    assert.ok(r.rate > 0.6, `localisation rate ${r.rate.toFixed(3)} is not above 0.6`);
+    assert.ok(r.pChance < 0.01, `not significantly above chance 1/3 (one-sided binomial p = ${r.pChance})`);
+    assert.ok(
+      r.rate > r.constantRate,
+      `localisation rate ${r.rate.toFixed(3)} is not above always answering the commonest vessel (${r.constantRate.toFixed(3)})`,
+    );
+    assert.ok(
+      VESSELS.filter((v) => r.perVessel[v][0] > 0).length >= 2,
+      'the heatmap points at one territory only',
+    );
+  },
+);

@@ -58,8 +58,14 @@ describe('resizeBilinear', () => {
       const rng = new Rng(h * 100 + ow);
       const src = Float32Array.from({ length: h * w }, () => rng.uniform(-1, 2));
       const got = resizeBilinear(src, h, w, oh, ow);
-      const want = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(src, [h, w, 1]), [oh, ow], false, true).dataSync() as Float32Array);
-      for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-5, `pixel ${i}: ${got[i]} vs ${want[i]}`);
+      const want = tf.tidy(
+        () =>
+          tf.image
+            .resizeBilinear(tf.tensor3d(src, [h, w, 1]), [oh, ow], false, true)
+            .dataSync() as Float32Array,
+      );
+      for (let i = 0; i < want.length; i++)
+        assert.ok(Math.abs(got[i] - want[i]) < 1e-5, `pixel ${i}: ${got[i]} vs ${want[i]}`);
     });
   }
   test('bad sizes are InputErrors', () => {
@@ -107,7 +113,10 @@ test('heatmapOnMap: resized, 0 outside the disc, negative clipped, max 1', () =>
     assert.ok(Math.abs(h[i] - want) < 1e-6);
   }
   assert.equal(Math.max(...h), 1);
-  assert.ok(heatmapOnMap(new Float32Array(9), 3, 3, 30, mask).every((v) => v === 0), 'an all-zero map stays 0');
+  assert.ok(
+    heatmapOnMap(new Float32Array(9), 3, 3, 30, mask).every((v) => v === 0),
+    'an all-zero map stays 0',
+  );
 });
 
 test('blendHeatmap: outside the mask unchanged; inside = gray underlay and colour by hand', () => {
@@ -137,18 +146,26 @@ describe('renderOverlayFigure', () => {
     const img = mapImage(n);
     const mask = discMask(n);
     const heat = heatmapOnMap(Float32Array.from([0, 0.2, 1, 0.1, 0.5, 0.9, 0, 0, 0.3]), 3, 3, n, mask);
-    const { png, layout } = await renderOverlayFigure(img, heat, mask, { caption: 'The model looked mostly at the inferior wall (RCA territory, 64% of the heatmap).' });
+    const { png, layout } = await renderOverlayFigure(img, heat, mask, {
+      caption: 'The model looked mostly at the inferior wall (RCA territory, 64% of the heatmap).',
+    });
     const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     assert.equal(info.width, layout.width);
     assert.equal(info.height, layout.height);
     assert.ok(layout.width >= 2 * n && layout.height >= n);
-    const px = (x: number, y: number): number[] => [...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];
+    const px = (x: number, y: number): number[] => [
+      ...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3),
+    ];
     let inside = 0;
     let changed = 0;
     for (let y = 0; y < n; y++) {
       for (let x = 0; x < n; x++) {
         const want = [...img.data.subarray((y * n + x) * 3, (y * n + x) * 3 + 3)];
-        assert.deepEqual(px(layout.original.x + x, layout.original.y + y), want, `original panel (${x}, ${y})`);
+        assert.deepEqual(
+          px(layout.original.x + x, layout.original.y + y),
+          want,
+          `original panel (${x}, ${y})`,
+        );
         const ov = px(layout.overlay.x + x, layout.overlay.y + y);
         if (mask[y * n + x] === 0) assert.deepEqual(ov, want, `overlay panel outside the disc (${x}, ${y})`);
         else {
@@ -161,11 +178,20 @@ describe('renderOverlayFigure', () => {
     // the colour bar: the top row is the colour map's maximum, the bottom row its minimum
     const lut = heatmapLut('inferno');
     assert.deepEqual(px(layout.legend.x + 2, layout.legend.y), [...lut.subarray(765, 768)]);
-    assert.deepEqual(px(layout.legend.x + 2, layout.legend.y + layout.legend.height - 1), [...lut.subarray(0, 3)]);
+    assert.deepEqual(px(layout.legend.x + 2, layout.legend.y + layout.legend.height - 1), [
+      ...lut.subarray(0, 3),
+    ]);
   });
 
   test('non-square images are refused', async () => {
-    await assert.rejects(renderOverlayFigure({ width: 4, height: 3, data: new Uint8Array(36) }, new Float32Array(12), new Uint8Array(12)), InputError);
+    await assert.rejects(
+      renderOverlayFigure(
+        { width: 4, height: 3, data: new Uint8Array(36) },
+        new Float32Array(12),
+        new Uint8Array(12),
+      ),
+      InputError,
+    );
   });
 });
 
@@ -174,7 +200,11 @@ test('writeOverlayBeside: next to the original, atomic (no temporary file left)'
   const original = join(dir, 'P0001_stress.png');
   assert.equal(overlayPathFor(original), join(dir, 'P0001_stress.gradcam.png'));
   assert.equal(overlayPathFor('/a/b/x.dcm', '.cam.png'), '/a/b/x.cam.png');
-  const png = new Uint8Array(await sharp({ create: { width: 4, height: 4, channels: 3, background: '#000' } }).png().toBuffer());
+  const png = new Uint8Array(
+    await sharp({ create: { width: 4, height: 4, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer(),
+  );
   rmSync(dir, { recursive: true, force: true });
   const out = await writeOverlayBeside(original, png);
   assert.ok(existsSync(out));
