@@ -10,7 +10,8 @@ import { resolveWeights } from '../../models/weights/resolve.js';
 import { DEFAULT_FINETUNE_DEPTHS, runBackbonesExperiment, runFinetuneDepthExperiment, runStrategiesExperiment, type ExperimentCommon, type ExperimentResult } from '../../train/experiments.js';
 import { parseStrategies } from '../../train/strategies.js';
 import { writeDirAtomic } from '../../util/atomic.js';
-import { InputError } from '../../util/errors.js';
+import { writeReport } from '../../report/html.js';
+import { InputError, errorMessage } from '../../util/errors.js';
 import { commonExperimentOptions, parseCommon, progressHook, type CommonCli } from './experiment-options.js';
 
 /** Run `fn` into a temporary sibling of `common.out`, renamed into place when it succeeds. */
@@ -21,6 +22,8 @@ async function atomically(common: ExperimentCommon, fn: (c: ExperimentCommon) =>
     const r = await writeDirAtomic(common.out, (tmp) => fn({ ...common, out: tmp, onProgress: progress.update }));
     progress.stop();
     process.stdout.write(`wrote ${common.out}/ (${r.rows.length} rows)\n`);
+    const report = await writeReport(common.out).catch((e: unknown) => void process.stderr.write(`report not written: ${errorMessage(e)}\n`));
+    if (report) process.stdout.write(`report: ${report.html}\n`);
     return r;
   } finally {
     progress.stop();

@@ -8,7 +8,8 @@ import type { Command } from 'commander';
 import { INPUT_MODES, runTraining, type InputMode, type TrainRunOptions } from '../../train/run.js';
 import type { TrainEvent } from '../../train/trainer.js';
 import { BN_POLICIES, type BnPolicy } from '../../models/unfreeze.js';
-import { InputError } from '../../util/errors.js';
+import { writeReport } from '../../report/html.js';
+import { InputError, errorMessage } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
 
 function int(name: string, s: string | undefined): number | undefined {
@@ -169,6 +170,8 @@ export function registerTrain(program: Command): void {
         if (mode === 'json') process.stdout.write(JSON.stringify({ type: 'done', out: r.out, metrics: r.metrics?.metrics }) + '\n');
         else if (mode === 'bar') process.stdout.write(r.summary ?? '');
         if (mode !== 'json') process.stdout.write(`run written to ${r.out}\n`);
+        const report = await writeReport(r.out).catch((e: unknown) => void process.stderr.write(`report not written: ${errorMessage(e)}\n`));
+        if (report && mode !== 'json') process.stdout.write(`report: ${report.html}\n`);
       } finally {
         stopBar();
         process.off('SIGINT', onSigint);
