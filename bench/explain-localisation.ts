@@ -7,6 +7,7 @@
  * (the first ones, not chosen: hits and misses as they come).
  *
  *   node --import tsx bench/explain-localisation.ts [--seeds 7,11,23] [--no-rotation]
+ *   node --import tsx bench/explain-localisation.ts --figures-only   (seed 7 without augmentation; no JSON)
  */
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,11 +24,12 @@ import {
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 const seedsArg = argv.indexOf('--seeds');
-const seeds = (seedsArg >= 0 ? argv[seedsArg + 1] : '7,11,23').split(',').map(Number);
+const figuresOnly = argv.includes('--figures-only');
+const seeds = figuresOnly ? [7] : (seedsArg >= 0 ? argv[seedsArg + 1] : '7,11,23').split(',').map(Number);
 const configs: { name: string; patients: number; angles: number[] }[] = [
   { name: 'no augmentation, 320 patients', patients: 320, angles: [0] },
 ];
-if (!argv.includes('--no-rotation'))
+if (!argv.includes('--no-rotation') && !figuresOnly)
   configs.push({
     name: 'rotations 0/90/180/270 of each training map, 240 patients',
     patients: 240,
@@ -62,7 +64,7 @@ if (example !== null) {
   const W = Math.max(...metas.map((m) => m.width ?? 0));
   const H = Math.max(...metas.map((m) => m.height ?? 0));
   const cols = 2;
-  const montage = await sharp({
+  const grid = await sharp({
     create: {
       width: W * cols,
       height: H * Math.ceil(figs.length / cols),
@@ -71,7 +73,11 @@ if (example !== null) {
     },
   })
     .composite(figs.map((b, i) => ({ input: b, left: (i % cols) * W, top: Math.floor(i / cols) * H })))
-    .resize({ width: W * cols > 1400 ? 1400 : W * cols })
+    .png()
+    .toBuffer();
+  // sharp resizes before compositing within one pipeline, so scale the finished grid separately
+  const montage = await sharp(grid)
+    .resize({ width: Math.min(1400, W * cols) })
     .png()
     .toBuffer();
   await writeFileAtomic(join(root, 'docs', 'images', 'explain-montage.png'), montage);
@@ -86,6 +92,7 @@ if (example !== null) {
   );
 }
 
+if (figuresOnly) process.exit(0);
 const out = {
   machine: {
     cpus: cpus().length,
