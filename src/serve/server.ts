@@ -23,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import { isView } from '../domain/views.js';
 import { MAX_STUDY_FILES, type StudyFile } from '../predict/inputs.js';
@@ -126,7 +126,7 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
             // nothing of a request but its method and route pattern is ever serialised
             serializers: { req: (r: { method: string }) => ({ method: r.method }), res: (r: { statusCode: number }) => ({ statusCode: r.statusCode }), err: (e: FastifyError) => ({ type: e.name, message: '', stack: '' }) },
           },
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: opts.requestTimeoutMs ?? 60_000,
     bodyLimit: MAX_STUDY_FILES * maxFileBytes + 1024 * 1024,
   });
