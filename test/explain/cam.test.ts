@@ -373,6 +373,37 @@ describe('Explainer', () => {
     model.dispose();
   });
 
+  test('2x2 tile layout: four views explained together, shares per view sum to 1', async () => {
+    const model = tinyModel({ hidden: 5, pool: 'avg', seed: 14 });
+    const views = {
+      stress_ac: checkerImage(24),
+      rest_ac: checkerImage(24),
+      stress_nac: checkerImage(24),
+      rest_nac: checkerImage(24),
+    };
+    const e = await explainStudy(
+      model,
+      { camLayer: 'feat', inputSize: IN, scaling: 'unit', layout: 'tile2x2' },
+      views,
+      { displaySize: 48, threads: 1 },
+    );
+    assert.ok(e.views !== undefined);
+    assert.deepEqual(Object.keys(e.views).sort(), ['rest_ac', 'rest_nac', 'stress_ac', 'stress_nac']);
+    assert.equal(e.heatmapOnMap.size, 48);
+    const total = e.segments.reduce((s, v) => s + v, 0);
+    assert.ok(total === 0 || Math.abs(total - 1) < 1e-9);
+    await assert.rejects(
+      explainStudy(
+        model,
+        { camLayer: 'feat', inputSize: IN, scaling: 'unit', layout: 'tile2x2' },
+        { stress_ac: checkerImage(24) },
+        { threads: 1 },
+      ),
+      (err: unknown) => err instanceof InputError && /rest_ac/.test(err.message),
+    );
+    model.dispose();
+  });
+
   test('model info: defaults from the backbone table, errors name the field', async () => {
     const i = explainInfoFrom({ backbone: 'MobileNetV2' });
     assert.deepEqual([i.camLayer, i.inputSize, i.scaling, i.layout], ['out_relu', 224, 'tf', 'image']);
