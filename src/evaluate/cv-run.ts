@@ -21,7 +21,10 @@ import { metricsFile, metricsRowFromIntervals, type MetricsRow } from './metrics
 import { crossValidate, type CrossValidationResult, type Prediction } from './protocols.js';
 
 /** Options of {@link runCrossValidation}: a training configuration plus the folds. */
-export interface CvOptions extends Omit<TrainRunOptions, 'manifest' | 'out' | 'testManifest' | 'selectOn' | 'resume' | 'testFraction'> {
+export interface CvOptions extends Omit<
+  TrainRunOptions,
+  'manifest' | 'out' | 'testManifest' | 'selectOn' | 'resume' | 'testFraction'
+> {
   readonly manifest: string;
   readonly out: string;
   /** folds (default 10) */
@@ -64,10 +67,23 @@ export async function runCrossValidation(o: CvOptions, hooks: TrainRunHooks = {}
     const pick = (ids: readonly string[]) => ids.map((id) => rowsById.get(id)).filter((r) => r !== undefined);
     await writeFile(join(dir, 'train.csv'), manifestToCsv(pick(trainIds), dir, manifest.clinicalColumns));
     await writeFile(join(dir, 'test.csv'), manifestToCsv(pick(testIds), dir, manifest.clinicalColumns));
-    const r = await runTraining({ ...train, manifest: join(dir, 'train.csv'), testManifest: join(dir, 'test.csv'), out: join(dir, 'run'), seed, cacheDir, selectOn: 'validation' }, hooks);
+    const r = await runTraining(
+      {
+        ...train,
+        manifest: join(dir, 'train.csv'),
+        testManifest: join(dir, 'test.csv'),
+        out: join(dir, 'run'),
+        seed,
+        cacheDir,
+        selectOn: 'validation',
+      },
+      hooks,
+    );
     if (r.interrupted) throw new InputError(`cv: fold ${f + 1} was interrupted`, { exitCode: 130 });
     epochs[f] = r.stages.map((s) => `${s.name} ${s.bestEpoch}/${s.epochsRun}`).join(', ');
-    const cfg = JSON.parse(await readFile(join(dir, 'run', 'config.json'), 'utf8')) as { resolved: { weights: unknown } };
+    const cfg = JSON.parse(await readFile(join(dir, 'run', 'config.json'), 'utf8')) as {
+      resolved: { weights: unknown };
+    };
     weights ??= cfg.resolved.weights;
     const text = await readFile(join(dir, 'run', 'predictions.csv'), 'utf8');
     return text
@@ -83,7 +99,15 @@ export async function runCrossValidation(o: CvOptions, hooks: TrainRunHooks = {}
   const mw = metricsWithIntervals(labels, probs, { seed: `${String(seed)}/cv`, resamples: o.resamples });
   const name = `${o.backbone.toLowerCase()}_cv`;
   const description = `${o.backbone}, ${k}-fold CV, pooled out-of-fold predictions`;
-  const pooled = metricsRowFromIntervals({ name, description, kind: 'model', evaluatedOn: `all ${labels.length} patients, out of fold (${protocol})` }, mw);
+  const pooled = metricsRowFromIntervals(
+    {
+      name,
+      description,
+      kind: 'model',
+      evaluatedOn: `all ${labels.length} patients, out of fold (${protocol})`,
+    },
+    mw,
+  );
   await writeFile(
     join(out, 'predictions.csv'),
     stringify(
@@ -91,7 +115,10 @@ export async function runCrossValidation(o: CvOptions, hooks: TrainRunHooks = {}
       { header: true, columns: ['patient_id', 'label', 'prob', 'predicted', 'fold'] },
     ),
   );
-  await writeFile(join(out, 'metrics.json'), `${JSON.stringify(metricsFile({ command: 'cv', manifest: { path: manifest.path, sha256: manifest.sha256 }, protocol: 'cv', seed, rows: [pooled] }), null, 2)}\n`);
+  await writeFile(
+    join(out, 'metrics.json'),
+    `${JSON.stringify(metricsFile({ command: 'cv', manifest: { path: manifest.path, sha256: manifest.sha256 }, protocol: 'cv', seed, rows: [pooled] }), null, 2)}\n`,
+  );
   const folds = cv.folds.map((f) => ({
     fold: f.fold,
     n: f.metrics.n,
@@ -102,7 +129,9 @@ export async function runCrossValidation(o: CvOptions, hooks: TrainRunHooks = {}
     auc: nul(f.metrics.auc),
     epochs: epochs[f.fold] ?? '',
   }));
-  const mean = Object.fromEntries(Object.entries(cv.summary).map(([key, v]) => [key, { mean: nul(v.mean), sd: nul(v.sd), folds: v.folds }]));
+  const mean = Object.fromEntries(
+    Object.entries(cv.summary).map(([key, v]) => [key, { mean: nul(v.mean), sd: nul(v.sd), folds: v.folds }]),
+  );
   await writeFile(
     join(out, 'cv.json'),
     `${JSON.stringify({ polarcad: 'cv', name, description, backbone: o.backbone, k, seed, threshold: 0.5, protocol, manifest: { path: manifest.path, sha256: manifest.sha256 }, weights, folds, mean, pooled: { ...cv.pooled } }, (_k2, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`,

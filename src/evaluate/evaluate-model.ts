@@ -79,7 +79,9 @@ export async function loadSavedModel(path: string): Promise<LoadedModel> {
     modelDir = p;
     runDir = (await exists(join(dirname(p), 'config.json'))) ? dirname(p) : null;
   } else {
-    throw new InputError(`${path}: not a polarcad model (expected a run directory of \`polarcad train\` with model/polarcad.json, or a model folder with polarcad.json)`);
+    throw new InputError(
+      `${path}: not a polarcad model (expected a run directory of \`polarcad train\` with model/polarcad.json, or a model folder with polarcad.json)`,
+    );
   }
   const raw = await json(join(modelDir, 'polarcad.json'));
   const info: SavedModelInfo = {
@@ -88,9 +90,16 @@ export async function loadSavedModel(path: string): Promise<LoadedModel> {
     scaling: raw.scaling as ScalingMode,
     input: String(raw.input ?? 'stress_ac'),
   };
-  if (!Number.isInteger(info.inputSize) || info.inputSize < 8) throw new InputError(`${join(modelDir, 'polarcad.json')}: inputSize ${String(raw.inputSize)} is not a valid input side`);
-  if (!isScalingMode(info.scaling)) throw new InputError(`${join(modelDir, 'polarcad.json')}: unknown scaling ${String(raw.scaling)}`);
-  const config = runDir !== null && (await exists(join(runDir, 'config.json'))) ? await json(join(runDir, 'config.json')) : null;
+  if (!Number.isInteger(info.inputSize) || info.inputSize < 8)
+    throw new InputError(
+      `${join(modelDir, 'polarcad.json')}: inputSize ${String(raw.inputSize)} is not a valid input side`,
+    );
+  if (!isScalingMode(info.scaling))
+    throw new InputError(`${join(modelDir, 'polarcad.json')}: unknown scaling ${String(raw.scaling)}`);
+  const config =
+    runDir !== null && (await exists(join(runDir, 'config.json')))
+      ? await json(join(runDir, 'config.json'))
+      : null;
   const onnxPath = runDir !== null ? join(runDir, 'model.onnx') : '';
   if (runDir !== null && (await exists(onnxPath))) {
     return { info, runDir, config, source: 'onnx', session: await OnnxModel.create(onnxPath) };
@@ -114,14 +123,22 @@ function viewsFor(mode: string): View[] {
 /** The model input source of a manifest row, as `polarcad train` builds it (src/train/run.ts). */
 async function sourceOf(row: StudyRow, mode: string, manifestPath: string): Promise<FeatureSource> {
   if (row.page !== undefined) {
-    throw new InputError(`${manifestPath}: row ${row.row} (patient ${row.patientId}) refers to an export page; evaluate needs cleaned crops: run \`polarcad prepare ${manifestPath} --out DIR\` and evaluate DIR/manifest.csv`);
+    throw new InputError(
+      `${manifestPath}: row ${row.row} (patient ${row.patientId}) refers to an export page; evaluate needs cleaned crops: run \`polarcad prepare ${manifestPath} --out DIR\` and evaluate DIR/manifest.csv`,
+    );
   }
   const maps: PatientViews = {};
   for (const v of viewsFor(mode)) {
     const p = row.views[v];
-    if (p === undefined) throw new InputError(`${manifestPath}: row ${row.row} (patient ${row.patientId}): column ${v} is empty; the model's input ${mode} needs it`);
+    if (p === undefined)
+      throw new InputError(
+        `${manifestPath}: row ${row.row} (patient ${row.patientId}): column ${v} is empty; the model's input ${mode} needs it`,
+      );
     const img = await readImage(p);
-    if (img.width !== img.height) throw new InputError(`${p} (row ${row.row}, ${v}) is ${img.width}x${img.height}, not a square polar-map crop; run \`polarcad prepare\` first`);
+    if (img.width !== img.height)
+      throw new InputError(
+        `${p} (row ${row.row}, ${v}) is ${img.width}x${img.height}, not a square polar-map crop; run \`polarcad prepare\` first`,
+      );
     maps[v] = img;
   }
   if (isView(mode)) return maps[mode] as FeatureSource;
@@ -131,7 +148,12 @@ async function sourceOf(row: StudyRow, mode: string, manifestPath: string): Prom
 }
 
 /** P(CAD) for each row, batched through the session. */
-export async function predictRows(m: LoadedModel, rows: readonly StudyRow[], manifestPath: string, onProgress?: (done: number, total: number) => void): Promise<Float64Array> {
+export async function predictRows(
+  m: LoadedModel,
+  rows: readonly StudyRow[],
+  manifestPath: string,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Float64Array> {
   const { inputSize: n, scaling, input } = m.info;
   const layout: InputLayout = input === 'tile2x2' || input === 'ac' || input === 'nac' ? 'tile2x2' : 'image';
   const per = n * n * 3;
@@ -140,7 +162,8 @@ export async function predictRows(m: LoadedModel, rows: readonly StudyRow[], man
   for (let start = 0; start < rows.length; start += batch) {
     const part = rows.slice(start, start + batch);
     const x = new Float32Array(part.length * per);
-    for (let i = 0; i < part.length; i++) x.set(prepareInput(await sourceOf(part[i], input, manifestPath), 0, layout, n, scaling), i * per);
+    for (let i = 0; i < part.length; i++)
+      x.set(prepareInput(await sourceOf(part[i], input, manifestPath), 0, layout, n, scaling), i * per);
     const res = await m.session.run(x, [part.length, n, n, 3]);
     const y = res[m.session.outputNames[0]];
     const k = y.dims[y.dims.length - 1];
@@ -175,45 +198,93 @@ export interface EvaluateResult {
  * Evaluate a saved model on a labelled manifest (see the module comment).
  * @throws InputError for a bad model path, manifest, images, options, or a run without validation patients when `sensitivity` is given
  */
-export async function evaluateModel(modelPath: string, manifestPath: string, opts: EvaluateOptions): Promise<EvaluateResult> {
-  if (opts.threshold !== undefined && opts.sensitivity !== undefined) throw new InputError('give --threshold or --sensitivity, not both');
-  if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1)) throw new InputError(`--threshold must be in [0, 1], got ${opts.threshold}`);
-  if (opts.sensitivity !== undefined && !(opts.sensitivity > 0 && opts.sensitivity <= 1)) throw new InputError(`--sensitivity must be in (0, 1], got ${opts.sensitivity}`);
+export async function evaluateModel(
+  modelPath: string,
+  manifestPath: string,
+  opts: EvaluateOptions,
+): Promise<EvaluateResult> {
+  if (opts.threshold !== undefined && opts.sensitivity !== undefined)
+    throw new InputError('give --threshold or --sensitivity, not both');
+  if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1))
+    throw new InputError(`--threshold must be in [0, 1], got ${opts.threshold}`);
+  if (opts.sensitivity !== undefined && !(opts.sensitivity > 0 && opts.sensitivity <= 1))
+    throw new InputError(`--sensitivity must be in (0, 1], got ${opts.sensitivity}`);
   const manifest = await loadManifest(manifestPath, { requireLabels: true, requireBothClasses: true });
   const m = await loadSavedModel(modelPath);
   try {
-    let threshold = { value: opts.threshold ?? 0.5, rule: opts.threshold !== undefined ? `fixed at ${opts.threshold}` : 'default 0.5' };
+    let threshold = {
+      value: opts.threshold ?? 0.5,
+      rule: opts.threshold !== undefined ? `fixed at ${opts.threshold}` : 'default 0.5',
+    };
     if (opts.sensitivity !== undefined) {
-      const resolved = (m.config?.resolved ?? {}) as { manifest?: { path?: string }; split?: { validation?: string[] } };
+      const resolved = (m.config?.resolved ?? {}) as {
+        manifest?: { path?: string };
+        split?: { validation?: string[] };
+      };
       const valIds = resolved.split?.validation ?? [];
       const trainManifest = resolved.manifest?.path;
       if (m.runDir === null || trainManifest === undefined || valIds.length === 0) {
-        throw new InputError(`--sensitivity needs the model's run directory with its validation patients (config.json of \`polarcad train\`); ${modelPath} has none. Give --threshold instead`);
+        throw new InputError(
+          `--sensitivity needs the model's run directory with its validation patients (config.json of \`polarcad train\`); ${modelPath} has none. Give --threshold instead`,
+        );
       }
       const tm = await loadManifest(trainManifest, { requireLabels: true });
       const want = new Set(valIds);
       const rows = tm.rows.filter((r) => want.has(r.patientId));
-      if (rows.length !== valIds.length) throw new InputError(`${trainManifest}: ${valIds.length - rows.length} of the run's validation patients are missing; cannot choose the threshold on them`);
-      const probs = await predictRows(m, rows, trainManifest, (d, t) => opts.onProgress?.('validation', d, t));
+      if (rows.length !== valIds.length)
+        throw new InputError(
+          `${trainManifest}: ${valIds.length - rows.length} of the run's validation patients are missing; cannot choose the threshold on them`,
+        );
+      const probs = await predictRows(m, rows, trainManifest, (d, t) =>
+        opts.onProgress?.('validation', d, t),
+      );
       const labels = rows.map((r) => r.label as Label);
       const t = thresholdForSensitivity(labels, Array.from(probs), opts.sensitivity);
-      threshold = { value: t, rule: `chosen on the run's ${rows.length} validation patients for sensitivity >= ${opts.sensitivity}` };
+      threshold = {
+        value: t,
+        rule: `chosen on the run's ${rows.length} validation patients for sensitivity >= ${opts.sensitivity}`,
+      };
     }
-    const probs = await predictRows(m, manifest.rows, manifest.path, (d, t) => opts.onProgress?.('evaluate', d, t));
+    const probs = await predictRows(m, manifest.rows, manifest.path, (d, t) =>
+      opts.onProgress?.('evaluate', d, t),
+    );
     const labels = manifest.rows.map((r) => r.label as Label);
     const seed = opts.seed ?? 1;
     const name = m.info.backbone.toLowerCase();
     const description = `${m.info.backbone}, input ${m.info.input}${m.runDir ? ` (run ${basename(m.runDir)})` : ''}`;
-    const mw = metricsWithIntervals(labels, Array.from(probs), { threshold: threshold.value, seed: `${String(seed)}/evaluate`, resamples: opts.resamples });
-    const row = metricsRowFromIntervals({ name, description, kind: 'model', evaluatedOn: `manifest ${basename(manifest.path)} (${labels.length} patients)` }, mw);
-    const file = metricsFile({ command: 'evaluate', manifest: { path: manifest.path, sha256: manifest.sha256 }, protocol: 'external', seed, rows: [row] });
+    const mw = metricsWithIntervals(labels, Array.from(probs), {
+      threshold: threshold.value,
+      seed: `${String(seed)}/evaluate`,
+      resamples: opts.resamples,
+    });
+    const row = metricsRowFromIntervals(
+      {
+        name,
+        description,
+        kind: 'model',
+        evaluatedOn: `manifest ${basename(manifest.path)} (${labels.length} patients)`,
+      },
+      mw,
+    );
+    const file = metricsFile({
+      command: 'evaluate',
+      manifest: { path: manifest.path, sha256: manifest.sha256 },
+      protocol: 'external',
+      seed,
+      rows: [row],
+    });
     const weights = ((m.config?.resolved ?? {}) as { weights?: unknown }).weights ?? null;
     const out = resolve(opts.out);
     await writeDirAtomic(out, async (tmp) => {
       await writeFile(
         join(tmp, 'predictions.csv'),
         stringify(
-          manifest.rows.map((r, i) => [r.patientId, labels[i], probs[i], probs[i] >= threshold.value ? 1 : 0]),
+          manifest.rows.map((r, i) => [
+            r.patientId,
+            labels[i],
+            probs[i],
+            probs[i] >= threshold.value ? 1 : 0,
+          ]),
           { header: true, columns: ['patient_id', 'label', 'prob', 'predicted'] },
         ),
       );
@@ -224,7 +295,10 @@ export async function evaluateModel(modelPath: string, manifestPath: string, opt
         description,
         model: resolve(modelPath),
         run: m.runDir,
-        inference: m.source === 'onnx' ? 'ONNX Runtime on the run\'s model.onnx' : 'ONNX Runtime on model/ exported to ONNX',
+        inference:
+          m.source === 'onnx'
+            ? "ONNX Runtime on the run's model.onnx"
+            : 'ONNX Runtime on model/ exported to ONNX',
         backbone: m.info.backbone,
         input: m.info.input,
         weights,

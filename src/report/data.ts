@@ -55,7 +55,11 @@ export interface NetworkResult {
   /** the manifest the network was trained on, when recorded */
   readonly manifest?: string;
   /** train / validation / test ids, when recorded */
-  readonly split?: { readonly train: readonly string[]; readonly validation: readonly string[]; readonly test: readonly string[] };
+  readonly split?: {
+    readonly train: readonly string[];
+    readonly validation: readonly string[];
+    readonly test: readonly string[];
+  };
   /** stage plan (name, epochs, lr, unfreeze) when recorded */
   readonly stages?: readonly { name: string; epochs: number; lr: number; unfreeze: number }[];
 }
@@ -189,9 +193,11 @@ async function readCsv(path: string): Promise<Record<string, string>[]> {
   }
 }
 
-const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const strArr = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+const strArr = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
 /**
  * Read a predictions CSV (`patient_id, label, prob[, fold]`; label 0/1 or normal/CAD).
@@ -209,9 +215,15 @@ export async function readPredictions(path: string): Promise<PatientPrediction[]
     const label: Label | null = l === '1' || l === 'cad' ? 1 : l === '0' || l === 'normal' ? 0 : null;
     if (label === null) throw new InputError(`${where}, column label: "${r.label}" is not 0/1 or normal/CAD`);
     const prob = Number(r.prob);
-    if (r.prob.trim() === '' || !(prob >= 0 && prob <= 1)) throw new InputError(`${where}, column prob: "${r.prob}" is not a probability in [0, 1]`);
+    if (r.prob.trim() === '' || !(prob >= 0 && prob <= 1))
+      throw new InputError(`${where}, column prob: "${r.prob}" is not a probability in [0, 1]`);
     const fold = r.fold === undefined || r.fold === '' ? undefined : Number(r.fold);
-    return { id: r.patient_id, label, prob, ...(fold !== undefined && Number.isFinite(fold) ? { fold } : {}) };
+    return {
+      id: r.patient_id,
+      label,
+      prob,
+      ...(fold !== undefined && Number.isFinite(fold) ? { fold } : {}),
+    };
   });
 }
 
@@ -263,7 +275,12 @@ function stagesOf(v: unknown): { name: string; epochs: number; lr: number; unfre
   if (!Array.isArray(v)) return undefined;
   return v.map((s) => {
     const o = obj(s);
-    return { name: String(o.name ?? ''), epochs: Number(o.epochs ?? o.epochsRun ?? NaN), lr: Number(o.lr ?? NaN), unfreeze: Number(o.unfreeze ?? 0) };
+    return {
+      name: String(o.name ?? ''),
+      epochs: Number(o.epochs ?? o.epochsRun ?? NaN),
+      lr: Number(o.lr ?? NaN),
+      unfreeze: Number(o.unfreeze ?? 0),
+    };
   });
 }
 
@@ -278,7 +295,10 @@ function selectedOf(v: unknown): { stage: string; epoch: number }[] {
 /** A `polarcad train` run directory (config.json with `polarcad: 'train'`). */
 export async function loadTrainRun(dir: string, name?: string): Promise<NetworkResult> {
   const cfg = await readJson(join(dir, 'config.json'));
-  if (cfg.status !== 'complete') throw new InputError(`${dir}: the training run is not complete (status ${String(cfg.status)}); resume it with \`polarcad train --resume ${dir}\``);
+  if (cfg.status !== 'complete')
+    throw new InputError(
+      `${dir}: the training run is not complete (status ${String(cfg.status)}); resume it with \`polarcad train --resume ${dir}\``,
+    );
   const resolved = obj(cfg.resolved);
   const metrics = (await exists(join(dir, 'metrics.json'))) ? await readJson(join(dir, 'metrics.json')) : {};
   const threshold = typeof metrics.threshold === 'number' ? metrics.threshold : 0.5;
@@ -297,14 +317,23 @@ export async function loadTrainRun(dir: string, name?: string): Promise<NetworkR
     description: `${backbone}${input ? `, input ${input}` : ''}, warm-up + fine-tune`,
     dir,
     predictions,
-    row: networkRow({ name: rowName, description: `${backbone} (polarcad train)`, evaluatedOn }, predictions, threshold, seed),
+    row: networkRow(
+      { name: rowName, description: `${backbone} (polarcad train)`, evaluatedOn },
+      predictions,
+      threshold,
+      seed,
+    ),
     history: await readHistory(join(dir, 'history.csv')),
     selected: selectedOf(cfg.stages),
-    ...(typeof weights.description === 'string' ? { weights: { source: String(weights.source ?? 'unknown'), description: weights.description } } : {}),
+    ...(typeof weights.description === 'string'
+      ? { weights: { source: String(weights.source ?? 'unknown'), description: weights.description } }
+      : {}),
     selectOn,
     backbone,
     ...(input ? { input } : {}),
-    ...(typeof obj(resolved.manifest).path === 'string' ? { manifest: obj(resolved.manifest).path as string } : {}),
+    ...(typeof obj(resolved.manifest).path === 'string'
+      ? { manifest: obj(resolved.manifest).path as string }
+      : {}),
     split: { train: strArr(split.train), validation: strArr(split.validation), test: strArr(split.test) },
     ...(stagesOf(resolved.stages) ? { stages: stagesOf(resolved.stages) } : {}),
   };
@@ -314,7 +343,9 @@ export async function loadTrainRun(dir: string, name?: string): Promise<NetworkR
 async function loadExperimentRun(dir: string, rowName: string, description: string): Promise<NetworkResult> {
   const cfg = await readJson(join(dir, 'config.json'));
   const predictions = await readPredictions(join(dir, 'predictions.csv'));
-  const stagesJson = (await exists(join(dir, 'stages.json'))) ? (JSON.parse(await readFile(join(dir, 'stages.json'), 'utf8')) as unknown) : [];
+  const stagesJson = (await exists(join(dir, 'stages.json')))
+    ? (JSON.parse(await readFile(join(dir, 'stages.json'), 'utf8')) as unknown)
+    : [];
   const weights = obj(cfg.weights);
   const seed = typeof cfg.seed === 'number' || typeof cfg.seed === 'string' ? cfg.seed : 1;
   const split = obj(cfg.split);
@@ -323,10 +354,17 @@ async function loadExperimentRun(dir: string, rowName: string, description: stri
     description,
     dir,
     predictions,
-    row: networkRow({ name: rowName, description, evaluatedOn: 'held-out test split' }, predictions, 0.5, seed),
+    row: networkRow(
+      { name: rowName, description, evaluatedOn: 'held-out test split' },
+      predictions,
+      0.5,
+      seed,
+    ),
     history: await readHistory(join(dir, 'history.csv')),
     selected: selectedOf(stagesJson),
-    ...(typeof weights.description === 'string' ? { weights: { source: String(weights.source ?? 'unknown'), description: weights.description } } : {}),
+    ...(typeof weights.description === 'string'
+      ? { weights: { source: String(weights.source ?? 'unknown'), description: weights.description } }
+      : {}),
     selectOn: str(cfg.selectedOn) ?? 'validation',
     ...(str(cfg.backbone) ? { backbone: str(cfg.backbone) } : {}),
     ...(str(cfg.input) ? { input: str(cfg.input) } : {}),
@@ -360,12 +398,23 @@ interface Accum {
 }
 
 function empty(): Accum {
-  return { kinds: [], networks: [], semiquant: [], scoreCurves: [], comparisons: [], heatmaps: null, notes: [], warnings: [], facts: [] };
+  return {
+    kinds: [],
+    networks: [],
+    semiquant: [],
+    scoreCurves: [],
+    comparisons: [],
+    heatmaps: null,
+    notes: [],
+    warnings: [],
+    facts: [],
+  };
 }
 
 async function loadScoreDir(dir: string, acc: Accum): Promise<void> {
   const file = (await readJson(join(dir, 'metrics.json'))) as unknown as MetricsFile;
-  if (file.format !== 'polarcad-metrics' || !Array.isArray(file.rows)) throw new InputError(`${join(dir, 'metrics.json')}: not a polarcad metrics file`);
+  if (file.format !== 'polarcad-metrics' || !Array.isArray(file.rows))
+    throw new InputError(`${join(dir, 'metrics.json')}: not a polarcad metrics file`);
   acc.kinds.push('score');
   acc.semiquant.push(...file.rows);
   acc.semiquantNote = file.rows[0]?.evaluatedOn;
@@ -380,7 +429,12 @@ async function loadScoreDir(dir: string, acc: Accum): Promise<void> {
       if (ok.length === 0) continue;
       const labels = ok.map((r) => (r.label.toLowerCase() === 'cad' || r.label === '1' ? 1 : 0) as Label);
       if (new Set(labels).size < 2) continue;
-      acc.scoreCurves.push({ name, labels, scores: ok.map((r) => Number(r[col])), ...(rule !== undefined ? { ruleThreshold: rule } : {}) });
+      acc.scoreCurves.push({
+        name,
+        labels,
+        scores: ok.map((r) => Number(r[col])),
+        ...(rule !== undefined ? { ruleThreshold: rule } : {}),
+      });
     }
   }
 }
@@ -395,9 +449,17 @@ async function loadHeatmaps(dir: string): Promise<HeatmapItem[] | null> {
     const o = obj(it);
     const outcome = str(o.outcome);
     const file = str(o.file);
-    if (outcome !== 'TP' && outcome !== 'FP' && outcome !== 'FN' && outcome !== 'TN') throw new InputError(`${index}: items[${i}].outcome must be TP, FP, FN or TN`);
-    if (file === undefined || file.includes('..')) throw new InputError(`${index}: items[${i}].file must be a file name inside heatmaps/`);
-    out.push({ id: String(o.id ?? ''), outcome, prob: Number(o.prob ?? NaN), png: new Uint8Array(await readFile(join(dir, 'heatmaps', file))), caption: String(o.caption ?? '') });
+    if (outcome !== 'TP' && outcome !== 'FP' && outcome !== 'FN' && outcome !== 'TN')
+      throw new InputError(`${index}: items[${i}].outcome must be TP, FP, FN or TN`);
+    if (file === undefined || file.includes('..'))
+      throw new InputError(`${index}: items[${i}].file must be a file name inside heatmaps/`);
+    out.push({
+      id: String(o.id ?? ''),
+      outcome,
+      prob: Number(o.prob ?? NaN),
+      png: new Uint8Array(await readFile(join(dir, 'heatmaps', file))),
+      caption: String(o.caption ?? ''),
+    });
   }
   return out;
 }
@@ -426,10 +488,26 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
       description: str(c.description) ?? name,
       dir,
       predictions,
-      row: networkRow({ name, description: str(c.description) ?? name, evaluatedOn: `all patients, out of fold (${protocol})` }, predictions, threshold, str(c.seed) ?? Number(c.seed ?? 1)),
+      row: networkRow(
+        {
+          name,
+          description: str(c.description) ?? name,
+          evaluatedOn: `all patients, out of fold (${protocol})`,
+        },
+        predictions,
+        threshold,
+        str(c.seed) ?? Number(c.seed ?? 1),
+      ),
       history: [],
       selected: [],
-      ...(obj(c.weights).description ? { weights: { source: String(obj(c.weights).source), description: String(obj(c.weights).description) } } : {}),
+      ...(obj(c.weights).description
+        ? {
+            weights: {
+              source: String(obj(c.weights).source),
+              description: String(obj(c.weights).description),
+            },
+          }
+        : {}),
       selectOn: 'validation',
       ...(str(c.backbone) ? { backbone: str(c.backbone) } : {}),
     });
@@ -464,10 +542,22 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
       description: str(e.description) ?? name,
       dir,
       predictions,
-      row: networkRow({ name, description: str(e.description) ?? name, evaluatedOn }, predictions, threshold, 1),
+      row: networkRow(
+        { name, description: str(e.description) ?? name, evaluatedOn },
+        predictions,
+        threshold,
+        1,
+      ),
       ...(str(obj(e.manifest).path) ? { manifest: str(obj(e.manifest).path) } : {}),
       split: { train: [], validation: [], test: [] },
-      ...(obj(e.weights).description ? { weights: { source: String(obj(e.weights).source), description: String(obj(e.weights).description) } } : {}),
+      ...(obj(e.weights).description
+        ? {
+            weights: {
+              source: String(obj(e.weights).source),
+              description: String(obj(e.weights).description),
+            },
+          }
+        : {}),
     });
     acc.thresholdRule = str(obj(e.threshold).rule);
     acc.manifest ??= str(obj(e.manifest).path);
@@ -486,7 +576,10 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
       acc.networks.push(n);
       acc.manifest ??= n.manifest;
       acc.heatmaps ??= await loadHeatmaps(dir);
-      if (n.selectOn === 'test') acc.warnings.push(`${n.name}: best epochs were selected on the TEST set (--select-on test, the protocol of Hai et al. 2022); its test figures are optimistically biased.`);
+      if (n.selectOn === 'test')
+        acc.warnings.push(
+          `${n.name}: best epochs were selected on the TEST set (--select-on test, the protocol of Hai et al. 2022); its test figures are optimistically biased.`,
+        );
       return;
     }
   }
@@ -511,7 +604,8 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
     }
     const md = join(dir, file.replace(/\.csv$/, '.md'));
     if (await exists(md)) {
-      for (const line of (await readFile(md, 'utf8')).split('\n')) if (line.startsWith('- ')) notes.push(line.slice(2));
+      for (const line of (await readFile(md, 'utf8')).split('\n'))
+        if (line.startsWith('- ')) notes.push(line.slice(2));
     }
     acc.comparisons.push({ title, rows: tableRows, notes });
   }
@@ -545,7 +639,9 @@ export async function summariseDataset(
   const m = await loadManifest(manifestPath, { checkFiles: false });
   const cls = (label: Label): ClassSummary => {
     const rows = m.rows.filter((r) => r.label === label);
-    const ages = rows.map((r) => r.age).filter((a): a is number => typeof a === 'number' && Number.isFinite(a));
+    const ages = rows
+      .map((r) => r.age)
+      .filter((a): a is number => typeof a === 'number' && Number.isFinite(a));
     return {
       n: rows.length,
       male: rows.filter((r) => r.sex === 'M').length,
@@ -567,7 +663,9 @@ export async function summariseDataset(
     manifest: m.path,
     patients: m.rows.length,
     byClass: { cad: cls(1), normal: cls(0) },
-    ...(hasSplit ? { split: { train: count(split.train), validation: count(split.validation), test: count(split.test) } } : {}),
+    ...(hasSplit
+      ? { split: { train: count(split.train), validation: count(split.validation), test: count(split.test) } }
+      : {}),
   };
 }
 
@@ -608,14 +706,23 @@ export async function loadReportData(dir: string, opts: LoadReportOptions = {}):
   const loose = acc.networks.filter((n) => !inTables.has(n.name)).map((n) => n.row);
   if (acc.semiquant.length > 0 || loose.length > 1 || (loose.length > 0 && comparisons.length > 0)) {
     comparisons.unshift({
-      title: acc.semiquant.length > 0 ? 'Networks and the semi-quantitative analysis, side by side' : 'Networks',
+      title:
+        acc.semiquant.length > 0 ? 'Networks and the semi-quantitative analysis, side by side' : 'Networks',
       rows: [...loose, ...acc.semiquant],
-      notes: acc.semiquant.length > 0 ? [`semi-quantitative rows: ${acc.semiquantNote ?? ''}`, 'continuous scores (kind "score") have an AUC only; a threshold on them is a rule, reported as its own row'] : [],
+      notes:
+        acc.semiquant.length > 0
+          ? [
+              `semi-quantitative rows: ${acc.semiquantNote ?? ''}`,
+              'continuous scores (kind "score") have an AUC only; a threshold on them is a rule, reported as its own row',
+            ]
+          : [],
     });
   }
   for (const n of acc.networks) {
     if (n.selectOn === 'test' && !acc.warnings.some((w) => w.startsWith(`${n.name}:`))) {
-      acc.warnings.push(`${n.name}: best epochs were selected on the TEST set (--select-on test, the protocol of Hai et al. 2022); its test figures are optimistically biased.`);
+      acc.warnings.push(
+        `${n.name}: best epochs were selected on the TEST set (--select-on test, the protocol of Hai et al. 2022); its test figures are optimistically biased.`,
+      );
     }
   }
   return {

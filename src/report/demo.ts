@@ -76,7 +76,10 @@ async function isEmptyOrDemo(dir: string): Promise<boolean> {
  */
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const out = resolve(opts.out);
-  if (!(await isEmptyOrDemo(out))) throw new InputError(`${opts.out}: exists and is not a polarcad demo folder (no demo.json); choose another --out`);
+  if (!(await isEmptyOrDemo(out)))
+    throw new InputError(
+      `${opts.out}: exists and is not a polarcad demo folder (no demo.json); choose another --out`,
+    );
   const quick = opts.quick === true;
   const patients = opts.patients ?? (quick ? 40 : 218);
   const seed = opts.seed ?? 1;
@@ -92,24 +95,48 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     seconds[name] = (performance.now() - t0) / 1000;
     return r;
   };
-  for (const sub of ['cohort', 'prepared', 'train', 'score', 'figures', 'heatmaps', 'demo.json', 'report.html']) await rm(join(out, sub), { recursive: true, force: true });
+  for (const sub of [
+    'cohort',
+    'prepared',
+    'train',
+    'score',
+    'figures',
+    'heatmaps',
+    'demo.json',
+    'report.html',
+  ])
+    await rm(join(out, sub), { recursive: true, force: true });
 
   step(1, STEPS, `synth: ${patients} synthetic patients (51% CAD, seed ${seed})`);
   const cohort = await timed('synth', () =>
-    synthesizeToDir({ patients, prevalence: 0.51, seed, ...(quick ? { mapSize: 64 } : {}) }, join(out, 'cohort'), {
-      layout: 'single',
-      format: 'png',
-      colormap: getColormap('rainbow'),
-      grid: true,
-      onProgress: (d, t) => opts.onProgress?.('synth', d, t),
-    }),
+    synthesizeToDir(
+      { patients, prevalence: 0.51, seed, ...(quick ? { mapSize: 64 } : {}) },
+      join(out, 'cohort'),
+      {
+        layout: 'single',
+        format: 'png',
+        colormap: getColormap('rainbow'),
+        grid: true,
+        onProgress: (d, t) => opts.onProgress?.('synth', d, t),
+      },
+    ),
   );
 
   step(2, STEPS, 'prepare: find, crop and clean every polar map');
-  await timed('prepare', () => prepare(join(out, 'cohort', 'manifest.csv'), { out: join(out, 'prepared'), ...(quick ? { size: 96 } : {}), onProgress: (d, t) => opts.onProgress?.('prepare', d, t) }));
+  await timed('prepare', () =>
+    prepare(join(out, 'cohort', 'manifest.csv'), {
+      out: join(out, 'prepared'),
+      ...(quick ? { size: 96 } : {}),
+      onProgress: (d, t) => opts.onProgress?.('prepare', d, t),
+    }),
+  );
   const manifest = join(out, 'prepared', 'manifest.csv');
 
-  step(3, STEPS, `train: MobileNetV2, warm-up ${warmupEpochs} epochs then fine-tune ${finetuneEpochs} epochs, held-out 20% for testing`);
+  step(
+    3,
+    STEPS,
+    `train: MobileNetV2, warm-up ${warmupEpochs} epochs then fine-tune ${finetuneEpochs} epochs, held-out 20% for testing`,
+  );
   const train = await timed('train', () =>
     runTraining(
       {
@@ -129,7 +156,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   );
   if (train.interrupted) throw new InputError('demo: training was interrupted');
 
-  step(4, STEPS, 'score: the semi-quantitative baseline (SSS/SRS/SDS, TPD, published rules) on the same held-out patients');
+  step(
+    4,
+    STEPS,
+    'score: the semi-quantitative baseline (SSS/SRS/SDS, TPD, published rules) on the same held-out patients',
+  );
   const score = await timed('score', () =>
     scoreManifest(manifest, {
       out: join(out, 'score'),
@@ -141,11 +172,19 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       onProgress: (d, t) => opts.onProgress?.('score', d, t),
     }),
   );
-  const cfg = JSON.parse(await readFile(join(out, 'train', 'config.json'), 'utf8')) as { resolved: { split: { test: string[] }; weights: { description: string } } };
+  const cfg = JSON.parse(await readFile(join(out, 'train', 'config.json'), 'utf8')) as {
+    resolved: { split: { test: string[] }; weights: { description: string } };
+  };
   const trainTest = [...cfg.resolved.split.test].sort();
-  const scoreTest = score.patients.filter((p) => p.split === 'test').map((p) => p.id).sort();
+  const scoreTest = score.patients
+    .filter((p) => p.split === 'test')
+    .map((p) => p.id)
+    .sort();
   const sameSplit = JSON.stringify(trainTest) === JSON.stringify(scoreTest);
-  if (!sameSplit) opts.onWarning?.('demo: the network and the semi-quantitative baseline were evaluated on different patients');
+  if (!sameSplit)
+    opts.onWarning?.(
+      'demo: the network and the semi-quantitative baseline were evaluated on different patients',
+    );
 
   step(5, STEPS, 'heatmaps: Grad-CAM of test patients (true/false positives/negatives)');
   let heatmapNote = 'heatmaps: skipped';
@@ -173,7 +212,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   };
   await writeFile(
     join(out, 'demo.json'),
-    `${JSON.stringify({ polarcad: 'demo', train: 'train', score: 'score', cohort: 'cohort', prepared: 'prepared', quick, seconds, sameSplit, facts, notes: ['The patients are synthetic (polarcad\'s digital phantom, docs/synth.md): the figures show that the pipeline works, not how it would do on real patients.', heatmapNote] }, null, 2)}\n`,
+    `${JSON.stringify({ polarcad: 'demo', train: 'train', score: 'score', cohort: 'cohort', prepared: 'prepared', quick, seconds, sameSplit, facts, notes: ["The patients are synthetic (polarcad's digital phantom, docs/synth.md): the figures show that the pipeline works, not how it would do on real patients.", heatmapNote] }, null, 2)}\n`,
   );
   const rep = await writeReport(out, { title: 'polarcad demo: CAD from synthetic SPECT polar maps' });
   const data = await loadReportData(out);

@@ -4,7 +4,13 @@
  * `<script>` or `"><img onerror=...>` shows as text and never runs.
  */
 
-const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const ENTITIES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 /** Escape text for HTML element content and (double- or single-quoted) attribute values. */
 export function esc(s: unknown): string {

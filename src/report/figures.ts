@@ -8,7 +8,16 @@
 import { join } from 'node:path';
 import { brier, ece } from '../evaluate/calibration.js';
 import { confusion, rocCurve } from '../evaluate/metrics.js';
-import { barChartWithIntervals, confusionMatrixChart, PALETTE, reliabilityChart, rocChart, trainingCurves, type RocCurveInput, type VegaLiteSpec } from './charts/index.js';
+import {
+  barChartWithIntervals,
+  confusionMatrixChart,
+  PALETTE,
+  reliabilityChart,
+  rocChart,
+  trainingCurves,
+  type RocCurveInput,
+  type VegaLiteSpec,
+} from './charts/index.js';
 import { renderChart, svgToPng } from './charts/render.js';
 import type { NetworkResult, ReportData } from './data.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -56,7 +65,11 @@ function networkCurve(n: NetworkResult, label: string): RocCurveInput {
     name: label,
     points: rocCurve(labels, probs).filter((p) => Number.isFinite(p.fpr) && Number.isFinite(p.tpr)),
     ...(auc !== null && auc !== undefined ? { auc } : {}),
-    operatingPoint: { fpr: c.fp / Math.max(1, c.fp + c.tn), tpr: c.tp / Math.max(1, c.tp + c.fn), threshold: t },
+    operatingPoint: {
+      fpr: c.fp / Math.max(1, c.fp + c.tn),
+      tpr: c.tp / Math.max(1, c.tp + c.fn),
+      threshold: t,
+    },
   };
 }
 
@@ -68,7 +81,13 @@ export function calibrationOf(n: NetworkResult): CalibrationSummary {
   return { brier: brier(labels, probs), ece: e.ece, mce: e.mce, bins: 10 };
 }
 
-async function render(outDir: string, name: string, title: string, caption: string, spec: VegaLiteSpec): Promise<Figure> {
+async function render(
+  outDir: string,
+  name: string,
+  title: string,
+  caption: string,
+  spec: VegaLiteSpec,
+): Promise<Figure> {
   const chart = await renderChart(spec);
   const base = join(outDir, 'figures', name);
   await writeFileAtomic(`${base}.svg`, chart.svg);
@@ -101,14 +120,28 @@ export async function buildFigures(data: ReportData, outDir: string): Promise<Re
   }
   for (const s of data.scoreCurves.slice(0, PALETTE.length - curves.length)) {
     const pts = rocCurve(s.labels, s.scores).filter((p) => Number.isFinite(p.fpr) && Number.isFinite(p.tpr));
-    const aucRow = data.semiquant.find((r) => r.kind === 'score' && r.description.startsWith(s.name.startsWith('SSS') ? 'SSS' : 'stress TPD') && r.description.includes('(AC'));
+    const aucRow = data.semiquant.find(
+      (r) =>
+        r.kind === 'score' &&
+        r.description.startsWith(s.name.startsWith('SSS') ? 'SSS' : 'stress TPD') &&
+        r.description.includes('(AC'),
+    );
     let op: RocCurveInput['operatingPoint'];
     if (s.ruleThreshold !== undefined) {
       const c = confusion(s.labels, s.scores, s.ruleThreshold);
-      op = { fpr: c.fp / Math.max(1, c.fp + c.tn), tpr: c.tp / Math.max(1, c.tp + c.fn), threshold: s.ruleThreshold };
+      op = {
+        fpr: c.fp / Math.max(1, c.fp + c.tn),
+        tpr: c.tp / Math.max(1, c.tp + c.fn),
+        threshold: s.ruleThreshold,
+      };
     }
     const auc = aucRow?.auc?.estimate;
-    curves.push({ name: s.name, points: pts, ...(auc !== null && auc !== undefined ? { auc } : {}), ...(op ? { operatingPoint: op } : {}) });
+    curves.push({
+      name: s.name,
+      points: pts,
+      ...(auc !== null && auc !== undefined ? { auc } : {}),
+      ...(op ? { operatingPoint: op } : {}),
+    });
   }
   if (curves.length > 0) {
     roc = await render(
@@ -123,7 +156,13 @@ export async function buildFigures(data: ReportData, outDir: string): Promise<Re
   if (primary !== undefined) {
     const c = primary.row.confusion;
     if (c !== null) {
-      conf = await render(outDir, `confusion-${fileStem(primary.name)}`, `Confusion matrix, ${primary.name}`, `Confusion matrix of ${primary.name} at threshold ${primary.row.threshold ?? 0.5}.`, confusionMatrixChart(c, { title: `Confusion matrix, ${primary.name}` }));
+      conf = await render(
+        outDir,
+        `confusion-${fileStem(primary.name)}`,
+        `Confusion matrix, ${primary.name}`,
+        `Confusion matrix of ${primary.name} at threshold ${primary.row.threshold ?? 0.5}.`,
+        confusionMatrixChart(c, { title: `Confusion matrix, ${primary.name}` }),
+      );
       all.push(conf);
     }
     calibrationSummary = calibrationOf(primary);
@@ -132,7 +171,9 @@ export async function buildFigures(data: ReportData, outDir: string): Promise<Re
       primary.predictions.map((p) => p.prob),
       { bins: 10 },
     );
-    const bins = e.bins.filter((b) => b.count > 0).map((b) => ({ meanPredicted: b.meanPredicted, fractionPositive: b.fractionPositive, count: b.count }));
+    const bins = e.bins
+      .filter((b) => b.count > 0)
+      .map((b) => ({ meanPredicted: b.meanPredicted, fractionPositive: b.fractionPositive, count: b.count }));
     if (bins.length > 0) {
       cal = await render(
         outDir,
@@ -166,13 +207,31 @@ export async function buildFigures(data: ReportData, outDir: string): Promise<Re
       .filter((r) => r.auc !== null && r.auc.estimate !== null && r.auc.lo !== null && r.auc.hi !== null)
       .map((r) => {
         const a = r.auc as { estimate: number; lo: number; hi: number };
-        return { name: r.name, value: a.estimate, lo: Math.min(a.lo, a.estimate), hi: Math.max(a.hi, a.estimate) };
+        return {
+          name: r.name,
+          value: a.estimate,
+          lo: Math.min(a.lo, a.estimate),
+          hi: Math.max(a.hi, a.estimate),
+        };
       });
     if (rows.length > 0) {
-      comparison = await render(outDir, 'comparison-auc', 'AUC with 95% CI', 'AUC of each row with its 95% stratified bootstrap interval; dashed: chance (0.5).', barChartWithIntervals(rows, { metric: 'AUC', reference: 0.5, title: 'AUC with 95% CI' }));
+      comparison = await render(
+        outDir,
+        'comparison-auc',
+        'AUC with 95% CI',
+        'AUC of each row with its 95% stratified bootstrap interval; dashed: chance (0.5).',
+        barChartWithIntervals(rows, { metric: 'AUC', reference: 0.5, title: 'AUC with 95% CI' }),
+      );
       all.push(comparison);
     }
   }
-  return { ...(roc ? { roc } : {}), ...(conf ? { confusion: conf } : {}), ...(cal ? { calibration: cal } : {}), ...(calibrationSummary ? { calibrationSummary } : {}), training, ...(comparison ? { comparison } : {}), all };
+  return {
+    ...(roc ? { roc } : {}),
+    ...(conf ? { confusion: conf } : {}),
+    ...(cal ? { calibration: cal } : {}),
+    ...(calibrationSummary ? { calibrationSummary } : {}),
+    training,
+    ...(comparison ? { comparison } : {}),
+    all,
+  };
 }
-

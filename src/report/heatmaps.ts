@@ -42,12 +42,23 @@ export async function writeRunHeatmaps(runDir: string, opts: RunHeatmapOptions =
   const per = opts.perOutcome ?? 2;
   const S = opts.size ?? 192;
   const t = opts.threshold ?? 0.5;
-  const info = JSON.parse(await readFile(join(runDir, 'model', 'polarcad.json'), 'utf8')) as { camLayer: string; inputSize: number; scaling: ScalingMode; input: string };
-  const cfg = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as { resolved: { manifest: { path: string } } };
-  if (!isView(info.input)) throw new InputError(`${runDir}: heatmaps are drawn for single-view inputs; this model's input is ${info.input}`);
+  const info = JSON.parse(await readFile(join(runDir, 'model', 'polarcad.json'), 'utf8')) as {
+    camLayer: string;
+    inputSize: number;
+    scaling: ScalingMode;
+    input: string;
+  };
+  const cfg = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as {
+    resolved: { manifest: { path: string } };
+  };
+  if (!isView(info.input))
+    throw new InputError(
+      `${runDir}: heatmaps are drawn for single-view inputs; this model's input is ${info.input}`,
+    );
   const view = info.input;
   const preds = await readPredictions(join(runDir, 'predictions.csv'));
-  const outcome = (l: number, p: number): 'TP' | 'FP' | 'FN' | 'TN' => (l === 1 ? (p >= t ? 'TP' : 'FN') : p >= t ? 'FP' : 'TN');
+  const outcome = (l: number, p: number): 'TP' | 'FP' | 'FN' | 'TN' =>
+    l === 1 ? (p >= t ? 'TP' : 'FN') : p >= t ? 'FP' : 'TN';
   const chosen = (['TP', 'FP', 'FN', 'TN'] as const).flatMap((k) =>
     preds
       .filter((p) => outcome(p.label, p.prob) === k)
@@ -79,8 +90,19 @@ export async function writeRunHeatmaps(runDir: string, opts: RunHeatmapOptions =
         const heat = heatmapOnMap(g.map, g.height, g.width, S, mask);
         const over = blendHeatmap(toDisplaySize(img, S), heat, mask);
         const file = `${fileStem(p.id)}.png`;
-        await writeFile(join(dir, file), await sharp(Buffer.from(over.data), { raw: { width: S, height: S, channels: 3 } }).png().toBuffer());
-        items.push({ id: p.id, outcome: p.outcome, prob: p.prob, file, caption: `${p.label === 1 ? 'CAD' : 'normal'} patient` });
+        await writeFile(
+          join(dir, file),
+          await sharp(Buffer.from(over.data), { raw: { width: S, height: S, channels: 3 } })
+            .png()
+            .toBuffer(),
+        );
+        items.push({
+          id: p.id,
+          outcome: p.outcome,
+          prob: p.prob,
+          file,
+          caption: `${p.label === 1 ? 'CAD' : 'normal'} patient`,
+        });
       }
     } finally {
       await session.dispose();
@@ -88,6 +110,9 @@ export async function writeRunHeatmaps(runDir: string, opts: RunHeatmapOptions =
   } finally {
     model.dispose();
   }
-  await writeFile(join(dir, 'index.json'), `${JSON.stringify({ method: 'Grad-CAM (Selvaraju et al. 2017), CAD class, at the CAM layer', camLayer: info.camLayer, threshold: t, items }, null, 2)}\n`);
+  await writeFile(
+    join(dir, 'index.json'),
+    `${JSON.stringify({ method: 'Grad-CAM (Selvaraju et al. 2017), CAD class, at the CAM layer', camLayer: info.camLayer, threshold: t, items }, null, 2)}\n`,
+  );
   return items.length;
 }

@@ -59,8 +59,12 @@ function summarySection(data: ReportData): Section {
   const parts: string[] = [];
   for (const w of data.warnings) parts.push(`<div class="alert"><strong>Warning.</strong> ${esc(w)}</div>`);
   parts.push('<p>polarcad is a research tool and a <strong>second reader</strong>, not a diagnosis.</p>');
-  if (data.facts.length > 0) parts.push(`<table class="facts"><tbody>${data.facts.map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join('')}</tbody></table>`);
-  if (data.notes.length > 0) parts.push(`<ul class="notes">${data.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`);
+  if (data.facts.length > 0)
+    parts.push(
+      `<table class="facts"><tbody>${data.facts.map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join('')}</tbody></table>`,
+    );
+  if (data.notes.length > 0)
+    parts.push(`<ul class="notes">${data.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`);
   return { id: 'summary', title: 'Summary', html: parts.join('\n') };
 }
 
@@ -81,7 +85,9 @@ export function reportSections(data: ReportData, figs: ReportFigures): Section[]
 export function renderHtml(data: ReportData, figs: ReportFigures, generated = new Date()): string {
   const sections = reportSections(data, figs);
   const nav = sections.map((s) => `<a href="#${esc(s.id)}">${esc(s.title)}</a>`).join('');
-  const body = sections.map((s) => `<section id="${esc(s.id)}"><h2>${esc(s.title)}</h2>\n${s.html}\n</section>`).join('\n');
+  const body = sections
+    .map((s) => `<section id="${esc(s.id)}"><h2>${esc(s.title)}</h2>\n${s.html}\n</section>`)
+    .join('\n');
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

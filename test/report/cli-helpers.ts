@@ -9,8 +9,14 @@ export async function cli(args: string[]): Promise<{ code: number; out: string; 
   let err = '';
   const ow = process.stdout.write.bind(process.stdout);
   const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), ow(s))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), ew(s))) as typeof process.stderr.write;
+  process.stdout.write = ((s: string | Uint8Array) => (
+    (out += String(s)),
+    ow(s)
+  )) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => (
+    (err += String(s)),
+    ew(s)
+  )) as typeof process.stderr.write;
   try {
     return { code: await main(args), out, err };
   } finally {

@@ -47,7 +47,10 @@ describe('polarcad demo --quick', () => {
     assert.equal(d.sameSplit, true, 'network and score evaluated on the same patients');
     const cfg = JSON.parse(await readFile(join(demo, 'train', 'config.json'), 'utf8'));
     assert.equal(cfg.resolved.weights.source, 'embedded');
-    assert.deepEqual(cfg.resolved.stages.map((s: { name: string }) => s.name), ['warmup', 'finetune']);
+    assert.deepEqual(
+      cfg.resolved.stages.map((s: { name: string }) => s.name),
+      ['warmup', 'finetune'],
+    );
     // 40 patients, 51% CAD: 20 CAD (round(40 * 0.51) = 20); 20% held out per class -> 4 + 4
     assert.equal(cfg.resolved.split.test.length, 8);
     const html = await readFile(join(demo, 'report.html'), 'utf8');
@@ -61,7 +64,9 @@ describe('polarcad demo --quick', () => {
 
   test('its report opens in headless Chromium: no console error, ROC figure and tables shown', async (t) => {
     if (!(await hasChromium())) {
-      t.skip(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) to run the browser check`);
+      t.skip(
+        `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) to run the browser check`,
+      );
       return;
     }
     assert.equal(result.code, 0, result.err);
@@ -71,7 +76,16 @@ describe('polarcad demo --quick', () => {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1400, height: 1000 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await ctx.newPage();
@@ -89,14 +103,27 @@ describe('polarcad demo --quick', () => {
       assert.deepEqual(problems, []);
       assert.deepEqual(requests, [], 'no network request');
       const roc = await page.locator('#fig-roc svg').boundingBox();
-      assert.ok(roc !== null && roc.width > 200 && roc.height > 200, `ROC figure drawn (${JSON.stringify(roc)})`);
+      assert.ok(
+        roc !== null && roc.width > 200 && roc.height > 200,
+        `ROC figure drawn (${JSON.stringify(roc)})`,
+      );
       assert.ok((await page.locator('table.metrics').count()) >= 2, 'metric and comparison tables');
-      assert.match((await page.locator('#comparison table.metrics').innerText()), /sss4_ac/);
-      for (const id of ['summary', 'dataset', 'metrics', 'training', 'comparison', 'heatmaps', 'model-card']) {
+      assert.match(await page.locator('#comparison table.metrics').innerText(), /sss4_ac/);
+      for (const id of [
+        'summary',
+        'dataset',
+        'metrics',
+        'training',
+        'comparison',
+        'heatmaps',
+        'model-card',
+      ]) {
         const text = await page.locator(`section#${id}`).innerText();
         assert.ok(text.length > 80, `section ${id} has content`);
       }
-      const imgs = await page.locator('#heatmaps img').evaluateAll((els) => els.map((e) => (e as HTMLImageElement).naturalWidth));
+      const imgs = await page
+        .locator('#heatmaps img')
+        .evaluateAll((els) => els.map((e) => (e as unknown as { naturalWidth: number }).naturalWidth));
       assert.ok(imgs.length >= 2 && imgs.every((w) => w > 0), 'heatmaps decoded');
       await page.screenshot({ path: join(dir, 'report.png'), fullPage: true });
       assert.ok((await stat(join(dir, 'report.png'))).size > 10000);

@@ -28,10 +28,36 @@ before(async () => {
   await initBackend('wasm');
   dir = await mkdtemp(join(tmpdir(), 'polarcad-evaluate-'));
   const cohort = generateCohort({ patients: 20, seed: 7, mapSize: 64, difficulty: 'easy' });
-  await writeCohort(cohort, join(dir, 'raw'), { layout: 'single', format: 'png', colormap: getColormap('gray'), grid: false, canvas: 96 });
+  await writeCohort(cohort, join(dir, 'raw'), {
+    layout: 'single',
+    format: 'png',
+    colormap: getColormap('gray'),
+    grid: false,
+    canvas: 96,
+  });
   await prepare(join(dir, 'raw', 'manifest.csv'), { out: join(dir, 'prep'), size: 64, views: ['stress_ac'] });
   manifest = join(dir, 'prep', 'manifest.csv');
-  const r = await cli(['train', manifest, '--backbone', 'MobileNetV2', '--weights', 'none', '--input-size', '64', '--out', run(), '--warmup-epochs', '3', '--finetune-epochs', '1', '--batch-size', '8', '--cache-dir', join(dir, 'cache'), '--quiet']);
+  const r = await cli([
+    'train',
+    manifest,
+    '--backbone',
+    'MobileNetV2',
+    '--weights',
+    'none',
+    '--input-size',
+    '64',
+    '--out',
+    run(),
+    '--warmup-epochs',
+    '3',
+    '--finetune-epochs',
+    '1',
+    '--batch-size',
+    '8',
+    '--cache-dir',
+    join(dir, 'cache'),
+    '--quiet',
+  ]);
   assert.equal(r.code, 0, r.err);
 });
 after(async () => {
@@ -42,7 +68,7 @@ type Row = Record<string, string>;
 const csv = async (p: string): Promise<Row[]> => parse(await readFile(p, 'utf8'), { columns: true }) as Row[];
 
 describe('polarcad evaluate', () => {
-  test('reproduces the run\'s test predictions through ONNX Runtime, writes predictions, metrics and the report', async () => {
+  test("reproduces the run's test predictions through ONNX Runtime, writes predictions, metrics and the report", async () => {
     const out = join(dir, 'eval');
     const r = await cli(['evaluate', run(), manifest, '--out', out, '--resamples', '200']);
     assert.equal(r.code, 0, r.err);
@@ -52,7 +78,11 @@ describe('polarcad evaluate', () => {
     assert.equal(preds.length, 20);
     const own = await csv(join(run(), 'predictions.csv'));
     const byId = new Map(preds.map((p) => [p.patient_id, Number(p.prob)]));
-    for (const p of own) assert.ok(Math.abs((byId.get(p.patient_id) ?? -1) - Number(p.prob)) < 1e-4, `${p.patient_id}: ${byId.get(p.patient_id)} vs ${p.prob}`);
+    for (const p of own)
+      assert.ok(
+        Math.abs((byId.get(p.patient_id) ?? -1) - Number(p.prob)) < 1e-4,
+        `${p.patient_id}: ${byId.get(p.patient_id)} vs ${p.prob}`,
+      );
     const m = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8'));
     assert.equal(m.format, 'polarcad-metrics');
     assert.equal(m.command, 'evaluate');
@@ -65,9 +95,20 @@ describe('polarcad evaluate', () => {
     assert.match(html, /fig-roc/);
   });
 
-  test('--sensitivity picks the threshold on the run\'s validation patients (checked against the tfjs model)', async () => {
+  test("--sensitivity picks the threshold on the run's validation patients (checked against the tfjs model)", async () => {
     const out = join(dir, 'eval-sens');
-    const r = await cli(['evaluate', run(), manifest, '--out', out, '--sensitivity', '1', '--resamples', '100', '--no-report']);
+    const r = await cli([
+      'evaluate',
+      run(),
+      manifest,
+      '--out',
+      out,
+      '--sensitivity',
+      '1',
+      '--resamples',
+      '100',
+      '--no-report',
+    ]);
     assert.equal(r.code, 0, r.err);
     const cfg = JSON.parse(await readFile(join(run(), 'config.json'), 'utf8'));
     const info = JSON.parse(await readFile(join(run(), 'model', 'polarcad.json'), 'utf8'));
@@ -90,7 +131,17 @@ describe('polarcad evaluate', () => {
   });
 
   test('bad input: both threshold options, a folder without a model', async () => {
-    const a = await cli(['evaluate', run(), manifest, '--out', join(dir, 'x'), '--threshold', '0.3', '--sensitivity', '0.9']);
+    const a = await cli([
+      'evaluate',
+      run(),
+      manifest,
+      '--out',
+      join(dir, 'x'),
+      '--threshold',
+      '0.3',
+      '--sensitivity',
+      '0.9',
+    ]);
     assert.equal(a.code, 2);
     assert.match(a.err, /--threshold or --sensitivity, not both/);
     const b = await cli(['evaluate', join(dir, 'prep'), manifest, '--out', join(dir, 'y')]);
@@ -102,7 +153,30 @@ describe('polarcad evaluate', () => {
 describe('polarcad cv', () => {
   test('3 folds: every patient tested once, epochs chosen inside each fold, pooled and per-fold results, report', async () => {
     const out = join(dir, 'cv');
-    const r = await cli(['cv', manifest, '--backbone', 'MobileNetV2', '--weights', 'none', '--input-size', '64', '--k', '3', '--warmup-epochs', '2', '--finetune-epochs', '1', '--batch-size', '8', '--out', out, '--cache-dir', join(dir, 'cache'), '--resamples', '100']);
+    const r = await cli([
+      'cv',
+      manifest,
+      '--backbone',
+      'MobileNetV2',
+      '--weights',
+      'none',
+      '--input-size',
+      '64',
+      '--k',
+      '3',
+      '--warmup-epochs',
+      '2',
+      '--finetune-epochs',
+      '1',
+      '--batch-size',
+      '8',
+      '--out',
+      out,
+      '--cache-dir',
+      join(dir, 'cache'),
+      '--resamples',
+      '100',
+    ]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /fold 3: n /);
     assert.match(r.out, /mean ± SD over folds/);
@@ -112,14 +186,18 @@ describe('polarcad cv', () => {
     assert.deepEqual([...new Set(preds.map((p) => p.fold))].sort(), ['1', '2', '3']);
     const cv = JSON.parse(await readFile(join(out, 'cv.json'), 'utf8'));
     assert.equal(cv.folds.length, 3);
-    assert.equal(cv.folds.reduce((s: number, f: { n: number }) => s + f.n, 0), 20);
+    assert.equal(
+      cv.folds.reduce((s: number, f: { n: number }) => s + f.n, 0),
+      20,
+    );
     for (let f = 1; f <= 3; f++) {
       const fold = join(out, 'folds', `fold-0${f}`, 'run');
       const c = JSON.parse(await readFile(join(fold, 'config.json'), 'utf8'));
       const testIds = new Set(preds.filter((p) => p.fold === String(f)).map((p) => p.patient_id));
       assert.deepEqual(new Set(c.resolved.split.test), testIds);
       // nested: the epochs were selected on validation patients of the fold's training part only
-      for (const id of c.selectionIds as string[]) assert.ok(!testIds.has(id), `fold ${f}: selection patient ${id} is in the test fold`);
+      for (const id of c.selectionIds as string[])
+        assert.ok(!testIds.has(id), `fold ${f}: selection patient ${id} is in the test fold`);
       assert.equal(c.resolved.selection.on, 'validation');
     }
     // pooled confusion recounted from the out-of-fold predictions

@@ -29,18 +29,33 @@ export async function writeManifest(dir: string): Promise<string> {
 }
 
 function predictionsCsv(probs: readonly number[] = TEST_PROBS): string {
-  return ['patient_id,label,prob,predicted,split', ...TEST_IDS.map((id, i) => `${id},${TEST_LABELS[i]},${probs[i]},${probs[i] >= 0.5 ? 1 : 0},test`)].join('\n') + '\n';
+  return (
+    [
+      'patient_id,label,prob,predicted,split',
+      ...TEST_IDS.map((id, i) => `${id},${TEST_LABELS[i]},${probs[i]},${probs[i] >= 0.5 ? 1 : 0},test`),
+    ].join('\n') + '\n'
+  );
 }
 
 function historyCsv(): string {
   const rows = ['stage,epoch,loss,acc,val_loss,val_acc,lr,seconds'];
-  for (let e = 1; e <= 5; e++) rows.push(`warmup,${e},${(1 / e).toFixed(3)},${(0.5 + e / 12).toFixed(3)},${(1.1 / e).toFixed(3)},${(0.5 + e / 14).toFixed(3)},0.001,0.1`);
-  for (let e = 1; e <= 3; e++) rows.push(`finetune,${e},${(0.2 / e).toFixed(3)},${(0.92 + e / 100).toFixed(3)},${(0.25 / e).toFixed(3)},${(0.86 + e / 100).toFixed(3)},0.00001,0.1`);
+  for (let e = 1; e <= 5; e++)
+    rows.push(
+      `warmup,${e},${(1 / e).toFixed(3)},${(0.5 + e / 12).toFixed(3)},${(1.1 / e).toFixed(3)},${(0.5 + e / 14).toFixed(3)},0.001,0.1`,
+    );
+  for (let e = 1; e <= 3; e++)
+    rows.push(
+      `finetune,${e},${(0.2 / e).toFixed(3)},${(0.92 + e / 100).toFixed(3)},${(0.25 / e).toFixed(3)},${(0.86 + e / 100).toFixed(3)},0.00001,0.1`,
+    );
   return rows.join('\n') + '\n';
 }
 
 /** A complete `polarcad train` run directory. */
-export async function writeTrainRun(dir: string, manifest: string, opts: { selectOn?: 'validation' | 'test'; weightsDescription?: string; weightsSource?: string } = {}): Promise<void> {
+export async function writeTrainRun(
+  dir: string,
+  manifest: string,
+  opts: { selectOn?: 'validation' | 'test'; weightsDescription?: string; weightsSource?: string } = {},
+): Promise<void> {
   await mkdir(dir, { recursive: true });
   const train = ['P11', 'P12', 'P13', 'P14', 'P16', 'P17', 'P18', 'P19'];
   const config = {
@@ -52,7 +67,11 @@ export async function writeTrainRun(dir: string, manifest: string, opts: { selec
       manifest: { path: manifest, sha256: '0'.repeat(64) },
       backbone: 'MobileNetV2',
       input: 'stress_ac',
-      weights: { backbone: 'MobileNetV2', source: opts.weightsSource ?? 'embedded', description: opts.weightsDescription ?? 'embedded default: nsfwjs MobileNetV2' },
+      weights: {
+        backbone: 'MobileNetV2',
+        source: opts.weightsSource ?? 'embedded',
+        description: opts.weightsDescription ?? 'embedded default: nsfwjs MobileNetV2',
+      },
       stages: [
         { name: 'warmup', epochs: 5, lr: 0.001, unfreeze: 0 },
         { name: 'finetune', epochs: 3, lr: 0.00001, unfreeze: 3 },
@@ -66,7 +85,10 @@ export async function writeTrainRun(dir: string, manifest: string, opts: { selec
     ],
   };
   await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2));
-  await writeFile(join(dir, 'metrics.json'), JSON.stringify({ evaluatedOn: 'held-out test split', threshold: 0.5 }));
+  await writeFile(
+    join(dir, 'metrics.json'),
+    JSON.stringify({ evaluatedOn: 'held-out test split', threshold: 0.5 }),
+  );
   await writeFile(join(dir, 'predictions.csv'), predictionsCsv());
   await writeFile(join(dir, 'history.csv'), historyCsv());
 }
@@ -74,7 +96,13 @@ export async function writeTrainRun(dir: string, manifest: string, opts: { selec
 /** A `polarcad score` folder with one rule row and one continuous-score row on the same 10 patients. */
 export async function writeScoreDir(dir: string, manifest: string): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const iv = (estimate: number, lo: number, hi: number, method: 'wilson' | 'bootstrap') => ({ estimate, lo, hi, level: 0.95, method });
+  const iv = (estimate: number, lo: number, hi: number, method: 'wilson' | 'bootstrap') => ({
+    estimate,
+    lo,
+    hi,
+    level: 0.95,
+    method,
+  });
   const rule = {
     name: 'sss4_ac',
     description: 'SSS >= 4 (AC maps)',
@@ -92,29 +120,88 @@ export async function writeScoreDir(dir: string, manifest: string): Promise<void
     f1: iv(0.833, 0.6, 1, 'bootstrap'),
     auc: iv(0.8, 0.6, 1, 'bootstrap'),
   };
-  const score = { ...rule, name: 'sss_ac', description: 'SSS as a continuous score (AC maps)', kind: 'score', threshold: null, confusion: null, accuracy: null, sensitivity: null, specificity: null, precision: null, f1: null, auc: iv(0.84, 0.6, 1, 'bootstrap') };
-  await writeFile(join(dir, 'metrics.json'), JSON.stringify({ format: 'polarcad-metrics', version: 1, command: 'score', manifest: { path: manifest, sha256: '0'.repeat(64) }, protocol: 'holdout', seed: 1, rows: [rule, score] }, null, 2));
+  const score = {
+    ...rule,
+    name: 'sss_ac',
+    description: 'SSS as a continuous score (AC maps)',
+    kind: 'score',
+    threshold: null,
+    confusion: null,
+    accuracy: null,
+    sensitivity: null,
+    specificity: null,
+    precision: null,
+    f1: null,
+    auc: iv(0.84, 0.6, 1, 'bootstrap'),
+  };
+  await writeFile(
+    join(dir, 'metrics.json'),
+    JSON.stringify(
+      {
+        format: 'polarcad-metrics',
+        version: 1,
+        command: 'score',
+        manifest: { path: manifest, sha256: '0'.repeat(64) },
+        protocol: 'holdout',
+        seed: 1,
+        rows: [rule, score],
+      },
+      null,
+      2,
+    ),
+  );
   await writeFile(join(dir, 'score.json'), JSON.stringify({ split: 'holdout' }));
   const sss = [9, 6, 5, 4, 4, 4, 5, 0, 1, 2];
-  await writeFile(join(dir, 'scores.csv'), ['patient_id,label,sex,split,fold,sss_ac', ...TEST_IDS.map((id, i) => `${id},${TEST_LABELS[i] ? 'CAD' : 'normal'},M,test,,${sss[i]}`)].join('\n') + '\n');
+  await writeFile(
+    join(dir, 'scores.csv'),
+    [
+      'patient_id,label,sex,split,fold,sss_ac',
+      ...TEST_IDS.map((id, i) => `${id},${TEST_LABELS[i] ? 'CAD' : 'normal'},M,test,,${sss[i]}`),
+    ].join('\n') + '\n',
+  );
 }
 
 /** An experiment folder (backbones.csv + runs/<name>/) with two rows, the second better in AUC. */
-export async function writeExperimentDir(dir: string, manifest: string, evilName = 'B<script>alert(1)</script>'): Promise<void> {
+export async function writeExperimentDir(
+  dir: string,
+  manifest: string,
+  evilName = 'B<script>alert(1)</script>',
+): Promise<void> {
   await mkdir(dir, { recursive: true });
   const runs = [
     ['A', TEST_PROBS],
     ['B', [0.9, 0.8, 0.7, 0.6, 0.45, 0.4, 0.35, 0.2, 0.1, 0.05]],
   ] as const;
-  const rows = ['name,description,accuracy,auc,specificity,sensitivity,precision,f1,train_seconds,trainable_params,epochs,run_dir,note'];
+  const rows = [
+    'name,description,accuracy,auc,specificity,sensitivity,precision,f1,train_seconds,trainable_params,epochs,run_dir,note',
+  ];
   for (const [name, probs] of runs) {
     const rd = join(dir, 'runs', name);
     await mkdir(rd, { recursive: true });
-    await writeFile(join(rd, 'config.json'), JSON.stringify({ name, backbone: name, weights: { source: 'random', description: 'random' }, manifest, seed: 1, selectedOn: 'validation', split: { train: [], validation: [], test: TEST_IDS } }));
+    await writeFile(
+      join(rd, 'config.json'),
+      JSON.stringify({
+        name,
+        backbone: name,
+        weights: { source: 'random', description: 'random' },
+        manifest,
+        seed: 1,
+        selectedOn: 'validation',
+        split: { train: [], validation: [], test: TEST_IDS },
+      }),
+    );
     await writeFile(join(rd, 'stages.json'), JSON.stringify([{ name: 'warmup', bestEpoch: 3 }]));
     await writeFile(join(rd, 'predictions.csv'), predictionsCsv(probs));
-    await writeFile(join(rd, 'history.csv'), historyCsv().replace('stage,epoch,loss,acc,val_loss,val_acc', 'stage,epoch,loss,accuracy,val_loss,val_accuracy'));
-    rows.push(`"${name === 'B' ? evilName.replace(/"/g, '""') : name}",${name} two-stage,,,,,,,1,1,warmup:5,runs/${name},`);
+    await writeFile(
+      join(rd, 'history.csv'),
+      historyCsv().replace(
+        'stage,epoch,loss,acc,val_loss,val_acc',
+        'stage,epoch,loss,accuracy,val_loss,val_accuracy',
+      ),
+    );
+    rows.push(
+      `"${name === 'B' ? evilName.replace(/"/g, '""') : name}",${name} two-stage,,,,,,,1,1,warmup:5,runs/${name},`,
+    );
   }
   rows.push('C,C skipped,,,,,,,,,,,skipped: no ImageNet weights');
   await writeFile(join(dir, 'backbones.csv'), rows.join('\n') + '\n');

@@ -22,7 +22,9 @@ let manifest = '';
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'polarcad-report-'));
   manifest = await writeManifest(join(dir, 'data'));
-  await writeTrainRun(join(dir, 'run'), manifest, { weightsDescription: 'embedded default: nsfwjs <img src=x onerror=alert(1)>' });
+  await writeTrainRun(join(dir, 'run'), manifest, {
+    weightsDescription: 'embedded default: nsfwjs <img src=x onerror=alert(1)>',
+  });
   await writeScoreDir(join(dir, 'score'), manifest);
   await writeExperimentDir(join(dir, 'exp'), manifest);
 });
@@ -38,10 +40,15 @@ function sectionOf(html: string, id: string): string {
 
 describe('escaping', () => {
   test('esc turns every HTML-special character into an entity', () => {
-    assert.equal(esc(`<a href="x" onclick='y'>&</a>`), '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
+    assert.equal(
+      esc(`<a href="x" onclick='y'>&</a>`),
+      '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;',
+    );
   });
   test('inlineSvg drops the XML namespaces (no http reference left)', () => {
-    const s = inlineSvg('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="2"><image xlink:href="#a"/></svg>');
+    const s = inlineSvg(
+      '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="2"><image xlink:href="#a"/></svg>',
+    );
     assert.equal(s, '<svg width="2"><image href="#a"/></svg>');
   });
 });
@@ -63,14 +70,28 @@ describe('report of a train run with a score folder', () => {
 
   test('has every section, in order', () => {
     const ids = [...html.matchAll(/<section id="([^"]+)">/g)].map((m) => m[1]);
-    assert.deepEqual(ids, ['summary', 'dataset', 'metrics', 'training', 'comparison', 'heatmaps', 'model-card']);
+    assert.deepEqual(ids, [
+      'summary',
+      'dataset',
+      'metrics',
+      'training',
+      'comparison',
+      'heatmaps',
+      'model-card',
+    ]);
   });
 
   test('data set: Table 1 counts, sex and age by class, and the split', () => {
     const s = sectionOf(html, 'dataset');
     // fixture: CAD 10 (6 M, 4 F, ages 60..69: mean 64.5, SD sqrt(55/6) = 3.03); normal 10 (3 M, 7 F, ages 50..59)
-    assert.match(s, /<th scope="row">Patients<\/th><td>10 \(50\.0%\)<\/td><td>10 \(50\.0%\)<\/td><td>20<\/td>/);
-    assert.match(s, /<th scope="row">Male<\/th><td>6 \(60\.0%\)<\/td><td>3 \(30\.0%\)<\/td><td>9 \(45\.0%\)<\/td>/);
+    assert.match(
+      s,
+      /<th scope="row">Patients<\/th><td>10 \(50\.0%\)<\/td><td>10 \(50\.0%\)<\/td><td>20<\/td>/,
+    );
+    assert.match(
+      s,
+      /<th scope="row">Male<\/th><td>6 \(60\.0%\)<\/td><td>3 \(30\.0%\)<\/td><td>9 \(45\.0%\)<\/td>/,
+    );
     assert.match(s, /64\.5 ± 3\.0 \(60–69\)/);
     assert.match(s, /54\.5 ± 3\.0 \(50–59\)/);
     assert.match(s, /Training<\/th><td>4<\/td><td>4<\/td><td>8<\/td>/);
@@ -107,8 +128,15 @@ describe('report of a train run with a score folder', () => {
     assert.match(s, /fig-confusion-mobilenetv2/);
     assert.match(s, /fig-calibration-mobilenetv2/);
     assert.match(sectionOf(html, 'training'), /fig-training-mobilenetv2/);
-    for (const f of ['roc', 'confusion-mobilenetv2', 'calibration-mobilenetv2', 'training-mobilenetv2', 'comparison-auc']) {
-      for (const ext of ['svg', 'png']) assert.ok((await stat(join(dir, 'run', 'figures', `${f}.${ext}`))).size > 500, `${f}.${ext}`);
+    for (const f of [
+      'roc',
+      'confusion-mobilenetv2',
+      'calibration-mobilenetv2',
+      'training-mobilenetv2',
+      'comparison-auc',
+    ]) {
+      for (const ext of ['svg', 'png'])
+        assert.ok((await stat(join(dir, 'run', 'figures', `${f}.${ext}`))).size > 500, `${f}.${ext}`);
     }
   });
 
@@ -152,7 +180,11 @@ describe('report of an experiment folder', () => {
 
 describe('warnings and errors', () => {
   test('--select-on test runs get a loud warning on top and in the model card', async () => {
-    await writeTrainRun(join(dir, 'leaky'), manifest, { selectOn: 'test', weightsSource: 'keras-cache', weightsDescription: 'ImageNet weights' });
+    await writeTrainRun(join(dir, 'leaky'), manifest, {
+      selectOn: 'test',
+      weightsSource: 'keras-cache',
+      weightsDescription: 'ImageNet weights',
+    });
     const r = await writeReport(join(dir, 'leaky'));
     const html = await readFile(r.html, 'utf8');
     assert.match(sectionOf(html, 'summary'), /class="alert".*TEST set/);
@@ -160,14 +192,23 @@ describe('warnings and errors', () => {
   });
 
   test('a folder that is not polarcad output is refused, naming it', async () => {
-    await assert.rejects(loadReportData(join(dir, 'data')), (e: unknown) => e instanceof InputError && /data: not a polarcad output folder/.test(e.message));
-    await assert.rejects(loadReportData(join(dir, 'nope')), (e: unknown) => e instanceof InputError && /nope: no such folder/.test(e.message));
+    await assert.rejects(
+      loadReportData(join(dir, 'data')),
+      (e: unknown) => e instanceof InputError && /data: not a polarcad output folder/.test(e.message),
+    );
+    await assert.rejects(
+      loadReportData(join(dir, 'nope')),
+      (e: unknown) => e instanceof InputError && /nope: no such folder/.test(e.message),
+    );
   });
 
   test('a bad probability names the file, row and column', async () => {
     const p = join(dir, 'bad.csv');
     await writeFile(p, 'patient_id,label,prob\nP1,1,0.3\nP2,0,1.7\n');
-    await assert.rejects(readPredictions(p), (e: unknown) => e instanceof InputError && e.message.includes('bad.csv: row 3, column prob: "1.7"'));
+    await assert.rejects(
+      readPredictions(p),
+      (e: unknown) => e instanceof InputError && e.message.includes('bad.csv: row 3, column prob: "1.7"'),
+    );
   });
 
   test('through main(): polarcad report DIR --out FILE', async () => {

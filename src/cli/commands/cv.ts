@@ -38,7 +38,9 @@ interface CvCli {
 export function registerCv(program: Command): void {
   program
     .command('cv')
-    .description('k-fold cross-validation of a training configuration end to end: per-fold and pooled results, epochs chosen inside each fold')
+    .description(
+      'k-fold cross-validation of a training configuration end to end: per-fold and pooled results, epochs chosen inside each fold',
+    )
     .argument('<manifest>', 'manifest.csv written by `polarcad prepare`')
     .option('--backbone <name>', 'backbone from `polarcad models`')
     .option('--k <n>', 'folds (Apostolopoulos et al. 2020: 10)', '10')
@@ -49,8 +51,15 @@ export function registerCv(program: Command): void {
     .option('--warmup-epochs <n>', 'head-only epochs', '100')
     .option('--finetune-epochs <n>', 'fine-tuning epochs', '30')
     .option('--batch-size <n>', 'batch size', '16')
-    .option('--unfreeze <n>', 'top backbone layers trainable when fine-tuning (default: Hai et al. Table 2 depth)')
-    .option('--augment <n>', 'class-balanced rotation augmentation of each training part to N items (0 = off)', '0')
+    .option(
+      '--unfreeze <n>',
+      'top backbone layers trainable when fine-tuning (default: Hai et al. Table 2 depth)',
+    )
+    .option(
+      '--augment <n>',
+      'class-balanced rotation augmentation of each training part to N items (0 = off)',
+      '0',
+    )
     .option('--seed <n>', 'seed of the folds, splits, initialisation and intervals', '1')
     .option('--patience <n>', 'early stopping patience')
     .option('--input-size <px>', 'override the input side (only with --weights none)')
@@ -58,9 +67,11 @@ export function registerCv(program: Command): void {
     .option('--resamples <n>', 'bootstrap resamples for the pooled AUC and F1 intervals', '2000')
     .option('--no-report', 'do not write report.html')
     .action(async (manifest: string, c: CvCli) => {
-      if (c.backbone === undefined) throw new InputError('cv: --backbone is required (see `polarcad models`)');
+      if (c.backbone === undefined)
+        throw new InputError('cv: --backbone is required (see `polarcad models`)');
       if (c.out === undefined) throw new InputError('cv: --out DIR is required');
-      if (c.head !== 'hai' && c.head !== 'apostolopoulos') throw new InputError(`--head must be hai or apostolopoulos, got "${c.head}"`);
+      if (c.head !== 'hai' && c.head !== 'apostolopoulos')
+        throw new InputError(`--head must be hai or apostolopoulos, got "${c.head}"`);
       const r = await runCrossValidation(
         {
           manifest,
@@ -84,7 +95,10 @@ export function registerCv(program: Command): void {
         },
         { onWarning: (m) => process.stderr.write(`${m}\n`) },
       );
-      const lines = r.cv.folds.map((f) => `fold ${f.fold + 1}: n ${f.metrics.n}, accuracy ${f.metrics.accuracy.toFixed(3)}, AUC ${Number.isFinite(f.metrics.auc) ? f.metrics.auc.toFixed(3) : 'n/a'}`);
+      const lines = r.cv.folds.map(
+        (f) =>
+          `fold ${f.fold + 1}: n ${f.metrics.n}, accuracy ${f.metrics.accuracy.toFixed(3)}, AUC ${Number.isFinite(f.metrics.auc) ? f.metrics.auc.toFixed(3) : 'n/a'}`,
+      );
       const s = r.cv.summary;
       process.stdout.write(
         `${lines.join('\n')}\nmean ± SD over folds: accuracy ${s.accuracy.mean.toFixed(3)} ± ${s.accuracy.sd.toFixed(3)}, AUC ${s.auc.mean.toFixed(3)} ± ${s.auc.sd.toFixed(3)}\n\npooled out-of-fold (95% CI):\n${formatMetricsTable([r.pooled])}\nwritten to ${r.out}\n`,

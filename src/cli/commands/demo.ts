@@ -11,7 +11,8 @@ import { createProgress, type Progress } from '../progress.js';
 
 function optInt(name: string, s: string | undefined, min: number): number | undefined {
   if (s === undefined) return undefined;
-  if (!/^\d+$/.test(s.trim()) || Number(s) < min) throw new InputError(`${name} must be a whole number >= ${min}, got "${s}"`);
+  if (!/^\d+$/.test(s.trim()) || Number(s) < min)
+    throw new InputError(`${name} must be a whole number >= ${min}, got "${s}"`);
   return Number(s);
 }
 
@@ -31,7 +32,9 @@ interface DemoCli {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('the whole story offline: 218 synthetic patients, prepare, MobileNetV2 warm-up + fine-tune, held-out evaluation, semi-quantitative baseline, report')
+    .description(
+      'the whole story offline: 218 synthetic patients, prepare, MobileNetV2 warm-up + fine-tune, held-out evaluation, semi-quantitative baseline, report',
+    )
     .option('--out <dir>', 'output folder (a previous demo there is replaced)', 'demo')
     .option('--quick', 'small and fast: 40 patients, 4 + 2 epochs (a first look; tests)')
     .option('--patients <n>', 'number of synthetic patients (default 218, --quick 40)')
@@ -64,7 +67,9 @@ export function registerDemo(program: Command): void {
         else if (e.type === 'epoch') {
           onProgress(`${e.row.stage} epochs`, e.row.epoch, e.epochs);
           if (!process.stderr.isTTY && (e.row.epoch % 10 === 0 || e.row.epoch === e.epochs)) {
-            process.stderr.write(`  ${e.row.stage} epoch ${e.row.epoch}/${e.epochs}: val_acc ${e.row.valAccuracy.toFixed(3)}\n`);
+            process.stderr.write(
+              `  ${e.row.stage} epoch ${e.row.epoch}/${e.epochs}: val_acc ${e.row.valAccuracy.toFixed(3)}\n`,
+            );
           }
         }
       };
@@ -92,7 +97,9 @@ export function registerDemo(program: Command): void {
           },
         });
         stop();
-        process.stdout.write(`\npolarcad demo: done in ${r.seconds.total.toFixed(0)} s\n\n${r.table}\nreport: ${r.report}\n`);
+        process.stdout.write(
+          `\npolarcad demo: done in ${r.seconds.total.toFixed(0)} s\n\n${r.table}\nreport: ${r.report}\n`,
+        );
       } finally {
         stop();
       }

@@ -19,35 +19,56 @@ function fraction(name: string, s: string | undefined): number | undefined {
 export function registerEvaluate(program: Command): void {
   program
     .command('evaluate')
-    .description('evaluate a saved model on a labelled manifest: metric table with 95% CIs, DIR/predictions.csv, DIR/metrics.json, DIR/report.html')
+    .description(
+      'evaluate a saved model on a labelled manifest: metric table with 95% CIs, DIR/predictions.csv, DIR/metrics.json, DIR/report.html',
+    )
     .argument('<model>', 'run directory of `polarcad train` (or its model/ folder)')
     .argument('<manifest>', 'labelled manifest.csv of prepared polar maps (`polarcad prepare`)')
     .requiredOption('--out <dir>', 'output folder (replaced only when the run succeeds)')
     .option('--threshold <t>', 'operating threshold on P(CAD) (default 0.5)')
-    .option('--sensitivity <s>', "choose the threshold on the run's validation patients to reach this sensitivity")
+    .option(
+      '--sensitivity <s>',
+      "choose the threshold on the run's validation patients to reach this sensitivity",
+    )
     .option('--seed <n>', 'bootstrap seed', '1')
     .option('--resamples <n>', 'bootstrap resamples for the AUC and F1 intervals', '2000')
     .option('--no-report', 'do not write report.html')
-    .action(async (model: string, manifest: string, o: { out: string; threshold?: string; sensitivity?: string; seed: string; resamples: string; report: boolean }) => {
-      if (!/^\d+$/.test(o.resamples.trim()) || Number(o.resamples) < 1) throw new InputError(`--resamples must be a whole number >= 1, got "${o.resamples}"`);
-      const progress = createProgress('evaluate');
-      try {
-        const r = await evaluateModel(model, manifest, {
-          out: o.out,
-          threshold: fraction('--threshold', o.threshold),
-          sensitivity: fraction('--sensitivity', o.sensitivity),
-          seed: /^\d+$/.test(o.seed.trim()) ? Number(o.seed) : o.seed,
-          resamples: Number(o.resamples),
-          onProgress: (_s, d, t) => progress.update(d, t),
-        });
-        progress.stop();
-        process.stdout.write(`threshold ${r.threshold.value} (${r.threshold.rule})\n\n${formatMetricsTable([r.row])}\nwritten to ${r.out}\n`);
-        if (o.report) {
-          const rep = await writeReport(r.out);
-          process.stdout.write(`report: ${rep.html}\n`);
+    .action(
+      async (
+        model: string,
+        manifest: string,
+        o: {
+          out: string;
+          threshold?: string;
+          sensitivity?: string;
+          seed: string;
+          resamples: string;
+          report: boolean;
+        },
+      ) => {
+        if (!/^\d+$/.test(o.resamples.trim()) || Number(o.resamples) < 1)
+          throw new InputError(`--resamples must be a whole number >= 1, got "${o.resamples}"`);
+        const progress = createProgress('evaluate');
+        try {
+          const r = await evaluateModel(model, manifest, {
+            out: o.out,
+            threshold: fraction('--threshold', o.threshold),
+            sensitivity: fraction('--sensitivity', o.sensitivity),
+            seed: /^\d+$/.test(o.seed.trim()) ? Number(o.seed) : o.seed,
+            resamples: Number(o.resamples),
+            onProgress: (_s, d, t) => progress.update(d, t),
+          });
+          progress.stop();
+          process.stdout.write(
+            `threshold ${r.threshold.value} (${r.threshold.rule})\n\n${formatMetricsTable([r.row])}\nwritten to ${r.out}\n`,
+          );
+          if (o.report) {
+            const rep = await writeReport(r.out);
+            process.stdout.write(`report: ${rep.html}\n`);
+          }
+        } finally {
+          progress.stop();
         }
-      } finally {
-        progress.stop();
-      }
-    });
+      },
+    );
 }

@@ -9,13 +9,22 @@ import { writeReport } from '../../report/html.js';
 export function registerReport(program: Command): void {
   program
     .command('report')
-    .description('write one self-contained HTML report (and figures/*.svg|png) for a train, experiment, score, evaluate, cv or demo folder')
+    .description(
+      'write one self-contained HTML report (and figures/*.svg|png) for a train, experiment, score, evaluate, cv or demo folder',
+    )
     .argument('<dir>', 'output folder of polarcad train / experiment / score / evaluate / cv / demo')
     .option('--out <file>', 'HTML file to write (default DIR/report.html); figures go to figures/ beside it')
-    .option('--with <dirs...>', 'more folders to put in the same report (e.g. a polarcad score folder beside a training run)')
+    .option(
+      '--with <dirs...>',
+      'more folders to put in the same report (e.g. a polarcad score folder beside a training run)',
+    )
     .option('--title <text>', 'report title')
     .action(async (dir: string, o: { out?: string; with?: string[]; title?: string }) => {
-      const r = await writeReport(dir, { ...(o.out ? { out: o.out } : {}), ...(o.with ? { with: o.with } : {}), ...(o.title ? { title: o.title } : {}) });
+      const r = await writeReport(dir, {
+        ...(o.out ? { out: o.out } : {}),
+        ...(o.with ? { with: o.with } : {}),
+        ...(o.title ? { title: o.title } : {}),
+      });
       process.stdout.write(`report written to ${r.html} (${r.figures.length} figures)\n`);
     });
 }

@@ -27,7 +27,12 @@ export function heatmapSection(data: ReportData): Section {
     const body =
       items.length === 0
         ? '<p class="na">none in the test part</p>'
-        : items.map((x) => `<figure class="heat"><img alt="${esc(`Grad-CAM of patient ${x.id}`)}" src="${dataUri('image/png', x.png)}"><figcaption><strong>${esc(x.id)}</strong>, P(CAD) ${num(x.prob, 2)}. ${esc(x.caption)}</figcaption></figure>`).join('');
+        : items
+            .map(
+              (x) =>
+                `<figure class="heat"><img alt="${esc(`Grad-CAM of patient ${x.id}`)}" src="${dataUri('image/png', x.png)}"><figcaption><strong>${esc(x.id)}</strong>, P(CAD) ${num(x.prob, 2)}. ${esc(x.caption)}</figcaption></figure>`,
+            )
+            .join('');
     return `<div class="heatcol"><h3>${esc(title)}</h3>${body}</div>`;
   });
   return {

@@ -13,10 +13,18 @@ export function figureHtml(f: Figure, inline: (svg: string) => string): string {
   return `<figure id="fig-${esc(f.name)}" class="chart"><div class="svg">${inline(f.svg)}</div><figcaption>${esc(f.caption)} <span class="files">(figures/${esc(f.name)}.svg, .png)</span></figcaption></figure>`;
 }
 
-export function metricsSection(data: ReportData, figs: ReportFigures, inline: (svg: string) => string): Section {
+export function metricsSection(
+  data: ReportData,
+  figs: ReportFigures,
+  inline: (svg: string) => string,
+): Section {
   const parts: string[] = [];
   if (data.networks.length === 0 && data.semiquant.length === 0) {
-    return { id: 'metrics', title: 'Metrics', html: '<p class="na">Not available: no predictions in this folder.</p>' };
+    return {
+      id: 'metrics',
+      title: 'Metrics',
+      html: '<p class="na">Not available: no predictions in this folder.</p>',
+    };
   }
   const rows = data.networks.map((n) => n.row);
   if (rows.length > 0) {
@@ -25,7 +33,10 @@ export function metricsSection(data: ReportData, figs: ReportFigures, inline: (s
       metricsTable(rows, { caption: 'Networks (95% CI)' }),
     );
   } else {
-    parts.push(`<p>Semi-quantitative analysis only: ${esc(data.semiquantNote ?? '')}.</p>`, metricsTable(data.semiquant, { caption: 'Semi-quantitative rules and scores (95% CI)' }));
+    parts.push(
+      `<p>Semi-quantitative analysis only: ${esc(data.semiquantNote ?? '')}.</p>`,
+      metricsTable(data.semiquant, { caption: 'Semi-quantitative rules and scores (95% CI)' }),
+    );
   }
   const grid: string[] = [];
   if (figs.roc) grid.push(figureHtml(figs.roc, inline));

@@ -18,21 +18,24 @@ export function modelCardSection(data: ReportData): Section {
     const dataText = d
       ? `${d.patients} patients from <code>${esc(d.manifest)}</code> (${d.byClass.cad.n} CAD, ${d.byClass.normal.n} normal)${d.split ? `; trained on ${d.split.train.cad + d.split.train.normal}, epochs chosen on ${d.split.validation.cad + d.split.validation.normal}, tested on ${d.split.test.cad + d.split.test.normal}` : ''}.`
       : 'not recorded in this folder.';
-    items.push(`<dt>Model</dt><dd>${esc(n.backbone ?? n.name)}${n.input ? `, input ${esc(n.input)}` : ''}: ImageNet-style backbone with a new classification head, warm-up then fine-tuning (Hai et al. 2022).</dd>`);
+    items.push(
+      `<dt>Model</dt><dd>${esc(n.backbone ?? n.name)}${n.input ? `, input ${esc(n.input)}` : ''}: ImageNet-style backbone with a new classification head, warm-up then fine-tuning (Hai et al. 2022).</dd>`,
+    );
     items.push(`<dt>Training data</dt><dd>${dataText}</dd>`);
     const w = n.weights;
     let weights: string;
     if (w === undefined) weights = 'not recorded.';
     else if (w.source === 'embedded') {
       weights = `<strong class="warn">The embedded default was used, not ImageNet weights.</strong> ${esc(w.description)}`;
-    } else if (w.source === 'random') weights = `<strong class="warn">Random initialisation (no pre-trained weights).</strong> ${esc(w.description)}`;
+    } else if (w.source === 'random')
+      weights = `<strong class="warn">Random initialisation (no pre-trained weights).</strong> ${esc(w.description)}`;
     else weights = esc(w.description);
     items.push(`<dt>Weights source</dt><dd>${weights}</dd>`);
     const sel =
       n.selectOn === 'test'
         ? '<div class="alert"><strong>WARNING: the kept epochs were selected on the TEST set</strong> (<code>--select-on test</code>, the protocol of Hai et al. 2022). The test figures in this report are optimistically biased and are not an estimate of performance on new patients.</div>'
         : data.cv
-          ? 'Stratified k-fold cross-validation; in each fold the kept epoch of each stage was chosen on a validation part carved from the fold\'s training patients (nested), so no reported figure has seen its test fold.'
+          ? "Stratified k-fold cross-validation; in each fold the kept epoch of each stage was chosen on a validation part carved from the fold's training patients (nested), so no reported figure has seen its test fold."
           : 'Stratified patient-level hold-out (80/20 by class); the kept epoch of each stage was chosen on a validation part of the training patients; the test part was used once, for the reported figures.';
     items.push(`<dt>Selection protocol</dt><dd>${sel}</dd>`);
   }
@@ -42,8 +45,16 @@ export function modelCardSection(data: ReportData): Section {
     'Trained and tested on one source of polar maps (one vendor, one colour map, one reconstruction); performance on other sites, vendors or protocols is unknown.',
     'Labels are per patient (CAD yes/no); the network does not localise disease, and its heatmaps show where it looked, not where the stenosis is.',
   ];
-  if (data.networks.some((x) => x.weights?.source === 'embedded')) limits.push('The embedded backbone (nsfwjs MobileNetV2) was retrained on another task and quantised to 8 bits; ImageNet weights may do better.');
-  if (data.notes.some((x) => /synthetic/i.test(x))) limits.push('The patients are synthetic (polarcad\'s digital phantom): these figures say nothing about real patients.');
-  items.push(`<dt>Known limitations</dt><dd><ul>${limits.map((l) => `<li>${esc(l)}</li>`).join('')}</ul></dd>`);
+  if (data.networks.some((x) => x.weights?.source === 'embedded'))
+    limits.push(
+      'The embedded backbone (nsfwjs MobileNetV2) was retrained on another task and quantised to 8 bits; ImageNet weights may do better.',
+    );
+  if (data.notes.some((x) => /synthetic/i.test(x)))
+    limits.push(
+      "The patients are synthetic (polarcad's digital phantom): these figures say nothing about real patients.",
+    );
+  items.push(
+    `<dt>Known limitations</dt><dd><ul>${limits.map((l) => `<li>${esc(l)}</li>`).join('')}</ul></dd>`,
+  );
   return { id: 'model-card', title: 'Model card', html: `<dl class="card">${items.join('\n')}</dl>` };
 }

@@ -25,14 +25,19 @@ function cell(v: IntervalValue | null, best: boolean): string {
 export function bestPerColumn(rows: readonly MetricsRow[]): Map<string, number> {
   const best = new Map<string, number>();
   for (const f of METRICS_ROW_FIGURES) {
-    const xs = rows.map((r) => r[f]?.estimate).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+    const xs = rows
+      .map((r) => r[f]?.estimate)
+      .filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
     if (xs.length > 0) best.set(f, Math.max(...xs));
   }
   return best;
 }
 
 /** The results table as HTML (every string escaped). */
-export function metricsTable(rows: readonly MetricsRow[], opts: { markBest?: boolean; caption?: string } = {}): string {
+export function metricsTable(
+  rows: readonly MetricsRow[],
+  opts: { markBest?: boolean; caption?: string } = {},
+): string {
   const best = opts.markBest === true && rows.length > 1 ? bestPerColumn(rows) : new Map<string, number>();
   const head = `<tr><th>Row</th><th>Kind</th><th>n (CAD/normal)</th><th>Threshold</th>${METRICS_ROW_FIGURES.map((f) => `<th>${HEADINGS[f]}</th>`).join('')}</tr>`;
   const body = rows
@@ -40,7 +45,10 @@ export function metricsTable(rows: readonly MetricsRow[], opts: { markBest?: boo
       const cells = METRICS_ROW_FIGURES.map((f) => {
         const v = r[f];
         const b = best.get(f);
-        return cell(v, b !== undefined && v !== null && v.estimate !== null && Math.abs(v.estimate - b) < 1e-12);
+        return cell(
+          v,
+          b !== undefined && v !== null && v.estimate !== null && Math.abs(v.estimate - b) < 1e-12,
+        );
       }).join('');
       return `<tr><th scope="row" title="${esc(r.description)}">${esc(r.name)}<div class="desc">${esc(r.description)}</div></th><td>${esc(r.kind)}</td><td>${r.n} (${r.positives}/${r.negatives})</td><td>${r.threshold === null ? '–' : esc(r.threshold)}</td>${cells}</tr>`;
     })

@@ -5,14 +5,31 @@ import type { ReportFigures } from '../figures.js';
 import { figureHtml } from './metrics.js';
 import type { Section } from './types.js';
 
-export function trainingSection(data: ReportData, figs: ReportFigures, inline: (svg: string) => string): Section {
+export function trainingSection(
+  data: ReportData,
+  figs: ReportFigures,
+  inline: (svg: string) => string,
+): Section {
   if (figs.training.length === 0) {
-    const why = data.cv ? 'cross-validation folds keep their curves in their own run folders (folds/fold-NN/)' : 'the folder has no training history (history.csv)';
-    return { id: 'training', title: 'Training curves', html: `<p class="na">Not available: ${esc(why)}.</p>` };
+    const why = data.cv
+      ? 'cross-validation folds keep their curves in their own run folders (folds/fold-NN/)'
+      : 'the folder has no training history (history.csv)';
+    return {
+      id: 'training',
+      title: 'Training curves',
+      html: `<p class="na">Not available: ${esc(why)}.</p>`,
+    };
   }
   const stagesText = data.networks
     .filter((n) => n.stages && n.stages.length > 0)
     .slice(0, 1)
-    .map((n) => `<p>${esc(n.name)}: ${(n.stages ?? []).map((s) => `${esc(s.name)} ${s.epochs} epochs at learning rate ${esc(s.lr)}, top ${s.unfreeze} backbone layers trainable`).join('; ')}.</p>`);
-  return { id: 'training', title: 'Training curves', html: [...stagesText, ...figs.training.map((f) => figureHtml(f, inline))].join('\n') };
+    .map(
+      (n) =>
+        `<p>${esc(n.name)}: ${(n.stages ?? []).map((s) => `${esc(s.name)} ${s.epochs} epochs at learning rate ${esc(s.lr)}, top ${s.unfreeze} backbone layers trainable`).join('; ')}.</p>`,
+    );
+  return {
+    id: 'training',
+    title: 'Training curves',
+    html: [...stagesText, ...figs.training.map((f) => figureHtml(f, inline))].join('\n'),
+  };
 }
