@@ -12,7 +12,11 @@ import { Rng } from '../../src/util/rng.js';
 
 before(async () => {
   await initBackend('wasm');
-  assert.equal(tf.getKernel('Tile', 'wasm')?.kernelFunc, tileConfig.kernelFunc, 'initBackend registers polarcad Tile');
+  assert.equal(
+    tf.getKernel('Tile', 'wasm')?.kernelFunc,
+    tileConfig.kernelFunc,
+    'initBackend registers polarcad Tile',
+  );
 });
 
 const CASES: { shape: number[]; reps: number[] }[] = [
@@ -27,7 +31,13 @@ const CASES: { shape: number[]; reps: number[] }[] = [
   { shape: [0, 3], reps: [2, 2] },
 ];
 
-async function onBackend(name: 'cpu' | 'wasm', values: number[], shape: number[], reps: number[], dtype: 'float32' | 'int32' | 'bool'): Promise<{ data: number[]; shape: number[] }> {
+async function onBackend(
+  name: 'cpu' | 'wasm',
+  values: number[],
+  shape: number[],
+  reps: number[],
+  dtype: 'float32' | 'int32' | 'bool',
+): Promise<{ data: number[]; shape: number[] }> {
   await tf.setBackend(name);
   const x = tf.tensor(values, shape, dtype);
   const y = tf.tile(x, reps);
@@ -85,7 +95,10 @@ test('BatchNormalization gradient (uses Tile) on wasm matches cpu within 1e-5 an
     const m = tf.tensor1d(mean);
     const v = tf.tensor1d(variance);
     const up = tf.tensor(dy, shape);
-    const g = tf.grads((xx: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => tf.batchNorm(xx, m, v, o, s, 1e-3))(ts, up);
+    const g = tf.grads((xx: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => tf.batchNorm(xx, m, v, o, s, 1e-3))(
+      ts,
+      up,
+    );
     const out = await Promise.all(g.map(async (t) => Array.from(await t.data())));
     tf.dispose([...ts, m, v, up, ...g]);
     assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);

@@ -76,7 +76,10 @@ export class GemmSimd {
   constructor(private readonly ex: GemmExports) {}
 
   private reserve(bytes: number): void {
-    if (bytes > MAX_BYTES) throw new Error(`BatchMatMul (polarcad SIMD): needs ${(bytes / 2 ** 30).toFixed(2)} GiB of scratch memory`);
+    if (bytes > MAX_BYTES)
+      throw new Error(
+        `BatchMatMul (polarcad SIMD): needs ${(bytes / 2 ** 30).toFixed(2)} GiB of scratch memory`,
+      );
     const have = this.ex.memory.buffer.byteLength;
     if (bytes > have) this.ex.memory.grow(Math.ceil((bytes - have) / PAGE));
   }
@@ -85,7 +88,14 @@ export class GemmSimd {
    * C = op(A) B for `a` holding A [M, K] (transposeA false) or A^T stored as [K, M] (transposeA
    * true), `b` [K, N] row-major with N % 4 == 0. Returns a new [M, N] array.
    */
-  multiply(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transposeA: boolean): Float32Array {
+  multiply(
+    a: Float32Array,
+    b: Float32Array,
+    m: number,
+    k: number,
+    n: number,
+    transposeA: boolean,
+  ): Float32Array {
     if (n % 4 !== 0) throw new Error(`gemm: N must be a multiple of 4, got ${n}`);
     const aOff = 0;
     const bOff = align16(a.length * 4);
@@ -111,7 +121,13 @@ async function compile(): Promise<GemmSimd> {
   } finally {
     mod.destroy();
   }
-  const api = (globalThis as unknown as { WebAssembly: { instantiate(b: Uint8Array): Promise<{ instance: { exports: Record<string, unknown> } }> } }).WebAssembly;
+  const api = (
+    globalThis as unknown as {
+      WebAssembly: {
+        instantiate(b: Uint8Array): Promise<{ instance: { exports: Record<string, unknown> } }>;
+      };
+    }
+  ).WebAssembly;
   const { instance } = await api.instantiate(bytes);
   return new GemmSimd(instance.exports as unknown as GemmExports);
 }

@@ -29,7 +29,12 @@ interface WasmLike {
 }
 
 /** Row-major transpose of an [rows, cols] matrix into `out` ([cols, rows]) by 16x16 blocks. */
-export function transpose2d(a: Float32Array, rows: number, cols: number, out = new Float32Array(rows * cols)): Float32Array {
+export function transpose2d(
+  a: Float32Array,
+  rows: number,
+  cols: number,
+  out = new Float32Array(rows * cols),
+): Float32Array {
   const B = 16;
   for (let i0 = 0; i0 < rows; i0 += B) {
     const i1 = Math.min(rows, i0 + B);
@@ -60,7 +65,8 @@ export function stockBatchMatMulKernel(): KernelConfig | undefined {
 }
 
 const batchMatMul: KernelFunc = (args) => {
-  if (stock === undefined) throw new Error('polarcad BatchMatMul: the stock wasm kernel was not saved before registration');
+  if (stock === undefined)
+    throw new Error('polarcad BatchMatMul: the stock wasm kernel was not saved before registration');
   const { inputs, backend, attrs } = args;
   const a = inputs.a as TensorInfo;
   const b = inputs.b as TensorInfo;
@@ -90,11 +96,19 @@ const batchMatMul: KernelFunc = (args) => {
   const at = transpose2d(w.typedArrayFromHeap(a), K, M);
   const atInfo = w.makeOutput([M, K], 'float32');
   w.typedArrayFromHeap(atInfo).set(at);
-  const out = stock.kernelFunc({ inputs: { a: atInfo, b }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
+  const out = stock.kernelFunc({
+    inputs: { a: atInfo, b },
+    backend,
+    attrs: { transposeA: false, transposeB: false },
+  }) as TensorInfo;
   w.disposeData(atInfo.dataId);
   out.shape = outShape;
   return out;
 };
 
 /** BatchMatMul on 'wasm' (see the module comment). */
-export const batchMatMulConfig: KernelConfig = { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: batchMatMul };
+export const batchMatMulConfig: KernelConfig = {
+  kernelName: 'BatchMatMul',
+  backendName: 'wasm',
+  kernelFunc: batchMatMul,
+};

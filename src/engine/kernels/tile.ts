@@ -39,7 +39,8 @@ function repeatInPlace(buf: Numeric, start: number, len: number, times: number):
  * Exported for tests.
  */
 export function tileValues<T extends Numeric>(x: T, shape: readonly number[], reps: readonly number[]): T {
-  if (shape.length !== reps.length) throw new Error(`tile: reps has ${reps.length} entries for a rank-${shape.length} tensor`);
+  if (shape.length !== reps.length)
+    throw new Error(`tile: reps has ${reps.length} entries for a rank-${shape.length} tensor`);
   const outShape = shape.map((s, i) => s * reps[i]);
   const make = (n: number): T => new (x.constructor as new (n: number) => T)(n);
   let cur: T = x;
