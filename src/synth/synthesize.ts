@@ -11,8 +11,8 @@ import { Rng } from '../util/rng.js';
 import type { Label } from '../domain/views.js';
 import { cohortLabels, generatePatient, resolveCohortOptions } from './cohort.js';
 import type { CohortOptions } from './types.js';
+import { mapPool } from '../util/pool.js';
 import {
-  mapPool,
   validateWriteOptions,
   writePatient,
   writeTables,
@@ -108,7 +108,7 @@ export async function synthesizeToDir(
     let done = 0;
     const job = { cohort, labels, dir, write };
     if (nWorkers === 1) {
-      await mapPool(n, write.concurrency ?? 4, async (i) => {
+      await mapPool(labels, write.concurrency ?? 4, async (_label, i) => {
         rows[i] = await synthesizeOne(job, i);
         onProgress?.(++done, n);
       });

@@ -10,6 +10,7 @@ import type { Disc } from '../domain/image.js';
 import { LABEL_NAMES, VIEWS, VIEW_CAPTIONS, type View } from '../domain/views.js';
 import type { Colormap } from '../polarmap/colormaps.js';
 import { writeDirAtomic } from '../util/atomic.js';
+import { mapPool } from '../util/pool.js';
 import { encode, type ImageFormat } from './draw.js';
 import { DEFAULT_LAYOUT, parseLayout } from './layout.js';
 import { drawPage, drawSingleMap } from './render.js';
@@ -185,20 +186,6 @@ export function validateWriteOptions(opts: WriteOptions): void {
     throw new RangeError(`concurrency: must be a whole number >= 1, got ${opts.concurrency}`);
 }
 
-/** Run `task(i)` for i in [0, n) with at most `limit` in flight; results in index order. */
-export async function mapPool<T>(n: number, limit: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const out = new Array<T>(n);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < n) {
-      const i = next++;
-      out[i] = await task(i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, n) }, lane));
-  return out;
-}
-
 /**
  * Write an in-memory cohort to `outDir` (replaced atomically): images, manifest.csv,
  * ground_truth.csv (label, lesions, variants, disc positions, per view per segment true uptake
@@ -209,8 +196,8 @@ export async function writeCohort(cohort: Cohort, outDir: string, opts: WriteOpt
   const n = cohort.patients.length;
   let done = 0;
   await writeDirAtomic(outDir, async (tmp) => {
-    const rows = await mapPool(n, opts.concurrency ?? 4, async (i) => {
-      const r = await writePatient(cohort.patients[i], tmp, opts);
+    const rows = await mapPool(cohort.patients, opts.concurrency ?? 4, async (p) => {
+      const r = await writePatient(p, tmp, opts);
       opts.onProgress?.(++done, n);
       return r;
     });
