@@ -14,9 +14,10 @@ import { z } from 'zod';
 import type { Box } from '../domain/image.js';
 import { VIEWS, isView, LABEL_NAMES, type Label, type View } from '../domain/views.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
+import { DEFAULT_LAYOUT, formatLayout, parseLayout, type Layout } from '../domain/layout.js';
 
-/** A page layout: rows top to bottom, views left to right; null = a disc to ignore. */
-export type Layout = (View | null)[][];
+// The layout string lives in src/domain/layout.ts; re-exported for the manifest's callers.
+export { DEFAULT_LAYOUT, formatLayout, parseLayout, type Layout };
 
 export interface StudyPage {
   /** absolute path of the page image */
@@ -62,10 +63,6 @@ export interface ManifestOptions {
 }
 
 export const REQUIRED_COLUMNS = ['patient_id', 'label'] as const;
-export const DEFAULT_LAYOUT: Layout = [
-  ['stress_ac', 'rest_ac'],
-  ['stress_nac', 'rest_nac'],
-];
 const KNOWN_COLUMNS = new Set<string>([
   'patient_id',
   'label',
@@ -84,34 +81,6 @@ export function parseLabel(s: string): Label | null | undefined {
   const t = s.trim().toLowerCase();
   if (t === '') return null;
   return LABELS[t];
-}
-
-/** Parse `stress_ac,rest_ac/stress_nac,rest_nac`; returns an error message for a bad layout. */
-export function parseLayout(s: string): Layout | string {
-  const rows = s.split('/').map((r) => r.split(',').map((c) => c.trim()));
-  const seen = new Set<string>();
-  const layout: Layout = [];
-  for (const cells of rows) {
-    const out: (View | null)[] = [];
-    for (const c of cells) {
-      if (c === '') return `empty cell in layout "${s}"`;
-      if (c === '-') {
-        out.push(null);
-        continue;
-      }
-      if (!isView(c)) return `unknown view "${c}" in layout "${s}" (expected ${VIEWS.join(', ')} or -)`;
-      if (seen.has(c)) return `view ${c} appears twice in layout "${s}"`;
-      seen.add(c);
-      out.push(c);
-    }
-    layout.push(out);
-  }
-  if (seen.size === 0) return `layout "${s}" names no view`;
-  return layout;
-}
-
-export function formatLayout(layout: Layout): string {
-  return layout.map((r) => r.map((v) => v ?? '-').join(',')).join('/');
 }
 
 /** sha256 (hex) of a file's bytes. */

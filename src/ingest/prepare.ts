@@ -23,7 +23,8 @@ import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { mapPool } from '../util/pool.js';
 import { readImage } from './readers.js';
-import { loadManifest, manifestToCsv, formatLayout, type Layout, type StudyRow } from './manifest.js';
+import { formatLayout, type Layout } from '../domain/layout.js';
+import { loadManifest, manifestToCsv, type StudyRow } from './manifest.js';
 import { findDiscs } from './discs.js';
 import { cleanDisc, boxToDisc } from './clean.js';
 

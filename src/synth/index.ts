@@ -33,6 +33,5 @@ export type { SingleMapOptions, PageOptions } from './render.js';
 export { writeCohort, formatLesions, manifestColumns, truthColumns } from './write.js';
 export type { WriteOptions } from './write.js';
 export { synthesizeToDir } from './synthesize.js';
-export { DEFAULT_LAYOUT, parseLayout } from './layout.js';
 export { SCORE_LOSS_BOUNDS, scoreOfLoss } from './truth.js';
 export { encode, flatten, type ImageFormat } from './draw.js';

@@ -16,7 +16,7 @@ import {
   paintDisc,
   type Drawing,
 } from './draw.js';
-import { DEFAULT_LAYOUT, parseLayout } from './layout.js';
+import { DEFAULT_LAYOUT_SPEC, parseLayoutOrThrow } from '../domain/layout.js';
 import { createUptakeMap } from '../domain/image.js';
 import type { SyntheticPatient } from './types.js';
 
@@ -98,7 +98,7 @@ export function drawPage(
   p: SyntheticPatient,
   opts: PageOptions,
 ): { drawing: Drawing; discs: Partial<Record<View, Disc>> } {
-  const cells = parseLayout(opts.layout ?? DEFAULT_LAYOUT);
+  const cells = parseLayoutOrThrow(opts.layout ?? DEFAULT_LAYOUT_SPEC);
   const d = newDrawing(PAGE_WIDTH, PAGE_HEIGHT);
   // header, like a vendor export
   addText(d, 24, 38, 'Myocardial Perfusion SPECT  -  Polar Maps (Stress/Rest, AC/NAC)', {
@@ -138,17 +138,17 @@ export function drawPage(
       const cx = Math.round(left + cellW * (j + 0.5));
       const cy = Math.round(top + cellH * i + captionSize * 1.8 + (cellH - captionSize * 1.8) / 2);
       const disc: Disc = { cx, cy, radius };
-      const map = cell === '-' ? reversibilityMap(p) : p.maps[cell];
-      paintDisc(d.image, map, disc, cell === '-' ? getColormap('gray') : opts.colormap);
+      const map = cell === null ? reversibilityMap(p) : p.maps[cell];
+      paintDisc(d.image, map, disc, cell === null ? getColormap('gray') : opts.colormap);
       addText(
         d,
         cx,
         Math.round(cy - radius - captionSize * 0.6),
-        cell === '-' ? 'Reversibility' : VIEW_CAPTIONS[cell],
+        cell === null ? 'Reversibility' : VIEW_CAPTIONS[cell],
         { size: captionSize, anchor: 'middle', weight: 'bold' },
       );
       if (opts.grid) addSegmentGrid(d, disc, true);
-      if (cell !== '-') discs[cell] = disc;
+      if (cell !== null) discs[cell] = disc;
     });
   });
   const barH = Math.round((bottom - top) * 0.7);

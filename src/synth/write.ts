@@ -12,7 +12,7 @@ import type { Colormap } from '../polarmap/colormaps.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { mapPool } from '../util/pool.js';
 import { encode, type ImageFormat } from './draw.js';
-import { DEFAULT_LAYOUT, parseLayout } from './layout.js';
+import { DEFAULT_LAYOUT_SPEC, parseLayoutOrThrow } from '../domain/layout.js';
 import { drawPage, drawSingleMap } from './render.js';
 import type { Cohort, CohortOptions, SyntheticPatient } from './types.js';
 
@@ -75,7 +75,7 @@ export async function writePatient(
       discs[v] = disc;
     }
   } else {
-    const layout = opts.pageLayout ?? DEFAULT_LAYOUT;
+    const layout = opts.pageLayout ?? DEFAULT_LAYOUT_SPEC;
     await mkdir(join(dir, 'pages'), { recursive: true });
     const { drawing, discs: d } = drawPage(p, { colormap: opts.colormap, layout, grid: opts.grid });
     const rel = `pages/${p.id}.${ext(opts.format)}`;
@@ -166,7 +166,7 @@ export async function writeTables(
       format: opts.format,
       colormap: opts.colormap.name,
       grid: opts.grid,
-      pageLayout: opts.layout === 'page' ? (opts.pageLayout ?? DEFAULT_LAYOUT) : undefined,
+      pageLayout: opts.layout === 'page' ? (opts.pageLayout ?? DEFAULT_LAYOUT_SPEC) : undefined,
       canvas: opts.canvas,
     },
     patients: rows.length,
@@ -181,7 +181,7 @@ export function validateWriteOptions(opts: WriteOptions): void {
     throw new RangeError(`layout: must be page or single, got ${String(opts.layout)}`);
   if (opts.format !== 'png' && opts.format !== 'jpeg')
     throw new RangeError(`format: must be png or jpeg, got ${String(opts.format)}`);
-  if (opts.layout === 'page') parseLayout(opts.pageLayout ?? DEFAULT_LAYOUT);
+  if (opts.layout === 'page') parseLayoutOrThrow(opts.pageLayout ?? DEFAULT_LAYOUT_SPEC);
   if (opts.concurrency !== undefined && (!Number.isInteger(opts.concurrency) || opts.concurrency < 1))
     throw new RangeError(`concurrency: must be a whole number >= 1, got ${opts.concurrency}`);
 }

@@ -6,7 +6,7 @@ import { getColormap, uptakeToRgb } from '../../src/polarmap/colormaps.js';
 import { segmentLabels } from '../../src/polarmap/geometry.js';
 import { generateCohort } from '../../src/synth/cohort.js';
 import { renderPage, renderSingleMap, PAGE_HEIGHT, PAGE_WIDTH } from '../../src/synth/render.js';
-import { parseLayout } from '../../src/synth/layout.js';
+import { parseLayoutOrThrow } from '../../src/domain/layout.js';
 import type { SyntheticPatient } from '../../src/synth/types.js';
 
 /** A map of constant uptake `value` on the disc. */
@@ -128,6 +128,6 @@ test('renderPage honours a custom layout with ignored cells', async () => {
   });
   assert.deepEqual(Object.keys(discs).sort(), ['rest_ac', 'stress_ac']);
   assert.ok(discs.rest_ac!.cx < discs.stress_ac!.cx);
-  assert.throws(() => parseLayout('stress_ac,stress_ac'), /twice/);
-  assert.throws(() => parseLayout('stress,rest'), /not a view/);
+  assert.throws(() => parseLayoutOrThrow('stress_ac,stress_ac'), /twice/);
+  assert.throws(() => parseLayoutOrThrow('stress,rest'), /unknown view "stress"/);
 });

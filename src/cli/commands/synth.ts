@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { BUILTIN_COLORMAPS, getColormap, isBuiltinColormap } from '../../polarmap/colormaps.js';
 import { DIFFICULTIES, type Difficulty } from '../../synth/types.js';
 import { synthesizeToDir } from '../../synth/synthesize.js';
-import { DEFAULT_LAYOUT, parseLayout } from '../../synth/layout.js';
+import { DEFAULT_LAYOUT_SPEC, parseLayout } from '../../domain/layout.js';
 import { InputError, InputErrors } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
 
@@ -40,7 +40,7 @@ export function registerSynth(program: Command): void {
     .option('--seed <seed>', 'random seed (number or text); same seed, same bytes', '1')
     .option('--colormap <name>', BUILTIN_COLORMAPS.join('|'), 'rainbow')
     .option('--layout <layout>', 'single (one image per map) or page (one export page per patient)', 'single')
-    .option('--page-layout <spec>', 'disc arrangement of pages (docs/manifest.md)', DEFAULT_LAYOUT)
+    .option('--page-layout <spec>', 'disc arrangement of pages (docs/manifest.md)', DEFAULT_LAYOUT_SPEC)
     .option('--format <format>', 'png or jpeg', 'png')
     .option('--difficulty <level>', DIFFICULTIES.join('|'), 'realistic')
     .option('--no-grid', 'do not draw the 17-segment grid and numbers over the maps')
@@ -66,11 +66,8 @@ export function registerSynth(program: Command): void {
       if (o.workers !== undefined && (!isUint(o.workers) || Number(o.workers) < 1))
         problems.push(`--workers: must be a whole number >= 1, got "${o.workers}"`);
       if (o.seed.trim() === '') problems.push('--seed: must not be empty');
-      try {
-        parseLayout(o.pageLayout);
-      } catch (e) {
-        problems.push(`--page-layout: ${(e as Error).message}`);
-      }
+      const pageLayout = parseLayout(o.pageLayout);
+      if (typeof pageLayout === 'string') problems.push(`--page-layout: ${pageLayout}`);
       if (problems.length === 1) throw new InputError(problems[0]);
       if (problems.length > 1) throw new InputErrors('synth: invalid options', problems);
 
