@@ -39,14 +39,23 @@ async function predictorFor(name: string): Promise<{ predictor: Predictor; loadM
   const spec = getBackbone(name);
   const { model: backbone } = await loadBackbone(name, { weights: 'none' });
   const model = addHaiHead(backbone);
-  const predictor = await createPredictor(model, { backbone: name, inputSize: spec.inputSize, scaling: spec.scaling, camLayer: spec.camLayer, input: 'stress_ac' });
+  const predictor = await createPredictor(model, {
+    backbone: name,
+    inputSize: spec.inputSize,
+    scaling: spec.scaling,
+    camLayer: spec.camLayer,
+    input: 'stress_ac',
+  });
   return { predictor, loadMs: performance.now() - t0 };
 }
 
 async function perStudy(name: string, page: Buffer): Promise<Record<string, unknown>> {
   const { predictor, loadMs } = await predictorFor(name);
   try {
-    const { maps } = await mapsFromFiles([{ bytes: page, name: 'page' }], { needed: ['stress_ac'], only: ['stress_ac'] });
+    const { maps } = await mapsFromFiles([{ bytes: page, name: 'page' }], {
+      needed: ['stress_ac'],
+      only: ['stress_ac'],
+    });
     const input = { maps: { stress_ac: maps.stress_ac } };
     for (let i = 0; i < 3; i++) await predictStudy(predictor, input);
     const tensors = tf.memory().numTensors;
@@ -98,9 +107,16 @@ async function throughput(page: Buffer): Promise<Record<string, unknown>> {
   const { predictor } = await predictorFor('MobileNetV2');
   const app = await buildServer(predictor, { logLevel: 'silent', concurrency: 2, queue: 32 });
   try {
-    const { maps } = await mapsFromFiles([{ bytes: page, name: 'page' }], { needed: ['stress_ac'], only: ['stress_ac'] });
+    const { maps } = await mapsFromFiles([{ bytes: page, name: 'page' }], {
+      needed: ['stress_ac'],
+      only: ['stress_ac'],
+    });
     const crop = maps.stress_ac!;
-    const png = await sharp(Buffer.from(crop.data), { raw: { width: crop.width, height: crop.height, channels: 3 } }).png().toBuffer();
+    const png = await sharp(Buffer.from(crop.data), {
+      raw: { width: crop.width, height: crop.height, channels: 3 },
+    })
+      .png()
+      .toBuffer();
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     const call = async (): Promise<void> => {
       const form = new FormData();
@@ -115,7 +131,11 @@ async function throughput(page: Buffer): Promise<Record<string, unknown>> {
     let next = 0;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: clients }, async () => { while (next++ < N) await call(); }));
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (next++ < N) await call();
+      }),
+    );
     const perSecond = N / ((performance.now() - t0) / 1000);
     const cpu = process.cpuUsage(cpu0);
     const cpuMsPerPrediction = (cpu.user + cpu.system) / 1000 / N;

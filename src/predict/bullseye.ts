@@ -22,7 +22,12 @@ export interface BullseyeOptions {
 /** Fill colours of the five segment scores (normal .. absent), a colour-blind-safe sequential ramp. */
 export const SCORE_COLOURS = ['#f7f7f7', '#fee391', '#fe9929', '#d95f0e', '#7f2704'] as const;
 
-const INNER: Readonly<Record<SegmentInfo['ring'], number>> = { apex: 0, apical: RING_OUTER_RADIUS.apex, mid: RING_OUTER_RADIUS.apical, basal: RING_OUTER_RADIUS.mid };
+const INNER: Readonly<Record<SegmentInfo['ring'], number>> = {
+  apex: 0,
+  apical: RING_OUTER_RADIUS.apex,
+  mid: RING_OUTER_RADIUS.apical,
+  basal: RING_OUTER_RADIUS.mid,
+};
 
 /** Screen point at clock angle `deg` (clockwise from 12 o'clock) and radius `r` around (c, c). */
 function pt(c: number, r: number, deg: number): string {
@@ -41,7 +46,8 @@ export function segmentCentre(s: SegmentInfo): { u: number; v: number } {
 /** SVG path of a segment of a bull's-eye of radius `R` centred at (c, c). */
 export function segmentPath(s: SegmentInfo, c: number, R: number): string {
   const r1 = RING_OUTER_RADIUS[s.ring] * R;
-  if (s.ring === 'apex') return `M${pt(c, r1, 0)}A${r1},${r1} 0 1 1 ${pt(c, r1, 180)}A${r1},${r1} 0 1 1 ${pt(c, r1, 0)}Z`;
+  if (s.ring === 'apex')
+    return `M${pt(c, r1, 0)}A${r1},${r1} 0 1 1 ${pt(c, r1, 180)}A${r1},${r1} 0 1 1 ${pt(c, r1, 0)}Z`;
   const r0 = INNER[s.ring] * R;
   const a0 = s.centreDeg - s.widthDeg / 2;
   const a1 = s.centreDeg + s.widthDeg / 2;
@@ -63,7 +69,8 @@ export function segmentColour(value: number, kind: 'score' | 'share', maxShare =
  * @throws InputError when there are not 17 values.
  */
 export function bullseyeSvg(values: readonly number[], opts: BullseyeOptions): string {
-  if (values.length !== SEGMENTS.length) throw new InputError(`bull's-eye needs ${SEGMENTS.length} segment values, got ${values.length}`);
+  if (values.length !== SEGMENTS.length)
+    throw new InputError(`bull's-eye needs ${SEGMENTS.length} segment values, got ${values.length}`);
   const size = opts.size ?? 220;
   const c = size / 2;
   const R = size / 2 - 2;
@@ -72,7 +79,12 @@ export function bullseyeSvg(values: readonly number[], opts: BullseyeOptions): s
     const v = values[i];
     const fill = segmentColour(v, opts.kind, maxShare);
     const { u, v: w } = segmentCentre(s);
-    const label = !Number.isFinite(v) || v < 0 ? '-' : opts.kind === 'score' ? String(Math.round(v)) : `${Math.round(100 * v)}%`;
+    const label =
+      !Number.isFinite(v) || v < 0
+        ? '-'
+        : opts.kind === 'score'
+          ? String(Math.round(v))
+          : `${Math.round(100 * v)}%`;
     const dark = opts.kind === 'score' ? v >= 3 : maxShare > 0 && v / maxShare < 0.55;
     const tip = `${s.id} ${s.name}: ${opts.kind === 'score' ? `score ${label}` : `${label} of the heatmap`}`;
     return (
@@ -80,6 +92,7 @@ export function bullseyeSvg(values: readonly number[], opts: BullseyeOptions): s
       `<text x="${(c + u * R).toFixed(1)}" y="${(c + w * R + 4).toFixed(1)}" font-size="${Math.round(size / 20)}" text-anchor="middle" fill="${dark ? '#fff' : '#111'}">${label}</text></g>`
     );
   });
-  const title = opts.title ?? (opts.kind === 'score' ? '17-segment scores' : '17-segment share of the heatmap');
+  const title =
+    opts.title ?? (opts.kind === 'score' ? '17-segment scores' : '17-segment share of the heatmap');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 ${size} ${size}" role="img" aria-label="${title}" font-family="DejaVu Sans, sans-serif">${parts.join('')}</svg>`;
 }

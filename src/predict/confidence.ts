@@ -18,7 +18,13 @@ export const CONFIDENCE_BANDS = { moderate: 0.15, high: 0.85 } as const;
 
 /** The band and its wording, e.g. `{ band: 'high', wording: 'high probability of CAD' }`. */
 export function confidenceOf(probability: number): { band: ConfidenceBand; wording: string } {
-  if (!(probability >= 0 && probability <= 1)) throw new InputError(`probability must be in [0, 1], got ${probability}`);
-  const band: ConfidenceBand = probability >= CONFIDENCE_BANDS.high ? 'high' : probability >= CONFIDENCE_BANDS.moderate ? 'moderate' : 'low';
+  if (!(probability >= 0 && probability <= 1))
+    throw new InputError(`probability must be in [0, 1], got ${probability}`);
+  const band: ConfidenceBand =
+    probability >= CONFIDENCE_BANDS.high
+      ? 'high'
+      : probability >= CONFIDENCE_BANDS.moderate
+        ? 'moderate'
+        : 'low';
   return { band, wording: `${band} probability of CAD` };
 }

@@ -90,12 +90,17 @@ function crop(img: RgbImage, disc: Disc, discs: readonly Disc[], size: number): 
  *   image, truncated, too many pixels, no disc, a page whose discs do not fit the layout, a view
  *   given twice or not recognisable, or a view the model needs missing.
  */
-export async function mapsFromFiles(files: readonly StudyFile[], opts: MapsFromFilesOptions): Promise<StudyMaps> {
+export async function mapsFromFiles(
+  files: readonly StudyFile[],
+  opts: MapsFromFilesOptions,
+): Promise<StudyMaps> {
   const size = opts.size ?? DEFAULT_PREPARE_SIZE;
   const layout = opts.layout ?? DEFAULT_LAYOUT;
   if (files.length === 0) throw new InputError('no image: send one export page or up to four polar maps');
   if (files.length > MAX_STUDY_FILES) {
-    throw new InputError(`too many files (${files.length}): send one export page or up to ${MAX_STUDY_FILES} polar maps per study`);
+    throw new InputError(
+      `too many files (${files.length}): send one export page or up to ${MAX_STUDY_FILES} polar maps per study`,
+    );
   }
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   const images: RgbImage[] = [];
@@ -106,33 +111,42 @@ export async function mapsFromFiles(files: readonly StudyFile[], opts: MapsFromF
   if (files.length === 1 && discs[0].length > 1) {
     source = 'page';
     const assigned = assignLayout(discs[0], layout);
-    if (typeof assigned === 'string') throw new InputError(`${files[0].name}: ${assigned} (one export page, or single polar maps)`);
+    if (typeof assigned === 'string')
+      throw new InputError(`${files[0].name}: ${assigned} (one export page, or single polar maps)`);
     for (const v of VIEWS) {
       const d = assigned[v];
-      if (d !== undefined && (opts.only === undefined || opts.only.includes(v))) maps[v] = cleanDisc(images[0], d, { outSize: size }).image;
+      if (d !== undefined && (opts.only === undefined || opts.only.includes(v)))
+        maps[v] = cleanDisc(images[0], d, { outSize: size }).image;
     }
   } else {
     files.forEach((f, i) => {
       const n = discs[i].length;
       if (n === 0) throw new InputError(`${f.name}: no polar-map disc found`);
       if (n > 1) {
-        throw new InputError(`${f.name}: found ${n} polar-map discs; send an export page on its own, or one polar map per file`);
+        throw new InputError(
+          `${f.name}: found ${n} polar-map discs; send an export page on its own, or one polar map per file`,
+        );
       }
       let view = f.view ?? viewFromName(f.name);
       if (view === undefined) {
         if (files.length === 1 && opts.needed.length === 1) view = opts.needed[0];
         else {
-          throw new InputError(`${f.name}: cannot tell which view this map is; name the file or form field after it (${VIEWS.join(', ')})`);
+          throw new InputError(
+            `${f.name}: cannot tell which view this map is; name the file or form field after it (${VIEWS.join(', ')})`,
+          );
         }
       }
-      if (maps[view] !== undefined) throw new InputError(`${f.name}: a second ${VIEW_CAPTIONS[view]} map in the same study`);
+      if (maps[view] !== undefined)
+        throw new InputError(`${f.name}: a second ${VIEW_CAPTIONS[view]} map in the same study`);
       maps[view] = crop(images[i], discs[i][0], discs[i], size);
     });
   }
   const missing = opts.needed.filter((v) => maps[v] === undefined);
   if (missing.length > 0) {
     const what = source === 'page' ? `the page (layout ${formatLayout(layout)})` : 'the maps sent';
-    throw new InputError(`the model needs ${opts.needed.join(', ')}; ${what} lack${source === 'page' ? 's' : ''} ${missing.join(', ')}`);
+    throw new InputError(
+      `the model needs ${opts.needed.join(', ')}; ${what} lack${source === 'page' ? 's' : ''} ${missing.join(', ')}`,
+    );
   }
   return { maps, source };
 }

@@ -1,10 +1,10 @@
 /**
  * A loaded model ready to explain studies: loaded once, used for every study (CLI and server).
  *
- * The model is split at its CAM layer (`explain/cam.ts`): the backbone part (input .. CAM layer)
- * runs in ONNX Runtime, the head runs eagerly in tfjs for the exact Grad-CAM gradient (Selvaraju
- * et al. 2017), so one prediction with its explanation costs one backbone forward pass plus a
- * forward and backward pass through the few head layers.
+ * The model is split at its CAM layer by the `Explainer` of `explain/index.ts`: the backbone part
+ * (input .. CAM layer) runs in ONNX Runtime, the head runs eagerly in tfjs for the exact Grad-CAM
+ * gradient (Selvaraju et al. 2017), so one prediction with its explanation costs one backbone
+ * forward pass plus a forward and backward pass through the few head layers.
  *
  * What is read from a run directory of `polarcad train` (docs/training.md):
  *   model/model.json, weights      the tfjs layers model
@@ -20,8 +20,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { initBackend } from '../engine/backend.js';
-import { OnnxModel } from '../engine/onnx/session.js';
-import { splitAtLayer, type SplitModel } from '../explain/cam.js';
+import { Explainer, explainInfoFrom } from '../explain/index.js';
 import { VIEWS, isView, type View } from '../domain/views.js';
 import { SCALING_MODES, type ScalingMode } from '../ingest/preprocess.js';
 import '../models/layers/keras-layers.js';
@@ -31,7 +30,15 @@ import type { NormalDatabase } from '../polarmap/normal-database.js';
 import { InputError, errorMessage } from '../util/errors.js';
 
 /** Model inputs (as `polarcad train --input`). */
-export const MODEL_INPUTS = ['stress_ac', 'rest_ac', 'stress_nac', 'rest_nac', 'tile2x2', 'ac', 'nac'] as const;
+export const MODEL_INPUTS = [
+  'stress_ac',
+  'rest_ac',
+  'stress_nac',
+  'rest_nac',
+  'tile2x2',
+  'ac',
+  'nac',
+] as const;
 export type ModelInput = (typeof MODEL_INPUTS)[number];
 
 /** `polarcad.json` as predict needs it. */
@@ -61,9 +68,21 @@ export interface ModelCard {
   /** Shown when the initial weights were the embedded nsfwjs ones (not ImageNet). */
   readonly weightsDisclaimer: string | null;
   /** Training data: counts and the manifest's SHA-256 (no paths, no patient ids). */
-  readonly trainingData: { readonly train: number; readonly validation: number; readonly test: number; readonly manifestSha256: string | null } | null;
+  readonly trainingData: {
+    readonly train: number;
+    readonly validation: number;
+    readonly test: number;
+    readonly manifestSha256: string | null;
+  } | null;
   /** Test-set metrics of the run, if recorded. */
-  readonly testMetrics: { readonly auc: number | null; readonly sensitivity: number | null; readonly specificity: number | null; readonly accuracy: number | null; readonly n: number | null; readonly evaluatedOn: string | null } | null;
+  readonly testMetrics: {
+    readonly auc: number | null;
+    readonly sensitivity: number | null;
+    readonly specificity: number | null;
+    readonly accuracy: number | null;
+    readonly n: number | null;
+    readonly evaluatedOn: string | null;
+  } | null;
   readonly threshold: number;
   /** Temperature of the calibration, null when uncalibrated. */
   readonly temperature: number | null;
@@ -83,10 +102,8 @@ export interface Predictor {
   readonly card: ModelCard;
   readonly input: ModelInput;
   readonly views: readonly View[];
-  readonly split: SplitModel;
-  readonly backbone: OnnxModel;
-  /** Output name of the feature map in the backbone session. */
-  readonly featureOutput: string;
+  /** The model split at its CAM layer: backbone in ONNX Runtime, head in tfjs (`explain/index.ts`). */
+  readonly explainer: Explainer;
   readonly threshold: number;
   readonly temperature: number | null;
   readonly normalDb: NormalDatabase | null;
@@ -142,7 +159,8 @@ async function readOptionalJson(p: string): Promise<Record<string, unknown> | nu
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const estimate = (v: unknown): number | null => num(v) ?? (typeof v === 'object' && v !== null ? num((v as { estimate?: unknown }).estimate) : null);
+const estimate = (v: unknown): number | null =>
+  num(v) ?? (typeof v === 'object' && v !== null ? num((v as { estimate?: unknown }).estimate) : null);
 
 /** Where the files of a model are: a run directory or a bare model folder. */
 async function locate(path: string): Promise<{ modelDir: string; runDir: string | null }> {
@@ -153,7 +171,9 @@ async function locate(path: string): Promise<{ modelDir: string; runDir: string 
     const isRun = basename(abs) === 'model' && (await exists(join(parent, 'config.json')));
     return { modelDir: abs, runDir: isRun ? parent : null };
   }
-  throw new InputError(`${abs}: not a polarcad run directory (no model/model.json) or model folder (no model.json)`);
+  throw new InputError(
+    `${abs}: not a polarcad run directory (no model/model.json) or model folder (no model.json)`,
+  );
 }
 
 /** Everything but the tfjs model that {@link createPredictor} takes from a run directory. */
@@ -170,17 +190,21 @@ export interface RunMetadata {
 export async function loadPredictor(path: string, opts: PredictorOptions = {}): Promise<Predictor> {
   const { modelDir, runDir } = await locate(path);
   const infoPath = join(modelDir, 'polarcad.json');
-  if (!(await exists(infoPath))) throw new InputError(`${infoPath}: missing; predict needs the preprocessing polarcad train writes there`);
+  if (!(await exists(infoPath)))
+    throw new InputError(`${infoPath}: missing; predict needs the preprocessing polarcad train writes there`);
   const parsed = ModelInfoSchema.safeParse(await readJson(infoPath));
   if (!parsed.success) {
     const i = parsed.error.issues[0];
     throw new InputError(`${infoPath}: field "${i.path.join('.') || '(root)'}": ${i.message}`);
   }
-  const meta: RunMetadata = runDir === null ? {} : {
-    config: await readOptionalJson(join(runDir, 'config.json')),
-    metrics: await readOptionalJson(join(runDir, 'metrics.json')),
-    calibration: await readOptionalJson(join(runDir, 'calibration.json')),
-  };
+  const meta: RunMetadata =
+    runDir === null
+      ? {}
+      : {
+          config: await readOptionalJson(join(runDir, 'config.json')),
+          metrics: await readOptionalJson(join(runDir, 'metrics.json')),
+          calibration: await readOptionalJson(join(runDir, 'calibration.json')),
+        };
   await initBackend('wasm');
   const model = await loadTfjsFolder(modelDir);
   try {
@@ -195,7 +219,12 @@ export async function loadPredictor(path: string, opts: PredictorOptions = {}): 
  * A predictor from an in-memory model (its layers are kept; `dispose` disposes the model).
  * `info` as in polarcad.json; `meta` the run's config / metrics / calibration JSON, when known.
  */
-export async function createPredictor(model: tf.LayersModel, info: ModelInfo, meta: RunMetadata = {}, opts: PredictorOptions = {}): Promise<Predictor> {
+export async function createPredictor(
+  model: tf.LayersModel,
+  info: ModelInfo,
+  meta: RunMetadata = {},
+  opts: PredictorOptions = {},
+): Promise<Predictor> {
   await initBackend('wasm');
   const input: ModelInput = info.input ?? 'stress_ac';
   let camLayer = info.camLayer;
@@ -208,17 +237,33 @@ export async function createPredictor(model: tf.LayersModel, info: ModelInfo, me
   }
   const shape = model.inputs[0].shape;
   if (shape[1] !== info.inputSize || shape[2] !== info.inputSize) {
-    throw new InputError(`polarcad.json: inputSize ${info.inputSize} does not match the model input ${shape[1]}x${shape[2]}`);
+    throw new InputError(
+      `polarcad.json: inputSize ${info.inputSize} does not match the model input ${shape[1]}x${shape[2]}`,
+    );
   }
-  const split = splitAtLayer(model, camLayer);
-  const backbone = await OnnxModel.create(split.exportBackbone(), { threads: opts.threads, maxBatch: 1 });
+  const explainer = await Explainer.create(
+    model,
+    explainInfoFrom({
+      ...info,
+      camLayer,
+      layout: input === 'tile2x2' || input === 'ac' || input === 'nac' ? 'tile2x2' : 'image',
+    }),
+    opts.threads !== undefined ? { threads: opts.threads } : {},
+  );
   const metrics = meta.metrics ?? null;
   const calibration = meta.calibration ?? null;
-  const threshold = opts.threshold ?? num(metrics?.['operatingThreshold']) ?? num(metrics?.['threshold']) ?? 0.5;
-  if (!(threshold > 0 && threshold < 1)) throw new InputError(`operating threshold must be in (0, 1), got ${threshold}`);
+  const threshold =
+    opts.threshold ?? num(metrics?.['operatingThreshold']) ?? num(metrics?.['threshold']) ?? 0.5;
+  if (!(threshold > 0 && threshold < 1))
+    throw new InputError(`operating threshold must be in (0, 1), got ${threshold}`);
   const calib = metrics?.['calibration'];
-  const temperature = num(calibration?.['temperature']) ?? (typeof calib === 'object' && calib !== null ? num((calib as { temperature?: unknown }).temperature) : null);
-  if (temperature !== null && !(temperature > 0)) throw new InputError(`calibration temperature must be positive, got ${temperature}`);
+  const temperature =
+    num(calibration?.['temperature']) ??
+    (typeof calib === 'object' && calib !== null
+      ? num((calib as { temperature?: unknown }).temperature)
+      : null);
+  if (temperature !== null && !(temperature > 0))
+    throw new InputError(`calibration temperature must be positive, got ${temperature}`);
   const card = modelCard(info, input, camLayer, meta, threshold, temperature);
   let disposed = false;
   return {
@@ -226,25 +271,34 @@ export async function createPredictor(model: tf.LayersModel, info: ModelInfo, me
     card,
     input,
     views: viewsForInput(input),
-    split,
-    backbone,
-    featureOutput: backbone.outputNames[0],
+    explainer,
     threshold,
     temperature,
     normalDb: opts.normalDb ?? null,
     async dispose() {
       if (disposed) return;
       disposed = true;
-      await backbone.dispose();
+      await explainer.dispose();
       model.dispose();
     },
   };
 }
 
-function modelCard(info: ModelInfo, input: ModelInput, camLayer: string, meta: RunMetadata, threshold: number, temperature: number | null): ModelCard {
+function modelCard(
+  info: ModelInfo,
+  input: ModelInput,
+  camLayer: string,
+  meta: RunMetadata,
+  threshold: number,
+  temperature: number | null,
+): ModelCard {
   const resolved = (meta.config?.['resolved'] ?? null) as Record<string, unknown> | null;
   const weights = (resolved?.['weights'] ?? null) as { source?: unknown; description?: unknown } | null;
-  const split = (resolved?.['split'] ?? null) as { train?: unknown; validation?: unknown; test?: unknown } | null;
+  const split = (resolved?.['split'] ?? null) as {
+    train?: unknown;
+    validation?: unknown;
+    test?: unknown;
+  } | null;
   const manifest = (resolved?.['manifest'] ?? null) as { sha256?: unknown } | null;
   const len = (v: unknown): number => (Array.isArray(v) ? v.length : 0);
   const m = meta.metrics ?? null;
@@ -257,7 +311,15 @@ function modelCard(info: ModelInfo, input: ModelInput, camLayer: string, meta: R
     camLayer,
     weights: typeof weights?.description === 'string' ? weights.description : null,
     weightsDisclaimer: weights?.source === 'embedded' ? EMBEDDED_DISCLAIMER : null,
-    trainingData: split === null ? null : { train: len(split.train), validation: len(split.validation), test: len(split.test), manifestSha256: typeof manifest?.sha256 === 'string' ? manifest.sha256 : null },
+    trainingData:
+      split === null
+        ? null
+        : {
+            train: len(split.train),
+            validation: len(split.validation),
+            test: len(split.test),
+            manifestSha256: typeof manifest?.sha256 === 'string' ? manifest.sha256 : null,
+          },
     testMetrics:
       m === null
         ? null
@@ -267,7 +329,12 @@ function modelCard(info: ModelInfo, input: ModelInput, camLayer: string, meta: R
             specificity: estimate(m['specificity']),
             accuracy: estimate(m['accuracy']),
             n: num(m['n']),
-            evaluatedOn: typeof m['evaluatedOn'] === 'string' ? (m['evaluatedOn'].startsWith('test manifest') ? 'a separate test manifest' : m['evaluatedOn']) : null,
+            evaluatedOn:
+              typeof m['evaluatedOn'] === 'string'
+                ? m['evaluatedOn'].startsWith('test manifest')
+                  ? 'a separate test manifest'
+                  : m['evaluatedOn']
+                : null,
           },
     threshold,
     temperature,

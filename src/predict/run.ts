@@ -74,13 +74,19 @@ export function groupImages(paths: readonly string[]): StudySpec[] {
       groups.set(key, []);
       order.push(key);
     }
-    (groups.get(key) as { path: string; view?: View }[]).push({ path: resolve(p), ...(view !== undefined ? { view } : {}) });
+    (groups.get(key) as { path: string; view?: View }[]).push({
+      path: resolve(p),
+      ...(view !== undefined ? { view } : {}),
+    });
   }
   return order.map((study) => ({ study, files: groups.get(study) as { path: string; view?: View }[] }));
 }
 
 async function readFiles(spec: StudySpec): Promise<StudyFile[]> {
-  if (spec.files.length > MAX_STUDY_FILES) throw new InputError(`study ${spec.study}: ${spec.files.length} files, at most ${MAX_STUDY_FILES} (one page, or four maps)`);
+  if (spec.files.length > MAX_STUDY_FILES)
+    throw new InputError(
+      `study ${spec.study}: ${spec.files.length} files, at most ${MAX_STUDY_FILES} (one page, or four maps)`,
+    );
   const out: StudyFile[] = [];
   for (const f of spec.files) {
     let bytes: Buffer;
@@ -88,7 +94,9 @@ async function readFiles(spec: StudySpec): Promise<StudyFile[]> {
       bytes = await readFile(f.path);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new InputError(`${f.path}: ${code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? errorMessage(e)})`}`);
+      throw new InputError(
+        `${f.path}: ${code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? errorMessage(e)})`}`,
+      );
     }
     out.push({ bytes, name: f.path, ...(f.view !== undefined ? { view: f.view } : {}) });
   }
@@ -102,7 +110,10 @@ export async function studiesOfManifest(path: string): Promise<StudySpec[]> {
     study: r.patientId,
     label: r.label,
     ...(r.sex !== undefined ? { sex: r.sex } : {}),
-    files: r.page !== undefined ? [{ path: r.page.path }] : VIEWS.filter((v) => r.views[v] !== undefined).map((v) => ({ path: r.views[v] as string, view: v })),
+    files:
+      r.page !== undefined
+        ? [{ path: r.page.path }]
+        : VIEWS.filter((v) => r.views[v] !== undefined).map((v) => ({ path: r.views[v] as string, view: v })),
   }));
 }
 
@@ -116,20 +127,27 @@ function safeName(s: string): string {
  */
 export async function runPredict(p: Predictor, opts: RunPredictOptions): Promise<PredictRow[]> {
   const hasImages = (opts.images?.length ?? 0) > 0;
-  if (hasImages === (opts.manifest !== undefined)) throw new InputError('give image files or --manifest FILE (one of them)');
-  const specs = hasImages ? groupImages(opts.images as string[]) : await studiesOfManifest(opts.manifest as string);
+  if (hasImages === (opts.manifest !== undefined))
+    throw new InputError('give image files or --manifest FILE (one of them)');
+  const specs = hasImages
+    ? groupImages(opts.images as string[])
+    : await studiesOfManifest(opts.manifest as string);
   const rows: PredictRow[] = [];
   const used = new Set<string>();
   for (const spec of specs) {
     try {
       const files = await readFiles(spec);
-      const { result, images } = await predictStudy(p, { files }, {
-        study: spec.study,
-        ...(opts.layout !== undefined ? { layout: opts.layout } : {}),
-        ...(opts.colormap !== undefined ? { colormap: opts.colormap } : {}),
-        ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
-        ...(spec.sex !== undefined ? { sex: spec.sex } : {}),
-      });
+      const { result, images } = await predictStudy(
+        p,
+        { files },
+        {
+          study: spec.study,
+          ...(opts.layout !== undefined ? { layout: opts.layout } : {}),
+          ...(opts.colormap !== undefined ? { colormap: opts.colormap } : {}),
+          ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
+          ...(spec.sex !== undefined ? { sex: spec.sex } : {}),
+        },
+      );
       let heatmap: string | null = null;
       if (opts.out !== undefined) {
         let name = safeName(spec.study);
@@ -141,7 +159,13 @@ export async function runPredict(p: Predictor, opts: RunPredictOptions): Promise
       rows.push({ study: spec.study, label: spec.label ?? null, result, heatmap, error: null });
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
-      rows.push({ study: spec.study, label: spec.label ?? null, result: null, heatmap: null, error: e.message });
+      rows.push({
+        study: spec.study,
+        label: spec.label ?? null,
+        result: null,
+        heatmap: null,
+        error: e.message,
+      });
     }
     opts.onProgress?.(rows.length, specs.length);
   }
@@ -167,13 +191,26 @@ export function formatTable(rows: readonly PredictRow[]): string {
     .filter((r) => r.result !== null)
     .map((r) => {
       const x = r.result as StudyResult;
-      return [r.study, f3(x.probability) + (x.calibrated ? ' (cal.)' : ''), x.decision, x.confidence.band, topTerritory(x), scoresCell(x), r.heatmap ?? '-'];
+      return [
+        r.study,
+        f3(x.probability) + (x.calibrated ? ' (cal.)' : ''),
+        x.decision,
+        x.confidence.band,
+        topTerritory(x),
+        scoresCell(x),
+        r.heatmap ?? '-',
+      ];
     });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   const out = [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
   const errors = rows.filter((r) => r.error !== null);
-  if (errors.length > 0) out.push('', `not read (${errors.length}):`, ...errors.map((r) => `  ${r.study}: ${r.error}`));
+  if (errors.length > 0)
+    out.push('', `not read (${errors.length}):`, ...errors.map((r) => `  ${r.study}: ${r.error}`));
   const scoreNote = rows.find((r) => r.result !== null && !r.result.scores.available)?.result?.scores.reason;
   if (scoreNote) out.push('', `SSS/SRS/SDS: ${scoreNote}`);
   return out.join('\n') + '\n';
@@ -181,8 +218,26 @@ export function formatTable(rows: readonly PredictRow[]): string {
 
 /** CSV columns of {@link formatCsv}. */
 export const CSV_COLUMNS = [
-  'study', 'label', 'probability', 'raw_probability', 'calibrated', 'threshold', 'decision', 'confidence',
-  'lad_share', 'lcx_share', 'rca_share', 'sss_ac', 'srs_ac', 'sds_ac', 'sss_nac', 'srs_nac', 'sds_nac', 'sentence', 'heatmap', 'error',
+  'study',
+  'label',
+  'probability',
+  'raw_probability',
+  'calibrated',
+  'threshold',
+  'decision',
+  'confidence',
+  'lad_share',
+  'lcx_share',
+  'rca_share',
+  'sss_ac',
+  'srs_ac',
+  'sds_ac',
+  'sss_nac',
+  'srs_nac',
+  'sds_nac',
+  'sentence',
+  'heatmap',
+  'error',
 ] as const;
 
 /** Rows as CSV (one line per study, errors included). */
@@ -192,9 +247,26 @@ export function formatCsv(rows: readonly PredictRow[]): string {
       const x = r.result;
       const sc = (c: 'AC' | 'NAC', k: 'sss' | 'srs' | 'sds'): number | string => x?.scores[c]?.[k] ?? '';
       return [
-        r.study, r.label ?? '', x?.probability ?? '', x?.rawProbability ?? '', x === null ? '' : x.calibrated ? 1 : 0, x?.threshold ?? '', x?.decision ?? '', x?.confidence.band ?? '',
-        x?.territories.LAD ?? '', x?.territories.LCx ?? '', x?.territories.RCA ?? '', sc('AC', 'sss'), sc('AC', 'srs'), sc('AC', 'sds'), sc('NAC', 'sss'), sc('NAC', 'srs'), sc('NAC', 'sds'),
-        x?.sentence ?? '', r.heatmap ?? '', r.error ?? '',
+        r.study,
+        r.label ?? '',
+        x?.probability ?? '',
+        x?.rawProbability ?? '',
+        x === null ? '' : x.calibrated ? 1 : 0,
+        x?.threshold ?? '',
+        x?.decision ?? '',
+        x?.confidence.band ?? '',
+        x?.territories.LAD ?? '',
+        x?.territories.LCx ?? '',
+        x?.territories.RCA ?? '',
+        sc('AC', 'sss'),
+        sc('AC', 'srs'),
+        sc('AC', 'sds'),
+        sc('NAC', 'sss'),
+        sc('NAC', 'srs'),
+        sc('NAC', 'sds'),
+        x?.sentence ?? '',
+        r.heatmap ?? '',
+        r.error ?? '',
       ];
     }),
     { header: true, columns: [...CSV_COLUMNS] },
@@ -205,7 +277,15 @@ export function formatCsv(rows: readonly PredictRow[]): string {
 export function formatJson(rows: readonly PredictRow[]): string {
   return (
     JSON.stringify(
-      rows.map((r) => ({ study: r.study, label: r.label, ...(r.result !== null ? { ...r.result, bullseye: { kind: r.result.bullseye.kind, values: r.result.bullseye.values } } : {}), heatmap: r.heatmap, error: r.error })),
+      rows.map((r) => ({
+        study: r.study,
+        label: r.label,
+        ...(r.result !== null
+          ? { ...r.result, bullseye: { kind: r.result.bullseye.kind, values: r.result.bullseye.values } }
+          : {}),
+        heatmap: r.heatmap,
+        error: r.error,
+      })),
       null,
       2,
     ) + '\n'

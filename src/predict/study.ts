@@ -10,10 +10,15 @@
 import sharp from 'sharp';
 import type { RgbImage } from '../domain/image.js';
 import { VIEW_CAPTIONS, type View } from '../domain/views.js';
-import { attributeHeatmap, attributeTile, describeAttribution, type Attribution } from '../explain/attribution.js';
-import { gradCam } from '../explain/cam.js';
+import {
+  attributeHeatmap,
+  attributeTile,
+  describeAttribution,
+  type Attribution,
+} from '../explain/attribution.js';
+import { cam, gradCam } from '../explain/cam.js';
 import { discMask, heatmapOnMap, renderOverlayFigure, type MapLayout } from '../explain/overlay.js';
-import { prepareInput, type FeatureSource } from '../engine/features.js';
+import type { FeatureSource } from '../engine/features.js';
 import { resizeRgb, tile2x2 } from '../ingest/preprocess.js';
 import { cropSegmentMeans } from '../evaluate/semiquant-read.js';
 import type { Colormap } from '../polarmap/colormaps.js';
@@ -82,7 +87,11 @@ export interface StudyResult {
   readonly sentence: string;
   readonly scores: StudyScores;
   /** 17-segment bull's-eye coloured by stress score (normal database) or heatmap share. */
-  readonly bullseye: { readonly kind: 'score' | 'share'; readonly values: readonly number[]; readonly svg: string };
+  readonly bullseye: {
+    readonly kind: 'score' | 'share';
+    readonly values: readonly number[];
+    readonly svg: string;
+  };
   readonly model: { readonly backbone: string; readonly input: string };
   readonly timings: StudyTimings;
 }
@@ -102,7 +111,9 @@ export interface StudyImages {
 }
 
 /** Input of {@link predictStudy}: encoded files of one study, or already cleaned maps. */
-export type StudyInput = { readonly files: readonly StudyFile[] } | { readonly maps: Partial<Record<View, RgbImage>>; readonly source?: 'page' | 'maps' };
+export type StudyInput =
+  | { readonly files: readonly StudyFile[] }
+  | { readonly maps: Partial<Record<View, RgbImage>>; readonly source?: 'page' | 'maps' };
 
 /** Options of {@link predictStudy}. */
 export interface PredictStudyOptions extends Omit<MapsFromFilesOptions, 'needed'> {
@@ -117,7 +128,10 @@ export interface PredictStudyOptions extends Omit<MapsFromFilesOptions, 'needed'
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
 
 /** The source of the model input and the display raster for the model's input mode. */
-function sourceFor(p: Predictor, maps: Partial<Record<View, RgbImage>>): { src: FeatureSource; display: RgbImage; layout: MapLayout } {
+function sourceFor(
+  p: Predictor,
+  maps: Partial<Record<View, RgbImage>>,
+): { src: FeatureSource; display: RgbImage; layout: MapLayout } {
   if (p.views.length === 1) {
     const img = maps[p.views[0]] as RgbImage;
     return { src: img, display: img, layout: 'image' };
@@ -125,22 +139,48 @@ function sourceFor(p: Predictor, maps: Partial<Record<View, RgbImage>>): { src: 
   const views =
     p.input === 'tile2x2'
       ? maps
-      : { stress_ac: maps[p.views[0]], rest_ac: maps[p.views[1]], stress_nac: maps[p.views[0]], rest_nac: maps[p.views[1]] };
+      : {
+          stress_ac: maps[p.views[0]],
+          rest_ac: maps[p.views[1]],
+          stress_nac: maps[p.views[0]],
+          rest_nac: maps[p.views[1]],
+        };
   return { src: views, display: tile2x2(views, DISPLAY_SIZE.tile2x2), layout: 'tile2x2' };
 }
 
-function studyScores(p: Predictor, maps: Partial<Record<View, RgbImage>>, opts: PredictStudyOptions): StudyScores {
-  const none = (reason: string, colormap: string | null = null): StudyScores => ({ available: false, reason, colormap, AC: null, NAC: null });
-  if (p.normalDb === null) return none('SSS/SRS/SDS need a normal database (polarcad score --save-normal-db FILE, then --normal-db FILE)');
-  const pairs = (['AC', 'NAC'] as const).filter((c) => maps[c === 'AC' ? 'stress_ac' : 'stress_nac'] !== undefined && maps[c === 'AC' ? 'rest_ac' : 'rest_nac'] !== undefined);
-  if (pairs.length === 0) return none('SSS/SRS/SDS need the stress and rest maps of one correction (AC or NAC)');
+function studyScores(
+  p: Predictor,
+  maps: Partial<Record<View, RgbImage>>,
+  opts: PredictStudyOptions,
+): StudyScores {
+  const none = (reason: string, colormap: string | null = null): StudyScores => ({
+    available: false,
+    reason,
+    colormap,
+    AC: null,
+    NAC: null,
+  });
+  if (p.normalDb === null)
+    return none(
+      'SSS/SRS/SDS need a normal database (polarcad score --save-normal-db FILE, then --normal-db FILE)',
+    );
+  const pairs = (['AC', 'NAC'] as const).filter(
+    (c) =>
+      maps[c === 'AC' ? 'stress_ac' : 'stress_nac'] !== undefined &&
+      maps[c === 'AC' ? 'rest_ac' : 'rest_nac'] !== undefined,
+  );
+  if (pairs.length === 0)
+    return none('SSS/SRS/SDS need the stress and rest maps of one correction (AC or NAC)');
   let cm = opts.colormap;
   if (cm === undefined) {
     const rec = new ColormapRecogniser();
     for (const img of Object.values(maps)) if (img !== undefined) rec.add(img);
     try {
       const r = rec.result();
-      if (r.alsoFits.length > 0) return none(`the colour map is ambiguous in this study (${[r.colormap.name, ...r.alsoFits].join(' or ')}); give it with --colormap`);
+      if (r.alsoFits.length > 0)
+        return none(
+          `the colour map is ambiguous in this study (${[r.colormap.name, ...r.alsoFits].join(' or ')}); give it with --colormap`,
+        );
       cm = r.colormap;
     } catch (e) {
       return none(e instanceof InputError ? e.message : errorMessage(e));
@@ -153,8 +193,18 @@ function studyScores(p: Predictor, maps: Partial<Record<View, RgbImage>>, opts: 
     try {
       const stress = cropSegmentMeans(maps[sv] as RgbImage, VIEW_CAPTIONS[sv], cm);
       const rest = cropSegmentMeans(maps[rv] as RgbImage, VIEW_CAPTIONS[rv], cm);
-      const s = scoreStudy({ stress, rest, correction: c, ...(opts.sex !== undefined ? { sex: opts.sex } : {}) }, p.normalDb);
-      out[c] = { correction: c, sss: s.sss, srs: s.srs, sds: s.sds, stress: Array.from(s.stress.scores), rest: Array.from(s.rest.scores) };
+      const s = scoreStudy(
+        { stress, rest, correction: c, ...(opts.sex !== undefined ? { sex: opts.sex } : {}) },
+        p.normalDb,
+      );
+      out[c] = {
+        correction: c,
+        sss: s.sss,
+        srs: s.srs,
+        sds: s.sds,
+        stress: Array.from(s.stress.scores),
+        rest: Array.from(s.rest.scores),
+      };
     } catch (e) {
       return none(e instanceof InputError ? e.message : errorMessage(e), cm.name);
     }
@@ -166,39 +216,58 @@ function studyScores(p: Predictor, maps: Partial<Record<View, RgbImage>>, opts: 
  * Predict and explain one study.
  * @throws InputError for unusable input (see `mapsFromFiles`): the caller reports it and goes on.
  */
-export async function predictStudy(p: Predictor, input: StudyInput, opts: PredictStudyOptions = {}): Promise<{ result: StudyResult; images: StudyImages }> {
+export async function predictStudy(
+  p: Predictor,
+  input: StudyInput,
+  opts: PredictStudyOptions = {},
+): Promise<{ result: StudyResult; images: StudyImages }> {
   const t0 = performance.now();
-  const got = 'files' in input ? await mapsFromFiles(input.files, { ...opts, needed: p.views, ...(p.normalDb === null ? { only: p.views } : {}) }) : { maps: input.maps, source: input.source ?? 'maps' };
+  const got =
+    'files' in input
+      ? await mapsFromFiles(input.files, {
+          ...opts,
+          needed: p.views,
+          ...(p.normalDb === null ? { only: p.views } : {}),
+        })
+      : { maps: input.maps, source: input.source ?? 'maps' };
   const missing = p.views.filter((v) => got.maps[v] === undefined);
-  if (missing.length > 0) throw new InputError(`the model needs ${p.views.join(', ')}; missing: ${missing.join(', ')}`);
+  if (missing.length > 0)
+    throw new InputError(`the model needs ${p.views.join(', ')}; missing: ${missing.join(', ')}`);
   const { src, display, layout } = sourceFor(p, got.maps);
-  const x = prepareInput(src, 0, layout, p.info.inputSize, p.info.scaling);
   const readMs = ms(t0);
 
   const t1 = performance.now();
-  const out = await p.backbone.run(x, [1, p.info.inputSize, p.info.inputSize, 3]);
-  const feature = out[p.featureOutput];
+  const features = await p.explainer.featureMap(src);
   const backboneMs = ms(t1);
 
   const t2 = performance.now();
-  const gc = gradCam(feature.data, p.split.head, 1);
+  const head = p.explainer.split.head;
+  const cls = p.explainer.cadClass;
+  const gc = gradCam(features, head, cls);
+  // as Explainer.explain's 'auto': CAM (Zhou et al. 2016) for a GAP -> Dense head, else Grad-CAM
+  const map =
+    head.camWeights !== null
+      ? cam(features, head.featureShape, head.camWeights, cls, head.activation).map((v) => Math.max(0, v))
+      : gc.map;
+  const method = head.camWeights !== null ? 'CAM' : 'Grad-CAM';
   const gradcamMs = ms(t2);
-  const head = p.split.head;
-  const rawProbability = head.activation === 'sigmoid' && head.classes === 1 ? gc.probabilities[0] : gc.probabilities[1];
-  // gc.score is the log-odds of CAD for 2-way softmax and sigmoid heads (explain/cam.ts)
+  const pc = gc.probabilities[head.classes === 1 ? 0 : cls];
+  const rawProbability = head.classes === 1 && cls === 0 ? 1 - pc : pc;
+  // gc.score is the log-odds of the CAD class for 2-way softmax and sigmoid heads (explain/cam.ts)
   const probability = p.temperature === null ? rawProbability : 1 / (1 + Math.exp(-gc.score / p.temperature));
 
   const t3 = performance.now();
   const size = DISPLAY_SIZE[layout];
   const shown = display.width === size && display.height === size ? display : resizeRgb(display, size, size);
   const mask = discMask(size, layout);
-  const heat = heatmapOnMap(gc.map, gc.height, gc.width, size, mask);
+  const heat = heatmapOnMap(map, gc.height, gc.width, size, mask);
   let att: Attribution;
   if (layout === 'image') att = attributeHeatmap(heat, size);
   else {
     const t = attributeTile(heat, size);
     // 'ac' / 'nac' show the pair on both rows of the tile: the per-view phrase would name the wrong maps
-    att = p.input === 'tile2x2' ? t : { ...t, sentence: describeAttribution(t.segments, t.territories, t.mass) };
+    att =
+      p.input === 'tile2x2' ? t : { ...t, sentence: describeAttribution(t.segments, t.territories, t.mass) };
   }
   const caption = att.sentence;
   const originalTitle = layout === 'image' ? VIEW_CAPTIONS[p.views[0]] : 'Polar maps';
@@ -210,7 +279,11 @@ export async function predictStudy(p: Predictor, input: StudyInput, opts: Predic
   const main = scores.AC ?? scores.NAC;
   const bullseye =
     main !== null
-      ? { kind: 'score' as const, values: main.stress, svg: bullseyeSvg(main.stress, { kind: 'score', title: `${main.correction} stress segment scores` }) }
+      ? {
+          kind: 'score' as const,
+          values: main.stress,
+          svg: bullseyeSvg(main.stress, { kind: 'score', title: `${main.correction} stress segment scores` }),
+        }
       : { kind: 'share' as const, values: att.segments, svg: bullseyeSvg(att.segments, { kind: 'share' }) };
   const result: StudyResult = {
     study: opts.study ?? 'study',
@@ -239,8 +312,19 @@ export async function predictStudy(p: Predictor, input: StudyInput, opts: Predic
     display: shown,
     layout,
     overlayPng: () =>
-      (overlay ??= renderOverlayFigure(shown, heat, mask, { caption, originalTitle, overlayTitle: 'Grad-CAM, CAD class' }, { layout }).then((r) => r.png)),
-    originalPng: () => (original ??= sharp(Buffer.from(shown.data), { raw: { width: size, height: size, channels: 3 } }).png().toBuffer().then((b) => new Uint8Array(b))),
+      // the figure also covers the displayed map's anti-aliased rim (1 px beyond the disc), as Explainer.explain
+      (overlay ??= renderOverlayFigure(
+        shown,
+        heat,
+        discMask(size, layout, 1),
+        { caption, originalTitle, overlayTitle: `${method}, CAD class` },
+        { layout },
+      ).then((r) => r.png)),
+    originalPng: () =>
+      (original ??= sharp(Buffer.from(shown.data), { raw: { width: size, height: size, channels: 3 } })
+        .png()
+        .toBuffer()
+        .then((b) => new Uint8Array(b))),
   };
   return { result, images };
 }

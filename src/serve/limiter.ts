@@ -14,7 +14,9 @@ export class QueueFullError extends Error {
 /** Thrown when a task waited or ran longer than its time limit. */
 export class TimeoutError extends Error {
   constructor(readonly ms: number) {
-    super(`the prediction took longer than ${Math.round(ms / 1000)} s and was abandoned; try again in a moment`);
+    super(
+      `the prediction took longer than ${Math.round(ms / 1000)} s and was abandoned; try again in a moment`,
+    );
     this.name = 'TimeoutError';
   }
 }
@@ -38,12 +40,19 @@ export class Limiter {
     readonly concurrency: number,
     readonly queue: number,
   ) {
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
-    if (!Number.isInteger(queue) || queue < 0) throw new RangeError(`queue must be a non-negative integer, got ${queue}`);
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+    if (!Number.isInteger(queue) || queue < 0)
+      throw new RangeError(`queue must be a non-negative integer, got ${queue}`);
   }
 
   stats(): LimiterStats {
-    return { running: this.running, queued: this.waiting.length, completed: this.completed, rejected: this.rejected };
+    return {
+      running: this.running,
+      queued: this.waiting.length,
+      completed: this.completed,
+      rejected: this.rejected,
+    };
   }
 
   /**

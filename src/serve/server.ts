@@ -77,7 +77,8 @@ export function staticDir(): string {
 }
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'",
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
@@ -90,7 +91,10 @@ function statusOf(e: unknown): { status: number; message: string } {
   const fe = e as Partial<FastifyError>;
   switch (fe.code) {
     case 'FST_FILES_LIMIT':
-      return { status: 400, message: `too many files: send one export page or up to ${MAX_STUDY_FILES} polar maps per study` };
+      return {
+        status: 400,
+        message: `too many files: send one export page or up to ${MAX_STUDY_FILES} polar maps per study`,
+      };
     case 'FST_REQ_FILE_TOO_LARGE':
       return { status: 413, message: 'a file is larger than the upload limit' };
     case 'FST_PARTS_LIMIT':
@@ -99,7 +103,8 @@ function statusOf(e: unknown): { status: number; message: string } {
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return { status: 415, message: 'send the images as multipart/form-data' };
   }
-  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return { status: fe.statusCode, message: fe.message ?? 'bad request' };
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)
+    return { status: fe.statusCode, message: fe.message ?? 'bad request' };
   return { status: 500, message: 'internal error' };
 }
 
@@ -112,7 +117,11 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
   const maxPixels = opts.maxPixels ?? 25_000_000;
   const limiter = new Limiter(opts.concurrency ?? 2, opts.queue ?? 32);
   const predictTimeoutMs = opts.predictTimeoutMs ?? 30_000;
-  const store = new ResultStore<Stored>({ ttlMs: opts.resultTtlMs, keepMs: opts.keepTtlMs, capacity: opts.maxResults });
+  const store = new ResultStore<Stored>({
+    ttlMs: opts.resultTtlMs,
+    keepMs: opts.keepTtlMs,
+    capacity: opts.maxResults,
+  });
   const dir = staticDir();
   const page = Object.fromEntries(Object.keys(STATIC_FILES).map((f) => [f, readFileSync(`${dir}${f}`)]));
 
@@ -124,13 +133,20 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
             level: opts.logLevel ?? 'info',
             ...(opts.logStream !== undefined ? { stream: opts.logStream } : {}),
             // nothing of a request but its method and route pattern is ever serialised
-            serializers: { req: (r: { method: string }) => ({ method: r.method }), res: (r: { statusCode: number }) => ({ statusCode: r.statusCode }), err: (e: FastifyError) => ({ type: e.name, message: '', stack: '' }) },
+            serializers: {
+              req: (r: { method: string }) => ({ method: r.method }),
+              res: (r: { statusCode: number }) => ({ statusCode: r.statusCode }),
+              err: (e: FastifyError) => ({ type: e.name, message: '', stack: '' }),
+            },
           },
     logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: opts.requestTimeoutMs ?? 60_000,
     bodyLimit: MAX_STUDY_FILES * maxFileBytes + 1024 * 1024,
   });
-  await app.register(multipart, { limits: { fileSize: maxFileBytes, files: MAX_STUDY_FILES, fields: 8, parts: MAX_STUDY_FILES + 8 }, throwFileSizeLimit: true });
+  await app.register(multipart, {
+    limits: { fileSize: maxFileBytes, files: MAX_STUDY_FILES, fields: 8, parts: MAX_STUDY_FILES + 8 },
+    throwFileSizeLimit: true,
+  });
 
   app.addHook('onSend', async (_req, reply, payload) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
@@ -139,11 +155,24 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
   // one line per request: route pattern (never the URL: it can hold a result id), status, sizes, time
   app.addHook('onResponse', async (req, reply) => {
     const len = Number(req.headers['content-length'] ?? 0);
-    req.log.info({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, bytesIn: Number.isFinite(len) ? len : 0, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    req.log.info(
+      {
+        method: req.method,
+        route: req.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+        bytesIn: Number.isFinite(len) ? len : 0,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request',
+    );
   });
   app.setErrorHandler((err, req, reply) => {
     const { status, message } = statusOf(err);
-    if (status >= 500 && !(err instanceof QueueFullError) && !(err instanceof TimeoutError)) req.log.error({ type: (err as Error).name, code: (err as FastifyError).code ?? null }, 'internal error');
+    if (status >= 500 && !(err instanceof QueueFullError) && !(err instanceof TimeoutError))
+      req.log.error(
+        { type: (err as Error).name, code: (err as FastifyError).code ?? null },
+        'internal error',
+      );
     if (status === 503) reply.header('retry-after', '2');
     void reply.code(status).type('application/json').send({ error: message });
   });
@@ -151,21 +180,39 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
     void reply.code(404).send({ error: 'not found' });
   });
 
-  app.get('/', async (_req, reply) => reply.type(STATIC_FILES['index.html']).header('cache-control', 'no-cache').send(page['index.html']));
+  app.get('/', async (_req, reply) =>
+    reply.type(STATIC_FILES['index.html']).header('cache-control', 'no-cache').send(page['index.html']),
+  );
   app.get<{ Params: { file: string } }>('/static/:file', async (req, reply) => {
     const type = STATIC_FILES[req.params.file];
-    if (type === undefined || req.params.file === 'index.html') return reply.code(404).send({ error: 'not found' });
+    if (type === undefined || req.params.file === 'index.html')
+      return reply.code(404).send({ error: 'not found' });
     return reply.type(type).header('cache-control', 'no-cache').send(page[req.params.file]);
   });
   app.get('/healthz', async () => ({ status: 'ok', ...limiter.stats(), results: store.size() }));
   app.get('/api/model', async () => ({
     ...predictor.card,
-    limits: { maxFileBytes, maxPixels, maxFiles: MAX_STUDY_FILES, concurrency: limiter.concurrency, queue: limiter.queue, predictTimeoutMs },
-    retention: { resultSeconds: Math.round((opts.resultTtlMs ?? 120_000) / 1000), keptSeconds: Math.round((opts.keepTtlMs ?? 8 * 3_600_000) / 1000) },
+    limits: {
+      maxFileBytes,
+      maxPixels,
+      maxFiles: MAX_STUDY_FILES,
+      concurrency: limiter.concurrency,
+      queue: limiter.queue,
+      predictTimeoutMs,
+    },
+    retention: {
+      resultSeconds: Math.round((opts.resultTtlMs ?? 120_000) / 1000),
+      keptSeconds: Math.round((opts.keepTtlMs ?? 8 * 3_600_000) / 1000),
+    },
   }));
 
   app.post<{ Querystring: { keep?: string } }>('/api/predict', async (req, reply) => {
-    if (!req.isMultipart()) return reply.code(415).send({ error: 'send the images as multipart/form-data (one export page, or up to four polar maps)' });
+    if (!req.isMultipart())
+      return reply
+        .code(415)
+        .send({
+          error: 'send the images as multipart/form-data (one export page, or up to four polar maps)',
+        });
     const files: StudyFile[] = [];
     let keep = req.query.keep === '1' || req.query.keep === 'true';
     for await (const part of req.parts()) {
@@ -173,10 +220,18 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
         const bytes = await part.toBuffer();
         if (bytes.length === 0 && part.filename === '') continue; // an empty file input of a form
         const view = isView(part.fieldname) ? part.fieldname : undefined;
-        files.push({ bytes, name: `file ${files.length + 1}${view !== undefined ? ` (${view})` : ''}`, ...(view !== undefined ? { view } : {}) });
-      } else if (part.fieldname === 'keep') keep = String(part.value) === '1' || String(part.value) === 'true';
+        files.push({
+          bytes,
+          name: `file ${files.length + 1}${view !== undefined ? ` (${view})` : ''}`,
+          ...(view !== undefined ? { view } : {}),
+        });
+      } else if (part.fieldname === 'keep')
+        keep = String(part.value) === '1' || String(part.value) === 'true';
     }
-    const out = await limiter.run(() => predictStudy(predictor, { files }, { maxPixels, study: 'upload' }), predictTimeoutMs);
+    const out = await limiter.run(
+      () => predictStudy(predictor, { files }, { maxPixels, study: 'upload' }),
+      predictTimeoutMs,
+    );
     files.length = 0; // the uploads are not kept
     const id = store.add({ result: out.result, images: out.images, kept: keep }, keep);
     void reply.header('cache-control', 'no-store');
@@ -185,7 +240,10 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
 
   app.get<{ Params: { id: string } }>('/api/results/:id', async (req, reply) => {
     const s = store.get(req.params.id);
-    if (s === undefined) return reply.code(404).send({ error: 'no such result (results are kept for a short time unless keep=1 was asked)' });
+    if (s === undefined)
+      return reply
+        .code(404)
+        .send({ error: 'no such result (results are kept for a short time unless keep=1 was asked)' });
     return reply.header('cache-control', 'no-store').send(withLinks(req.params.id, s.result, s.kept));
   });
   for (const [name, get] of [
@@ -194,8 +252,14 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
   ] as const) {
     app.get<{ Params: { id: string } }>(`/api/results/:id/${name}`, async (req, reply) => {
       const s = store.get(req.params.id);
-      if (s === undefined) return reply.code(404).send({ error: 'no such result (results are kept for a short time unless keep=1 was asked)' });
-      return reply.type('image/png').header('cache-control', 'no-store').send(Buffer.from(await get(s)));
+      if (s === undefined)
+        return reply
+          .code(404)
+          .send({ error: 'no such result (results are kept for a short time unless keep=1 was asked)' });
+      return reply
+        .type('image/png')
+        .header('cache-control', 'no-store')
+        .send(Buffer.from(await get(s)));
     });
   }
   app.delete<{ Params: { id: string } }>('/api/results/:id', async (req, reply) => {
@@ -207,7 +271,16 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
 }
 
 /** The JSON of `POST /api/predict`: the predict JSON plus the result id and links. */
-export function withLinks(id: string, result: StudyResult, kept: boolean): StudyResult & { id: string; kept: boolean; links: Record<string, string> } {
+export function withLinks(
+  id: string,
+  result: StudyResult,
+  kept: boolean,
+): StudyResult & { id: string; kept: boolean; links: Record<string, string> } {
   const base = `/api/results/${id}`;
-  return { id, ...result, kept, links: { result: base, overlay: `${base}/overlay.png`, original: `${base}/original.png` } };
+  return {
+    id,
+    ...result,
+    kept,
+    links: { result: base, overlay: `${base}/overlay.png`, original: `${base}/original.png` },
+  };
 }

@@ -12,7 +12,13 @@ import type { View } from '../../src/domain/views.js';
 import { addHaiHead } from '../../src/models/heads.js';
 import { loadBackbone } from '../../src/models/weights/resolve.js';
 import { getColormap } from '../../src/polarmap/colormaps.js';
-import { drawPage, drawSingleMap, encode, generatePatient, resolveCohortOptions } from '../../src/synth/index.js';
+import {
+  drawPage,
+  drawSingleMap,
+  encode,
+  generatePatient,
+  resolveCohortOptions,
+} from '../../src/synth/index.js';
 import type { SyntheticPatient } from '../../src/synth/index.js';
 import { seededInit } from '../../src/train/init.js';
 import { Rng } from '../../src/util/rng.js';
@@ -21,7 +27,9 @@ import { Rng } from '../../src/util/rng.js';
 export const TEST_INPUT_SIZE = 96;
 
 /** A small random-weight MobileNetV2 + Hai head model, as `polarcad train` builds it. */
-export async function buildTestModel(opts: { inputSize?: number; seed?: number; backbone?: string; alpha?: number } = {}): Promise<tf.LayersModel> {
+export async function buildTestModel(
+  opts: { inputSize?: number; seed?: number; backbone?: string; alpha?: number } = {},
+): Promise<tf.LayersModel> {
   await initBackend('wasm');
   const size = opts.inputSize ?? TEST_INPUT_SIZE;
   const name = opts.backbone ?? 'MobileNetV2';
@@ -38,7 +46,11 @@ export async function buildTestModel(opts: { inputSize?: number; seed?: number; 
 }
 
 /** Save `model` as a run directory like `polarcad train` writes it; returns the directory. */
-export async function writeTestRun(dir: string, model: tf.LayersModel, extra: { input?: string; threshold?: number; temperature?: number; embedded?: boolean } = {}): Promise<string> {
+export async function writeTestRun(
+  dir: string,
+  model: tf.LayersModel,
+  extra: { input?: string; threshold?: number; temperature?: number; embedded?: boolean } = {},
+): Promise<string> {
   const artifacts = await new Promise<tf.io.ModelArtifacts>((res, rej) => {
     model
       .save(
@@ -54,28 +66,57 @@ export async function writeTestRun(dir: string, model: tf.LayersModel, extra: { 
   await writeFile(join(dir, 'model', 'weights.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer));
   await writeFile(
     join(dir, 'model', 'model.json'),
-    JSON.stringify({ format: 'layers-model', generatedBy: 'polarcad', modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] }),
+    JSON.stringify({
+      format: 'layers-model',
+      generatedBy: 'polarcad',
+      modelTopology: artifacts.modelTopology,
+      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+    }),
   );
   await writeFile(
     join(dir, 'model', 'polarcad.json'),
-    JSON.stringify({ backbone: 'MobileNetV2', inputSize: size, scaling: 'tf', classes: ['normal', 'cad'], camLayer: 'out_relu', input: extra.input ?? 'stress_ac' }),
+    JSON.stringify({
+      backbone: 'MobileNetV2',
+      inputSize: size,
+      scaling: 'tf',
+      classes: ['normal', 'cad'],
+      camLayer: 'out_relu',
+      input: extra.input ?? 'stress_ac',
+    }),
   );
   const weights = extra.embedded
     ? { backbone: 'MobileNetV2', source: 'embedded', description: 'embedded default: nsfwjs MobileNetV2' }
-    : { backbone: 'MobileNetV2', source: 'random', description: 'random initialisation (no pretrained weights)' };
+    : {
+        backbone: 'MobileNetV2',
+        source: 'random',
+        description: 'random initialisation (no pretrained weights)',
+      };
   await writeFile(
     join(dir, 'config.json'),
     JSON.stringify({
       polarcad: 'train',
       status: 'complete',
-      resolved: { manifest: { path: '/secret/path/manifest.csv', sha256: 'ab'.repeat(32) }, weights, split: { train: ['P0001', 'P0002', 'P0003'], validation: ['P0004'], test: ['P0005', 'P0006'] } },
+      resolved: {
+        manifest: { path: '/secret/path/manifest.csv', sha256: 'ab'.repeat(32) },
+        weights,
+        split: { train: ['P0001', 'P0002', 'P0003'], validation: ['P0004'], test: ['P0005', 'P0006'] },
+      },
     }),
   );
   await writeFile(
     join(dir, 'metrics.json'),
-    JSON.stringify({ evaluatedOn: 'held-out test split', n: 2, threshold: extra.threshold ?? 0.5, auc: { estimate: 0.75, lo: 0.5, hi: 1 }, sensitivity: { estimate: 1 }, specificity: { estimate: 0.5 }, accuracy: { estimate: 0.5 } }),
+    JSON.stringify({
+      evaluatedOn: 'held-out test split',
+      n: 2,
+      threshold: extra.threshold ?? 0.5,
+      auc: { estimate: 0.75, lo: 0.5, hi: 1 },
+      sensitivity: { estimate: 1 },
+      specificity: { estimate: 0.5 },
+      accuracy: { estimate: 0.5 },
+    }),
   );
-  if (extra.temperature !== undefined) await writeFile(join(dir, 'calibration.json'), JSON.stringify({ temperature: extra.temperature }));
+  if (extra.temperature !== undefined)
+    await writeFile(join(dir, 'calibration.json'), JSON.stringify({ temperature: extra.temperature }));
   return dir;
 }
 
@@ -92,5 +133,9 @@ export async function pageBytes(p: SyntheticPatient, format: 'png' | 'jpeg' = 'p
 
 /** One single-map export of a view (PNG). */
 export async function singleMapBytes(p: SyntheticPatient, view: View, canvas = 200): Promise<Buffer> {
-  return encode(drawSingleMap(p.maps[view], { colormap: getColormap('rainbow'), caption: view, grid: false, canvas }).drawing, 'png');
+  return encode(
+    drawSingleMap(p.maps[view], { colormap: getColormap('rainbow'), caption: view, grid: false, canvas })
+      .drawing,
+    'png',
+  );
 }

@@ -20,7 +20,11 @@ import { loadPredictor, type Predictor } from '../../src/predict/predictor.js';
 import { groupImages, studyNameOf } from '../../src/predict/run.js';
 import { predictStudy } from '../../src/predict/study.js';
 import { SEGMENTS, segmentAtNormalised } from '../../src/polarmap/geometry.js';
-import { buildNormalDatabase, viewAcquisition, type NormalSample } from '../../src/polarmap/normal-database.js';
+import {
+  buildNormalDatabase,
+  viewAcquisition,
+  type NormalSample,
+} from '../../src/polarmap/normal-database.js';
 import { segmentMeans } from '../../src/polarmap/read-uptake.js';
 import { InputError } from '../../src/util/errors.js';
 import { buildTestModel, pageBytes, singleMapBytes, testPatient, writeTestRun } from './fixtures.js';
@@ -53,9 +57,24 @@ describe('names and grouping', () => {
     assert.equal(viewFromName('distress_acid.png'), undefined, 'inside a word: not a view');
   });
   test('groupImages: maps of one patient form one study, pages stand alone', () => {
-    const g = groupImages(['/d/P001_stress_ac.png', '/d/P001_rest_ac.png', '/d/P002_page.png', '/e/P003_stress_ac.png']);
-    assert.deepEqual(g.map((s) => [s.study, s.files.length]), [['P001', 2], ['P002_page', 1], ['P003', 1]]);
-    assert.deepEqual(g[0].files.map((f) => f.view), ['stress_ac', 'rest_ac']);
+    const g = groupImages([
+      '/d/P001_stress_ac.png',
+      '/d/P001_rest_ac.png',
+      '/d/P002_page.png',
+      '/e/P003_stress_ac.png',
+    ]);
+    assert.deepEqual(
+      g.map((s) => [s.study, s.files.length]),
+      [
+        ['P001', 2],
+        ['P002_page', 1],
+        ['P003', 1],
+      ],
+    );
+    assert.deepEqual(
+      g[0].files.map((f) => f.view),
+      ['stress_ac', 'rest_ac'],
+    );
     assert.equal(studyNameOf('/x/stress_ac.png'), 'stress_ac', 'nothing left: keep the base name');
   });
 });
@@ -83,9 +102,17 @@ describe("bull's-eye", () => {
     const scores = [0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1];
     const svg = bullseyeSvg(scores, { kind: 'score' });
     assert.equal((svg.match(/<path /g) ?? []).length, 17);
-    assert.match(svg, new RegExp(`data-segment="5"><title>5 basal inferolateral: score 4</title><path [^>]*fill="${SCORE_COLOURS[4]}"`));
+    assert.match(
+      svg,
+      new RegExp(
+        `data-segment="5"><title>5 basal inferolateral: score 4</title><path [^>]*fill="${SCORE_COLOURS[4]}"`,
+      ),
+    );
     assert.match(svg, /data-segment="17"><title>17 apex: score -<\/title><path [^>]*fill="#9e9e9e"/);
-    const shares = bullseyeSvg(Array.from({ length: 17 }, (_, i) => (i === 3 ? 0.5 : 0.5 / 16)), { kind: 'share' });
+    const shares = bullseyeSvg(
+      Array.from({ length: 17 }, (_, i) => (i === 3 ? 0.5 : 0.5 / 16)),
+      { kind: 'share' },
+    );
     assert.match(shares, /data-segment="4"><title>4 basal inferior: 50% of the heatmap/);
     assert.throws(() => bullseyeSvg([1, 2], { kind: 'score' }), InputError);
   });
@@ -94,18 +121,28 @@ describe("bull's-eye", () => {
 describe('predictStudy', () => {
   test("probability = the full tfjs model's output on the same input; card and threshold from the run", async () => {
     const p = testPatient(0, 1);
-    const { result, images } = await predictStudy(predictor, { files: [{ bytes: await pageBytes(p), name: 'page.png' }] });
+    const { result, images } = await predictStudy(predictor, {
+      files: [{ bytes: await pageBytes(p), name: 'page.png' }],
+    });
     // independent reference: the whole model in tfjs on the same cleaned stress AC map
-    const maps = await mapsFromFiles([{ bytes: await pageBytes(p), name: 'page.png' }], { needed: ['stress_ac'] });
+    const maps = await mapsFromFiles([{ bytes: await pageBytes(p), name: 'page.png' }], {
+      needed: ['stress_ac'],
+    });
     const x = prepareInput(maps.maps.stress_ac!, 0, 'image', 96, 'tf');
     const ref = tf.tidy(() => (model.predict(tf.tensor4d(x, [1, 96, 96, 3])) as tf.Tensor).dataSync()[1]);
-    assert.ok(Math.abs(result.rawProbability - ref) < 1e-4, `ORT+head ${result.rawProbability} vs tfjs ${ref}`);
+    assert.ok(
+      Math.abs(result.rawProbability - ref) < 1e-4,
+      `ORT+head ${result.rawProbability} vs tfjs ${ref}`,
+    );
     assert.equal(result.probability, result.rawProbability, 'not calibrated');
     assert.equal(result.source, 'page');
     assert.deepEqual(result.viewsUsed, ['stress_ac']);
     assert.equal(result.decision, result.probability >= 0.5 ? 'CAD' : 'normal');
     const t = result.territories;
-    assert.ok(Math.abs(t.LAD + t.LCx + t.RCA - 1) < 1e-9 && Math.abs(result.segments.reduce((a, b) => a + b, 0) - 1) < 1e-9);
+    assert.ok(
+      Math.abs(t.LAD + t.LCx + t.RCA - 1) < 1e-9 &&
+        Math.abs(result.segments.reduce((a, b) => a + b, 0) - 1) < 1e-9,
+    );
     assert.equal(result.scores.available, false);
     assert.match(result.scores.reason ?? '', /normal database/);
     assert.equal(result.bullseye.kind, 'share');
@@ -154,26 +191,35 @@ describe('predictStudy', () => {
       const { result } = await predictStudy(tp, { files: [{ bytes: await pageBytes(p), name: 'page.png' }] });
       assert.deepEqual(result.viewsUsed, [...VIEWS]);
       assert.match(result.sentence, /map \(\d+%\)\.$/, 'tile sentence names the leading map');
-      await assert.rejects(predictStudy(tp, { files: [{ bytes: await singleMapBytes(p, 'stress_ac'), name: 'stress_ac.png' }] }), /needs stress_ac, rest_ac, stress_nac, rest_nac; the maps sent lack rest_ac, stress_nac, rest_nac/);
+      await assert.rejects(
+        predictStudy(tp, { files: [{ bytes: await singleMapBytes(p, 'stress_ac'), name: 'stress_ac.png' }] }),
+        /needs stress_ac, rest_ac, stress_nac, rest_nac; the maps sent lack rest_ac, stress_nac, rest_nac/,
+      );
     } finally {
       await tp.dispose();
     }
   });
 
-  test('with a normal database: SSS/SRS/SDS from the page, SDS = SSS - SRS, bull\'s-eye by score', async () => {
+  test("with a normal database: SSS/SRS/SDS from the page, SDS = SSS - SRS, bull's-eye by score", async () => {
     // normal limits from 12 synthetic normal patients' noise-free-rendered AC maps
     const samples: NormalSample[] = [];
     for (let i = 0; i < 12; i++) {
       const p = testPatient(i, 0, 101);
-      for (const v of ['stress_ac', 'rest_ac'] as const) samples.push({ ...viewAcquisition(v), segments: segmentMeans(p.maps[v]), id: `${p.id}/${v}` });
+      for (const v of ['stress_ac', 'rest_ac'] as const)
+        samples.push({ ...viewAcquisition(v), segments: segmentMeans(p.maps[v]), id: `${p.id}/${v}` });
     }
     const db = buildNormalDatabase(samples, { minStudies: 10 });
     const withDb = await loadPredictor(runDir, { threads: 1, normalDb: db });
     try {
-      const { result } = await predictStudy(withDb, { files: [{ bytes: await pageBytes(testPatient(4, 1)), name: 'page.png' }] });
+      const { result } = await predictStudy(withDb, {
+        files: [{ bytes: await pageBytes(testPatient(4, 1)), name: 'page.png' }],
+      });
       assert.equal(result.scores.available, true, result.scores.reason ?? '');
       const ac = result.scores.AC!;
-      assert.equal(ac.sss, ac.stress.filter((s) => s > 0).reduce((a, b) => a + b, 0));
+      assert.equal(
+        ac.sss,
+        ac.stress.filter((s) => s > 0).reduce((a, b) => a + b, 0),
+      );
       assert.equal(ac.sds, ac.sss - ac.srs);
       assert.equal(result.bullseye.kind, 'score');
       assert.deepEqual(result.bullseye.values, ac.stress);
@@ -185,19 +231,58 @@ describe('predictStudy', () => {
 
   test('bad input: each problem named', async () => {
     const p = testPatient(5, 1);
-    const black = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#000' } }).png().toBuffer();
+    const black = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer();
     const page = await pageBytes(p);
     const cases: [Parameters<typeof predictStudy>[1], RegExp][] = [
       [{ files: [] }, /no image/],
-      [{ files: [{ bytes: new TextEncoder().encode('hello, not an image'), name: 'notes.txt' }] }, /notes\.txt: is not a JPEG, PNG or DICOM file/],
-      [{ files: [{ bytes: page.subarray(0, page.length >> 1), name: 'cut.png' }] }, /cut\.png: PNG file is truncated/],
+      [
+        { files: [{ bytes: new TextEncoder().encode('hello, not an image'), name: 'notes.txt' }] },
+        /notes\.txt: is not a JPEG, PNG or DICOM file/,
+      ],
+      [
+        { files: [{ bytes: page.subarray(0, page.length >> 1), name: 'cut.png' }] },
+        /cut\.png: PNG file is truncated/,
+      ],
       [{ files: [{ bytes: black, name: 'black.png' }] }, /black\.png: no polar-map disc found/],
-      [{ files: Array.from({ length: 5 }, (_, i) => ({ bytes: black, name: `m${i}.png` })) }, /too many files \(5\)/],
-      [{ files: [{ bytes: page, name: 'a.png' }, { bytes: black, name: 'b.png' }] }, /a\.png: found 4 polar-map discs; send an export page on its own/],
+      [
+        { files: Array.from({ length: 5 }, (_, i) => ({ bytes: black, name: `m${i}.png` })) },
+        /too many files \(5\)/,
+      ],
+      [
+        {
+          files: [
+            { bytes: page, name: 'a.png' },
+            { bytes: black, name: 'b.png' },
+          ],
+        },
+        /a\.png: found 4 polar-map discs; send an export page on its own/,
+      ],
     ];
-    for (const [input, re] of cases) await assert.rejects(predictStudy(predictor, input), (e: unknown) => e instanceof InputError && re.test(e.message));
+    for (const [input, re] of cases)
+      await assert.rejects(
+        predictStudy(predictor, input),
+        (e: unknown) => e instanceof InputError && re.test(e.message),
+      );
     const m = await singleMapBytes(p, 'stress_ac');
-    await assert.rejects(predictStudy(predictor, { files: [{ bytes: m, name: 'x.png' }, { bytes: m, name: 'y.png' }] }), /x\.png: cannot tell which view/);
-    await assert.rejects(predictStudy(predictor, { files: [{ bytes: m, name: 's_stress_ac.png' }, { bytes: m, name: 't_stress_ac.png' }] }), /a second Stress AC map/);
+    await assert.rejects(
+      predictStudy(predictor, {
+        files: [
+          { bytes: m, name: 'x.png' },
+          { bytes: m, name: 'y.png' },
+        ],
+      }),
+      /x\.png: cannot tell which view/,
+    );
+    await assert.rejects(
+      predictStudy(predictor, {
+        files: [
+          { bytes: m, name: 's_stress_ac.png' },
+          { bytes: m, name: 't_stress_ac.png' },
+        ],
+      }),
+      /a second Stress AC map/,
+    );
   });
 });

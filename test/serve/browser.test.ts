@@ -21,7 +21,9 @@ import { buildTestModel, pageBytes, testPatient, writeTestRun } from '../predict
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'images', 'serve.png');
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)`;
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)`;
 
 let tmp = '';
 let model: tf.LayersModel | undefined;
@@ -32,7 +34,9 @@ before(async () => {
   if (skip) return;
   tmp = await mkdtemp(join(tmpdir(), 'polarcad-browser-'));
   model = await buildTestModel();
-  predictor = await loadPredictor(await writeTestRun(join(tmp, 'run'), model, { embedded: true }), { threads: 1 });
+  predictor = await loadPredictor(await writeTestRun(join(tmp, 'run'), model, { embedded: true }), {
+    threads: 1,
+  });
   app = await buildServer(predictor, { logLevel: 'silent' });
 });
 after(async () => {
@@ -42,72 +46,109 @@ after(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-test('upload a study in headless Chromium: probability, overlay, bull\'s-eye, model card, report', { skip, timeout: 180_000 }, async () => {
-  const { chromium } = await import('playwright-core');
-  const address = await (app as FastifyInstance).listen({ port: 0, host: '127.0.0.1' });
-  const pagePath = join(tmp, 'P0001_page.png');
-  await writeFile(pagePath, await pageBytes(testPatient(0, 1)));
-  const notImage = join(tmp, 'notes.txt');
-  await writeFile(notImage, 'not an image');
-  const profile = await mkdtemp(join(tmpdir(), 'polarcad-chromium-profile-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    acceptDownloads: true,
-    viewport: { width: 1280, height: 1000 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  try {
-    const page = context.pages()[0] ?? (await context.newPage());
-    const external: string[] = [];
-    page.on('request', (r) => {
-      if (!r.url().startsWith(address) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) external.push(r.url());
+test(
+  "upload a study in headless Chromium: probability, overlay, bull's-eye, model card, report",
+  { skip, timeout: 180_000 },
+  async () => {
+    const { chromium } = await import('playwright-core');
+    const address = await (app as FastifyInstance).listen({ port: 0, host: '127.0.0.1' });
+    const pagePath = join(tmp, 'P0001_page.png');
+    await writeFile(pagePath, await pageBytes(testPatient(0, 1)));
+    const notImage = join(tmp, 'notes.txt');
+    await writeFile(notImage, 'not an image');
+    const profile = await mkdtemp(join(tmpdir(), 'polarcad-chromium-profile-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      acceptDownloads: true,
+      viewport: { width: 1280, height: 1000 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
-    const consoleErrors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    await page.goto(`${address}/`);
-    await page.waitForSelector('#card dl', { timeout: 30_000 });
-    assert.match((await page.textContent('#card')) ?? '', /Intended use.*second reader/s);
-    assert.match((await page.textContent('#card .disclaimer')) ?? '', /not ImageNet weights/);
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      const external: string[] = [];
+      page.on('request', (r) => {
+        if (!r.url().startsWith(address) && !r.url().startsWith('blob:') && !r.url().startsWith('data:'))
+          external.push(r.url());
+      });
+      const consoleErrors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') consoleErrors.push(m.text());
+      });
+      await page.goto(`${address}/`);
+      await page.waitForSelector('#card dl', { timeout: 30_000 });
+      assert.match((await page.textContent('#card')) ?? '', /Intended use.*second reader/s);
+      assert.match((await page.textContent('#card .disclaimer')) ?? '', /not ImageNet weights/);
 
-    await page.setInputFiles('#files', notImage);
-    await page.waitForSelector('.study .error:not([hidden])', { timeout: 60_000 });
-    assert.match((await page.textContent('.study .error')) ?? '', /file 1: is not a JPEG, PNG or DICOM file/);
+      await page.setInputFiles('#files', notImage);
+      await page.waitForSelector('.study .error:not([hidden])', { timeout: 60_000 });
+      assert.match(
+        (await page.textContent('.study .error')) ?? '',
+        /file 1: is not a JPEG, PNG or DICOM file/,
+      );
 
-    await page.setInputFiles('#files', pagePath);
-    type Doc = { querySelector(s: string): { complete: boolean; naturalWidth: number } | null };
-    await page.waitForFunction(
-      () => {
-        const img = (globalThis as unknown as { document: Doc }).document.querySelector('.study .overlay');
-        return img !== null && img.complete && img.naturalWidth > 0;
-      },
-      undefined,
-      { timeout: 120_000 },
-    );
-    const pct = (await page.textContent('.study .pct')) ?? '';
-    assert.match(pct, /^\d{1,3}%$/);
-    assert.match((await page.textContent('.study .wording')) ?? '', /(low|moderate|high) probability of CAD/);
-    assert.match((await page.textContent('.study .decision')) ?? '', /(CAD|normal) at the operating threshold 0\.50/);
-    assert.equal(await page.locator('.study .bullseye svg path').count(), 17);
-    assert.match((await page.textContent('.study .sentence')) ?? '', /territor/);
-    const overlayWidth = await page.$eval('.study .overlay', (i) => (i as unknown as { naturalWidth: number }).naturalWidth);
-    assert.ok(overlayWidth > 512, `overlay ${overlayWidth} px wide`);
+      await page.setInputFiles('#files', pagePath);
+      type Doc = { querySelector(s: string): { complete: boolean; naturalWidth: number } | null };
+      await page.waitForFunction(
+        () => {
+          const img = (globalThis as unknown as { document: Doc }).document.querySelector('.study .overlay');
+          return img !== null && img.complete && img.naturalWidth > 0;
+        },
+        undefined,
+        { timeout: 120_000 },
+      );
+      const pct = (await page.textContent('.study .pct')) ?? '';
+      assert.match(pct, /^\d{1,3}%$/);
+      assert.match(
+        (await page.textContent('.study .wording')) ?? '',
+        /(low|moderate|high) probability of CAD/,
+      );
+      assert.match(
+        (await page.textContent('.study .decision')) ?? '',
+        /(CAD|normal) at the operating threshold 0\.50/,
+      );
+      assert.equal(await page.locator('.study .bullseye svg path').count(), 17);
+      assert.match((await page.textContent('.study .sentence')) ?? '', /territor/);
+      const overlayWidth = await page.$eval(
+        '.study .overlay',
+        (i) => (i as unknown as { naturalWidth: number }).naturalWidth,
+      );
+      assert.ok(overlayWidth > 512, `overlay ${overlayWidth} px wide`);
 
-    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('.study .download')]);
-    await mkdir(dirname(SCREENSHOT), { recursive: true });
-    const saved = join(dirname(SCREENSHOT), 'serve-report.png');
-    await download.saveAs(saved);
-    const bytes = await readFile(saved);
-    assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'the report is a PNG');
-    assert.ok(bytes.length > 20_000, `report ${bytes.length} bytes`);
+      const [download] = await Promise.all([
+        page.waitForEvent('download', { timeout: 30_000 }),
+        page.click('.study .download'),
+      ]);
+      await mkdir(dirname(SCREENSHOT), { recursive: true });
+      const saved = join(dirname(SCREENSHOT), 'serve-report.png');
+      await download.saveAs(saved);
+      const bytes = await readFile(saved);
+      assert.deepEqual(
+        [...bytes.subarray(0, 8)],
+        [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+        'the report is a PNG',
+      );
+      assert.ok(bytes.length > 20_000, `report ${bytes.length} bytes`);
 
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
-    assert.deepEqual(external, [], 'the page loads nothing from elsewhere');
-    assert.deepEqual(consoleErrors.filter((e) => !/status of 400/.test(e)), [], 'no console errors (besides the 400 of the bad upload)');
-  } finally {
-    await context.close();
-    await rm(profile, { recursive: true, force: true });
-  }
-});
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      assert.deepEqual(external, [], 'the page loads nothing from elsewhere');
+      assert.deepEqual(
+        consoleErrors.filter((e) => !/status of 400/.test(e)),
+        [],
+        'no console errors (besides the 400 of the bad upload)',
+      );
+    } finally {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    }
+  },
+);

@@ -47,58 +47,75 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (i - lo);
 }
 
-test(`${TOTAL} predictions from ${CLIENTS} concurrent clients on 127.0.0.1`, { timeout: 600_000 }, async (t) => {
-  // four studies as prepared 256 px crops (what `polarcad prepare` writes), with their reference probabilities
-  const studies: { bytes: Buffer; probability: number }[] = [];
-  for (let i = 0; i < 4; i++) {
-    const m = await mapsFromFiles([{ bytes: await singleMapBytes(testPatient(i, (i % 2) as 0 | 1), 'stress_ac'), name: 'm' }], { needed: ['stress_ac'] });
-    const crop = m.maps.stress_ac!;
-    const bytes = await sharp(Buffer.from(crop.data), { raw: { width: crop.width, height: crop.height, channels: 3 } }).png().toBuffer();
-    const ref = await predictStudy(predictor, { files: [{ bytes, name: 'ref' }] });
-    studies.push({ bytes, probability: ref.result.probability });
-  }
-  const address = await app.listen({ port: 0, host: '127.0.0.1' });
-  assert.match(address, /^http:\/\/127\.0\.0\.1:\d+$/);
-  const call = async (k: number): Promise<number> => {
-    const s = studies[k % studies.length];
-    const form = new FormData();
-    form.append('stress_ac', new Blob([s.bytes], { type: 'image/png' }), 'upload');
+test(
+  `${TOTAL} predictions from ${CLIENTS} concurrent clients on 127.0.0.1`,
+  { timeout: 600_000 },
+  async (t) => {
+    // four studies as prepared 256 px crops (what `polarcad prepare` writes), with their reference probabilities
+    const studies: { bytes: Buffer; probability: number }[] = [];
+    for (let i = 0; i < 4; i++) {
+      const m = await mapsFromFiles(
+        [{ bytes: await singleMapBytes(testPatient(i, (i % 2) as 0 | 1), 'stress_ac'), name: 'm' }],
+        { needed: ['stress_ac'] },
+      );
+      const crop = m.maps.stress_ac!;
+      const bytes = await sharp(Buffer.from(crop.data), {
+        raw: { width: crop.width, height: crop.height, channels: 3 },
+      })
+        .png()
+        .toBuffer();
+      const ref = await predictStudy(predictor, { files: [{ bytes, name: 'ref' }] });
+      studies.push({ bytes, probability: ref.result.probability });
+    }
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    assert.match(address, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const call = async (k: number): Promise<number> => {
+      const s = studies[k % studies.length];
+      const form = new FormData();
+      form.append('stress_ac', new Blob([s.bytes], { type: 'image/png' }), 'upload');
+      const t0 = performance.now();
+      const res = await fetch(`${address}/api/predict`, { method: 'POST', body: form });
+      const body = (await res.json()) as { probability?: number; error?: string; decision?: string };
+      const ms = performance.now() - t0;
+      assert.equal(res.status, 200, `request ${k}: ${body.error}`);
+      assert.ok(
+        Math.abs((body.probability as number) - s.probability) < 1e-6,
+        `request ${k}: probability ${body.probability}, expected ${s.probability}`,
+      );
+      assert.equal(body.decision, s.probability >= 0.5 ? 'CAD' : 'normal');
+      return ms;
+    };
+    // warm-up, then the measured run
+    for (let k = 0; k < 8; k++) await call(k);
+    const tensors0 = tf.memory().numTensors;
+    const rss0 = process.memoryUsage().rss;
+    const latencies: number[] = [];
+    let next = 0;
     const t0 = performance.now();
-    const res = await fetch(`${address}/api/predict`, { method: 'POST', body: form });
-    const body = (await res.json()) as { probability?: number; error?: string; decision?: string };
-    const ms = performance.now() - t0;
-    assert.equal(res.status, 200, `request ${k}: ${body.error}`);
-    assert.ok(Math.abs((body.probability as number) - s.probability) < 1e-6, `request ${k}: probability ${body.probability}, expected ${s.probability}`);
-    assert.equal(body.decision, s.probability >= 0.5 ? 'CAD' : 'normal');
-    return ms;
-  };
-  // warm-up, then the measured run
-  for (let k = 0; k < 8; k++) await call(k);
-  const tensors0 = tf.memory().numTensors;
-  const rss0 = process.memoryUsage().rss;
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
-      while (next < TOTAL) {
-        const k = next++;
-        latencies.push(await call(k));
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  const rss1 = process.memoryUsage().rss;
-  assert.equal(latencies.length, TOTAL);
-  assert.equal(tf.memory().numTensors, tensors0, 'no tensor growth');
-  const growth = (rss1 - rss0) / 2 ** 20;
-  assert.ok(growth < 256, `RSS grew by ${growth.toFixed(0)} MiB`);
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const health = (await (await fetch(`${address}/healthz`)).json()) as { rejected: number; results: number };
-  assert.equal(health.rejected, 0, 'nothing refused with a queue of 32 and 8 clients');
-  assert.ok(health.results <= 100, 'the result store is bounded');
-  t.diagnostic(
-    `${TOTAL} predictions, ${CLIENTS} clients: ${(TOTAL / seconds).toFixed(1)} predictions/s, p50 ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms, ` +
-      `max ${sorted[sorted.length - 1].toFixed(0)} ms; tensors ${tensors0} -> ${tf.memory().numTensors}; RSS ${(rss0 / 2 ** 20).toFixed(0)} -> ${(rss1 / 2 ** 20).toFixed(0)} MiB`,
-  );
-});
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (next < TOTAL) {
+          const k = next++;
+          latencies.push(await call(k));
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const rss1 = process.memoryUsage().rss;
+    assert.equal(latencies.length, TOTAL);
+    assert.equal(tf.memory().numTensors, tensors0, 'no tensor growth');
+    const growth = (rss1 - rss0) / 2 ** 20;
+    assert.ok(growth < 256, `RSS grew by ${growth.toFixed(0)} MiB`);
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const health = (await (await fetch(`${address}/healthz`)).json()) as {
+      rejected: number;
+      results: number;
+    };
+    assert.equal(health.rejected, 0, 'nothing refused with a queue of 32 and 8 clients');
+    assert.ok(health.results <= 100, 'the result store is bounded');
+    t.diagnostic(
+      `${TOTAL} predictions, ${CLIENTS} clients: ${(TOTAL / seconds).toFixed(1)} predictions/s, p50 ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms, ` +
+        `max ${sorted[sorted.length - 1].toFixed(0)} ms; tensors ${tensors0} -> ${tf.memory().numTensors}; RSS ${(rss0 / 2 ** 20).toFixed(0)} -> ${(rss1 / 2 ** 20).toFixed(0)} MiB`,
+    );
+  },
+);

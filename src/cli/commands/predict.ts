@@ -7,7 +7,14 @@
 import type { Command } from 'commander';
 import { parseLayout } from '../../ingest/manifest.js';
 import { loadPredictor } from '../../predict/predictor.js';
-import { PREDICT_FORMATS, formatCsv, formatJson, formatTable, runPredict, type PredictFormat } from '../../predict/run.js';
+import {
+  PREDICT_FORMATS,
+  formatCsv,
+  formatJson,
+  formatTable,
+  runPredict,
+  type PredictFormat,
+} from '../../predict/run.js';
 import { resolveColormap } from '../../polarmap/custom-colormap.js';
 import { loadNormalDatabase } from '../../polarmap/normal-database.js';
 import { InputError } from '../../util/errors.js';
@@ -26,25 +33,35 @@ interface PredictCliOptions {
 export function registerPredict(program: Command): void {
   program
     .command('predict')
-    .description('CAD probability, decision at the operating threshold, Grad-CAM territory summary and (with --normal-db) SSS/SRS/SDS for each study; export pages or single maps, JPEG, PNG or DICOM')
+    .description(
+      'CAD probability, decision at the operating threshold, Grad-CAM territory summary and (with --normal-db) SSS/SRS/SDS for each study; export pages or single maps, JPEG, PNG or DICOM',
+    )
     .argument('<model>', 'run directory of polarcad train (or a model folder with polarcad.json)')
-    .argument('[images...]', 'export pages, or single maps named after their view (P001_stress_ac.png ...); maps of one patient form one study')
+    .argument(
+      '[images...]',
+      'export pages, or single maps named after their view (P001_stress_ac.png ...); maps of one patient form one study',
+    )
     .option('--manifest <file>', 'a manifest (docs/manifest.md) instead of image files: one study per row')
     .option('--format <f>', `output: ${PREDICT_FORMATS.join(', ')}`, 'table')
-    .option('--out <dir>', 'write each study\'s Grad-CAM overlay figure there (<study>.gradcam.png)')
+    .option('--out <dir>', "write each study's Grad-CAM overlay figure there (<study>.gradcam.png)")
     .option('--normal-db <file>', 'normal database (polarcad score --save-normal-db) for SSS/SRS/SDS')
     .option('--colormap <spec>', 'colour map of the exports for the scores (default: recognised)')
     .option('--layout <layout>', 'layout of export pages (default stress_ac,rest_ac/stress_nac,rest_nac)')
     .option('--threads <n>', 'ONNX Runtime threads (default: every core)')
     .action(async (model: string, images: string[], o: PredictCliOptions) => {
-      if (!(PREDICT_FORMATS as readonly string[]).includes(o.format)) throw new InputError(`--format must be one of ${PREDICT_FORMATS.join(', ')}, got "${o.format}"`);
+      if (!(PREDICT_FORMATS as readonly string[]).includes(o.format))
+        throw new InputError(`--format must be one of ${PREDICT_FORMATS.join(', ')}, got "${o.format}"`);
       const layout = o.layout === undefined ? undefined : parseLayout(o.layout);
       if (typeof layout === 'string') throw new InputError(`--layout: ${layout}`);
       const threads = o.threads === undefined ? undefined : Number(o.threads);
-      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new InputError(`--threads must be a positive integer, got "${o.threads}"`);
+      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1))
+        throw new InputError(`--threads must be a positive integer, got "${o.threads}"`);
       const normalDb = o.normalDb === undefined ? undefined : await loadNormalDatabase(o.normalDb);
       const colormap = o.colormap === undefined ? undefined : await resolveColormap(o.colormap);
-      const predictor = await loadPredictor(model, { ...(normalDb ? { normalDb } : {}), ...(threads !== undefined ? { threads } : {}) });
+      const predictor = await loadPredictor(model, {
+        ...(normalDb ? { normalDb } : {}),
+        ...(threads !== undefined ? { threads } : {}),
+      });
       const progress = createProgress('predict');
       try {
         const rows = await runPredict(predictor, {
@@ -57,10 +74,14 @@ export function registerPredict(program: Command): void {
         });
         progress.stop();
         const format = o.format as PredictFormat;
-        process.stdout.write(format === 'json' ? formatJson(rows) : format === 'csv' ? formatCsv(rows) : formatTable(rows));
+        process.stdout.write(
+          format === 'json' ? formatJson(rows) : format === 'csv' ? formatCsv(rows) : formatTable(rows),
+        );
         const bad = rows.filter((r) => r.error !== null);
         if (bad.length > 0) {
-          throw new InputError(`${bad.length} of ${rows.length} stud${rows.length === 1 ? 'y' : 'ies'} could not be read:\n${bad.map((r) => `  - ${r.study}: ${r.error}`).join('\n')}`);
+          throw new InputError(
+            `${bad.length} of ${rows.length} stud${rows.length === 1 ? 'y' : 'ies'} could not be read:\n${bad.map((r) => `  - ${r.study}: ${r.error}`).join('\n')}`,
+          );
         }
       } finally {
         progress.stop();

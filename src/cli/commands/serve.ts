@@ -21,17 +21,24 @@ interface ServeCliOptions {
 
 function int(name: string, s: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(s);
-  if (!/^\d+$/.test(s.trim()) || n < min || n > max) throw new InputError(`${name} must be an integer in [${min}, ${max}], got "${s}"`);
+  if (!/^\d+$/.test(s.trim()) || n < min || n > max)
+    throw new InputError(`${name} must be an integer in [${min}, ${max}], got "${s}"`);
   return n;
 }
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('the reader\'s workstation: a web page and JSON API (POST /api/predict, GET /api/model, GET /healthz) on 127.0.0.1')
+    .description(
+      "the reader's workstation: a web page and JSON API (POST /api/predict, GET /api/model, GET /healthz) on 127.0.0.1",
+    )
     .argument('<model>', 'run directory of polarcad train (or a model folder with polarcad.json)')
     .option('--port <n>', 'TCP port (0 = any free port)', '8080')
-    .option('--host <addr>', 'address to listen on; other than 127.0.0.1 exposes the server to the network', '127.0.0.1')
+    .option(
+      '--host <addr>',
+      'address to listen on; other than 127.0.0.1 exposes the server to the network',
+      '127.0.0.1',
+    )
     .option('--normal-db <file>', 'normal database (polarcad score --save-normal-db) for SSS/SRS/SDS')
     .option('--threads <n>', 'ONNX Runtime threads (default: every core)')
     .option('--concurrency <n>', 'predictions at once', '2')
@@ -41,14 +48,19 @@ export function registerServe(program: Command): void {
       const port = int('--port', o.port, 0, 65535);
       const normalDb = o.normalDb === undefined ? undefined : await loadNormalDatabase(o.normalDb);
       const threads = o.threads === undefined ? undefined : int('--threads', o.threads, 1, 256);
-      const predictor = await loadPredictor(model, { ...(normalDb ? { normalDb } : {}), ...(threads !== undefined ? { threads } : {}) });
+      const predictor = await loadPredictor(model, {
+        ...(normalDb ? { normalDb } : {}),
+        ...(threads !== undefined ? { threads } : {}),
+      });
       const app = await buildServer(predictor, {
         concurrency: int('--concurrency', o.concurrency, 1, 64),
         queue: int('--queue', o.queue, 0, 10_000),
         maxFileBytes: int('--max-file-mb', o.maxFileMb, 1, 1024) * 2 ** 20,
       });
       const address = await app.listen({ port, host: o.host });
-      process.stdout.write(`polarcad serve: ${predictor.card.backbone} (${predictor.card.input}) at ${address}/  (Ctrl-C stops)\n`);
+      process.stdout.write(
+        `polarcad serve: ${predictor.card.backbone} (${predictor.card.input}) at ${address}/  (Ctrl-C stops)\n`,
+      );
       await new Promise<void>((res) => {
         const stop = (): void => res();
         process.once('SIGINT', stop);
