@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { loadAdamSimd } from './kernels/adam_simd.js';
 import { loadDepthwiseSimd, registerWasmGradientKernels } from './kernels/index.js';
 
 export { tf };
@@ -49,6 +50,7 @@ export function initBackend(name: BackendName = 'wasm'): Promise<BackendName> {
     // The stock wasm backend lacks fast convolution gradients; ours make fine-tuning practical.
     if (name === 'wasm') {
       await loadDepthwiseSimd();
+      await loadAdamSimd(tf.backend()); // the fused optimiser update (src/train/adam.ts)
       registerWasmGradientKernels();
     }
     return tf.getBackend() as BackendName;

@@ -11,8 +11,16 @@
  *
  * Per-layer learning rates ("layer groups") are a per-variable `lr`: scaling gradients instead
  * would not work with Adam, whose step is invariant to the gradient's scale.
+ *
+ * Speed: on the wasm backend (once `initBackend` has loaded src/engine/kernels/adam_simd.ts) each
+ * variable is updated by one fused SIMD loop: m and v in place in tfjs' heap (they are owned by
+ * this optimiser alone: refCount 1), the new weights into a fresh buffer that becomes the
+ * variable's value (a weight is never written in place: XNNPACK caches packed weights by dataId,
+ * and another tensor may share the variable's data). The result is bit for bit that of the
+ * op-by-op update, which remains the path on other backends.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adamSimd, type AdamKernel } from '../engine/kernels/adam_simd.js';
 
 /** Saved optimiser state: step count and both moments of every variable, by variable key. */
 export interface AdamState {
@@ -50,8 +58,8 @@ export class Adam {
       if (keys.has(p.key)) throw new Error(`Adam: duplicate variable key ${p.key}`);
       if (!(p.lr > 0)) throw new Error(`Adam: learning rate of ${p.key} must be positive, got ${p.lr}`);
       keys.add(p.key);
-      this.m.set(p.key, tf.variable(tf.zerosLike(p.variable), false));
-      this.v.set(p.key, tf.variable(tf.zerosLike(p.variable), false));
+      this.m.set(p.key, ownedVariable(tf.zeros(p.variable.shape)));
+      this.v.set(p.key, ownedVariable(tf.zeros(p.variable.shape)));
     }
   }
 
@@ -65,6 +73,11 @@ export class Adam {
     this.step++;
     const t = this.step;
     const correction = Math.sqrt(1 - this.beta2 ** t) / (1 - this.beta1 ** t);
+    const kernel = adamSimd(tf.backend());
+    if (kernel !== null) {
+      this.applyFused(kernel, grads, correction);
+      return;
+    }
     tf.tidy(() => {
       for (const p of this.params) {
         const g = grads[p.variable.name];
@@ -79,6 +92,51 @@ export class Adam {
         p.variable.assign(tf.sub(p.variable, tf.div(tf.mul(m1, stepSize), tf.add(tf.sqrt(v1), this.epsilon))));
       }
     });
+  }
+
+  /** The update by the fused wasm kernel (see the module comment); same values as the tf ops. */
+  private applyFused(kernel: AdamKernel, grads: tf.NamedTensorMap, correction: number): void {
+    const backend = tf.backend() as tf.KernelBackend & WasmHeap;
+    const engine = tf.engine();
+    const jobs: { p: AdamParam; g: tf.Tensor; m: tf.Variable; v: tf.Variable; out: tf.Tensor }[] = [];
+    // allocate every output first: an allocation may grow the heap and detach earlier views
+    for (const p of this.params) {
+      const g = grads[p.variable.name];
+      if (g === undefined) continue;
+      if (g.dtype !== 'float32' || p.variable.dtype !== 'float32') throw new Error(`Adam: ${p.key} must be float32`);
+      if (g.size !== p.variable.size) throw new Error(`Adam: gradient of ${p.key} has ${g.size} values, the variable ${p.variable.size}`);
+      const m = this.m.get(p.key) as tf.Variable;
+      const v = this.v.get(p.key) as tf.Variable;
+      // the moments are written in place: they must not share their buffer with any tensor
+      for (const mv of [m, v]) {
+        if (backend.refCount(mv.dataId) !== 1) throw new Error(`Adam: moment buffer of ${p.key} is shared`);
+      }
+      const info = backend.makeOutput(p.variable.shape.slice(), 'float32');
+      const out = engine.makeTensorFromTensorInfo(info, backend);
+      jobs.push({ p, g, m, v, out });
+    }
+    try {
+      for (const j of jobs) {
+        const off = (t: tf.Tensor): number => backend.typedArrayFromHeap(t).byteOffset;
+        kernel(
+          off(j.p.variable),
+          off(j.g),
+          off(j.m),
+          off(j.v),
+          off(j.out),
+          j.p.variable.size,
+          this.beta1,
+          1 - this.beta1,
+          this.beta2,
+          1 - this.beta2,
+          j.p.lr * correction,
+          this.epsilon,
+        );
+      }
+      for (const j of jobs) j.p.variable.assign(j.out);
+    } finally {
+      for (const j of jobs) j.out.dispose();
+    }
   }
 
   /** A copy of the state (step and moments). */
@@ -101,17 +159,37 @@ export class Adam {
       const mv = this.m.get(p.key) as tf.Variable;
       if (m.length !== mv.size || v.length !== mv.size) throw new Error(`Adam state: moments of ${p.key} have the wrong size`);
       const vv = this.v.get(p.key) as tf.Variable;
-      tf.tidy(() => {
-        mv.assign(tf.tensor(m, mv.shape));
-        vv.assign(tf.tensor(v, mv.shape));
-      });
+      // fresh tensors, released after the assignment: the moments own their buffers alone
+      const mt = tf.tensor(m, mv.shape);
+      const vt = tf.tensor(v, mv.shape);
+      mv.assign(mt);
+      vv.assign(vt);
+      tf.dispose([mt, vt]);
     }
     this.step = s.step;
   }
 
+  /** Release the moments (the variables under optimisation are the caller's). */
   dispose(): void {
     for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
     this.m.clear();
     this.v.clear();
   }
+}
+
+/** What the fused path needs of the wasm backend. */
+interface WasmHeap {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  refCount(dataId: object): number;
+}
+
+/**
+ * A non-trainable variable holding `t`'s values that owns its buffer alone: `tf.variable(t)`
+ * shares t's data, so `t` is released here (it also leaked before: one tensor per moment).
+ */
+function ownedVariable(t: tf.Tensor): tf.Variable {
+  const v = tf.variable(t, false);
+  t.dispose();
+  return v;
 }
