@@ -11,7 +11,7 @@
  *   lies on a ridge or valley narrower than 2d: a grid line or a (outlined) letter stroke. Step edges (the
  *   border of a defect) and smooth perfusion gradients are not thin and are kept.
  * - off-map gray: when the colour map is known (given, or recognised automatically among the
- *   built-in ones), white/gray pixels (chroma <= 48) farther than `offMapDistance` (RGB
+ *   built-in ones by `recogniseImageColormap` of polarmap/recognise-colormap.ts), white/gray pixels (chroma <= 48) farther than `offMapDistance` (RGB
  *   distance) from every entry of the table, e.g. gray lines on a hot/cool/rainbow map.
  * The mask is dilated by one pixel (anti-aliased line borders) and filled by iterative
  * neighbour averaging from the border of each masked region inwards ("onion peel"): each pass
@@ -19,7 +19,8 @@
  * 8-neighbours (weights 1 for edge neighbours, 1/sqrt(2) for diagonals), then marks it known.
  */
 import type { Box, Disc, RgbImage } from '../domain/image.js';
-import { BUILTIN_COLORMAPS, ColormapInverter, getColormap, type Colormap } from '../polarmap/colormaps.js';
+import { ColormapInverter, type Colormap } from '../polarmap/colormaps.js';
+import { recogniseImageColormap } from '../polarmap/recognise-colormap.js';
 import { InputError } from '../util/errors.js';
 import { resizeRgb } from './preprocess.js';
 
@@ -149,7 +150,7 @@ export function cleanDisc(img: RgbImage, disc: Disc, opts: CleanOptions = {}): C
   const { image, inside } = cropNative(img, disc, r, n);
   const contrast = opts.lineContrast ?? 28;
   const mask = thinStructureMask(image, inside, contrast);
-  const cm = opts.colormap === undefined ? recogniseColormap(image, inside) : opts.colormap;
+  const cm = opts.colormap === undefined ? recogniseImageColormap(image) : opts.colormap;
   if (cm) markOffMap(image, inside, mask, cm, opts.offMapDistance ?? 45);
   const grown = dilate(mask, inside, n);
   const filled = inpaint(image, inside, grown);
@@ -230,31 +231,6 @@ function colourDistance(cm: Colormap, r: number, g: number, b: number): number {
     entry.lut[key] = d;
   }
   return d;
-}
-
-/**
- * The built-in colour map the disc pixels fit best (median distance to the table below 12),
- * or undefined. Uses a subsample of at most ~4000 inside pixels.
- */
-export function recogniseColormap(img: RgbImage, inside: Uint8Array): Colormap | undefined {
-  const idx: number[] = [];
-  let count = 0;
-  for (let i = 0; i < inside.length; i++) if (inside[i]) count++;
-  const step = Math.max(1, Math.floor(count / 4000));
-  let k = 0;
-  for (let i = 0; i < inside.length; i++) if (inside[i] && k++ % step === 0) idx.push(i * 3);
-  let best: Colormap | undefined;
-  let bestMedian = Infinity;
-  for (const name of BUILTIN_COLORMAPS) {
-    const cm = getColormap(name);
-    const dist = idx.map((p) => colourDistance(cm, img.data[p], img.data[p + 1], img.data[p + 2])).sort((a, b) => a - b);
-    const median = dist[Math.floor(dist.length / 2)] ?? Infinity;
-    if (median < bestMedian) {
-      bestMedian = median;
-      best = cm;
-    }
-  }
-  return bestMedian < 12 ? best : undefined;
 }
 
 /** Overlays are white or gray: largest channel minus smallest at most this. */

@@ -12,6 +12,9 @@
  * Euclidean, the same limit `rgbToUptake` uses to call a pixel valid) of the table ("coverage"),
  * ties broken by the mean distance. Candidates whose coverage is within `ambiguity` of the best
  * are reported as also fitting.
+ *
+ * The same criterion serves one image (`recogniseImageColormap`, used by `ingest/clean.ts` before
+ * the grid is removed) and a cohort (`ColormapRecogniser` fed every crop): one place, one rule.
  */
 import type { RgbImage } from '../domain/image.js';
 import { InputError } from '../util/errors.js';
@@ -129,5 +132,21 @@ export class ColormapRecogniser {
       .filter((f) => best.coverage - f.coverage <= amb)
       .map((f) => f.colormap.name);
     return { colormap: best.colormap, coverage: best.coverage, alsoFits };
+  }
+}
+
+/**
+ * The colour map of ONE square crop (disc inscribed) by the coverage criterion above, or
+ * undefined when no candidate covers `minCoverage` of its disc pixels. Prefer `ColormapRecogniser`
+ * over a whole cohort where there is one: a single normal crop can be ambiguous.
+ */
+export function recogniseImageColormap(img: RgbImage, opts: RecogniseOptions = {}): Colormap | undefined {
+  const recogniser = new ColormapRecogniser(opts);
+  recogniser.add(img);
+  try {
+    return recogniser.result().colormap;
+  } catch (e) {
+    if (e instanceof InputError) return undefined;
+    throw e;
   }
 }

@@ -291,8 +291,8 @@ describe('on a generated cohort (48 patients, easy, rainbow, prepared)', () => {
 
   it('the colour map is read as rainbow from every single crop, by coverage', async () => {
     // A normal rainbow crop shows only red/yellow/white, colours hot also has (at other uptakes).
-    // Measured on this cohort: the per-crop median-distance test of ingest/clean.ts
-    // (recogniseColormap) calls 61 of the 192 crops "hot"; coverage (share of pixels within 30 RGB
+    // Measured on this cohort: the per-crop median-distance test formerly in ingest/clean.ts
+    // (recogniseColormap, now replaced by recogniseImageColormap) called 61 of the 192 crops "hot"; coverage (share of pixels within 30 RGB
     // units) picks rainbow for all 192, with hot covering at most ~75% of a normal crop.
     for (const id of [...truth.keys()]) {
       for (const v of VIEWS) {
