@@ -57,6 +57,11 @@ export function registerServe(program: Command): void {
         queue: int('--queue', o.queue, 0, 10_000),
         maxFileBytes: int('--max-file-mb', o.maxFileMb, 1, 1024) * 2 ** 20,
       });
+      if (o.host !== '127.0.0.1' && o.host !== 'localhost' && o.host !== '::1') {
+        process.stderr.write(
+          `polarcad serve: WARNING: listening on ${o.host} exposes the page and API to the network without TLS or authentication\n`,
+        );
+      }
       const address = await app.listen({ port, host: o.host });
       process.stdout.write(
         `polarcad serve: ${predictor.card.backbone} (${predictor.card.input}) at ${address}/  (Ctrl-C stops)\n`,
