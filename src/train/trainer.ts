@@ -290,6 +290,16 @@ function stack(rows: readonly Float32Array[][], idx: readonly number[], j: numbe
   return tf.tensor(buf, [idx.length, ...shape]);
 }
 
+/**
+ * One-hot rows [n, 2] of `labels`, written directly (`tf.oneHot` of a `tf.tensor1d` costs two
+ * tensors, and the index tensor leaked once per batch).
+ */
+function oneHot(labels: readonly Label[]): tf.Tensor2D {
+  const buf = new Float32Array(labels.length * 2);
+  labels.forEach((l, i) => (buf[i * 2 + l] = 1));
+  return tf.tensor2d(buf, [labels.length, 2]);
+}
+
 /** Keras categorical cross-entropy on probabilities (clipped to [1e-7, 1 - 1e-7]) for 2 classes. */
 function crossEntropy(probs: tf.Tensor, oneHot: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
@@ -471,7 +481,7 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
           const idx = order.slice(b0, b0 + o.batchSize);
           const n = idx.length;
           const xs = shapes.map((s, j) => stack(trainRows, idx, j, s));
-          const y = tf.oneHot(tf.tensor1d(idx.map((i) => trainLabels[i]), 'int32'), 2);
+          const y = oneHot(idx.map((i) => trainLabels[i]));
           const masks = g.dropouts.map((d) => {
             const keep = 1 - d.rate;
             const buf = new Float32Array(n * d.width);
