@@ -14,7 +14,7 @@ import { markdownTable, replaceDocBlock, type BackboneRow } from './backbones-li
 interface ResultFile {
   machine: { cpus: number; cpuModel: string; node: string; date: string };
   wallSeconds: number;
-  figures: { quick: boolean; loadavg: { start: number[]; end: number[] }; backbones: BackboneRow[] };
+  figures: { quick: boolean; merged?: boolean; loadavg: { start: number[]; end: number[] }; backbones: BackboneRow[] };
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,7 +24,8 @@ const { machine, figures } = result;
 const loads = figures.backbones.flatMap((r) => [r.tfjs, r.ort]).flatMap((w) => ('loadavg' in w ? w.loadavg : []));
 const block =
   `Measured ${machine.date.slice(0, 10)} on ${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}` +
-  `${figures.quick ? ' (quick run)' : ''}; whole run ${Math.round(result.wallSeconds / 60)} min; ` +
+  `${figures.quick ? ' (quick run)' : ''}; ` +
+  `${figures.merged === true ? 'rows merged from more than one run (BENCH_MERGE; `measuredAt` per row in the results file where recorded)' : `whole run ${Math.round(result.wallSeconds / 60)} min`}; ` +
   `1-minute load average during the workers ${Math.min(...loads).toFixed(1)}..${Math.max(...loads).toFixed(1)} ` +
   `(the cores were shared with other work, so times are upper bounds). Times are ms per image; ` +
   `memory is per worker process (peak RSS includes Node, tsx and the model; wasm heap is the tfjs-wasm ` +
