@@ -8,7 +8,7 @@
  * Writes OUT/predictions.csv, OUT/metrics.json (`MetricsFile`, one `MetricsRow` with 95% CIs) and
  * OUT/evaluate.json atomically; the report is written by the caller.
  */
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { VIEWS, isView, type Label, type View } from '../domain/views.js';
@@ -21,7 +21,8 @@ import { readImage } from '../ingest/readers.js';
 import '../models/layers/keras-layers.js';
 import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
 import { writeDirAtomic } from '../util/atomic.js';
-import { InputError, errorMessage } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
+import { pathExists, readJsonObject } from '../util/fs.js';
 import { metricsWithIntervals } from './intervals.js';
 import { metricsFile, metricsRowFromIntervals, type MetricsFile, type MetricsRow } from './metrics-row.js';
 import { thresholdForSensitivity } from './metrics.js';
@@ -46,23 +47,6 @@ export interface LoadedModel {
   readonly session: OnnxModel;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function json(path: string): Promise<Record<string, unknown>> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new InputError(`${path}: cannot read it as JSON (${errorMessage(e)})`);
-  }
-}
-
 /**
  * Open a saved model: `path` is a run directory (model.onnx + model/polarcad.json) or a model
  * folder (model.json + polarcad.json).
@@ -72,18 +56,18 @@ export async function loadSavedModel(path: string): Promise<LoadedModel> {
   const p = resolve(path);
   let modelDir: string;
   let runDir: string | null;
-  if (await exists(join(p, 'model', 'polarcad.json'))) {
+  if (await pathExists(join(p, 'model', 'polarcad.json'))) {
     modelDir = join(p, 'model');
     runDir = p;
-  } else if (await exists(join(p, 'polarcad.json'))) {
+  } else if (await pathExists(join(p, 'polarcad.json'))) {
     modelDir = p;
-    runDir = (await exists(join(dirname(p), 'config.json'))) ? dirname(p) : null;
+    runDir = (await pathExists(join(dirname(p), 'config.json'))) ? dirname(p) : null;
   } else {
     throw new InputError(
       `${path}: not a polarcad model (expected a run directory of \`polarcad train\` with model/polarcad.json, or a model folder with polarcad.json)`,
     );
   }
-  const raw = await json(join(modelDir, 'polarcad.json'));
+  const raw = await readJsonObject(join(modelDir, 'polarcad.json'));
   const info: SavedModelInfo = {
     backbone: String(raw.backbone ?? '?'),
     inputSize: Number(raw.inputSize),
@@ -97,11 +81,11 @@ export async function loadSavedModel(path: string): Promise<LoadedModel> {
   if (!isScalingMode(info.scaling))
     throw new InputError(`${join(modelDir, 'polarcad.json')}: unknown scaling ${String(raw.scaling)}`);
   const config =
-    runDir !== null && (await exists(join(runDir, 'config.json')))
-      ? await json(join(runDir, 'config.json'))
+    runDir !== null && (await pathExists(join(runDir, 'config.json')))
+      ? await readJsonObject(join(runDir, 'config.json'))
       : null;
   const onnxPath = runDir !== null ? join(runDir, 'model.onnx') : '';
-  if (runDir !== null && (await exists(onnxPath))) {
+  if (runDir !== null && (await pathExists(onnxPath))) {
     return { info, runDir, config, source: 'onnx', session: await OnnxModel.create(onnxPath) };
   }
   const model = await loadTfjsFolder(modelDir);

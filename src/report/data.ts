@@ -16,6 +16,7 @@ import type { MetricsFile, MetricsRow } from '../evaluate/metrics-row.js';
 import { metricsRowFromIntervals } from '../evaluate/metrics-row.js';
 import { loadManifest } from '../ingest/manifest.js';
 import { InputError, errorMessage } from '../util/errors.js';
+import { pathExists, readJsonObject } from '../util/fs.js';
 
 /** One patient's out-of-sample probability of CAD. */
 export interface PatientPrediction {
@@ -154,31 +155,6 @@ export interface ReportData {
   readonly facts: readonly (readonly [string, string])[];
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function readJson(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new InputError(`${path}: cannot read (${errorMessage(e)})`);
-  }
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw new InputError(`${path}: not valid JSON (${errorMessage(e)})`);
-  }
-}
-
 async function readCsv(path: string): Promise<Record<string, string>[]> {
   let text: string;
   try {
@@ -229,7 +205,7 @@ export async function readPredictions(path: string): Promise<PatientPrediction[]
 
 /** Read history.csv of a run (train: acc/val_acc; experiments: accuracy/val_accuracy). */
 export async function readHistory(path: string): Promise<HistoryPoint[]> {
-  if (!(await exists(path))) return [];
+  if (!(await pathExists(path))) return [];
   const rows = await readCsv(path);
   const out: HistoryPoint[] = [];
   for (const r of rows) {
@@ -294,13 +270,15 @@ function selectedOf(v: unknown): { stage: string; epoch: number }[] {
 
 /** A `polarcad train` run directory (config.json with `polarcad: 'train'`). */
 export async function loadTrainRun(dir: string, name?: string): Promise<NetworkResult> {
-  const cfg = await readJson(join(dir, 'config.json'));
+  const cfg = await readJsonObject(join(dir, 'config.json'));
   if (cfg.status !== 'complete')
     throw new InputError(
       `${dir}: the training run is not complete (status ${String(cfg.status)}); resume it with \`polarcad train --resume ${dir}\``,
     );
   const resolved = obj(cfg.resolved);
-  const metrics = (await exists(join(dir, 'metrics.json'))) ? await readJson(join(dir, 'metrics.json')) : {};
+  const metrics = (await pathExists(join(dir, 'metrics.json')))
+    ? await readJsonObject(join(dir, 'metrics.json'))
+    : {};
   const threshold = typeof metrics.threshold === 'number' ? metrics.threshold : 0.5;
   const predictions = await readPredictions(join(dir, 'predictions.csv'));
   const backbone = str(resolved.backbone) ?? 'network';
@@ -341,9 +319,9 @@ export async function loadTrainRun(dir: string, name?: string): Promise<NetworkR
 
 /** A run directory written by an experiment (`runs/<name>/`: config.json with `name`, stages.json). */
 async function loadExperimentRun(dir: string, rowName: string, description: string): Promise<NetworkResult> {
-  const cfg = await readJson(join(dir, 'config.json'));
+  const cfg = await readJsonObject(join(dir, 'config.json'));
   const predictions = await readPredictions(join(dir, 'predictions.csv'));
-  const stagesJson = (await exists(join(dir, 'stages.json')))
+  const stagesJson = (await pathExists(join(dir, 'stages.json')))
     ? (JSON.parse(await readFile(join(dir, 'stages.json'), 'utf8')) as unknown)
     : [];
   const weights = obj(cfg.weights);
@@ -412,14 +390,14 @@ function empty(): Accum {
 }
 
 async function loadScoreDir(dir: string, acc: Accum): Promise<void> {
-  const file = (await readJson(join(dir, 'metrics.json'))) as unknown as MetricsFile;
+  const file = (await readJsonObject(join(dir, 'metrics.json'))) as unknown as MetricsFile;
   if (file.format !== 'polarcad-metrics' || !Array.isArray(file.rows))
     throw new InputError(`${join(dir, 'metrics.json')}: not a polarcad metrics file`);
   acc.kinds.push('score');
   acc.semiquant.push(...file.rows);
   acc.semiquantNote = file.rows[0]?.evaluatedOn;
   acc.manifest ??= file.manifest?.path;
-  if (await exists(join(dir, 'scores.csv'))) {
+  if (await pathExists(join(dir, 'scores.csv'))) {
     const rows = (await readCsv(join(dir, 'scores.csv'))).filter((r) => r.split === 'test');
     for (const [col, name, rule] of [
       ['sss_ac', 'SSS (AC)', 4],
@@ -441,8 +419,8 @@ async function loadScoreDir(dir: string, acc: Accum): Promise<void> {
 
 async function loadHeatmaps(dir: string): Promise<HeatmapItem[] | null> {
   const index = join(dir, 'heatmaps', 'index.json');
-  if (!(await exists(index))) return null;
-  const j = await readJson(index);
+  if (!(await pathExists(index))) return null;
+  const j = await readJsonObject(index);
   const items = Array.isArray(j.items) ? j.items : [];
   const out: HeatmapItem[] = [];
   for (const [i, it] of items.entries()) {
@@ -465,8 +443,8 @@ async function loadHeatmaps(dir: string): Promise<HeatmapItem[] | null> {
 }
 
 async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
-  if (await exists(join(dir, 'demo.json'))) {
-    const d = await readJson(join(dir, 'demo.json'));
+  if (await pathExists(join(dir, 'demo.json'))) {
+    const d = await readJsonObject(join(dir, 'demo.json'));
     acc.kinds.push('demo');
     for (const k of ['train', 'evaluate', 'score']) {
       const sub = str(d[k]);
@@ -476,8 +454,8 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
     for (const n of strArr(d.notes)) acc.notes.push(n);
     return;
   }
-  if (await exists(join(dir, 'cv.json'))) {
-    const c = await readJson(join(dir, 'cv.json'));
+  if (await pathExists(join(dir, 'cv.json'))) {
+    const c = await readJsonObject(join(dir, 'cv.json'));
     acc.kinds.push('cv');
     const predictions = await readPredictions(join(dir, 'predictions.csv'));
     const threshold = typeof c.threshold === 'number' ? c.threshold : 0.5;
@@ -520,8 +498,8 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
     acc.manifest ??= str(obj(c.manifest).path);
     return;
   }
-  if (await exists(join(dir, 'evaluate.json'))) {
-    const e = await readJson(join(dir, 'evaluate.json'));
+  if (await pathExists(join(dir, 'evaluate.json'))) {
+    const e = await readJsonObject(join(dir, 'evaluate.json'));
     acc.kinds.push('evaluate');
     const predictions = await readPredictions(join(dir, 'predictions.csv'));
     const threshold = Number(obj(e.threshold).value ?? 0.5);
@@ -529,7 +507,7 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
     const evaluatedOn = `manifest ${basename(str(obj(e.manifest).path) ?? '?')} (${predictions.length} patients)`;
     let base: NetworkResult | undefined;
     const run = str(e.run);
-    if (run !== undefined && (await exists(join(run, 'config.json')))) {
+    if (run !== undefined && (await pathExists(join(run, 'config.json')))) {
       try {
         base = await loadTrainRun(run);
       } catch {
@@ -564,12 +542,12 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
     acc.heatmaps ??= await loadHeatmaps(dir);
     return;
   }
-  if (await exists(join(dir, 'score.json'))) {
+  if (await pathExists(join(dir, 'score.json'))) {
     await loadScoreDir(dir, acc);
     return;
   }
-  if (await exists(join(dir, 'config.json'))) {
-    const cfg = await readJson(join(dir, 'config.json'));
+  if (await pathExists(join(dir, 'config.json'))) {
+    const cfg = await readJsonObject(join(dir, 'config.json'));
     if (cfg.polarcad === 'train') {
       acc.kinds.push('train');
       const n = await loadTrainRun(dir);
@@ -585,7 +563,7 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
   }
   let found = false;
   for (const [file, title] of EXPERIMENT_TABLES) {
-    if (!(await exists(join(dir, file)))) continue;
+    if (!(await pathExists(join(dir, file)))) continue;
     found = true;
     acc.kinds.push(`experiment ${file.replace(/\.csv$/, '')}`);
     const rows = await readCsv(join(dir, file));
@@ -593,7 +571,7 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
     const notes: string[] = [];
     for (const r of rows) {
       const runDir = r.run_dir ?? '';
-      if (runDir === '' || !(await exists(join(dir, runDir, 'predictions.csv')))) {
+      if (runDir === '' || !(await pathExists(join(dir, runDir, 'predictions.csv')))) {
         notes.push(`${r.name}: ${r.note || 'no run directory'}`);
         continue;
       }
@@ -603,7 +581,7 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
       acc.manifest ??= n.manifest;
     }
     const md = join(dir, file.replace(/\.csv$/, '.md'));
-    if (await exists(md)) {
+    if (await pathExists(md)) {
       for (const line of (await readFile(md, 'utf8')).split('\n'))
         if (line.startsWith('- ')) notes.push(line.slice(2));
     }
