@@ -6,6 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,4 +171,46 @@ describe('polarcad predict', () => {
       assert.match(r.err, re);
     }
   });
+});
+
+describe('polarcad serve', () => {
+  test(
+    'starts on 127.0.0.1, answers /healthz and /api/model, stops cleanly on SIGTERM',
+    { timeout: 120_000 },
+    async () => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', join('src', 'cli', 'bin.ts'), 'serve', runDir, '--port', '0', '--threads', '1'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const address = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+      });
+      try {
+        const h = (await (await fetch(`${address}/healthz`)).json()) as { status: string };
+        assert.equal(h.status, 'ok');
+        const c = (await (await fetch(`${address}/api/model`)).json()) as { backbone: string };
+        assert.equal(c.backbone, 'MobileNetV2');
+      } finally {
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        child.kill('SIGTERM');
+        assert.equal(await exited, 0, err);
+      }
+      const lines = out.split('\n').filter((l) => l.startsWith('{'));
+      assert.ok(
+        lines.some((l) => (JSON.parse(l) as { route?: string }).route === '/healthz'),
+        'request lines on stdout',
+      );
+    },
+  );
 });
