@@ -78,6 +78,17 @@ export interface MetricsRowMeta {
 
 const orNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
+/** The threshold figures of a row that has no operating threshold (a continuous score): all null. */
+export const NO_THRESHOLD_FIGURES = {
+  threshold: null,
+  confusion: null,
+  accuracy: null,
+  sensitivity: null,
+  specificity: null,
+  precision: null,
+  f1: null,
+} as const satisfies Partial<MetricsRow>;
+
 /** An `Interval` (or bootstrap interval) as a JSON-ready `IntervalValue`. */
 export function intervalValue(
   i: Interval | BootstrapInterval,
@@ -156,13 +167,7 @@ export function continuousScoreRow(
     n: labels.length,
     positives,
     negatives: labels.length - positives,
-    threshold: null,
-    confusion: null,
-    accuracy: null,
-    sensitivity: null,
-    specificity: null,
-    precision: null,
-    f1: null,
+    ...NO_THRESHOLD_FIGURES,
     auc: intervalValue(a, 'bootstrap'),
   };
 }

@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { NO_THRESHOLD_FIGURES } from '../../src/evaluate/metrics-row.js';
 
 /** 10 test patients: labels and probabilities chosen so that at t = 0.5 TP 4, FN 1, TN 4, FP 1. */
 export const TEST_IDS = ['P01', 'P02', 'P03', 'P04', 'P05', 'P06', 'P07', 'P08', 'P09', 'P10'];
@@ -125,13 +126,7 @@ export async function writeScoreDir(dir: string, manifest: string): Promise<void
     name: 'sss_ac',
     description: 'SSS as a continuous score (AC maps)',
     kind: 'score',
-    threshold: null,
-    confusion: null,
-    accuracy: null,
-    sensitivity: null,
-    specificity: null,
-    precision: null,
-    f1: null,
+    ...NO_THRESHOLD_FIGURES,
     auc: iv(0.84, 0.6, 1, 'bootstrap'),
   };
   await writeFile(
