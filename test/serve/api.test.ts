@@ -220,6 +220,19 @@ describe('POST /api/predict', () => {
     }
   });
 
+  test('a prediction over the time limit answers 503 and the server goes on', async () => {
+    const slow = await server({ predictTimeoutMs: 1, logLevel: 'silent' });
+    try {
+      const map = await singleMapBytes(testPatient(5, 1), 'stress_ac');
+      const r = await post(slow, [['stress_ac', map, 'upload']]);
+      assert.equal(r.statusCode, 503, r.body);
+      assert.match(r.json<{ error: string }>().error, /took longer than/);
+      assert.equal((await slow.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+    } finally {
+      await slow.close();
+    }
+  });
+
   test('results expire unless kept; keep=1 keeps them; DELETE forgets them', async () => {
     const short = await server({ resultTtlMs: 150, logLevel: 'silent' });
     try {
