@@ -25,7 +25,11 @@ function randomArray(n: number, seed: number, scale = 1): Float32Array {
 }
 
 /** Keras' Adam in float32, one rounding per operation (the op order of src/train/adam.ts). */
-function emulate(w: Float32Array, grads: Float32Array[], lr: number): { w: Float32Array; m: Float32Array; v: Float32Array } {
+function emulate(
+  w: Float32Array,
+  grads: Float32Array[],
+  lr: number,
+): { w: Float32Array; m: Float32Array; v: Float32Array } {
   const f = Math.fround;
   const out = w.slice();
   const m = new Float32Array(w.length);
@@ -102,7 +106,10 @@ describe('fused wasm Adam', () => {
     adam.applyGradients({ [w.name]: g });
     assert.deepEqual(Array.from(init.dataSync()), Array.from(before), 'the alias changed');
     const now = w.dataSync().slice();
-    assert.ok(now.every((a, i) => Math.abs(a - (before[i] - 0.1)) < 1e-5), 'first step moves every weight by -lr');
+    assert.ok(
+      now.every((a, i) => Math.abs(a - (before[i] - 0.1)) < 1e-5),
+      'first step moves every weight by -lr',
+    );
     const fused = tf.fused.matMul({ a: x, b: w });
     const fresh = tf.tensor2d(now, [8, 3]);
     const plain = tf.matMul(x, fresh);

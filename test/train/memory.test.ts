@@ -17,7 +17,12 @@ before(async () => {
 
 test('trainStages: tensors and backend buffers are the same before and after (warm-up + fine-tune)', async () => {
   const { model, headLayers } = tinyClassifier(1);
-  const setup = new TrainingSetup({ backboneName: 'tiny', inputSize: SIZE, scaling: 'unit', layout: 'image' });
+  const setup = new TrainingSetup({
+    backboneName: 'tiny',
+    inputSize: SIZE,
+    scaling: 'unit',
+    layout: 'image',
+  });
   const train = makeExamples(20, 1);
   const validation = makeExamples(6, 2, 'v');
   const stages = [
@@ -30,7 +35,16 @@ test('trainStages: tensors and backend buffers are the same before and after (wa
     const tensors = tf.memory().numTensors;
     const buffers = tf.engine().backend.numDataIds();
     // 20 examples in batches of 8: 3 batches per epoch, 15 batches in all
-    const res = await trainStages({ setup, model, headLayers, train, validation, stages, batchSize: 8, seed: 2 });
+    const res = await trainStages({
+      setup,
+      model,
+      headLayers,
+      train,
+      validation,
+      stages,
+      batchSize: 8,
+      seed: 2,
+    });
     assert.equal(res.history.length, 5);
     assert.ok(res.weights.size > 0);
     assert.equal(tf.memory().numTensors, tensors, 'live tensors');

@@ -142,7 +142,8 @@ const loading = new WeakMap<object, Promise<AdamKernel>>();
  */
 export function loadAdamSimd(backend: unknown): Promise<AdamKernel> {
   const memory = tfjsWasmMemory(backend);
-  if (memory === null) return Promise.reject(new Error('loadAdamSimd: not a tfjs wasm backend (no Module.asm.memory)'));
+  if (memory === null)
+    return Promise.reject(new Error('loadAdamSimd: not a tfjs wasm backend (no Module.asm.memory)'));
   const existing = loading.get(memory);
   if (existing !== undefined) return existing;
   const p = (async (): Promise<AdamKernel> => {
