@@ -5,49 +5,31 @@
  * interrupted run. Ctrl-C stops after the current batch, leaving the last completed epoch resumable.
  */
 import type { Command } from 'commander';
-import { INPUT_MODES, runTraining, type InputMode, type TrainRunOptions } from '../../train/run.js';
+import { runTraining, type TrainRunOptions } from '../../train/run.js';
 import type { TrainEvent } from '../../train/trainer.js';
 import { BN_POLICIES, type BnPolicy } from '../../models/unfreeze.js';
 import { writeReport } from '../../report/html.js';
 import { InputError, errorMessage } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
+import {
+  addTrainingOptions,
+  numberOption,
+  parseTrainingOptions,
+  wholeOption,
+  type TrainingCli,
+} from '../options/training.js';
 
-function int(name: string, s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  if (!/^\d+$/.test(s.trim())) throw new InputError(`${name} must be a non-negative integer, got "${s}"`);
-  return Number(s);
-}
-
-function num(name: string, s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  const v = Number(s);
-  if (s.trim() === '' || !Number.isFinite(v)) throw new InputError(`${name} must be a number, got "${s}"`);
-  return v;
-}
-
-interface TrainCli {
+interface TrainCli extends TrainingCli {
   backbone?: string;
   out?: string;
-  weights: string;
-  input: string;
-  head: string;
   units: string;
   dropout: string;
-  warmupEpochs: string;
-  finetuneEpochs: string;
-  batchSize: string;
-  unfreeze?: string;
   unfreezeFrom?: string;
   bnPolicy?: string;
   trainBn?: boolean;
-  augment: string;
-  seed: string;
   testManifest?: string;
   selectOn: string;
-  patience?: string;
   restoreBest: boolean;
-  inputSize?: string;
-  cacheDir?: string;
   microBatch?: string;
   resume?: string;
   quiet?: boolean;
@@ -55,32 +37,26 @@ interface TrainCli {
 }
 
 export function registerTrain(program: Command): void {
-  program
+  const cmd = program
     .command('train')
     .description('train a CNN on prepared polar maps (warm-up, then fine-tuning), evaluate on a held-out test part, write a run directory')
     .argument('[manifest]', 'manifest.csv written by `polarcad prepare` (not needed with --resume)')
     .option('--backbone <name>', 'backbone from `polarcad models`, e.g. MobileNetV2')
-    .option('--out <dir>', 'run directory to write')
-    .option('--weights <w>', 'imagenet | none | PATH (Keras .h5 or tfjs folder)', 'imagenet')
-    .option('--input <mode>', `model input: ${INPUT_MODES.join(' | ')}`, 'stress_ac')
-    .option('--head <head>', 'hai | apostolopoulos', 'hai')
+    .option('--out <dir>', 'run directory to write');
+  addTrainingOptions(cmd, {
+    augment: 'class-balanced rotation augmentation of the training part to N items (0 = off)',
+    seed: 'seed of splits, initialisation, shuffling and dropout',
+    inputSize: 'override the input side (only with --weights none; for quick experiments)',
+    cacheDir: 'feature cache folder',
+  })
     .option('--units <n>', 'hidden units of the Hai head', '256')
     .option('--dropout <rate>', 'dropout rate of the Hai head', '0.5')
-    .option('--warmup-epochs <n>', 'head-only epochs (lr 10^-a)', '100')
-    .option('--finetune-epochs <n>', 'fine-tuning epochs (lr 10^-(a+2))', '30')
-    .option('--batch-size <n>', 'batch size', '16')
-    .option('--unfreeze <n>', 'top backbone layers trainable when fine-tuning (default: Hai et al. Table 2 depth)')
     .option('--unfreeze-from <layer>', 'unfreeze from this backbone layer to the top')
     .option('--bn-policy <p>', `BatchNormalization layers unfrozen: ${BN_POLICIES.join(' | ')} (default: the backbone's paper policy)`)
     .option('--train-bn', 'BatchNormalization in the unfrozen part uses batch statistics (default: inference mode)')
-    .option('--augment <n>', 'class-balanced rotation augmentation of the training part to N items (0 = off)', '0')
-    .option('--seed <n>', 'seed of splits, initialisation, shuffling and dropout', '1')
     .option('--test-manifest <m>', 'evaluate on this separate labelled (prepared) manifest instead of a held-out 20%')
     .option('--select-on <set>', 'validation | test (test leaks test information; only to reproduce the paper)', 'validation')
-    .option('--patience <n>', 'early stopping: epochs without a better validation score')
     .option('--no-restore-best', 'keep the last epoch instead of the best validation epoch')
-    .option('--input-size <px>', 'override the input side (only with --weights none; for quick experiments)')
-    .option('--cache-dir <dir>', 'feature cache folder')
     .option('--micro-batch <n>', 'split each batch into micro-batches of N for the gradient (same result, less memory; default: whole batch)')
     .option('--resume <dir>', 'continue the interrupted run in DIR')
     .option('--quiet', 'no progress output')
@@ -99,27 +75,16 @@ export function registerTrain(program: Command): void {
               manifest: manifest as string,
               backbone: c.backbone as string,
               out: c.out as string,
-              weights: c.weights,
-              input: c.input as InputMode,
-              head: c.head as 'hai' | 'apostolopoulos',
-              units: int('--units', c.units),
-              dropout: num('--dropout', c.dropout),
-              warmupEpochs: int('--warmup-epochs', c.warmupEpochs),
-              finetuneEpochs: int('--finetune-epochs', c.finetuneEpochs),
-              batchSize: int('--batch-size', c.batchSize),
-              unfreeze: int('--unfreeze', c.unfreeze),
+              ...parseTrainingOptions(c),
+              units: wholeOption('--units', c.units),
+              dropout: numberOption('--dropout', c.dropout),
               unfreezeFrom: c.unfreezeFrom,
               bnPolicy: c.bnPolicy as BnPolicy | undefined,
               trainBn: c.trainBn,
-              augment: int('--augment', c.augment),
-              seed: int('--seed', c.seed),
               testManifest: c.testManifest,
               selectOn: c.selectOn as 'validation' | 'test',
-              patience: int('--patience', c.patience),
               restoreBest: c.restoreBest,
-              inputSize: int('--input-size', c.inputSize),
-              cacheDir: c.cacheDir,
-              microBatch: int('--micro-batch', c.microBatch),
+              microBatch: wholeOption('--micro-batch', c.microBatch),
             };
       const mode = c.json === true ? 'json' : c.quiet === true ? 'quiet' : 'bar';
       let bar: Progress | null = null;
