@@ -8,7 +8,7 @@
  *     lazily by the server, on request) and the whole path from an export page file (decode, disc
  *     finding, cleaning).
  *   - `polarcad serve` with MobileNetV2 sustains >= 10 predictions/s (loopback HTTP, 4 clients,
- *     prepared 256 px crops uploaded, concurrency 2).
+ *     prepared 256 px crops uploaded, concurrency 2, one ONNX Runtime thread as `serve` defaults to).
  * The machine is shared: the load average is recorded, and the process CPU time per study
  * (user + system, all threads) is reported beside the wall time as a load-robust figure.
  * Results: bench/results/serve.json; summary in docs/serve.md.
@@ -34,18 +34,26 @@ function median(xs: number[]): number {
 }
 const r1 = (x: number): number => Math.round(x * 10) / 10;
 
-async function predictorFor(name: string): Promise<{ predictor: Predictor; loadMs: number }> {
+async function predictorFor(
+  name: string,
+  threads?: number,
+): Promise<{ predictor: Predictor; loadMs: number }> {
   const t0 = performance.now();
   const spec = getBackbone(name);
   const { model: backbone } = await loadBackbone(name, { weights: 'none' });
   const model = addHaiHead(backbone);
-  const predictor = await createPredictor(model, {
-    backbone: name,
-    inputSize: spec.inputSize,
-    scaling: spec.scaling,
-    camLayer: spec.camLayer,
-    input: 'stress_ac',
-  });
+  const predictor = await createPredictor(
+    model,
+    {
+      backbone: name,
+      inputSize: spec.inputSize,
+      scaling: spec.scaling,
+      camLayer: spec.camLayer,
+      input: 'stress_ac',
+    },
+    {},
+    threads !== undefined ? { threads } : {},
+  );
   return { predictor, loadMs: performance.now() - t0 };
 }
 
@@ -104,7 +112,7 @@ async function perStudy(name: string, page: Buffer): Promise<Record<string, unkn
 }
 
 async function throughput(page: Buffer): Promise<Record<string, unknown>> {
-  const { predictor } = await predictorFor('MobileNetV2');
+  const { predictor } = await predictorFor('MobileNetV2', 1); // as `polarcad serve` (--threads 1)
   const app = await buildServer(predictor, { logLevel: 'silent', concurrency: 2, queue: 32 });
   try {
     const { maps } = await mapsFromFiles([{ bytes: page, name: 'page' }], {
@@ -143,6 +151,7 @@ async function throughput(page: Buffer): Promise<Record<string, unknown>> {
       requests: N,
       clients,
       concurrency: 2,
+      onnxThreads: 1,
       predictionsPerSecond: r1(perSecond),
       cpuMsPerPrediction: r1(cpuMsPerPrediction),
       // what the cores could sustain if the process had them to itself (client side included)
