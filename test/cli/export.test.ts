@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { initBackend, tf } from '../../src/engine/backend.js';
 import { summariseOnnx } from '../../src/engine/onnx/schema.js';
 import { OnnxModel } from '../../src/engine/onnx/session.js';
@@ -33,23 +33,6 @@ async function saveFolder(m: tf.LayersModel, where: string): Promise<void> {
   await writeFile(join(where, 'weights.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer));
 }
 
-/** Run the CLI, recording what it writes to stdout and stderr. */
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  // Tee, never swallow: the test runner's own report also goes through process.stdout.
-  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), ow(s))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), ew(s))) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
 
 before(async () => {
   await initBackend('cpu');

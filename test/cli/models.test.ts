@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { BACKBONES } from '../../src/models/table.js';
 
 let tmp: string;
@@ -23,20 +23,7 @@ after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function run(args: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    const code = await main(args);
-    return { code, out };
-  } finally {
-    process.stdout.write = write;
-  }
-}
+const run = cli;
 
 interface Row {
   name: string;

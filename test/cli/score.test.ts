@@ -9,41 +9,14 @@ import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { main } from '../../src/cli/main.js';
 import { SCORES_CSV_COLUMNS } from '../../src/evaluate/score-run.js';
 import type { MetricsFile } from '../../src/evaluate/metrics-row.js';
 import { stratifiedHoldout } from '../../src/ingest/splits.js';
-import { prepare } from '../../src/ingest/prepare.js';
-import { getColormap } from '../../src/polarmap/colormaps.js';
 import { loadNormalDatabase } from '../../src/polarmap/normal-database.js';
-import { generateCohort, writeCohort } from '../../src/synth/index.js';
+import { cli } from '../helpers/cli.js';
+import { writePreparedCohort } from '../helpers/cohort.js';
 
-/**
- * Run main() recording what it writes to stdout and stderr. Writes are passed on too: the test
- * runner's own reporter shares process.stdout with the code under test (it writes buffers, we
- * record only strings).
- */
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (
-    typeof s === 'string' && out.push(s),
-    ow(s, ...rest)
-  )) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (
-    typeof s === 'string' && err.push(s),
-    ew(s, ...rest)
-  )) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
+const run = cli;
 
 const exists = (p: string): Promise<boolean> =>
   access(p).then(
@@ -57,17 +30,15 @@ describe('polarcad score', () => {
   let prep: string;
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'polarcad-score-cli-'));
-    const c = generateCohort({ patients: 24, seed: 4, mapSize: 64, difficulty: 'easy' });
-    await writeCohort(c, join(root, 'cohort'), {
-      layout: 'single',
-      format: 'png',
-      colormap: getColormap('rainbow'),
+    const c = await writePreparedCohort(root, {
+      patients: 24,
+      seed: 4,
+      colormap: 'rainbow',
       grid: true,
       canvas: 160,
     });
-    raw = join(root, 'cohort', 'manifest.csv');
-    await prepare(raw, { out: join(root, 'prep') });
-    prep = join(root, 'prep', 'manifest.csv');
+    raw = c.rawManifest;
+    prep = c.manifest;
   });
   after(async () => {
     await rm(root, { recursive: true, force: true });

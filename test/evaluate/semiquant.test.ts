@@ -17,13 +17,11 @@ import { parse } from 'csv-parse/sync';
 import type { Label, View } from '../../src/domain/views.js';
 import { VIEWS } from '../../src/domain/views.js';
 import { stratifiedHoldout, stratifiedKFold } from '../../src/ingest/splits.js';
-import { prepare } from '../../src/ingest/prepare.js';
 import { loadManifest } from '../../src/ingest/manifest.js';
 import { readImage } from '../../src/ingest/readers.js';
-import { getColormap } from '../../src/polarmap/colormaps.js';
 import { normalLimits } from '../../src/polarmap/normal-database.js';
 import { ColormapRecogniser } from '../../src/polarmap/recognise-colormap.js';
-import { generateCohort, writeCohort } from '../../src/synth/index.js';
+import { writePreparedCohort } from '../helpers/cohort.js';
 import { InputError } from '../../src/util/errors.js';
 import {
   fitNormalDatabase,
@@ -265,16 +263,14 @@ describe('on a generated cohort (48 patients, easy, rainbow, prepared)', () => {
   let prepared: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'polarcad-semiquant-'));
-    const c = generateCohort({ patients: 48, seed: 7, mapSize: 64, difficulty: 'easy' });
-    await writeCohort(c, join(dir, 'cohort'), {
-      layout: 'single',
-      format: 'png',
-      colormap: getColormap('rainbow'),
+    ({ prepared } = await writePreparedCohort(dir, {
+      patients: 48,
+      seed: 7,
+      colormap: 'rainbow',
       grid: true,
       canvas: 160,
-    });
-    prepared = join(dir, 'prep');
-    await prepare(join(dir, 'cohort', 'manifest.csv'), { out: prepared, size: 64 });
+      prepare: { size: 64 },
+    }));
     const rows = parse(await readFile(join(dir, 'cohort', 'ground_truth.csv'), 'utf8'), {
       columns: true,
     }) as Record<string, string>[];

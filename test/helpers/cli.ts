@@ -1,9 +1,10 @@
 /**
- * Run `main()` with stdout/stderr captured (shared by the command tests). Output is teed, not
+ * Run `main()` with stdout/stderr captured (shared by every command test). Output is teed, not
  * swallowed: the test runner writes its own TAP stream to the same stdout while a command runs.
  */
 import { main } from '../../src/cli/main.js';
 
+/** `polarcad ARGS` through `main()`: exit code and what it wrote to stdout and stderr. */
 export async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';

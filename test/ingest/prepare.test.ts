@@ -9,7 +9,7 @@ import { assignLayout, prepare, type PrepareReport } from '../../src/ingest/prep
 import { loadManifest, DEFAULT_LAYOUT } from '../../src/ingest/manifest.js';
 import { readImage } from '../../src/ingest/readers.js';
 import { InputErrors } from '../../src/util/errors.js';
-import { main } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { paintDisc, gridSvg, overlaySvg } from './fixtures.js';
 import { makeDicom, TS } from '../helpers/dicom.js';
 
@@ -422,28 +422,7 @@ describe('prepare: bad input', () => {
 });
 
 describe('polarcad prepare (CLI)', () => {
-  /** Run main() capturing stdout and stderr. */
-  async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const ow = process.stdout.write.bind(process.stdout);
-    const ew = process.stderr.write.bind(process.stderr);
-    process.stdout.write = ((s: string | Uint8Array) => (
-      out.push(String(s)),
-      true
-    )) as typeof process.stdout.write;
-    process.stderr.write = ((s: string | Uint8Array) => (
-      err.push(String(s)),
-      true
-    )) as typeof process.stderr.write;
-    try {
-      const code = await main(args);
-      return { code, out: out.join(''), err: err.join('') };
-    } finally {
-      process.stdout.write = ow;
-      process.stderr.write = ew;
-    }
-  }
+  const run = cli;
 
   it('prepares a manifest and exits 0; bad input exits 2 with every problem and no output', async () => {
     const a = await single(0.8);

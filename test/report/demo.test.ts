@@ -10,7 +10,7 @@ import { access, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cli } from './cli-helpers.js';
+import { cli } from '../helpers/cli.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 let dir = '';

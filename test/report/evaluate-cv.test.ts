@@ -13,12 +13,10 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { initBackend, tf } from '../../src/engine/backend.js';
 import { prepareInput } from '../../src/engine/features.js';
-import { prepare } from '../../src/ingest/prepare.js';
 import { readImage } from '../../src/ingest/readers.js';
 import { loadTfjsFolder } from '../../src/models/weights/tfjs-folder.js';
-import { getColormap } from '../../src/polarmap/colormaps.js';
-import { generateCohort, writeCohort } from '../../src/synth/index.js';
-import { cli } from './cli-helpers.js';
+import { cli } from '../helpers/cli.js';
+import { writePreparedCohort } from '../helpers/cohort.js';
 
 let dir = '';
 let manifest = '';
@@ -27,16 +25,14 @@ const run = (): string => join(dir, 'run');
 before(async () => {
   await initBackend('wasm');
   dir = await mkdtemp(join(tmpdir(), 'polarcad-evaluate-'));
-  const cohort = generateCohort({ patients: 20, seed: 7, mapSize: 64, difficulty: 'easy' });
-  await writeCohort(cohort, join(dir, 'raw'), {
-    layout: 'single',
-    format: 'png',
-    colormap: getColormap('gray'),
+  ({ manifest } = await writePreparedCohort(dir, {
+    patients: 20,
+    seed: 7,
+    colormap: 'gray',
     grid: false,
     canvas: 96,
-  });
-  await prepare(join(dir, 'raw', 'manifest.csv'), { out: join(dir, 'prep'), size: 64, views: ['stress_ac'] });
-  manifest = join(dir, 'prep', 'manifest.csv');
+    prepare: { size: 64, views: ['stress_ac'] },
+  }));
   const r = await cli([
     'train',
     manifest,
