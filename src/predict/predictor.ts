@@ -63,6 +63,8 @@ export interface ModelCard {
   /** Views the model reads. */
   readonly views: readonly View[];
   readonly camLayer: string;
+  /** How the heatmap is computed: CAM for a GAP -> Dense head, else Grad-CAM (as `Explainer`'s 'auto'). */
+  readonly explanation: 'CAM' | 'Grad-CAM';
   /** Where the initial weights came from (plain language), if recorded. */
   readonly weights: string | null;
   /** Shown when the initial weights were the embedded nsfwjs ones (not ImageNet). */
@@ -264,7 +266,10 @@ export async function createPredictor(
       : null);
   if (temperature !== null && !(temperature > 0))
     throw new InputError(`calibration temperature must be positive, got ${temperature}`);
-  const card = modelCard(info, input, camLayer, meta, threshold, temperature);
+  const card = {
+    ...modelCard(info, input, camLayer, meta, threshold, temperature),
+    explanation: explainer.split.head.camWeights !== null ? ('CAM' as const) : ('Grad-CAM' as const),
+  };
   let disposed = false;
   return {
     info,
@@ -291,7 +296,7 @@ function modelCard(
   meta: RunMetadata,
   threshold: number,
   temperature: number | null,
-): ModelCard {
+): Omit<ModelCard, 'explanation'> {
   const resolved = (meta.config?.['resolved'] ?? null) as Record<string, unknown> | null;
   const weights = (resolved?.['weights'] ?? null) as { source?: unknown; description?: unknown } | null;
   const split = (resolved?.['split'] ?? null) as {

@@ -154,6 +154,7 @@ describe('predictStudy', () => {
     assert.equal(JSON.stringify(predictor.card).includes('P0001'), false, 'no patient ids in the card');
     assert.equal(JSON.stringify(predictor.card).includes('/secret/path'), false, 'no paths in the card');
     assert.match(predictor.card.intendedUse, /not a diagnosis/);
+    assert.equal(predictor.card.explanation, 'Grad-CAM', 'the Hai head has a hidden layer: Grad-CAM');
   });
 
   test('no tensor is left behind per study', async () => {

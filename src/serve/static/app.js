@@ -120,7 +120,7 @@ function renderCard(c) {
   };
   row(
     'Model',
-    `${c.backbone}, ${c.inputSize}x${c.inputSize}, input ${c.input} (${c.views.join(', ')}), Grad-CAM at ${c.camLayer}`,
+    `${c.backbone}, ${c.inputSize}x${c.inputSize}, input ${c.input} (${c.views.join(', ')}), ${c.explanation} at ${c.camLayer}`,
   );
   row('Initial weights', c.weights ?? 'not recorded');
   row(
