@@ -42,6 +42,19 @@ export class KerasNamer {
   }
 }
 
+/**
+ * Keras BatchNormalization over channels (last axis) with epsilon 1.001e-5, as the ResNet,
+ * ResNetV2 and DenseNet application files set it (other Keras defaults: momentum 0.99).
+ */
+export function resnetBatchNorm(name: string): tf.layers.Layer {
+  return tf.layers.batchNormalization({ axis: -1, epsilon: 1.001e-5, name });
+}
+
+/** A named ReLU `Activation` layer. */
+export function reluLayer(name: string): tf.layers.Layer {
+  return tf.layers.activation({ activation: 'relu', name });
+}
+
 /** Apply `layer` to one or several symbolic tensors, typed. */
 export function ap(layer: tf.layers.Layer, x: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
   const out = layer.apply(x);

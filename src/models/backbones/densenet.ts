@@ -12,16 +12,9 @@ import {
   squareShape,
   type BuildOptions,
   type SymbolicTensor,
+  reluLayer as relu,
+  resnetBatchNorm as bn,
 } from './common.js';
-
-const EPS = 1.001e-5;
-
-function bn(name: string): tf.layers.Layer {
-  return tf.layers.batchNormalization({ axis: -1, epsilon: EPS, name });
-}
-function relu(name: string): tf.layers.Layer {
-  return tf.layers.activation({ activation: 'relu', name });
-}
 
 function convBlock(x: SymbolicTensor, growthRate: number, name: string): SymbolicTensor {
   let x1 = ap(bn(`${name}_0_bn`), x);

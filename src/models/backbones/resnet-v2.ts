@@ -5,16 +5,16 @@
  * Keras and get automatic names ('max_pooling2d_1', ...).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ap, KerasNamer, kerasInput, squareShape, type BuildOptions, type SymbolicTensor } from './common.js';
-
-const EPS = 1.001e-5;
-
-function bn(name: string): tf.layers.Layer {
-  return tf.layers.batchNormalization({ axis: -1, epsilon: EPS, name });
-}
-function relu(name: string): tf.layers.Layer {
-  return tf.layers.activation({ activation: 'relu', name });
-}
+import {
+  ap,
+  KerasNamer,
+  kerasInput,
+  squareShape,
+  type BuildOptions,
+  type SymbolicTensor,
+  reluLayer as relu,
+  resnetBatchNorm as bn,
+} from './common.js';
 
 function residualBlockV2(
   x: SymbolicTensor,

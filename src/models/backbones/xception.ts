@@ -5,7 +5,15 @@
  * 'add_1', ...) in Keras' creation order, reproduced here.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ap, KerasNamer, kerasInput, squareShape, type BuildOptions, type SymbolicTensor } from './common.js';
+import {
+  ap,
+  KerasNamer,
+  kerasInput,
+  squareShape,
+  type BuildOptions,
+  type SymbolicTensor,
+  reluLayer,
+} from './common.js';
 
 /** Keras `Xception(include_top=False)`; output 'block14_sepconv2_act' (2048 channels). */
 export function buildXception(opts: BuildOptions = {}): tf.LayersModel {
@@ -13,7 +21,7 @@ export function buildXception(opts: BuildOptions = {}): tf.LayersModel {
   const input = kerasInput(squareShape(opts, 299));
   const bn = (name?: string): tf.layers.Layer =>
     tf.layers.batchNormalization({ axis: -1, name: name ?? nm.next('batch_normalization') });
-  const act = (name: string): tf.layers.Layer => tf.layers.activation({ activation: 'relu', name });
+  const act = reluLayer;
   const sep = (filters: number, name: string): tf.layers.Layer =>
     tf.layers.separableConv2d({ filters, kernelSize: 3, padding: 'same', useBias: false, name });
   const residualConv = (x: SymbolicTensor, filters: number): SymbolicTensor => {
