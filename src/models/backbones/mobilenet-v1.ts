@@ -36,6 +36,14 @@ const BLOCKS: ReadonlyArray<readonly [filters: number, stride: 1 | 2]> = [
   [1024, 1],
 ];
 
+/** Keras MobileNet's BatchNormalization (epsilon 1e-3, momentum 0.99) `NAME_bn`, then ReLU6 `NAME_relu`. */
+function bnRelu6(x: tf.SymbolicTensor, name: string): tf.SymbolicTensor {
+  const y = tf.layers
+    .batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.99, name: `${name}_bn` })
+    .apply(x) as tf.SymbolicTensor;
+  return tf.layers.reLU({ maxValue: 6, name: `${name}_relu` }).apply(y) as tf.SymbolicTensor;
+}
+
 /**
  * Build MobileNet v1 without its top, output = `conv_pw_13_relu` (7x7x(1024*alpha) at 224).
  * Strided convolutions are preceded by ZeroPadding2D ((0,1),(0,1)) and use 'valid' padding,
@@ -67,10 +75,7 @@ export function buildMobileNetV1(options: MobileNetV1Options = {}): tf.LayersMod
       name: 'conv1',
     })
     .apply(x) as tf.SymbolicTensor;
-  x = tf.layers
-    .batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.99, name: 'conv1_bn' })
-    .apply(x) as tf.SymbolicTensor;
-  x = tf.layers.reLU({ maxValue: 6, name: 'conv1_relu' }).apply(x) as tf.SymbolicTensor;
+  x = bnRelu6(x, 'conv1');
 
   BLOCKS.forEach(([filters, stride], i) => {
     const id = i + 1;
@@ -95,10 +100,7 @@ export function buildMobileNetV1(options: MobileNetV1Options = {}): tf.LayersMod
         name: `conv_dw_${id}`,
       })
       .apply(x) as tf.SymbolicTensor;
-    x = tf.layers
-      .batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.99, name: `conv_dw_${id}_bn` })
-      .apply(x) as tf.SymbolicTensor;
-    x = tf.layers.reLU({ maxValue: 6, name: `conv_dw_${id}_relu` }).apply(x) as tf.SymbolicTensor;
+    x = bnRelu6(x, `conv_dw_${id}`);
     x = tf.layers
       .conv2d({
         filters: Math.trunc(filters * alpha),
@@ -108,10 +110,7 @@ export function buildMobileNetV1(options: MobileNetV1Options = {}): tf.LayersMod
         name: `conv_pw_${id}`,
       })
       .apply(x) as tf.SymbolicTensor;
-    x = tf.layers
-      .batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.99, name: `conv_pw_${id}_bn` })
-      .apply(x) as tf.SymbolicTensor;
-    x = tf.layers.reLU({ maxValue: 6, name: `conv_pw_${id}_relu` }).apply(x) as tf.SymbolicTensor;
+    x = bnRelu6(x, `conv_pw_${id}`);
   });
 
   return tf.model({ inputs: input, outputs: x, name: `mobilenet_${alpha.toFixed(2)}_${inputShape[0]}` });
