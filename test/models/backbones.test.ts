@@ -129,19 +129,14 @@ for (const spec of BACKBONES) {
   });
 }
 
+/** The layers nsfwjs' classifier head adds after its pooling layer (not part of the backbone). */
+const NSFWJS_HEAD = ['flatten_1', 'dense_1', 'dense_2', 'dense_3', 'dropout_2', 'dropout_3'];
+
 test('InceptionV3 layer names equal those of the Keras 2.2.4 nsfwjs model (legacy auto-names)', () => {
   const m = getBackbone('InceptionV3').build({ inputShape: [75, 75, 3] });
   const ours = m.layers.map((l) => l.name).sort();
   // nsfwjs adds a head after mixed10: average_pooling2d_10, flatten_1, dense_1..3, dropout_2..3.
-  const head = new Set([
-    'average_pooling2d_10',
-    'flatten_1',
-    'dense_1',
-    'dense_2',
-    'dense_3',
-    'dropout_2',
-    'dropout_3',
-  ]);
+  const head = new Set(['average_pooling2d_10', ...NSFWJS_HEAD]);
   const theirs = nsfwjsLayerNames('inception_v3')
     .filter((n) => !head.has(n))
     .sort();
@@ -152,16 +147,7 @@ test('InceptionV3 layer names equal those of the Keras 2.2.4 nsfwjs model (legac
 test('MobileNetV2 layer names equal the nsfwjs Keras 2.2.4 model except its weightless Conv1_pad', () => {
   const m = buildMobileNetV2({ inputShape: [96, 96, 3] });
   const ours = m.layers.map((l) => l.name).sort();
-  const head = new Set([
-    'Conv1_pad',
-    'average_pooling2d_1',
-    'flatten_1',
-    'dense_1',
-    'dense_2',
-    'dense_3',
-    'dropout_2',
-    'dropout_3',
-  ]);
+  const head = new Set(['Conv1_pad', 'average_pooling2d_1', ...NSFWJS_HEAD]);
   const theirs = nsfwjsLayerNames('mobilenet_v2')
     .filter((n) => !head.has(n))
     .sort();
