@@ -16,7 +16,7 @@ import type { MetricsFile, MetricsRow } from '../evaluate/metrics-row.js';
 import { metricsRowFromIntervals } from '../evaluate/metrics-row.js';
 import { loadManifest } from '../ingest/manifest.js';
 import { InputError, errorMessage } from '../util/errors.js';
-import { pathExists, readJsonObject } from '../util/fs.js';
+import { pathExists, readJsonObject, readTextFile } from '../util/fs.js';
 
 /** One patient's out-of-sample probability of CAD. */
 export interface PatientPrediction {
@@ -156,12 +156,7 @@ export interface ReportData {
 }
 
 async function readCsv(path: string): Promise<Record<string, string>[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new InputError(`${path}: cannot read (${errorMessage(e)})`);
-  }
+  const text = await readTextFile(path);
   try {
     return parse(text, { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[];
   } catch (e) {

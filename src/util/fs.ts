@@ -12,17 +12,21 @@ export async function pathExists(p: string): Promise<boolean> {
   }
 }
 
+/** A file's text (UTF-8). @throws InputError naming the file when it cannot be read */
+export async function readTextFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new InputError(`${path}: cannot read (${errorMessage(e)})`);
+  }
+}
+
 /**
  * Read a JSON file whose top level is an object.
  * @throws InputError naming the file when it cannot be read, is not JSON or is not an object
  */
 export async function readJsonObject(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new InputError(`${path}: cannot read (${errorMessage(e)})`);
-  }
+  const text = await readTextFile(path);
   try {
     const v = JSON.parse(text) as unknown;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
