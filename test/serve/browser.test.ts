@@ -3,7 +3,8 @@
  * browser download): start `polarcad serve` on 127.0.0.1, open the page, upload a generated study
  * (a synthetic export page) and a non-image, wait for the result, check the probability, the
  * confidence wording, the overlay image (decoded by the browser), the bull's-eye, the model card and
- * the error card, download the PNG report (docs/images/serve-report.png), and save a screenshot to docs/images/serve.png.
+ * the error card, download the PNG report and save a screenshot (to docs/images/serve-report.png and serve.png
+ * when POLARCAD_UPDATE_SCREENSHOTS=1, else to a temporary folder).
  * Skipped with a message when /usr/bin/chromium is absent (`.ci/run` installs it).
  */
 import { after, before, test } from 'node:test';
@@ -20,7 +21,11 @@ import { buildServer } from '../../src/serve/server.js';
 import { buildTestModel, pageBytes, testPatient, writeTestRun } from '../predict/fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'images', 'serve.png');
+/** The docs' screenshots are refreshed only on request (POLARCAD_UPDATE_SCREENSHOTS=1); otherwise a temp folder. */
+const SCREENSHOT =
+  process.env.POLARCAD_UPDATE_SCREENSHOTS === '1'
+    ? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'images', 'serve.png')
+    : join(tmpdir(), `polarcad-serve-shot-${process.pid}`, 'serve.png');
 const skip = existsSync(CHROMIUM)
   ? false
   : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)`;
