@@ -226,6 +226,7 @@ export async function run(backbones: readonly string[] = CASES.map((c) => c.back
     const noCache = await noCacheEstimate(c, manifest, split);
     (results.backbones as Record<string, unknown>)[c.backbone] = {
       weights: c.weights,
+      date: new Date().toISOString(),
       cached,
       noCache,
       speedUp: round((noCache.extrapolatedSeconds as number) / (cached.seconds as number), 1),
@@ -238,9 +239,16 @@ export async function run(backbones: readonly string[] = CASES.map((c) => c.back
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'train.json');
+  // a run of some backbones replaces only their entries in an existing results file
+  let earlier: Record<string, unknown> = {};
+  try {
+    earlier = (JSON.parse(await readFile(out, 'utf8')) as { backbones?: Record<string, unknown> }).backbones ?? {};
+  } catch {
+    earlier = {};
+  }
   const write = async (r: Record<string, unknown>): Promise<void> => {
     await mkdir(dirname(out), { recursive: true });
-    await writeFile(out, JSON.stringify(r, null, 2) + '\n');
+    await writeFile(out, JSON.stringify({ ...r, backbones: { ...earlier, ...(r.backbones as Record<string, unknown>) } }, null, 2) + '\n');
   };
   const r = await run(process.argv[2] ? process.argv[2].split(',') : undefined, write);
   await write(r);
