@@ -64,7 +64,12 @@ async function cohort(): Promise<string> {
   const root = join(tmpdir(), 'polarcad-bench-train');
   const manifest = join(root, 'prep', 'manifest.csv');
   if (existsSync(manifest)) return manifest;
-  await synthesizeToDir({ patients: PATIENTS, seed: 1 }, join(root, 'raw'), { layout: 'single', format: 'png', colormap: getColormap('rainbow'), grid: true });
+  await synthesizeToDir({ patients: PATIENTS, seed: 1 }, join(root, 'raw'), {
+    layout: 'single',
+    format: 'png',
+    colormap: getColormap('rainbow'),
+    grid: true,
+  });
   await prepare(join(root, 'raw', 'manifest.csv'), { out: join(root, 'prep'), views: ['stress_ac'] });
   return manifest;
 }
@@ -106,7 +111,9 @@ async function cachedRun(c: Case, manifest: string): Promise<Record<string, unkn
     });
     const seconds = (performance.now() - t0) / 1000;
     const m = r.metrics?.metrics;
-    const cfg = JSON.parse(await readFile(join(work, 'run', 'config.json'), 'utf8')) as { resolved: { split: { train: string[]; validation: string[]; test: string[] } } };
+    const cfg = JSON.parse(await readFile(join(work, 'run', 'config.json'), 'utf8')) as {
+      resolved: { split: { train: string[]; validation: string[]; test: string[] } };
+    };
     const sp = cfg.resolved.split;
     return {
       seconds: round(seconds),
@@ -138,14 +145,20 @@ async function cachedRun(c: Case, manifest: string): Promise<Record<string, unkn
 
 /** Keras categorical cross-entropy on the softmax output (as the trainer). */
 function crossEntropy(p: tf.Tensor, y: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(tf.clipByValue(p, 1e-7, 1 - 1e-7))), -1))) as tf.Scalar);
+  return tf.tidy(
+    () => tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(tf.clipByValue(p, 1e-7, 1 - 1e-7))), -1))) as tf.Scalar,
+  );
 }
 
 /**
  * No-cache estimate: one full-network training step on BATCH real inputs and one validation forward
  * pass per stage, extrapolated to the epochs of the protocol with the split sizes of the cached run.
  */
-async function noCacheEstimate(c: Case, manifest: string, split: { train: number; validation: number }): Promise<Record<string, unknown>> {
+async function noCacheEstimate(
+  c: Case,
+  manifest: string,
+  split: { train: number; validation: number },
+): Promise<Record<string, unknown>> {
   const loaded = await loadBackbone(c.backbone, { weights: c.weights });
   const rng = new Rng(1);
   if (loaded.weights.source === 'random') seededInit(loaded.model.layers, rng.fork('backbone-init'), 'he');
@@ -154,9 +167,19 @@ async function noCacheEstimate(c: Case, manifest: string, split: { train: number
   const side = loaded.spec.inputSize;
   const rows = (await loadManifest(manifest, { requireLabels: true })).rows.slice(0, BATCH);
   const buf = new Float32Array(BATCH * side * side * 3);
-  for (const [i, r] of rows.entries()) buf.set(prepareInput(await readImage(r.views.stress_ac as string), 0, 'image', side, loaded.spec.scaling), i * side * side * 3);
+  for (const [i, r] of rows.entries())
+    buf.set(
+      prepareInput(await readImage(r.views.stress_ac as string), 0, 'image', side, loaded.spec.scaling),
+      i * side * side * 3,
+    );
   const x = tf.tensor4d(buf, [BATCH, side, side, 3]);
-  const y = tf.oneHot(tf.tensor1d(rows.map((r) => r.label ?? 0), 'int32'), 2);
+  const y = tf.oneHot(
+    tf.tensor1d(
+      rows.map((r) => r.label ?? 0),
+      'int32',
+    ),
+    2,
+  );
   const k = paperUnfreezeDepth(loaded.spec);
   const stages = [
     { name: 'warmup', epochs: WARMUP_EPOCHS, unfreeze: 0, bnPolicy: 'follow' as const },
@@ -172,7 +195,12 @@ async function noCacheEstimate(c: Case, manifest: string, split: { train: number
       const step = async (n: number): Promise<void> => {
         const xs = x.slice(0, n);
         const ys = y.slice(0, n);
-        const r = await accumulateGradients((ins) => crossEntropy(model.apply(ins[0], { training: false }) as tf.Tensor, ins[1]), [xs, ys], n, { microBatch: c.microBatch, varList });
+        const r = await accumulateGradients(
+          (ins) => crossEntropy(model.apply(ins[0], { training: false }) as tf.Tensor, ins[1]),
+          [xs, ys],
+          n,
+          { microBatch: c.microBatch, varList },
+        );
         await Promise.all(Object.values(r.grads).map((g) => g.data()));
         tf.dispose([r.value, ...Object.values(r.grads), xs, ys]);
       };
@@ -196,17 +224,34 @@ async function noCacheEstimate(c: Case, manifest: string, split: { train: number
       const epochCpu = (split.train / BATCH) * trainBatchCpu + (split.validation / BATCH) * valBatchCpu;
       total += epoch * s.epochs;
       totalCpu += epochCpu * s.epochs;
-      out.push({ name: s.name, unfreeze: s.unfreeze, trainBatchSeconds: round(trainBatch, 2), trainBatchCpuSeconds: round(trainBatchCpu, 2), validationBatchSeconds: round(valBatch, 2), secondsPerEpoch: round(epoch, 1), cpuSecondsPerEpoch: round(epochCpu, 1), epochs: s.epochs });
+      out.push({
+        name: s.name,
+        unfreeze: s.unfreeze,
+        trainBatchSeconds: round(trainBatch, 2),
+        trainBatchCpuSeconds: round(trainBatchCpu, 2),
+        validationBatchSeconds: round(valBatch, 2),
+        secondsPerEpoch: round(epoch, 1),
+        cpuSecondsPerEpoch: round(epochCpu, 1),
+        epochs: s.epochs,
+      });
     }
   } finally {
     tf.dispose([x, y]);
     model.dispose();
   }
-  return { method: `one batch of ${BATCH} per stage (micro-batches of ${c.microBatch}) + one validation batch, extrapolated`, stages: out, extrapolatedSeconds: Math.round(total), extrapolatedCpuSeconds: Math.round(totalCpu) };
+  return {
+    method: `one batch of ${BATCH} per stage (micro-batches of ${c.microBatch}) + one validation batch, extrapolated`,
+    stages: out,
+    extrapolatedSeconds: Math.round(total),
+    extrapolatedCpuSeconds: Math.round(totalCpu),
+  };
 }
 
 /** Run the benchmark for `backbones` (default both); `onPartial` gets the figures after each backbone. */
-export async function run(backbones: readonly string[] = CASES.map((c) => c.backbone), onPartial?: (r: Record<string, unknown>) => Promise<void>): Promise<Record<string, unknown>> {
+export async function run(
+  backbones: readonly string[] = CASES.map((c) => c.backbone),
+  onPartial?: (r: Record<string, unknown>) => Promise<void>,
+): Promise<Record<string, unknown>> {
   await initBackend('wasm');
   const manifest = await cohort();
   const n = (await loadManifest(manifest)).rows.length;
@@ -242,13 +287,21 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   // a run of some backbones replaces only their entries in an existing results file
   let earlier: Record<string, unknown> = {};
   try {
-    earlier = (JSON.parse(await readFile(out, 'utf8')) as { backbones?: Record<string, unknown> }).backbones ?? {};
+    earlier =
+      (JSON.parse(await readFile(out, 'utf8')) as { backbones?: Record<string, unknown> }).backbones ?? {};
   } catch {
     earlier = {};
   }
   const write = async (r: Record<string, unknown>): Promise<void> => {
     await mkdir(dirname(out), { recursive: true });
-    await writeFile(out, JSON.stringify({ ...r, backbones: { ...earlier, ...(r.backbones as Record<string, unknown>) } }, null, 2) + '\n');
+    await writeFile(
+      out,
+      JSON.stringify(
+        { ...r, backbones: { ...earlier, ...(r.backbones as Record<string, unknown>) } },
+        null,
+        2,
+      ) + '\n',
+    );
   };
   const r = await run(process.argv[2] ? process.argv[2].split(',') : undefined, write);
   await write(r);

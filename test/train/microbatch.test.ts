@@ -21,10 +21,25 @@ const STAGES: StageSpec[] = [
 
 async function run(microBatch?: number): Promise<TrainResult> {
   const { model, headLayers } = tinyClassifier(1);
-  const setup = new TrainingSetup({ backboneName: 'tiny', inputSize: SIZE, scaling: 'unit', layout: 'image' });
+  const setup = new TrainingSetup({
+    backboneName: 'tiny',
+    inputSize: SIZE,
+    scaling: 'unit',
+    layout: 'image',
+  });
   try {
     // 30 training examples, batches of 8: 8, 8, 8, 6; micro-batches of 3 split them 3+3+2 and 3+3
-    return await trainStages({ setup, model, headLayers, train: makeExamples(30, 1), validation: makeExamples(12, 2, 'v'), stages: STAGES, batchSize: 8, seed: 3, ...(microBatch !== undefined ? { microBatch } : {}) });
+    return await trainStages({
+      setup,
+      model,
+      headLayers,
+      train: makeExamples(30, 1),
+      validation: makeExamples(12, 2, 'v'),
+      stages: STAGES,
+      batchSize: 8,
+      seed: 3,
+      ...(microBatch !== undefined ? { microBatch } : {}),
+    });
   } finally {
     await setup.dispose();
     model.dispose();
@@ -40,16 +55,33 @@ describe('trainStages with micro-batches', () => {
       const ref = whole.history[i];
       assert.ok(Number.isFinite(r.accuracy), `${r.stage} ${r.epoch}: accuracy ${r.accuracy}`);
       // a count of correct examples over the 30 training examples
-      assert.ok(Math.abs(r.accuracy * 30 - Math.round(r.accuracy * 30)) < 1e-9, `accuracy ${r.accuracy} is not k/30`);
+      assert.ok(
+        Math.abs(r.accuracy * 30 - Math.round(r.accuracy * 30)) < 1e-9,
+        `accuracy ${r.accuracy} is not k/30`,
+      );
       // reference: the whole-batch path, which scores the batch's probabilities in one forward pass
-      assert.equal(r.accuracy, ref.accuracy, `${r.stage} ${r.epoch}: train accuracy ${r.accuracy} vs whole batch ${ref.accuracy}`);
+      assert.equal(
+        r.accuracy,
+        ref.accuracy,
+        `${r.stage} ${r.epoch}: train accuracy ${r.accuracy} vs whole batch ${ref.accuracy}`,
+      );
       assert.ok(Math.abs(r.loss - ref.loss) < 1e-5, `${r.stage} ${r.epoch}: loss ${r.loss} vs ${ref.loss}`);
-      assert.ok(Math.abs(r.valLoss - ref.valLoss) < 1e-5, `${r.stage} ${r.epoch}: val loss ${r.valLoss} vs ${ref.valLoss}`);
+      assert.ok(
+        Math.abs(r.valLoss - ref.valLoss) < 1e-5,
+        `${r.stage} ${r.epoch}: val loss ${r.valLoss} vs ${ref.valLoss}`,
+      );
     }
   });
 
   test('a micro-batch size that is not a positive integer is an InputError', async () => {
-    await assert.rejects(() => run(0), (e: unknown) => e instanceof InputError && /micro-batch size must be a positive integer, got 0/.test(e.message));
-    await assert.rejects(() => run(2.5), (e: unknown) => e instanceof InputError && /got 2\.5/.test(e.message));
+    await assert.rejects(
+      () => run(0),
+      (e: unknown) =>
+        e instanceof InputError && /micro-batch size must be a positive integer, got 0/.test(e.message),
+    );
+    await assert.rejects(
+      () => run(2.5),
+      (e: unknown) => e instanceof InputError && /got 2\.5/.test(e.message),
+    );
   });
 });

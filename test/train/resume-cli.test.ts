@@ -34,7 +34,10 @@ interface Event {
 }
 
 /** Run `main(args)` capturing stdout/stderr; `onLine` sees every stdout line as it is written. */
-async function cli(args: string[], onLine?: (line: string) => void): Promise<{ code: number; out: string; err: string }> {
+async function cli(
+  args: string[],
+  onLine?: (line: string) => void,
+): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const ow = process.stdout.write.bind(process.stdout);
@@ -46,7 +49,10 @@ async function cli(args: string[], onLine?: (line: string) => void): Promise<{ c
     for (const l of s.split('\n')) if (l.trim() !== '') onLine?.(l);
     return true;
   }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), true)) as typeof process.stderr.write;
+  process.stderr.write = ((s: string | Uint8Array) => (
+    (err += String(s)),
+    true
+  )) as typeof process.stderr.write;
   try {
     return { code: await main(args), out, err };
   } finally {
@@ -63,27 +69,61 @@ const events = (out: string): Event[] =>
 
 /** 3 warm-up + 2 fine-tune epochs of MobileNetV2 (random weights, 64 px) in batches of 4. */
 const base = (out: string): string[] => [
-  'train', join(dir, 'prep', 'manifest.csv'), '--backbone', 'MobileNetV2', '--weights', 'none', '--input-size', '64',
-  '--out', out, '--warmup-epochs', '3', '--finetune-epochs', '2', '--batch-size', '4', '--cache-dir', join(dir, 'cache'), '--json',
+  'train',
+  join(dir, 'prep', 'manifest.csv'),
+  '--backbone',
+  'MobileNetV2',
+  '--weights',
+  'none',
+  '--input-size',
+  '64',
+  '--out',
+  out,
+  '--warmup-epochs',
+  '3',
+  '--finetune-epochs',
+  '2',
+  '--batch-size',
+  '4',
+  '--cache-dir',
+  join(dir, 'cache'),
+  '--json',
 ];
 
 /** history.csv without the timing column. */
 async function history(run: string): Promise<Record<string, string>[]> {
-  const rows = parse(await readFile(join(run, 'history.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+  const rows = parse(await readFile(join(run, 'history.csv'), 'utf8'), { columns: true }) as Record<
+    string,
+    string
+  >[];
   return rows.map(({ seconds: _s, ...r }) => r);
 }
 
 /** The resumed run `run` equals the uninterrupted run `full` in every result file. */
 async function assertSameRun(run: string, full: string): Promise<void> {
   assert.deepEqual(await history(run), await history(full));
-  assert.equal(await readFile(join(run, 'metrics.json'), 'utf8'), await readFile(join(full, 'metrics.json'), 'utf8'));
-  assert.equal(await readFile(join(run, 'predictions.csv'), 'utf8'), await readFile(join(full, 'predictions.csv'), 'utf8'));
-  assert.ok((await readFile(join(run, 'model', 'weights.bin'))).equals(await readFile(join(full, 'model', 'weights.bin'))), 'model/weights.bin differs');
+  assert.equal(
+    await readFile(join(run, 'metrics.json'), 'utf8'),
+    await readFile(join(full, 'metrics.json'), 'utf8'),
+  );
+  assert.equal(
+    await readFile(join(run, 'predictions.csv'), 'utf8'),
+    await readFile(join(full, 'predictions.csv'), 'utf8'),
+  );
+  assert.ok(
+    (await readFile(join(run, 'model', 'weights.bin'))).equals(
+      await readFile(join(full, 'model', 'weights.bin')),
+    ),
+    'model/weights.bin differs',
+  );
   const a = JSON.parse(await readFile(join(run, 'config.json'), 'utf8'));
   const b = JSON.parse(await readFile(join(full, 'config.json'), 'utf8'));
   assert.equal(a.status, 'complete');
   assert.deepEqual(a.resolved, b.resolved);
-  assert.deepEqual(a.stages.map((s: { bestEpoch: number }) => s.bestEpoch), b.stages.map((s: { bestEpoch: number }) => s.bestEpoch));
+  assert.deepEqual(
+    a.stages.map((s: { bestEpoch: number }) => s.bestEpoch),
+    b.stages.map((s: { bestEpoch: number }) => s.bestEpoch),
+  );
   assert.ok(!(await readdir(run)).includes('checkpoints'), 'checkpoints removed on completion');
 }
 
@@ -101,7 +141,13 @@ before(async () => {
   await initBackend('wasm');
   dir = await mkdtemp(join(tmpdir(), 'polarcad-train-resume-cli-'));
   const cohort = generateCohort({ patients: 16, seed: 9, mapSize: 64, difficulty: 'easy' });
-  await writeCohort(cohort, join(dir, 'raw'), { layout: 'single', format: 'png', colormap: getColormap('gray'), grid: false, canvas: 96 });
+  await writeCohort(cohort, join(dir, 'raw'), {
+    layout: 'single',
+    format: 'png',
+    colormap: getColormap('gray'),
+    grid: false,
+    canvas: 96,
+  });
   await prepare(join(dir, 'raw', 'manifest.csv'), { out: join(dir, 'prep'), size: 64, views: ['stress_ac'] });
   full = join(dir, 'full');
   const r = await cli(base(full));
@@ -131,15 +177,32 @@ describe('polarcad train --resume', () => {
     const epochs = ev.filter((e) => e.type === 'epoch').map((e) => `${e.row?.stage}${e.row?.epoch}`);
     assert.deepEqual(epochs, ['warmup1', 'warmup2', 'warmup3', 'finetune1']);
     await assertResumable(run, ['finetune.ckpt', 'warmup.ckpt']);
-    assert.equal(process.listenerCount('SIGINT') === 0 || !process.listeners('SIGINT').some((f) => f.name === 'onSigint'), true, 'SIGINT handler removed');
+    assert.equal(
+      process.listenerCount('SIGINT') === 0 ||
+        !process.listeners('SIGINT').some((f) => f.name === 'onSigint'),
+      true,
+      'SIGINT handler removed',
+    );
 
     const second = await cli(['train', '--resume', run, '--json']);
     assert.equal(second.code, 0, second.err);
     const ev2 = events(second.out);
     // warm-up restored complete from its checkpoint, fine-tune continues at epoch 2
-    assert.deepEqual(ev2.filter((e) => e.type === 'stage-end').map((e) => [e.outcome?.name, e.outcome?.resumed]), [['warmup', true], ['finetune', false]]);
-    assert.deepEqual(ev2.filter((e) => e.type === 'stage-start').map((e) => [e.stage, e.startEpoch]), [['finetune', 2]]);
-    assert.deepEqual(ev2.filter((e) => e.type === 'epoch').map((e) => `${e.row?.stage}${e.row?.epoch}`), ['finetune2']);
+    assert.deepEqual(
+      ev2.filter((e) => e.type === 'stage-end').map((e) => [e.outcome?.name, e.outcome?.resumed]),
+      [
+        ['warmup', true],
+        ['finetune', false],
+      ],
+    );
+    assert.deepEqual(
+      ev2.filter((e) => e.type === 'stage-start').map((e) => [e.stage, e.startEpoch]),
+      [['finetune', 2]],
+    );
+    assert.deepEqual(
+      ev2.filter((e) => e.type === 'epoch').map((e) => `${e.row?.stage}${e.row?.epoch}`),
+      ['finetune2'],
+    );
     await assertSameRun(run, full);
     // a completed run cannot be resumed
     const again = await cli(['train', '--resume', run]);
@@ -149,7 +212,11 @@ describe('polarcad train --resume', () => {
 
   test('a real SIGINT to a child process after its first epoch leaves a resumable run; resumed it equals the uninterrupted run', async () => {
     const run = join(dir, 'child');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'bin.ts'), ...base(run)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'src', 'cli', 'bin.ts'), ...base(run)],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     let err = '';
     let signalled = false;
@@ -161,7 +228,9 @@ describe('polarcad train --resume', () => {
         child.kill('SIGINT');
       }
     });
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((res) => child.on('close', (c, s) => res([c, s])));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((res) =>
+      child.on('close', (c, s) => res([c, s])),
+    );
     assert.ok(signalled, `no epoch event before exit; stderr: ${err}`);
     assert.equal(signal, null, 'the process handled SIGINT instead of being killed by it');
     assert.equal(code, 130, err);
@@ -171,11 +240,16 @@ describe('polarcad train --resume', () => {
     const done = ev.filter((e) => e.type === 'epoch').map((e) => `${e.row?.stage}${e.row?.epoch}`);
     // stopped somewhere before the end, after at least one warm-up epoch
     assert.ok(done.length >= 1 && done.length < 5, `epochs before the stop: ${done.join(', ')}`);
-    await assertResumable(run, done.some((d) => d.startsWith('finetune')) ? ['finetune.ckpt', 'warmup.ckpt'] : ['warmup.ckpt']);
+    await assertResumable(
+      run,
+      done.some((d) => d.startsWith('finetune')) ? ['finetune.ckpt', 'warmup.ckpt'] : ['warmup.ckpt'],
+    );
 
     const resumed = await cli(['train', '--resume', run, '--json']);
     assert.equal(resumed.code, 0, resumed.err);
-    const rest = events(resumed.out).filter((e) => e.type === 'epoch').map((e) => `${e.row?.stage}${e.row?.epoch}`);
+    const rest = events(resumed.out)
+      .filter((e) => e.type === 'epoch')
+      .map((e) => `${e.row?.stage}${e.row?.epoch}`);
     // exactly the epochs not completed before the stop, once each
     assert.deepEqual([...done, ...rest], ['warmup1', 'warmup2', 'warmup3', 'finetune1', 'finetune2']);
     await assertSameRun(run, full);
@@ -194,7 +268,10 @@ describe('polarcad train --resume', () => {
     h.forEach((row, i) => {
       assert.ok(Number.isFinite(Number(row.acc)), `epoch ${i + 1}: acc ${row.acc}`);
       assert.equal(row.acc, ref[i].acc);
-      assert.ok(Math.abs(Number(row.loss) - Number(ref[i].loss)) < 1e-4, `loss ${row.loss} vs ${ref[i].loss}`);
+      assert.ok(
+        Math.abs(Number(row.loss) - Number(ref[i].loss)) < 1e-4,
+        `loss ${row.loss} vs ${ref[i].loss}`,
+      );
     });
     const bad = await cli([...base(join(dir, 'micro-bad')), '--micro-batch', '0']);
     assert.equal(bad.code, 2);
