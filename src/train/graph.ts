@@ -55,6 +55,14 @@ export interface RunOptions {
   bnTraining?: boolean;
   /** Dropout masks by layer name (already scaled by 1/(1-rate)); absent = inference. */
   masks?: ReadonlyMap<string, tf.Tensor>;
+  /**
+   * Inference only (never under `tf.variableGrads`: the tape needs the intermediates): run each
+   * layer in its own `tf.tidy` and dispose every layer output as soon as its last consumer has
+   * run, so the peak is a few activations instead of all of them. Without it, a full-network
+   * sub-graph scored in one `tf.tidy` holds every activation of the batch until the end (MobileNetV2
+   * at 224 px, batch 64: ~4 GB, the whole wasm heap).
+   */
+  release?: boolean;
 }
 
 /**
@@ -64,22 +72,46 @@ export interface RunOptions {
 export function runSubGraph(g: SubGraph, inputs: readonly tf.Tensor[], opts: RunOptions = {}): tf.Tensor {
   const values = new Map<string, tf.Tensor>();
   g.cut.forEach((name, i) => values.set(name, inputs[i]));
+  const release = opts.release ?? false;
+  // remaining consumers of each value (release mode)
+  const uses = new Map<string, number>();
+  if (release) {
+    for (const layer of g.layers) {
+      for (const t of layer.inboundNodes[0].inputTensors)
+        uses.set(t.sourceLayer.name, (uses.get(t.sourceLayer.name) ?? 0) + 1);
+    }
+  }
+  const callers = new Set<tf.Tensor>(inputs);
   for (const layer of g.layers) {
     const node = layer.inboundNodes[0];
     const ins = node.inputTensors.map((t) => {
       const v = values.get(t.sourceLayer.name);
-      if (v === undefined) throw new Error(`internal: input ${t.sourceLayer.name} of ${layer.name} not computed`);
+      if (v === undefined)
+        throw new Error(`internal: input ${t.sourceLayer.name} of ${layer.name} not computed`);
       return v;
     });
-    let out: tf.Tensor;
-    if (layer.getClassName() === 'Dropout' && g.dropouts.some((d) => d.name === layer.name)) {
-      const mask = opts.masks?.get(layer.name);
-      out = mask === undefined ? ins[0] : tf.mul(ins[0], mask);
-    } else {
+    const run = (): tf.Tensor => {
+      if (layer.getClassName() === 'Dropout' && g.dropouts.some((d) => d.name === layer.name)) {
+        const mask = opts.masks?.get(layer.name);
+        return mask === undefined ? ins[0] : tf.mul(ins[0], mask);
+      }
       const training = isBatchNorm(layer) && layer.trainable && (opts.bnTraining ?? false);
-      out = layer.apply(ins.length === 1 ? ins[0] : ins, { training }) as tf.Tensor;
-    }
+      return layer.apply(ins.length === 1 ? ins[0] : ins, { training }) as tf.Tensor;
+    };
+    const out = release ? tf.tidy(run) : run();
     values.set(layer.name, out);
+    if (release) {
+      for (const t of node.inputTensors) {
+        const name = t.sourceLayer.name;
+        const left = (uses.get(name) ?? 0) - 1;
+        uses.set(name, left);
+        if (left > 0 || name === g.output) continue;
+        const v = values.get(name) as tf.Tensor;
+        values.delete(name);
+        // never the caller's inputs, nor a tensor another live value still is (identity layers)
+        if (!callers.has(v) && ![...values.values()].includes(v)) v.dispose();
+      }
+    }
   }
   const y = values.get(g.output);
   if (y === undefined) throw new Error(`internal: output ${g.output} not computed`);

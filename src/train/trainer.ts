@@ -322,7 +322,7 @@ function probabilities(g: SubGraph, rows: readonly Float32Array[][], shapes: rea
     const idx = Array.from({ length: Math.min(batch, rows.length - b0) }, (_, i) => b0 + i);
     const p = tf.tidy(() => {
       const xs = shapes.map((s, j) => stack(rows, idx, j, s));
-      return runSubGraph(g, xs).slice([0, 1], [-1, 1]).dataSync();
+      return runSubGraph(g, xs, { release: true }).slice([0, 1], [-1, 1]).dataSync();
     });
     out.set(p, b0);
   }
