@@ -38,7 +38,7 @@ test('runSubGraph release: same output, only the output alive at return, nothing
     const n = 32;
     const x = tf.randomUniform([n, SIZE, SIZE, 3], 0, 1, 'float32', 7);
     const ref = tf.tidy(() => runSubGraph(g, [x]).dataSync().slice());
-    let got = new Float32Array();
+    let got: Float32Array = new Float32Array(0);
     const before = tf.engine().backend.numDataIds();
     const tensors = tf.memory().numTensors;
     // live tensors at the moment the sub-graph returns, inside the caller's tidy
