@@ -13,7 +13,12 @@ import { stringify } from 'csv-stringify/sync';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../engine/backend.js';
 import { FeatureCache } from '../engine/cache.js';
-import { imageContentHash, type FeatureSource, type InputLayout, type PatientViews } from '../engine/features.js';
+import {
+  imageContentHash,
+  type FeatureSource,
+  type InputLayout,
+  type PatientViews,
+} from '../engine/features.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { VIEWS, isView, type Label, type View } from '../domain/views.js';
 import { metricsWithIntervals, type MetricsWithIntervals } from '../evaluate/intervals.js';
@@ -21,7 +26,12 @@ import { balanceByAugmentation } from '../ingest/augment.js';
 import { loadManifest, type StudyRow } from '../ingest/manifest.js';
 import { readImage } from '../ingest/readers.js';
 import { carveValidation, stratifiedHoldout } from '../ingest/splits.js';
-import { addApostolopoulosHead, addHaiHead, APOSTOLOPOULOS_HEAD_LAYERS, HAI_HEAD_LAYERS } from '../models/heads.js';
+import {
+  addApostolopoulosHead,
+  addHaiHead,
+  APOSTOLOPOULOS_HEAD_LAYERS,
+  HAI_HEAD_LAYERS,
+} from '../models/heads.js';
 import '../models/layers/keras-layers.js';
 import { paperUnfreezeDepth, type BnPolicy } from '../models/unfreeze.js';
 import { loadBackbone } from '../models/weights/resolve.js';
@@ -29,10 +39,27 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { seededInit } from './init.js';
-import { applyWeights, predict, TrainingSetup, trainStages, type Example, type HistoryRow, type StageOutcome, type TrainEvent } from './trainer.js';
+import {
+  applyWeights,
+  predict,
+  TrainingSetup,
+  trainStages,
+  type Example,
+  type HistoryRow,
+  type StageOutcome,
+  type TrainEvent,
+} from './trainer.js';
 
 /** Model inputs: one view, the 2x2 AC+NAC tile, or the AC / NAC pair (Apostolopoulos et al. 2020). */
-export const INPUT_MODES = ['stress_ac', 'rest_ac', 'stress_nac', 'rest_nac', 'tile2x2', 'ac', 'nac'] as const;
+export const INPUT_MODES = [
+  'stress_ac',
+  'rest_ac',
+  'stress_nac',
+  'rest_nac',
+  'tile2x2',
+  'ac',
+  'nac',
+] as const;
 export type InputMode = (typeof INPUT_MODES)[number];
 
 /** Options of {@link runTraining} (CLI flags of `polarcad train`). */
@@ -136,17 +163,25 @@ function viewsOf(mode: InputMode): View[] {
  */
 async function loadPatient(row: StudyRow, mode: InputMode, manifestPath: string): Promise<Patient> {
   const label = row.label;
-  if (label === null) throw new InputError(`${manifestPath}: row ${row.row} (patient ${row.patientId}): no label`);
+  if (label === null)
+    throw new InputError(`${manifestPath}: row ${row.row} (patient ${row.patientId}): no label`);
   if (row.page !== undefined) {
-    throw new InputError(`${manifestPath}: row ${row.row} (patient ${row.patientId}) refers to an export page; polarcad train needs cleaned crops: run \`polarcad prepare ${manifestPath} --out DIR\` and train on DIR/manifest.csv`);
+    throw new InputError(
+      `${manifestPath}: row ${row.row} (patient ${row.patientId}) refers to an export page; polarcad train needs cleaned crops: run \`polarcad prepare ${manifestPath} --out DIR\` and train on DIR/manifest.csv`,
+    );
   }
   const maps: PatientViews = {};
   for (const v of viewsOf(mode)) {
     const p = row.views[v];
-    if (p === undefined) throw new InputError(`${manifestPath}: row ${row.row} (patient ${row.patientId}): column ${v} is empty; --input ${mode} needs it`);
+    if (p === undefined)
+      throw new InputError(
+        `${manifestPath}: row ${row.row} (patient ${row.patientId}): column ${v} is empty; --input ${mode} needs it`,
+      );
     const img = await readImage(p);
     if (img.width !== img.height) {
-      throw new InputError(`${p} (row ${row.row}, ${v}) is ${img.width}x${img.height}, not a square polar-map crop; polarcad train expects the output of \`polarcad prepare\` (run it first and train on its manifest.csv)`);
+      throw new InputError(
+        `${p} (row ${row.row}, ${v}) is ${img.width}x${img.height}, not a square polar-map crop; polarcad train expects the output of \`polarcad prepare\` (run it first and train on its manifest.csv)`,
+      );
     }
     maps[v] = img;
   }
@@ -191,7 +226,12 @@ async function saveTfjs(model: tf.LayersModel, dir: string, info: object): Promi
   await writeFileAtomic(join(dir, 'polarcad.json'), JSON.stringify(info, null, 2) + '\n');
   await writeFileAtomic(
     join(dir, 'model.json'),
-    JSON.stringify({ format: 'layers-model', generatedBy: 'polarcad', modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] }),
+    JSON.stringify({
+      format: 'layers-model',
+      generatedBy: 'polarcad',
+      modelTopology: artifacts.modelTopology,
+      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+    }),
   );
 }
 
@@ -204,7 +244,10 @@ function fmt(x: number, d = 3): string {
  * `out` from its checkpoints using the options saved in its config.json.
  * @throws InputError for bad options or input (naming the file, row or flag).
  */
-export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks = {}): Promise<TrainRunResult> {
+export async function runTraining(
+  given: TrainRunOptions,
+  hooks: TrainRunHooks = {},
+): Promise<TrainRunResult> {
   const out = resolve(given.out);
   let opts: TrainRunOptions = given;
   if (given.resume === true) {
@@ -215,23 +258,33 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
       throw new InputError(`--resume ${given.out}: no config.json there; not a polarcad run directory`);
     }
     const cfg = JSON.parse(text) as { options: TrainRunOptions; status?: string };
-    if (cfg.status === 'complete') throw new InputError(`--resume ${given.out}: this run is already complete`);
+    if (cfg.status === 'complete')
+      throw new InputError(`--resume ${given.out}: this run is already complete`);
     opts = { ...cfg.options, out: given.out, resume: true };
   }
-  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as TrainRunOptions & typeof DEFAULTS;
-  if (!(INPUT_MODES as readonly string[]).includes(o.input)) throw new InputError(`--input must be one of ${INPUT_MODES.join(', ')}, got '${o.input}'`);
-  if (o.head !== 'hai' && o.head !== 'apostolopoulos') throw new InputError(`--head must be hai or apostolopoulos, got '${String(o.head)}'`);
+  const o = {
+    ...DEFAULTS,
+    ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+  } as TrainRunOptions & typeof DEFAULTS;
+  if (!(INPUT_MODES as readonly string[]).includes(o.input))
+    throw new InputError(`--input must be one of ${INPUT_MODES.join(', ')}, got '${o.input}'`);
+  if (o.head !== 'hai' && o.head !== 'apostolopoulos')
+    throw new InputError(`--head must be hai or apostolopoulos, got '${String(o.head)}'`);
   checkInt('--units', o.units, 1);
-  if (!(o.dropout >= 0 && o.dropout < 1)) throw new InputError(`--dropout must be in [0, 1), got ${o.dropout}`);
+  if (!(o.dropout >= 0 && o.dropout < 1))
+    throw new InputError(`--dropout must be in [0, 1), got ${o.dropout}`);
   checkInt('--warmup-epochs', o.warmupEpochs, 0);
   checkInt('--finetune-epochs', o.finetuneEpochs, 0);
   checkInt('--batch-size', o.batchSize, 1);
   checkInt('--augment', o.augment, 0);
   checkInt('--seed', o.seed, 0);
   if (o.microBatch !== undefined) checkInt('--micro-batch', o.microBatch, 1);
-  if (o.unfreeze !== undefined && o.unfreezeFrom !== undefined) throw new InputError('give --unfreeze or --unfreeze-from, not both');
-  if (o.selectOn !== 'validation' && o.selectOn !== 'test') throw new InputError(`--select-on must be validation or test, got '${String(o.selectOn)}'`);
-  if (o.inputSize !== undefined && o.weights !== 'none') throw new InputError('--input-size can only change the input side with --weights none');
+  if (o.unfreeze !== undefined && o.unfreezeFrom !== undefined)
+    throw new InputError('give --unfreeze or --unfreeze-from, not both');
+  if (o.selectOn !== 'validation' && o.selectOn !== 'test')
+    throw new InputError(`--select-on must be validation or test, got '${String(o.selectOn)}'`);
+  if (o.inputSize !== undefined && o.weights !== 'none')
+    throw new InputError('--input-size can only change the input side with --weights none');
   await initBackend('wasm');
   const seed = o.seed;
   const rng = new Rng(seed);
@@ -247,7 +300,10 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
     testPatients = t.patients;
     testSha = t.sha256;
     const clash = testPatients.filter((p) => byId.has(p.id)).map((p) => p.id);
-    if (clash.length > 0) throw new InputError(`--test-manifest ${o.testManifest}: patient(s) ${clash.slice(0, 5).join(', ')} are also in the training manifest`);
+    if (clash.length > 0)
+      throw new InputError(
+        `--test-manifest ${o.testManifest}: patient(s) ${clash.slice(0, 5).join(', ')} are also in the training manifest`,
+      );
     trainIds = patients.map((p) => p.id).sort();
   } else {
     const split = stratifiedHoldout(patients, { testFraction: o.testFraction, seed });
@@ -260,7 +316,9 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
   const valPatients = carved.validation.map((id) => byId.get(id) as Patient);
   const train: Example[] =
     o.augment > 0
-      ? balanceByAugmentation(fitPatients, o.augment, rng.fork('augment')).map((a) => toExample(byId.get(a.id) as Patient, a.angle))
+      ? balanceByAugmentation(fitPatients, o.augment, rng.fork('augment')).map((a) =>
+          toExample(byId.get(a.id) as Patient, a.angle),
+        )
       : fitPatients.map((p) => toExample(p));
   const validation = valPatients.map((p) => toExample(p));
   const test = testPatients.map((p) => toExample(p));
@@ -287,7 +345,10 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
     seededInit(backbone.layers, rng.fork('backbone-init'), 'he');
     weightsId = `random-he:${seed}`;
   } else weightsId = loaded.weights.sha256 ?? 'unknown';
-  const model = o.head === 'hai' ? addHaiHead(backbone, { units: o.units, dropout: o.dropout }) : addApostolopoulosHead(backbone);
+  const model =
+    o.head === 'hai'
+      ? addHaiHead(backbone, { units: o.units, dropout: o.dropout })
+      : addApostolopoulosHead(backbone);
   const headLayers = o.head === 'hai' ? HAI_HEAD_LAYERS : APOSTOLOPOULOS_HEAD_LAYERS;
   seededInit(model.layers.slice(-headLayers), rng.fork('head-init'), 'glorot');
   const nBackbone = model.layers.length - headLayers;
@@ -298,13 +359,17 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
   let unfreezeRule: string;
   if (o.unfreeze !== undefined) {
     checkInt('--unfreeze', o.unfreeze, 0);
-    if (o.unfreeze > nBackbone - 1) throw new InputError(`--unfreeze ${o.unfreeze}: ${spec.name} has ${nBackbone - 1} layers below the head (input layer excluded)`);
+    if (o.unfreeze > nBackbone - 1)
+      throw new InputError(
+        `--unfreeze ${o.unfreeze}: ${spec.name} has ${nBackbone - 1} layers below the head (input layer excluded)`,
+      );
     k = o.unfreeze;
     bnPolicy = o.bnPolicy ?? 'follow';
     unfreezeRule = `--unfreeze ${k}`;
   } else if (o.unfreezeFrom !== undefined) {
     const idx = model.layers.slice(0, nBackbone).findIndex((l) => l.name === o.unfreezeFrom);
-    if (idx < 1) throw new InputError(`--unfreeze-from: ${spec.name} has no backbone layer named '${o.unfreezeFrom}'`);
+    if (idx < 1)
+      throw new InputError(`--unfreeze-from: ${spec.name} has no backbone layer named '${o.unfreezeFrom}'`);
     k = nBackbone - idx;
     bnPolicy = o.bnPolicy ?? 'follow';
     unfreezeRule = `--unfreeze-from ${o.unfreezeFrom}`;
@@ -318,16 +383,40 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
   const lr1 = Number(`1e-${a}`);
   const lr2 = Number(`1e-${a + 2}`);
   const stages = [
-    { name: 'warmup', epochs: o.warmupEpochs, lr: lr1, unfreeze: 0, bnPolicy: 'follow' as BnPolicy, patience: o.patience, restoreBest: o.restoreBest },
-    { name: 'finetune', epochs: o.finetuneEpochs, lr: lr2, unfreeze: k, bnPolicy, trainBn: o.trainBn, patience: o.patience, restoreBest: o.restoreBest },
+    {
+      name: 'warmup',
+      epochs: o.warmupEpochs,
+      lr: lr1,
+      unfreeze: 0,
+      bnPolicy: 'follow' as BnPolicy,
+      patience: o.patience,
+      restoreBest: o.restoreBest,
+    },
+    {
+      name: 'finetune',
+      epochs: o.finetuneEpochs,
+      lr: lr2,
+      unfreeze: k,
+      bnPolicy,
+      trainBn: o.trainBn,
+      patience: o.patience,
+      restoreBest: o.restoreBest,
+    },
   ].filter((s) => s.epochs > 0);
-  if (stages.length === 0) throw new InputError('both --warmup-epochs and --finetune-epochs are 0: nothing to train');
+  if (stages.length === 0)
+    throw new InputError('both --warmup-epochs and --finetune-epochs are 0: nothing to train');
 
   // ---- config.json (written first; a resumed run must match it)
   const config = {
     polarcad: 'train',
     status: 'running',
-    options: { ...opts, manifest: resolve(o.manifest), testManifest: o.testManifest === undefined ? undefined : resolve(o.testManifest), out: undefined, resume: undefined },
+    options: {
+      ...opts,
+      manifest: resolve(o.manifest),
+      testManifest: o.testManifest === undefined ? undefined : resolve(o.testManifest),
+      out: undefined,
+      resume: undefined,
+    },
     resolved: {
       seed,
       manifest: { path: resolve(o.manifest), sha256 },
@@ -338,8 +427,19 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
       input: o.input,
       weights: loaded.weights,
       weightsId,
-      head: { type: o.head, units: o.head === 'hai' ? o.units : 500, dropout: o.head === 'hai' ? o.dropout : 0.5, layers: model.layers.slice(-headLayers).map((l) => l.name) },
-      unfreeze: { k, bnPolicy, rule: unfreezeRule, firstUnfrozen: k > 0 ? model.layers[nBackbone - k].name : null, trainBn: o.trainBn },
+      head: {
+        type: o.head,
+        units: o.head === 'hai' ? o.units : 500,
+        dropout: o.head === 'hai' ? o.dropout : 0.5,
+        layers: model.layers.slice(-headLayers).map((l) => l.name),
+      },
+      unfreeze: {
+        k,
+        bnPolicy,
+        rule: unfreezeRule,
+        firstUnfrozen: k > 0 ? model.layers[nBackbone - k].name : null,
+        trainBn: o.trainBn,
+      },
       learningRates: { exponentA: a, warmup: lr1, finetune: lr2 },
       stages,
       batchSize: o.batchSize,
@@ -360,12 +460,15 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
       },
     },
   };
-  const configText = (c: object): string => JSON.stringify(c, (_k, v: unknown) => (v === undefined ? undefined : v), 2) + '\n';
+  const configText = (c: object): string =>
+    JSON.stringify(c, (_k, v: unknown) => (v === undefined ? undefined : v), 2) + '\n';
   const ckptDir = join(out, 'checkpoints');
   if (o.resume === true) {
     const prev = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as { resolved: unknown };
     if (JSON.stringify(prev.resolved) !== JSON.stringify(JSON.parse(configText(config)).resolved)) {
-      throw new InputError(`--resume ${given.out}: the data or the resolved configuration changed since the run started (compare config.json); start a new run`);
+      throw new InputError(
+        `--resume ${given.out}: the data or the resolved configuration changed since the run started (compare config.json); start a new run`,
+      );
     }
   } else {
     await rm(ckptDir, { recursive: true, force: true });
@@ -379,8 +482,14 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
     weightsId,
     inputSize: side,
     scaling: spec.scaling,
-    layout: o.input === 'tile2x2' || o.input === 'ac' || o.input === 'nac' ? 'tile2x2' : ('image' satisfies InputLayout),
-    cache: new FeatureCache({ ...(o.cacheDir !== undefined ? { dir: o.cacheDir } : {}), onWarning: hooks.onWarning }),
+    layout:
+      o.input === 'tile2x2' || o.input === 'ac' || o.input === 'nac'
+        ? 'tile2x2'
+        : ('image' satisfies InputLayout),
+    cache: new FeatureCache({
+      ...(o.cacheDir !== undefined ? { dir: o.cacheDir } : {}),
+      onWarning: hooks.onWarning,
+    }),
   });
   try {
     const t0 = performance.now();
@@ -409,15 +518,31 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
     await writeFileAtomic(
       join(out, 'history.csv'),
       stringify(
-        result.history.map((r) => [r.stage, r.epoch, r.loss, r.accuracy, r.valLoss, r.valAccuracy, r.lr, r.seconds]),
+        result.history.map((r) => [
+          r.stage,
+          r.epoch,
+          r.loss,
+          r.accuracy,
+          r.valLoss,
+          r.valAccuracy,
+          r.lr,
+          r.seconds,
+        ]),
         { header: true, columns: ['stage', 'epoch', 'loss', 'acc', 'val_loss', 'val_acc', 'lr', 'seconds'] },
       ),
     );
     const predictions = test.map((e, i) => [e.id, e.label, probs[i], probs[i] >= 0.5 ? 1 : 0, 'test']);
-    await writeFileAtomic(join(out, 'predictions.csv'), stringify(predictions, { header: true, columns: ['patient_id', 'label', 'prob', 'predicted', 'split'] }));
+    await writeFileAtomic(
+      join(out, 'predictions.csv'),
+      stringify(predictions, {
+        header: true,
+        columns: ['patient_id', 'label', 'prob', 'predicted', 'split'],
+      }),
+    );
     const m = metrics.metrics;
     const metricsJson = {
-      evaluatedOn: o.testManifest === undefined ? 'held-out test split' : `test manifest ${resolve(o.testManifest)}`,
+      evaluatedOn:
+        o.testManifest === undefined ? 'held-out test split' : `test manifest ${resolve(o.testManifest)}`,
       n: m.n,
       threshold: m.threshold,
       accuracy: metrics.accuracy,
@@ -430,13 +555,45 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
       selectionLeaksTest: o.selectOn === 'test',
     };
     await writeFileAtomic(join(out, 'metrics.json'), JSON.stringify(metricsJson, null, 2) + '\n');
-    const info = { backbone: spec.name, inputSize: side, scaling: spec.scaling, classes: ['normal', 'cad'], camLayer: spec.camLayer, input: o.input };
+    const info = {
+      backbone: spec.name,
+      inputSize: side,
+      scaling: spec.scaling,
+      classes: ['normal', 'cad'],
+      camLayer: spec.camLayer,
+      input: o.input,
+    };
     await saveTfjs(model, join(out, 'model'), info);
     await writeFileAtomic(join(out, 'model.onnx'), exportToOnnx(model));
     await writeCurves(out, result.history, result.stages, hooks.onWarning);
-    const summary = summaryText({ spec: spec.name, o, loaded: loaded.weights.description, k, bnPolicy, unfreezeRule, lr1, lr2, result, metrics, seconds, warnings, nTrain: train.length, nVal: validation.length, nTest: test.length });
+    const summary = summaryText({
+      spec: spec.name,
+      o,
+      loaded: loaded.weights.description,
+      k,
+      bnPolicy,
+      unfreezeRule,
+      lr1,
+      lr2,
+      result,
+      metrics,
+      seconds,
+      warnings,
+      nTrain: train.length,
+      nVal: validation.length,
+      nTest: test.length,
+    });
     await writeFileAtomic(join(out, 'summary.txt'), summary);
-    await writeFileAtomic(join(out, 'config.json'), configText({ ...config, status: 'complete', stages: result.stages, seconds, selectionIds: result.selectionIds }));
+    await writeFileAtomic(
+      join(out, 'config.json'),
+      configText({
+        ...config,
+        status: 'complete',
+        stages: result.stages,
+        seconds,
+        selectionIds: result.selectionIds,
+      }),
+    );
     await rm(ckptDir, { recursive: true, force: true });
     return { out, interrupted: false, stages: result.stages, history: result.history, metrics, summary };
   } finally {
@@ -445,12 +602,26 @@ export async function runTraining(given: TrainRunOptions, hooks: TrainRunHooks =
   }
 }
 
-async function writeCurves(out: string, history: HistoryRow[], stages: StageOutcome[], onWarning?: (m: string) => void): Promise<void> {
+async function writeCurves(
+  out: string,
+  history: HistoryRow[],
+  stages: StageOutcome[],
+  onWarning?: (m: string) => void,
+): Promise<void> {
   try {
-    const charts = (await import('../report/charts/training.js')) as typeof import('../report/charts/training.js');
-    const render = (await import('../report/charts/render.js')) as typeof import('../report/charts/render.js');
+    const charts =
+      (await import('../report/charts/training.js')) as typeof import('../report/charts/training.js');
+    const render =
+      (await import('../report/charts/render.js')) as typeof import('../report/charts/render.js');
     const spec = charts.trainingCurves(
-      history.map((r) => ({ stage: r.stage, epoch: r.epoch, loss: r.loss, accuracy: Number.isFinite(r.accuracy) ? r.accuracy : 0, valLoss: r.valLoss, valAccuracy: r.valAccuracy })),
+      history.map((r) => ({
+        stage: r.stage,
+        epoch: r.epoch,
+        loss: r.loss,
+        accuracy: Number.isFinite(r.accuracy) ? r.accuracy : 0,
+        valLoss: r.valLoss,
+        valAccuracy: r.valAccuracy,
+      })),
       { selected: stages.map((s) => ({ stage: s.name, epoch: s.bestEpoch })), title: 'Training curves' },
     );
     await render.writeChart(spec, join(out, 'training-curves'));
@@ -476,7 +647,8 @@ function summaryText(s: {
   nVal: number;
   nTest: number;
 }): string {
-  const iv = (i: { estimate: number; lo: number; hi: number }): string => `${fmt(i.estimate)} [${fmt(i.lo)}, ${fmt(i.hi)}]`;
+  const iv = (i: { estimate: number; lo: number; hi: number }): string =>
+    `${fmt(i.estimate)} [${fmt(i.lo)}, ${fmt(i.hi)}]`;
   const lines = [
     `polarcad train: ${s.spec}, input ${s.o.input}, head ${s.o.head}, seed ${s.o.seed}`,
     `weights: ${s.loaded}`,
@@ -487,7 +659,7 @@ function summaryText(s: {
     ...s.warnings,
     ...s.result.stages.map(
       (st) =>
-        `stage ${st.name}: kept epoch ${st.bestEpoch} of ${st.epochsRun} run (${st.epochsPlanned} planned${st.stoppedEarly ? ', stopped early' : ''}), selection acc ${fmt(st.best.accuracy)} loss ${fmt(st.best.loss)}, trainable params ${st.trainableParams}, ${fmt(st.seconds, 1)} s (+${fmt(st.featureSeconds, 1)} s features)`,
+        `stage ${st.name}: kept epoch ${st.bestEpoch}${st.bestEpoch === 0 ? ' (its starting weights: no epoch beat them on validation)' : ''} of ${st.epochsRun} run (${st.epochsPlanned} planned${st.stoppedEarly ? ', stopped early' : ''}), selection acc ${fmt(st.best.accuracy)} loss ${fmt(st.best.loss)}, trainable params ${st.trainableParams}, ${fmt(st.seconds, 1)} s (+${fmt(st.featureSeconds, 1)} s features)`,
     ),
     `test (95% CI): accuracy ${iv(s.metrics.accuracy)}, AUC ${iv(s.metrics.auc)}, sensitivity ${iv(s.metrics.sensitivity)}, specificity ${iv(s.metrics.specificity)}, precision ${iv(s.metrics.precision)}, F1 ${iv(s.metrics.f1)}`,
     `confusion: TP ${s.metrics.metrics.tp}, FP ${s.metrics.metrics.fp}, TN ${s.metrics.metrics.tn}, FN ${s.metrics.metrics.fn}`,

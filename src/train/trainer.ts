@@ -74,7 +74,12 @@ export class TrainingSetup {
   constructor(readonly opts: TrainingSetupOptions) {}
 
   /** Features of `examples` at the cut `cut` of `model`: per example, one array per cut layer. */
-  async features(model: tf.LayersModel, cut: readonly string[], examples: readonly Example[], onProgress?: FeatureProgressFn): Promise<Float32Array[][]> {
+  async features(
+    model: tf.LayersModel,
+    cut: readonly string[],
+    examples: readonly Example[],
+    onProgress?: FeatureProgressFn,
+  ): Promise<Float32Array[][]> {
     const ck = cut.join('|');
     let table = this.memo.get(ck);
     if (table === undefined) {
@@ -160,6 +165,13 @@ export interface StageSpec {
   patience?: number;
   /** Keep the best epoch's weights at the end of the stage (default true: Hai et al.'s "greedy"). */
   restoreBest?: boolean;
+  /**
+   * For a stage after the first: its starting weights (the previous stage's kept weights) compete
+   * as "epoch 0" of the selection, so a stage that never beats them on validation hands them on
+   * unchanged (default true). False is Hai et al.'s strictly per-stage greedy rule, in which the
+   * stage keeps its best epoch even when it is worse than where it started.
+   */
+  startAsCandidate?: boolean;
 }
 
 /** One epoch of one stage. */
@@ -257,7 +269,8 @@ function weightKey(layer: tf.layers.Layer, w: tf.LayerVariable): string {
 /** Values of every weight of `layers` (trainable or not). */
 export function snapshotWeights(layers: readonly tf.layers.Layer[]): WeightValues {
   const out: WeightValues = new Map();
-  for (const l of layers) for (const w of l.weights) out.set(weightKey(l, w), w.read().dataSync().slice() as Float32Array);
+  for (const l of layers)
+    for (const w of l.weights) out.set(weightKey(l, w), w.read().dataSync().slice() as Float32Array);
   return out;
 }
 
@@ -269,7 +282,8 @@ export function applyWeights(model: tf.LayersModel, values: ReadonlyMap<string, 
         const v = values.get(weightKey(l, w));
         if (v === undefined) continue;
         const shape = w.shape.map((d) => d ?? 1);
-        if (v.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`weight ${weightKey(l, w)}: ${v.length} values for shape [${shape.join(', ')}]`);
+        if (v.length !== shape.reduce((a, b) => a * b, 1))
+          throw new Error(`weight ${weightKey(l, w)}: ${v.length} values for shape [${shape.join(', ')}]`);
         w.write(tf.tensor(v, shape));
       }
     }
@@ -283,7 +297,12 @@ function firstTrainable(model: tf.LayersModel): number {
   return i;
 }
 
-function stack(rows: readonly Float32Array[][], idx: readonly number[], j: number, shape: readonly number[]): tf.Tensor {
+function stack(
+  rows: readonly Float32Array[][],
+  idx: readonly number[],
+  j: number,
+  shape: readonly number[],
+): tf.Tensor {
   const per = shape.reduce((a, b) => a * b, 1);
   const buf = new Float32Array(idx.length * per);
   idx.forEach((r, k) => buf.set(rows[r][j], k * per));
@@ -316,7 +335,12 @@ function cutShapes(model: tf.LayersModel, cut: readonly string[]): number[][] {
 }
 
 /** Class-1 probabilities of `rows` (cut activations) through sub-graph `g` in inference mode. */
-function probabilities(g: SubGraph, rows: readonly Float32Array[][], shapes: readonly number[][], batch = 64): Float32Array {
+function probabilities(
+  g: SubGraph,
+  rows: readonly Float32Array[][],
+  shapes: readonly number[][],
+  batch = 64,
+): Float32Array {
   const out = new Float32Array(rows.length);
   for (let b0 = 0; b0 < rows.length; b0 += batch) {
     const idx = Array.from({ length: Math.min(batch, rows.length - b0) }, (_, i) => b0 + i);
@@ -338,7 +362,10 @@ export function scoreProbabilities(p: ArrayLike<number>, labels: readonly Label[
     loss -= Math.log(q);
     if ((p[i] > 0.5 ? 1 : 0) === labels[i]) correct++;
   }
-  return { accuracy: labels.length === 0 ? NaN : correct / labels.length, loss: labels.length === 0 ? NaN : loss / labels.length };
+  return {
+    accuracy: labels.length === 0 ? NaN : correct / labels.length,
+    loss: labels.length === 0 ? NaN : loss / labels.length,
+  };
 }
 
 interface StageMeta {
@@ -356,20 +383,29 @@ interface StageMeta {
 
 function validateStage(s: StageSpec, nBackbone: number): void {
   const where = `stage '${s.name}'`;
-  if (!/^[A-Za-z0-9_-]+$/.test(s.name)) throw new InputError(`${where}: name must be letters, digits, _ or -`);
-  if (!Number.isInteger(s.epochs) || s.epochs < 0) throw new InputError(`${where}: epochs must be a non-negative integer, got ${s.epochs}`);
-  if (!(s.lr > 0 && Number.isFinite(s.lr))) throw new InputError(`${where}: learning rate must be positive, got ${s.lr}`);
+  if (!/^[A-Za-z0-9_-]+$/.test(s.name))
+    throw new InputError(`${where}: name must be letters, digits, _ or -`);
+  if (!Number.isInteger(s.epochs) || s.epochs < 0)
+    throw new InputError(`${where}: epochs must be a non-negative integer, got ${s.epochs}`);
+  if (!(s.lr > 0 && Number.isFinite(s.lr)))
+    throw new InputError(`${where}: learning rate must be positive, got ${s.lr}`);
   if (!Number.isInteger(s.unfreeze) || s.unfreeze < 0 || s.unfreeze > nBackbone) {
-    throw new InputError(`${where}: unfreeze depth must be an integer in [0, ${nBackbone}], got ${s.unfreeze}`);
+    throw new InputError(
+      `${where}: unfreeze depth must be an integer in [0, ${nBackbone}], got ${s.unfreeze}`,
+    );
   }
-  if (s.patience !== undefined && (!Number.isInteger(s.patience) || s.patience < 1)) throw new InputError(`${where}: patience must be a positive integer, got ${s.patience}`);
+  if (s.patience !== undefined && (!Number.isInteger(s.patience) || s.patience < 1))
+    throw new InputError(`${where}: patience must be a positive integer, got ${s.patience}`);
   for (const r of s.layerLr ?? []) {
     try {
       new RegExp(r.layers);
     } catch {
       throw new InputError(`${where}: layer group pattern '${r.layers}' is not a regular expression`);
     }
-    if (!(r.lr > 0)) throw new InputError(`${where}: learning rate of layer group '${r.layers}' must be positive, got ${r.lr}`);
+    if (!(r.lr > 0))
+      throw new InputError(
+        `${where}: learning rate of layer group '${r.layers}' must be positive, got ${r.lr}`,
+      );
   }
 }
 
@@ -384,9 +420,12 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
   const { model, headLayers, setup } = o;
   const nBackbone = model.layers.length - headLayers;
   if (o.train.length === 0) throw new InputError('training set is empty');
-  if (o.validation.length === 0) throw new InputError('validation set is empty (needed for best-epoch selection)');
-  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new InputError(`batch size must be a positive integer, got ${o.batchSize}`);
-  if (o.microBatch !== undefined && (!Number.isInteger(o.microBatch) || o.microBatch < 1)) throw new InputError(`micro-batch size must be a positive integer, got ${o.microBatch}`);
+  if (o.validation.length === 0)
+    throw new InputError('validation set is empty (needed for best-epoch selection)');
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
+    throw new InputError(`batch size must be a positive integer, got ${o.batchSize}`);
+  if (o.microBatch !== undefined && (!Number.isInteger(o.microBatch) || o.microBatch < 1))
+    throw new InputError(`micro-batch size must be a positive integer, got ${o.microBatch}`);
   if (o.stages.length === 0) throw new InputError('no training stage given');
   const names = new Set<string>();
   for (const s of o.stages) {
@@ -420,7 +459,8 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
       const g = subGraph(model, start, headLayers);
       const part = model.layers.slice(start);
       const counts = countParams(model);
-      const ckpt = o.checkpointDir === undefined ? null : await loadCheckpoint<StageMeta>(o.checkpointDir, stage.name);
+      const ckpt =
+        o.checkpointDir === undefined ? null : await loadCheckpoint<StageMeta>(o.checkpointDir, stage.name);
       if (ckpt !== null && ckpt.meta.complete) {
         applyWeights(model, ckpt.arrays);
         history.push(...ckpt.meta.history);
@@ -435,7 +475,9 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
       const t0 = performance.now();
       const shapes = cutShapes(model, g.cut);
       const all = [...o.train, ...o.validation];
-      const rows = await setup.features(model, g.cut, all, (done, total, hits) => o.onEvent?.({ type: 'features', stage: stage.name, done, total, hits }));
+      const rows = await setup.features(model, g.cut, all, (done, total, hits) =>
+        o.onEvent?.({ type: 'features', stage: stage.name, done, total, hits }),
+      );
       const trainRows = rows.slice(0, o.train.length);
       const valRows = rows.slice(o.train.length);
       const featureSeconds = (performance.now() - t0) / 1000;
@@ -443,7 +485,11 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
       // variables, learning rates, optimiser
       const rules = (stage.layerLr ?? []).map((r) => ({ re: new RegExp(r.layers), lr: r.lr }));
       const params = part.flatMap((l) =>
-        l.trainableWeights.map((w) => ({ key: weightKey(l, w), variable: w.read() as tf.Variable, lr: rules.find((r) => r.re.test(l.name))?.lr ?? stage.lr })),
+        l.trainableWeights.map((w) => ({
+          key: weightKey(l, w),
+          variable: w.read() as tf.Variable,
+          lr: rules.find((r) => r.re.test(l.name))?.lr ?? stage.lr,
+        })),
       );
       const adam = new Adam(params);
       const lrCounts = new Map<number, number>();
@@ -451,7 +497,18 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
       const learningRates = [...lrCounts.entries()].map(([lr, variables]) => ({ lr, variables }));
       const varList = params.map((p) => p.variable);
 
-      let meta: StageMeta = { stage: stage.name, epochsDone: 0, complete: false, bestEpoch: 0, best: null, wait: 0, stoppedEarly: false, history: [], adam: { step: 0, keys: params.map((p) => p.key) }, seconds: 0 };
+      let meta: StageMeta = {
+        stage: stage.name,
+        epochsDone: 0,
+        complete: false,
+        bestEpoch: 0,
+        best: null,
+        wait: 0,
+        stoppedEarly: false,
+        history: [],
+        adam: { step: 0, keys: params.map((p) => p.key) },
+        seconds: 0,
+      };
       let best: WeightValues | null = null;
       if (ckpt !== null) {
         meta = ckpt.meta;
@@ -469,7 +526,20 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
         applyWeights(model, cur);
         adam.setState({ step: meta.adam.step, m, v } satisfies AdamState);
       }
-      o.onEvent?.({ type: 'stage-start', stage: stage.name, epochs: stage.epochs, startEpoch: meta.epochsDone + 1, unfreeze: stage.unfreeze, lr: stage.lr });
+      if (ckpt === null && si > 0 && restoreBest && (stage.startAsCandidate ?? true)) {
+        // epoch 0: the weights this stage starts from
+        meta.best = scoreProbabilities(probabilities(g, valRows, shapes), valLabels);
+        meta.bestEpoch = 0;
+        best = snapshotWeights(part);
+      }
+      o.onEvent?.({
+        type: 'stage-start',
+        stage: stage.name,
+        epochs: stage.epochs,
+        startEpoch: meta.epochsDone + 1,
+        unfreeze: stage.unfreeze,
+        lr: stage.lr,
+      });
       const stageT0 = performance.now() - meta.seconds * 1000;
       for (let epoch = meta.epochsDone + 1; epoch <= stage.epochs && !meta.stoppedEarly; epoch++) {
         const e0 = performance.now();
@@ -552,7 +622,8 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
       meta.complete = true;
       meta.seconds = (performance.now() - stageT0) / 1000;
       adam.dispose();
-      if (o.checkpointDir !== undefined) await saveCheckpoint(o.checkpointDir, stage.name, meta, snapshotWeights(part));
+      if (o.checkpointDir !== undefined)
+        await saveCheckpoint(o.checkpointDir, stage.name, meta, snapshotWeights(part));
       history.push(...meta.history);
       finalScore = meta.best ?? { accuracy: NaN, loss: NaN };
       const outcome = stageOutcome(stage, g, model, meta, counts, learningRates, featureSeconds, false);
@@ -574,14 +645,25 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
   }
 }
 
-async function saveStage(dir: string, meta: StageMeta, part: readonly tf.layers.Layer[], best: WeightValues | null, adam: Adam): Promise<void> {
+async function saveStage(
+  dir: string,
+  meta: StageMeta,
+  part: readonly tf.layers.Layer[],
+  best: WeightValues | null,
+  adam: Adam,
+): Promise<void> {
   const arrays: WeightValues = new Map();
   for (const [k, v] of snapshotWeights(part)) arrays.set(`current:${k}`, v);
   if (best !== null) for (const [k, v] of best) arrays.set(`best:${k}`, v);
   const st = adam.getState();
   for (const [k, v] of Object.entries(st.m)) arrays.set(`adam-m:${k}`, v);
   for (const [k, v] of Object.entries(st.v)) arrays.set(`adam-v:${k}`, v);
-  await saveCheckpoint(dir, meta.stage, { ...meta, adam: { step: st.step, keys: Object.keys(st.m) } }, arrays);
+  await saveCheckpoint(
+    dir,
+    meta.stage,
+    { ...meta, adam: { step: st.step, keys: Object.keys(st.m) } },
+    arrays,
+  );
 }
 
 function stageOutcome(
@@ -620,7 +702,13 @@ function stageOutcome(
  * first), computed from the features at the cut before layer `start` (the part below it must hold
  * the setup's original weights) in inference mode.
  */
-export async function predict(setup: TrainingSetup, model: tf.LayersModel, headLayers: number, start: number, examples: readonly Example[]): Promise<Float32Array> {
+export async function predict(
+  setup: TrainingSetup,
+  model: tf.LayersModel,
+  headLayers: number,
+  start: number,
+  examples: readonly Example[],
+): Promise<Float32Array> {
   const g = subGraph(model, start, headLayers);
   const rows = await setup.features(model, g.cut, examples);
   return probabilities(g, rows, cutShapes(model, g.cut));

@@ -10,7 +10,15 @@ import { join } from 'node:path';
 import { initBackend, tf } from '../../src/engine/backend.js';
 import { Adam } from '../../src/train/adam.js';
 import { bestEpochIndex, isBetter } from '../../src/train/selection.js';
-import { applyWeights, predict, TrainingSetup, trainStages, type Example, type StageSpec, type TrainResult } from '../../src/train/trainer.js';
+import {
+  applyWeights,
+  predict,
+  TrainingSetup,
+  trainStages,
+  type Example,
+  type StageSpec,
+  type TrainResult,
+} from '../../src/train/trainer.js';
 import { makeExamples, SIZE, tinyClassifier } from './helpers.js';
 
 before(async () => {
@@ -26,11 +34,24 @@ function setup(): TrainingSetup {
   return new TrainingSetup({ backboneName: 'tiny', inputSize: SIZE, scaling: 'unit', layout: 'image' });
 }
 
-async function run(extra: Partial<Parameters<typeof trainStages>[0]> = {}, stages = STAGES): Promise<TrainResult> {
+async function run(
+  extra: Partial<Parameters<typeof trainStages>[0]> = {},
+  stages = STAGES,
+): Promise<TrainResult> {
   const { model, headLayers } = tinyClassifier(1);
   const s = setup();
   try {
-    return await trainStages({ setup: s, model, headLayers, train: makeExamples(32, 1), validation: makeExamples(12, 2, 'v'), stages, batchSize: 8, seed: 3, ...extra });
+    return await trainStages({
+      setup: s,
+      model,
+      headLayers,
+      train: makeExamples(32, 1),
+      validation: makeExamples(12, 2, 'v'),
+      stages,
+      batchSize: 8,
+      seed: 3,
+      ...extra,
+    });
   } finally {
     await s.dispose();
     model.dispose();
@@ -42,7 +63,11 @@ describe('Adam', () => {
     // reference: m,v recursions and lr_t = lr*sqrt(1-b2^t)/(1-b1^t), Keras optimizers/adam.py
     const w = tf.variable(tf.tensor1d([1, -2]));
     const adam = new Adam([{ key: 'w', variable: w, lr: 0.1 }]);
-    const grads = [[0.5, -1], [0.25, 2], [-1, 0.1]];
+    const grads = [
+      [0.5, -1],
+      [0.25, 2],
+      [-1, 0.1],
+    ];
     const ref = [1, -2];
     const m = [0, 0];
     const v = [0, 0];
@@ -113,7 +138,19 @@ describe('trainStages', () => {
       requested.push(...ex.map((e) => e.id));
       return orig(m, cut, ex, p);
     };
-    const r = await trainStages({ setup: s, model, headLayers, train: makeExamples(32, 1), validation: makeExamples(12, 2, 'v'), stages: [...STAGES.slice(0, 1), { ...STAGES[1], layerLr: [{ layers: '^conv2$', lr: 5e-4 }] }], batchSize: 8, seed: 3 });
+    const r = await trainStages({
+      setup: s,
+      model,
+      headLayers,
+      train: makeExamples(32, 1),
+      validation: makeExamples(12, 2, 'v'),
+      stages: [
+        ...STAGES.slice(0, 1),
+        { ...STAGES[1], layerLr: [{ layers: '^conv2$', lr: 5e-4 }], startAsCandidate: false },
+      ],
+      batchSize: 8,
+      seed: 3,
+    });
     // warm-up: head only. Hai head on 8 channels, 8 units: 8*8+8 + (8+1)*2 = 90 trainable
     const [w, f] = r.stages;
     assert.equal(w.trainableParams, 90);
@@ -125,17 +162,32 @@ describe('trainStages', () => {
     assert.equal(f.firstTrainableLayer, 'conv2');
     assert.deepEqual(f.cut, ['relu1']);
     // conv2 kernel+bias at the group LR, bn2 gamma/beta and the head at the stage LR
-    assert.deepEqual(f.learningRates.sort((a, b) => a.lr - b.lr), [{ lr: 1e-4, variables: 6 }, { lr: 5e-4, variables: 2 }]);
+    assert.deepEqual(
+      f.learningRates.sort((a, b) => a.lr - b.lr),
+      [
+        { lr: 1e-4, variables: 6 },
+        { lr: 5e-4, variables: 2 },
+      ],
+    );
     // the trained values cover conv2 and up, not conv1 / bn1; BN moving statistics untouched (inference mode)
     assert.ok(r.weights.has('conv2/kernel'));
     assert.ok(!r.weights.has('conv1/kernel'));
     const bn2 = model.getLayer('bn2');
     const movingMean = bn2.weights.find((x) => x.originalName.endsWith('moving_mean'));
-    assert.deepEqual(Array.from(r.weights.get('bn2/moving_mean') as Float32Array), Array.from(movingMean?.read().dataSync() ?? []));
-    assert.notDeepEqual(Array.from(r.weights.get('conv2/kernel') as Float32Array), Array.from(model.getLayer('conv2').getWeights()[0].dataSync()));
+    assert.deepEqual(
+      Array.from(r.weights.get('bn2/moving_mean') as Float32Array),
+      Array.from(movingMean?.read().dataSync() ?? []),
+    );
+    assert.notDeepEqual(
+      Array.from(r.weights.get('conv2/kernel') as Float32Array),
+      Array.from(model.getLayer('conv2').getWeights()[0].dataSync()),
+    );
     // the model itself is back to its initial weights and trainability
     model.getWeights().forEach((x, i) => assert.deepEqual(x.dataSync(), before[i]));
-    assert.deepEqual(model.layers.map((l) => l.trainable), trainableBefore);
+    assert.deepEqual(
+      model.layers.map((l) => l.trainable),
+      trainableBefore,
+    );
     // selection only ever saw training and validation examples
     assert.ok(requested.every((id) => id.startsWith('p') || id.startsWith('v')));
     assert.ok(r.selectionIds.every((id) => id.startsWith('v')));
@@ -146,7 +198,19 @@ describe('trainStages', () => {
   test('learns a separable generated task to high accuracy on unseen examples', async () => {
     const { model, headLayers } = tinyClassifier(2);
     const s = setup();
-    const r = await trainStages({ setup: s, model, headLayers, train: makeExamples(48, 4), validation: makeExamples(16, 5, 'v'), stages: [{ name: 'warmup', epochs: 40, lr: 3e-2, unfreeze: 0 }, { name: 'finetune', epochs: 10, lr: 1e-3, unfreeze: 3 }], batchSize: 8, seed: 1 });
+    const r = await trainStages({
+      setup: s,
+      model,
+      headLayers,
+      train: makeExamples(48, 4),
+      validation: makeExamples(16, 5, 'v'),
+      stages: [
+        { name: 'warmup', epochs: 40, lr: 3e-2, unfreeze: 0 },
+        { name: 'finetune', epochs: 10, lr: 1e-3, unfreeze: 3 },
+      ],
+      batchSize: 8,
+      seed: 1,
+    });
     applyWeights(model, r.weights);
     const test: Example[] = makeExamples(40, 77, 't');
     const p = await predict(s, model, headLayers, r.lastStart, test);
@@ -160,10 +224,16 @@ describe('trainStages', () => {
   test('same seed, same history and weights; another seed differs', async () => {
     const a = await run();
     const b = await run();
-    assert.deepEqual(a.history.map(({ seconds: _s, ...r }) => r), b.history.map(({ seconds: _s, ...r }) => r));
+    assert.deepEqual(
+      a.history.map(({ seconds: _s, ...r }) => r),
+      b.history.map(({ seconds: _s, ...r }) => r),
+    );
     for (const [k, v] of a.weights) assert.deepEqual(v, b.weights.get(k), k);
     const c = await run({ seed: 4 });
-    assert.notDeepEqual(a.history.map((r) => r.loss), c.history.map((r) => r.loss));
+    assert.notDeepEqual(
+      a.history.map((r) => r.loss),
+      c.history.map((r) => r.loss),
+    );
   });
 
   test('an interrupted run resumed from its checkpoints equals an uninterrupted one', async () => {
@@ -177,7 +247,10 @@ describe('trainStages', () => {
     const resumed = await run({ checkpointDir: dir });
     assert.equal(resumed.interrupted, false);
     assert.equal(resumed.stages[0].resumed, true);
-    assert.deepEqual(resumed.history.map(({ seconds: _s, ...r }) => r), full.history.map(({ seconds: _s, ...r }) => r));
+    assert.deepEqual(
+      resumed.history.map(({ seconds: _s, ...r }) => r),
+      full.history.map(({ seconds: _s, ...r }) => r),
+    );
     for (const [k, v] of full.weights) assert.deepEqual(resumed.weights.get(k), v, k);
   });
 
@@ -191,4 +264,33 @@ describe('trainStages', () => {
     assert.equal(st.bestEpoch, 1);
     assert.equal(st.epochsRun, 3);
   });
+});
+
+test('a later stage that never beats its starting weights on validation keeps them (epoch 0)', async () => {
+  const { model, headLayers } = tinyClassifier(1);
+  const s = setup();
+  const common = {
+    setup: s,
+    model,
+    headLayers,
+    train: makeExamples(32, 1),
+    validation: makeExamples(12, 2, 'v'),
+    batchSize: 8,
+    seed: 3,
+  };
+  // a fine-tune stage whose learning rate is far below float32 resolution cannot move from where it starts
+  const still = { ...STAGES[1], lr: 1e-30 };
+  const kept = await trainStages({ ...common, stages: [STAGES[0], still] });
+  const warmOnly = await trainStages({ ...common, stages: [STAGES[0]] });
+  assert.equal(kept.stages[1].bestEpoch, 0);
+  // the same weights scored through the fine-tune sub-graph (another order of float32 operations)
+  assert.equal(kept.validation.accuracy, warmOnly.validation.accuracy);
+  assert.ok(Math.abs(kept.validation.loss - warmOnly.validation.loss) < 1e-6);
+  for (const [k, v] of warmOnly.weights)
+    assert.deepEqual(Array.from(kept.weights.get(k) as Float32Array), Array.from(v), k);
+  // the strict per-stage rule keeps one of the stage's own epochs instead
+  const strict = await trainStages({ ...common, stages: [STAGES[0], { ...still, startAsCandidate: false }] });
+  assert.ok(strict.stages[1].bestEpoch >= 1);
+  await s.dispose();
+  model.dispose();
 });

@@ -15,7 +15,10 @@ export interface TrainingHistoryRow {
 
 /** Options for `trainingCurves`. */
 export interface TrainingCurvesOptions {
-  /** epochs whose weights were kept (for example the best validation epoch per stage) */
+  /**
+   * epochs whose weights were kept (for example the best validation epoch per stage); epoch 0 means
+   * the stage kept its starting weights (none of its epochs beat them), and gets no marker of its own
+   */
   selected?: readonly { stage: string; epoch: number }[];
   title?: string;
   subtitle?: string;
@@ -114,6 +117,7 @@ export function trainingCurves(
   }
   const kept: (Long & { marker: string })[] = [];
   (options.selected ?? []).forEach((s, i) => {
+    if (s.epoch === 0) return;
     const row = history.find((r) => r.stage === s.stage && r.epoch === s.epoch);
     if (row === undefined) {
       throw new InputError(
