@@ -21,6 +21,7 @@ import {
 } from '../engine/features.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { VIEWS, isView, type Label, type View } from '../domain/views.js';
+import { fitTemperature, applyTemperature } from '../evaluate/calibration.js';
 import { metricsWithIntervals, type MetricsWithIntervals } from '../evaluate/intervals.js';
 import { balanceByAugmentation } from '../ingest/augment.js';
 import { loadManifest, type StudyRow } from '../ingest/manifest.js';
@@ -103,6 +104,11 @@ export interface TrainRunOptions {
   cacheDir?: string;
   /** Micro-batch size for gradient accumulation (same loss, gradients and accuracy; less memory). */
   microBatch?: number;
+  /**
+   * Fit a temperature (Guo et al. 2017) on the validation patients' probabilities after training;
+   * writes calibration.json and a prob_calibrated column in predictions.csv. Never fitted on test data.
+   */
+  calibrate?: boolean;
   /** Resolved-options file of an interrupted run: continue it. */
   resume?: boolean;
 }
@@ -147,7 +153,19 @@ const DEFAULTS = {
   testFraction: 0.2,
   validationFraction: 0.2,
   trainBn: false,
+  calibrate: false,
 };
+
+/** calibration.json of a run (read by src/predict/predictor.ts: `temperature`). */
+interface CalibrationFile {
+  method: string;
+  temperature: number;
+  fittedOn: 'validation';
+  n: number;
+  ids: string[];
+  nllBefore: number;
+  nllAfter: number;
+}
 
 function viewsOf(mode: InputMode): View[] {
   if (isView(mode)) return [mode];
@@ -512,6 +530,32 @@ export async function runTraining(
     const probs = await predict(setup, model, headLayers, result.lastStart, test);
     const testLabels = test.map((e) => e.label);
     const metrics = metricsWithIntervals(testLabels, Array.from(probs), { seed: `${seed}/metrics` });
+    let calibration: CalibrationFile | null = null;
+    if (o.calibrate) {
+      // Temperature scaling (Guo et al. 2017) on the carved validation patients only (never test),
+      // scored by the final model exactly as the trainer scores them for selection.
+      if (validation.length === 0)
+        throw new InputError('--calibrate: no validation patients to fit the temperature on');
+      const valProbs = Array.from(await predict(setup, model, headLayers, result.lastStart, validation));
+      const fit = fitTemperature(
+        validation.map((e) => e.label),
+        valProbs,
+        { from: 'probs' },
+      );
+      calibration = {
+        method: 'temperature scaling (Guo et al. 2017), golden-section search on log T',
+        temperature: fit.temperature,
+        fittedOn: 'validation',
+        n: validation.length,
+        ids: validation.map((e) => e.id),
+        nllBefore: fit.nllBefore,
+        nllAfter: fit.nllAfter,
+      };
+    }
+    const calibrated =
+      calibration === null
+        ? null
+        : applyTemperature(Array.from(probs), calibration.temperature, { from: 'probs' });
     const seconds = (performance.now() - t0) / 1000;
 
     // ---- outputs
@@ -531,14 +575,30 @@ export async function runTraining(
         { header: true, columns: ['stage', 'epoch', 'loss', 'acc', 'val_loss', 'val_acc', 'lr', 'seconds'] },
       ),
     );
-    const predictions = test.map((e, i) => [e.id, e.label, probs[i], probs[i] >= 0.5 ? 1 : 0, 'test']);
+    const predictions = test.map((e, i) => [
+      e.id,
+      e.label,
+      probs[i],
+      probs[i] >= 0.5 ? 1 : 0,
+      'test',
+      ...(calibrated === null ? [] : [calibrated[i]]),
+    ]);
     await writeFileAtomic(
       join(out, 'predictions.csv'),
       stringify(predictions, {
         header: true,
-        columns: ['patient_id', 'label', 'prob', 'predicted', 'split'],
+        columns: [
+          'patient_id',
+          'label',
+          'prob',
+          'predicted',
+          'split',
+          ...(calibrated === null ? [] : ['prob_calibrated']),
+        ],
       }),
     );
+    if (calibration !== null)
+      await writeFileAtomic(join(out, 'calibration.json'), JSON.stringify(calibration, null, 2) + '\n');
     const m = metrics.metrics;
     const metricsJson = {
       evaluatedOn:
@@ -582,6 +642,7 @@ export async function runTraining(
       nTrain: train.length,
       nVal: validation.length,
       nTest: test.length,
+      calibration,
     });
     await writeFileAtomic(join(out, 'summary.txt'), summary);
     await writeFileAtomic(
@@ -592,6 +653,8 @@ export async function runTraining(
         stages: result.stages,
         seconds,
         selectionIds: result.selectionIds,
+        calibrated: calibration !== null,
+        temperature: calibration?.temperature ?? null,
       }),
     );
     await rm(ckptDir, { recursive: true, force: true });
@@ -646,6 +709,7 @@ function summaryText(s: {
   nTrain: number;
   nVal: number;
   nTest: number;
+  calibration: CalibrationFile | null;
 }): string {
   const iv = (i: { estimate: number; lo: number; hi: number }): string =>
     `${fmt(i.estimate)} [${fmt(i.lo)}, ${fmt(i.hi)}]`;
@@ -663,6 +727,9 @@ function summaryText(s: {
     ),
     `test (95% CI): accuracy ${iv(s.metrics.accuracy)}, AUC ${iv(s.metrics.auc)}, sensitivity ${iv(s.metrics.sensitivity)}, specificity ${iv(s.metrics.specificity)}, precision ${iv(s.metrics.precision)}, F1 ${iv(s.metrics.f1)}`,
     `confusion: TP ${s.metrics.metrics.tp}, FP ${s.metrics.metrics.fp}, TN ${s.metrics.metrics.tn}, FN ${s.metrics.metrics.fn}`,
+    s.calibration === null
+      ? 'calibration: none (probabilities uncalibrated)'
+      : `calibration: temperature ${fmt(s.calibration.temperature, 4)} fitted on ${s.calibration.n} validation patients (NLL ${fmt(s.calibration.nllBefore, 4)} -> ${fmt(s.calibration.nllAfter, 4)}); predictions.csv prob_calibrated`,
     `total ${fmt(s.seconds, 1)} s`,
   ];
   return lines.join('\n') + '\n';

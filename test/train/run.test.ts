@@ -18,6 +18,9 @@ import { readImage } from '../../src/ingest/readers.js';
 import { loadTfjsFolder } from '../../src/models/weights/tfjs-folder.js';
 import { getColormap } from '../../src/polarmap/colormaps.js';
 import { generateCohort, writeCohort } from '../../src/synth/index.js';
+import { logit, sigmoid } from '../../src/evaluate/calibration.js';
+import { loadPredictor } from '../../src/predict/predictor.js';
+import { predictStudy } from '../../src/predict/study.js';
 
 let dir = '';
 
@@ -116,6 +119,43 @@ describe('polarcad train', () => {
     assert.deepEqual([...cfg.selectionIds].sort(), [...cfg.resolved.split.test].sort());
     assert.match(await readFile(join(out, 'summary.txt'), 'utf8'), /WARNING/);
     assert.equal(JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')).selectionLeaksTest, true);
+  });
+
+  test('--calibrate fits a temperature on validation only; the predictor applies it', async () => {
+    const out = join(dir, 'run-calib');
+    const r = await cli([...base(out), '--finetune-epochs', '0', '--calibrate']);
+    assert.equal(r.code, 0, r.err);
+    const cfg = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
+    const cal = JSON.parse(await readFile(join(out, 'calibration.json'), 'utf8'));
+    const T = cal.temperature as number;
+    assert.ok(Number.isFinite(T) && T > 0, `T = ${T}`);
+    assert.equal(cal.fittedOn, 'validation');
+    // fitted on exactly the carved validation patients, none of the test patients
+    assert.deepEqual([...cal.ids].sort(), [...cfg.resolved.split.validation].sort());
+    assert.equal(cal.n, cfg.resolved.split.validation.length);
+    assert.ok(cal.ids.every((id: string) => !cfg.resolved.split.test.includes(id)));
+    assert.ok(cal.nllAfter <= cal.nllBefore + 1e-12, 'the fitted T cannot be worse than T = 1 on its own data');
+    assert.equal(cfg.calibrated, true);
+    assert.equal(cfg.temperature, T);
+    assert.match(await readFile(join(out, 'summary.txt'), 'utf8'), /calibration: temperature .* fitted on \d+ validation patients/);
+    // predictions.csv keeps prob and adds prob_calibrated = sigmoid(logit(prob) / T)
+    const preds = parse(await readFile(join(out, 'predictions.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    for (const p of preds) {
+      const want = sigmoid(logit(Number(p.prob)) / T);
+      assert.ok(Math.abs(Number(p.prob_calibrated) - want) < 1e-9, `${p.patient_id}: ${p.prob_calibrated} vs ${want}`);
+    }
+    // loadPredictor picks calibration.json up: its probability = sigmoid(logit(raw) / T)
+    const predictor = await loadPredictor(out, { threads: 1 });
+    try {
+      assert.equal(predictor.temperature, T);
+      const img = await readImage(join(dir, 'prep', preds[0].patient_id, 'stress_ac.png'));
+      const { result } = await predictStudy(predictor, { maps: { stress_ac: img } });
+      assert.equal(result.calibrated, true);
+      const want = sigmoid(logit(result.rawProbability) / T);
+      assert.ok(Math.abs(result.probability - want) < 1e-4, `predictor ${result.probability} vs ${want}`);
+    } finally {
+      await predictor.dispose();
+    }
   });
 
   test('bad input is a clear error naming the cause', async () => {

@@ -31,6 +31,7 @@ interface TrainCli extends TrainingCli {
   selectOn: string;
   restoreBest: boolean;
   microBatch?: string;
+  calibrate?: boolean;
   resume?: string;
   quiet?: boolean;
   json?: boolean;
@@ -58,6 +59,7 @@ export function registerTrain(program: Command): void {
     .option('--select-on <set>', 'validation | test (test leaks test information; only to reproduce the paper)', 'validation')
     .option('--no-restore-best', 'keep the last epoch instead of the best validation epoch')
     .option('--micro-batch <n>', 'split each batch into micro-batches of N for the gradient (same result, less memory; default: whole batch)')
+    .option('--calibrate', 'fit a temperature on the validation patients after training (calibration.json, prob_calibrated in predictions.csv)')
     .option('--resume <dir>', 'continue the interrupted run in DIR')
     .option('--quiet', 'no progress output')
     .option('--json', 'JSON-lines events on stdout instead of progress bars')
@@ -85,6 +87,7 @@ export function registerTrain(program: Command): void {
               selectOn: c.selectOn as 'validation' | 'test',
               restoreBest: c.restoreBest,
               microBatch: wholeOption('--micro-batch', c.microBatch),
+              calibrate: c.calibrate,
             };
       const mode = c.json === true ? 'json' : c.quiet === true ? 'quiet' : 'bar';
       let bar: Progress | null = null;
