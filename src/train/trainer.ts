@@ -234,8 +234,10 @@ export interface TrainOptions {
   batchSize: number;
   seed: number | string;
   /**
-   * Fixed micro-batch size (gradient accumulation over slices of each batch; default: the whole
-   * batch). Loss, gradients and training accuracy are those of the whole batch (same dropout masks).
+   * Fixed micro-batch size (gradient accumulation over slices of each batch). Default: planned once
+   * per stage from a one-example memory probe against the engine's budget (`engine/microbatch.ts`),
+   * so the whole batch is used when its step fits the wasm heap and it is split transparently when
+   * not. Loss, gradients and training accuracy are those of the whole batch (same dropout masks).
    */
   microBatch?: number;
   onEvent?: (e: TrainEvent) => void;
@@ -541,6 +543,8 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
         lr: stage.lr,
       });
       const stageT0 = performance.now() - meta.seconds * 1000;
+      // micro-batch size: given, or planned on this stage's first step from a memory probe
+      let microBatch = o.microBatch;
       for (let epoch = meta.epochsDone + 1; epoch <= stage.epochs && !meta.stoppedEarly; epoch++) {
         const e0 = performance.now();
         const rng = root.fork(`${stage.name}/${epoch}`);
@@ -571,8 +575,9 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
             },
             [...xs, y, ...masks],
             n,
-            { microBatch: o.microBatch ?? n, varList },
+            { microBatch, varList },
           );
+          microBatch ??= res.microBatch;
           lossSum += (await res.value.data())[0] * n;
           adam.applyGradients(res.grads);
           tf.dispose([res.value, ...Object.values(res.grads), ...xs, y, ...masks]);
