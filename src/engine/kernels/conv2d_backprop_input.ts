@@ -142,11 +142,7 @@ export function conv2DBackpropInput(
       const out = interleavePhases(s.values(phases), shape, stride, g.inC, offH, offW, g.inH, g.inW);
       return s.fromValues(out, [g.batch, g.inH, g.inW, g.inC]);
     }
-    const [n, fh, fw, c] = phases.shape;
-    if (offH === 0 && offW === 0 && fh === g.inH && fw === g.inW) return phases;
-    const flat = s.reshape(phases, [n, fh, fw * c]);
-    const cropped = s.slice(flat, [0, offH, offW * c], [n, g.inH, g.inW * c]);
-    return s.reshape(cropped, [n, g.inH, g.inW, c]);
+    return s.cropHW(phases, offH, offW, g.inH, g.inW);
   });
 }
 

@@ -148,11 +148,7 @@ export function depthwiseConv2dBackpropInput(
     }
     const offH = g.top - ph.m0 * stride;
     const offW = g.left - pw.m0 * stride;
-    const [, fh, fw] = t.shape;
-    if (offH === 0 && offW === 0 && fh === g.inH && fw === g.inW) return t;
-    const flat = s.reshape(t, [n, fh, fw * c]);
-    const cropped = s.slice(flat, [0, offH, offW * c], [n, g.inH, g.inW * c]);
-    return s.reshape(cropped, [n, g.inH, g.inW, c]);
+    return s.cropHW(t, offH, offW, g.inH, g.inW);
   });
 }
 

@@ -107,6 +107,18 @@ export class KernelScope {
     return this.run('Slice', { x }, { begin, size });
   }
 
+  /**
+   * The [h, w] window at (top, left) of an NHWC tensor, as one contiguous slice per row (the
+   * width and channel axes merged); `x` itself when the window is the whole tensor.
+   */
+  cropHW(x: TensorInfo, top: number, left: number, h: number, w: number): TensorInfo {
+    const [n, fh, fw, c] = x.shape;
+    if (top === 0 && left === 0 && fh === h && fw === w) return x;
+    const flat = this.reshape(x, [n, fh, fw * c]);
+    const cropped = this.slice(flat, [0, top, left * c], [n, h, w * c]);
+    return this.reshape(cropped, [n, h, w, c]);
+  }
+
   /** Strided slice with plain begin/end/strides (no masks). */
   stridedSlice(x: TensorInfo, begin: number[], end: number[], strides: number[]): TensorInfo {
     return this.run(
