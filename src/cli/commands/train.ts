@@ -6,6 +6,14 @@
  */
 import type { Command } from 'commander';
 import { runTraining, type TrainRunOptions } from '../../train/run.js';
+import {
+  isLinearRecipe,
+  LINEAR_RECIPES,
+  RECIPE_DESCRIPTIONS,
+  type LinearRecipe,
+} from '../../models/linear/polar-model.js';
+import { trainLinear } from '../../workflows/train-linear.js';
+import { isView, type View } from '../../domain/views.js';
 import type { TrainEvent } from '../../train/trainer.js';
 import { BN_POLICIES, type BnPolicy } from '../../models/unfreeze.js';
 import { writeReport } from '../../report/html.js';
@@ -20,6 +28,9 @@ import {
 } from '../options/training.js';
 
 interface TrainCli extends TrainingCli {
+  model: string;
+  views?: string;
+  colormap?: string;
   backbone?: string;
   out?: string;
   units: string;
@@ -40,9 +51,27 @@ interface TrainCli extends TrainingCli {
 export function registerTrain(program: Command): void {
   const cmd = program
     .command('train')
-    .description('train a CNN on prepared polar maps (warm-up, then fine-tuning), evaluate on a held-out test part, write a run directory')
+    .description(
+      'train a model on prepared polar maps, test it on a held-out part beside the baselines, write a run directory',
+    )
     .argument('[manifest]', 'manifest.csv written by `polarcad prepare` (not needed with --resume)')
-    .option('--backbone <name>', 'backbone from `polarcad models`, e.g. MobileNetV2')
+    .option(
+      '--model <name>',
+      `${[...LINEAR_RECIPES].map((r) => `${r}: ${RECIPE_DESCRIPTIONS[r]}`).join('; ')}; cnn: the two-stage network of Hai et al. 2022 (warm-up, then fine-tuning)`,
+      'hybrid',
+    )
+    .option(
+      '--views <list>',
+      'views for --model hybrid|cnn-segments|*-logistic (default: every view every row has)',
+    )
+    .option(
+      '--colormap <spec>',
+      "the exports' colour map: name, CSV table or colour-bar image (default: recognised)",
+    )
+    .option(
+      '--backbone <name>',
+      'backbone from `polarcad models` (required for --model cnn; default MobileNetV2 otherwise)',
+    )
     .option('--out <dir>', 'run directory to write');
   addTrainingOptions(cmd, {
     augment: 'class-balanced rotation augmentation of the training part to N items (0 = off)',
@@ -53,21 +82,49 @@ export function registerTrain(program: Command): void {
     .option('--units <n>', 'hidden units of the Hai head', '256')
     .option('--dropout <rate>', 'dropout rate of the Hai head', '0.5')
     .option('--unfreeze-from <layer>', 'unfreeze from this backbone layer to the top')
-    .option('--bn-policy <p>', `BatchNormalization layers unfrozen: ${BN_POLICIES.join(' | ')} (default: the backbone's paper policy)`)
-    .option('--train-bn', 'BatchNormalization in the unfrozen part uses batch statistics (default: inference mode)')
-    .option('--test-manifest <m>', 'evaluate on this separate labelled (prepared) manifest instead of a held-out 20%')
-    .option('--select-on <set>', 'validation | test (test leaks test information; only to reproduce the paper)', 'validation')
+    .option(
+      '--bn-policy <p>',
+      `BatchNormalization layers unfrozen: ${BN_POLICIES.join(' | ')} (default: the backbone's paper policy)`,
+    )
+    .option(
+      '--train-bn',
+      'BatchNormalization in the unfrozen part uses batch statistics (default: inference mode)',
+    )
+    .option(
+      '--test-manifest <m>',
+      'evaluate on this separate labelled (prepared) manifest instead of a held-out 20%',
+    )
+    .option(
+      '--select-on <set>',
+      'validation | test (test leaks test information; only to reproduce the paper)',
+      'validation',
+    )
     .option('--no-restore-best', 'keep the last epoch instead of the best validation epoch')
-    .option('--micro-batch <n>', 'split each batch into micro-batches of N for the gradient (same result, less memory; default: whole batch)')
-    .option('--calibrate', 'fit a temperature on the validation patients after training (calibration.json, prob_calibrated in predictions.csv)')
+    .option(
+      '--micro-batch <n>',
+      'split each batch into micro-batches of N for the gradient (same result, less memory; default: whole batch)',
+    )
+    .option(
+      '--calibrate',
+      'fit a temperature on the validation patients after training (calibration.json, prob_calibrated in predictions.csv)',
+    )
     .option('--resume <dir>', 'continue the interrupted run in DIR')
     .option('--quiet', 'no progress output')
     .option('--json', 'JSON-lines events on stdout instead of progress bars')
     .action(async (manifest: string | undefined, c: TrainCli) => {
-      if (c.bnPolicy !== undefined && !(BN_POLICIES as readonly string[]).includes(c.bnPolicy)) throw new InputError(`--bn-policy must be one of ${BN_POLICIES.join(', ')}`);
+      if (c.model !== 'cnn' && c.resume === undefined) {
+        await runLinear(manifest, c);
+        return;
+      }
+      if (c.bnPolicy !== undefined && !(BN_POLICIES as readonly string[]).includes(c.bnPolicy))
+        throw new InputError(`--bn-policy must be one of ${BN_POLICIES.join(', ')}`);
       if (c.resume === undefined) {
-        if (manifest === undefined) throw new InputError('train: give MANIFEST (the manifest.csv of `polarcad prepare`) or --resume RUN_DIR');
-        if (c.backbone === undefined) throw new InputError('train: --backbone is required (see `polarcad models`)');
+        if (manifest === undefined)
+          throw new InputError(
+            'train: give MANIFEST (the manifest.csv of `polarcad prepare`) or --resume RUN_DIR',
+          );
+        if (c.backbone === undefined)
+          throw new InputError('train: --backbone is required (see `polarcad models`)');
         if (c.out === undefined) throw new InputError('train: --out RUN_DIR is required');
       }
       const opts: TrainRunOptions =
@@ -111,7 +168,9 @@ export function registerTrain(program: Command): void {
         } else if (e.type === 'epoch') {
           bar?.update(e.row.epoch, e.epochs);
           if (!process.stderr.isTTY && (e.row.epoch % 10 === 0 || e.row.epoch === e.epochs)) {
-            process.stderr.write(`${e.row.stage} epoch ${e.row.epoch}/${e.epochs}: loss ${e.row.loss.toFixed(4)} acc ${e.row.accuracy.toFixed(3)} val_loss ${e.row.valLoss.toFixed(4)} val_acc ${e.row.valAccuracy.toFixed(3)}\n`);
+            process.stderr.write(
+              `${e.row.stage} epoch ${e.row.epoch}/${e.epochs}: loss ${e.row.loss.toFixed(4)} acc ${e.row.accuracy.toFixed(3)} val_loss ${e.row.valLoss.toFixed(4)} val_acc ${e.row.valAccuracy.toFixed(3)}\n`,
+            );
           }
         } else if (e.type === 'stage-end') stopBar();
       };
@@ -119,7 +178,9 @@ export function registerTrain(program: Command): void {
       const onSigint = (): void => {
         if (stop) process.exit(130);
         stop = true;
-        process.stderr.write('\npolarcad train: stopping after the current batch (Ctrl-C again to abort now)...\n');
+        process.stderr.write(
+          '\npolarcad train: stopping after the current batch (Ctrl-C again to abort now)...\n',
+        );
       };
       process.on('SIGINT', onSigint);
       try {
@@ -131,18 +192,81 @@ export function registerTrain(program: Command): void {
         stopBar();
         if (r.interrupted) {
           const msg = `interrupted; resume with: polarcad train --resume ${r.out}`;
-          if (mode === 'json') process.stdout.write(JSON.stringify({ type: 'interrupted', out: r.out }) + '\n');
+          if (mode === 'json')
+            process.stdout.write(JSON.stringify({ type: 'interrupted', out: r.out }) + '\n');
           else process.stderr.write(`${msg}\n`);
           throw new InputError(msg, { exitCode: 130 });
         }
-        if (mode === 'json') process.stdout.write(JSON.stringify({ type: 'done', out: r.out, metrics: r.metrics?.metrics }) + '\n');
+        if (mode === 'json')
+          process.stdout.write(
+            JSON.stringify({ type: 'done', out: r.out, metrics: r.metrics?.metrics }) + '\n',
+          );
         else if (mode === 'bar') process.stdout.write(r.summary ?? '');
         if (mode !== 'json') process.stdout.write(`run written to ${r.out}\n`);
-        const report = await writeReport(r.out).catch((e: unknown) => void process.stderr.write(`report not written: ${errorMessage(e)}\n`));
+        const report = await writeReport(r.out).catch(
+          (e: unknown) => void process.stderr.write(`report not written: ${errorMessage(e)}\n`),
+        );
         if (report && mode !== 'json') process.stdout.write(`report: ${report.html}\n`);
       } finally {
         stopBar();
         process.off('SIGINT', onSigint);
       }
     });
+}
+
+function parseViews(list: string | undefined): View[] | undefined {
+  if (list === undefined) return undefined;
+  const views = list.split(',').map((v) => v.trim());
+  for (const v of views)
+    if (!isView(v))
+      throw new InputError(`--views: unknown view '${v}' (stress_ac, rest_ac, stress_nac, rest_nac)`);
+  return views as View[];
+}
+
+/** `train --model hybrid|cnn-segments|segment-logistic|pixel-logistic` (src/workflows/train-linear.ts). */
+async function runLinear(manifest: string | undefined, c: TrainCli): Promise<void> {
+  if (!isLinearRecipe(c.model))
+    throw new InputError(`--model must be one of ${[...LINEAR_RECIPES, 'cnn'].join(', ')}, got '${c.model}'`);
+  if (manifest === undefined)
+    throw new InputError('train: give MANIFEST (the manifest.csv of `polarcad prepare`)');
+  if (c.out === undefined) throw new InputError('train: --out RUN_DIR is required');
+  const t = parseTrainingOptions(c);
+  const quiet = c.quiet === true || c.json === true;
+  let bar: Progress | null = null;
+  let label = '';
+  const r = await trainLinear(
+    {
+      manifest,
+      out: c.out,
+      recipe: c.model as LinearRecipe,
+      ...(c.backbone !== undefined ? { backbone: c.backbone } : {}),
+      ...(t.weights !== undefined ? { weights: t.weights } : {}),
+      ...(parseViews(c.views) !== undefined ? { views: parseViews(c.views) } : {}),
+      ...(c.colormap !== undefined ? { colormap: c.colormap } : {}),
+      ...(t.seed !== undefined ? { seed: t.seed } : {}),
+      ...(c.testManifest !== undefined ? { testManifest: c.testManifest } : {}),
+      ...(t.cacheDir !== undefined ? { cacheDir: t.cacheDir } : {}),
+    },
+    {
+      onProgress: (what, done, total) => {
+        if (quiet) return;
+        if (what !== label) {
+          bar?.stop();
+          bar = createProgress(what);
+          label = what;
+        }
+        bar?.update(done, total);
+      },
+      onWarning: (m) => process.stderr.write(`${m}\n`),
+    },
+  );
+  (bar as Progress | null)?.stop();
+  if (c.json === true)
+    process.stdout.write(
+      JSON.stringify({ type: 'done', out: r.out, rows: r.rows, comparisons: r.comparisons }) + '\n',
+    );
+  else {
+    if (c.quiet !== true) process.stdout.write(r.summary);
+    process.stdout.write(`run written to ${r.out}\n`);
+  }
 }

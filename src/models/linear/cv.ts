@@ -91,13 +91,6 @@ function meanLogLoss(y: ArrayLike<number>, p: ArrayLike<number>): number {
   return s / y.length;
 }
 
-function subGram(K: Float64Array, n: number, idx: readonly number[]): Float64Array {
-  const m = idx.length;
-  const out = new Float64Array(m * m);
-  for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) out[a * m + b] = K[idx[a] * n + idx[b]];
-  return out;
-}
-
 /** Fit on standardised rows; the dual solver reuses a precomputed Gram matrix when p >= n. */
 function fitRows(Z: Design, y: number[], C: number, K: Float64Array | undefined): LogisticFit {
   return fitLogistic(Z, y, K === undefined ? { C } : { C, gram: K });
@@ -149,6 +142,9 @@ export function fitLogisticCV(X: Design, y: readonly number[], o: LogisticCvOpti
 }
 
 /** P(CAD) of each row under a {@link fitLogisticCV} model. */
-export function predictLogisticCV(m: Pick<LogisticCvFit, 'standardiser' | 'fit'>, X: Design): Float64Array {
+export function predictLogisticCV(
+  m: { standardiser: Standardiser; fit: Pick<LogisticFit, 'weights' | 'intercept'> },
+  X: Design,
+): Float64Array {
   return predictLogistic(m.fit, standardise(X, m.standardiser));
 }

@@ -1,0 +1,248 @@
+/**
+ * Polar-map models fitted in closed form on frozen features: the baselines (`segment-logistic`,
+ * `pixel-logistic`), the network alone with a location-keeping linear head (`cnn-segments`: a
+ * frozen ImageNet backbone, segment pooling, ridge logistic regression) and polarcad's default,
+ * `hybrid`: the network and the segment-uptake model stacked (Wolpert 1992) on out-of-fold
+ * predictions. Every choice (each member's C, the stacker) is made by cross-validation on the
+ * training patients only; nothing is selected on a validation split of a few dozen patients or on
+ * test data.
+ *
+ * Transfer learning here is "feature extraction" (the frozen-backbone strategy of Hai et al. 2022,
+ * Table 4), with the global-average-pooling head replaced by segment pooling so that the head
+ * knows *where* on the bull's-eye a feature is.
+ */
+import { z } from 'zod';
+import { VIEWS, type View } from '../../domain/views.js';
+import type { Colormap } from '../../polarmap/colormaps.js';
+import {
+  colormapOfRecord,
+  colormapRecordSchema,
+  createFeaturizer,
+  describeCnnSegments,
+  describePixels,
+  describeSegments,
+  recordColormap,
+  type Featurizer,
+  type MemberFeatures,
+  type PatientCrops,
+} from './featurizers.js';
+import {
+  applyStacker,
+  fitMember,
+  fitStacker,
+  linearMemberSchema,
+  memberEvidence,
+  predictMember,
+  stackerSchema,
+  type LinearMember,
+  type SegmentEvidence,
+} from './stacked.js';
+
+/** The closed-form model recipes (`polarcad train --model NAME`). */
+export const LINEAR_RECIPES = ['hybrid', 'cnn-segments', 'segment-logistic', 'pixel-logistic'] as const;
+export type LinearRecipe = (typeof LINEAR_RECIPES)[number];
+
+/** Is `s` a closed-form recipe? */
+export function isLinearRecipe(s: string): s is LinearRecipe {
+  return (LINEAR_RECIPES as readonly string[]).includes(s);
+}
+
+/** One line per recipe, for help texts and reports. */
+export const RECIPE_DESCRIPTIONS: Readonly<Record<LinearRecipe, string>> = {
+  hybrid:
+    'frozen CNN, segment-pooled, ridge logistic head, stacked with the segment-uptake model on out-of-fold predictions (default)',
+  'cnn-segments': 'frozen CNN, segment-pooled features, ridge logistic head (the network alone)',
+  'segment-logistic': 'baseline: ridge logistic regression on the 17 segment uptakes of every view',
+  'pixel-logistic': 'baseline: ridge logistic regression on 32x32 RGB pixels of every view',
+};
+
+/** A saved closed-form model (RUN/model/linear-model.json). */
+export const polarModelSchema = z.object({
+  format: z.literal('polarcad-linear-model'),
+  version: z.literal(1),
+  recipe: z.enum(LINEAR_RECIPES),
+  views: z.array(z.enum(VIEWS)).min(1),
+  colormap: colormapRecordSchema,
+  members: z.array(linearMemberSchema).min(1),
+  stacker: stackerSchema,
+  trainedOn: z.object({
+    patients: z.number().int(),
+    cad: z.number().int(),
+    seed: z.union([z.number(), z.string()]),
+  }),
+});
+export type PolarModel = z.infer<typeof polarModelSchema>;
+
+/** A training patient. */
+export interface LabelledCrops {
+  readonly id: string;
+  readonly label: 0 | 1;
+  readonly crops: PatientCrops;
+}
+
+/** Options of {@link fitPolarModel}. */
+export interface FitPolarOptions {
+  readonly recipe: LinearRecipe;
+  readonly views: readonly View[];
+  readonly colormap: Colormap;
+  /** backbone of the CNN member (default MobileNetV2) and its weights ('imagenet' or a path) */
+  readonly backbone?: string;
+  readonly weights?: string;
+  readonly seed: number | string;
+  /** inner CV folds (default 5) */
+  readonly folds?: number;
+  readonly cacheDir?: string;
+  readonly onProgress?: (what: string, done: number, total: number) => void;
+}
+
+async function memberDescriptions(o: FitPolarOptions): Promise<{ name: string; features: MemberFeatures }[]> {
+  const cnn = async (): Promise<MemberFeatures> =>
+    describeCnnSegments(o.backbone ?? 'MobileNetV2', o.weights ?? 'imagenet', o.views);
+  switch (o.recipe) {
+    case 'hybrid':
+      return [
+        { name: 'cnn-segments', features: await cnn() },
+        { name: 'segment-logistic', features: describeSegments(o.views) },
+      ];
+    case 'cnn-segments':
+      return [{ name: 'cnn-segments', features: await cnn() }];
+    case 'segment-logistic':
+      return [{ name: 'segment-logistic', features: describeSegments(o.views) }];
+    case 'pixel-logistic':
+      return [{ name: 'pixel-logistic', features: describePixels(o.views) }];
+  }
+}
+
+/** A fitted model with the out-of-fold P(CAD) of every training patient (stacked when several members). */
+export interface FittedPolarModel {
+  readonly model: PolarModel;
+  readonly outOfFold: Float64Array;
+}
+
+async function withFeaturizer<T>(
+  f: MemberFeatures,
+  cm: Colormap,
+  cacheDir: string | undefined,
+  fn: (z: Featurizer) => Promise<T>,
+): Promise<T> {
+  const z = await createFeaturizer(f, { colormap: cm, ...(cacheDir !== undefined ? { cacheDir } : {}) });
+  try {
+    return await fn(z);
+  } finally {
+    await z.dispose();
+  }
+}
+
+/**
+ * Fit a closed-form polar-map model on training patients (see the module comment).
+ * @example
+ * const { model } = await fitPolarModel(patients, { recipe: 'hybrid', views: ['stress_ac', 'rest_ac'], colormap: getColormap('rainbow'), seed: 1 });
+ */
+export async function fitPolarModel(
+  patients: readonly LabelledCrops[],
+  o: FitPolarOptions,
+): Promise<FittedPolarModel> {
+  const labels = patients.map((p) => p.label);
+  const fitted: { member: LinearMember; outOfFold: Float64Array }[] = [];
+  for (const d of await memberDescriptions(o)) {
+    const vectors = await withFeaturizer(d.features, o.colormap, o.cacheDir, (z) =>
+      z.vectors(
+        patients.map((p) => p.crops),
+        (done, total) => o.onProgress?.(`${d.name} features`, done, total),
+      ),
+    );
+    o.onProgress?.(`${d.name} fit`, 0, 1);
+    fitted.push(
+      fitMember(d.name, d.features, vectors, labels, {
+        seed: o.seed,
+        ...(o.folds !== undefined ? { folds: o.folds } : {}),
+      }),
+    );
+    o.onProgress?.(`${d.name} fit`, 1, 1);
+  }
+  const stacker = fitStacker(
+    fitted.map((f) => f.outOfFold),
+    labels,
+    `${o.seed}/stack`,
+  );
+  const model: PolarModel = {
+    format: 'polarcad-linear-model',
+    version: 1,
+    recipe: o.recipe,
+    views: [...o.views],
+    colormap: recordColormap(o.colormap),
+    members: fitted.map((f) => f.member),
+    stacker,
+    trainedOn: { patients: patients.length, cad: labels.filter((l) => l === 1).length, seed: o.seed },
+  };
+  return {
+    model,
+    outOfFold: applyStacker(
+      stacker,
+      fitted.map((f) => f.outOfFold),
+    ),
+  };
+}
+
+/** One patient's answer: P(CAD), each member's P(CAD), and the evidence per view and segment. */
+export interface PolarPrediction {
+  readonly probability: number;
+  readonly members: Readonly<Record<string, number>>;
+  /** signed evidence for CAD on the logit scale, summed over members (stacker-weighted) */
+  readonly evidence: SegmentEvidence;
+}
+
+/** A loaded closed-form model with its featurizers open; call `dispose` at the end. */
+export class PolarModelPredictor {
+  private constructor(
+    readonly model: PolarModel,
+    private readonly featurizers: Featurizer[],
+  ) {}
+
+  /** Open the featurizers of a saved model (the CNN member re-resolves its recorded weights). */
+  static async open(model: PolarModel, o: { cacheDir?: string } = {}): Promise<PolarModelPredictor> {
+    const cm = colormapOfRecord(model.colormap);
+    const featurizers: Featurizer[] = [];
+    for (const m of model.members)
+      featurizers.push(
+        await createFeaturizer(m.features, {
+          colormap: cm,
+          ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
+        }),
+      );
+    return new PolarModelPredictor(model, featurizers);
+  }
+
+  /** The colour map the model reads uptake with. */
+  get colormap(): Colormap {
+    return colormapOfRecord(this.model.colormap);
+  }
+
+  /** Predict patients (each must have every view of the model). */
+  async predict(patients: readonly PatientCrops[]): Promise<PolarPrediction[]> {
+    const vectors: Float64Array[][] = [];
+    for (const z of this.featurizers) vectors.push(await z.vectors(patients));
+    const probs = this.model.members.map((m, k) => predictMember(m, vectors[k]));
+    const stacked = applyStacker(this.model.stacker, probs);
+    return patients.map((_, i) => {
+      const evidence: SegmentEvidence = {};
+      this.model.members.forEach((m, k) => {
+        const e = memberEvidence(m, vectors[k][i], this.model.stacker.weights[k]);
+        for (const [v, arr] of Object.entries(e) as [View, Float64Array][]) {
+          const acc = evidence[v] ?? new Float64Array(arr.length);
+          arr.forEach((x, s) => (acc[s] += x));
+          evidence[v] = acc;
+        }
+      });
+      return {
+        probability: stacked[i],
+        members: Object.fromEntries(this.model.members.map((m, k) => [m.name, probs[k][i]])),
+        evidence,
+      };
+    });
+  }
+
+  async dispose(): Promise<void> {
+    for (const z of this.featurizers) await z.dispose();
+  }
+}

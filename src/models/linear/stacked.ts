@@ -1,0 +1,182 @@
+/**
+ * Linear and stacked polar-map models: one or more linear members (each a standardised ridge
+ * logistic regression on one featurizer's vectors, C chosen by inner cross-validation on the
+ * training patients: {@link fitLogisticCV}), combined by stacked generalisation (Wolpert, Neural
+ * Networks 1992; Breiman, Machine Learning 1996): a second logistic regression on the members'
+ * out-of-fold logits, which every training patient has from a model that did not see it. The
+ * stacker is therefore fitted without the test patients and without in-sample optimism, and its
+ * output is calibrated by construction (it *is* a Platt scaling of the combined logit).
+ *
+ * With one member this is a plain baseline (`segment-logistic`, `pixel-logistic`); polarcad's
+ * default model stacks the CNN member (`cnn-segments`) with the segment-uptake member.
+ *
+ * Explanations are exact: the stacked logit is a sum over members of a_m * (x_m - mu)/sd . w_m,
+ * and every feature belongs to one view and (for segment and cnn-segments features) one segment,
+ * so the logit splits into per-view, per-segment evidence with no approximation.
+ */
+import { z } from 'zod';
+import { N_SEGMENTS, segmentLabels } from '../../polarmap/geometry.js';
+import { fitLogisticCV, predictLogisticCV, type LogisticCvFit } from './cv.js';
+import { predictLogistic, type Design } from './logistic.js';
+import { memberFeaturesSchema, type MemberFeatures } from './featurizers.js';
+import type { View } from '../../domain/views.js';
+
+const numbers = z.array(z.number());
+
+/** A fitted member as saved. */
+export const linearMemberSchema = z.object({
+  name: z.string(),
+  features: memberFeaturesSchema,
+  mean: numbers,
+  scale: numbers,
+  weights: numbers,
+  intercept: z.number(),
+  C: z.number(),
+  folds: z.number().int(),
+  Cs: numbers,
+  cvLogLoss: numbers,
+});
+export type LinearMember = z.infer<typeof linearMemberSchema>;
+
+/** The stacker: P = sigmoid(b + sum_m a_m * logit_m). One member: a = [1], b = 0 (identity). */
+export const stackerSchema = z.object({
+  weights: numbers,
+  intercept: z.number(),
+  C: z.number().nullable(),
+});
+export type Stacker = z.infer<typeof stackerSchema>;
+
+/** Out-of-fold logits are clipped to this range before stacking (probabilities 1e-6 .. 1 - 1e-6). */
+export const LOGIT_CLIP = Math.log(1e6);
+
+function clippedLogit(p: number): number {
+  const z = Math.log(p / (1 - p));
+  return Math.max(
+    -LOGIT_CLIP,
+    Math.min(LOGIT_CLIP, Number.isFinite(z) ? z : Math.sign(p - 0.5) * LOGIT_CLIP),
+  );
+}
+
+/** Rows of feature vectors as a design matrix. */
+export function toDesign(vectors: readonly Float64Array[]): Design {
+  if (vectors.length === 0) throw new RangeError('no patient');
+  const p = vectors[0].length;
+  const data = new Float64Array(vectors.length * p);
+  vectors.forEach((v, i) => {
+    if (v.length !== p) throw new RangeError(`patient ${i + 1}: ${v.length} features, expected ${p}`);
+    data.set(v, i * p);
+  });
+  return { n: vectors.length, p, data };
+}
+
+function memberOfFit(name: string, features: MemberFeatures, m: LogisticCvFit): LinearMember {
+  return {
+    name,
+    features,
+    mean: [...m.standardiser.mean],
+    scale: [...m.standardiser.scale],
+    weights: [...m.fit.weights],
+    intercept: m.fit.intercept,
+    C: m.C,
+    folds: m.folds,
+    Cs: [...m.Cs],
+    cvLogLoss: [...m.cvLogLoss],
+  };
+}
+
+/** A fitted member and its out-of-fold probabilities on the training patients. */
+export interface FittedMember {
+  readonly member: LinearMember;
+  readonly outOfFold: Float64Array;
+}
+
+/**
+ * Fit one member on training vectors (C by stratified `folds`-fold CV, seeded).
+ * @example
+ * const { member } = fitMember('segment-logistic', describeSegments(['stress_ac']), vectors, labels, { seed: 1 });
+ */
+export function fitMember(
+  name: string,
+  features: MemberFeatures,
+  vectors: readonly Float64Array[],
+  labels: readonly number[],
+  o: { seed: number | string; folds?: number },
+): FittedMember {
+  const m = fitLogisticCV(toDesign(vectors), labels, {
+    seed: o.seed,
+    ...(o.folds !== undefined ? { folds: o.folds } : {}),
+  });
+  return { member: memberOfFit(name, features, m), outOfFold: m.outOfFold };
+}
+
+/** P(CAD) of each vector under one member. */
+export function predictMember(member: LinearMember, vectors: readonly Float64Array[]): Float64Array {
+  return predictLogisticCV(
+    {
+      standardiser: { mean: Float64Array.from(member.mean), scale: Float64Array.from(member.scale) },
+      fit: { weights: Float64Array.from(member.weights), intercept: member.intercept },
+    },
+    toDesign(vectors),
+  );
+}
+
+/** Grid of the stacker's C (its few inputs need little penalty; CV picks among these). */
+export const STACKER_CS: readonly number[] = [0.01, 0.1, 1, 10, 100];
+
+/**
+ * Fit the stacker on the members' out-of-fold probabilities. One member: the identity.
+ */
+export function fitStacker(
+  outOfFold: readonly Float64Array[],
+  labels: readonly number[],
+  seed: number | string,
+): Stacker {
+  if (outOfFold.length === 1) return { weights: [1], intercept: 0, C: null };
+  const n = labels.length;
+  const p = outOfFold.length;
+  const X: Design = { n, p, data: new Float64Array(n * p) };
+  for (let i = 0; i < n; i++) outOfFold.forEach((o, j) => (X.data[i * p + j] = clippedLogit(o[i])));
+  const cv = fitLogisticCV(X, labels, { seed, Cs: STACKER_CS });
+  // fold the standardisation into the weights: a_j = w_j / sd_j, b = b0 - sum_j mu_j w_j / sd_j
+  const weights = [...cv.fit.weights].map((w, j) => w / cv.standardiser.scale[j]);
+  const intercept = cv.fit.intercept - weights.reduce((acc, a, j) => acc + a * cv.standardiser.mean[j], 0);
+  return { weights, intercept, C: cv.C };
+}
+
+/** Combine member probabilities with a stacker. */
+export function applyStacker(s: Stacker, memberProbs: readonly ArrayLike<number>[]): Float64Array {
+  const n = memberProbs[0].length;
+  const X: Design = { n, p: memberProbs.length, data: new Float64Array(n * memberProbs.length) };
+  for (let i = 0; i < n; i++)
+    memberProbs.forEach((p, j) => (X.data[i * memberProbs.length + j] = clippedLogit(p[i])));
+  if (s.C === null && s.weights.length === 1) return Float64Array.from(memberProbs[0]);
+  return predictLogistic({ weights: Float64Array.from(s.weights), intercept: s.intercept }, X);
+}
+
+/** Signed evidence for CAD on the logit scale, per view and segment (index 0 = segment 1). */
+export type SegmentEvidence = Partial<Record<View, Float64Array>>;
+
+/**
+ * The exact split of a member's logit (minus its value at the training mean) over views and
+ * segments, times `scale` (the member's stacker weight). A pixel feature goes to the segment
+ * under the pixel's centre; pixels outside the disc (corners) belong to no segment.
+ */
+export function memberEvidence(member: LinearMember, vector: Float64Array, scale: number): SegmentEvidence {
+  const f = member.features;
+  const perView = vector.length / f.views.length;
+  const pixelLabels = f.kind === 'pixel' ? segmentLabels(f.side) : undefined;
+  const out: SegmentEvidence = {};
+  f.views.forEach((v, k) => {
+    const e = new Float64Array(N_SEGMENTS);
+    const perSegment = perView / N_SEGMENTS;
+    for (let j = 0; j < perView; j++) {
+      const idx = k * perView + j;
+      const c = (scale * member.weights[idx] * (vector[idx] - member.mean[idx])) / member.scale[idx];
+      const segment =
+        pixelLabels !== undefined ? pixelLabels[Math.floor(j / 3)] - 1 : Math.floor(j / perSegment);
+      if (segment >= 0) e[segment] += c;
+    }
+    out[v] = e;
+  });
+  return out;
+}

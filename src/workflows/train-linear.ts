@@ -1,0 +1,386 @@
+/**
+ * `polarcad train --model hybrid|cnn-segments|segment-logistic|pixel-logistic`: a closed-form
+ * polar-map model (src/models/linear/polar-model.ts) trained on the manifest's training part,
+ * tested on the held-out part (or a separate test manifest) beside the two simple baselines fitted
+ * on the same patients, with paired DeLong and McNemar tests; written as a run directory.
+ *
+ * Data: the same seeded, stratified, patient-level 80/20 split as the two-stage network
+ * (Hai et al. 2022), but no validation part is carved out: every choice is made by
+ * cross-validation on all training patients, so every training patient is used for fitting.
+ * Calibration: the stacker is a logistic regression on out-of-fold logits (Platt scaling of the
+ * combination); for a single member, temperature scaling (Guo et al. 2017) is fitted on its
+ * out-of-fold probabilities. Neither sees a test patient.
+ */
+import { join, resolve } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import type { RgbImage } from '../domain/image.js';
+import { VIEWS, type Label, type View } from '../domain/views.js';
+import { fitTemperature, applyTemperature, ece } from '../evaluate/calibration.js';
+import { compareWithBaselines, fitBaselines, type PairedComparison } from '../evaluate/baselines.js';
+import type { MetricsRow } from '../evaluate/metrics-row.js';
+import { loadManifest, type StudyRow } from '../ingest/manifest.js';
+import { readImage } from '../ingest/readers.js';
+import { stratifiedHoldout } from '../ingest/splits.js';
+import {
+  fitPolarModel,
+  PolarModelPredictor,
+  RECIPE_DESCRIPTIONS,
+  type LabelledCrops,
+  type LinearRecipe,
+  type PolarModel,
+} from '../models/linear/polar-model.js';
+import type { Colormap } from '../polarmap/colormaps.js';
+import { resolveColormap } from '../polarmap/custom-colormap.js';
+import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { InputError } from '../util/errors.js';
+
+/** Options of {@link trainLinear}. */
+export interface TrainLinearOptions {
+  readonly manifest: string;
+  readonly out: string;
+  readonly recipe: LinearRecipe;
+  /** backbone of the CNN member (default MobileNetV2) and its weights ('imagenet' or a path) */
+  readonly backbone?: string;
+  readonly weights?: string;
+  /** views to use (default: every view that every row has) */
+  readonly views?: readonly View[];
+  /** colour map name, CSV table or colour-bar image (default: recognised over the training crops) */
+  readonly colormap?: string;
+  readonly seed?: number;
+  readonly testManifest?: string;
+  readonly testFraction?: number;
+  readonly cacheDir?: string;
+}
+
+/** Progress and warnings for the CLI. */
+export interface TrainLinearHooks {
+  readonly onProgress?: (what: string, done: number, total: number) => void;
+  readonly onWarning?: (message: string) => void;
+}
+
+/** What {@link trainLinear} returns. */
+export interface TrainLinearResult {
+  readonly out: string;
+  readonly rows: MetricsRow[];
+  readonly comparisons: PairedComparison[];
+  readonly summary: string;
+}
+
+interface Cohort {
+  readonly patients: LabelledCrops[];
+  readonly views: View[];
+  readonly sha256: string;
+}
+
+function checkRow(row: StudyRow, path: string): Label {
+  if (row.label === null)
+    throw new InputError(`${path}: row ${row.row} (patient ${row.patientId}): no label`);
+  if (row.page !== undefined)
+    throw new InputError(
+      `${path}: row ${row.row} (patient ${row.patientId}) refers to an export page; polarcad train needs cleaned crops: run \`polarcad prepare ${path} --out DIR\` and train on DIR/manifest.csv`,
+    );
+  return row.label;
+}
+
+/** Read a prepared manifest's crops; the views are those every row has (or the given ones). */
+async function loadCohort(
+  path: string,
+  wanted: readonly View[] | undefined,
+  progress?: TrainLinearHooks['onProgress'],
+): Promise<Cohort> {
+  const m = await loadManifest(path, { requireLabels: true, requireBothClasses: true });
+  const views =
+    wanted !== undefined ? [...wanted] : VIEWS.filter((v) => m.rows.every((r) => r.views[v] !== undefined));
+  if (views.length === 0)
+    throw new InputError(`${path}: no view (${VIEWS.join(', ')}) is present in every row`);
+  const patients: LabelledCrops[] = [];
+  for (const [i, row] of m.rows.entries()) {
+    const label = checkRow(row, path);
+    const crops: Partial<Record<View, RgbImage>> = {};
+    for (const v of views) {
+      const p = row.views[v];
+      if (p === undefined)
+        throw new InputError(`${path}: row ${row.row} (patient ${row.patientId}): column ${v} is empty`);
+      const img = await readImage(p);
+      if (img.width !== img.height)
+        throw new InputError(
+          `${p} (row ${row.row}, ${v}) is ${img.width}x${img.height}, not a square polar-map crop; run \`polarcad prepare\` first`,
+        );
+      crops[v] = img;
+    }
+    patients.push({ id: row.patientId, label, crops });
+    progress?.('reading maps', i + 1, m.rows.length);
+  }
+  return { patients, views, sha256: m.sha256 };
+}
+
+async function colormapFor(
+  spec: string | undefined,
+  patients: readonly LabelledCrops[],
+): Promise<{ cm: Colormap; how: string }> {
+  if (spec !== undefined) return { cm: await resolveColormap(spec), how: `given (${spec})` };
+  const rec = new ColormapRecogniser({});
+  for (const p of patients) for (const img of Object.values(p.crops)) rec.add(img);
+  const r = rec.result();
+  if (r.alsoFits.length > 0)
+    throw new InputError(
+      `the colour map is ambiguous: ${[r.colormap.name, ...r.alsoFits].join(' and ')} fit the maps equally well; give it with --colormap`,
+    );
+  return {
+    cm: r.colormap,
+    how: `recognised over the training maps (${(100 * r.coverage).toFixed(1)}% of disc pixels matched)`,
+  };
+}
+
+function splitCohort(
+  c: Cohort,
+  o: TrainLinearOptions,
+  seed: number,
+): { train: LabelledCrops[]; test: LabelledCrops[] } {
+  const split = stratifiedHoldout(
+    c.patients.map((p) => ({ id: p.id, label: p.label })),
+    {
+      seed,
+      ...(o.testFraction !== undefined ? { testFraction: o.testFraction } : {}),
+    },
+  );
+  const inTest = new Set(split.test);
+  return {
+    train: c.patients.filter((p) => !inTest.has(p.id)),
+    test: c.patients.filter((p) => inTest.has(p.id)),
+  };
+}
+
+/** Temperature on out-of-fold probabilities when the model has one member (a stacker is already calibrated). */
+function outOfFoldTemperature(
+  model: PolarModel,
+  train: readonly LabelledCrops[],
+  oof: Float64Array,
+): number | null {
+  if (model.members.length > 1) return null;
+  return fitTemperature(
+    train.map((p) => p.label),
+    Array.from(oof),
+    { from: 'probs' },
+  ).temperature;
+}
+
+const f3 = (x: number | null): string => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(3));
+
+function summaryText(s: {
+  o: TrainLinearOptions;
+  model: PolarModel;
+  colormap: string;
+  nTrain: number;
+  nTest: number;
+  rows: MetricsRow[];
+  comparisons: PairedComparison[];
+  eceValue: number;
+  seconds: number;
+}): string {
+  const iv = (v: MetricsRow['auc']): string =>
+    v === null ? 'n/a' : `${f3(v.estimate)} [${f3(v.lo)}, ${f3(v.hi)}]`;
+  const cnn = s.model.members.find((m) => m.features.kind === 'cnn-segments');
+  return (
+    [
+      `polarcad train --model ${s.model.recipe}: ${RECIPE_DESCRIPTIONS[s.model.recipe]}`,
+      cnn?.features.kind === 'cnn-segments'
+        ? `backbone: ${cnn.features.backbone}; weights: ${cnn.features.weightsDescription}`
+        : 'no network (a baseline)',
+      `views: ${s.model.views.join(', ')}; colour map: ${s.colormap}; seed ${String(s.model.trainedOn.seed)}`,
+      `data: ${s.nTrain} training patients (all used for fitting; choices by 5-fold CV on them), ${s.nTest} test patients`,
+      ...s.model.members.map(
+        (m) => `member ${m.name}: C = ${m.C} chosen by ${m.folds}-fold CV (held-out log loss)`,
+      ),
+      s.model.members.length > 1
+        ? `stacker (on out-of-fold logits): ${s.model.stacker.weights.map((w, k) => `${s.model.members[k].name} x ${w.toFixed(3)}`).join(' + ')} + ${s.model.stacker.intercept.toFixed(3)}`
+        : 'single member',
+      '',
+      `test (95% CI)              accuracy                AUC`,
+      ...s.rows.map((r) => `${r.name.padEnd(26)} ${iv(r.accuracy).padEnd(23)} ${iv(r.auc)}`),
+      ...s.comparisons.map(
+        (c) =>
+          `vs ${c.baseline}: AUC difference ${f3(c.aucDifference)} (DeLong p ${f3(c.delongP)}), accuracy difference ${f3(c.accuracyDifference)} (McNemar p ${f3(c.mcnemarP)})`,
+      ),
+      `expected calibration error (10 bins): ${f3(s.eceValue)}`,
+      `total ${s.seconds.toFixed(1)} s`,
+    ].join('\n') + '\n'
+  );
+}
+
+/**
+ * Train a closed-form polar-map model and write its run directory (see the module comment).
+ * @example
+ * await trainLinear({ manifest: 'prepared/manifest.csv', out: 'runs/hybrid', recipe: 'hybrid' });
+ */
+export async function trainLinear(
+  o: TrainLinearOptions,
+  hooks: TrainLinearHooks = {},
+): Promise<TrainLinearResult> {
+  const t0 = performance.now();
+  const seed = o.seed ?? 1;
+  const cohort = await loadCohort(o.manifest, o.views, hooks.onProgress);
+  let { train, test } = splitCohort(cohort, o, seed);
+  let evaluatedOn = `held-out test part (${test.length} patients, seed ${seed})`;
+  if (o.testManifest !== undefined) {
+    const t = await loadCohort(o.testManifest, cohort.views, hooks.onProgress);
+    const ids = new Set(cohort.patients.map((p) => p.id));
+    const clash = t.patients.filter((p) => ids.has(p.id)).map((p) => p.id);
+    if (clash.length > 0)
+      throw new InputError(
+        `--test-manifest ${o.testManifest}: patient(s) ${clash.slice(0, 5).join(', ')} are also in the training manifest`,
+      );
+    train = cohort.patients;
+    test = t.patients;
+    evaluatedOn = `test manifest ${resolve(o.testManifest)} (${test.length} patients)`;
+  }
+  const { cm, how } = await colormapFor(o.colormap, train);
+  const fitOpts = {
+    views: cohort.views,
+    colormap: cm,
+    seed,
+    ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
+  };
+  const { model, outOfFold } = await fitPolarModel(train, {
+    ...fitOpts,
+    recipe: o.recipe,
+    ...(o.backbone !== undefined ? { backbone: o.backbone } : {}),
+    ...(o.weights !== undefined ? { weights: o.weights } : {}),
+    ...(hooks.onProgress !== undefined ? { onProgress: hooks.onProgress } : {}),
+  });
+  const temperature = outOfFoldTemperature(model, train, outOfFold);
+  const predictor = await PolarModelPredictor.open(
+    model,
+    o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {},
+  );
+  let probs: number[];
+  try {
+    probs = (await predictor.predict(test.map((p) => p.crops))).map((p) => p.probability);
+  } finally {
+    await predictor.dispose();
+  }
+  if (temperature !== null) probs = applyTemperature(probs, temperature, { from: 'probs' });
+  hooks.onProgress?.('baselines', 0, 1);
+  const baselines = await fitBaselines(
+    train,
+    test.map((p) => p.crops),
+    {
+      ...fitOpts,
+      recipes: (['segment-logistic', 'pixel-logistic'] as const).filter((r) => r !== o.recipe),
+    },
+  );
+  hooks.onProgress?.('baselines', 1, 1);
+  const labels = test.map((p) => p.label);
+  const { rows, comparisons } = compareWithBaselines(
+    labels,
+    { name: o.recipe, description: RECIPE_DESCRIPTIONS[o.recipe], probs },
+    baselines,
+    { evaluatedOn, seed, descriptions: RECIPE_DESCRIPTIONS },
+  );
+  const eceValue = ece(labels, probs).ece;
+  const seconds = (performance.now() - t0) / 1000;
+  const summary = summaryText({
+    o,
+    model,
+    colormap: `${cm.name}, ${how}`,
+    nTrain: train.length,
+    nTest: test.length,
+    rows,
+    comparisons,
+    eceValue,
+    seconds,
+  });
+  const out = resolve(o.out);
+  await writeDirAtomic(out, async (dir) => {
+    await writeFileAtomic(
+      join(dir, 'model', 'linear-model.json'),
+      JSON.stringify({ ...model, temperature }) + '\n',
+    );
+    await writeFileAtomic(
+      join(dir, 'model', 'polarcad.json'),
+      JSON.stringify(
+        {
+          kind: 'linear',
+          recipe: model.recipe,
+          views: model.views,
+          colormap: cm.name,
+          classes: ['normal', 'cad'],
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    const header = [
+      'patient_id',
+      'label',
+      'prob',
+      'predicted',
+      'split',
+      ...baselines.map((b) => `prob_${b.name.replace('-', '_')}`),
+    ];
+    const lines = test.map((p, i) => [
+      p.id,
+      p.label,
+      probs[i],
+      probs[i] >= 0.5 ? 1 : 0,
+      'test',
+      ...baselines.map((b) => b.probs[i]),
+    ]);
+    await writeFileAtomic(join(dir, 'predictions.csv'), stringify(lines, { header: true, columns: header }));
+    const main = rows[0];
+    await writeFileAtomic(
+      join(dir, 'metrics.json'),
+      JSON.stringify(
+        {
+          evaluatedOn,
+          n: main.n,
+          threshold: 0.5,
+          accuracy: main.accuracy,
+          auc: main.auc,
+          sensitivity: main.sensitivity,
+          specificity: main.specificity,
+          precision: main.precision,
+          f1: main.f1,
+          confusion: main.confusion,
+          ece: eceValue,
+          selectionLeaksTest: false,
+          rows,
+          comparisons,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    await writeFileAtomic(join(dir, 'summary.txt'), summary);
+    await writeFileAtomic(
+      join(dir, 'config.json'),
+      JSON.stringify(
+        {
+          status: 'complete',
+          command: 'train',
+          model: o.recipe,
+          options: { ...o, seed },
+          resolved: {
+            views: cohort.views,
+            colormap: cm.name,
+            colormapSource: how,
+            manifestSha256: cohort.sha256,
+            trainIds: train.map((p) => p.id),
+            testIds: test.map((p) => p.id),
+          },
+          calibrated: true,
+          calibration:
+            model.members.length > 1
+              ? 'stacker on out-of-fold logits'
+              : 'temperature on out-of-fold probabilities',
+          temperature,
+          seconds,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+  });
+  return { out, rows, comparisons, summary };
+}
