@@ -36,6 +36,8 @@ before(async () => {
   const r = await cli([
     'train',
     manifest,
+    '--model',
+    'cnn',
     '--backbone',
     'MobileNetV2',
     '--weights',

@@ -71,6 +71,8 @@ const events = (out: string): Event[] =>
 const base = (out: string): string[] => [
   'train',
   join(dir, 'prep', 'manifest.csv'),
+  '--model',
+  'cnn',
   '--backbone',
   'MobileNetV2',
   '--weights',

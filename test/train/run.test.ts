@@ -40,7 +40,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 }
 
 const base = (out: string): string[] => [
-  'train', join(dir, 'prep', 'manifest.csv'), '--backbone', 'MobileNetV2', '--weights', 'none', '--input-size', '96',
+  'train', join(dir, 'prep', 'manifest.csv'), '--model', 'cnn', '--backbone', 'MobileNetV2', '--weights', 'none', '--input-size', '96',
   '--out', out, '--warmup-epochs', '4', '--finetune-epochs', '2', '--batch-size', '8', '--cache-dir', join(dir, 'cache'), '--quiet',
 ];
 
@@ -165,7 +165,7 @@ describe('polarcad train', () => {
     await writeFile(join(dir, 'rawpng', 'a.png'), png);
     const rows = ['patient_id,label,stress_ac', 'p1,CAD,a.png', 'p2,CAD,a.png', 'p3,normal,a.png', 'p4,normal,a.png'];
     await writeFile(join(dir, 'rawpng', 'manifest.csv'), rows.join('\n') + '\n');
-    const raw = await cli(['train', join(dir, 'rawpng', 'manifest.csv'), '--backbone', 'MobileNetV2', '--weights', 'none', '--out', join(dir, 'x'), '--quiet']);
+    const raw = await cli(['train', join(dir, 'rawpng', 'manifest.csv'), '--model', 'cnn', '--backbone', 'MobileNetV2', '--weights', 'none', '--out', join(dir, 'x'), '--quiet']);
     assert.equal(raw.code, 2);
     assert.match(raw.err, /a\.png \(row 2, stress_ac\) is 40x30, not a square polar-map crop.*polarcad prepare/);
     const bb = await cli([...base(join(dir, 'y')), '--backbone', 'NoSuchNet']);

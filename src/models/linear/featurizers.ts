@@ -16,6 +16,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import type { RgbImage } from '../../domain/image.js';
 import { VIEWS, type View } from '../../domain/views.js';
+import { initBackend } from '../../engine/backend.js';
 import { FeatureCache } from '../../engine/cache.js';
 import { FeatureExtractor } from '../../engine/features.js';
 import { colormapFromRows, getColormap, type Colormap } from '../../polarmap/colormaps.js';
@@ -184,6 +185,7 @@ export async function describeCnnSegments(
   weights: string,
   views: readonly View[],
 ): Promise<Extract<MemberFeatures, { kind: 'cnn-segments' }>> {
+  await initBackend('wasm');
   const lb = await loadBackbone(backbone, { weights });
   const inputSize = lb.spec.inputSize;
   const { name, grid, channels } = stride16Layer(lb.model, inputSize);
@@ -208,6 +210,7 @@ export async function describeCnnSegments(
  */
 export async function createFeaturizer(f: MemberFeatures, o: FeaturizerOptions): Promise<Featurizer> {
   if (f.kind !== 'cnn-segments') return new BaselineFeaturizer(f, o.colormap);
+  await initBackend('wasm');
   const lb = await loadBackbone(f.backbone, { weights: f.weights });
   if (f.weightsSha256 !== undefined && lb.weights.sha256 !== f.weightsSha256)
     throw new InputError(

@@ -1,0 +1,134 @@
+import { strict as assert } from 'node:assert';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { VIEWS } from '../../src/domain/views.js';
+import { loadManifest } from '../../src/ingest/manifest.js';
+import { readImage } from '../../src/ingest/readers.js';
+import { polarModelSchema, PolarModelPredictor } from '../../src/models/linear/polar-model.js';
+import { cli } from '../helpers/cli.js';
+import { writePreparedCohort } from '../helpers/cohort.js';
+
+let dir = '';
+let manifest = '';
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'polarcad-train-linear-'));
+  ({ manifest } = await writePreparedCohort(dir, {
+    patients: 40,
+    seed: 5,
+    colormap: 'hot',
+    grid: false,
+    canvas: 128,
+    prepare: { size: 64 },
+  }));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function csvRows(text: string): Record<string, string>[] {
+  const [head, ...rows] = text.trim().split('\n');
+  const cols = head.split(',');
+  return rows.map((r) => Object.fromEntries(r.split(',').map((v, i) => [cols[i], v])));
+}
+
+test('train (default model: hybrid) writes a run with the network beside both baselines, paired tests, and a model that predicts the same probabilities again', async () => {
+  const out = join(dir, 'hybrid');
+  const r = await cli(['train', manifest, '--out', out, '--cache-dir', join(dir, 'cache')]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /--model hybrid/);
+  assert.match(r.out, /segment-logistic/);
+  const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as {
+    rows: { name: string; n: number; auc: { estimate: number; lo: number; hi: number } }[];
+    comparisons: { baseline: string; delongP: number; mcnemarP: number }[];
+  };
+  assert.deepEqual(
+    metrics.rows.map((x) => x.name),
+    ['hybrid', 'segment-logistic', 'pixel-logistic'],
+  );
+  assert.ok(metrics.rows.every((x) => x.n === 8 && x.auc.lo <= x.auc.estimate && x.auc.estimate <= x.auc.hi));
+  assert.deepEqual(
+    metrics.comparisons.map((c) => c.baseline),
+    ['segment-logistic', 'pixel-logistic'],
+  );
+  assert.ok(
+    metrics.comparisons.every((c) => c.delongP >= 0 && c.delongP <= 1 && c.mcnemarP >= 0 && c.mcnemarP <= 1),
+  );
+  const model = polarModelSchema.parse(
+    JSON.parse(await readFile(join(out, 'model', 'linear-model.json'), 'utf8')),
+  );
+  assert.deepEqual(model.views, [...VIEWS]);
+  assert.deepEqual(
+    model.members.map((m) => m.name),
+    ['cnn-segments', 'segment-logistic'],
+  );
+  assert.equal(model.colormap.name, 'hot');
+  assert.equal(model.trainedOn.patients, 32);
+  // the saved model reproduces the run's test predictions
+  const preds = csvRows(await readFile(join(out, 'predictions.csv'), 'utf8'));
+  const m = await loadManifest(manifest);
+  const rows = m.rows.filter((row) => preds.some((p) => p.patient_id === row.patientId));
+  const crops = await Promise.all(
+    rows.map(async (row) =>
+      Object.fromEntries(
+        await Promise.all(VIEWS.map(async (v) => [v, await readImage(row.views[v] as string)])),
+      ),
+    ),
+  );
+  const predictor = await PolarModelPredictor.open(model, { cacheDir: join(dir, 'cache') });
+  const again = await predictor.predict(crops);
+  await predictor.dispose();
+  rows.forEach((row, i) => {
+    const p = preds.find((x) => x.patient_id === row.patientId);
+    assert.ok(Math.abs(Number(p?.prob) - again[i].probability) < 1e-9);
+    // evidence sums (plus the stacked offset) to the logit: its sign follows the call on clear cases
+    assert.equal(Object.keys(again[i].evidence).length, 4);
+  });
+  const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as {
+    status: string;
+    resolved: { testIds: string[]; trainIds: string[] };
+  };
+  assert.equal(config.status, 'complete');
+  assert.equal(config.resolved.testIds.filter((id) => config.resolved.trainIds.includes(id)).length, 0);
+});
+
+test('train --model segment-logistic: the baseline as a model of its own, calibrated on out-of-fold predictions, beside the pixel baseline', async () => {
+  const out = join(dir, 'seg');
+  const r = await cli([
+    'train',
+    manifest,
+    '--model',
+    'segment-logistic',
+    '--views',
+    'stress_ac,rest_ac',
+    '--out',
+    out,
+    '--quiet',
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as {
+    rows: { name: string }[];
+  };
+  assert.deepEqual(
+    metrics.rows.map((x) => x.name),
+    ['segment-logistic', 'pixel-logistic'],
+  );
+  const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as {
+    temperature: number;
+    resolved: { views: string[] };
+  };
+  assert.ok(config.temperature > 0);
+  assert.deepEqual(config.resolved.views, ['stress_ac', 'rest_ac']);
+});
+
+test('train: an unknown --model or --views is refused with a message naming the flag, and nothing is written', async () => {
+  const out = join(dir, 'bad');
+  const a = await cli(['train', manifest, '--model', 'forest', '--out', out]);
+  assert.notEqual(a.code, 0);
+  assert.match(a.err, /--model must be one of hybrid, cnn-segments, segment-logistic, pixel-logistic, cnn/);
+  const b = await cli(['train', manifest, '--views', 'stress,rest', '--out', out]);
+  assert.notEqual(b.code, 0);
+  assert.match(b.err, /--views: unknown view 'stress'/);
+  await assert.rejects(readFile(join(out, 'config.json')));
+});
