@@ -15,8 +15,8 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, type Label, type View } from '../domain/views.js';
-import { fitTemperature, applyTemperature, ece } from '../evaluate/calibration.js';
-import { compareWithBaselines, fitBaselines, type PairedComparison } from '../evaluate/baselines.js';
+import { ece } from '../evaluate/calibration.js';
+import { compareWithBaselines, fitBaselines, type PairedComparison } from './baselines.js';
 import type { MetricsRow } from '../evaluate/metrics-row.js';
 import { loadManifest, type StudyRow } from '../ingest/manifest.js';
 import { readImage } from '../ingest/readers.js';
@@ -152,20 +152,6 @@ function splitCohort(
   };
 }
 
-/** Temperature on out-of-fold probabilities when the model has one member (a stacker is already calibrated). */
-function outOfFoldTemperature(
-  model: PolarModel,
-  train: readonly LabelledCrops[],
-  oof: Float64Array,
-): number | null {
-  if (model.members.length > 1) return null;
-  return fitTemperature(
-    train.map((p) => p.label),
-    Array.from(oof),
-    { from: 'probs' },
-  ).temperature;
-}
-
 const f3 = (x: number | null): string => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(3));
 
 function summaryText(s: {
@@ -242,14 +228,13 @@ export async function trainLinear(
     seed,
     ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
   };
-  const { model, outOfFold } = await fitPolarModel(train, {
+  const { model } = await fitPolarModel(train, {
     ...fitOpts,
     recipe: o.recipe,
     ...(o.backbone !== undefined ? { backbone: o.backbone } : {}),
     ...(o.weights !== undefined ? { weights: o.weights } : {}),
     ...(hooks.onProgress !== undefined ? { onProgress: hooks.onProgress } : {}),
   });
-  const temperature = outOfFoldTemperature(model, train, outOfFold);
   const predictor = await PolarModelPredictor.open(
     model,
     o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {},
@@ -260,7 +245,6 @@ export async function trainLinear(
   } finally {
     await predictor.dispose();
   }
-  if (temperature !== null) probs = applyTemperature(probs, temperature, { from: 'probs' });
   hooks.onProgress?.('baselines', 0, 1);
   const baselines = await fitBaselines(
     train,
@@ -293,10 +277,7 @@ export async function trainLinear(
   });
   const out = resolve(o.out);
   await writeDirAtomic(out, async (dir) => {
-    await writeFileAtomic(
-      join(dir, 'model', 'linear-model.json'),
-      JSON.stringify({ ...model, temperature }) + '\n',
-    );
+    await writeFileAtomic(join(dir, 'model', 'linear-model.json'), JSON.stringify(model) + '\n');
     await writeFileAtomic(
       join(dir, 'model', 'polarcad.json'),
       JSON.stringify(
@@ -374,7 +355,7 @@ export async function trainLinear(
             model.members.length > 1
               ? 'stacker on out-of-fold logits'
               : 'temperature on out-of-fold probabilities',
-          temperature,
+          temperature: model.temperature,
           seconds,
         },
         null,

@@ -13,6 +13,7 @@
  */
 import { z } from 'zod';
 import { VIEWS, type View } from '../../domain/views.js';
+import { applyTemperature, fitTemperature } from '../../evaluate/calibration.js';
 import type { Colormap } from '../../polarmap/colormaps.js';
 import {
   colormapOfRecord,
@@ -65,6 +66,8 @@ export const polarModelSchema = z.object({
   colormap: colormapRecordSchema,
   members: z.array(linearMemberSchema).min(1),
   stacker: stackerSchema,
+  /** temperature (Guo et al. 2017) fitted on a single member's out-of-fold probabilities; null for stacked models (the stacker calibrates) */
+  temperature: z.number().positive().nullable(),
   trainedOn: z.object({
     patients: z.number().int(),
     cad: z.number().int(),
@@ -165,6 +168,12 @@ export async function fitPolarModel(
     labels,
     `${o.seed}/stack`,
   );
+  const combined = applyStacker(
+    stacker,
+    fitted.map((f) => f.outOfFold),
+  );
+  const temperature =
+    fitted.length === 1 ? fitTemperature(labels, Array.from(combined), { from: 'probs' }).temperature : null;
   const model: PolarModel = {
     format: 'polarcad-linear-model',
     version: 1,
@@ -173,6 +182,7 @@ export async function fitPolarModel(
     colormap: recordColormap(o.colormap),
     members: fitted.map((f) => f.member),
     stacker,
+    temperature,
     trainedOn: { patients: patients.length, cad: labels.filter((l) => l === 1).length, seed: o.seed },
   };
   return {
@@ -223,7 +233,9 @@ export class PolarModelPredictor {
     const vectors: Float64Array[][] = [];
     for (const z of this.featurizers) vectors.push(await z.vectors(patients));
     const probs = this.model.members.map((m, k) => predictMember(m, vectors[k]));
-    const stacked = applyStacker(this.model.stacker, probs);
+    const combined = applyStacker(this.model.stacker, probs);
+    const t = this.model.temperature;
+    const stacked = t === null ? combined : applyTemperature(Array.from(combined), t, { from: 'probs' });
     return patients.map((_, i) => {
       const evidence: SegmentEvidence = {};
       this.model.members.forEach((m, k) => {

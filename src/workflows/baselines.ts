@@ -14,9 +14,9 @@ import {
 } from '../models/linear/polar-model.js';
 import type { PatientCrops } from '../models/linear/featurizers.js';
 import type { Colormap } from '../polarmap/colormaps.js';
-import { metricsWithIntervals } from './intervals.js';
-import { metricsRowFromIntervals, type MetricsRow } from './metrics-row.js';
-import { delong, mcnemar } from './tests.js';
+import { metricsWithIntervals } from '../evaluate/intervals.js';
+import { metricsRowFromIntervals, type MetricsRow } from '../evaluate/metrics-row.js';
+import { delong, mcnemar } from '../evaluate/tests.js';
 
 /** The baseline recipes shown beside every model. */
 export const BASELINE_RECIPES: readonly LinearRecipe[] = ['segment-logistic', 'pixel-logistic'];
