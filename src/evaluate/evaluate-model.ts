@@ -11,13 +11,14 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { VIEWS, isView, type Label, type View } from '../domain/views.js';
-import { prepareInput, type FeatureSource, type InputLayout, type PatientViews } from '../engine/features.js';
+import { isInputMode, layoutOf, type InputMode } from '../domain/input-mode.js';
+import type { Label } from '../domain/views.js';
+import { prepareInput } from '../engine/features.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { OnnxModel } from '../engine/onnx/session.js';
 import { loadManifest, type StudyRow } from '../ingest/manifest.js';
-import { isScalingMode, type ScalingMode } from '../ingest/preprocess.js';
-import { readImage } from '../ingest/readers.js';
+import { isScalingMode, type ScalingMode } from '../models/scaling.js';
+import { rowSource } from '../ingest/input-source.js';
 import '../models/layers/keras-layers.js';
 import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
 import { writeDirAtomic } from '../util/atomic.js';
@@ -32,7 +33,7 @@ export interface SavedModelInfo {
   readonly backbone: string;
   readonly inputSize: number;
   readonly scaling: ScalingMode;
-  readonly input: string;
+  readonly input: InputMode;
 }
 
 /** A model ready for inference, with where it came from. */
@@ -72,8 +73,10 @@ export async function loadSavedModel(path: string): Promise<LoadedModel> {
     backbone: String(raw.backbone ?? '?'),
     inputSize: Number(raw.inputSize),
     scaling: raw.scaling as ScalingMode,
-    input: String(raw.input ?? 'stress_ac'),
+    input: String(raw.input ?? 'stress_ac') as InputMode,
   };
+  if (!isInputMode(info.input))
+    throw new InputError(`${join(modelDir, 'polarcad.json')}: model input mode "${info.input}" is not known`);
   if (!Number.isInteger(info.inputSize) || info.inputSize < 8)
     throw new InputError(
       `${join(modelDir, 'polarcad.json')}: inputSize ${String(raw.inputSize)} is not a valid input side`,
@@ -96,41 +99,6 @@ export async function loadSavedModel(path: string): Promise<LoadedModel> {
   }
 }
 
-function viewsFor(mode: string): View[] {
-  if (isView(mode)) return [mode];
-  if (mode === 'ac') return ['stress_ac', 'rest_ac'];
-  if (mode === 'nac') return ['stress_nac', 'rest_nac'];
-  if (mode === 'tile2x2') return [...VIEWS];
-  throw new InputError(`model input mode "${mode}" is not known`);
-}
-
-/** The model input source of a manifest row, as `polarcad train` builds it (src/train/run.ts). */
-async function sourceOf(row: StudyRow, mode: string, manifestPath: string): Promise<FeatureSource> {
-  if (row.page !== undefined) {
-    throw new InputError(
-      `${manifestPath}: row ${row.row} (patient ${row.patientId}) refers to an export page; evaluate needs cleaned crops: run \`polarcad prepare ${manifestPath} --out DIR\` and evaluate DIR/manifest.csv`,
-    );
-  }
-  const maps: PatientViews = {};
-  for (const v of viewsFor(mode)) {
-    const p = row.views[v];
-    if (p === undefined)
-      throw new InputError(
-        `${manifestPath}: row ${row.row} (patient ${row.patientId}): column ${v} is empty; the model's input ${mode} needs it`,
-      );
-    const img = await readImage(p);
-    if (img.width !== img.height)
-      throw new InputError(
-        `${p} (row ${row.row}, ${v}) is ${img.width}x${img.height}, not a square polar-map crop; run \`polarcad prepare\` first`,
-      );
-    maps[v] = img;
-  }
-  if (isView(mode)) return maps[mode] as FeatureSource;
-  if (mode === 'tile2x2') return maps;
-  const [s, r] = viewsFor(mode);
-  return { stress_ac: maps[s], rest_ac: maps[r], stress_nac: maps[s], rest_nac: maps[r] };
-}
-
 /** P(CAD) for each row, batched through the session. */
 export async function predictRows(
   m: LoadedModel,
@@ -139,7 +107,8 @@ export async function predictRows(
   onProgress?: (done: number, total: number) => void,
 ): Promise<Float64Array> {
   const { inputSize: n, scaling, input } = m.info;
-  const layout: InputLayout = input === 'tile2x2' || input === 'ac' || input === 'nac' ? 'tile2x2' : 'image';
+  const layout = layoutOf(input);
+  const ctx = { manifestPath, command: 'evaluate' as const, requiredBy: `the model's input ${input}` };
   const per = n * n * 3;
   const out = new Float64Array(rows.length);
   const batch = 8;
@@ -147,7 +116,7 @@ export async function predictRows(
     const part = rows.slice(start, start + batch);
     const x = new Float32Array(part.length * per);
     for (let i = 0; i < part.length; i++)
-      x.set(prepareInput(await sourceOf(part[i], input, manifestPath), 0, layout, n, scaling), i * per);
+      x.set(prepareInput(await rowSource(part[i], input, ctx), 0, layout, n, scaling), i * per);
     const res = await m.session.run(x, [part.length, n, n, 3]);
     const y = res[m.session.outputNames[0]];
     const k = y.dims[y.dims.length - 1];

@@ -21,25 +21,14 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { initBackend } from '../engine/backend.js';
 import { Explainer, explainInfoFrom } from '../explain/index.js';
-import { VIEWS, isView, type View } from '../domain/views.js';
-import { SCALING_MODES, type ScalingMode } from '../ingest/preprocess.js';
+import { INPUT_MODES, layoutOf, viewsOf, type InputMode } from '../domain/input-mode.js';
+import type { View } from '../domain/views.js';
+import { SCALING_MODES, type ScalingMode } from '../models/scaling.js';
 import '../models/layers/keras-layers.js';
 import { getBackbone } from '../models/table.js';
 import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
 import type { NormalDatabase } from '../polarmap/normal-database.js';
 import { InputError, errorMessage } from '../util/errors.js';
-
-/** Model inputs (as `polarcad train --input`). */
-export const MODEL_INPUTS = [
-  'stress_ac',
-  'rest_ac',
-  'stress_nac',
-  'rest_nac',
-  'tile2x2',
-  'ac',
-  'nac',
-] as const;
-export type ModelInput = (typeof MODEL_INPUTS)[number];
 
 /** `polarcad.json` as predict needs it. */
 export const ModelInfoSchema = z
@@ -49,7 +38,7 @@ export const ModelInfoSchema = z
     scaling: z.enum(SCALING_MODES as [ScalingMode, ...ScalingMode[]]),
     classes: z.array(z.string()).min(1).optional(),
     camLayer: z.string().min(1).optional(),
-    input: z.enum(MODEL_INPUTS).optional(),
+    input: z.enum(INPUT_MODES).optional(),
   })
   .passthrough();
 export type ModelInfo = z.infer<typeof ModelInfoSchema>;
@@ -57,7 +46,7 @@ export type ModelInfo = z.infer<typeof ModelInfoSchema>;
 /** What the reader is told about the model (`GET /api/model`, the page, the report). */
 export interface ModelCard {
   readonly backbone: string;
-  readonly input: ModelInput;
+  readonly input: InputMode;
   readonly inputSize: number;
   readonly scaling: ScalingMode;
   /** Views the model reads. */
@@ -102,7 +91,7 @@ const EMBEDDED_DISCLAIMER =
 export interface Predictor {
   readonly info: ModelInfo;
   readonly card: ModelCard;
-  readonly input: ModelInput;
+  readonly input: InputMode;
   readonly views: readonly View[];
   /** The model split at its CAM layer: backbone in ONNX Runtime, head in tfjs (`explain/index.ts`). */
   readonly explainer: Explainer;
@@ -121,14 +110,6 @@ export interface PredictorOptions {
   normalDb?: NormalDatabase;
   /** Override the operating threshold. */
   threshold?: number;
-}
-
-/** Views read for each model input. */
-export function viewsForInput(input: ModelInput): View[] {
-  if (isView(input)) return [input];
-  if (input === 'ac') return ['stress_ac', 'rest_ac'];
-  if (input === 'nac') return ['stress_nac', 'rest_nac'];
-  return [...VIEWS];
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -228,7 +209,7 @@ export async function createPredictor(
   opts: PredictorOptions = {},
 ): Promise<Predictor> {
   await initBackend('wasm');
-  const input: ModelInput = info.input ?? 'stress_ac';
+  const input: InputMode = info.input ?? 'stress_ac';
   let camLayer = info.camLayer;
   if (camLayer === undefined) {
     try {
@@ -248,7 +229,7 @@ export async function createPredictor(
     explainInfoFrom({
       ...info,
       camLayer,
-      layout: input === 'tile2x2' || input === 'ac' || input === 'nac' ? 'tile2x2' : 'image',
+      layout: layoutOf(input),
     }),
     opts.threads !== undefined ? { threads: opts.threads } : {},
   );
@@ -275,7 +256,7 @@ export async function createPredictor(
     info,
     card,
     input,
-    views: viewsForInput(input),
+    views: viewsOf(input),
     explainer,
     threshold,
     temperature,
@@ -291,7 +272,7 @@ export async function createPredictor(
 
 function modelCard(
   info: ModelInfo,
-  input: ModelInput,
+  input: InputMode,
   camLayer: string,
   meta: RunMetadata,
   threshold: number,
@@ -312,7 +293,7 @@ function modelCard(
     input,
     inputSize: info.inputSize,
     scaling: info.scaling,
-    views: viewsForInput(input),
+    views: viewsOf(input),
     camLayer,
     weights: typeof weights?.description === 'string' ? weights.description : null,
     weightsDisclaimer: weights?.source === 'embedded' ? EMBEDDED_DISCLAIMER : null,

@@ -16,7 +16,7 @@ import { gradCam, splitAtLayer } from '../explain/cam.js';
 import { blendHeatmap, discMask, heatmapOnMap, toDisplaySize } from '../explain/overlay.js';
 import { isView } from '../domain/views.js';
 import { loadManifest } from '../ingest/manifest.js';
-import type { ScalingMode } from '../ingest/preprocess.js';
+import type { ScalingMode } from '../models/scaling.js';
 import { readImage } from '../ingest/readers.js';
 import '../models/layers/keras-layers.js';
 import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';

@@ -13,19 +13,21 @@ import { stringify } from 'csv-stringify/sync';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../engine/backend.js';
 import { FeatureCache } from '../engine/cache.js';
-import {
-  imageContentHash,
-  type FeatureSource,
-  type InputLayout,
-  type PatientViews,
-} from '../engine/features.js';
+import { imageContentHash } from '../engine/features.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
-import { VIEWS, isView, type Label, type View } from '../domain/views.js';
+import {
+  INPUT_MODES,
+  isInputMode,
+  layoutOf,
+  type FeatureSource,
+  type InputMode,
+} from '../domain/input-mode.js';
+import type { Label } from '../domain/views.js';
 import { fitTemperature, applyTemperature } from '../evaluate/calibration.js';
 import { metricsWithIntervals, type MetricsWithIntervals } from '../evaluate/intervals.js';
 import { balanceByAugmentation } from '../ingest/augment.js';
 import { loadManifest, type StudyRow } from '../ingest/manifest.js';
-import { readImage } from '../ingest/readers.js';
+import { rowSource } from '../ingest/input-source.js';
 import { carveValidation, stratifiedHoldout } from '../ingest/splits.js';
 import {
   addApostolopoulosHead,
@@ -50,18 +52,6 @@ import {
   type StageOutcome,
   type TrainEvent,
 } from './trainer.js';
-
-/** Model inputs: one view, the 2x2 AC+NAC tile, or the AC / NAC pair (Apostolopoulos et al. 2020). */
-export const INPUT_MODES = [
-  'stress_ac',
-  'rest_ac',
-  'stress_nac',
-  'rest_nac',
-  'tile2x2',
-  'ac',
-  'nac',
-] as const;
-export type InputMode = (typeof INPUT_MODES)[number];
 
 /** Options of {@link runTraining} (CLI flags of `polarcad train`). */
 export interface TrainRunOptions {
@@ -167,49 +157,16 @@ interface CalibrationFile {
   nllAfter: number;
 }
 
-function viewsOf(mode: InputMode): View[] {
-  if (isView(mode)) return [mode];
-  if (mode === 'ac') return ['stress_ac', 'rest_ac'];
-  if (mode === 'nac') return ['stress_nac', 'rest_nac'];
-  return [...VIEWS];
-}
-
-/**
- * Read the images a row needs for `mode`. 'ac' / 'nac' become a 2x2 tile with the pair in both
- * rows (stress left, rest right): the tile layout needs four maps and the papers do not say how a
- * single-correction pair was arranged.
- */
+/** A labelled patient of the manifest and its model input source (`src/ingest/input-source.ts`). */
 async function loadPatient(row: StudyRow, mode: InputMode, manifestPath: string): Promise<Patient> {
   const label = row.label;
   if (label === null)
     throw new InputError(`${manifestPath}: row ${row.row} (patient ${row.patientId}): no label`);
-  if (row.page !== undefined) {
-    throw new InputError(
-      `${manifestPath}: row ${row.row} (patient ${row.patientId}) refers to an export page; polarcad train needs cleaned crops: run \`polarcad prepare ${manifestPath} --out DIR\` and train on DIR/manifest.csv`,
-    );
-  }
-  const maps: PatientViews = {};
-  for (const v of viewsOf(mode)) {
-    const p = row.views[v];
-    if (p === undefined)
-      throw new InputError(
-        `${manifestPath}: row ${row.row} (patient ${row.patientId}): column ${v} is empty; --input ${mode} needs it`,
-      );
-    const img = await readImage(p);
-    if (img.width !== img.height) {
-      throw new InputError(
-        `${p} (row ${row.row}, ${v}) is ${img.width}x${img.height}, not a square polar-map crop; polarcad train expects the output of \`polarcad prepare\` (run it first and train on its manifest.csv)`,
-      );
-    }
-    maps[v] = img;
-  }
-  let source: FeatureSource;
-  if (isView(mode)) source = maps[mode] as FeatureSource;
-  else if (mode === 'tile2x2') source = maps;
-  else {
-    const [s, r] = viewsOf(mode);
-    source = { stress_ac: maps[s], rest_ac: maps[r], stress_nac: maps[s], rest_nac: maps[r] };
-  }
+  const source = await rowSource(row, mode, {
+    manifestPath,
+    command: 'train',
+    requiredBy: `--input ${mode}`,
+  });
   return { id: row.patientId, label, key: imageContentHash(source), source };
 }
 
@@ -284,7 +241,7 @@ export async function runTraining(
     ...DEFAULTS,
     ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
   } as TrainRunOptions & typeof DEFAULTS;
-  if (!(INPUT_MODES as readonly string[]).includes(o.input))
+  if (!isInputMode(o.input))
     throw new InputError(`--input must be one of ${INPUT_MODES.join(', ')}, got '${o.input}'`);
   if (o.head !== 'hai' && o.head !== 'apostolopoulos')
     throw new InputError(`--head must be hai or apostolopoulos, got '${String(o.head)}'`);
@@ -500,10 +457,7 @@ export async function runTraining(
     weightsId,
     inputSize: side,
     scaling: spec.scaling,
-    layout:
-      o.input === 'tile2x2' || o.input === 'ac' || o.input === 'nac'
-        ? 'tile2x2'
-        : ('image' satisfies InputLayout),
+    layout: layoutOf(o.input),
     cache: new FeatureCache({
       ...(o.cacheDir !== undefined ? { dir: o.cacheDir } : {}),
       onWarning: hooks.onWarning,

@@ -7,7 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { SCALING_MODES, type ScalingMode } from '../../ingest/preprocess.js';
+import { SCALING_MODES, type ScalingMode } from '../../models/scaling.js';
 import { loadTfjsFolder } from '../../models/weights/tfjs-folder.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { InputError, errorMessage } from '../../util/errors.js';
@@ -82,7 +82,11 @@ async function readInfo(dir: string): Promise<{ info: PolarcadModelInfo; text: s
  * @throws InputError for a missing / malformed model or polarcad.json, unknown output layers and
  *   layers the exporter does not support.
  */
-export async function exportModelFolder(modelDir: string, out: string, opts: ExportFolderOptions = {}): Promise<ExportFolderResult> {
+export async function exportModelFolder(
+  modelDir: string,
+  out: string,
+  opts: ExportFolderOptions = {},
+): Promise<ExportFolderResult> {
   const abs = resolve(modelDir);
   let dir = abs;
   try {
@@ -96,13 +100,25 @@ export async function exportModelFolder(modelDir: string, out: string, opts: Exp
     const input = model.inputs[0];
     const [, h, w, c] = input.shape;
     if (model.inputs.length !== 1 || input.shape.length !== 4) {
-      throw new InputError(`${abs}: expected a model with one image input [batch, H, W, C], got ${model.inputs.length} input(s) of shape [${input.shape.join(', ')}]`);
+      throw new InputError(
+        `${abs}: expected a model with one image input [batch, H, W, C], got ${model.inputs.length} input(s) of shape [${input.shape.join(', ')}]`,
+      );
     }
-    if (info.inputSize !== undefined && ((h !== null && h !== info.inputSize) || (w !== null && w !== info.inputSize))) {
-      throw new InputError(`${join(dir, 'polarcad.json')}: field "inputSize": ${info.inputSize} does not match the model input ${h}x${w}`);
+    if (
+      info.inputSize !== undefined &&
+      ((h !== null && h !== info.inputSize) || (w !== null && w !== info.inputSize))
+    ) {
+      throw new InputError(
+        `${join(dir, 'polarcad.json')}: field "inputSize": ${info.inputSize} does not match the model input ${h}x${w}`,
+      );
     }
     const defaultOutputs = model.outputs.map((t) => t.sourceLayer.name);
-    const outputs = opts.outputs !== undefined ? [...opts.outputs] : info.camLayer !== undefined ? [info.camLayer, ...defaultOutputs.filter((n) => n !== info.camLayer)] : defaultOutputs;
+    const outputs =
+      opts.outputs !== undefined
+        ? [...opts.outputs]
+        : info.camLayer !== undefined
+          ? [info.camLayer, ...defaultOutputs.filter((n) => n !== info.camLayer)]
+          : defaultOutputs;
     const metadata: Record<string, string> = {
       'polarcad.format': 'polarcad-onnx/1',
       'polarcad.source': basename(dir),
@@ -111,7 +127,8 @@ export async function exportModelFolder(modelDir: string, out: string, opts: Exp
       'polarcad.input_shape': JSON.stringify(['batch', h ?? 'height', w ?? 'width', c ?? 'channels']),
       'polarcad.input_size': String(info.inputSize ?? h ?? ''),
       'polarcad.scaling': info.scaling ?? 'unspecified',
-      'polarcad.scaling_formula': info.scaling !== undefined ? SCALING_FORMULA[info.scaling] : 'unspecified (no polarcad.json)',
+      'polarcad.scaling_formula':
+        info.scaling !== undefined ? SCALING_FORMULA[info.scaling] : 'unspecified (no polarcad.json)',
       'polarcad.outputs': JSON.stringify(outputs),
       'polarcad.output_layout': 'channels-last (as TensorFlow.js)',
     };
