@@ -12,9 +12,11 @@
  * writes a run directory (config.json, history.csv, training-curves.svg/.png, predictions.csv,
  * metrics.json); the experiment writes `<name>.csv`, `<name>.md` and the curves figures.
  */
+import { runFile } from '../rundir/files.js';
+import { writeHistory, writePredictions } from '../rundir/tables.js';
+import type { Label } from '../domain/views.js';
 import { layoutOf } from '../domain/input-mode.js';
 import { join } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
 import * as tf from '@tensorflow/tfjs';
 import { FeatureCache } from '../engine/cache.js';
 import { binaryMetrics } from '../evaluate/metrics.js';
@@ -261,31 +263,19 @@ interface RunDirContent {
 async function writeRunDir(dir: string, r: RunDirContent): Promise<void> {
   const json = (x: unknown): string =>
     `${JSON.stringify(x, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
-  await writeFileAtomic(join(dir, 'config.json'), json(r.config));
+  await writeFileAtomic(runFile(dir, 'config'), json(r.config));
   await writeFileAtomic(join(dir, 'stages.json'), json(r.stages));
-  await writeFileAtomic(join(dir, 'metrics.json'), json(r.metrics));
-  await writeFileAtomic(
-    join(dir, 'history.csv'),
-    stringify([
-      ['stage', 'epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'seconds'],
-      ...r.history.map((h) => [
-        h.stage,
-        h.epoch,
-        h.loss,
-        Number.isNaN(h.accuracy) ? '' : h.accuracy,
-        h.valLoss,
-        h.valAccuracy,
-        h.lr,
-        h.seconds.toFixed(3),
-      ]),
-    ]),
-  );
-  await writeFileAtomic(
-    join(dir, 'predictions.csv'),
-    stringify([
-      ['patient_id', 'label', 'prob', 'predicted', 'split'],
-      ...r.predictions.map((p) => [p.id, p.label, p.prob, p.prob >= 0.5 ? 1 : 0, 'test']),
-    ]),
+  await writeFileAtomic(runFile(dir, 'metrics'), json(r.metrics));
+  await writeHistory(runFile(dir, 'history'), r.history);
+  await writePredictions(
+    runFile(dir, 'predictions'),
+    r.predictions.map((p) => ({
+      id: p.id,
+      label: p.label as Label,
+      prob: p.prob,
+      predicted: p.prob >= 0.5 ? 1 : 0,
+      split: 'test',
+    })),
   );
   if (r.history.length > 0) {
     const rows = r.history.map((h) => ({

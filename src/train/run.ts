@@ -7,10 +7,9 @@
  * Input: the manifest written by `polarcad prepare` (square, cleaned disc crops, one per view).
  * Raw exports (pages, uncropped images) are refused with a message pointing to `polarcad prepare`.
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
-import * as tf from '@tensorflow/tfjs';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { initBackend } from '../engine/backend.js';
 import { FeatureCache } from '../engine/cache.js';
 import { imageContentHash } from '../engine/features.js';
@@ -38,6 +37,10 @@ import {
 import '../models/layers/keras-layers.js';
 import { paperUnfreezeDepth, type BnPolicy } from '../models/unfreeze.js';
 import { loadBackbone } from '../models/weights/resolve.js';
+import { runFile } from '../rundir/files.js';
+import { recordOnnxExport, saveModel } from '../rundir/model.js';
+import { jsonText, readRunConfig, readRunJson, writeRunJson, type Calibration } from '../rundir/run.js';
+import { writeHistory, writePredictions } from '../rundir/tables.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
@@ -146,16 +149,7 @@ const DEFAULTS = {
   calibrate: false,
 };
 
-/** calibration.json of a run (read by src/predict/predictor.ts: `temperature`). */
-interface CalibrationFile {
-  method: string;
-  temperature: number;
-  fittedOn: 'validation';
-  n: number;
-  ids: string[];
-  nllBefore: number;
-  nllAfter: number;
-}
+type CalibrationFile = Calibration & { temperature: number; n: number; nllBefore: number; nllAfter: number };
 
 /** A labelled patient of the manifest and its model input source (`src/ingest/input-source.ts`). */
 async function loadPatient(row: StudyRow, mode: InputMode, manifestPath: string): Promise<Patient> {
@@ -185,29 +179,19 @@ function checkInt(name: string, v: number, min: number): void {
   if (!Number.isInteger(v) || v < min) throw new InputError(`${name} must be an integer >= ${min}, got ${v}`);
 }
 
-async function saveTfjs(model: tf.LayersModel, dir: string, info: object): Promise<void> {
-  const artifacts = await new Promise<tf.io.ModelArtifacts>((res, rej) => {
-    model
-      .save(
-        tf.io.withSaveHandler(async (a) => {
-          res(a);
-          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-        }),
-      )
-      .catch(rej);
-  });
-  await mkdir(dir, { recursive: true });
-  await writeFileAtomic(join(dir, 'weights.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer));
-  await writeFileAtomic(join(dir, 'polarcad.json'), JSON.stringify(info, null, 2) + '\n');
-  await writeFileAtomic(
-    join(dir, 'model.json'),
-    JSON.stringify({
-      format: 'layers-model',
-      generatedBy: 'polarcad',
-      modelTopology: artifacts.modelTopology,
-      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
-    }),
-  );
+/** A fresh sibling folder for a new run when `out` already holds a complete run (else `out`). */
+async function workDirFor(out: string): Promise<string> {
+  const cfg = await readRunConfig(out).catch(() => null);
+  if (cfg?.status !== 'complete') return out;
+  return join(dirname(out), `.${basename(out)}.${process.pid}.${randomBytes(4).toString('hex')}.partial`);
+}
+
+/** Replace the complete run in `out` by the complete run in `work` (the old one removed last). */
+async function swapInto(work: string, out: string): Promise<void> {
+  const old = `${work}.old`;
+  await rename(out, old);
+  await rename(work, out);
+  await rm(old, { recursive: true, force: true });
 }
 
 function fmt(x: number, d = 3): string {
@@ -226,16 +210,12 @@ export async function runTraining(
   const out = resolve(given.out);
   let opts: TrainRunOptions = given;
   if (given.resume === true) {
-    let text: string;
-    try {
-      text = await readFile(join(out, 'config.json'), 'utf8');
-    } catch {
+    const cfg = await readRunConfig(out);
+    if (cfg === null)
       throw new InputError(`--resume ${given.out}: no config.json there; not a polarcad run directory`);
-    }
-    const cfg = JSON.parse(text) as { options: TrainRunOptions; status?: string };
     if (cfg.status === 'complete')
       throw new InputError(`--resume ${given.out}: this run is already complete`);
-    opts = { ...cfg.options, out: given.out, resume: true };
+    opts = { ...(cfg.options as unknown as TrainRunOptions), out: given.out, resume: true };
   }
   const o = {
     ...DEFAULTS,
@@ -435,20 +415,20 @@ export async function runTraining(
       },
     },
   };
-  const configText = (c: object): string =>
-    JSON.stringify(c, (_k, v: unknown) => (v === undefined ? undefined : v), 2) + '\n';
-  const ckptDir = join(out, 'checkpoints');
+  // a complete run is never written in place: train into a sibling, swapped in when complete
+  const work = o.resume === true ? out : await workDirFor(out);
+  const ckptDir = runFile(work, 'checkpoints');
   if (o.resume === true) {
-    const prev = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as { resolved: unknown };
-    if (JSON.stringify(prev.resolved) !== JSON.stringify(JSON.parse(configText(config)).resolved)) {
+    const prev = await readRunJson(out, 'config');
+    if (JSON.stringify(prev?.resolved) !== JSON.stringify(JSON.parse(jsonText(config)).resolved)) {
       throw new InputError(
         `--resume ${given.out}: the data or the resolved configuration changed since the run started (compare config.json); start a new run`,
       );
     }
   } else {
     await rm(ckptDir, { recursive: true, force: true });
-    await mkdir(out, { recursive: true });
-    await writeFileAtomic(join(out, 'config.json'), configText(config));
+    await mkdir(work, { recursive: true });
+    await writeRunJson(work, 'config', config);
   }
 
   // ---- train
@@ -479,7 +459,8 @@ export async function runTraining(
       onEvent: hooks.onEvent,
       shouldStop: hooks.shouldStop,
     });
-    if (result.interrupted) return { out, interrupted: true, stages: result.stages, history: result.history };
+    if (result.interrupted)
+      return { out: work, interrupted: true, stages: result.stages, history: result.history };
     applyWeights(model, result.weights);
     const probs = await predict(setup, model, headLayers, result.lastStart, test);
     const testLabels = test.map((e) => e.label);
@@ -513,46 +494,19 @@ export async function runTraining(
     const seconds = (performance.now() - t0) / 1000;
 
     // ---- outputs
-    await writeFileAtomic(
-      join(out, 'history.csv'),
-      stringify(
-        result.history.map((r) => [
-          r.stage,
-          r.epoch,
-          r.loss,
-          r.accuracy,
-          r.valLoss,
-          r.valAccuracy,
-          r.lr,
-          r.seconds,
-        ]),
-        { header: true, columns: ['stage', 'epoch', 'loss', 'acc', 'val_loss', 'val_acc', 'lr', 'seconds'] },
-      ),
+    await writeHistory(runFile(work, 'history'), result.history);
+    await writePredictions(
+      runFile(work, 'predictions'),
+      test.map((e, i) => ({
+        id: e.id,
+        label: e.label,
+        prob: probs[i],
+        predicted: probs[i] >= 0.5 ? 1 : 0,
+        split: 'test',
+        ...(calibrated === null ? {} : { probCalibrated: calibrated[i] }),
+      })),
     );
-    const predictions = test.map((e, i) => [
-      e.id,
-      e.label,
-      probs[i],
-      probs[i] >= 0.5 ? 1 : 0,
-      'test',
-      ...(calibrated === null ? [] : [calibrated[i]]),
-    ]);
-    await writeFileAtomic(
-      join(out, 'predictions.csv'),
-      stringify(predictions, {
-        header: true,
-        columns: [
-          'patient_id',
-          'label',
-          'prob',
-          'predicted',
-          'split',
-          ...(calibrated === null ? [] : ['prob_calibrated']),
-        ],
-      }),
-    );
-    if (calibration !== null)
-      await writeFileAtomic(join(out, 'calibration.json'), JSON.stringify(calibration, null, 2) + '\n');
+    if (calibration !== null) await writeRunJson(work, 'calibration', calibration);
     const m = metrics.metrics;
     const metricsJson = {
       evaluatedOn:
@@ -568,7 +522,7 @@ export async function runTraining(
       confusion: { tp: m.tp, fp: m.fp, tn: m.tn, fn: m.fn },
       selectionLeaksTest: o.selectOn === 'test',
     };
-    await writeFileAtomic(join(out, 'metrics.json'), JSON.stringify(metricsJson, null, 2) + '\n');
+    await writeRunJson(work, 'metrics', metricsJson);
     const info = {
       backbone: spec.name,
       inputSize: side,
@@ -577,9 +531,9 @@ export async function runTraining(
       camLayer: spec.camLayer,
       input: o.input,
     };
-    await saveTfjs(model, join(out, 'model'), info);
-    await writeFileAtomic(join(out, 'model.onnx'), exportToOnnx(model));
-    await writeCurves(out, result.history, result.stages, hooks.onWarning);
+    await saveModel(runFile(work, 'model'), model, info);
+    await recordOnnxExport(work, exportToOnnx(model));
+    await writeCurves(work, result.history, result.stages, hooks.onWarning);
     const summary = summaryText({
       spec: spec.name,
       o,
@@ -598,20 +552,18 @@ export async function runTraining(
       nTest: test.length,
       calibration,
     });
-    await writeFileAtomic(join(out, 'summary.txt'), summary);
-    await writeFileAtomic(
-      join(out, 'config.json'),
-      configText({
-        ...config,
-        status: 'complete',
-        stages: result.stages,
-        seconds,
-        selectionIds: result.selectionIds,
-        calibrated: calibration !== null,
-        temperature: calibration?.temperature ?? null,
-      }),
-    );
+    await writeFileAtomic(runFile(work, 'summary'), summary);
+    await writeRunJson(work, 'config', {
+      ...config,
+      status: 'complete',
+      stages: result.stages,
+      seconds,
+      selectionIds: result.selectionIds,
+      calibrated: calibration !== null,
+      temperature: calibration?.temperature ?? null,
+    });
     await rm(ckptDir, { recursive: true, force: true });
+    if (work !== out) await swapInto(work, out);
     return { out, interrupted: false, stages: result.stages, history: result.history, metrics, summary };
   } finally {
     await setup.dispose();
@@ -641,7 +593,7 @@ async function writeCurves(
       })),
       { selected: stages.map((s) => ({ stage: s.name, epoch: s.bestEpoch })), title: 'Training curves' },
     );
-    await render.writeChart(spec, join(out, 'training-curves'));
+    await render.writeChart(spec, runFile(out, 'curves'));
   } catch (e) {
     onWarning?.(`training curves not written: ${errorMessage(e)}`);
   }

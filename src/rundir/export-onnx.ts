@@ -7,27 +7,16 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { SCALING_MODES, type ScalingMode } from '../../models/scaling.js';
-import { loadTfjsFolder } from '../../models/weights/tfjs-folder.js';
-import { writeFileAtomic } from '../../util/atomic.js';
-import { InputError, errorMessage } from '../../util/errors.js';
-import { exportToOnnx } from './export.js';
+import type { ScalingMode } from '../models/scaling.js';
+import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { InputError, errorMessage } from '../util/errors.js';
+import { exportToOnnx } from '../engine/onnx/export.js';
+import { MODEL_FILES } from './files.js';
+import { SavedModelInfoSchema, verifyChecksums, type SavedModelInfo } from './model.js';
 
-/** `polarcad.json`: what a trained polarcad model needs at inference, beside its model.json. */
-export const PolarcadModelInfo = z
-  .object({
-    /** Backbone name from the table (e.g. 'MobileNetV2'). */
-    backbone: z.string().min(1).optional(),
-    /** Square input side in pixels (the 2x2 tile is resized to inputSize x inputSize). */
-    inputSize: z.number().int().positive().optional(),
-    /** Keras preprocess_input mode applied to the RGB 0..255 tile before the model. */
-    scaling: z.enum(SCALING_MODES as [ScalingMode, ...ScalingMode[]]).optional(),
-    /** Class names in output order, e.g. ['normal', 'cad']. */
-    classes: z.array(z.string()).min(1).optional(),
-    /** Layer whose output is the CAM feature map (exported as a second output by default). */
-    camLayer: z.string().min(1).optional(),
-  })
-  .passthrough();
+/** `polarcad.json` as export reads it: every field optional (any tfjs folder can be exported). */
+export const PolarcadModelInfo = SavedModelInfoSchema.partial();
 export type PolarcadModelInfo = z.infer<typeof PolarcadModelInfo>;
 
 /** What each scaling mode does to an RGB pixel in [0, 255] (Keras `preprocess_input`). */
@@ -55,7 +44,7 @@ export interface ExportFolderResult {
 }
 
 async function readInfo(dir: string): Promise<{ info: PolarcadModelInfo; text: string | null }> {
-  const p = join(dir, 'polarcad.json');
+  const p = join(dir, MODEL_FILES.info);
   let text: string;
   try {
     text = await readFile(p, 'utf8');
@@ -95,6 +84,7 @@ export async function exportModelFolder(
     throw new InputError(`${abs}: no such model folder or model.json`);
   }
   const { info, text } = await readInfo(dir);
+  await verifyChecksums(dir, info as SavedModelInfo);
   const model = await loadTfjsFolder(abs);
   try {
     const input = model.inputs[0];
