@@ -22,7 +22,7 @@ import { generateCohort, writeCohort } from '../../src/synth/index.js';
 import { logit, sigmoid } from '../../src/evaluate/calibration.js';
 import { loadPredictor } from '../../src/predict/predictor.js';
 import { predictStudy } from '../../src/predict/study.js';
-import { runTraining } from '../../src/train/run.js';
+import { runTraining } from '../../src/workflows/train.js';
 
 let dir = '';
 

@@ -3,7 +3,7 @@
  */
 import type { Command } from 'commander';
 import { INPUT_KINDS, type InputKind } from '../../train/experiment-data.js';
-import type { ExperimentCommon } from '../../train/experiments.js';
+import type { ExperimentCommon } from '../../workflows/experiment.js';
 import { InputError, InputErrors } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
 

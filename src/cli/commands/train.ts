@@ -1,11 +1,11 @@
 /**
  * `polarcad train MANIFEST --backbone NAME --out RUN_DIR [...]`: the two-stage transfer-learning
- * protocol of Hai et al. (2022) (library: src/train/run.ts; docs/training.md). MANIFEST is the
+ * protocol of Hai et al. (2022) (library: src/workflows/train.ts; docs/training.md). MANIFEST is the
  * manifest.csv written by `polarcad prepare`. `polarcad train --resume RUN_DIR` continues an
  * interrupted run. Ctrl-C stops after the current batch, leaving the last completed epoch resumable.
  */
 import type { Command } from 'commander';
-import { runTraining, type TrainRunOptions } from '../../train/run.js';
+import { runTraining, type TrainRunOptions } from '../../workflows/train.js';
 import type { TrainEvent } from '../../train/trainer.js';
 import { BN_POLICIES, type BnPolicy } from '../../models/unfreeze.js';
 import { writeReport } from '../../report/html.js';
@@ -40,7 +40,9 @@ interface TrainCli extends TrainingCli {
 export function registerTrain(program: Command): void {
   const cmd = program
     .command('train')
-    .description('train a CNN on prepared polar maps (warm-up, then fine-tuning), evaluate on a held-out test part, write a run directory')
+    .description(
+      'train a CNN on prepared polar maps (warm-up, then fine-tuning), evaluate on a held-out test part, write a run directory',
+    )
     .argument('[manifest]', 'manifest.csv written by `polarcad prepare` (not needed with --resume)')
     .option('--backbone <name>', 'backbone from `polarcad models`, e.g. MobileNetV2')
     .option('--out <dir>', 'run directory to write');
@@ -53,21 +55,45 @@ export function registerTrain(program: Command): void {
     .option('--units <n>', 'hidden units of the Hai head', '256')
     .option('--dropout <rate>', 'dropout rate of the Hai head', '0.5')
     .option('--unfreeze-from <layer>', 'unfreeze from this backbone layer to the top')
-    .option('--bn-policy <p>', `BatchNormalization layers unfrozen: ${BN_POLICIES.join(' | ')} (default: the backbone's paper policy)`)
-    .option('--train-bn', 'BatchNormalization in the unfrozen part uses batch statistics (default: inference mode)')
-    .option('--test-manifest <m>', 'evaluate on this separate labelled (prepared) manifest instead of a held-out 20%')
-    .option('--select-on <set>', 'validation | test (test leaks test information; only to reproduce the paper)', 'validation')
+    .option(
+      '--bn-policy <p>',
+      `BatchNormalization layers unfrozen: ${BN_POLICIES.join(' | ')} (default: the backbone's paper policy)`,
+    )
+    .option(
+      '--train-bn',
+      'BatchNormalization in the unfrozen part uses batch statistics (default: inference mode)',
+    )
+    .option(
+      '--test-manifest <m>',
+      'evaluate on this separate labelled (prepared) manifest instead of a held-out 20%',
+    )
+    .option(
+      '--select-on <set>',
+      'validation | test (test leaks test information; only to reproduce the paper)',
+      'validation',
+    )
     .option('--no-restore-best', 'keep the last epoch instead of the best validation epoch')
-    .option('--micro-batch <n>', 'split each batch into micro-batches of N for the gradient (same result, less memory; default: whole batch)')
-    .option('--calibrate', 'fit a temperature on the validation patients after training (calibration.json, prob_calibrated in predictions.csv)')
+    .option(
+      '--micro-batch <n>',
+      'split each batch into micro-batches of N for the gradient (same result, less memory; default: whole batch)',
+    )
+    .option(
+      '--calibrate',
+      'fit a temperature on the validation patients after training (calibration.json, prob_calibrated in predictions.csv)',
+    )
     .option('--resume <dir>', 'continue the interrupted run in DIR')
     .option('--quiet', 'no progress output')
     .option('--json', 'JSON-lines events on stdout instead of progress bars')
     .action(async (manifest: string | undefined, c: TrainCli) => {
-      if (c.bnPolicy !== undefined && !(BN_POLICIES as readonly string[]).includes(c.bnPolicy)) throw new InputError(`--bn-policy must be one of ${BN_POLICIES.join(', ')}`);
+      if (c.bnPolicy !== undefined && !(BN_POLICIES as readonly string[]).includes(c.bnPolicy))
+        throw new InputError(`--bn-policy must be one of ${BN_POLICIES.join(', ')}`);
       if (c.resume === undefined) {
-        if (manifest === undefined) throw new InputError('train: give MANIFEST (the manifest.csv of `polarcad prepare`) or --resume RUN_DIR');
-        if (c.backbone === undefined) throw new InputError('train: --backbone is required (see `polarcad models`)');
+        if (manifest === undefined)
+          throw new InputError(
+            'train: give MANIFEST (the manifest.csv of `polarcad prepare`) or --resume RUN_DIR',
+          );
+        if (c.backbone === undefined)
+          throw new InputError('train: --backbone is required (see `polarcad models`)');
         if (c.out === undefined) throw new InputError('train: --out RUN_DIR is required');
       }
       const opts: TrainRunOptions =
@@ -111,7 +137,9 @@ export function registerTrain(program: Command): void {
         } else if (e.type === 'epoch') {
           bar?.update(e.row.epoch, e.epochs);
           if (!process.stderr.isTTY && (e.row.epoch % 10 === 0 || e.row.epoch === e.epochs)) {
-            process.stderr.write(`${e.row.stage} epoch ${e.row.epoch}/${e.epochs}: loss ${e.row.loss.toFixed(4)} acc ${e.row.accuracy.toFixed(3)} val_loss ${e.row.valLoss.toFixed(4)} val_acc ${e.row.valAccuracy.toFixed(3)}\n`);
+            process.stderr.write(
+              `${e.row.stage} epoch ${e.row.epoch}/${e.epochs}: loss ${e.row.loss.toFixed(4)} acc ${e.row.accuracy.toFixed(3)} val_loss ${e.row.valLoss.toFixed(4)} val_acc ${e.row.valAccuracy.toFixed(3)}\n`,
+            );
           }
         } else if (e.type === 'stage-end') stopBar();
       };
@@ -119,7 +147,9 @@ export function registerTrain(program: Command): void {
       const onSigint = (): void => {
         if (stop) process.exit(130);
         stop = true;
-        process.stderr.write('\npolarcad train: stopping after the current batch (Ctrl-C again to abort now)...\n');
+        process.stderr.write(
+          '\npolarcad train: stopping after the current batch (Ctrl-C again to abort now)...\n',
+        );
       };
       process.on('SIGINT', onSigint);
       try {
@@ -131,14 +161,20 @@ export function registerTrain(program: Command): void {
         stopBar();
         if (r.interrupted) {
           const msg = `interrupted; resume with: polarcad train --resume ${r.out}`;
-          if (mode === 'json') process.stdout.write(JSON.stringify({ type: 'interrupted', out: r.out }) + '\n');
+          if (mode === 'json')
+            process.stdout.write(JSON.stringify({ type: 'interrupted', out: r.out }) + '\n');
           else process.stderr.write(`${msg}\n`);
           throw new InputError(msg, { exitCode: 130 });
         }
-        if (mode === 'json') process.stdout.write(JSON.stringify({ type: 'done', out: r.out, metrics: r.metrics?.metrics }) + '\n');
+        if (mode === 'json')
+          process.stdout.write(
+            JSON.stringify({ type: 'done', out: r.out, metrics: r.metrics?.metrics }) + '\n',
+          );
         else if (mode === 'bar') process.stdout.write(r.summary ?? '');
         if (mode !== 'json') process.stdout.write(`run written to ${r.out}\n`);
-        const report = await writeReport(r.out).catch((e: unknown) => void process.stderr.write(`report not written: ${errorMessage(e)}\n`));
+        const report = await writeReport(r.out).catch(
+          (e: unknown) => void process.stderr.write(`report not written: ${errorMessage(e)}\n`),
+        );
         if (report && mode !== 'json') process.stdout.write(`report: ${report.html}\n`);
       } finally {
         stopBar();

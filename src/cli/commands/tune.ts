@@ -2,13 +2,13 @@
  * `polarcad tune MANIFEST --backbone NAME --out DIR [--max-epochs 100] [--eta 3] [--seed 1]
  * [--units 64,128,256,512] [--dropout 0..0.7] [--lr-exponent 3,4] [--input stress_ac] [--augment N]`:
  * Hyperband (Li et al. 2017) over the Hai et al. head on cached warm-up features, scored on the
- * validation part only (library: src/train/tune.ts; docs/experiments.md).
+ * validation part only (library: src/workflows/tune.ts; docs/experiments.md).
  */
 import type { Command } from 'commander';
 import { initBackend } from '../../engine/backend.js';
 import '../../models/layers/keras-layers.js';
 import { parseIntDomain, parseRealDomain, type HeadSearchSpace } from '../../train/hyperband.js';
-import { runTune } from '../../train/tune.js';
+import { runTune } from '../../workflows/tune.js';
 import { InputError } from '../../util/errors.js';
 import {
   commonExperimentOptions,

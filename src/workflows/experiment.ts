@@ -41,10 +41,10 @@ import {
   type ExperimentData,
   type ExperimentSplit,
   type InputKind,
-} from './experiment-data.js';
-import { experimentCsv, experimentMarkdown, type ExperimentRow } from './experiment-table.js';
-import { seededInit } from './init.js';
-import { planStrategy, type StrategyId, type StrategyPlan } from './strategies.js';
+} from '../train/experiment-data.js';
+import { experimentCsv, experimentMarkdown, type ExperimentRow } from '../train/experiment-table.js';
+import { seededInit } from '../train/init.js';
+import { planStrategy, type StrategyId, type StrategyPlan } from '../train/strategies.js';
 import {
   applyWeights,
   predict,
@@ -55,7 +55,7 @@ import {
   type HistoryRow,
   type StageSpec,
   type TrainEvent,
-} from './trainer.js';
+} from '../train/trainer.js';
 
 /** Options shared by the experiments. */
 export interface ExperimentCommon {

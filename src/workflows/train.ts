@@ -44,7 +44,7 @@ import { writeHistory, writePredictions } from '../rundir/tables.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { seededInit } from './init.js';
+import { seededInit } from '../train/init.js';
 import {
   applyWeights,
   predict,
@@ -54,7 +54,7 @@ import {
   type HistoryRow,
   type StageOutcome,
   type TrainEvent,
-} from './trainer.js';
+} from '../train/trainer.js';
 
 /** Options of {@link runTraining} (CLI flags of `polarcad train`). */
 export interface TrainRunOptions {
