@@ -37,7 +37,7 @@ import { loadBackbone } from '../src/models/weights/resolve.js';
 import { getColormap } from '../src/polarmap/colormaps.js';
 import { synthesizeToDir } from '../src/synth/synthesize.js';
 import { seededInit } from '../src/train/init.js';
-import { runTraining } from '../src/train/run.js';
+import { runTraining } from '../src/workflows/train.js';
 import { Rng } from '../src/util/rng.js';
 
 interface Case {

@@ -12,21 +12,17 @@
 import { createHash } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
 import type { RgbImage } from '../domain/image.js';
-import { VIEWS, type View } from '../domain/views.js';
+import { isImage, type FeatureSource, type InputLayout } from '../domain/input-mode.js';
+import { VIEWS } from '../domain/views.js';
 import { rotateMap, rotatePatient } from '../ingest/augment.js';
-import { tile2x2, toModelInput, isScalingMode, type ScalingMode } from '../ingest/preprocess.js';
+import { tile2x2, toModelInput } from '../ingest/preprocess.js';
+import { isScalingMode, type ScalingMode } from '../models/scaling.js';
 import { InputError } from '../util/errors.js';
 import { FeatureCache, type CacheStats, type FeatureTensor } from './cache.js';
 import { exportToOnnx } from './onnx/export.js';
 import { OnnxModel } from './onnx/session.js';
 
-/** The four polar maps of one patient (the 'tile2x2' layout). */
-export type PatientViews = Partial<Record<View, RgbImage>>;
-/** One source: an image ('image' layout) or a patient's views ('tile2x2' layout). */
-export type FeatureSource = RgbImage | PatientViews;
-
-/** How a source becomes the model input. */
-export type InputLayout = 'image' | 'tile2x2';
+export type { FeatureSource, InputLayout, PatientViews } from '../domain/input-mode.js';
 
 /** One item to extract features for. */
 export interface FeatureItem {
@@ -124,7 +120,8 @@ function producersOf(layer: tf.layers.Layer): tf.layers.Layer[] {
  */
 export function inputsOfLayer(model: tf.LayersModel, layerName: string): string[] {
   const layer = layerByName(model, layerName);
-  if (layer.getClassName() === 'InputLayer') throw new InputError(`layer "${layerName}" is an input layer; it has no inputs`);
+  if (layer.getClassName() === 'InputLayer')
+    throw new InputError(`layer "${layerName}" is an input layer; it has no inputs`);
   return producersOf(layer).map((l) => l.name);
 }
 
@@ -137,9 +134,12 @@ export function inputsOfLayer(model: tf.LayersModel, layerName: string): string[
  */
 export function frozenFrontier(model: tf.LayersModel, firstTrainable: string | number): string[] {
   const layers = model.layers;
-  const start = typeof firstTrainable === 'number' ? firstTrainable : layers.indexOf(layerByName(model, firstTrainable));
+  const start =
+    typeof firstTrainable === 'number' ? firstTrainable : layers.indexOf(layerByName(model, firstTrainable));
   if (!Number.isInteger(start) || start < 1 || start >= layers.length) {
-    throw new InputError(`first trainable layer index must be in [1, ${layers.length - 1}], got ${firstTrainable}`);
+    throw new InputError(
+      `first trainable layer index must be in [1, ${layers.length - 1}], got ${firstTrainable}`,
+    );
   }
   const index = new Map(layers.map((l, i) => [l, i]));
   const frontier = new Set<tf.layers.Layer>();
@@ -198,10 +198,6 @@ export function weightValuesHash(model: tf.LayersModel, cutLayers: readonly stri
 // ---------------------------------------------------------------------------------------------
 // Inputs
 
-function isImage(s: FeatureSource): s is RgbImage {
-  return typeof (s as RgbImage).width === 'number' && (s as RgbImage).data instanceof Uint8Array;
-}
-
 /**
  * sha256 (hex) of an image's or a patient's views' pixel content (dimensions included; views in
  * the fixed `VIEWS` order, absent views marked).
@@ -230,15 +226,25 @@ export function imageContentHash(src: FeatureSource): string {
  * scaled (`toModelInput`).
  * @throws InputError when the source does not match the layout or a rotated image is not square.
  */
-export function prepareInput(src: FeatureSource, angle: number, layout: InputLayout, size: number, scaling: ScalingMode): Float32Array {
+export function prepareInput(
+  src: FeatureSource,
+  angle: number,
+  layout: InputLayout,
+  size: number,
+  scaling: ScalingMode,
+): Float32Array {
   if (layout === 'image') {
-    if (!isImage(src)) throw new InputError("feature input: layout 'image' expects an RgbImage, got a set of views");
+    if (!isImage(src))
+      throw new InputError("feature input: layout 'image' expects an RgbImage, got a set of views");
     if (angle !== 0 && src.width !== src.height) {
-      throw new InputError(`feature input: cannot rotate a ${src.width}x${src.height} image (polar maps are square)`);
+      throw new InputError(
+        `feature input: cannot rotate a ${src.width}x${src.height} image (polar maps are square)`,
+      );
     }
     return toModelInput(angle === 0 ? src : rotateMap(src, angle), size, scaling);
   }
-  if (isImage(src)) throw new InputError("feature input: layout 'tile2x2' expects the patient's views, got a single image");
+  if (isImage(src))
+    throw new InputError("feature input: layout 'tile2x2' expects the patient's views, got a single image");
   const maps = angle === 0 ? src : rotatePatient(src, angle);
   return toModelInput(tile2x2(maps, size), size, scaling);
 }
@@ -289,29 +295,44 @@ export class FeatureExtractor {
     const { model, cutLayers, inputSize } = opts;
     const layout = opts.layout ?? 'image';
     if (cutLayers.length === 0) throw new InputError('feature extractor: no cut layer given');
-    if (new Set(cutLayers).size !== cutLayers.length) throw new InputError(`feature extractor: duplicate cut layers in [${cutLayers.join(', ')}]`);
-    if (!isScalingMode(opts.scaling)) throw new InputError(`feature extractor: unknown scaling mode '${String(opts.scaling)}'`);
-    if (layout !== 'image' && layout !== 'tile2x2') throw new InputError(`feature extractor: unknown layout '${String(layout)}'`);
+    if (new Set(cutLayers).size !== cutLayers.length)
+      throw new InputError(`feature extractor: duplicate cut layers in [${cutLayers.join(', ')}]`);
+    if (!isScalingMode(opts.scaling))
+      throw new InputError(`feature extractor: unknown scaling mode '${String(opts.scaling)}'`);
+    if (layout !== 'image' && layout !== 'tile2x2')
+      throw new InputError(`feature extractor: unknown layout '${String(layout)}'`);
     if (!Number.isInteger(inputSize) || inputSize < 2 || (layout === 'tile2x2' && inputSize % 2 !== 0)) {
-      throw new InputError(`feature extractor: inputSize must be an integer >= 2${layout === 'tile2x2' ? ' and even' : ''}, got ${inputSize}`);
+      throw new InputError(
+        `feature extractor: inputSize must be an integer >= 2${layout === 'tile2x2' ? ' and even' : ''}, got ${inputSize}`,
+      );
     }
-    if (model.inputs.length !== 1) throw new InputError(`feature extractor: model "${model.name}" must have one input, has ${model.inputs.length}`);
+    if (model.inputs.length !== 1)
+      throw new InputError(
+        `feature extractor: model "${model.name}" must have one input, has ${model.inputs.length}`,
+      );
     const inShape = model.inputs[0].shape;
     if (inShape.length !== 4 || inShape[1] !== inputSize || inShape[2] !== inputSize || inShape[3] !== 3) {
-      throw new InputError(`feature extractor: model "${model.name}" input is [${inShape.join(', ')}], expected [null, ${inputSize}, ${inputSize}, 3]`);
+      throw new InputError(
+        `feature extractor: model "${model.name}" input is [${inShape.join(', ')}], expected [null, ${inputSize}, ${inputSize}, 3]`,
+      );
     }
     const shapes = cutLayers.map((n) => {
       const layer = layerByName(model, n);
       const out = layer.inboundNodes[0]?.outputTensors;
-      if (out === undefined || out.length !== 1) throw new InputError(`feature extractor: layer "${n}" must have exactly one output`);
+      if (out === undefined || out.length !== 1)
+        throw new InputError(`feature extractor: layer "${n}" must have exactly one output`);
       const s = out[0].shape.slice(1);
       if (!s.every((d): d is number => typeof d === 'number' && d > 0)) {
-        throw new InputError(`feature extractor: layer "${n}" has an unknown output shape [${out[0].shape.join(', ')}]`);
+        throw new InputError(
+          `feature extractor: layer "${n}" has an unknown output shape [${out[0].shape.join(', ')}]`,
+        );
       }
       return s;
     });
     if (opts.weightsHash !== undefined && opts.weightsHash !== null && opts.weightsHash.trim() === '') {
-      throw new InputError('feature extractor: weightsHash is empty (give the sha256, random:<seed>, null, or leave it out)');
+      throw new InputError(
+        'feature extractor: weightsHash is empty (give the sha256, random:<seed>, null, or leave it out)',
+      );
     }
     const weightsId = opts.weightsHash === undefined ? weightValuesHash(model, cutLayers) : opts.weightsHash;
     const architecture = architectureFingerprint(model, cutLayers);
@@ -319,9 +340,22 @@ export class FeatureExtractor {
     const session = await OnnxModel.create(bytes, { threads: opts.threads });
     if (session.outputNames.length !== cutLayers.length) {
       await session.dispose();
-      throw new Error(`internal error: ONNX graph has ${session.outputNames.length} outputs for ${cutLayers.length} cut layers`);
+      throw new Error(
+        `internal error: ONNX graph has ${session.outputNames.length} outputs for ${cutLayers.length} cut layers`,
+      );
     }
-    return new FeatureExtractor(session, [...cutLayers], shapes, inputSize, opts.scaling, layout, opts.backboneName, weightsId, architecture, opts.cache);
+    return new FeatureExtractor(
+      session,
+      [...cutLayers],
+      shapes,
+      inputSize,
+      opts.scaling,
+      layout,
+      opts.backboneName,
+      weightsId,
+      architecture,
+      opts.cache,
+    );
   }
 
   /** Cache statistics of the attached cache (undefined without one). */
@@ -344,7 +378,12 @@ export class FeatureExtractor {
   private matches(entry: readonly FeatureTensor[]): boolean {
     return (
       entry.length === this.cutLayers.length &&
-      entry.every((t, j) => t.name === this.cutLayers[j] && t.dims.length === this.shapes[j].length && t.dims.every((d, k) => d === this.shapes[j][k]))
+      entry.every(
+        (t, j) =>
+          t.name === this.cutLayers[j] &&
+          t.dims.length === this.shapes[j].length &&
+          t.dims.every((d, k) => d === this.shapes[j][k]),
+      )
     );
   }
 
@@ -356,10 +395,15 @@ export class FeatureExtractor {
    */
   async getFeatures(items: readonly FeatureItem[], opts: GetFeaturesOptions = {}): Promise<LayerFeatures[]> {
     const batchSize = opts.batchSize ?? 16;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError(`feature extractor: batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new InputError(`feature extractor: batchSize must be a positive integer, got ${batchSize}`);
     const n = items.length;
     const per = this.shapes.map((s) => s.reduce((a, b) => a * b, 1));
-    const out: LayerFeatures[] = this.cutLayers.map((layer, j) => ({ layer, shape: [...this.shapes[j]], data: new Float32Array(n * per[j]) }));
+    const out: LayerFeatures[] = this.cutLayers.map((layer, j) => ({
+      layer,
+      shape: [...this.shapes[j]],
+      data: new Float32Array(n * per[j]),
+    }));
     const progress: FeatureProgress = { done: 0, total: n, hits: 0, computed: 0 };
     this.stats.items += n;
 
@@ -424,7 +468,9 @@ export class FeatureExtractor {
         const o = res[name];
         const want = [chunk.length, ...this.shapes[j]];
         if (o.dims.length !== want.length || o.dims.some((d, k) => d !== want[k])) {
-          throw new Error(`internal error: ONNX output ${name} has dims [${o.dims.join(', ')}], expected [${want.join(', ')}]`);
+          throw new Error(
+            `internal error: ONNX output ${name} has dims [${o.dims.join(', ')}], expected [${want.join(', ')}]`,
+          );
         }
         return o.data;
       });
@@ -435,7 +481,10 @@ export class FeatureExtractor {
           data: outputs[j].slice(k * per[j], (k + 1) * per[j]),
         }));
         // serve what the cache will serve next time (identical unless stored as float16)
-        const served = t.cacheKey !== null && this.cache !== undefined ? await this.cache.put(t.cacheKey, tensors) : tensors;
+        const served =
+          t.cacheKey !== null && this.cache !== undefined
+            ? await this.cache.put(t.cacheKey, tensors)
+            : tensors;
         place(t.idx, served);
         this.stats.computed += t.idx.length;
         this.stats.inferences++;

@@ -1,134 +1,57 @@
 /**
  * `polarcad evaluate`: a saved model (a `polarcad train` run directory, or its `model/` folder) on
- * a labelled manifest of prepared polar maps. Inference runs in ONNX Runtime on the run's exported
- * `model.onnx` (or on the tfjs model exported to ONNX in memory when only `model/` is given), with
+ * a labelled manifest of prepared polar maps. Inference runs in ONNX Runtime on the run's `model/`
+ * (the one source of its weights, verified at load) exported to ONNX in memory, with
  * the same input preparation as training (`prepareInput`: layout, resize, per-backbone scaling).
  * The operating threshold is given (`threshold`, default 0.5) or chosen on the run's VALIDATION
  * patients to reach a required sensitivity (`thresholdForSensitivity`), then applied unchanged.
  * Writes OUT/predictions.csv, OUT/metrics.json (`MetricsFile`, one `MetricsRow` with 95% CIs) and
  * OUT/evaluate.json atomically; the report is written by the caller.
  */
-import { writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
-import { VIEWS, isView, type Label, type View } from '../domain/views.js';
-import { prepareInput, type FeatureSource, type InputLayout, type PatientViews } from '../engine/features.js';
+import { basename, resolve } from 'node:path';
+import { layoutOf, type InputMode } from '../domain/input-mode.js';
+import type { Label } from '../domain/views.js';
+import { prepareInput } from '../engine/features.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { OnnxModel } from '../engine/onnx/session.js';
 import { loadManifest, type StudyRow } from '../ingest/manifest.js';
-import { isScalingMode, type ScalingMode } from '../ingest/preprocess.js';
-import { readImage } from '../ingest/readers.js';
+import { rowSource } from '../ingest/input-source.js';
 import '../models/layers/keras-layers.js';
-import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
+import { openSavedModel, type SavedModelInfo } from '../rundir/model.js';
+import { runFile } from '../rundir/files.js';
+import { readRunConfig, writeRunJson, type RunConfig } from '../rundir/run.js';
+import { writePredictions } from '../rundir/tables.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
-import { pathExists, readJsonObject } from '../util/fs.js';
 import { metricsWithIntervals } from './intervals.js';
 import { metricsFile, metricsRowFromIntervals, type MetricsFile, type MetricsRow } from './metrics-row.js';
 import { thresholdForSensitivity } from './metrics.js';
 
-/** What `model/polarcad.json` records about a saved model. */
-export interface SavedModelInfo {
-  readonly backbone: string;
-  readonly inputSize: number;
-  readonly scaling: ScalingMode;
-  readonly input: string;
-}
-
 /** A model ready for inference, with where it came from. */
 export interface LoadedModel {
-  readonly info: SavedModelInfo;
+  readonly info: SavedModelInfo & { readonly input: InputMode };
   /** the run directory, when the model is part of one */
   readonly runDir: string | null;
   /** the run's config.json, when present */
-  readonly config: Record<string, unknown> | null;
-  /** 'onnx' (model.onnx of the run) or 'tfjs' (model/ exported to ONNX here) */
-  readonly source: 'onnx' | 'tfjs';
+  readonly config: RunConfig | null;
   readonly session: OnnxModel;
 }
 
 /**
- * Open a saved model: `path` is a run directory (model.onnx + model/polarcad.json) or a model
- * folder (model.json + polarcad.json).
- * @throws InputError when neither is found or the files are unusable
+ * Open a saved model for batch inference: `path` is a run directory or its `model/` folder. The
+ * run's weights are `model/` (verified by `openSavedModel`: checksums, self-check, complete run),
+ * exported to ONNX in memory and run by ONNX Runtime.
+ * @throws InputError when neither is found or the files are unusable or changed
  */
 export async function loadSavedModel(path: string): Promise<LoadedModel> {
-  const p = resolve(path);
-  let modelDir: string;
-  let runDir: string | null;
-  if (await pathExists(join(p, 'model', 'polarcad.json'))) {
-    modelDir = join(p, 'model');
-    runDir = p;
-  } else if (await pathExists(join(p, 'polarcad.json'))) {
-    modelDir = p;
-    runDir = (await pathExists(join(dirname(p), 'config.json'))) ? dirname(p) : null;
-  } else {
-    throw new InputError(
-      `${path}: not a polarcad model (expected a run directory of \`polarcad train\` with model/polarcad.json, or a model folder with polarcad.json)`,
-    );
-  }
-  const raw = await readJsonObject(join(modelDir, 'polarcad.json'));
-  const info: SavedModelInfo = {
-    backbone: String(raw.backbone ?? '?'),
-    inputSize: Number(raw.inputSize),
-    scaling: raw.scaling as ScalingMode,
-    input: String(raw.input ?? 'stress_ac'),
-  };
-  if (!Number.isInteger(info.inputSize) || info.inputSize < 8)
-    throw new InputError(
-      `${join(modelDir, 'polarcad.json')}: inputSize ${String(raw.inputSize)} is not a valid input side`,
-    );
-  if (!isScalingMode(info.scaling))
-    throw new InputError(`${join(modelDir, 'polarcad.json')}: unknown scaling ${String(raw.scaling)}`);
-  const config =
-    runDir !== null && (await pathExists(join(runDir, 'config.json')))
-      ? await readJsonObject(join(runDir, 'config.json'))
-      : null;
-  const onnxPath = runDir !== null ? join(runDir, 'model.onnx') : '';
-  if (runDir !== null && (await pathExists(onnxPath))) {
-    return { info, runDir, config, source: 'onnx', session: await OnnxModel.create(onnxPath) };
-  }
-  const model = await loadTfjsFolder(modelDir);
+  const { model, info, runDir } = await openSavedModel(path);
   try {
-    return { info, runDir, config, source: 'tfjs', session: await OnnxModel.create(exportToOnnx(model)) };
+    const config = runDir !== null ? await readRunConfig(runDir) : null;
+    const session = await OnnxModel.create(exportToOnnx(model));
+    return { info: { ...info, input: info.input ?? 'stress_ac' }, runDir, config, session };
   } finally {
     model.dispose();
   }
-}
-
-function viewsFor(mode: string): View[] {
-  if (isView(mode)) return [mode];
-  if (mode === 'ac') return ['stress_ac', 'rest_ac'];
-  if (mode === 'nac') return ['stress_nac', 'rest_nac'];
-  if (mode === 'tile2x2') return [...VIEWS];
-  throw new InputError(`model input mode "${mode}" is not known`);
-}
-
-/** The model input source of a manifest row, as `polarcad train` builds it (src/train/run.ts). */
-async function sourceOf(row: StudyRow, mode: string, manifestPath: string): Promise<FeatureSource> {
-  if (row.page !== undefined) {
-    throw new InputError(
-      `${manifestPath}: row ${row.row} (patient ${row.patientId}) refers to an export page; evaluate needs cleaned crops: run \`polarcad prepare ${manifestPath} --out DIR\` and evaluate DIR/manifest.csv`,
-    );
-  }
-  const maps: PatientViews = {};
-  for (const v of viewsFor(mode)) {
-    const p = row.views[v];
-    if (p === undefined)
-      throw new InputError(
-        `${manifestPath}: row ${row.row} (patient ${row.patientId}): column ${v} is empty; the model's input ${mode} needs it`,
-      );
-    const img = await readImage(p);
-    if (img.width !== img.height)
-      throw new InputError(
-        `${p} (row ${row.row}, ${v}) is ${img.width}x${img.height}, not a square polar-map crop; run \`polarcad prepare\` first`,
-      );
-    maps[v] = img;
-  }
-  if (isView(mode)) return maps[mode] as FeatureSource;
-  if (mode === 'tile2x2') return maps;
-  const [s, r] = viewsFor(mode);
-  return { stress_ac: maps[s], rest_ac: maps[r], stress_nac: maps[s], rest_nac: maps[r] };
 }
 
 /** P(CAD) for each row, batched through the session. */
@@ -139,7 +62,8 @@ export async function predictRows(
   onProgress?: (done: number, total: number) => void,
 ): Promise<Float64Array> {
   const { inputSize: n, scaling, input } = m.info;
-  const layout: InputLayout = input === 'tile2x2' || input === 'ac' || input === 'nac' ? 'tile2x2' : 'image';
+  const layout = layoutOf(input);
+  const ctx = { manifestPath, command: 'evaluate' as const, requiredBy: `the model's input ${input}` };
   const per = n * n * 3;
   const out = new Float64Array(rows.length);
   const batch = 8;
@@ -147,7 +71,7 @@ export async function predictRows(
     const part = rows.slice(start, start + batch);
     const x = new Float32Array(part.length * per);
     for (let i = 0; i < part.length; i++)
-      x.set(prepareInput(await sourceOf(part[i], input, manifestPath), 0, layout, n, scaling), i * per);
+      x.set(prepareInput(await rowSource(part[i], input, ctx), 0, layout, n, scaling), i * per);
     const res = await m.session.run(x, [part.length, n, n, 3]);
     const y = res[m.session.outputNames[0]];
     const k = y.dims[y.dims.length - 1];
@@ -201,10 +125,7 @@ export async function evaluateModel(
       rule: opts.threshold !== undefined ? `fixed at ${opts.threshold}` : 'default 0.5',
     };
     if (opts.sensitivity !== undefined) {
-      const resolved = (m.config?.resolved ?? {}) as {
-        manifest?: { path?: string };
-        split?: { validation?: string[] };
-      };
+      const resolved = m.config?.resolved ?? {};
       const valIds = resolved.split?.validation ?? [];
       const trainManifest = resolved.manifest?.path;
       if (m.runDir === null || trainManifest === undefined || valIds.length === 0) {
@@ -257,39 +178,33 @@ export async function evaluateModel(
       seed,
       rows: [row],
     });
-    const weights = ((m.config?.resolved ?? {}) as { weights?: unknown }).weights ?? null;
+    const weights = m.config?.resolved?.weights ?? null;
     const out = resolve(opts.out);
     await writeDirAtomic(out, async (tmp) => {
-      await writeFile(
-        join(tmp, 'predictions.csv'),
-        stringify(
-          manifest.rows.map((r, i) => [
-            r.patientId,
-            labels[i],
-            probs[i],
-            probs[i] >= threshold.value ? 1 : 0,
-          ]),
-          { header: true, columns: ['patient_id', 'label', 'prob', 'predicted'] },
-        ),
+      await writePredictions(
+        runFile(tmp, 'predictions'),
+        manifest.rows.map((r, i) => ({
+          id: r.patientId,
+          label: labels[i],
+          prob: probs[i],
+          predicted: probs[i] >= threshold.value ? 1 : 0,
+        })),
       );
-      await writeFile(join(tmp, 'metrics.json'), `${JSON.stringify(file, null, 2)}\n`);
+      await writeRunJson(tmp, 'metrics', file);
       const info = {
         polarcad: 'evaluate',
         name,
         description,
         model: resolve(modelPath),
         run: m.runDir,
-        inference:
-          m.source === 'onnx'
-            ? "ONNX Runtime on the run's model.onnx"
-            : 'ONNX Runtime on model/ exported to ONNX',
+        inference: 'ONNX Runtime on model/ (checksums and self-check verified) exported to ONNX',
         backbone: m.info.backbone,
         input: m.info.input,
         weights,
         manifest: { path: manifest.path, sha256: manifest.sha256 },
         threshold,
       };
-      await writeFile(join(tmp, 'evaluate.json'), `${JSON.stringify(info, null, 2)}\n`);
+      await writeRunJson(tmp, 'evaluate', info);
     });
     return { out, row, file, threshold };
   } finally {

@@ -17,6 +17,7 @@
  * With a given normal database nothing is fitted; `holdout` still evaluates the test part only.
  * Formulas: docs/scoring.md.
  */
+import { correctionViews } from '../domain/input-mode.js';
 import { LABEL_NAMES, type Label, type View } from '../domain/views.js';
 import { stratifiedHoldout, stratifiedKFold, type Split } from '../ingest/splits.js';
 import {
@@ -36,11 +37,6 @@ export type SemiquantSplit = 'holdout' | 'cv' | 'all-train';
 export const SEMIQUANT_SPLITS: readonly SemiquantSplit[] = ['holdout', 'cv', 'all-train'];
 
 export const CORRECTIONS: readonly Correction[] = ['AC', 'NAC'];
-
-/** The stress and rest views of a correction. */
-export function viewsOf(c: Correction): { stress: View; rest: View } {
-  return c === 'AC' ? { stress: 'stress_ac', rest: 'rest_ac' } : { stress: 'stress_nac', rest: 'rest_nac' };
-}
 
 export interface SemiquantOptions {
   readonly split?: SemiquantSplit;
@@ -152,7 +148,7 @@ export function scorePatient(
 ): { AC: StudyScoring | null; NAC: StudyScoring | null } {
   const out: { AC: StudyScoring | null; NAC: StudyScoring | null } = { AC: null, NAC: null };
   for (const c of CORRECTIONS) {
-    const v = viewsOf(c);
+    const v = correctionViews(c);
     const stress = s.segments[v.stress];
     const rest = s.segments[v.rest];
     if (!stress || !rest) continue;

@@ -23,13 +23,11 @@ import { VIEWS, VIEW_CAPTIONS } from '../domain/views.js';
 import { resizeRgb } from '../ingest/preprocess.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
+import type { InputLayout } from '../domain/input-mode.js';
 
 /** Perceptual colour maps available for heatmaps. */
 export const HEATMAP_COLORMAPS = ['inferno', 'viridis', 'magma', 'plasma', 'cividis', 'turbo'] as const;
 export type HeatmapColormap = (typeof HEATMAP_COLORMAPS)[number];
-
-/** How the input image is arranged: one polar map, or the 2x2 tile of four views. */
-export type MapLayout = 'image' | 'tile2x2';
 
 const INTERPOLATORS: Readonly<Record<HeatmapColormap, (t: number) => string>> = {
   inferno: interpolateInferno,
@@ -119,7 +117,7 @@ export function resizeBilinear(
  * quadrant, for the 2x2 tile. `marginPx` widens the radius (e.g. 1 px, so the overlay also
  * covers the anti-aliased rim of a displayed map).
  */
-export function discMask(size: number, layout: MapLayout = 'image', marginPx = 0): Uint8Array {
+export function discMask(size: number, layout: InputLayout = 'image', marginPx = 0): Uint8Array {
   if (!Number.isInteger(size) || size < 1 || (layout === 'tile2x2' && size % 2 !== 0))
     throw new InputError(`disc mask: bad size ${size} for layout ${layout}`);
   const mask = new Uint8Array(size * size);
@@ -266,7 +264,7 @@ export async function renderOverlayFigure(
   heat: Float32Array,
   mask: Uint8Array,
   text: FigureText = {},
-  opts: OverlayOptions & { layout?: MapLayout } = {},
+  opts: OverlayOptions & { layout?: InputLayout } = {},
 ): Promise<{ png: Uint8Array; layout: FigureLayout }> {
   const S = original.width;
   if (original.height !== S)

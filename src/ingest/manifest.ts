@@ -5,7 +5,6 @@
  * cross-row checks, and reports EVERY problem at once (`InputErrors`), each with its row number
  * (header = row 1) and column. `manifestToCsv` writes a manifest back (used by `prepare`).
  */
-import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -14,6 +13,7 @@ import { z } from 'zod';
 import type { Box } from '../domain/image.js';
 import { VIEWS, isView, LABEL_NAMES, type Label, type View } from '../domain/views.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
+import { sha256File, sha256Hex } from '../util/hash.js';
 import { DEFAULT_LAYOUT, formatLayout, parseLayout, type Layout } from '../domain/layout.js';
 
 // The layout string lives in src/domain/layout.ts; re-exported for the manifest's callers.
@@ -84,11 +84,7 @@ export function parseLabel(s: string): Label | null | undefined {
 }
 
 /** sha256 (hex) of a file's bytes. */
-export async function hashFile(path: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
-}
+export const hashFile = sha256File;
 
 // --- field schemas (zod) -------------------------------------------------------------------------
 
@@ -199,7 +195,7 @@ export async function loadManifest(path: string, opts: ManifestOptions = {}): Pr
       },
     );
   }
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const sha256 = sha256Hex(bytes);
   const dir = dirname(abs);
   const { rows, clinicalColumns, problems } = validateRecords(
     parseCsv(bytes.toString('utf8'), path),

@@ -1,6 +1,6 @@
 /**
- * Model-input preparation: resizing and the per-backbone input scaling of Keras'
- * `preprocess_input` functions, plus the 2x2 AC+NAC tile of Apostolopoulos et al. (2020).
+ * Model-input preparation: resizing, the 2x2 AC+NAC tile of Apostolopoulos et al. (2020), and
+ * `toModelInput` (resize + the per-backbone scaling of `src/models/scaling.ts`).
  *
  * Resizing filter (`resizeRgb`), separable, per axis:
  * - downsampling (source longer than target along that axis): exact area averaging ("box" /
@@ -13,30 +13,8 @@
  */
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, type View } from '../domain/views.js';
+import { scalePixels, type ScalingMode } from '../models/scaling.js';
 import { InputError } from '../util/errors.js';
-
-/**
- * Input scaling of a backbone (Keras `imagenet_utils.preprocess_input` modes):
- * - `raw`:   RGB in [0, 255], unchanged.
- * - `unit`:  RGB / 255, in [0, 1].
- * - `tf`:    RGB / 127.5 - 1, in [-1, 1] (MobileNet, Inception, Xception).
- * - `caffe`: channels reordered to BGR, then the ImageNet mean (B 103.939, G 116.779, R 123.68)
- *            subtracted, no scaling (VGG16, VGG19, ResNet50 v1).
- * - `torch`: RGB / 255, then (x - mean) / sd with ImageNet mean (0.485, 0.456, 0.406) and
- *            SD (0.229, 0.224, 0.225) (DenseNet).
- */
-export type ScalingMode = 'raw' | 'unit' | 'tf' | 'caffe' | 'torch';
-export const SCALING_MODES: readonly ScalingMode[] = ['raw', 'unit', 'tf', 'caffe', 'torch'];
-
-export function isScalingMode(s: string): s is ScalingMode {
-  return (SCALING_MODES as readonly string[]).includes(s);
-}
-
-/** ImageNet channel means on the 0..255 scale, in B, G, R order (Keras `caffe` mode). */
-export const CAFFE_MEAN_BGR: readonly [number, number, number] = [103.939, 116.779, 123.68];
-/** ImageNet channel means and SDs on the 0..1 scale, R, G, B order (Keras `torch` mode). */
-export const TORCH_MEAN_RGB: readonly [number, number, number] = [0.485, 0.456, 0.406];
-export const TORCH_STD_RGB: readonly [number, number, number] = [0.229, 0.224, 0.225];
 
 interface AxisWeights {
   /** for output i: source indices start[i] .. start[i] + count[i] - 1 */
@@ -153,40 +131,6 @@ export function resizeRgb(img: RgbImage, width: number, height: number): RgbImag
 export function toModelInput(img: RgbImage, size: number, mode: ScalingMode): Float32Array {
   const resized = img.width === size && img.height === size ? img : resizeRgb(img, size, size);
   return scalePixels(resized.data, mode);
-}
-
-/** Apply a scaling mode to interleaved RGB bytes (HWC). See `ScalingMode`. */
-export function scalePixels(rgb: Uint8Array, mode: ScalingMode): Float32Array {
-  const out = new Float32Array(rgb.length);
-  const n = rgb.length;
-  switch (mode) {
-    case 'raw':
-      for (let i = 0; i < n; i++) out[i] = rgb[i];
-      break;
-    case 'unit':
-      for (let i = 0; i < n; i++) out[i] = rgb[i] / 255;
-      break;
-    case 'tf':
-      for (let i = 0; i < n; i++) out[i] = rgb[i] / 127.5 - 1;
-      break;
-    case 'caffe':
-      for (let i = 0; i < n; i += 3) {
-        out[i] = rgb[i + 2] - CAFFE_MEAN_BGR[0];
-        out[i + 1] = rgb[i + 1] - CAFFE_MEAN_BGR[1];
-        out[i + 2] = rgb[i] - CAFFE_MEAN_BGR[2];
-      }
-      break;
-    case 'torch':
-      for (let i = 0; i < n; i += 3) {
-        for (let c = 0; c < 3; c++) out[i + c] = (rgb[i + c] / 255 - TORCH_MEAN_RGB[c]) / TORCH_STD_RGB[c];
-      }
-      break;
-    default: {
-      const never: never = mode;
-      throw new Error(`unknown scaling mode ${String(never)}`);
-    }
-  }
-  return out;
 }
 
 /**

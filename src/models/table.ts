@@ -30,8 +30,9 @@ import { buildXception } from './backbones/xception.js';
 
 export type { BuildOptions } from './backbones/common.js';
 
-/** Input scaling modes, shared with `src/ingest/preprocess.ts`. */
-export type ScalingMode = 'raw' | 'tf' | 'unit' | 'caffe' | 'torch';
+import type { ScalingMode } from './scaling.js';
+
+export type { ScalingMode } from './scaling.js';
 
 /** Backbone families; one builder file per family in `src/models/backbones/`. */
 export type BackboneFamily =

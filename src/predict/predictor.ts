@@ -15,49 +15,28 @@
  *                                  2017); also read from metrics.json `calibration.temperature`
  * A bare model folder (model.json + polarcad.json) works too, with threshold 0.5 and no calibration.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import { z } from 'zod';
+import type * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../engine/backend.js';
 import { Explainer, explainInfoFrom } from '../explain/index.js';
-import { VIEWS, isView, type View } from '../domain/views.js';
-import { SCALING_MODES, type ScalingMode } from '../ingest/preprocess.js';
+import { layoutOf, viewsOf, type InputMode } from '../domain/input-mode.js';
+import type { View } from '../domain/views.js';
+import type { ScalingMode } from '../models/scaling.js';
 import '../models/layers/keras-layers.js';
 import { getBackbone } from '../models/table.js';
-import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
 import type { NormalDatabase } from '../polarmap/normal-database.js';
-import { InputError, errorMessage } from '../util/errors.js';
+import { openSavedModel, type SavedModelInfo } from '../rundir/model.js';
+import { readRunMetadata, type RunMetadata } from '../rundir/run.js';
+import { InputError } from '../util/errors.js';
 
-/** Model inputs (as `polarcad train --input`). */
-export const MODEL_INPUTS = [
-  'stress_ac',
-  'rest_ac',
-  'stress_nac',
-  'rest_nac',
-  'tile2x2',
-  'ac',
-  'nac',
-] as const;
-export type ModelInput = (typeof MODEL_INPUTS)[number];
+export type { RunMetadata } from '../rundir/run.js';
 
-/** `polarcad.json` as predict needs it. */
-export const ModelInfoSchema = z
-  .object({
-    backbone: z.string().min(1),
-    inputSize: z.number().int().positive(),
-    scaling: z.enum(SCALING_MODES as [ScalingMode, ...ScalingMode[]]),
-    classes: z.array(z.string()).min(1).optional(),
-    camLayer: z.string().min(1).optional(),
-    input: z.enum(MODEL_INPUTS).optional(),
-  })
-  .passthrough();
-export type ModelInfo = z.infer<typeof ModelInfoSchema>;
+/** `polarcad.json` of the model (`src/rundir/model.ts`). */
+export type ModelInfo = SavedModelInfo;
 
 /** What the reader is told about the model (`GET /api/model`, the page, the report). */
 export interface ModelCard {
   readonly backbone: string;
-  readonly input: ModelInput;
+  readonly input: InputMode;
   readonly inputSize: number;
   readonly scaling: ScalingMode;
   /** Views the model reads. */
@@ -102,7 +81,7 @@ const EMBEDDED_DISCLAIMER =
 export interface Predictor {
   readonly info: ModelInfo;
   readonly card: ModelCard;
-  readonly input: ModelInput;
+  readonly input: InputMode;
   readonly views: readonly View[];
   /** The model split at its CAM layer: backbone in ONNX Runtime, head in tfjs (`explain/index.ts`). */
   readonly explainer: Explainer;
@@ -123,94 +102,20 @@ export interface PredictorOptions {
   threshold?: number;
 }
 
-/** Views read for each model input. */
-export function viewsForInput(input: ModelInput): View[] {
-  if (isView(input)) return [input];
-  if (input === 'ac') return ['stress_ac', 'rest_ac'];
-  if (input === 'nac') return ['stress_nac', 'rest_nac'];
-  return [...VIEWS];
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function readJson(p: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(p, 'utf8');
-  } catch (e) {
-    throw new InputError(`${p}: cannot read (${errorMessage(e)})`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new InputError(`${p}: not valid JSON (${errorMessage(e)})`);
-  }
-}
-
-async function readOptionalJson(p: string): Promise<Record<string, unknown> | null> {
-  if (!(await exists(p))) return null;
-  const v = await readJson(p);
-  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : null;
-}
-
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const estimate = (v: unknown): number | null =>
   num(v) ?? (typeof v === 'object' && v !== null ? num((v as { estimate?: unknown }).estimate) : null);
 
-/** Where the files of a model are: a run directory or a bare model folder. */
-async function locate(path: string): Promise<{ modelDir: string; runDir: string | null }> {
-  const abs = resolve(path);
-  if (await exists(join(abs, 'model', 'model.json'))) return { modelDir: join(abs, 'model'), runDir: abs };
-  if (await exists(join(abs, 'model.json'))) {
-    const parent = dirname(abs);
-    const isRun = basename(abs) === 'model' && (await exists(join(parent, 'config.json')));
-    return { modelDir: abs, runDir: isRun ? parent : null };
-  }
-  throw new InputError(
-    `${abs}: not a polarcad run directory (no model/model.json) or model folder (no model.json)`,
-  );
-}
-
-/** Everything but the tfjs model that {@link createPredictor} takes from a run directory. */
-export interface RunMetadata {
-  config?: Record<string, unknown> | null;
-  metrics?: Record<string, unknown> | null;
-  calibration?: Record<string, unknown> | null;
-}
-
 /**
- * Load a model from a `polarcad train` run directory (or a model folder with polarcad.json).
- * @throws InputError when files are missing or malformed, or the model cannot be split at its CAM layer.
+ * Load a model from a `polarcad train` run directory (or a model folder with polarcad.json),
+ * verified by `openSavedModel` (checksums, self-check, complete run).
+ * @throws InputError when files are missing, malformed or changed, or the model cannot be split at its CAM layer.
  */
 export async function loadPredictor(path: string, opts: PredictorOptions = {}): Promise<Predictor> {
-  const { modelDir, runDir } = await locate(path);
-  const infoPath = join(modelDir, 'polarcad.json');
-  if (!(await exists(infoPath)))
-    throw new InputError(`${infoPath}: missing; predict needs the preprocessing polarcad train writes there`);
-  const parsed = ModelInfoSchema.safeParse(await readJson(infoPath));
-  if (!parsed.success) {
-    const i = parsed.error.issues[0];
-    throw new InputError(`${infoPath}: field "${i.path.join('.') || '(root)'}": ${i.message}`);
-  }
-  const meta: RunMetadata =
-    runDir === null
-      ? {}
-      : {
-          config: await readOptionalJson(join(runDir, 'config.json')),
-          metrics: await readOptionalJson(join(runDir, 'metrics.json')),
-          calibration: await readOptionalJson(join(runDir, 'calibration.json')),
-        };
-  await initBackend('wasm');
-  const model = await loadTfjsFolder(modelDir);
+  const { model, info, runDir } = await openSavedModel(path);
   try {
-    return await createPredictor(model, parsed.data, meta, opts);
+    const meta: RunMetadata = runDir === null ? {} : await readRunMetadata(runDir);
+    return await createPredictor(model, info, meta, opts);
   } catch (e) {
     model.dispose();
     throw e;
@@ -228,7 +133,7 @@ export async function createPredictor(
   opts: PredictorOptions = {},
 ): Promise<Predictor> {
   await initBackend('wasm');
-  const input: ModelInput = info.input ?? 'stress_ac';
+  const input: InputMode = info.input ?? 'stress_ac';
   let camLayer = info.camLayer;
   if (camLayer === undefined) {
     try {
@@ -248,7 +153,7 @@ export async function createPredictor(
     explainInfoFrom({
       ...info,
       camLayer,
-      layout: input === 'tile2x2' || input === 'ac' || input === 'nac' ? 'tile2x2' : 'image',
+      layout: layoutOf(input),
     }),
     opts.threads !== undefined ? { threads: opts.threads } : {},
   );
@@ -275,7 +180,7 @@ export async function createPredictor(
     info,
     card,
     input,
-    views: viewsForInput(input),
+    views: viewsOf(input),
     explainer,
     threshold,
     temperature,
@@ -291,7 +196,7 @@ export async function createPredictor(
 
 function modelCard(
   info: ModelInfo,
-  input: ModelInput,
+  input: InputMode,
   camLayer: string,
   meta: RunMetadata,
   threshold: number,
@@ -312,7 +217,7 @@ function modelCard(
     input,
     inputSize: info.inputSize,
     scaling: info.scaling,
-    views: viewsForInput(input),
+    views: viewsOf(input),
     camLayer,
     weights: typeof weights?.description === 'string' ? weights.description : null,
     weightsDisclaimer: weights?.source === 'embedded' ? EMBEDDED_DISCLAIMER : null,

@@ -17,8 +17,14 @@ import {
   type Attribution,
 } from '../explain/attribution.js';
 import { cam, gradCam } from '../explain/cam.js';
-import { discMask, heatmapOnMap, renderOverlayFigure, type MapLayout } from '../explain/overlay.js';
-import type { FeatureSource } from '../engine/features.js';
+import { discMask, heatmapOnMap, renderOverlayFigure } from '../explain/overlay.js';
+import {
+  INPUT_MODE_SPECS,
+  correctionViews,
+  isImage,
+  type FeatureSource,
+  type InputLayout,
+} from '../domain/input-mode.js';
 import { resizeRgb, tile2x2 } from '../ingest/preprocess.js';
 import { cropSegmentMeans } from '../evaluate/semiquant-read.js';
 import type { Colormap } from '../polarmap/colormaps.js';
@@ -103,7 +109,7 @@ export interface StudyImages {
   readonly size: number;
   /** The map (or tile) the model read, at display size. */
   readonly display: RgbImage;
-  readonly layout: MapLayout;
+  readonly layout: InputLayout;
   /** The overlay figure (original | overlay | colour bar, caption), PNG. */
   overlayPng(): Promise<Uint8Array>;
   /** The display map alone, PNG. */
@@ -131,21 +137,10 @@ const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 1
 function sourceFor(
   p: Predictor,
   maps: Partial<Record<View, RgbImage>>,
-): { src: FeatureSource; display: RgbImage; layout: MapLayout } {
-  if (p.views.length === 1) {
-    const img = maps[p.views[0]] as RgbImage;
-    return { src: img, display: img, layout: 'image' };
-  }
-  const views =
-    p.input === 'tile2x2'
-      ? maps
-      : {
-          stress_ac: maps[p.views[0]],
-          rest_ac: maps[p.views[1]],
-          stress_nac: maps[p.views[0]],
-          rest_nac: maps[p.views[1]],
-        };
-  return { src: views, display: tile2x2(views, DISPLAY_SIZE.tile2x2), layout: 'tile2x2' };
+): { src: FeatureSource; display: RgbImage; layout: InputLayout } {
+  const src = INPUT_MODE_SPECS[p.input].arrange(maps);
+  if (isImage(src)) return { src, display: src, layout: 'image' };
+  return { src, display: tile2x2(src, DISPLAY_SIZE.tile2x2), layout: 'tile2x2' };
 }
 
 function studyScores(
@@ -165,9 +160,7 @@ function studyScores(
       'SSS/SRS/SDS need a normal database (polarcad score --save-normal-db FILE, then --normal-db FILE)',
     );
   const pairs = (['AC', 'NAC'] as const).filter(
-    (c) =>
-      maps[c === 'AC' ? 'stress_ac' : 'stress_nac'] !== undefined &&
-      maps[c === 'AC' ? 'rest_ac' : 'rest_nac'] !== undefined,
+    (c) => maps[correctionViews(c).stress] !== undefined && maps[correctionViews(c).rest] !== undefined,
   );
   if (pairs.length === 0)
     return none('SSS/SRS/SDS need the stress and rest maps of one correction (AC or NAC)');
@@ -188,8 +181,7 @@ function studyScores(
   }
   const out: { AC: CorrectionScores | null; NAC: CorrectionScores | null } = { AC: null, NAC: null };
   for (const c of pairs) {
-    const sv: View = c === 'AC' ? 'stress_ac' : 'stress_nac';
-    const rv: View = c === 'AC' ? 'rest_ac' : 'rest_nac';
+    const { stress: sv, rest: rv } = correctionViews(c);
     try {
       const stress = cropSegmentMeans(maps[sv] as RgbImage, VIEW_CAPTIONS[sv], cm);
       const rest = cropSegmentMeans(maps[rv] as RgbImage, VIEW_CAPTIONS[rv], cm);

@@ -9,32 +9,22 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { parse } from 'csv-parse/sync';
 import type { Label } from '../domain/views.js';
 import { metricsWithIntervals } from '../evaluate/intervals.js';
 import type { MetricsFile, MetricsRow } from '../evaluate/metrics-row.js';
 import { metricsRowFromIntervals } from '../evaluate/metrics-row.js';
 import { loadManifest } from '../ingest/manifest.js';
+import {
+  readCsv,
+  readHistory,
+  readPredictions,
+  type HistoryPoint,
+  type PatientPrediction,
+} from '../rundir/tables.js';
+
+export { readHistory, readPredictions, type HistoryPoint, type PatientPrediction } from '../rundir/tables.js';
 import { InputError, errorMessage } from '../util/errors.js';
-import { pathExists, readJsonObject, readTextFile } from '../util/fs.js';
-
-/** One patient's out-of-sample probability of CAD. */
-export interface PatientPrediction {
-  readonly id: string;
-  readonly label: Label;
-  readonly prob: number;
-  readonly fold?: number;
-}
-
-/** One epoch row of a training history (history.csv). */
-export interface HistoryPoint {
-  readonly stage: string;
-  readonly epoch: number;
-  readonly loss: number;
-  readonly accuracy: number;
-  readonly valLoss?: number;
-  readonly valAccuracy?: number;
-}
+import { pathExists, readJsonObject } from '../util/fs.js';
 
 /** A trained network evaluated on labelled patients. */
 export interface NetworkResult {
@@ -155,74 +145,11 @@ export interface ReportData {
   readonly facts: readonly (readonly [string, string])[];
 }
 
-async function readCsv(path: string): Promise<Record<string, string>[]> {
-  const text = await readTextFile(path);
-  try {
-    return parse(text, { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[];
-  } catch (e) {
-    throw new InputError(`${path}: not a valid CSV (${errorMessage(e)})`);
-  }
-}
-
 const obj = (v: unknown): Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const strArr = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-
-/**
- * Read a predictions CSV (`patient_id, label, prob[, fold]`; label 0/1 or normal/CAD).
- * @throws InputError naming the file, row and column of a bad cell
- */
-export async function readPredictions(path: string): Promise<PatientPrediction[]> {
-  const rows = await readCsv(path);
-  if (rows.length === 0) throw new InputError(`${path}: no predictions`);
-  for (const col of ['patient_id', 'label', 'prob']) {
-    if (!(col in rows[0])) throw new InputError(`${path}: column ${col} is missing`);
-  }
-  return rows.map((r, i) => {
-    const where = `${path}: row ${i + 2}`;
-    const l = r.label.trim().toLowerCase();
-    const label: Label | null = l === '1' || l === 'cad' ? 1 : l === '0' || l === 'normal' ? 0 : null;
-    if (label === null) throw new InputError(`${where}, column label: "${r.label}" is not 0/1 or normal/CAD`);
-    const prob = Number(r.prob);
-    if (r.prob.trim() === '' || !(prob >= 0 && prob <= 1))
-      throw new InputError(`${where}, column prob: "${r.prob}" is not a probability in [0, 1]`);
-    const fold = r.fold === undefined || r.fold === '' ? undefined : Number(r.fold);
-    return {
-      id: r.patient_id,
-      label,
-      prob,
-      ...(fold !== undefined && Number.isFinite(fold) ? { fold } : {}),
-    };
-  });
-}
-
-/** Read history.csv of a run (train: acc/val_acc; experiments: accuracy/val_accuracy). */
-export async function readHistory(path: string): Promise<HistoryPoint[]> {
-  if (!(await pathExists(path))) return [];
-  const rows = await readCsv(path);
-  const out: HistoryPoint[] = [];
-  for (const r of rows) {
-    const num = (k: string): number => (r[k] === undefined || r[k] === '' ? NaN : Number(r[k]));
-    const loss = num('loss');
-    const valLoss = num('val_loss');
-    const valAccuracy = Number.isFinite(num('val_acc')) ? num('val_acc') : num('val_accuracy');
-    let accuracy = Number.isFinite(num('acc')) ? num('acc') : num('accuracy');
-    if (!Number.isFinite(accuracy)) accuracy = valAccuracy;
-    const epoch = num('epoch');
-    if (!Number.isFinite(loss) || !Number.isFinite(accuracy) || !Number.isFinite(epoch)) continue;
-    out.push({
-      stage: r.stage ?? 'train',
-      epoch,
-      loss,
-      accuracy,
-      ...(Number.isFinite(valLoss) ? { valLoss } : {}),
-      ...(Number.isFinite(valAccuracy) ? { valAccuracy } : {}),
-    });
-  }
-  return out;
-}
 
 /**
  * A network's `MetricsRow`, recomputed from its predictions at `threshold` with 95% intervals

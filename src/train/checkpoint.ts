@@ -2,12 +2,14 @@
  * Per-stage training checkpoints: one file `<dir>/<stage>.ckpt`, written atomically after every
  * completed epoch, holding a JSON header and named float32 arrays. Format (little-endian):
  * 'PCKPT1\n', uint32 header byte length, header JSON ({ ...meta, arrays: [{ name, length }] }),
- * then the arrays' bytes in header order.
+ * then the arrays' bytes in header order. The header carries the SHA-256 of those bytes (`sha256`),
+ * verified when the checkpoint is read (older checkpoints without it are read unverified).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
+import { sha256Hex } from '../util/hash.js';
 
 const MAGIC = 'PCKPT1\n';
 
@@ -18,15 +20,18 @@ export interface Checkpoint<M> {
 }
 
 /** Serialise `meta` and `arrays` into one buffer. */
-export function encodeCheckpoint<M extends object>(meta: M, arrays: ReadonlyMap<string, Float32Array>): Buffer {
+export function encodeCheckpoint<M extends object>(
+  meta: M,
+  arrays: ReadonlyMap<string, Float32Array>,
+): Buffer {
   const list = [...arrays.entries()].map(([name, a]) => ({ name, length: a.length }));
-  const header = Buffer.from(JSON.stringify({ ...meta, arrays: list }), 'utf8');
   const body = Buffer.alloc(list.reduce((s, a) => s + a.length * 4, 0));
   let off = 0;
   for (const a of arrays.values()) {
     Buffer.from(a.buffer, a.byteOffset, a.byteLength).copy(body, off);
     off += a.byteLength;
   }
+  const header = Buffer.from(JSON.stringify({ ...meta, arrays: list, sha256: sha256Hex(body) }), 'utf8');
   const len = Buffer.alloc(4);
   len.writeUInt32LE(header.length, 0);
   return Buffer.concat([Buffer.from(MAGIC, 'latin1'), len, header, body]);
@@ -34,17 +39,23 @@ export function encodeCheckpoint<M extends object>(meta: M, arrays: ReadonlyMap<
 
 /** Parse a buffer written by {@link encodeCheckpoint}; `where` names it in errors. */
 export function decodeCheckpoint<M>(buf: Buffer, where: string): Checkpoint<M> {
-  const bad = (why: string): InputError => new InputError(`${where}: not a valid polarcad checkpoint (${why})`);
-  if (buf.length < MAGIC.length + 4 || buf.subarray(0, MAGIC.length).toString('latin1') !== MAGIC) throw bad('bad magic');
+  const bad = (why: string): InputError =>
+    new InputError(`${where}: not a valid polarcad checkpoint (${why})`);
+  if (buf.length < MAGIC.length + 4 || buf.subarray(0, MAGIC.length).toString('latin1') !== MAGIC)
+    throw bad('bad magic');
   const hlen = buf.readUInt32LE(MAGIC.length);
   const h0 = MAGIC.length + 4;
   if (h0 + hlen > buf.length) throw bad('truncated header');
-  let header: { arrays: { name: string; length: number }[] } & Record<string, unknown>;
+  let header: { arrays: { name: string; length: number }[]; sha256?: string } & Record<string, unknown>;
   try {
     header = JSON.parse(buf.subarray(h0, h0 + hlen).toString('utf8')) as typeof header;
   } catch {
     throw bad('header is not JSON');
   }
+  if (header.sha256 !== undefined && sha256Hex(buf.subarray(h0 + hlen)) !== header.sha256)
+    throw new InputError(
+      `${where}: checksum mismatch (the checkpoint changed or was corrupted after it was written); delete it to restart its stage`,
+    );
   const arrays = new Map<string, Float32Array>();
   let off = h0 + hlen;
   for (const { name, length } of header.arrays) {
@@ -55,7 +66,7 @@ export function decodeCheckpoint<M>(buf: Buffer, where: string): Checkpoint<M> {
     off += length * 4;
   }
   if (off !== buf.length) throw bad('trailing bytes');
-  const { arrays: _list, ...meta } = header;
+  const { arrays: _list, sha256: _sum, ...meta } = header;
   return { meta: meta as M, arrays };
 }
 
@@ -65,7 +76,12 @@ export function checkpointPath(dir: string, stage: string): string {
 }
 
 /** Write a stage checkpoint atomically. */
-export async function saveCheckpoint<M extends object>(dir: string, stage: string, meta: M, arrays: ReadonlyMap<string, Float32Array>): Promise<void> {
+export async function saveCheckpoint<M extends object>(
+  dir: string,
+  stage: string,
+  meta: M,
+  arrays: ReadonlyMap<string, Float32Array>,
+): Promise<void> {
   await writeFileAtomic(checkpointPath(dir, stage), encodeCheckpoint(meta, arrays));
 }
 

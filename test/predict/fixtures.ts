@@ -4,10 +4,12 @@
  * train` run directory (model/ + polarcad.json, config.json, metrics.json), and synthetic studies
  * (export pages and single maps from the synthetic cohort generator).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import type { InputMode } from '../../src/domain/input-mode.js';
 import { initBackend } from '../../src/engine/backend.js';
+import { saveModel } from '../../src/rundir/model.js';
 import type { View } from '../../src/domain/views.js';
 import { addHaiHead } from '../../src/models/heads.js';
 import { loadBackbone } from '../../src/models/weights/resolve.js';
@@ -51,39 +53,15 @@ export async function writeTestRun(
   model: tf.LayersModel,
   extra: { input?: string; threshold?: number; temperature?: number; embedded?: boolean } = {},
 ): Promise<string> {
-  const artifacts = await new Promise<tf.io.ModelArtifacts>((res, rej) => {
-    model
-      .save(
-        tf.io.withSaveHandler(async (a) => {
-          res(a);
-          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-        }),
-      )
-      .catch(rej);
-  });
   const size = model.inputs[0].shape[1] as number;
-  await mkdir(join(dir, 'model'), { recursive: true });
-  await writeFile(join(dir, 'model', 'weights.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer));
-  await writeFile(
-    join(dir, 'model', 'model.json'),
-    JSON.stringify({
-      format: 'layers-model',
-      generatedBy: 'polarcad',
-      modelTopology: artifacts.modelTopology,
-      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
-    }),
-  );
-  await writeFile(
-    join(dir, 'model', 'polarcad.json'),
-    JSON.stringify({
-      backbone: 'MobileNetV2',
-      inputSize: size,
-      scaling: 'tf',
-      classes: ['normal', 'cad'],
-      camLayer: 'out_relu',
-      input: extra.input ?? 'stress_ac',
-    }),
-  );
+  await saveModel(join(dir, 'model'), model, {
+    backbone: 'MobileNetV2',
+    inputSize: size,
+    scaling: 'tf',
+    classes: ['normal', 'cad'],
+    camLayer: 'out_relu',
+    input: (extra.input ?? 'stress_ac') as InputMode,
+  });
   const weights = extra.embedded
     ? { backbone: 'MobileNetV2', source: 'embedded', description: 'embedded default: nsfwjs MobileNetV2' }
     : {

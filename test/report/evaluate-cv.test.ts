@@ -7,6 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +127,39 @@ describe('polarcad evaluate', () => {
     const e = JSON.parse(await readFile(join(out, 'evaluate.json'), 'utf8'));
     assert.ok(Math.abs(e.threshold.value - expected) < 1e-4, `${e.threshold.value} vs ${expected}`);
     assert.match(e.threshold.rule, /validation patients for sensitivity >= 1/);
+  });
+
+  test('RUN/model evaluates like RUN, in a fresh process (bug: "backend \'wasm\' has not yet been initialized")', async () => {
+    const out = join(dir, 'eval-model-folder');
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/bin.ts',
+        'evaluate',
+        join(run(), 'model'),
+        manifest,
+        '--out',
+        out,
+        '--resamples',
+        '100',
+        '--no-report',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const viaRun = parse(await readFile(join(dir, 'eval', 'predictions.csv'), 'utf8'), {
+      columns: true,
+    }) as Record<string, string>[];
+    const viaModel = parse(await readFile(join(out, 'predictions.csv'), 'utf8'), { columns: true }) as Record<
+      string,
+      string
+    >[];
+    assert.deepEqual(
+      viaModel.map((x) => x.prob),
+      viaRun.map((x) => x.prob),
+    );
   });
 
   test('bad input: both threshold options, a folder without a model', async () => {

@@ -1,7 +1,7 @@
 /**
  * Fixture folders for the report tests, written by the test (no committed binaries): a manifest,
  * a `polarcad train` run directory, a `polarcad score` folder and an experiment folder, in the
- * file formats of src/train/run.ts, src/evaluate/score-run.ts and src/train/experiments.ts.
+ * file formats of src/workflows/train.ts, src/evaluate/score-run.ts and src/workflows/experiment.ts.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { main } from '../../src/cli/main.js';
 import { EXPERIMENT_CSV_COLUMNS } from '../../src/train/experiment-table.js';
-import { TRIAL_COLUMNS } from '../../src/train/tune.js';
+import { TRIAL_COLUMNS } from '../../src/workflows/tune.js';
 import { hyperbandPlan } from '../../src/train/hyperband.js';
-import { convDepthToUnfreeze } from '../../src/train/experiments.js';
+import { convDepthToUnfreeze } from '../../src/workflows/experiment.js';
 import { getBackbone } from '../../src/models/table.js';
 
 let root = '';
@@ -41,14 +41,39 @@ async function table(path: string): Promise<Record<string, string>[]> {
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'polarcad-exp-'));
-  const r = await run(['synth', '--out', join(root, 'cohort'), '--patients', '24', '--map-size', '64', '--seed', '5', '--workers', '1']);
+  const r = await run([
+    'synth',
+    '--out',
+    join(root, 'cohort'),
+    '--patients',
+    '24',
+    '--map-size',
+    '64',
+    '--seed',
+    '5',
+    '--workers',
+    '1',
+  ]);
   assert.equal(r.rc, 0, r.err);
   manifest = join(root, 'cohort', 'manifest.csv');
 });
 
 test('experiment strategies: six rows, Table 4 columns, curves, run dirs (MobileNetV2, embedded weights, 64 px)', async () => {
   const out = join(root, 'strategies');
-  const r = await run(['experiment', 'strategies', manifest, '--backbone', 'MobileNetV2', '--out', out, '--input-size', '64', '--epochs-scale', '0.01', ...quiet]);
+  const r = await run([
+    'experiment',
+    'strategies',
+    manifest,
+    '--backbone',
+    'MobileNetV2',
+    '--out',
+    out,
+    '--input-size',
+    '64',
+    '--epochs-scale',
+    '0.01',
+    ...quiet,
+  ]);
   assert.equal(r.rc, 0, r.err);
   const rows = await table(join(out, 'strategies.csv'));
   assert.deepEqual(Object.keys(rows[0]), [...EXPERIMENT_CSV_COLUMNS]);
@@ -57,9 +82,14 @@ test('experiment strategies: six rows, Table 4 columns, curves, run dirs (Mobile
     ['1-scratch', '2-imagenet-all', '3-freeze-200', '4-warmup', '5-finetune', '6-two-stage'],
   );
   for (const x of rows) {
-    for (const k of ['accuracy', 'specificity', 'sensitivity']) assert.ok(Number(x[k]) >= 0 && Number(x[k]) <= 1, `${x.name} ${k}=${x[k]}`);
+    for (const k of ['accuracy', 'specificity', 'sensitivity'])
+      assert.ok(Number(x[k]) >= 0 && Number(x[k]) <= 1, `${x.name} ${k}=${x[k]}`);
     assert.ok(Number(x.train_seconds) > 0);
-    assert.ok(existsSync(join(out, x.run_dir, 'history.csv')) && existsSync(join(out, x.run_dir, 'training-curves.svg')) && existsSync(join(out, x.run_dir, 'metrics.json')));
+    assert.ok(
+      existsSync(join(out, x.run_dir, 'history.csv')) &&
+        existsSync(join(out, x.run_dir, 'training-curves.svg')) &&
+        existsSync(join(out, x.run_dir, 'metrics.json')),
+    );
   }
   // trainable parameters per strategy (MobileNetV2 + 256-unit head; Hai et al. Table 2: 740,610 at fine-tuning)
   const t = Object.fromEntries(rows.map((x) => [x.name, Number(x.trainable_params)]));
@@ -73,20 +103,38 @@ test('experiment strategies: six rows, Table 4 columns, curves, run dirs (Mobile
   assert.equal(t['2-imagenet-all'], 2_223_872 + head);
   assert.equal(rows.find((x) => x.name === '6-two-stage')?.epochs, 'warmup:1+finetune:1');
   const md = await readFile(join(out, 'strategies.md'), 'utf8');
-  assert.match(md, /Accuracy % \| AUC \| Specificity % \| Sensitivity % \| Precision % \| F1 % \| Training time \(s\)/);
+  assert.match(
+    md,
+    /Accuracy % \| AUC \| Specificity % \| Sensitivity % \| Precision % \| F1 % \| Training time \(s\)/,
+  );
   assert.match(md, /every backbone layer is frozen/);
   for (const f of ['strategies-curves-accuracy', 'strategies-curves-loss']) {
     assert.match(await readFile(join(out, `${f}.svg`), 'utf8'), /<svg/);
     assert.ok(existsSync(join(out, `${f}.png`)));
   }
   // the selection set is never the test set
-  const cfg = JSON.parse(await readFile(join(out, 'runs', 'two-stage', 'config.json'), 'utf8')) as { split: { validation: string[]; test: string[] } };
+  const cfg = JSON.parse(await readFile(join(out, 'runs', 'two-stage', 'config.json'), 'utf8')) as {
+    split: { validation: string[]; test: string[] };
+  };
   assert.equal(cfg.split.validation.filter((id) => cfg.split.test.includes(id)).length, 0);
 });
 
 test('experiment backbones: absent weights are skipped with a note, available ones trained', async () => {
   const out = join(root, 'backbones');
-  const r = await run(['experiment', 'backbones', manifest, '--backbones', 'MobileNetV2,VGG16', '--out', out, '--input-size', '64', '--epochs-scale', '0.01', ...quiet]);
+  const r = await run([
+    'experiment',
+    'backbones',
+    manifest,
+    '--backbones',
+    'MobileNetV2,VGG16',
+    '--out',
+    out,
+    '--input-size',
+    '64',
+    '--epochs-scale',
+    '0.01',
+    ...quiet,
+  ]);
   assert.equal(r.rc, 0, r.err);
   const rows = await table(join(out, 'backbones.csv'));
   assert.deepEqual(
@@ -96,7 +144,10 @@ test('experiment backbones: absent weights are skipped with a note, available on
   assert.ok(Number(rows[0].accuracy) >= 0 && rows[0].accuracy !== '');
   // VGG16's ImageNet file is not on this machine (no ~/.keras): skipped, metrics empty
   assert.equal(rows[1].accuracy, '');
-  assert.match(rows[1].note, /skipped: no ImageNet weights .*vgg16_weights_tf_dim_ordering_tf_kernels_notop\.h5/);
+  assert.match(
+    rows[1].note,
+    /skipped: no ImageNet weights .*vgg16_weights_tf_dim_ordering_tf_kernels_notop\.h5/,
+  );
   assert.ok(existsSync(join(out, 'backbones-curves-accuracy.svg')));
 });
 
@@ -106,7 +157,22 @@ test('experiment finetune-depth: refuses without VGG16 weights; with --weights n
   assert.equal(refused.rc, 2);
   assert.match(refused.err, /no ImageNet weights for VGG16.*--weights none/s);
   assert.ok(!existsSync(out));
-  const r = await run(['experiment', 'finetune-depth', manifest, '--out', out, '--weights', 'none', '--depths', '0,1,16', '--input-size', '32', '--epochs-scale', '0.01', ...quiet]);
+  const r = await run([
+    'experiment',
+    'finetune-depth',
+    manifest,
+    '--out',
+    out,
+    '--weights',
+    'none',
+    '--depths',
+    '0,1,16',
+    '--input-size',
+    '32',
+    '--epochs-scale',
+    '0.01',
+    ...quiet,
+  ]);
   assert.equal(r.rc, 0, r.err);
   const rows = await table(join(out, 'finetune-depth.csv'));
   assert.deepEqual(
@@ -118,8 +184,13 @@ test('experiment finetune-depth: refuses without VGG16 weights; with --weights n
   assert.equal(Number(rows[0].trainable_params), 382_252);
   assert.equal(Number(rows[1].trainable_params), 382_252 + 2_359_808);
   assert.equal(Number(rows[2].trainable_params), 382_252 + 14_714_688);
-  assert.match(await readFile(join(out, 'finetune-depth.md'), 'utf8'), /has 13 convolutional layers; all 13 trainable/);
-  const cfg = JSON.parse(await readFile(join(out, 'runs', 'conv-1', 'config.json'), 'utf8')) as { input: string };
+  assert.match(
+    await readFile(join(out, 'finetune-depth.md'), 'utf8'),
+    /has 13 convolutional layers; all 13 trainable/,
+  );
+  const cfg = JSON.parse(await readFile(join(out, 'runs', 'conv-1', 'config.json'), 'utf8')) as {
+    input: string;
+  };
   assert.equal(cfg.input, 'tile2x2');
 });
 
@@ -136,15 +207,36 @@ test('convDepthToUnfreeze on VGG16: top n conv layers -> layers from that conv l
 
 test('tune: trial table with the planned trials, best.json scored on validation, figure', async () => {
   const out = join(root, 'tune');
-  const r = await run(['tune', manifest, '--backbone', 'MobileNetV2', '--out', out, '--input-size', '64', '--max-epochs', '9', '--lr-exponent', '3,4', ...quiet]);
+  const r = await run([
+    'tune',
+    manifest,
+    '--backbone',
+    'MobileNetV2',
+    '--out',
+    out,
+    '--input-size',
+    '64',
+    '--max-epochs',
+    '9',
+    '--lr-exponent',
+    '3,4',
+    ...quiet,
+  ]);
   assert.equal(r.rc, 0, r.err);
   const trials = await table(join(out, 'trials.csv'));
   assert.deepEqual(Object.keys(trials[0]), [...TRIAL_COLUMNS]);
   const planned = hyperbandPlan(9, 3).reduce((a, b) => a + b.n.reduce((x, y) => x + y, 0), 0); // 9+3+1 + 5+1 + 3 = 22
   assert.equal(planned, 22);
   assert.equal(trials.length, planned);
-  assert.ok(trials.every((t) => ['64', '128', '256', '512'].includes(t.units) && ['3', '4'].includes(t.lr_exponent)));
-  const best = JSON.parse(await readFile(join(out, 'best.json'), 'utf8')) as { scoredOn: string; validation: { accuracy: number }; config: { units: number }; split: { test: number } };
+  assert.ok(
+    trials.every((t) => ['64', '128', '256', '512'].includes(t.units) && ['3', '4'].includes(t.lr_exponent)),
+  );
+  const best = JSON.parse(await readFile(join(out, 'best.json'), 'utf8')) as {
+    scoredOn: string;
+    validation: { accuracy: number };
+    config: { units: number };
+    split: { test: number };
+  };
   assert.equal(best.scoredOn, 'validation');
   assert.equal(best.validation.accuracy, Math.max(...trials.map((t) => Number(t.val_accuracy))));
   assert.ok(best.split.test > 0);
@@ -153,12 +245,40 @@ test('tune: trial table with the planned trials, best.json scored on validation,
 });
 
 test('bad options are InputErrors naming the option', async () => {
-  const a = await run(['experiment', 'strategies', manifest, '--out', join(root, 'x'), '--strategies', '9', ...quiet]);
+  const a = await run([
+    'experiment',
+    'strategies',
+    manifest,
+    '--out',
+    join(root, 'x'),
+    '--strategies',
+    '9',
+    ...quiet,
+  ]);
   assert.equal(a.rc, 2);
   assert.match(a.err, /--strategies: unknown strategy "9"/);
-  const b = await run(['tune', manifest, '--backbone', 'MobileNetV2', '--out', join(root, 'y'), '--eta', '1', ...quiet]);
+  const b = await run([
+    'tune',
+    manifest,
+    '--backbone',
+    'MobileNetV2',
+    '--out',
+    join(root, 'y'),
+    '--eta',
+    '1',
+    ...quiet,
+  ]);
   assert.equal(b.rc, 2);
   assert.match(b.err, /--eta/);
-  const c = await run(['experiment', 'strategies', manifest, '--out', join(root, 'z'), '--input', 'polar', ...quiet]);
+  const c = await run([
+    'experiment',
+    'strategies',
+    manifest,
+    '--out',
+    join(root, 'z'),
+    '--input',
+    'polar',
+    ...quiet,
+  ]);
   assert.match(c.err, /--input: must be one of stress_ac, tile2x2, ac, nac/);
 });

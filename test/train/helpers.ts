@@ -18,7 +18,9 @@ export function tinyClassifier(seed: number, units = 8): { model: tf.LayersModel
   const input = tf.input({ shape: [SIZE, SIZE, 3], name: 'input_1' });
   let x: tf.SymbolicTensor = input;
   for (const b of [1, 2]) {
-    x = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', strides: 2, name: `conv${b}` }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers
+      .conv2d({ filters: 8, kernelSize: 3, padding: 'same', strides: 2, name: `conv${b}` })
+      .apply(x) as tf.SymbolicTensor;
     x = tf.layers.batchNormalization({ name: `bn${b}` }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.activation({ activation: 'relu', name: `relu${b}` }).apply(x) as tf.SymbolicTensor;
   }
@@ -53,6 +55,12 @@ export function makeExamples(n: number, seed: number, prefix = 'p'): Example[] {
   return Array.from({ length: n }, (_, i) => {
     const label: Label = i % 2 === 0 ? 0 : 1;
     const img = makeImage(label, rng);
-    return { id: `${prefix}${String(i).padStart(3, '0')}`, label, angle: 0, key: imageContentHash(img), load: () => Promise.resolve(img) };
+    return {
+      id: `${prefix}${String(i).padStart(3, '0')}`,
+      label,
+      angle: 0,
+      key: imageContentHash(img),
+      load: () => Promise.resolve(img),
+    };
   });
 }

@@ -90,8 +90,12 @@ test('finds the optimum of a known function, runs exactly the planned trials, su
   // successive halving: the survivors of round i are the top floor(n_i/eta) of round i
   for (const b of plan) {
     for (let i = 0; i < b.s; i++) {
-      const round = res.trials.filter((x) => x.bracket === b.s && x.round === i).sort((a, z) => z.score - a.score);
-      const next = new Set(res.trials.filter((x) => x.bracket === b.s && x.round === i + 1).map((x) => x.configId));
+      const round = res.trials
+        .filter((x) => x.bracket === b.s && x.round === i)
+        .sort((a, z) => z.score - a.score);
+      const next = new Set(
+        res.trials.filter((x) => x.bracket === b.s && x.round === i + 1).map((x) => x.configId),
+      );
       assert.deepEqual(new Set(round.slice(0, Math.floor(b.n[i] / 3)).map((x) => x.configId)), next);
     }
   }
@@ -99,9 +103,15 @@ test('finds the optimum of a known function, runs exactly the planned trials, su
   const sampled = new Map(res.trials.map((t) => [t.configId, t.config]));
   const bestSampled = Math.max(...[...sampled.values()].map(target));
   assert.equal(target(res.best.config), bestSampled);
-  assert.ok(Math.abs(res.best.config.x - 0.3) < 0.15 && Math.abs(res.best.config.y - 0.8) < 0.15, JSON.stringify(res.best.config));
+  assert.ok(
+    Math.abs(res.best.config.x - 0.3) < 0.15 && Math.abs(res.best.config.y - 0.8) < 0.15,
+    JSON.stringify(res.best.config),
+  );
   assert.equal(res.best.epochs, 27);
-  assert.equal(res.totalEpochs, res.trials.reduce((a, t) => a + t.epochs, 0));
+  assert.equal(
+    res.totalEpochs,
+    res.trials.reduce((a, t) => a + t.epochs, 0),
+  );
 });
 
 test('ties in score are broken by lower validation loss', async () => {
@@ -125,7 +135,10 @@ test('seeded: same seed gives the same trial table; another seed a different one
       data: DATA,
       sample: (rng) => sampleHeadConfig(DEFAULT_HEAD_SPACE, rng),
       // noisy objective that uses the trial's stream
-      evaluate: async (c, epochs, rng) => ({ score: c.dropout + 0.01 * rng.normal() + epochs / 1000, loss: c.units / 512 }),
+      evaluate: async (c, epochs, rng) => ({
+        score: c.dropout + 0.01 * rng.normal() + epochs / 1000,
+        loss: c.units / 512,
+      }),
     });
   const strip = (r: Awaited<ReturnType<typeof run>>) => r.trials.map(({ seconds: _s, ...t }) => t);
   const a = await run(3);
@@ -151,11 +164,23 @@ test('the objective is given training and validation ids only, never anything el
   });
   assert.deepEqual([...seen].sort(), ['a', 'b', 'c']);
   await assert.rejects(
-    hyperband({ maxResource: 3, seed: 1, data: { train: ['a'], validation: ['a'] }, sample: () => ({}), evaluate: async () => ({ score: 0, loss: 0 }) }),
+    hyperband({
+      maxResource: 3,
+      seed: 1,
+      data: { train: ['a'], validation: ['a'] },
+      sample: () => ({}),
+      evaluate: async () => ({ score: 0, loss: 0 }),
+    }),
     /both training and validation/,
   );
   await assert.rejects(
-    hyperband({ maxResource: 3, seed: 1, data: { train: ['a'], validation: [] }, sample: () => ({}), evaluate: async () => ({ score: 0, loss: 0 }) }),
+    hyperband({
+      maxResource: 3,
+      seed: 1,
+      data: { train: ['a'], validation: [] },
+      sample: () => ({}),
+      evaluate: async () => ({ score: 0, loss: 0 }),
+    }),
     /no validation patients/,
   );
 });
@@ -168,7 +193,11 @@ test('head search space: sampling stays in the space; log-uniform ints cover the
     assert.ok(c.dropout >= 0 && c.dropout <= 0.7);
     assert.equal(c.lrExponent, undefined);
   }
-  const space = { units: parseIntDomain('16..1024', '--units'), dropout: parseRealDomain('0..0.5', '--dropout'), lrExponent: parseRealDomain('3,4', '--lr-exponent') };
+  const space = {
+    units: parseIntDomain('16..1024', '--units'),
+    dropout: parseRealDomain('0..0.5', '--dropout'),
+    lrExponent: parseRealDomain('3,4', '--lr-exponent'),
+  };
   validateHeadSpace(space);
   const us: number[] = [];
   for (let i = 0; i < 2000; i++) {
@@ -182,6 +211,12 @@ test('head search space: sampling stays in the space; log-uniform ints cover the
   assert.ok(Math.abs(below - 0.5) < 0.05, `fraction below 128: ${below}`);
   assert.deepEqual(parseIntDomain('64, 128', '--units'), { choices: [64, 128] });
   assert.throws(() => parseIntDomain('64,abc', '--units'), /--units/);
-  assert.throws(() => validateHeadSpace({ units: { choices: [0] }, dropout: { uniform: [0, 0.7] } }), /units/);
-  assert.throws(() => validateHeadSpace({ units: { choices: [64] }, dropout: { uniform: [0.5, 1.5] } }), /dropout/);
+  assert.throws(
+    () => validateHeadSpace({ units: { choices: [0] }, dropout: { uniform: [0, 0.7] } }),
+    /units/,
+  );
+  assert.throws(
+    () => validateHeadSpace({ units: { choices: [64] }, dropout: { uniform: [0.5, 1.5] } }),
+    /dropout/,
+  );
 });

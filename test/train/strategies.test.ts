@@ -5,8 +5,17 @@ import '../../src/models/layers/keras-layers.js';
 import { addHaiHead, HAI_HEAD_LAYERS } from '../../src/models/heads.js';
 import { getBackbone } from '../../src/models/table.js';
 import { countParams } from '../../src/models/unfreeze.js';
-import { applyStageTrainability, parseStrategies, planStrategy, STRATEGY_IDS } from '../../src/train/strategies.js';
-import { experimentCsv, experimentMarkdown, EXPERIMENT_CSV_COLUMNS } from '../../src/train/experiment-table.js';
+import {
+  applyStageTrainability,
+  parseStrategies,
+  planStrategy,
+  STRATEGY_IDS,
+} from '../../src/train/strategies.js';
+import {
+  experimentCsv,
+  experimentMarkdown,
+  EXPERIMENT_CSV_COLUMNS,
+} from '../../src/train/experiment-table.js';
 import { parse } from 'csv-parse/sync';
 
 /**
@@ -48,7 +57,10 @@ test('strategy plans: stages, learning rates, epochs (scaled), weights', () => {
       ['finetune', 30, 5, 20],
     ],
   );
-  assert.deepEqual(p.finetune.stages.map((s) => [s.epochs, s.lrExponent, s.unfreeze]), [[30, 5, 20]]);
+  assert.deepEqual(
+    p.finetune.stages.map((s) => [s.epochs, s.lrExponent, s.unfreeze]),
+    [[30, 5, 20]],
+  );
   // MobileNetV2 (154 layers <= 200): strategy 3 freezes the whole backbone, and says so
   assert.equal(p['freeze-200'].stages[0].unfreeze, 0);
   assert.match(p['freeze-200'].note ?? '', /154 layers/);
@@ -56,8 +68,14 @@ test('strategy plans: stages, learning rates, epochs (scaled), weights', () => {
   assert.equal(planStrategy('freeze-200', { ...ctx, backboneLayers: 564 }).stages[0].unfreeze, 364);
   // --epochs-scale 0.1: 100 -> 10, 30 -> 3; never below 1
   const s = planStrategy('two-stage', { ...ctx, epochsScale: 0.1 });
-  assert.deepEqual(s.stages.map((x) => x.epochs), [10, 3]);
-  assert.deepEqual(planStrategy('two-stage', { ...ctx, epochsScale: 0.001 }).stages.map((x) => x.epochs), [1, 1]);
+  assert.deepEqual(
+    s.stages.map((x) => x.epochs),
+    [10, 3],
+  );
+  assert.deepEqual(
+    planStrategy('two-stage', { ...ctx, epochsScale: 0.001 }).stages.map((x) => x.epochs),
+    [1, 1],
+  );
   assert.throws(() => planStrategy('scratch', { ...ctx, epochsScale: 0 }), /epochs-scale/);
 });
 
@@ -76,7 +94,11 @@ test('trainable counts per strategy are what the strategy says (MobileNetV2 and 
     const L = backbone.layers.length;
     const total = model.countParams();
     const bnStats = model.layers
-      .flatMap((l) => (l.getClassName() === 'Normalization' ? l.weights : l.weights.filter((w) => /moving_(mean|variance)/.test(w.originalName))))
+      .flatMap((l) =>
+        l.getClassName() === 'Normalization'
+          ? l.weights
+          : l.weights.filter((w) => /moving_(mean|variance)/.test(w.originalName)),
+      )
       .reduce((a, w) => a + w.shape.reduce<number>((x, y) => x * (y ?? 1), 1), 0);
     const head = expectedTrainable(model, L);
     // head = GAP(none) + Dense(C*16+16) + Dropout + Dense(17*2)
@@ -89,21 +111,32 @@ test('trainable counts per strategy are what the strategy says (MobileNetV2 and 
       applyStageTrainability(model, last, HAI_HEAD_LAYERS);
       const got = countParams(model);
       let want: number;
-      if (id === 'scratch' || id === 'imagenet-all') want = total - bnStats; // everything but BN moving statistics and Normalization's mean/variance/count
-      else if (id === 'freeze-200') want = expectedTrainable(model, Math.min(200, L)); // the head stays trainable
+      if (id === 'scratch' || id === 'imagenet-all')
+        want = total - bnStats; // everything but BN moving statistics and Normalization's mean/variance/count
+      else if (id === 'freeze-200')
+        want = expectedTrainable(model, Math.min(200, L)); // the head stays trainable
       else if (id === 'warmup') want = head;
       else want = expectedTrainable(model, L - k);
       assert.equal(got.trainable, want, `${name} ${id}`);
       assert.equal(got.trainable + got.nonTrainable, total);
     }
-    if (L > 200) assert.ok(expectedTrainable(model, 200) > head, `${name}: layers 200..${L - 1} have weights`);
+    if (L > 200)
+      assert.ok(expectedTrainable(model, 200) > head, `${name}: layers 200..${L - 1} have weights`);
     model.dispose();
   }
 });
 
 test('experiment table: CSV columns and rows, skipped rows kept, Markdown in percent', () => {
   const rows = [
-    { name: 'warmup', description: 'Warm-up only', metrics: { accuracy: 0.75, auc: 0.8125, specificity: 0.5, sensitivity: 1, precision: 2 / 3, f1: 0.8 }, trainSeconds: 12.345, trainable: 100, epochs: 'warmup:10', runDir: 'runs/warmup' },
+    {
+      name: 'warmup',
+      description: 'Warm-up only',
+      metrics: { accuracy: 0.75, auc: 0.8125, specificity: 0.5, sensitivity: 1, precision: 2 / 3, f1: 0.8 },
+      trainSeconds: 12.345,
+      trainable: 100,
+      epochs: 'warmup:10',
+      runDir: 'runs/warmup',
+    },
     { name: 'VGG16', description: 'VGG16', note: 'skipped: no weights' },
   ];
   const csv = parse(experimentCsv(rows), { columns: true }) as Record<string, string>[];
@@ -114,7 +147,10 @@ test('experiment table: CSV columns and rows, skipped rows kept, Markdown in per
   assert.equal(csv[1].accuracy, '');
   assert.equal(csv[1].note, 'skipped: no weights');
   const md = experimentMarkdown(rows, 'Strategies', ['a note']);
-  assert.match(md, /\| warmup \| Warm-up only \| 75\.0 \| 0\.813 \| 50\.0 \| 100\.0 \| 66\.7 \| 80\.0 \| 12\.3 \| warmup:10 \|/);
+  assert.match(
+    md,
+    /\| warmup \| Warm-up only \| 75\.0 \| 0\.813 \| 50\.0 \| 100\.0 \| 66\.7 \| 80\.0 \| 12\.3 \| warmup:10 \|/,
+  );
   assert.match(md, /\| VGG16 \| VGG16 \| — \|/);
   assert.match(md, /- a note\n$/);
 });

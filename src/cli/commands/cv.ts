@@ -1,9 +1,9 @@
 /**
  * `polarcad cv MANIFEST --backbone NAME --k 10 --out DIR [train options]`: k-fold cross-validation
- * of a training configuration end to end (library: src/evaluate/cv-run.ts), then the report.
+ * of a training configuration end to end (library: src/workflows/cv.ts), then the report.
  */
 import type { Command } from 'commander';
-import { runCrossValidation } from '../../evaluate/cv-run.js';
+import { runCrossValidation } from '../../workflows/cv.js';
 import { formatMetricsTable } from '../../evaluate/metrics-row.js';
 import { writeReport } from '../../report/html.js';
 import { InputError } from '../../util/errors.js';

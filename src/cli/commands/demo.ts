@@ -1,10 +1,10 @@
 /**
  * `polarcad demo [--out demo] [--quick]`: synthetic cohort -> prepare -> MobileNetV2 warm-up +
  * fine-tune -> held-out evaluation -> semi-quantitative baseline -> Grad-CAM -> report, offline on
- * the embedded default weights (library: src/report/demo.ts; docs/reports.md).
+ * the embedded default weights (library: src/workflows/demo.ts; docs/reports.md).
  */
 import type { Command } from 'commander';
-import { runDemo } from '../../report/demo.js';
+import { runDemo } from '../../workflows/demo.js';
 import type { TrainEvent } from '../../train/trainer.js';
 import { InputError } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';

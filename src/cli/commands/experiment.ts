@@ -1,13 +1,20 @@
 /**
  * `polarcad experiment strategies|backbones|finetune-depth MANIFEST --out DIR [...]`: the
  * comparisons of Hai et al. (2022) Tables 3-4 / Figure 4 and Apostolopoulos et al.'s (2020)
- * fine-tuning depth sweep (library: src/train/experiments.ts; docs/experiments.md).
+ * fine-tuning depth sweep (library: src/workflows/experiment.ts; docs/experiments.md).
  */
 import type { Command } from 'commander';
 import { initBackend } from '../../engine/backend.js';
 import '../../models/layers/keras-layers.js';
 import { resolveWeights } from '../../models/weights/resolve.js';
-import { DEFAULT_FINETUNE_DEPTHS, runBackbonesExperiment, runFinetuneDepthExperiment, runStrategiesExperiment, type ExperimentCommon, type ExperimentResult } from '../../train/experiments.js';
+import {
+  DEFAULT_FINETUNE_DEPTHS,
+  runBackbonesExperiment,
+  runFinetuneDepthExperiment,
+  runStrategiesExperiment,
+  type ExperimentCommon,
+  type ExperimentResult,
+} from '../../workflows/experiment.js';
 import { parseStrategies } from '../../train/strategies.js';
 import { writeDirAtomic } from '../../util/atomic.js';
 import { writeReport } from '../../report/html.js';
@@ -15,14 +22,21 @@ import { InputError, errorMessage } from '../../util/errors.js';
 import { commonExperimentOptions, parseCommon, progressHook, type CommonCli } from './experiment-options.js';
 
 /** Run `fn` into a temporary sibling of `common.out`, renamed into place when it succeeds. */
-async function atomically(common: ExperimentCommon, fn: (c: ExperimentCommon) => Promise<ExperimentResult>): Promise<ExperimentResult> {
+async function atomically(
+  common: ExperimentCommon,
+  fn: (c: ExperimentCommon) => Promise<ExperimentResult>,
+): Promise<ExperimentResult> {
   await initBackend('wasm');
   const progress = progressHook();
   try {
-    const r = await writeDirAtomic(common.out, (tmp) => fn({ ...common, out: tmp, onProgress: progress.update }));
+    const r = await writeDirAtomic(common.out, (tmp) =>
+      fn({ ...common, out: tmp, onProgress: progress.update }),
+    );
     progress.stop();
     process.stdout.write(`wrote ${common.out}/ (${r.rows.length} rows)\n`);
-    const report = await writeReport(common.out).catch((e: unknown) => void process.stderr.write(`report not written: ${errorMessage(e)}\n`));
+    const report = await writeReport(common.out).catch(
+      (e: unknown) => void process.stderr.write(`report not written: ${errorMessage(e)}\n`),
+    );
     if (report) process.stdout.write(`report: ${report.html}\n`);
     return r;
   } finally {
@@ -31,55 +45,124 @@ async function atomically(common: ExperimentCommon, fn: (c: ExperimentCommon) =>
 }
 
 export function registerExperiment(program: Command): void {
-  const exp = program.command('experiment').description('the comparisons of Hai et al. (2022) and Apostolopoulos et al. (2020)');
+  const exp = program
+    .command('experiment')
+    .description('the comparisons of Hai et al. (2022) and Apostolopoulos et al. (2020)');
 
   const strategies = exp
     .command('strategies')
     .description("Hai et al.'s six training strategies on one backbone: Table 4 and Figure 4")
     .argument('<manifest>', 'manifest.csv')
     .option('--backbone <name>', 'backbone', 'MobileNetV2')
-    .option('--strategies <list>', 'all, or numbers/names: 1 scratch, 2 imagenet-all, 3 freeze-200, 4 warmup, 5 finetune, 6 two-stage', 'all')
+    .option(
+      '--strategies <list>',
+      'all, or numbers/names: 1 scratch, 2 imagenet-all, 3 freeze-200, 4 warmup, 5 finetune, 6 two-stage',
+      'all',
+    )
     .option('--freeze-first <n>', 'layers frozen by strategy 3', '200');
-  commonExperimentOptions(strategies).action(async (manifest: string, o: CommonCli & { backbone: string; strategies: string; freezeFirst: string }) => {
-    const common = parseCommon(manifest, o);
-    const ids = parseStrategies(o.strategies);
-    if (!/^\d+$/.test(o.freezeFirst.trim()) || Number(o.freezeFirst) < 1) throw new InputError(`--freeze-first: must be a whole number >= 1, got "${o.freezeFirst}"`);
-    if (ids.some((id) => id !== 'scratch')) await resolveWeights(o.backbone, 'imagenet', { hash: false, ...(common.inputSize ? { inputSize: common.inputSize } : {}) });
-    await atomically(common, (c) => runStrategiesExperiment({ ...c, backbone: o.backbone, strategies: ids, freezeFirst: Number(o.freezeFirst) }));
-  });
+  commonExperimentOptions(strategies).action(
+    async (
+      manifest: string,
+      o: CommonCli & { backbone: string; strategies: string; freezeFirst: string },
+    ) => {
+      const common = parseCommon(manifest, o);
+      const ids = parseStrategies(o.strategies);
+      if (!/^\d+$/.test(o.freezeFirst.trim()) || Number(o.freezeFirst) < 1)
+        throw new InputError(`--freeze-first: must be a whole number >= 1, got "${o.freezeFirst}"`);
+      if (ids.some((id) => id !== 'scratch'))
+        await resolveWeights(o.backbone, 'imagenet', {
+          hash: false,
+          ...(common.inputSize ? { inputSize: common.inputSize } : {}),
+        });
+      await atomically(common, (c) =>
+        runStrategiesExperiment({
+          ...c,
+          backbone: o.backbone,
+          strategies: ids,
+          freezeFirst: Number(o.freezeFirst),
+        }),
+      );
+    },
+  );
 
   const backbones = exp
     .command('backbones')
-    .description('the two-stage protocol over several backbones (Hai et al. Table 3); backbones without weights here are skipped with a note')
+    .description(
+      'the two-stage protocol over several backbones (Hai et al. Table 3); backbones without weights here are skipped with a note',
+    )
     .argument('<manifest>', 'manifest.csv')
     .requiredOption('--backbones <list>', 'comma-separated backbone names')
     .option('--weights <spec>', 'imagenet (skip absent) | none (random init for all)', 'imagenet');
-  commonExperimentOptions(backbones).action(async (manifest: string, o: CommonCli & { backbones: string; weights: string }) => {
-    const common = parseCommon(manifest, o);
-    const names = o.backbones.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    if (names.length === 0) throw new InputError('--backbones: no backbone given');
-    if (o.weights !== 'imagenet' && o.weights !== 'none') throw new InputError(`--weights: must be imagenet or none, got "${o.weights}"`);
-    await atomically(common, (c) => runBackbonesExperiment({ ...c, backbones: names, weights: o.weights as 'imagenet' | 'none' }));
-  });
+  commonExperimentOptions(backbones).action(
+    async (manifest: string, o: CommonCli & { backbones: string; weights: string }) => {
+      const common = parseCommon(manifest, o);
+      const names = o.backbones
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+      if (names.length === 0) throw new InputError('--backbones: no backbone given');
+      if (o.weights !== 'imagenet' && o.weights !== 'none')
+        throw new InputError(`--weights: must be imagenet or none, got "${o.weights}"`);
+      await atomically(common, (c) =>
+        runBackbonesExperiment({ ...c, backbones: names, weights: o.weights as 'imagenet' | 'none' }),
+      );
+    },
+  );
 
   const depth = exp
     .command('finetune-depth')
-    .description("Apostolopoulos et al.'s sweep of trainable top convolutional layers (VGG16, their head, 2x2 AC+NAC input)")
+    .description(
+      "Apostolopoulos et al.'s sweep of trainable top convolutional layers (VGG16, their head, 2x2 AC+NAC input)",
+    )
     .argument('<manifest>', 'manifest.csv')
-    .option('--depths <list>', 'numbers of trainable top convolutional layers', DEFAULT_FINETUNE_DEPTHS.join(','))
+    .option(
+      '--depths <list>',
+      'numbers of trainable top convolutional layers',
+      DEFAULT_FINETUNE_DEPTHS.join(','),
+    )
     .option('--backbone <name>', 'backbone', 'VGG16')
-    .option('--weights <spec>', 'imagenet | none | PATH (ImageNet VGG16 weights are usually absent: then the command refuses unless --weights none)', 'imagenet')
+    .option(
+      '--weights <spec>',
+      'imagenet | none | PATH (ImageNet VGG16 weights are usually absent: then the command refuses unless --weights none)',
+      'imagenet',
+    )
     .option('--epochs <n>', 'training epochs per depth (before --epochs-scale)', '100')
     .option('--lr-exponent <a>', "learning rate 10^-a (default: the backbone table's a)");
-  commonExperimentOptions(depth, 'tile2x2').action(async (manifest: string, o: CommonCli & { depths: string; backbone: string; weights: string; epochs: string; lrExponent?: string }) => {
-    const common = parseCommon(manifest, o);
-    const depths = o.depths.split(',').map((s) => s.trim());
-    if (depths.length === 0 || depths.some((d) => !/^\d+$/.test(d))) throw new InputError(`--depths: expected whole numbers like "0,1,4,8,12,16", got "${o.depths}"`);
-    if (!/^\d+$/.test(o.epochs.trim()) || Number(o.epochs) < 1) throw new InputError(`--epochs: must be a whole number >= 1, got "${o.epochs}"`);
-    const a = o.lrExponent === undefined ? undefined : Number(o.lrExponent);
-    if (a !== undefined && !(a > 0 && a < 10)) throw new InputError(`--lr-exponent: must be a number in (0, 10), got "${o.lrExponent}"`);
-    // refuse early, with the weights message, when the weights are absent
-    await resolveWeights(o.backbone, o.weights, { hash: false, ...(common.inputSize ? { inputSize: common.inputSize } : {}) });
-    await atomically(common, (c) => runFinetuneDepthExperiment({ ...c, depths: depths.map(Number), backbone: o.backbone, weights: o.weights, epochs: Number(o.epochs), ...(a !== undefined ? { lrExponent: a } : {}) }));
-  });
+  commonExperimentOptions(depth, 'tile2x2').action(
+    async (
+      manifest: string,
+      o: CommonCli & {
+        depths: string;
+        backbone: string;
+        weights: string;
+        epochs: string;
+        lrExponent?: string;
+      },
+    ) => {
+      const common = parseCommon(manifest, o);
+      const depths = o.depths.split(',').map((s) => s.trim());
+      if (depths.length === 0 || depths.some((d) => !/^\d+$/.test(d)))
+        throw new InputError(`--depths: expected whole numbers like "0,1,4,8,12,16", got "${o.depths}"`);
+      if (!/^\d+$/.test(o.epochs.trim()) || Number(o.epochs) < 1)
+        throw new InputError(`--epochs: must be a whole number >= 1, got "${o.epochs}"`);
+      const a = o.lrExponent === undefined ? undefined : Number(o.lrExponent);
+      if (a !== undefined && !(a > 0 && a < 10))
+        throw new InputError(`--lr-exponent: must be a number in (0, 10), got "${o.lrExponent}"`);
+      // refuse early, with the weights message, when the weights are absent
+      await resolveWeights(o.backbone, o.weights, {
+        hash: false,
+        ...(common.inputSize ? { inputSize: common.inputSize } : {}),
+      });
+      await atomically(common, (c) =>
+        runFinetuneDepthExperiment({
+          ...c,
+          depths: depths.map(Number),
+          backbone: o.backbone,
+          weights: o.weights,
+          epochs: Number(o.epochs),
+          ...(a !== undefined ? { lrExponent: a } : {}),
+        }),
+      );
+    },
+  );
 }

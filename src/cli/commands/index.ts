@@ -17,4 +17,19 @@ import { registerTune } from './tune.js';
 /** Every sub-command registers itself on the program. Add one import and one entry per command. */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerModels, registerPrepare, registerSynth, registerExport, registerTrain, registerScore, registerTune, registerExperiment, registerReport, registerPredict, registerServe, registerEvaluate, registerDemo, registerCv];
+export const COMMANDS: readonly RegisterCommand[] = [
+  registerModels,
+  registerPrepare,
+  registerSynth,
+  registerExport,
+  registerTrain,
+  registerScore,
+  registerTune,
+  registerExperiment,
+  registerReport,
+  registerPredict,
+  registerServe,
+  registerEvaluate,
+  registerDemo,
+  registerCv,
+];

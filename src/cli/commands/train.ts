@@ -1,11 +1,11 @@
 /**
  * `polarcad train MANIFEST --backbone NAME --out RUN_DIR [...]`: the two-stage transfer-learning
- * protocol of Hai et al. (2022) (library: src/train/run.ts; docs/training.md). MANIFEST is the
+ * protocol of Hai et al. (2022) (library: src/workflows/train.ts; docs/training.md). MANIFEST is the
  * manifest.csv written by `polarcad prepare`. `polarcad train --resume RUN_DIR` continues an
  * interrupted run. Ctrl-C stops after the current batch, leaving the last completed epoch resumable.
  */
 import type { Command } from 'commander';
-import { runTraining, type TrainRunOptions } from '../../train/run.js';
+import { runTraining, type TrainRunOptions } from '../../workflows/train.js';
 import {
   isLinearRecipe,
   LINEAR_RECIPES,

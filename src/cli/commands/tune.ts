@@ -2,16 +2,21 @@
  * `polarcad tune MANIFEST --backbone NAME --out DIR [--max-epochs 100] [--eta 3] [--seed 1]
  * [--units 64,128,256,512] [--dropout 0..0.7] [--lr-exponent 3,4] [--input stress_ac] [--augment N]`:
  * Hyperband (Li et al. 2017) over the Hai et al. head on cached warm-up features, scored on the
- * validation part only (library: src/train/tune.ts; docs/experiments.md).
+ * validation part only (library: src/workflows/tune.ts; docs/experiments.md).
  */
 import type { Command } from 'commander';
 import { initBackend } from '../../engine/backend.js';
 import '../../models/layers/keras-layers.js';
 import { parseIntDomain, parseRealDomain, type HeadSearchSpace } from '../../train/hyperband.js';
-import { runTune } from '../../train/tune.js';
-import { parseInputKind } from '../../train/experiment-data.js';
+import { runTune } from '../../workflows/tune.js';
 import { InputError } from '../../util/errors.js';
-import { commonExperimentOptions, parseCommon, progressHook, type CommonCli } from './experiment-options.js';
+import {
+  commonExperimentOptions,
+  parseCommon,
+  parseInputKind,
+  progressHook,
+  type CommonCli,
+} from './experiment-options.js';
 
 interface TuneCli extends CommonCli {
   backbone: string;
@@ -26,21 +31,32 @@ interface TuneCli extends CommonCli {
 export function registerTune(program: Command): void {
   const cmd = program
     .command('tune')
-    .description('Hyperband search over the head (units, dropout, optionally the LR exponent) on cached warm-up features, scored on validation only')
+    .description(
+      'Hyperband search over the head (units, dropout, optionally the LR exponent) on cached warm-up features, scored on validation only',
+    )
     .argument('<manifest>', 'manifest.csv (normally written by `polarcad prepare`)')
     .requiredOption('--backbone <name>', 'backbone from `polarcad models`')
     .option('--weights <spec>', 'imagenet | none | PATH', 'imagenet')
     .option('--max-epochs <R>', 'Hyperband maximum resource R (epochs per configuration)', '100')
     .option('--eta <eta>', 'Hyperband proportion eta', '3')
-    .option('--units <domain>', 'hidden units: choices "64,128,256,512" or log-uniform range "32..1024"', '64,128,256,512')
+    .option(
+      '--units <domain>',
+      'hidden units: choices "64,128,256,512" or log-uniform range "32..1024"',
+      '64,128,256,512',
+    )
     .option('--dropout <domain>', 'dropout rate: range "0..0.7" or choices "0.25,0.5"', '0..0.7')
-    .option('--lr-exponent <domain>', 'search the LR exponent a too: choices "3,4" or range "2.5..4.5" (default: the backbone table\'s a)');
+    .option(
+      '--lr-exponent <domain>',
+      'search the LR exponent a too: choices "3,4" or range "2.5..4.5" (default: the backbone table\'s a)',
+    );
   commonExperimentOptions(cmd).action(async (manifest: string, o: TuneCli) => {
     const common = parseCommon(manifest, o);
     const maxEpochs = Number(o.maxEpochs);
-    if (!/^\d+$/.test(o.maxEpochs.trim()) || maxEpochs < 1) throw new InputError(`--max-epochs: must be a whole number >= 1, got "${o.maxEpochs}"`);
+    if (!/^\d+$/.test(o.maxEpochs.trim()) || maxEpochs < 1)
+      throw new InputError(`--max-epochs: must be a whole number >= 1, got "${o.maxEpochs}"`);
     const eta = Number(o.eta);
-    if (o.eta.trim() === '' || !(eta > 1)) throw new InputError(`--eta: must be a number > 1, got "${o.eta}"`);
+    if (o.eta.trim() === '' || !(eta > 1))
+      throw new InputError(`--eta: must be a number > 1, got "${o.eta}"`);
     const space: HeadSearchSpace = {
       units: parseIntDomain(o.units, '--units'),
       dropout: parseRealDomain(o.dropout, '--dropout'),
@@ -50,7 +66,15 @@ export function registerTune(program: Command): void {
     await initBackend('wasm');
     const progress = progressHook();
     try {
-      const { summary } = await runTune({ ...common, backbone: o.backbone, weights: o.weights, space, maxEpochs, eta, onProgress: progress.update });
+      const { summary } = await runTune({
+        ...common,
+        backbone: o.backbone,
+        weights: o.weights,
+        space,
+        maxEpochs,
+        eta,
+        onProgress: progress.update,
+      });
       progress.stop();
       process.stdout.write(summary);
     } finally {

@@ -3,7 +3,7 @@
  * definition of each flag, its default and its check, so both commands accept the same words.
  */
 import type { Command } from 'commander';
-import { INPUT_MODES, type InputMode } from '../../train/run.js';
+import { INPUT_MODES, type InputMode } from '../../domain/input-mode.js';
 import { InputError } from '../../util/errors.js';
 
 /** A whole number >= 0 given as `name`, or undefined when absent. @throws InputError naming the option */

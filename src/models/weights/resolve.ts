@@ -11,12 +11,13 @@
  *  4. otherwise an error naming the exact file to obtain and where to put it.
  * `--weights none` is random initialisation: strategy 1 of Hai et al. (2022), training from scratch.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../../util/errors.js';
+import { sha256File } from '../../util/hash.js';
+
 import { getBackbone, mobileNetV2NotopFile, type BackboneSpec } from '../table.js';
 import type { BuildOptions } from '../backbones/common.js';
 import { assignWeights, weightSetFromModel, type AssignReport, type WeightSet } from './assign.js';
@@ -71,13 +72,6 @@ export function kerasNotopFileName(
     return mobileNetV2NotopFile(opts.alpha ?? 1.0, r);
   }
   return spec.kerasNotopFile;
-}
-
-/** SHA-256 (hex) of a file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 function embeddedCovers(m: EmbeddedModel, opts: ResolveOptions): boolean {

@@ -13,12 +13,22 @@ import { hyperbandChart, writeChart } from '../report/charts/index.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { FeatureCache } from '../engine/cache.js';
 import { frozenFrontier } from '../engine/features.js';
-import { loadExperimentCohort, prepareExperimentBackbone, type ExperimentCommon } from './experiments.js';
+import { loadExperimentCohort, prepareExperimentBackbone, type ExperimentCommon } from './experiment.js';
 import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
-import { DEFAULT_HEAD_SPACE, hyperband, sampleHeadConfig, validateHeadSpace, type HeadConfig, type HeadSearchSpace, type HyperbandData, type HyperbandResult, type HyperbandTrial } from './hyperband.js';
-import { seededInit } from './init.js';
-import { trainStages, type Example, type TrainingSetup } from './trainer.js';
+import {
+  DEFAULT_HEAD_SPACE,
+  hyperband,
+  sampleHeadConfig,
+  validateHeadSpace,
+  type HeadConfig,
+  type HeadSearchSpace,
+  type HyperbandData,
+  type HyperbandResult,
+  type HyperbandTrial,
+} from '../train/hyperband.js';
+import { seededInit } from '../train/init.js';
+import { trainStages, type Example, type TrainingSetup } from '../train/trainer.js';
 
 /** Options of {@link tuneHead}. */
 export interface TuneHeadOptions {
@@ -56,7 +66,14 @@ function byId(examples: readonly Example[]): Map<string, Example[]> {
  * validation epoch (trainer's greedy selection) and return that epoch's validation accuracy and
  * loss. The head is freshly built and seeded from `rng`, and disposed afterwards.
  */
-export function headObjective(o: TuneHeadOptions): (config: HeadConfig, epochs: number, rng: Rng, data: HyperbandData) => Promise<{ score: number; loss: number }> {
+export function headObjective(
+  o: TuneHeadOptions,
+): (
+  config: HeadConfig,
+  epochs: number,
+  rng: Rng,
+  data: HyperbandData,
+) => Promise<{ score: number; loss: number }> {
   const trainById = byId(o.train);
   const valById = byId(o.validation);
   const pick = (ids: readonly string[], from: Map<string, Example[]>, what: string): Example[] =>
@@ -107,13 +124,35 @@ export async function tuneHead(o: TuneHeadOptions): Promise<HyperbandResult<Head
 }
 
 /** Columns of trials.csv. */
-export const TRIAL_COLUMNS = ['bracket', 'round', 'config_id', 'units', 'dropout', 'lr_exponent', 'epochs', 'val_accuracy', 'val_loss', 'seconds'] as const;
+export const TRIAL_COLUMNS = [
+  'bracket',
+  'round',
+  'config_id',
+  'units',
+  'dropout',
+  'lr_exponent',
+  'epochs',
+  'val_accuracy',
+  'val_loss',
+  'seconds',
+] as const;
 
 /** The trial table as CSV ({@link TRIAL_COLUMNS}; lr_exponent is the one used). */
 export function trialsCsv(trials: readonly HyperbandTrial<HeadConfig>[], defaultA: number): string {
   return stringify([
     [...TRIAL_COLUMNS],
-    ...trials.map((t) => [t.bracket, t.round, t.configId, t.config.units, t.config.dropout, t.config.lrExponent ?? defaultA, t.epochs, t.score, t.loss, t.seconds.toFixed(3)]),
+    ...trials.map((t) => [
+      t.bracket,
+      t.round,
+      t.configId,
+      t.config.units,
+      t.config.dropout,
+      t.config.lrExponent ?? defaultA,
+      t.epochs,
+      t.score,
+      t.loss,
+      t.seconds.toFixed(3),
+    ]),
   ]);
 }
 
@@ -132,11 +171,20 @@ export interface TuneReportInfo {
 }
 
 /** Write trials.csv, best.json, hyperband.svg/.png and summary.txt into `dir`; returns the summary text. */
-export async function writeTuneOutputs(dir: string, res: HyperbandResult<HeadConfig>, info: TuneReportInfo): Promise<string> {
+export async function writeTuneOutputs(
+  dir: string,
+  res: HyperbandResult<HeadConfig>,
+  info: TuneReportInfo,
+): Promise<string> {
   const a = info.defaultLrExponent;
   await writeFileAtomic(join(dir, 'trials.csv'), trialsCsv(res.trials, a));
   const best = res.best;
-  const bestConfig = { units: best.config.units, dropout: best.config.dropout, lrExponent: best.config.lrExponent ?? a, lr: 10 ** -(best.config.lrExponent ?? a) };
+  const bestConfig = {
+    units: best.config.units,
+    dropout: best.config.dropout,
+    lrExponent: best.config.lrExponent ?? a,
+    lr: 10 ** -(best.config.lrExponent ?? a),
+  };
   await writeFileAtomic(
     join(dir, 'best.json'),
     `${JSON.stringify(
@@ -145,7 +193,15 @@ export async function writeTuneOutputs(dir: string, res: HyperbandResult<HeadCon
         epochs: best.epochs,
         validation: { accuracy: best.score, loss: best.loss },
         trial: { bracket: best.bracket, round: best.round, configId: best.configId },
-        hyperband: { maxEpochs: res.maxResource, eta: res.eta, sMax: res.sMax, trials: res.trials.length, totalEpochs: res.totalEpochs, seconds: res.seconds, plan: res.plan },
+        hyperband: {
+          maxEpochs: res.maxResource,
+          eta: res.eta,
+          sMax: res.sMax,
+          trials: res.trials.length,
+          totalEpochs: res.totalEpochs,
+          seconds: res.seconds,
+          plan: res.plan,
+        },
         scoredOn: 'validation',
         backbone: info.backbone,
         weights: info.weights,
@@ -161,12 +217,22 @@ export async function writeTuneOutputs(dir: string, res: HyperbandResult<HeadCon
     )}\n`,
   );
   const chartTrials = res.trials.map((t) => ({
-    config: { units: t.config.units, dropout: Number(t.config.dropout.toFixed(3)), ...(t.config.lrExponent !== undefined ? { a: Number(t.config.lrExponent.toFixed(3)) } : {}) },
+    config: {
+      units: t.config.units,
+      dropout: Number(t.config.dropout.toFixed(3)),
+      ...(t.config.lrExponent !== undefined ? { a: Number(t.config.lrExponent.toFixed(3)) } : {}),
+    },
     epochs: t.epochs,
     score: Number.isFinite(t.score) ? t.score : 0,
     bracket: t.bracket,
   }));
-  await writeChart(hyperbandChart(chartTrials, { title: `Hyperband: ${info.backbone} head (${info.input})`, subtitle: `R = ${res.maxResource} epochs, eta = ${res.eta}, ${res.trials.length} trials` }), join(dir, 'hyperband'));
+  await writeChart(
+    hyperbandChart(chartTrials, {
+      title: `Hyperband: ${info.backbone} head (${info.input})`,
+      subtitle: `R = ${res.maxResource} epochs, eta = ${res.eta}, ${res.trials.length} trials`,
+    }),
+    join(dir, 'hyperband'),
+  );
   const lines = [
     `Hyperband (Li et al. 2017) over the Hai et al. (2022) head on ${info.backbone} (${info.weights}), input ${info.input}`,
     `manifest ${info.manifest} (sha256 ${info.manifestSha256.slice(0, 12)}), seed ${String(info.seed)}`,
@@ -195,7 +261,9 @@ export interface RunTuneOptions extends Omit<ExperimentCommon, 'epochsScale'> {
  * and never used), compute the warm-up features once, run Hyperband over the head, and write
  * trials.csv, best.json, hyperband.svg/.png and summary.txt into `out` (atomically, as a whole).
  */
-export async function runTune(o: RunTuneOptions): Promise<{ result: HyperbandResult<HeadConfig>; summary: string }> {
+export async function runTune(
+  o: RunTuneOptions,
+): Promise<{ result: HyperbandResult<HeadConfig>; summary: string }> {
   const cohort = await loadExperimentCohort(o);
   const cache = o.cacheDir === undefined ? undefined : new FeatureCache({ dir: o.cacheDir });
   const p = await prepareExperimentBackbone(o.backbone, o.weights ?? 'imagenet', o, cache);
@@ -206,7 +274,12 @@ export async function runTune(o: RunTuneOptions): Promise<{ result: HyperbandRes
     const probe = addHaiHead(p.backbone);
     try {
       const start = probe.layers.length - HAI_HEAD_LAYERS + 1; // the first Dense (GAP has no weights)
-      await p.setup.features(probe, frozenFrontier(probe, start), [...cohort.train, ...cohort.validation], (done, total) => o.onProgress?.('features', done, total));
+      await p.setup.features(
+        probe,
+        frozenFrontier(probe, start),
+        [...cohort.train, ...cohort.validation],
+        (done, total) => o.onProgress?.('features', done, total),
+      );
     } finally {
       for (const l of probe.layers.slice(-HAI_HEAD_LAYERS)) l.dispose();
     }
@@ -237,7 +310,11 @@ export async function runTune(o: RunTuneOptions): Promise<{ result: HyperbandRes
         seed: o.seed,
         defaultLrExponent: p.spec.lrExponent,
         space,
-        split: { train: cohort.split.train.length, validation: cohort.split.validation.length, test: cohort.split.test.length },
+        split: {
+          train: cohort.split.train.length,
+          validation: cohort.split.validation.length,
+          test: cohort.split.test.length,
+        },
         featureSeconds,
       }),
     );

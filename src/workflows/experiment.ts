@@ -12,12 +12,20 @@
  * writes a run directory (config.json, history.csv, training-curves.svg/.png, predictions.csv,
  * metrics.json); the experiment writes `<name>.csv`, `<name>.md` and the curves figures.
  */
+import { runFile } from '../rundir/files.js';
+import { writeHistory, writePredictions } from '../rundir/tables.js';
+import type { Label } from '../domain/views.js';
+import { layoutOf } from '../domain/input-mode.js';
 import { join } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
 import * as tf from '@tensorflow/tfjs';
 import { FeatureCache } from '../engine/cache.js';
 import { binaryMetrics } from '../evaluate/metrics.js';
-import { addApostolopoulosHead, addHaiHead, APOSTOLOPOULOS_HEAD_LAYERS, HAI_HEAD_LAYERS } from '../models/heads.js';
+import {
+  addApostolopoulosHead,
+  addHaiHead,
+  APOSTOLOPOULOS_HEAD_LAYERS,
+  HAI_HEAD_LAYERS,
+} from '../models/heads.js';
 import { getBackbone, type BackboneSpec } from '../models/table.js';
 import { PAPER_BN_POLICY, paperUnfreezeDepth, ruleUnfreezeDepth } from '../models/unfreeze.js';
 import { loadBackbone, weightsAvailability, type ResolvedWeights } from '../models/weights/resolve.js';
@@ -25,11 +33,29 @@ import { strategyCurves, trainingCurves, writeChart } from '../report/charts/ind
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { examplesOf, inputLayout, loadExperimentData, splitPatients, trainingExamples, type ExperimentData, type ExperimentSplit, type InputKind } from './experiment-data.js';
-import { experimentCsv, experimentMarkdown, type ExperimentRow } from './experiment-table.js';
-import { seededInit } from './init.js';
-import { planStrategy, type StrategyId, type StrategyPlan } from './strategies.js';
-import { applyWeights, predict, snapshotWeights, trainStages, TrainingSetup, type Example, type HistoryRow, type StageSpec, type TrainEvent } from './trainer.js';
+import {
+  examplesOf,
+  loadExperimentData,
+  splitPatients,
+  trainingExamples,
+  type ExperimentData,
+  type ExperimentSplit,
+  type InputKind,
+} from '../train/experiment-data.js';
+import { experimentCsv, experimentMarkdown, type ExperimentRow } from '../train/experiment-table.js';
+import { seededInit } from '../train/init.js';
+import { planStrategy, type StrategyId, type StrategyPlan } from '../train/strategies.js';
+import {
+  applyWeights,
+  predict,
+  snapshotWeights,
+  trainStages,
+  TrainingSetup,
+  type Example,
+  type HistoryRow,
+  type StageSpec,
+  type TrainEvent,
+} from '../train/trainer.js';
 
 /** Options shared by the experiments. */
 export interface ExperimentCommon {
@@ -68,7 +94,12 @@ interface Prepared {
 }
 
 /** Load a backbone (seeded He init for random weights) and its feature setup. */
-async function prepareBackbone(name: string, weights: string, c: ExperimentCommon, cache: FeatureCache | undefined): Promise<Prepared> {
+async function prepareBackbone(
+  name: string,
+  weights: string,
+  c: ExperimentCommon,
+  cache: FeatureCache | undefined,
+): Promise<Prepared> {
   const spec = getBackbone(name);
   const inputSize = c.inputSize ?? spec.inputSize;
   const loaded = await loadBackbone(spec.name, { weights, inputShape: [inputSize, inputSize, 3] });
@@ -77,7 +108,14 @@ async function prepareBackbone(name: string, weights: string, c: ExperimentCommo
     seededInit(loaded.model.layers, new Rng(c.seed).fork(`backbone/${spec.name}`), 'he');
     weightsId = `random:he:${String(c.seed)}`;
   } else weightsId = loaded.weights.sha256;
-  const setup = new TrainingSetup({ backboneName: spec.name, weightsId, inputSize, scaling: spec.scaling, layout: inputLayout(c.input), cache });
+  const setup = new TrainingSetup({
+    backboneName: spec.name,
+    weightsId,
+    inputSize,
+    scaling: spec.scaling,
+    layout: layoutOf(c.input),
+    cache,
+  });
   return { spec, backbone: loaded.model, weights: loaded.weights, setup, inputSize };
 }
 
@@ -134,7 +172,10 @@ async function trainAndEvaluate(
   let done = 0;
   const onEvent = (e: TrainEvent): void => {
     if (e.type === 'epoch') c.onProgress?.(`${name} ${e.row.stage}`, ++done, total);
-    if (e.type === 'stage-end') c.log?.(`${name}: stage ${e.outcome.name} ${e.outcome.epochsRun} epochs, best epoch ${e.outcome.bestEpoch} (val acc ${(100 * e.outcome.best.accuracy).toFixed(1)}%), ${e.outcome.trainableParams} trainable params, ${e.outcome.seconds.toFixed(1)} s`);
+    if (e.type === 'stage-end')
+      c.log?.(
+        `${name}: stage ${e.outcome.name} ${e.outcome.epochsRun} epochs, best epoch ${e.outcome.bestEpoch} (val acc ${(100 * e.outcome.best.accuracy).toFixed(1)}%), ${e.outcome.trainableParams} trainable params, ${e.outcome.seconds.toFixed(1)} s`,
+      );
   };
   const t0 = performance.now();
   const res = await trainStages({
@@ -162,7 +203,14 @@ async function trainAndEvaluate(
   const labels = cohort.test.map((e) => e.label);
   const m = binaryMetrics(labels, Array.from(probs));
   const last = res.stages[res.stages.length - 1];
-  const metrics = { accuracy: m.accuracy, auc: m.auc, specificity: m.specificity, sensitivity: m.sensitivity, precision: m.precision, f1: m.f1 };
+  const metrics = {
+    accuracy: m.accuracy,
+    auc: m.auc,
+    specificity: m.specificity,
+    sensitivity: m.sensitivity,
+    precision: m.precision,
+    f1: m.f1,
+  };
   await writeRunDir(runDir, {
     config: {
       name,
@@ -189,7 +237,15 @@ async function trainAndEvaluate(
     title: `${name}: ${description}`,
   });
   return {
-    row: { name, description, metrics, trainSeconds, trainable: last?.trainableParams, epochs: epochsText(res.stages), runDir: relDir },
+    row: {
+      name,
+      description,
+      metrics,
+      trainSeconds,
+      trainable: last?.trainableParams,
+      epochs: epochsText(res.stages),
+      runDir: relDir,
+    },
     history: res.history,
   };
 }
@@ -205,35 +261,79 @@ interface RunDirContent {
 }
 
 async function writeRunDir(dir: string, r: RunDirContent): Promise<void> {
-  const json = (x: unknown): string => `${JSON.stringify(x, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
-  await writeFileAtomic(join(dir, 'config.json'), json(r.config));
+  const json = (x: unknown): string =>
+    `${JSON.stringify(x, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
+  await writeFileAtomic(runFile(dir, 'config'), json(r.config));
   await writeFileAtomic(join(dir, 'stages.json'), json(r.stages));
-  await writeFileAtomic(join(dir, 'metrics.json'), json(r.metrics));
-  await writeFileAtomic(
-    join(dir, 'history.csv'),
-    stringify([['stage', 'epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'seconds'], ...r.history.map((h) => [h.stage, h.epoch, h.loss, Number.isNaN(h.accuracy) ? '' : h.accuracy, h.valLoss, h.valAccuracy, h.lr, h.seconds.toFixed(3)])]),
+  await writeFileAtomic(runFile(dir, 'metrics'), json(r.metrics));
+  await writeHistory(runFile(dir, 'history'), r.history);
+  await writePredictions(
+    runFile(dir, 'predictions'),
+    r.predictions.map((p) => ({
+      id: p.id,
+      label: p.label as Label,
+      prob: p.prob,
+      predicted: p.prob >= 0.5 ? 1 : 0,
+      split: 'test',
+    })),
   );
-  await writeFileAtomic(join(dir, 'predictions.csv'), stringify([['patient_id', 'label', 'prob', 'predicted', 'split'], ...r.predictions.map((p) => [p.id, p.label, p.prob, p.prob >= 0.5 ? 1 : 0, 'test'])]));
   if (r.history.length > 0) {
-    const rows = r.history.map((h) => ({ stage: h.stage, epoch: h.epoch, loss: h.loss, accuracy: Number.isNaN(h.accuracy) ? h.valAccuracy : h.accuracy, valLoss: h.valLoss, valAccuracy: h.valAccuracy }));
-    await writeChart(trainingCurves(rows, { selected: r.selected, title: r.title }), join(dir, 'training-curves'));
+    const rows = r.history.map((h) => ({
+      stage: h.stage,
+      epoch: h.epoch,
+      loss: h.loss,
+      accuracy: Number.isNaN(h.accuracy) ? h.valAccuracy : h.accuracy,
+      valLoss: h.valLoss,
+      valAccuracy: h.valAccuracy,
+    }));
+    await writeChart(
+      trainingCurves(rows, { selected: r.selected, title: r.title }),
+      join(dir, 'training-curves'),
+    );
   }
 }
 
 /** Validation accuracy and loss per epoch of each configuration, one epoch axis per run (stages concatenated). */
-async function writeCurves(dir: string, base: string, results: readonly ConfigurationResult[], title: string): Promise<string[]> {
+async function writeCurves(
+  dir: string,
+  base: string,
+  results: readonly ConfigurationResult[],
+  title: string,
+): Promise<string[]> {
   const runs = results.filter((r) => r.history.length > 0);
   if (runs.length === 0) return [];
-  const points = (r: ConfigurationResult, key: 'valAccuracy' | 'valLoss') => r.history.map((h, i) => ({ epoch: i + 1, value: h[key] })).filter((p) => Number.isFinite(p.value));
-  const acc = await writeChart(strategyCurves(runs.map((r) => ({ name: r.row.name, points: points(r, 'valAccuracy') })), { title, subtitle: 'validation accuracy per epoch (stages one after another)' }), join(dir, `${base}-accuracy`));
+  const points = (r: ConfigurationResult, key: 'valAccuracy' | 'valLoss') =>
+    r.history.map((h, i) => ({ epoch: i + 1, value: h[key] })).filter((p) => Number.isFinite(p.value));
+  const acc = await writeChart(
+    strategyCurves(
+      runs.map((r) => ({ name: r.row.name, points: points(r, 'valAccuracy') })),
+      { title, subtitle: 'validation accuracy per epoch (stages one after another)' },
+    ),
+    join(dir, `${base}-accuracy`),
+  );
   const loss = await writeChart(
-    strategyCurves(runs.map((r) => ({ name: r.row.name, points: points(r, 'valLoss') })), { title, metric: 'Validation loss', format: '.2f', higherIsBetter: false, subtitle: 'validation loss per epoch' }),
+    strategyCurves(
+      runs.map((r) => ({ name: r.row.name, points: points(r, 'valLoss') })),
+      {
+        title,
+        metric: 'Validation loss',
+        format: '.2f',
+        higherIsBetter: false,
+        subtitle: 'validation loss per epoch',
+      },
+    ),
     join(dir, `${base}-loss`),
   );
   return [acc.svgPath, loss.svgPath];
 }
 
-async function writeTable(dir: string, base: string, rows: readonly ExperimentRow[], title: string, notes: readonly string[]): Promise<void> {
+async function writeTable(
+  dir: string,
+  base: string,
+  rows: readonly ExperimentRow[],
+  title: string,
+  notes: readonly string[],
+): Promise<void> {
   await writeFileAtomic(join(dir, `${base}.csv`), experimentCsv(rows));
   await writeFileAtomic(join(dir, `${base}.md`), experimentMarkdown(rows, title, notes));
 }
@@ -266,7 +366,10 @@ export interface ExperimentResult {
 }
 
 /** The fine-tuning depth of the two-stage method for `spec` (Table 2 depth, else the 1/3 rule). */
-function finetuneDepth(spec: BackboneSpec, backbone: tf.LayersModel): { k: number; bnPolicy: 'follow' | 'always' | 'never' } {
+function finetuneDepth(
+  spec: BackboneSpec,
+  backbone: tf.LayersModel,
+): { k: number; bnPolicy: 'follow' | 'always' | 'never' } {
   if (PAPER_BN_POLICY[spec.name] !== undefined) {
     const m = paperUnfreezeDepth(spec);
     return { k: m.k, bnPolicy: m.bnPolicy };
@@ -275,7 +378,13 @@ function finetuneDepth(spec: BackboneSpec, backbone: tf.LayersModel): { k: numbe
 }
 
 function toStageSpecs(plan: StrategyPlan): StageSpec[] {
-  return plan.stages.map((s) => ({ name: s.name, epochs: s.epochs, lr: 10 ** -s.lrExponent, unfreeze: s.unfreeze, bnPolicy: s.bnPolicy }));
+  return plan.stages.map((s) => ({
+    name: s.name,
+    epochs: s.epochs,
+    lr: 10 ** -s.lrExponent,
+    unfreeze: s.unfreeze,
+    bnPolicy: s.bnPolicy,
+  }));
 }
 
 /** Hai et al.'s six strategies on one backbone (Table 4 and Figure 4). */
@@ -307,7 +416,19 @@ export async function runStrategiesExperiment(o: StrategiesOptions): Promise<Exp
       if (plan.note) notes.push(`strategy ${plan.number} (${id}): ${plan.note}`);
       const model = addHaiHead(p.backbone);
       try {
-        const r = await trainAndEvaluate(`${plan.number}-${id}`, plan.title, p, model, HAI_HEAD_LAYERS, toStageSpecs(plan), cohort, o, join(o.out, 'runs', id), `runs/${id}`, { strategy: plan });
+        const r = await trainAndEvaluate(
+          `${plan.number}-${id}`,
+          plan.title,
+          p,
+          model,
+          HAI_HEAD_LAYERS,
+          toStageSpecs(plan),
+          cohort,
+          o,
+          join(o.out, 'runs', id),
+          `runs/${id}`,
+          { strategy: plan },
+        );
         const row = { ...r.row, note: plan.note ? 'degenerate, see notes' : undefined };
         rows.push(row);
         results.push({ row, history: r.history });
@@ -316,8 +437,19 @@ export async function runStrategiesExperiment(o: StrategiesOptions): Promise<Exp
       }
     }
     notes.push(`weights: ${[...prepared.values()].map((p) => p.weights.description).join('; ')}`);
-    await writeTable(o.out, 'strategies', rows, `Training strategies, ${spec.name} (Hai et al. 2022, Table 4)`, notes);
-    const figures = await writeCurves(o.out, 'strategies-curves', results, `Training strategies, ${spec.name}`);
+    await writeTable(
+      o.out,
+      'strategies',
+      rows,
+      `Training strategies, ${spec.name} (Hai et al. 2022, Table 4)`,
+      notes,
+    );
+    const figures = await writeCurves(
+      o.out,
+      'strategies-curves',
+      results,
+      `Training strategies, ${spec.name}`,
+    );
     return { rows, tableCsv: join(o.out, 'strategies.csv'), tableMd: join(o.out, 'strategies.md'), figures };
   } finally {
     for (const p of prepared.values()) {
@@ -348,10 +480,17 @@ export async function runBackbonesExperiment(o: BackbonesOptions): Promise<Exper
   for (const spec of specs) {
     const weights = o.weights ?? 'imagenet';
     if (weights === 'imagenet') {
-      const avail = await weightsAvailability(spec.name, o.inputSize !== undefined ? { inputSize: o.inputSize } : {});
+      const avail = await weightsAvailability(
+        spec.name,
+        o.inputSize !== undefined ? { inputSize: o.inputSize } : {},
+      );
       if (avail.source === 'unavailable') {
         o.log?.(`${spec.name}: skipped, ${avail.description}`);
-        rows.push({ name: spec.name, description: `${spec.name}, two-stage`, note: `skipped: no ImageNet weights (${avail.description})` });
+        rows.push({
+          name: spec.name,
+          description: `${spec.name}, two-stage`,
+          note: `skipped: no ImageNet weights (${avail.description})`,
+        });
         continue;
       }
     }
@@ -359,8 +498,26 @@ export async function runBackbonesExperiment(o: BackbonesOptions): Promise<Exper
     const model = addHaiHead(p.backbone);
     try {
       const depth = finetuneDepth(spec, p.backbone);
-      const plan = planStrategy('two-stage', { backboneLayers: p.backbone.layers.length, finetuneDepth: depth.k, finetuneBnPolicy: depth.bnPolicy, lrExponent: spec.lrExponent, epochsScale: o.epochsScale });
-      const r = await trainAndEvaluate(spec.name, `${spec.name}, ${plan.title.toLowerCase()}, ${p.weights.source} weights`, p, model, HAI_HEAD_LAYERS, toStageSpecs(plan), cohort, o, join(o.out, 'runs', spec.name), `runs/${spec.name}`, { strategy: plan });
+      const plan = planStrategy('two-stage', {
+        backboneLayers: p.backbone.layers.length,
+        finetuneDepth: depth.k,
+        finetuneBnPolicy: depth.bnPolicy,
+        lrExponent: spec.lrExponent,
+        epochsScale: o.epochsScale,
+      });
+      const r = await trainAndEvaluate(
+        spec.name,
+        `${spec.name}, ${plan.title.toLowerCase()}, ${p.weights.source} weights`,
+        p,
+        model,
+        HAI_HEAD_LAYERS,
+        toStageSpecs(plan),
+        cohort,
+        o,
+        join(o.out, 'runs', spec.name),
+        `runs/${spec.name}`,
+        { strategy: plan },
+      );
       rows.push(r.row);
       results.push(r);
       notes.push(`${spec.name} weights: ${p.weights.description}`);
@@ -369,7 +526,13 @@ export async function runBackbonesExperiment(o: BackbonesOptions): Promise<Exper
       model.dispose();
     }
   }
-  await writeTable(o.out, 'backbones', rows, 'Backbones, two-stage transfer learning (Hai et al. 2022, Table 3)', notes);
+  await writeTable(
+    o.out,
+    'backbones',
+    rows,
+    'Backbones, two-stage transfer learning (Hai et al. 2022, Table 3)',
+    notes,
+  );
   const figures = await writeCurves(o.out, 'backbones-curves', results, 'Backbones, two-stage');
   return { rows, tableCsv: join(o.out, 'backbones.csv'), tableMd: join(o.out, 'backbones.md'), figures };
 }
@@ -399,10 +562,17 @@ export const DEFAULT_FINETUNE_DEPTHS: readonly number[] = [0, 1, 4, 8, 12, 16];
  * convolutional layers trainable (and everything above them); `n` larger than the number of
  * convolutional layers unfreezes all of them.
  */
-export function convDepthToUnfreeze(backbone: tf.LayersModel, n: number): { k: number; convLayers: number; trainableConv: number } {
-  if (!Number.isInteger(n) || n < 0) throw new InputError(`--depths: each depth must be a whole number >= 0, got ${n}`);
+export function convDepthToUnfreeze(
+  backbone: tf.LayersModel,
+  n: number,
+): { k: number; convLayers: number; trainableConv: number } {
+  if (!Number.isInteger(n) || n < 0)
+    throw new InputError(`--depths: each depth must be a whole number >= 0, got ${n}`);
   const layers = backbone.layers;
-  const convIdx = layers.map((l, i) => [l.getClassName(), i] as const).filter(([c]) => c === 'Conv2D' || c === 'DepthwiseConv2D' || c === 'SeparableConv2D').map(([, i]) => i);
+  const convIdx = layers
+    .map((l, i) => [l.getClassName(), i] as const)
+    .filter(([c]) => c === 'Conv2D' || c === 'DepthwiseConv2D' || c === 'SeparableConv2D')
+    .map(([, i]) => i);
   const m = Math.min(n, convIdx.length);
   if (m === 0) return { k: 0, convLayers: convIdx.length, trainableConv: 0 };
   const first = convIdx[convIdx.length - m];
@@ -419,21 +589,56 @@ export async function runFinetuneDepthExperiment(o: FinetuneDepthOptions): Promi
   const model = addApostolopoulosHead(p.backbone);
   const rows: ExperimentRow[] = [];
   const results: ConfigurationResult[] = [];
-  const notes: string[] = [splitNote(cohort, o), `weights: ${p.weights.description}`, 'head: global max pooling, Dense(500, ReLU), Dropout(0.5), Dense(250, ReLU), Dropout(0.5), Dense(2, softmax) (Apostolopoulos et al. 2020)'];
+  const notes: string[] = [
+    splitNote(cohort, o),
+    `weights: ${p.weights.description}`,
+    'head: global max pooling, Dense(500, ReLU), Dropout(0.5), Dense(250, ReLU), Dropout(0.5), Dense(2, softmax) (Apostolopoulos et al. 2020)',
+  ];
   const a = o.lrExponent ?? spec.lrExponent;
   const epochs = scaled(o.epochs ?? 100, o.epochsScale);
   try {
     for (const n of o.depths) {
       const d = convDepthToUnfreeze(p.backbone, n);
-      if (d.trainableConv < n) notes.push(`depth ${n}: ${spec.name} (include_top=False) has ${d.convLayers} convolutional layers; all ${d.trainableConv} trainable`);
+      if (d.trainableConv < n)
+        notes.push(
+          `depth ${n}: ${spec.name} (include_top=False) has ${d.convLayers} convolutional layers; all ${d.trainableConv} trainable`,
+        );
       const stage: StageSpec = { name: 'train', epochs, lr: 10 ** -a, unfreeze: d.k, bnPolicy: 'follow' };
-      const r = await trainAndEvaluate(`conv-${n}`, `top ${d.trainableConv} conv layers trainable (${d.k} layers)`, p, model, APOSTOLOPOULOS_HEAD_LAYERS, [stage], cohort, o, join(o.out, 'runs', `conv-${n}`), `runs/conv-${n}`, { trainableConvLayers: d.trainableConv, unfreeze: d.k, head: 'apostolopoulos' });
+      const r = await trainAndEvaluate(
+        `conv-${n}`,
+        `top ${d.trainableConv} conv layers trainable (${d.k} layers)`,
+        p,
+        model,
+        APOSTOLOPOULOS_HEAD_LAYERS,
+        [stage],
+        cohort,
+        o,
+        join(o.out, 'runs', `conv-${n}`),
+        `runs/conv-${n}`,
+        { trainableConvLayers: d.trainableConv, unfreeze: d.k, head: 'apostolopoulos' },
+      );
       rows.push(r.row);
       results.push(r);
     }
-    await writeTable(o.out, 'finetune-depth', rows, `Trainable top convolutional layers, ${spec.name} (Apostolopoulos et al. 2020)`, notes);
-    const figures = await writeCurves(o.out, 'finetune-depth-curves', results, `Trainable convolutional layers, ${spec.name}`);
-    return { rows, tableCsv: join(o.out, 'finetune-depth.csv'), tableMd: join(o.out, 'finetune-depth.md'), figures };
+    await writeTable(
+      o.out,
+      'finetune-depth',
+      rows,
+      `Trainable top convolutional layers, ${spec.name} (Apostolopoulos et al. 2020)`,
+      notes,
+    );
+    const figures = await writeCurves(
+      o.out,
+      'finetune-depth-curves',
+      results,
+      `Trainable convolutional layers, ${spec.name}`,
+    );
+    return {
+      rows,
+      tableCsv: join(o.out, 'finetune-depth.csv'),
+      tableMd: join(o.out, 'finetune-depth.md'),
+      figures,
+    };
   } finally {
     await p.setup.dispose();
     model.dispose();

@@ -7,25 +7,26 @@
  * Input: the manifest written by `polarcad prepare` (square, cleaned disc crops, one per view).
  * Raw exports (pages, uncropped images) are refused with a message pointing to `polarcad prepare`.
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
-import * as tf from '@tensorflow/tfjs';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { initBackend } from '../engine/backend.js';
 import { FeatureCache } from '../engine/cache.js';
-import {
-  imageContentHash,
-  type FeatureSource,
-  type InputLayout,
-  type PatientViews,
-} from '../engine/features.js';
+import { imageContentHash } from '../engine/features.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
-import { VIEWS, isView, type Label, type View } from '../domain/views.js';
+import {
+  INPUT_MODES,
+  isInputMode,
+  layoutOf,
+  type FeatureSource,
+  type InputMode,
+} from '../domain/input-mode.js';
+import type { Label } from '../domain/views.js';
 import { fitTemperature, applyTemperature } from '../evaluate/calibration.js';
 import { metricsWithIntervals, type MetricsWithIntervals } from '../evaluate/intervals.js';
 import { balanceByAugmentation } from '../ingest/augment.js';
 import { loadManifest, type StudyRow } from '../ingest/manifest.js';
-import { readImage } from '../ingest/readers.js';
+import { rowSource } from '../ingest/input-source.js';
 import { carveValidation, stratifiedHoldout } from '../ingest/splits.js';
 import {
   addApostolopoulosHead,
@@ -36,10 +37,14 @@ import {
 import '../models/layers/keras-layers.js';
 import { paperUnfreezeDepth, type BnPolicy } from '../models/unfreeze.js';
 import { loadBackbone } from '../models/weights/resolve.js';
+import { runFile } from '../rundir/files.js';
+import { recordOnnxExport, saveModel } from '../rundir/model.js';
+import { jsonText, readRunConfig, readRunJson, writeRunJson, type Calibration } from '../rundir/run.js';
+import { writeHistory, writePredictions } from '../rundir/tables.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { seededInit } from './init.js';
+import { seededInit } from '../train/init.js';
 import {
   applyWeights,
   predict,
@@ -49,19 +54,7 @@ import {
   type HistoryRow,
   type StageOutcome,
   type TrainEvent,
-} from './trainer.js';
-
-/** Model inputs: one view, the 2x2 AC+NAC tile, or the AC / NAC pair (Apostolopoulos et al. 2020). */
-export const INPUT_MODES = [
-  'stress_ac',
-  'rest_ac',
-  'stress_nac',
-  'rest_nac',
-  'tile2x2',
-  'ac',
-  'nac',
-] as const;
-export type InputMode = (typeof INPUT_MODES)[number];
+} from '../train/trainer.js';
 
 /** Options of {@link runTraining} (CLI flags of `polarcad train`). */
 export interface TrainRunOptions {
@@ -156,60 +149,18 @@ const DEFAULTS = {
   calibrate: false,
 };
 
-/** calibration.json of a run (read by src/predict/predictor.ts: `temperature`). */
-interface CalibrationFile {
-  method: string;
-  temperature: number;
-  fittedOn: 'validation';
-  n: number;
-  ids: string[];
-  nllBefore: number;
-  nllAfter: number;
-}
+type CalibrationFile = Calibration & { temperature: number; n: number; nllBefore: number; nllAfter: number };
 
-function viewsOf(mode: InputMode): View[] {
-  if (isView(mode)) return [mode];
-  if (mode === 'ac') return ['stress_ac', 'rest_ac'];
-  if (mode === 'nac') return ['stress_nac', 'rest_nac'];
-  return [...VIEWS];
-}
-
-/**
- * Read the images a row needs for `mode`. 'ac' / 'nac' become a 2x2 tile with the pair in both
- * rows (stress left, rest right): the tile layout needs four maps and the papers do not say how a
- * single-correction pair was arranged.
- */
+/** A labelled patient of the manifest and its model input source (`src/ingest/input-source.ts`). */
 async function loadPatient(row: StudyRow, mode: InputMode, manifestPath: string): Promise<Patient> {
   const label = row.label;
   if (label === null)
     throw new InputError(`${manifestPath}: row ${row.row} (patient ${row.patientId}): no label`);
-  if (row.page !== undefined) {
-    throw new InputError(
-      `${manifestPath}: row ${row.row} (patient ${row.patientId}) refers to an export page; polarcad train needs cleaned crops: run \`polarcad prepare ${manifestPath} --out DIR\` and train on DIR/manifest.csv`,
-    );
-  }
-  const maps: PatientViews = {};
-  for (const v of viewsOf(mode)) {
-    const p = row.views[v];
-    if (p === undefined)
-      throw new InputError(
-        `${manifestPath}: row ${row.row} (patient ${row.patientId}): column ${v} is empty; --input ${mode} needs it`,
-      );
-    const img = await readImage(p);
-    if (img.width !== img.height) {
-      throw new InputError(
-        `${p} (row ${row.row}, ${v}) is ${img.width}x${img.height}, not a square polar-map crop; polarcad train expects the output of \`polarcad prepare\` (run it first and train on its manifest.csv)`,
-      );
-    }
-    maps[v] = img;
-  }
-  let source: FeatureSource;
-  if (isView(mode)) source = maps[mode] as FeatureSource;
-  else if (mode === 'tile2x2') source = maps;
-  else {
-    const [s, r] = viewsOf(mode);
-    source = { stress_ac: maps[s], rest_ac: maps[r], stress_nac: maps[s], rest_nac: maps[r] };
-  }
+  const source = await rowSource(row, mode, {
+    manifestPath,
+    command: 'train',
+    requiredBy: `--input ${mode}`,
+  });
   return { id: row.patientId, label, key: imageContentHash(source), source };
 }
 
@@ -228,29 +179,19 @@ function checkInt(name: string, v: number, min: number): void {
   if (!Number.isInteger(v) || v < min) throw new InputError(`${name} must be an integer >= ${min}, got ${v}`);
 }
 
-async function saveTfjs(model: tf.LayersModel, dir: string, info: object): Promise<void> {
-  const artifacts = await new Promise<tf.io.ModelArtifacts>((res, rej) => {
-    model
-      .save(
-        tf.io.withSaveHandler(async (a) => {
-          res(a);
-          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-        }),
-      )
-      .catch(rej);
-  });
-  await mkdir(dir, { recursive: true });
-  await writeFileAtomic(join(dir, 'weights.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer));
-  await writeFileAtomic(join(dir, 'polarcad.json'), JSON.stringify(info, null, 2) + '\n');
-  await writeFileAtomic(
-    join(dir, 'model.json'),
-    JSON.stringify({
-      format: 'layers-model',
-      generatedBy: 'polarcad',
-      modelTopology: artifacts.modelTopology,
-      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
-    }),
-  );
+/** A fresh sibling folder for a new run when `out` already holds a complete run (else `out`). */
+async function workDirFor(out: string): Promise<string> {
+  const cfg = await readRunConfig(out).catch(() => null);
+  if (cfg?.status !== 'complete') return out;
+  return join(dirname(out), `.${basename(out)}.${process.pid}.${randomBytes(4).toString('hex')}.partial`);
+}
+
+/** Replace the complete run in `out` by the complete run in `work` (the old one removed last). */
+async function swapInto(work: string, out: string): Promise<void> {
+  const old = `${work}.old`;
+  await rename(out, old);
+  await rename(work, out);
+  await rm(old, { recursive: true, force: true });
 }
 
 function fmt(x: number, d = 3): string {
@@ -269,22 +210,18 @@ export async function runTraining(
   const out = resolve(given.out);
   let opts: TrainRunOptions = given;
   if (given.resume === true) {
-    let text: string;
-    try {
-      text = await readFile(join(out, 'config.json'), 'utf8');
-    } catch {
+    const cfg = await readRunConfig(out);
+    if (cfg === null)
       throw new InputError(`--resume ${given.out}: no config.json there; not a polarcad run directory`);
-    }
-    const cfg = JSON.parse(text) as { options: TrainRunOptions; status?: string };
     if (cfg.status === 'complete')
       throw new InputError(`--resume ${given.out}: this run is already complete`);
-    opts = { ...cfg.options, out: given.out, resume: true };
+    opts = { ...(cfg.options as unknown as TrainRunOptions), out: given.out, resume: true };
   }
   const o = {
     ...DEFAULTS,
     ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
   } as TrainRunOptions & typeof DEFAULTS;
-  if (!(INPUT_MODES as readonly string[]).includes(o.input))
+  if (!isInputMode(o.input))
     throw new InputError(`--input must be one of ${INPUT_MODES.join(', ')}, got '${o.input}'`);
   if (o.head !== 'hai' && o.head !== 'apostolopoulos')
     throw new InputError(`--head must be hai or apostolopoulos, got '${String(o.head)}'`);
@@ -478,20 +415,20 @@ export async function runTraining(
       },
     },
   };
-  const configText = (c: object): string =>
-    JSON.stringify(c, (_k, v: unknown) => (v === undefined ? undefined : v), 2) + '\n';
-  const ckptDir = join(out, 'checkpoints');
+  // a complete run is never written in place: train into a sibling, swapped in when complete
+  const work = o.resume === true ? out : await workDirFor(out);
+  const ckptDir = runFile(work, 'checkpoints');
   if (o.resume === true) {
-    const prev = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as { resolved: unknown };
-    if (JSON.stringify(prev.resolved) !== JSON.stringify(JSON.parse(configText(config)).resolved)) {
+    const prev = await readRunJson(out, 'config');
+    if (JSON.stringify(prev?.resolved) !== JSON.stringify(JSON.parse(jsonText(config)).resolved)) {
       throw new InputError(
         `--resume ${given.out}: the data or the resolved configuration changed since the run started (compare config.json); start a new run`,
       );
     }
   } else {
     await rm(ckptDir, { recursive: true, force: true });
-    await mkdir(out, { recursive: true });
-    await writeFileAtomic(join(out, 'config.json'), configText(config));
+    await mkdir(work, { recursive: true });
+    await writeRunJson(work, 'config', config);
   }
 
   // ---- train
@@ -500,10 +437,7 @@ export async function runTraining(
     weightsId,
     inputSize: side,
     scaling: spec.scaling,
-    layout:
-      o.input === 'tile2x2' || o.input === 'ac' || o.input === 'nac'
-        ? 'tile2x2'
-        : ('image' satisfies InputLayout),
+    layout: layoutOf(o.input),
     cache: new FeatureCache({
       ...(o.cacheDir !== undefined ? { dir: o.cacheDir } : {}),
       onWarning: hooks.onWarning,
@@ -525,7 +459,8 @@ export async function runTraining(
       onEvent: hooks.onEvent,
       shouldStop: hooks.shouldStop,
     });
-    if (result.interrupted) return { out, interrupted: true, stages: result.stages, history: result.history };
+    if (result.interrupted)
+      return { out: work, interrupted: true, stages: result.stages, history: result.history };
     applyWeights(model, result.weights);
     const probs = await predict(setup, model, headLayers, result.lastStart, test);
     const testLabels = test.map((e) => e.label);
@@ -559,46 +494,19 @@ export async function runTraining(
     const seconds = (performance.now() - t0) / 1000;
 
     // ---- outputs
-    await writeFileAtomic(
-      join(out, 'history.csv'),
-      stringify(
-        result.history.map((r) => [
-          r.stage,
-          r.epoch,
-          r.loss,
-          r.accuracy,
-          r.valLoss,
-          r.valAccuracy,
-          r.lr,
-          r.seconds,
-        ]),
-        { header: true, columns: ['stage', 'epoch', 'loss', 'acc', 'val_loss', 'val_acc', 'lr', 'seconds'] },
-      ),
+    await writeHistory(runFile(work, 'history'), result.history);
+    await writePredictions(
+      runFile(work, 'predictions'),
+      test.map((e, i) => ({
+        id: e.id,
+        label: e.label,
+        prob: probs[i],
+        predicted: probs[i] >= 0.5 ? 1 : 0,
+        split: 'test',
+        ...(calibrated === null ? {} : { probCalibrated: calibrated[i] }),
+      })),
     );
-    const predictions = test.map((e, i) => [
-      e.id,
-      e.label,
-      probs[i],
-      probs[i] >= 0.5 ? 1 : 0,
-      'test',
-      ...(calibrated === null ? [] : [calibrated[i]]),
-    ]);
-    await writeFileAtomic(
-      join(out, 'predictions.csv'),
-      stringify(predictions, {
-        header: true,
-        columns: [
-          'patient_id',
-          'label',
-          'prob',
-          'predicted',
-          'split',
-          ...(calibrated === null ? [] : ['prob_calibrated']),
-        ],
-      }),
-    );
-    if (calibration !== null)
-      await writeFileAtomic(join(out, 'calibration.json'), JSON.stringify(calibration, null, 2) + '\n');
+    if (calibration !== null) await writeRunJson(work, 'calibration', calibration);
     const m = metrics.metrics;
     const metricsJson = {
       evaluatedOn:
@@ -614,7 +522,7 @@ export async function runTraining(
       confusion: { tp: m.tp, fp: m.fp, tn: m.tn, fn: m.fn },
       selectionLeaksTest: o.selectOn === 'test',
     };
-    await writeFileAtomic(join(out, 'metrics.json'), JSON.stringify(metricsJson, null, 2) + '\n');
+    await writeRunJson(work, 'metrics', metricsJson);
     const info = {
       backbone: spec.name,
       inputSize: side,
@@ -623,9 +531,9 @@ export async function runTraining(
       camLayer: spec.camLayer,
       input: o.input,
     };
-    await saveTfjs(model, join(out, 'model'), info);
-    await writeFileAtomic(join(out, 'model.onnx'), exportToOnnx(model));
-    await writeCurves(out, result.history, result.stages, hooks.onWarning);
+    await saveModel(runFile(work, 'model'), model, info);
+    await recordOnnxExport(work, exportToOnnx(model));
+    await writeCurves(work, result.history, result.stages, hooks.onWarning);
     const summary = summaryText({
       spec: spec.name,
       o,
@@ -644,20 +552,18 @@ export async function runTraining(
       nTest: test.length,
       calibration,
     });
-    await writeFileAtomic(join(out, 'summary.txt'), summary);
-    await writeFileAtomic(
-      join(out, 'config.json'),
-      configText({
-        ...config,
-        status: 'complete',
-        stages: result.stages,
-        seconds,
-        selectionIds: result.selectionIds,
-        calibrated: calibration !== null,
-        temperature: calibration?.temperature ?? null,
-      }),
-    );
+    await writeFileAtomic(runFile(work, 'summary'), summary);
+    await writeRunJson(work, 'config', {
+      ...config,
+      status: 'complete',
+      stages: result.stages,
+      seconds,
+      selectionIds: result.selectionIds,
+      calibrated: calibration !== null,
+      temperature: calibration?.temperature ?? null,
+    });
     await rm(ckptDir, { recursive: true, force: true });
+    if (work !== out) await swapInto(work, out);
     return { out, interrupted: false, stages: result.stages, history: result.history, metrics, summary };
   } finally {
     await setup.dispose();
@@ -687,7 +593,7 @@ async function writeCurves(
       })),
       { selected: stages.map((s) => ({ stage: s.name, epoch: s.bestEpoch })), title: 'Training curves' },
     );
-    await render.writeChart(spec, join(out, 'training-curves'));
+    await render.writeChart(spec, runFile(out, 'curves'));
   } catch (e) {
     onWarning?.(`training curves not written: ${errorMessage(e)}`);
   }

@@ -3,7 +3,7 @@
  *   1. generate a synthetic cohort like Hai et al.'s (2022): 218 patients, 51% CAD (src/synth);
  *   2. prepare it: find, crop and clean every polar map (src/ingest/prepare.ts);
  *   3. train MobileNetV2 with warm-up then fine-tuning on the stress AC maps, epochs chosen on a
- *      validation part, evaluated once on the stratified held-out 20% (src/train/run.ts);
+ *      validation part, evaluated once on the stratified held-out 20% (src/workflows/train.ts);
  *   4. score the semi-quantitative baseline on the SAME held-out patients (same seed and split
  *      function; checked), normal database fitted on the training part's normals
  *      (src/evaluate/score-run.ts);
@@ -17,10 +17,10 @@ import { formatMetricsTable, type MetricsRow } from '../evaluate/metrics-row.js'
 import { scoreManifest } from '../evaluate/score-run.js';
 import { prepare } from '../ingest/prepare.js';
 import { getColormap } from '../polarmap/colormaps.js';
-import { loadReportData } from './data.js';
-import { writeReport } from './html.js';
+import { loadReportData } from '../report/data.js';
+import { writeReport } from '../report/html.js';
 import { synthesizeToDir } from '../synth/synthesize.js';
-import { runTraining } from '../train/run.js';
+import { runTraining } from './train.js';
 import type { TrainEvent } from '../train/trainer.js';
 import { InputError, errorMessage } from '../util/errors.js';
 
@@ -190,7 +190,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   let heatmapNote = 'heatmaps: skipped';
   if (opts.heatmaps !== false) {
     try {
-      const { writeRunHeatmaps } = await import('./heatmaps.js');
+      const { writeRunHeatmaps } = await import('../report/heatmaps.js');
       const n = await timed('heatmaps', () => writeRunHeatmaps(join(out, 'train'), { perOutcome: 2 }));
       heatmapNote = `heatmaps: ${n} Grad-CAM overlays`;
     } catch (e) {

@@ -14,11 +14,11 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { Label } from '../domain/views.js';
 import { loadManifest, manifestToCsv } from '../ingest/manifest.js';
-import { runTraining, type TrainRunOptions, type TrainRunHooks } from '../train/run.js';
+import { runTraining, type TrainRunOptions, type TrainRunHooks } from './train.js';
 import { InputError } from '../util/errors.js';
-import { metricsWithIntervals } from './intervals.js';
-import { metricsFile, metricsRowFromIntervals, type MetricsRow } from './metrics-row.js';
-import { crossValidate, type CrossValidationResult, type Prediction } from './protocols.js';
+import { metricsWithIntervals } from '../evaluate/intervals.js';
+import { metricsFile, metricsRowFromIntervals, type MetricsRow } from '../evaluate/metrics-row.js';
+import { crossValidate, type CrossValidationResult, type Prediction } from '../evaluate/protocols.js';
 
 /** Options of {@link runCrossValidation}: a training configuration plus the folds. */
 export interface CvOptions extends Omit<

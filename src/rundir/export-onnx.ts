@@ -7,27 +7,16 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { SCALING_MODES, type ScalingMode } from '../../ingest/preprocess.js';
-import { loadTfjsFolder } from '../../models/weights/tfjs-folder.js';
-import { writeFileAtomic } from '../../util/atomic.js';
-import { InputError, errorMessage } from '../../util/errors.js';
-import { exportToOnnx } from './export.js';
+import type { ScalingMode } from '../models/scaling.js';
+import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { InputError, errorMessage } from '../util/errors.js';
+import { exportToOnnx } from '../engine/onnx/export.js';
+import { MODEL_FILES } from './files.js';
+import { SavedModelInfoSchema, verifyChecksums, type SavedModelInfo } from './model.js';
 
-/** `polarcad.json`: what a trained polarcad model needs at inference, beside its model.json. */
-export const PolarcadModelInfo = z
-  .object({
-    /** Backbone name from the table (e.g. 'MobileNetV2'). */
-    backbone: z.string().min(1).optional(),
-    /** Square input side in pixels (the 2x2 tile is resized to inputSize x inputSize). */
-    inputSize: z.number().int().positive().optional(),
-    /** Keras preprocess_input mode applied to the RGB 0..255 tile before the model. */
-    scaling: z.enum(SCALING_MODES as [ScalingMode, ...ScalingMode[]]).optional(),
-    /** Class names in output order, e.g. ['normal', 'cad']. */
-    classes: z.array(z.string()).min(1).optional(),
-    /** Layer whose output is the CAM feature map (exported as a second output by default). */
-    camLayer: z.string().min(1).optional(),
-  })
-  .passthrough();
+/** `polarcad.json` as export reads it: every field optional (any tfjs folder can be exported). */
+export const PolarcadModelInfo = SavedModelInfoSchema.partial();
 export type PolarcadModelInfo = z.infer<typeof PolarcadModelInfo>;
 
 /** What each scaling mode does to an RGB pixel in [0, 255] (Keras `preprocess_input`). */
@@ -55,7 +44,7 @@ export interface ExportFolderResult {
 }
 
 async function readInfo(dir: string): Promise<{ info: PolarcadModelInfo; text: string | null }> {
-  const p = join(dir, 'polarcad.json');
+  const p = join(dir, MODEL_FILES.info);
   let text: string;
   try {
     text = await readFile(p, 'utf8');
@@ -82,7 +71,11 @@ async function readInfo(dir: string): Promise<{ info: PolarcadModelInfo; text: s
  * @throws InputError for a missing / malformed model or polarcad.json, unknown output layers and
  *   layers the exporter does not support.
  */
-export async function exportModelFolder(modelDir: string, out: string, opts: ExportFolderOptions = {}): Promise<ExportFolderResult> {
+export async function exportModelFolder(
+  modelDir: string,
+  out: string,
+  opts: ExportFolderOptions = {},
+): Promise<ExportFolderResult> {
   const abs = resolve(modelDir);
   let dir = abs;
   try {
@@ -91,18 +84,31 @@ export async function exportModelFolder(modelDir: string, out: string, opts: Exp
     throw new InputError(`${abs}: no such model folder or model.json`);
   }
   const { info, text } = await readInfo(dir);
+  await verifyChecksums(dir, info as SavedModelInfo);
   const model = await loadTfjsFolder(abs);
   try {
     const input = model.inputs[0];
     const [, h, w, c] = input.shape;
     if (model.inputs.length !== 1 || input.shape.length !== 4) {
-      throw new InputError(`${abs}: expected a model with one image input [batch, H, W, C], got ${model.inputs.length} input(s) of shape [${input.shape.join(', ')}]`);
+      throw new InputError(
+        `${abs}: expected a model with one image input [batch, H, W, C], got ${model.inputs.length} input(s) of shape [${input.shape.join(', ')}]`,
+      );
     }
-    if (info.inputSize !== undefined && ((h !== null && h !== info.inputSize) || (w !== null && w !== info.inputSize))) {
-      throw new InputError(`${join(dir, 'polarcad.json')}: field "inputSize": ${info.inputSize} does not match the model input ${h}x${w}`);
+    if (
+      info.inputSize !== undefined &&
+      ((h !== null && h !== info.inputSize) || (w !== null && w !== info.inputSize))
+    ) {
+      throw new InputError(
+        `${join(dir, 'polarcad.json')}: field "inputSize": ${info.inputSize} does not match the model input ${h}x${w}`,
+      );
     }
     const defaultOutputs = model.outputs.map((t) => t.sourceLayer.name);
-    const outputs = opts.outputs !== undefined ? [...opts.outputs] : info.camLayer !== undefined ? [info.camLayer, ...defaultOutputs.filter((n) => n !== info.camLayer)] : defaultOutputs;
+    const outputs =
+      opts.outputs !== undefined
+        ? [...opts.outputs]
+        : info.camLayer !== undefined
+          ? [info.camLayer, ...defaultOutputs.filter((n) => n !== info.camLayer)]
+          : defaultOutputs;
     const metadata: Record<string, string> = {
       'polarcad.format': 'polarcad-onnx/1',
       'polarcad.source': basename(dir),
@@ -111,7 +117,8 @@ export async function exportModelFolder(modelDir: string, out: string, opts: Exp
       'polarcad.input_shape': JSON.stringify(['batch', h ?? 'height', w ?? 'width', c ?? 'channels']),
       'polarcad.input_size': String(info.inputSize ?? h ?? ''),
       'polarcad.scaling': info.scaling ?? 'unspecified',
-      'polarcad.scaling_formula': info.scaling !== undefined ? SCALING_FORMULA[info.scaling] : 'unspecified (no polarcad.json)',
+      'polarcad.scaling_formula':
+        info.scaling !== undefined ? SCALING_FORMULA[info.scaling] : 'unspecified (no polarcad.json)',
       'polarcad.outputs': JSON.stringify(outputs),
       'polarcad.output_layout': 'channels-last (as TensorFlow.js)',
     };

@@ -1,0 +1,55 @@
+/**
+ * The names of a run directory's files: the one place that knows them (docs/training.md describes
+ * each). A run of `polarcad train` (and of the experiments, `cv`, `evaluate`) holds:
+ *
+ *   config.json        options, resolved configuration, status ('running' | 'complete')
+ *   history.csv        one row per epoch (stage, epoch, loss, acc, val_loss, val_acc, lr, seconds)
+ *   predictions.csv    patient_id, label, prob, predicted, split[, prob_calibrated][, fold]
+ *   metrics.json       test metrics with 95% intervals; `threshold` = the operating threshold
+ *   calibration.json   temperature scaling fitted on validation patients (optional)
+ *   summary.txt        the human summary
+ *   model/             THE weights of the run: model.json + weights.bin + polarcad.json (schema
+ *                      version, preprocessing, SHA-256 of each model file, self-check outputs)
+ *   model.onnx         an ONNX export of model/ for other tools (checksummed in polarcad.json;
+ *                      polarcad itself always loads model/)
+ *   checkpoints/       per-stage checkpoints of an unfinished run (`--resume`)
+ */
+import { join } from 'node:path';
+
+/** Files at the top of a run directory. */
+export const RUN_FILES = {
+  config: 'config.json',
+  history: 'history.csv',
+  predictions: 'predictions.csv',
+  metrics: 'metrics.json',
+  calibration: 'calibration.json',
+  summary: 'summary.txt',
+  evaluate: 'evaluate.json',
+  model: 'model',
+  onnx: 'model.onnx',
+  checkpoints: 'checkpoints',
+  curves: 'training-curves',
+  heatmaps: 'heatmaps',
+  members: 'members',
+} as const;
+export type RunFile = keyof typeof RUN_FILES;
+
+/** Files of a saved model folder (`RUN/model/`). */
+export const MODEL_FILES = {
+  info: 'polarcad.json',
+  topology: 'model.json',
+  weights: 'weights.bin',
+} as const;
+
+/**
+ * Path of one file of the run in `runDir`.
+ * @example runFile('runs/mnv2', 'metrics') // 'runs/mnv2/metrics.json'
+ */
+export function runFile(runDir: string, file: RunFile): string {
+  return join(runDir, RUN_FILES[file]);
+}
+
+/** Path of one file of a saved model folder. */
+export function modelFile(modelDir: string, file: keyof typeof MODEL_FILES): string {
+  return join(modelDir, MODEL_FILES[file]);
+}
