@@ -6,7 +6,7 @@
  * bench/results/accuracy.md (pasted into docs/accuracy.md) and the figures to accuracy.json.
  *
  * Data are generated once under $POLARCAD_SUITE_DIR (default ~/.cache/polarcad/accuracy-suite).
- * POLARCAD_SUITE=c1,c2 runs some cohorts only; POLARCAD_SUITE_OLD=0 skips the two-stage network.
+ * POLARCAD_SUITE=c1,c2 runs some cohorts only (replacing their entries of the previous results); POLARCAD_SUITE_OLD=0 skips the two-stage network.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -68,7 +68,11 @@ export async function run(): Promise<Record<string, unknown>> {
     process.env['POLARCAD_SUITE_DIR'] ?? join(homedir(), '.cache', 'polarcad', 'accuracy-suite');
   await mkdir(dataDir, { recursive: true });
   const only = process.env['POLARCAD_SUITE']?.split(',');
-  const results: Record<string, Record<string, RecipeFigures>> = {};
+  // a run of some cohorts replaces only their entries of the previous results
+  const previous = await readFile(fileURLToPath(new URL('./results/accuracy.json', import.meta.url)), 'utf8')
+    .then((t) => (JSON.parse(t) as { figures?: { results?: Record<string, Record<string, RecipeFigures>> } }).figures?.results ?? {})
+    .catch(() => ({}));
+  const results: Record<string, Record<string, RecipeFigures>> = only === undefined ? {} : { ...previous };
   for (const c of SUITE.filter((s) => only === undefined || only.includes(s.name))) {
     const trainManifest = await ensureCohort(c, 'train', dataDir);
     const testManifest = await ensureCohort(c, 'test', dataDir);

@@ -25,6 +25,8 @@ import '../models/layers/keras-layers.js';
 import { getBackbone } from '../models/table.js';
 import type { NormalDatabase } from '../polarmap/normal-database.js';
 import { openSavedModel, type SavedModelInfo } from '../rundir/model.js';
+import { isLinearModel, openLinearModel } from '../rundir/linear.js';
+import type { PolarModelPredictor } from '../models/linear/polar-model.js';
 import { readRunMetadata, type RunMetadata } from '../rundir/run.js';
 import { InputError } from '../util/errors.js';
 
@@ -36,14 +38,15 @@ export type ModelInfo = SavedModelInfo;
 /** What the reader is told about the model (`GET /api/model`, the page, the report). */
 export interface ModelCard {
   readonly backbone: string;
-  readonly input: InputMode;
+  /** the input mode of a CNN, or the recipe of a closed-form model ('hybrid', ...) */
+  readonly input: string;
   readonly inputSize: number;
   readonly scaling: ScalingMode;
   /** Views the model reads. */
   readonly views: readonly View[];
   readonly camLayer: string;
   /** How the heatmap is computed: CAM for a GAP -> Dense head, else Grad-CAM (as `Explainer`'s 'auto'). */
-  readonly explanation: 'CAM' | 'Grad-CAM';
+  readonly explanation: 'CAM' | 'Grad-CAM' | 'segment evidence';
   /** Where the initial weights came from (plain language), if recorded. */
   readonly weights: string | null;
   /** Shown when the initial weights were the embedded nsfwjs ones (not ImageNet). */
@@ -83,8 +86,10 @@ export interface Predictor {
   readonly card: ModelCard;
   readonly input: InputMode;
   readonly views: readonly View[];
-  /** The model split at its CAM layer: backbone in ONNX Runtime, head in tfjs (`explain/index.ts`). */
-  readonly explainer: Explainer;
+  /** CNN: the model split at its CAM layer: backbone in ONNX Runtime, head in tfjs (`explain/index.ts`); null for a closed-form model. */
+  readonly explainer: Explainer | null;
+  /** Closed-form model (`train --model hybrid|...`): its opened predictor; null for a CNN. */
+  readonly linear: PolarModelPredictor | null;
   readonly threshold: number;
   readonly temperature: number | null;
   readonly normalDb: NormalDatabase | null;
@@ -112,6 +117,7 @@ const estimate = (v: unknown): number | null =>
  * @throws InputError when files are missing, malformed or changed, or the model cannot be split at its CAM layer.
  */
 export async function loadPredictor(path: string, opts: PredictorOptions = {}): Promise<Predictor> {
+  if (await isLinearModel(path)) return loadLinearPredictor(path, opts);
   const { model, info, runDir } = await openSavedModel(path);
   try {
     const meta: RunMetadata = runDir === null ? {} : await readRunMetadata(runDir);
@@ -182,6 +188,7 @@ export async function createPredictor(
     input,
     views: viewsOf(input),
     explainer,
+    linear: null,
     threshold,
     temperature,
     normalDb: opts.normalDb ?? null,
@@ -249,5 +256,56 @@ function modelCard(
     threshold,
     temperature,
     intendedUse: INTENDED_USE,
+  };
+}
+
+/** A predictor of a closed-form model (src/rundir/linear.ts: checksums, self-check, complete run). */
+async function loadLinearPredictor(path: string, opts: PredictorOptions): Promise<Predictor> {
+  const opened = await openLinearModel(path);
+  const meta: RunMetadata = opened.runDir === null ? {} : await readRunMetadata(opened.runDir);
+  const m = opened.predictor.model;
+  const threshold = opts.threshold ?? num(meta.metrics?.['threshold']) ?? 0.5;
+  if (!(threshold > 0 && threshold < 1))
+    throw new InputError(`operating threshold must be in (0, 1), got ${threshold}`);
+  const cnn = m.members.map((x) => x.features).find((f) => f.kind === 'cnn-segments');
+  const base = modelCard(
+    {
+      backbone: cnn?.kind === 'cnn-segments' ? cnn.backbone : 'none',
+      inputSize: cnn?.kind === 'cnn-segments' ? cnn.inputSize : 0,
+      scaling: 'raw',
+    } as ModelInfo,
+    m.views.length === 1 ? (m.views[0] as InputMode) : 'tile2x2',
+    cnn?.kind === 'cnn-segments' ? `${cnn.layer} (segment-pooled)` : 'none',
+    meta,
+    threshold,
+    m.temperature,
+  );
+  const card: ModelCard = {
+    ...base,
+    input: m.recipe,
+    views: m.views,
+    explanation: 'segment evidence',
+    weights: cnn?.kind === 'cnn-segments' ? cnn.weightsDescription : null,
+    weightsDisclaimer:
+      cnn?.kind === 'cnn-segments' && cnn.weightsDescription.startsWith('embedded')
+        ? EMBEDDED_DISCLAIMER
+        : null,
+  };
+  let disposed = false;
+  return {
+    info: { backbone: card.backbone, inputSize: card.inputSize, scaling: 'raw', kind: 'linear' } as ModelInfo,
+    card,
+    input: m.views.length === 1 ? (m.views[0] as InputMode) : 'tile2x2',
+    views: m.views,
+    explainer: null,
+    linear: opened.predictor,
+    threshold,
+    temperature: m.temperature,
+    normalDb: opts.normalDb ?? null,
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await opened.predictor.dispose();
+    },
   };
 }

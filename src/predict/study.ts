@@ -37,6 +37,7 @@ import { bullseyeSvg } from './bullseye.js';
 import { confidenceOf, type ConfidenceBand } from './confidence.js';
 import { mapsFromFiles, type MapsFromFilesOptions, type StudyFile } from './inputs.js';
 import type { Predictor } from './predictor.js';
+import { predictLinearStudy } from './linear-study.js';
 
 /** Side of the overlay panels: one map, or the 2x2 tile. */
 export const DISPLAY_SIZE = { image: 256, tile2x2: 512 } as const;
@@ -143,7 +144,8 @@ function sourceFor(
   return { src, display: tile2x2(src, DISPLAY_SIZE.tile2x2), layout: 'tile2x2' };
 }
 
-function studyScores(
+/** SSS/SRS/SDS of a study when the predictor has a normal database (shared by the CNN and closed-form paths). */
+export function studyScores(
   p: Predictor,
   maps: Partial<Record<View, RgbImage>>,
   opts: PredictStudyOptions,
@@ -225,16 +227,19 @@ export async function predictStudy(
   const missing = p.views.filter((v) => got.maps[v] === undefined);
   if (missing.length > 0)
     throw new InputError(`the model needs ${p.views.join(', ')}; missing: ${missing.join(', ')}`);
+  if (p.linear !== null) return predictLinearStudy(p, got.maps, got.source, opts, t0);
+  const explainer = p.explainer;
+  if (explainer === null) throw new Error('internal error: a CNN predictor without an explainer');
   const { src, display, layout } = sourceFor(p, got.maps);
   const readMs = ms(t0);
 
   const t1 = performance.now();
-  const features = await p.explainer.featureMap(src);
+  const features = await explainer.featureMap(src);
   const backboneMs = ms(t1);
 
   const t2 = performance.now();
-  const head = p.explainer.split.head;
-  const cls = p.explainer.cadClass;
+  const head = explainer.split.head;
+  const cls = explainer.cadClass;
   const gc = gradCam(features, head, cls);
   // as Explainer.explain's 'auto': CAM (Zhou et al. 2016) for a GAP -> Dense head, else Grad-CAM
   const map =

@@ -39,6 +39,8 @@ export const MODEL_FILES = {
   info: 'polarcad.json',
   topology: 'model.json',
   weights: 'weights.bin',
+  /** a closed-form model (`polarcad train --model hybrid|...-logistic`): src/rundir/linear.ts */
+  linear: 'linear-model.json',
 } as const;
 
 /**

@@ -238,7 +238,7 @@ export async function readModelInfo(modelDir: string): Promise<SavedModelInfo> {
 }
 
 /** Refuse a run whose config.json says it is not complete. */
-async function checkRunComplete(runDir: string): Promise<void> {
+export async function checkRunComplete(runDir: string): Promise<void> {
   const p = runFile(runDir, 'config');
   if (!(await pathExists(p))) return;
   let status: unknown;
@@ -257,7 +257,10 @@ async function checkRunComplete(runDir: string): Promise<void> {
  * Verify the SHA-256 of every model file recorded in `info`.
  * @throws InputError naming the first missing or changed file
  */
-export async function verifyChecksums(modelDir: string, info: SavedModelInfo): Promise<void> {
+export async function verifyChecksums(
+  modelDir: string,
+  info: Pick<SavedModelInfo, 'checksums'>,
+): Promise<void> {
   for (const [name, want] of Object.entries(info.checksums ?? {})) {
     const p = join(modelDir, name);
     let got: string;

@@ -11,7 +11,7 @@
  * combination); for a single member, temperature scaling (Guo et al. 2017) is fitted on its
  * out-of-fold probabilities. Neither sees a test patient.
  */
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, type Label, type View } from '../domain/views.js';
@@ -33,6 +33,9 @@ import type { Colormap } from '../polarmap/colormaps.js';
 import { resolveColormap } from '../polarmap/custom-colormap.js';
 import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { runFile } from '../rundir/files.js';
+import { saveLinearModel } from '../rundir/linear.js';
+import { writeRunJson } from '../rundir/run.js';
 import { InputError } from '../util/errors.js';
 
 /** Options of {@link trainLinear}. */
@@ -277,20 +280,10 @@ export async function trainLinear(
   });
   const out = resolve(o.out);
   await writeDirAtomic(out, async (dir) => {
-    await writeFileAtomic(join(dir, 'model', 'linear-model.json'), JSON.stringify(model) + '\n');
-    await writeFileAtomic(
-      join(dir, 'model', 'polarcad.json'),
-      JSON.stringify(
-        {
-          kind: 'linear',
-          recipe: model.recipe,
-          views: model.views,
-          colormap: cm.name,
-          classes: ['normal', 'cad'],
-        },
-        null,
-        2,
-      ) + '\n',
+    await saveLinearModel(
+      runFile(dir, 'model'),
+      model,
+      o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {},
     );
     const header = [
       'patient_id',
@@ -308,60 +301,45 @@ export async function trainLinear(
       'test',
       ...baselines.map((b) => b.probs[i]),
     ]);
-    await writeFileAtomic(join(dir, 'predictions.csv'), stringify(lines, { header: true, columns: header }));
+    await writeFileAtomic(runFile(dir, 'predictions'), stringify(lines, { header: true, columns: header }));
     const main = rows[0];
-    await writeFileAtomic(
-      join(dir, 'metrics.json'),
-      JSON.stringify(
-        {
-          evaluatedOn,
-          n: main.n,
-          threshold: 0.5,
-          accuracy: main.accuracy,
-          auc: main.auc,
-          sensitivity: main.sensitivity,
-          specificity: main.specificity,
-          precision: main.precision,
-          f1: main.f1,
-          confusion: main.confusion,
-          ece: eceValue,
-          selectionLeaksTest: false,
-          rows,
-          comparisons,
-        },
-        null,
-        2,
-      ) + '\n',
-    );
-    await writeFileAtomic(join(dir, 'summary.txt'), summary);
-    await writeFileAtomic(
-      join(dir, 'config.json'),
-      JSON.stringify(
-        {
-          status: 'complete',
-          command: 'train',
-          model: o.recipe,
-          options: { ...o, seed },
-          resolved: {
-            views: cohort.views,
-            colormap: cm.name,
-            colormapSource: how,
-            manifestSha256: cohort.sha256,
-            trainIds: train.map((p) => p.id),
-            testIds: test.map((p) => p.id),
-          },
-          calibrated: true,
-          calibration:
-            model.members.length > 1
-              ? 'stacker on out-of-fold logits'
-              : 'temperature on out-of-fold probabilities',
-          temperature: model.temperature,
-          seconds,
-        },
-        null,
-        2,
-      ) + '\n',
-    );
+    await writeRunJson(dir, 'metrics', {
+      evaluatedOn,
+      n: main.n,
+      threshold: 0.5,
+      accuracy: main.accuracy,
+      auc: main.auc,
+      sensitivity: main.sensitivity,
+      specificity: main.specificity,
+      precision: main.precision,
+      f1: main.f1,
+      confusion: main.confusion,
+      ece: eceValue,
+      selectionLeaksTest: false,
+      rows,
+      comparisons,
+    });
+    await writeFileAtomic(runFile(dir, 'summary'), summary);
+    await writeRunJson(dir, 'config', {
+      status: 'complete',
+      command: 'train',
+      model: o.recipe,
+      options: { ...o, seed },
+      resolved: {
+        views: cohort.views,
+        colormap: cm.name,
+        colormapSource: how,
+        manifest: { sha256: cohort.sha256 },
+        split: { train: train.map((p) => p.id), validation: [], test: test.map((p) => p.id) },
+      },
+      calibrated: true,
+      calibration:
+        model.members.length > 1
+          ? 'stacker on out-of-fold logits'
+          : 'temperature on out-of-fold probabilities',
+      temperature: model.temperature,
+      seconds,
+    });
   });
   return { out, rows, comparisons, summary };
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -87,10 +87,51 @@ test('train (default model: hybrid) writes a run with the network beside both ba
   });
   const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as {
     status: string;
-    resolved: { testIds: string[]; trainIds: string[] };
+    resolved: { split: { train: string[]; test: string[] } };
   };
   assert.equal(config.status, 'complete');
-  assert.equal(config.resolved.testIds.filter((id) => config.resolved.trainIds.includes(id)).length, 0);
+  assert.equal(config.resolved.split.test.filter((id) => config.resolved.split.train.includes(id)).length, 0);
+});
+
+test('predict reads a hybrid run: the same probability as the run, per-disc evidence heatmap, words from the same raster; a changed model file is refused', async () => {
+  const out = join(dir, 'hybrid');
+  const preds = csvRows(await readFile(join(out, 'predictions.csv'), 'utf8'));
+  const m = await loadManifest(manifest);
+  const row = m.rows.find((r) => r.patientId === preds[0].patient_id);
+  assert.ok(row);
+  const r = await cli([
+    'predict',
+    out,
+    '--manifest',
+    manifest,
+    '--format',
+    'json',
+    '--out',
+    join(dir, 'overlays'),
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const results = JSON.parse(r.out) as {
+    study: string;
+    probability: number;
+    sentence: string;
+    viewsUsed: string[];
+    timings: { totalMs: number };
+  }[];
+  const mine = results.find((x) => x.study === row.patientId);
+  assert.ok(mine, r.out.slice(0, 400));
+  // predict finds and cleans the disc of each file again (as for any export), so the pixels differ slightly from the run's crops
+  const diff = Math.abs(mine.probability - Number(preds[0].prob));
+  assert.ok(diff < 0.05, `predict ${mine.probability} vs run ${preds[0].prob}`);
+  assert.deepEqual(mine.viewsUsed, [...VIEWS]);
+  assert.ok(mine.sentence.length > 0);
+  // tamper with the model file: checksum refusal naming it
+  const file = join(out, 'model', 'linear-model.json');
+  const text = await readFile(file, 'utf8');
+  await writeFile(file, text.replace('"intercept":', '"intercept":-0.5+0*'));
+  const bad = await cli(['predict', out, '--manifest', manifest, '--format', 'json']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.err, /linear-model\.json: SHA-256 mismatch/);
+  await writeFile(file, text);
 });
 
 test('train --model segment-logistic: the baseline as a model of its own, calibrated on out-of-fold predictions, beside the pixel baseline', async () => {
