@@ -154,60 +154,87 @@ export async function evaluateModel(
       opts.onProgress?.('evaluate', d, t),
     );
     const labels = manifest.rows.map((r) => r.label as Label);
-    const seed = opts.seed ?? 1;
     const name = m.info.backbone.toLowerCase();
     const description = `${m.info.backbone}, input ${m.info.input}${m.runDir ? ` (run ${basename(m.runDir)})` : ''}`;
-    const mw = metricsWithIntervals(labels, Array.from(probs), {
-      threshold: threshold.value,
-      seed: `${String(seed)}/evaluate`,
-      resamples: opts.resamples,
-    });
-    const row = metricsRowFromIntervals(
-      {
-        name,
-        description,
-        kind: 'model',
-        evaluatedOn: `manifest ${basename(manifest.path)} (${labels.length} patients)`,
-      },
-      mw,
-    );
-    const file = metricsFile({
-      command: 'evaluate',
-      manifest: { path: manifest.path, sha256: manifest.sha256 },
-      protocol: 'external',
-      seed,
-      rows: [row],
-    });
-    const weights = m.config?.resolved?.weights ?? null;
-    const out = resolve(opts.out);
-    await writeDirAtomic(out, async (tmp) => {
-      await writePredictions(
-        runFile(tmp, 'predictions'),
-        manifest.rows.map((r, i) => ({
-          id: r.patientId,
-          label: labels[i],
-          prob: probs[i],
-          predicted: probs[i] >= threshold.value ? 1 : 0,
-        })),
-      );
-      await writeRunJson(tmp, 'metrics', file);
-      const info = {
-        polarcad: 'evaluate',
-        name,
-        description,
+    return await writeEvaluation(manifest, labels, Array.from(probs), threshold, opts, {
+      name,
+      description,
+      info: {
         model: resolve(modelPath),
         run: m.runDir,
         inference: 'ONNX Runtime on model/ (checksums and self-check verified) exported to ONNX',
         backbone: m.info.backbone,
         input: m.info.input,
-        weights,
-        manifest: { path: manifest.path, sha256: manifest.sha256 },
-        threshold,
-      };
-      await writeRunJson(tmp, 'evaluate', info);
+        weights: m.config?.resolved?.weights ?? null,
+      },
     });
-    return { out, row, file, threshold };
   } finally {
     await m.session.dispose();
   }
+}
+
+/** What an evaluation reports about the model (recorded in evaluate.json). */
+export interface EvaluatedModel {
+  readonly name: string;
+  readonly description: string;
+  readonly info: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Metrics with intervals of `probs` on the manifest's patients at `threshold`, written as an
+ * evaluation folder (predictions.csv, metrics.json, evaluate.json), atomically. Shared by every
+ * kind of model.
+ */
+export async function writeEvaluation(
+  manifest: { readonly path: string; readonly sha256: string; readonly rows: readonly StudyRow[] },
+  labels: readonly Label[],
+  probs: readonly number[],
+  threshold: { readonly value: number; readonly rule: string },
+  opts: EvaluateOptions,
+  model: EvaluatedModel,
+): Promise<EvaluateResult> {
+  const seed = opts.seed ?? 1;
+  const mw = metricsWithIntervals(labels, probs, {
+    threshold: threshold.value,
+    seed: `${String(seed)}/evaluate`,
+    resamples: opts.resamples,
+  });
+  const row = metricsRowFromIntervals(
+    {
+      name: model.name,
+      description: model.description,
+      kind: 'model',
+      evaluatedOn: `manifest ${basename(manifest.path)} (${labels.length} patients)`,
+    },
+    mw,
+  );
+  const file = metricsFile({
+    command: 'evaluate',
+    manifest: { path: manifest.path, sha256: manifest.sha256 },
+    protocol: 'external',
+    seed,
+    rows: [row],
+  });
+  const out = resolve(opts.out);
+  await writeDirAtomic(out, async (tmp) => {
+    await writePredictions(
+      runFile(tmp, 'predictions'),
+      manifest.rows.map((r, i) => ({
+        id: r.patientId,
+        label: labels[i],
+        prob: probs[i],
+        predicted: probs[i] >= threshold.value ? 1 : 0,
+      })),
+    );
+    await writeRunJson(tmp, 'metrics', file);
+    await writeRunJson(tmp, 'evaluate', {
+      polarcad: 'evaluate',
+      name: model.name,
+      description: model.description,
+      ...model.info,
+      manifest: { path: manifest.path, sha256: manifest.sha256 },
+      threshold,
+    });
+  });
+  return { out, row, file, threshold };
 }

@@ -134,6 +134,30 @@ test('predict reads a hybrid run: the same probability as the run, per-disc evid
   await writeFile(file, text);
 });
 
+test('evaluate reads a closed-form run: metrics with intervals on a labelled manifest; --sensitivity is refused with the reason', async () => {
+  const out = join(dir, 'hybrid');
+  const r = await cli([
+    'evaluate',
+    out,
+    manifest,
+    '--out',
+    join(dir, 'eval'),
+    '--no-report',
+    '--resamples',
+    '200',
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const metrics = JSON.parse(await readFile(join(dir, 'eval', 'metrics.json'), 'utf8')) as {
+    rows: { name: string; n: number; auc: { estimate: number } }[];
+  };
+  assert.equal(metrics.rows[0].name, 'hybrid');
+  assert.equal(metrics.rows[0].n, 40);
+  assert.ok(metrics.rows[0].auc.estimate > 0.5);
+  const bad = await cli(['evaluate', out, manifest, '--out', join(dir, 'eval2'), '--sensitivity', '0.9']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.err, /closed-form model does not have/);
+});
+
 test('train --model segment-logistic: the baseline as a model of its own, calibrated on out-of-fold predictions, beside the pixel baseline', async () => {
   const out = join(dir, 'seg');
   const r = await cli([

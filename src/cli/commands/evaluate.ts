@@ -4,6 +4,8 @@
  */
 import type { Command } from 'commander';
 import { evaluateModel } from '../../evaluate/evaluate-model.js';
+import { isLinearModel } from '../../rundir/linear.js';
+import { evaluateLinear } from '../../workflows/evaluate-linear.js';
 import { formatMetricsTable } from '../../evaluate/metrics-row.js';
 import { writeReport } from '../../report/html.js';
 import { InputError } from '../../util/errors.js';
@@ -50,7 +52,7 @@ export function registerEvaluate(program: Command): void {
           throw new InputError(`--resamples must be a whole number >= 1, got "${o.resamples}"`);
         const progress = createProgress('evaluate');
         try {
-          const r = await evaluateModel(model, manifest, {
+          const r = await ((await isLinearModel(model)) ? evaluateLinear : evaluateModel)(model, manifest, {
             out: o.out,
             threshold: fraction('--threshold', o.threshold),
             sensitivity: fraction('--sensitivity', o.sensitivity),

@@ -1,0 +1,84 @@
+/**
+ * `polarcad evaluate RUN MANIFEST` for a closed-form model (`train --model hybrid|...`): the
+ * saved model (verified by src/rundir/linear.ts) predicts every patient of a labelled manifest of
+ * prepared crops; metrics with 95% intervals are written like any evaluation
+ * (`writeEvaluation`). A closed-form model has no validation patients, so `--sensitivity`
+ * (a threshold chosen on them) is refused; give `--threshold`.
+ */
+import { basename, resolve } from 'node:path';
+import type { RgbImage } from '../domain/image.js';
+import type { Label, View } from '../domain/views.js';
+import { writeEvaluation, type EvaluateOptions, type EvaluateResult } from '../evaluate/evaluate-model.js';
+import { loadManifest } from '../ingest/manifest.js';
+import { readImage } from '../ingest/readers.js';
+import { RECIPE_DESCRIPTIONS } from '../models/linear/polar-model.js';
+import { openLinearModel } from '../rundir/linear.js';
+import { InputError } from '../util/errors.js';
+
+/** Patients predicted per call (bounds the memory of the crops held at once). */
+const BATCH = 32;
+
+/**
+ * Evaluate a closed-form model on a labelled manifest of prepared crops.
+ * @example await evaluateLinear('runs/hybrid', 'external/manifest.csv', { out: 'eval' });
+ */
+export async function evaluateLinear(
+  modelPath: string,
+  manifestPath: string,
+  opts: EvaluateOptions,
+): Promise<EvaluateResult> {
+  if (opts.sensitivity !== undefined)
+    throw new InputError(
+      '--sensitivity chooses the threshold on validation patients, which a closed-form model does not have (its choices are cross-validated): give --threshold',
+    );
+  if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1))
+    throw new InputError(`--threshold must be in [0, 1], got ${opts.threshold}`);
+  const manifest = await loadManifest(manifestPath, { requireLabels: true, requireBothClasses: true });
+  const opened = await openLinearModel(modelPath);
+  const model = opened.predictor.model;
+  const probs: number[] = [];
+  try {
+    for (let start = 0; start < manifest.rows.length; start += BATCH) {
+      const part = manifest.rows.slice(start, start + BATCH);
+      const crops: Partial<Record<View, RgbImage>>[] = [];
+      for (const row of part) {
+        const c: Partial<Record<View, RgbImage>> = {};
+        for (const v of model.views as View[]) {
+          const p = row.views[v];
+          if (p === undefined)
+            throw new InputError(
+              `${manifest.path}: row ${row.row} (patient ${row.patientId}): column ${v} is empty; the model reads ${model.views.join(', ')}`,
+            );
+          c[v] = await readImage(p);
+        }
+        crops.push(c);
+      }
+      for (const r of await opened.predictor.predict(crops)) probs.push(r.probability);
+      opts.onProgress?.('evaluate', Math.min(manifest.rows.length, start + BATCH), manifest.rows.length);
+    }
+  } finally {
+    await opened.predictor.dispose();
+  }
+  const threshold = {
+    value: opts.threshold ?? 0.5,
+    rule: opts.threshold !== undefined ? `fixed at ${opts.threshold}` : 'default 0.5',
+  };
+  return writeEvaluation(
+    manifest,
+    manifest.rows.map((r) => r.label as Label),
+    probs,
+    threshold,
+    opts,
+    {
+      name: model.recipe,
+      description: `${model.recipe}: ${RECIPE_DESCRIPTIONS[model.recipe]}${opened.runDir ? ` (run ${basename(opened.runDir)})` : ''}`,
+      info: {
+        model: resolve(modelPath),
+        run: opened.runDir,
+        inference: 'closed-form model (model/linear-model.json, checksum and self-check verified)',
+        recipe: model.recipe,
+        views: model.views,
+      },
+    },
+  );
+}
