@@ -18,7 +18,8 @@ import type { RgbImage } from '../../domain/image.js';
 import { VIEWS, type View } from '../../domain/views.js';
 import { initBackend } from '../../engine/backend.js';
 import { FeatureCache } from '../../engine/cache.js';
-import { FeatureExtractor } from '../../engine/features.js';
+import { FeatureExtractor, imageContentHash } from '../../engine/features.js';
+import { sha256Hex } from '../../util/hash.js';
 import { colormapFromRows, getColormap, type Colormap } from '../../polarmap/colormaps.js';
 import { renderUptakeMap, rgbToUptake } from '../../polarmap/read-uptake.js';
 import { InputError } from '../../util/errors.js';
@@ -131,11 +132,15 @@ export function stride16Layer(
 }
 
 class CnnSegmentFeaturizer implements Featurizer {
+  private readonly cmKey: string;
+
   constructor(
     readonly features: Extract<MemberFeatures, { kind: 'cnn-segments' }>,
     private readonly cm: Colormap,
     private readonly extractor: FeatureExtractor,
-  ) {}
+  ) {
+    this.cmKey = sha256Hex(cm.table);
+  }
 
   async vectors(
     patients: readonly PatientCrops[],
@@ -150,7 +155,11 @@ class CnnSegmentFeaturizer implements Featurizer {
       const items = patients.map((p, i) => {
         const img = p[v];
         if (img === undefined) throw new InputError(`patient ${i + 1}: view ${v} is missing`);
-        return { image: () => uptakeImage(img, this.cm) };
+        // keyed by the crop and the colour map, so cached features need no uptake conversion
+        return {
+          key: sha256Hex(`${imageContentHash(img)}|uptake|${this.cmKey}`),
+          image: () => uptakeImage(img, this.cm),
+        };
       });
       const [layer] = await this.extractor.getFeatures(items, {
         onProgress: (pr) => onProgress?.(Math.round(done + pr.done / f.views.length), patients.length),
