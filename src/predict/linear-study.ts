@@ -9,11 +9,9 @@
  * evidence. Territory shares and the sentence are read from the same raster, so the words match
  * the picture.
  */
-import sharp from 'sharp';
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, VIEW_CAPTIONS, type View } from '../domain/views.js';
 import { attributeHeatmap, attributeTile } from '../explain/attribution.js';
-import { discMask, renderOverlayFigure } from '../explain/overlay.js';
 import { resizeRgb, tile2x2 } from '../ingest/preprocess.js';
 import type { SegmentEvidence } from '../models/linear/stacked.js';
 import { segmentLabels } from '../polarmap/geometry.js';
@@ -22,6 +20,7 @@ import { confidenceOf } from './confidence.js';
 import type { Predictor } from './predictor.js';
 import {
   DISPLAY_SIZE,
+  studyImages,
   studyScores,
   type PredictStudyOptions,
   type StudyImages,
@@ -129,30 +128,10 @@ export async function predictLinearStudy(
     model: { backbone: p.card.backbone, input: p.card.input },
     timings: { readMs, backboneMs, gradcamMs: 0, explainMs, scoresMs, totalMs: ms(t0) },
   };
-  let overlay: Promise<Uint8Array> | null = null;
-  let original: Promise<Uint8Array> | null = null;
-  const images: StudyImages = {
-    heatmap: heat,
-    size,
-    display,
-    layout,
-    overlayPng: () =>
-      (overlay ??= renderOverlayFigure(
-        display,
-        heat,
-        discMask(size, layout, 1),
-        {
-          caption: att.sentence,
-          originalTitle: layout === 'image' ? VIEW_CAPTIONS[p.views[0]] : 'Polar maps',
-          overlayTitle: `Evidence for CAD per segment (full scale ${EVIDENCE_FULL_SCALE} logit)`,
-        },
-        { layout },
-      ).then((x) => x.png)),
-    originalPng: () =>
-      (original ??= sharp(Buffer.from(display.data), { raw: { width: size, height: size, channels: 3 } })
-        .png()
-        .toBuffer()
-        .then((b) => new Uint8Array(b))),
-  };
+  const images = studyImages(display, heat, layout, {
+    caption: att.sentence,
+    originalTitle: layout === 'image' ? VIEW_CAPTIONS[p.views[0]] : 'Polar maps',
+    overlayTitle: `Evidence for CAD per segment (full scale ${EVIDENCE_FULL_SCALE} logit)`,
+  });
   return { result, images };
 }

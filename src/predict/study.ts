@@ -301,27 +301,41 @@ export async function predictStudy(
     model: { backbone: p.card.backbone, input: p.card.input },
     timings: { readMs, backboneMs, gradcamMs, explainMs, scoresMs, totalMs: ms(t0) },
   };
+  const images = studyImages(shown, heat, layout, {
+    caption,
+    originalTitle,
+    overlayTitle: `${method}, CAD class`,
+  });
+  return { result, images };
+}
+
+/**
+ * The images of a result: the overlay figure and the display map, each PNG encoded on first
+ * request and kept. The figure also covers the displayed map's anti-aliased rim (1 px beyond the
+ * disc), as `Explainer.explain`.
+ */
+export function studyImages(
+  shown: RgbImage,
+  heat: Float32Array,
+  layout: InputLayout,
+  titles: { caption: string; originalTitle: string; overlayTitle: string },
+): StudyImages {
+  const size = shown.width;
   let overlay: Promise<Uint8Array> | null = null;
   let original: Promise<Uint8Array> | null = null;
-  const images: StudyImages = {
+  return {
     heatmap: heat,
     size,
     display: shown,
     layout,
     overlayPng: () =>
-      // the figure also covers the displayed map's anti-aliased rim (1 px beyond the disc), as Explainer.explain
-      (overlay ??= renderOverlayFigure(
-        shown,
-        heat,
-        discMask(size, layout, 1),
-        { caption, originalTitle, overlayTitle: `${method}, CAD class` },
-        { layout },
-      ).then((r) => r.png)),
+      (overlay ??= renderOverlayFigure(shown, heat, discMask(size, layout, 1), titles, { layout }).then(
+        (r) => r.png,
+      )),
     originalPng: () =>
       (original ??= sharp(Buffer.from(shown.data), { raw: { width: size, height: size, channels: 3 } })
         .png()
         .toBuffer()
         .then((b) => new Uint8Array(b))),
   };
-  return { result, images };
 }
