@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { INPUT_KINDS, type InputKind } from '../../train/experiment-data.js';
 import type { ExperimentCommon } from '../../workflows/experiment.js';
+import { isWhole } from '../options/parse.js';
 import { InputError, InputErrors } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
 
@@ -50,8 +51,6 @@ export function parseInputKind(text: string): InputKind {
   throw new InputError(`--input: must be one of ${INPUT_KINDS.join(', ')}, got "${text}"`);
 }
 
-const whole = (s: string): boolean => /^\d+$/.test(s.trim());
-
 /** Parse the shared options; every problem at once. */
 export function parseCommon(manifest: string, o: CommonCli): ExperimentCommon {
   const problems: string[] = [];
@@ -61,16 +60,16 @@ export function parseCommon(manifest: string, o: CommonCli): ExperimentCommon {
   } catch (e) {
     problems.push((e as Error).message);
   }
-  if (o.augment !== undefined && (!whole(o.augment) || Number(o.augment) < 2))
+  if (o.augment !== undefined && (!isWhole(o.augment) || Number(o.augment) < 2))
     problems.push(`--augment: must be a whole number >= 2, got "${o.augment}"`);
   const scale = Number(o.epochsScale);
   if (o.epochsScale.trim() === '' || !(scale > 0 && Number.isFinite(scale)))
     problems.push(`--epochs-scale: must be a positive number, got "${o.epochsScale}"`);
-  if (!whole(o.batchSize) || Number(o.batchSize) < 1)
+  if (!isWhole(o.batchSize) || Number(o.batchSize) < 1)
     problems.push(`--batch-size: must be a whole number >= 1, got "${o.batchSize}"`);
-  if (!whole(o.microBatch) || Number(o.microBatch) < 1)
+  if (!isWhole(o.microBatch) || Number(o.microBatch) < 1)
     problems.push(`--micro-batch: must be a whole number >= 1, got "${o.microBatch}"`);
-  if (o.inputSize !== undefined && (!whole(o.inputSize) || Number(o.inputSize) < 32))
+  if (o.inputSize !== undefined && (!isWhole(o.inputSize) || Number(o.inputSize) < 32))
     problems.push(`--input-size: must be a whole number >= 32, got "${o.inputSize}"`);
   if (o.seed.trim() === '') problems.push('--seed: must not be empty');
   if (problems.length === 1) throw new InputError(problems[0]);

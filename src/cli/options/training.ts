@@ -6,20 +6,9 @@ import type { Command } from 'commander';
 import { INPUT_MODES, type InputMode } from '../../domain/input-mode.js';
 import { InputError } from '../../util/errors.js';
 
-/** A whole number >= 0 given as `name`, or undefined when absent. @throws InputError naming the option */
-export function wholeOption(name: string, s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  if (!/^\d+$/.test(s.trim())) throw new InputError(`${name} must be a whole number >= 0, got "${s}"`);
-  return Number(s);
-}
+import { wholeOption } from './parse.js';
 
-/** A finite number given as `name`, or undefined when absent. @throws InputError naming the option */
-export function numberOption(name: string, s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  const v = Number(s);
-  if (s.trim() === '' || !Number.isFinite(v)) throw new InputError(`${name} must be a number, got "${s}"`);
-  return v;
-}
+export { numberOption, wholeOption } from './parse.js';
 
 /** Raw values of the shared training options (commander's camelCase names). */
 export interface TrainingCli {
