@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { INPUT_KINDS, type InputKind } from '../../train/experiment-data.js';
 import type { ExperimentCommon } from '../../workflows/experiment.js';
-import { isWhole } from '../options/parse.js';
+import { addOptions, isWhole } from '../options/parse.js';
 import { InputError, InputErrors } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
 
@@ -24,25 +24,22 @@ export interface CommonCli {
 
 /** Add the shared options to `cmd`. */
 export function commonExperimentOptions(cmd: Command, defaultInput = 'stress_ac'): Command {
-  return cmd
-    .requiredOption('--out <dir>', 'output folder (written as a whole when the run succeeds)')
-    .option(
+  cmd.requiredOption('--out <dir>', 'output folder (written as a whole when the run succeeds)');
+  return addOptions(cmd, [
+    [
       '--input <kind>',
       'stress_ac (Hai et al.) | tile2x2 (AC+NAC 2x2) | ac | nac (Apostolopoulos et al.)',
       defaultInput,
-    )
-    .option('--augment <n>', 'rotation augmentation with class balancing to N training images')
-    .option('--seed <seed>', 'random seed (split, initialisation, shuffling)', '1')
-    .option('--epochs-scale <f>', 'multiply every epoch count (e.g. 0.1 for a quick look)', '1')
-    .option('--batch-size <n>', 'batch size', '16')
-    .option(
-      '--micro-batch <n>',
-      'micro-batch of stages that train backbone layers (gradient accumulation)',
-      '8',
-    )
-    .option('--input-size <px>', "input side (default: the backbone table's)")
-    .option('--cache-dir <dir>', 'on-disk feature cache (default: features kept in memory only)')
-    .option('--quiet', 'no progress bars or log lines');
+    ],
+    ['--augment <n>', 'rotation augmentation with class balancing to N training images'],
+    ['--seed <seed>', 'random seed (split, initialisation, shuffling)', '1'],
+    ['--epochs-scale <f>', 'multiply every epoch count (e.g. 0.1 for a quick look)', '1'],
+    ['--batch-size <n>', 'batch size', '16'],
+    ['--micro-batch <n>', 'micro-batch of stages that train backbone layers (gradient accumulation)', '8'],
+    ['--input-size <px>', "input side (default: the backbone table's)"],
+    ['--cache-dir <dir>', 'on-disk feature cache (default: features kept in memory only)'],
+    ['--quiet', 'no progress bars or log lines'],
+  ]);
 }
 
 /** Parse `--input` of the experiments (InputError on anything else). */

@@ -49,3 +49,16 @@ export function numberOption(name: string, s: string | undefined): number | unde
   if (s.trim() === '' || !Number.isFinite(v)) throw new InputError(`${name} must be a number, got "${s}"`);
   return v;
 }
+
+/** One option of a command: flags, help text and (optional) default, as commander takes them. */
+export type OptionSpec = readonly [flags: string, description: string, defaultValue?: string];
+
+/** Add options to `cmd` from a table (one row per option). */
+export function addOptions<
+  C extends { option(flags: string, description: string, defaultValue?: string): C },
+>(cmd: C, specs: readonly OptionSpec[]): C {
+  for (const [flags, description, defaultValue] of specs)
+    if (defaultValue === undefined) cmd.option(flags, description);
+    else cmd.option(flags, description, defaultValue);
+  return cmd;
+}
