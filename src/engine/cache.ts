@@ -26,9 +26,10 @@
  * (`writeFileAtomic`): readers in this or another process see the old file, the new file or
  * nothing, never a partial one; two processes writing the same key write the same bytes.
  */
+import { featureCacheDir } from '../util/env.js';
 import { createHash } from 'node:crypto';
 import { open, rm, stat } from 'node:fs/promises';
-import { endianness, homedir } from 'node:os';
+import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
@@ -83,7 +84,8 @@ export function featureKey(p: FeatureKeyParts): string {
   if (p.weights.length === 0) throw new InputError('feature cache key: the weights identity is empty');
   if (p.cutLayers.length === 0) throw new InputError('feature cache key: no cut layer given');
   const pre = p.preprocessing;
-  if (!Number.isFinite(pre.angle)) throw new InputError(`feature cache key: angle must be finite, got ${pre.angle}`);
+  if (!Number.isFinite(pre.angle))
+    throw new InputError(`feature cache key: angle must be finite, got ${pre.angle}`);
   const canonical = JSON.stringify([
     'polarcad-features',
     CACHE_FORMAT_VERSION,
@@ -128,13 +130,10 @@ export interface FeatureCacheOptions {
 
 /**
  * Default cache folder: `$POLARCAD_CACHE_DIR` when set (used as is), else
- * `$XDG_CACHE_HOME/polarcad/features`, else `~/.cache/polarcad/features`.
+ * `$XDG_CACHE_HOME/polarcad/features`, else `~/.cache/polarcad/features` (src/util/env.ts).
  */
 export function defaultCacheDir(): string {
-  const env = process.env['POLARCAD_CACHE_DIR'];
-  if (env !== undefined && env !== '') return env;
-  const xdg = process.env['XDG_CACHE_HOME'];
-  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'polarcad', 'features');
+  return featureCacheDir();
 }
 
 const KEY_RE = /^[0-9a-f]{64}$/;
@@ -151,12 +150,19 @@ function sizeOf(dims: readonly number[]): number {
 
 /** Serialise an entry (exported for tests and tools). */
 export function encodeEntry(key: string, tensors: readonly FeatureTensor[], dtype: CacheDtype): Buffer {
-  const effective: CacheDtype = dtype === 'float16' && tensors.every((t) => fitsFloat16(t.data)) ? 'float16' : 'float32';
-  const meta: Meta = { key, dtype: effective, tensors: tensors.map((t) => ({ name: t.name, dims: [...t.dims] })) };
+  const effective: CacheDtype =
+    dtype === 'float16' && tensors.every((t) => fitsFloat16(t.data)) ? 'float16' : 'float32';
+  const meta: Meta = {
+    key,
+    dtype: effective,
+    tensors: tensors.map((t) => ({ name: t.name, dims: [...t.dims] })),
+  };
   const metaBuf = Buffer.from(JSON.stringify(meta), 'utf8');
   const parts = tensors.map((t) => {
     if (t.data.length !== sizeOf(t.dims)) {
-      throw new Error(`feature cache: tensor ${t.name} has ${t.data.length} values for dims [${t.dims.join(', ')}]`);
+      throw new Error(
+        `feature cache: tensor ${t.name} has ${t.data.length} values for dims [${t.dims.join(', ')}]`,
+      );
     }
     const arr = effective === 'float16' ? encodeFloat16(t.data) : t.data;
     return Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength);
@@ -183,14 +189,16 @@ export function encodeEntry(key: string, tensors: readonly FeatureTensor[], dtyp
  * (Exported for tests and tools.)
  */
 export function decodeEntry(buf: Buffer, expectedKey: string): FeatureTensor[] | string {
-  if (buf.length < PREAMBLE) return `truncated: ${buf.length} bytes, shorter than the ${PREAMBLE}-byte header`;
+  if (buf.length < PREAMBLE)
+    return `truncated: ${buf.length} bytes, shorter than the ${PREAMBLE}-byte header`;
   if (!buf.subarray(0, 8).equals(MAGIC)) return 'bad magic (not a polarcad feature file)';
   const version = buf.readUInt32LE(8);
   if (version !== CACHE_FORMAT_VERSION) return `format version ${version}, expected ${CACHE_FORMAT_VERSION}`;
   const metaLen = buf.readUInt32LE(12);
   const payloadLen = buf.readBigUInt64LE(16);
   const expected = BigInt(PREAMBLE) + BigInt(metaLen) + payloadLen;
-  if (BigInt(buf.length) !== expected) return `length ${buf.length} bytes, header says ${expected} (truncated or padded)`;
+  if (BigInt(buf.length) !== expected)
+    return `length ${buf.length} bytes, header says ${expected} (truncated or padded)`;
   const sum = createHash('sha256').update(buf.subarray(PREAMBLE)).digest();
   if (!sum.equals(buf.subarray(24, PREAMBLE))) return 'checksum mismatch (corrupt payload or metadata)';
   let meta: Meta;
@@ -206,7 +214,11 @@ export function decodeEntry(buf: Buffer, expectedKey: string): FeatureTensor[] |
   let off = PREAMBLE + metaLen;
   const out: FeatureTensor[] = [];
   for (const t of meta.tensors) {
-    if (typeof t.name !== 'string' || !Array.isArray(t.dims) || !t.dims.every((d) => Number.isInteger(d) && d >= 0)) {
+    if (
+      typeof t.name !== 'string' ||
+      !Array.isArray(t.dims) ||
+      !t.dims.every((d) => Number.isInteger(d) && d >= 0)
+    ) {
       return 'malformed tensor entry in metadata';
     }
     const n = sizeOf(t.dims);
@@ -215,7 +227,8 @@ export function decodeEntry(buf: Buffer, expectedKey: string): FeatureTensor[] |
     // copy into a fresh, aligned buffer
     const raw = new Uint8Array(bytes);
     raw.set(buf.subarray(off, off + bytes));
-    const data = meta.dtype === 'float16' ? decodeFloat16(new Uint16Array(raw.buffer)) : new Float32Array(raw.buffer);
+    const data =
+      meta.dtype === 'float16' ? decodeFloat16(new Uint16Array(raw.buffer)) : new Float32Array(raw.buffer);
     out.push({ name: t.name, dims: t.dims, data });
     off += bytes;
   }
@@ -234,7 +247,15 @@ function copyEntry(e: readonly FeatureTensor[]): FeatureTensor[] {
 export class FeatureCache {
   readonly dir: string;
   readonly dtype: CacheDtype;
-  readonly stats: CacheStats = { hits: 0, memoryHits: 0, misses: 0, corrupt: 0, writes: 0, bytesRead: 0, bytesWritten: 0 };
+  readonly stats: CacheStats = {
+    hits: 0,
+    memoryHits: 0,
+    misses: 0,
+    corrupt: 0,
+    writes: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+  };
   private readonly memoryBytes: number;
   private readonly memory = new Map<string, { entry: FeatureTensor[]; bytes: number }>();
   private memoryUsed = 0;
@@ -245,10 +266,13 @@ export class FeatureCache {
     this.dir = opts.dir ?? defaultCacheDir();
     this.dtype = opts.dtype ?? 'float32';
     if (this.dtype !== 'float32' && this.dtype !== 'float16') {
-      throw new InputError(`feature cache: dtype must be 'float32' or 'float16', got '${String(this.dtype)}'`);
+      throw new InputError(
+        `feature cache: dtype must be 'float32' or 'float16', got '${String(this.dtype)}'`,
+      );
     }
     this.memoryBytes = opts.memoryBytes ?? 0;
-    if (!(this.memoryBytes >= 0)) throw new InputError(`feature cache: memoryBytes must be >= 0, got ${this.memoryBytes}`);
+    if (!(this.memoryBytes >= 0))
+      throw new InputError(`feature cache: memoryBytes must be >= 0, got ${this.memoryBytes}`);
     this.onWarning = opts.onWarning;
   }
 
@@ -318,13 +342,17 @@ export class FeatureCache {
     this.stats.writes++;
     this.stats.bytesWritten += buf.length;
     const stored = decodeEntry(buf, key);
-    if (typeof stored === 'string') throw new Error(`internal error: feature cache entry does not verify after encoding (${stored})`);
+    if (typeof stored === 'string')
+      throw new Error(`internal error: feature cache entry does not verify after encoding (${stored})`);
     this.remember(key, stored);
     return stored;
   }
 
   /** The entry of `key`, computing and storing it on a miss. */
-  async getOrCompute(key: string, compute: () => Promise<FeatureTensor[]> | FeatureTensor[]): Promise<FeatureTensor[]> {
+  async getOrCompute(
+    key: string,
+    compute: () => Promise<FeatureTensor[]> | FeatureTensor[],
+  ): Promise<FeatureTensor[]> {
     const hit = await this.get(key);
     if (hit !== null) return hit;
     return this.put(key, await compute());

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../engine/backend.js';
 import { FeatureCache } from '../engine/cache.js';
 import { imageContentHash } from '../engine/features.js';
@@ -45,6 +46,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { seededInit } from '../train/init.js';
+import { planStrategy } from '../train/strategies.js';
 import {
   applyWeights,
   predict,
@@ -198,16 +200,13 @@ function fmt(x: number, d = 3): string {
   return Number.isFinite(x) ? x.toFixed(d) : 'n/a';
 }
 
-/**
- * Train, evaluate and save one run (see the module comment); with `resume`, continue the run in
- * `out` from its checkpoints using the options saved in its config.json.
- * @throws InputError for bad options or input (naming the file, row or flag).
- */
-export async function runTraining(
+type Resolved = TrainRunOptions & typeof DEFAULTS;
+
+/** The options of a run: `given`, or with `resume` those saved in its config.json; defaults filled. */
+async function resolveOptions(
   given: TrainRunOptions,
-  hooks: TrainRunHooks = {},
-): Promise<TrainRunResult> {
-  const out = resolve(given.out);
+  out: string,
+): Promise<{ opts: TrainRunOptions; o: Resolved }> {
   let opts: TrainRunOptions = given;
   if (given.resume === true) {
     const cfg = await readRunConfig(out);
@@ -220,7 +219,13 @@ export async function runTraining(
   const o = {
     ...DEFAULTS,
     ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
-  } as TrainRunOptions & typeof DEFAULTS;
+  } as Resolved;
+  checkOptions(o);
+  return { opts, o };
+}
+
+/** Refuse inconsistent options (each message names its flag). */
+function checkOptions(o: Resolved): void {
   if (!isInputMode(o.input))
     throw new InputError(`--input must be one of ${INPUT_MODES.join(', ')}, got '${o.input}'`);
   if (o.head !== 'hai' && o.head !== 'apostolopoulos')
@@ -240,11 +245,22 @@ export async function runTraining(
     throw new InputError(`--select-on must be validation or test, got '${String(o.selectOn)}'`);
   if (o.inputSize !== undefined && o.weights !== 'none')
     throw new InputError('--input-size can only change the input side with --weights none');
-  await initBackend('wasm');
-  const seed = o.seed;
-  const rng = new Rng(seed);
+}
 
-  // ---- data
+/** The patients of a run and its three parts (Hai et al. 2022: stratified, seeded). */
+interface RunData {
+  sha256: string;
+  testSha: string | undefined;
+  carved: { train: string[]; validation: string[] };
+  testPatients: Patient[];
+  train: Example[];
+  validation: Example[];
+  test: Example[];
+}
+
+/** Load the manifest(s), split the patients, augment the training part. */
+async function loadRunData(o: Resolved, rng: Rng): Promise<RunData> {
+  const seed = o.seed;
   const { patients, sha256 } = await loadPatients(o.manifest, o.input);
   const byId = new Map(patients.map((p) => [p.id, p]));
   let testPatients: Patient[];
@@ -277,23 +293,28 @@ export async function runTraining(
       : fitPatients.map((p) => toExample(p));
   const validation = valPatients.map((p) => toExample(p));
   const test = testPatients.map((p) => toExample(p));
-  const warnings: string[] = [];
-  if (o.selectOn === 'test') {
-    const w =
-      'WARNING: --select-on test picks the best epochs on the TEST set (the protocol of Hai et al. 2022): the reported test metrics are optimistically biased and leak test information. Recorded in config.json and summary.txt.';
-    warnings.push(w);
-    hooks.onWarning?.(w);
-  }
+  return { sha256, testSha, carved, testPatients, train, validation, test };
+}
 
-  // ---- model
+/** The network of a run: backbone (weights resolved, seeded) + head (seeded). */
+interface RunModel {
+  loaded: Awaited<ReturnType<typeof loadBackbone>>;
+  side: number;
+  model: tf.LayersModel;
+  headLayers: number;
+  nBackbone: number;
+  weightsId: string;
+}
+
+async function buildRunModel(o: Resolved, rng: Rng): Promise<RunModel> {
+  const seed = o.seed;
   const inputSize = o.inputSize;
   const loaded = await loadBackbone(o.backbone, {
     weights: o.weights,
     ...(inputSize !== undefined ? { inputShape: [inputSize, inputSize, 3] as [number, number, 3] } : {}),
     ...(o.alpha !== undefined ? { alpha: o.alpha } : {}),
   });
-  const spec = loaded.spec;
-  const side = inputSize ?? spec.inputSize;
+  const side = inputSize ?? loaded.spec.inputSize;
   const backbone = loaded.model;
   let weightsId: string;
   if (loaded.weights.source === 'random') {
@@ -308,7 +329,13 @@ export async function runTraining(
   seededInit(model.layers.slice(-headLayers), rng.fork('head-init'), 'glorot');
   const nBackbone = model.layers.length - headLayers;
 
-  // ---- unfreeze depth
+  return { loaded, side, model, headLayers, nBackbone, weightsId };
+}
+
+/** The fine-tuning depth: --unfreeze, --unfreeze-from, or Hai et al.'s Table 2 depth. */
+function chooseUnfreeze(o: Resolved, net: RunModel): { k: number; bnPolicy: BnPolicy; unfreezeRule: string } {
+  const { model, nBackbone } = net;
+  const spec = net.loaded.spec;
   let k: number;
   let bnPolicy: BnPolicy;
   let unfreezeRule: string;
@@ -334,25 +361,36 @@ export async function runTraining(
     bnPolicy = m.bnPolicy;
     unfreezeRule = `Hai et al. (2022) Table 2 depth for ${spec.name} (trainable count difference ${m.difference})`;
   }
-  const a = spec.lrExponent;
-  const lr1 = Number(`1e-${a}`);
-  const lr2 = Number(`1e-${a + 2}`);
+  return { k, bnPolicy, unfreezeRule };
+}
+
+/** The warm-up / fine-tune stages of the two-stage recipe (`planStrategy`, Hai et al. 2022). */
+function planStages(o: Resolved, m: RunModel, u: { k: number; bnPolicy: BnPolicy }) {
+  const plan = planStrategy('two-stage', {
+    backboneLayers: Math.max(2, m.nBackbone - 1),
+    finetuneDepth: u.k,
+    finetuneBnPolicy: u.bnPolicy,
+    lrExponent: m.loaded.spec.lrExponent,
+  });
+  const [warm, fine] = plan.stages;
+  const lr1 = Number(`1e-${warm.lrExponent}`);
+  const lr2 = Number(`1e-${fine.lrExponent}`);
   const stages = [
     {
-      name: 'warmup',
+      name: warm.name,
       epochs: o.warmupEpochs,
       lr: lr1,
-      unfreeze: 0,
-      bnPolicy: 'follow' as BnPolicy,
+      unfreeze: warm.unfreeze,
+      bnPolicy: warm.bnPolicy,
       patience: o.patience,
       restoreBest: o.restoreBest,
     },
     {
-      name: 'finetune',
+      name: fine.name,
       epochs: o.finetuneEpochs,
       lr: lr2,
-      unfreeze: k,
-      bnPolicy,
+      unfreeze: fine.unfreeze,
+      bnPolicy: fine.bnPolicy,
       trainBn: o.trainBn,
       patience: o.patience,
       restoreBest: o.restoreBest,
@@ -360,9 +398,29 @@ export async function runTraining(
   ].filter((s) => s.epochs > 0);
   if (stages.length === 0)
     throw new InputError('both --warmup-epochs and --finetune-epochs are 0: nothing to train');
+  return { stages, lr1, lr2, a: m.loaded.spec.lrExponent };
+}
 
-  // ---- config.json (written first; a resumed run must match it)
-  const config = {
+/** Everything a run decided before training: data, network, depth, stages. */
+interface RunPlan {
+  opts: TrainRunOptions;
+  o: Resolved;
+  d: RunData;
+  net: RunModel;
+  u: { k: number; bnPolicy: BnPolicy; unfreezeRule: string };
+  plan: ReturnType<typeof planStages>;
+}
+
+/** config.json of a run (written first; a resumed run must match its `resolved` part). */
+function runConfig(r: RunPlan) {
+  const { opts, o } = r;
+  const seed = o.seed;
+  const { sha256, testSha, carved, testPatients } = r.d;
+  const { loaded, side, model, headLayers, nBackbone, weightsId } = r.net;
+  const spec = loaded.spec;
+  const { k, bnPolicy, unfreezeRule } = r.u;
+  const { stages, lr1, lr2, a } = r.plan;
+  return {
     polarcad: 'train',
     status: 'running',
     options: {
@@ -415,12 +473,26 @@ export async function runTraining(
       },
     },
   };
-  // a complete run is never written in place: train into a sibling, swapped in when complete
-  const work = o.resume === true ? out : await workDirFor(out);
+}
+
+/**
+ * The folder the run is written to: the run itself when resuming (its resolved configuration must
+ * not have changed), else `out`, or a sibling when `out` holds a complete run (never in place).
+ */
+async function openRunDir(
+  given: TrainRunOptions,
+  out: string,
+  resume: boolean,
+  config: object,
+): Promise<string> {
+  const work = resume ? out : await workDirFor(out);
   const ckptDir = runFile(work, 'checkpoints');
-  if (o.resume === true) {
+  if (resume) {
     const prev = await readRunJson(out, 'config');
-    if (JSON.stringify(prev?.resolved) !== JSON.stringify(JSON.parse(jsonText(config)).resolved)) {
+    if (
+      JSON.stringify(prev?.resolved) !==
+      JSON.stringify((JSON.parse(jsonText(config)) as { resolved: unknown }).resolved)
+    ) {
       throw new InputError(
         `--resume ${given.out}: the data or the resolved configuration changed since the run started (compare config.json); start a new run`,
       );
@@ -430,12 +502,171 @@ export async function runTraining(
     await mkdir(work, { recursive: true });
     await writeRunJson(work, 'config', config);
   }
+  return work;
+}
 
-  // ---- train
+/** Temperature scaling (Guo et al. 2017) fitted on the validation patients only (never test). */
+async function fitCalibration(
+  setup: TrainingSetup,
+  net: RunModel,
+  lastStart: number,
+  validation: Example[],
+): Promise<CalibrationFile> {
+  const { model, headLayers } = net;
+  const result = { lastStart };
+  // Temperature scaling (Guo et al. 2017) on the carved validation patients only (never test),
+  // scored by the final model exactly as the trainer scores them for selection.
+  if (validation.length === 0)
+    throw new InputError('--calibrate: no validation patients to fit the temperature on');
+  const valProbs = Array.from(await predict(setup, model, headLayers, result.lastStart, validation));
+  const fit = fitTemperature(
+    validation.map((e) => e.label),
+    valProbs,
+    { from: 'probs' },
+  );
+  return {
+    method: 'temperature scaling (Guo et al. 2017), golden-section search on log T',
+    temperature: fit.temperature,
+    fittedOn: 'validation',
+    n: validation.length,
+    ids: validation.map((e) => e.id),
+    nllBefore: fit.nllBefore,
+    nllAfter: fit.nllAfter,
+  };
+}
+
+/** What a finished training produced, before it is written. */
+interface RunOutcome {
+  result: Awaited<ReturnType<typeof trainStages>>;
+  probs: Float32Array | Float64Array;
+  metrics: MetricsWithIntervals;
+  calibration: CalibrationFile | null;
+  calibrated: number[] | null;
+  seconds: number;
+  warnings: string[];
+}
+
+/** Write every file of the finished run into `work`, config.json (status complete) last. */
+async function writeRunFiles(
+  work: string,
+  r: RunPlan,
+  config: object,
+  x: RunOutcome,
+  hooks: TrainRunHooks,
+): Promise<string> {
+  const { o } = r;
+  const { train, validation, test } = r.d;
+  const { loaded, side, model } = r.net;
+  const spec = loaded.spec;
+  const { k, bnPolicy, unfreezeRule } = r.u;
+  const { lr1, lr2 } = r.plan;
+  const { result, probs, metrics, calibration, calibrated, seconds, warnings } = x;
+  await writeHistory(runFile(work, 'history'), result.history);
+  await writePredictions(
+    runFile(work, 'predictions'),
+    test.map((e, i) => ({
+      id: e.id,
+      label: e.label,
+      prob: probs[i],
+      predicted: probs[i] >= 0.5 ? 1 : 0,
+      split: 'test',
+      ...(calibrated === null ? {} : { probCalibrated: calibrated[i] }),
+    })),
+  );
+  if (calibration !== null) await writeRunJson(work, 'calibration', calibration);
+  const m = metrics.metrics;
+  const metricsJson = {
+    evaluatedOn:
+      o.testManifest === undefined ? 'held-out test split' : `test manifest ${resolve(o.testManifest)}`,
+    n: m.n,
+    threshold: m.threshold,
+    accuracy: metrics.accuracy,
+    auc: metrics.auc,
+    sensitivity: metrics.sensitivity,
+    specificity: metrics.specificity,
+    precision: metrics.precision,
+    f1: metrics.f1,
+    confusion: { tp: m.tp, fp: m.fp, tn: m.tn, fn: m.fn },
+    selectionLeaksTest: o.selectOn === 'test',
+  };
+  await writeRunJson(work, 'metrics', metricsJson);
+  const info = {
+    backbone: spec.name,
+    inputSize: side,
+    scaling: spec.scaling,
+    classes: ['normal', 'cad'],
+    camLayer: spec.camLayer,
+    input: o.input,
+  };
+  await saveModel(runFile(work, 'model'), model, info);
+  await recordOnnxExport(work, exportToOnnx(model));
+  await writeCurves(work, result.history, result.stages, hooks.onWarning);
+  const summary = summaryText({
+    spec: spec.name,
+    o,
+    loaded: loaded.weights.description,
+    k,
+    bnPolicy,
+    unfreezeRule,
+    lr1,
+    lr2,
+    result,
+    metrics,
+    seconds,
+    warnings,
+    nTrain: train.length,
+    nVal: validation.length,
+    nTest: test.length,
+    calibration,
+  });
+  await writeFileAtomic(runFile(work, 'summary'), summary);
+  await writeRunJson(work, 'config', {
+    ...config,
+    status: 'complete',
+    stages: result.stages,
+    seconds,
+    selectionIds: result.selectionIds,
+    calibrated: calibration !== null,
+    temperature: calibration?.temperature ?? null,
+  });
+  return summary;
+}
+
+/**
+ * Train, evaluate and save one run (see the module comment): options -> data -> network ->
+ * fine-tuning depth -> the two-stage recipe (`planStrategy`, Hai et al. 2022) -> `trainStages` ->
+ * test metrics (and calibration) -> the run directory (src/rundir). With `resume`, continue the
+ * run in `out` from its checkpoints using the options saved in its config.json.
+ * @throws InputError for bad options or input (naming the file, row or flag).
+ * @example await runTraining({ manifest: 'prep/manifest.csv', backbone: 'MobileNetV2', out: 'runs/mnv2' })
+ */
+export async function runTraining(
+  given: TrainRunOptions,
+  hooks: TrainRunHooks = {},
+): Promise<TrainRunResult> {
+  const out = resolve(given.out);
+  const { opts, o } = await resolveOptions(given, out);
+  await initBackend('wasm');
+  const rng = new Rng(o.seed);
+  const d = await loadRunData(o, rng);
+  const warnings: string[] = [];
+  if (o.selectOn === 'test') {
+    const w =
+      'WARNING: --select-on test picks the best epochs on the TEST set (the protocol of Hai et al. 2022): the reported test metrics are optimistically biased and leak test information. Recorded in config.json and summary.txt.';
+    warnings.push(w);
+    hooks.onWarning?.(w);
+  }
+  const net = await buildRunModel(o, rng);
+  const u = chooseUnfreeze(o, net);
+  const r: RunPlan = { opts, o, d, net, u, plan: planStages(o, net, u) };
+  const config = runConfig(r);
+  const work = await openRunDir(given, out, o.resume === true, config);
+  const ckptDir = runFile(work, 'checkpoints');
+  const spec = net.loaded.spec;
   const setup = new TrainingSetup({
     backboneName: spec.name,
-    weightsId,
-    inputSize: side,
+    weightsId: net.weightsId,
+    inputSize: net.side,
     scaling: spec.scaling,
     layout: layoutOf(o.input),
     cache: new FeatureCache({
@@ -447,13 +678,13 @@ export async function runTraining(
     const t0 = performance.now();
     const result = await trainStages({
       setup,
-      model,
-      headLayers,
-      train,
-      validation: o.selectOn === 'test' ? test : validation,
-      stages,
+      model: net.model,
+      headLayers: net.headLayers,
+      train: d.train,
+      validation: o.selectOn === 'test' ? d.test : d.validation,
+      stages: r.plan.stages,
       batchSize: o.batchSize,
-      seed,
+      seed: o.seed,
       microBatch: o.microBatch,
       checkpointDir: ckptDir,
       onEvent: hooks.onEvent,
@@ -461,113 +692,27 @@ export async function runTraining(
     });
     if (result.interrupted)
       return { out: work, interrupted: true, stages: result.stages, history: result.history };
-    applyWeights(model, result.weights);
-    const probs = await predict(setup, model, headLayers, result.lastStart, test);
-    const testLabels = test.map((e) => e.label);
-    const metrics = metricsWithIntervals(testLabels, Array.from(probs), { seed: `${seed}/metrics` });
-    let calibration: CalibrationFile | null = null;
-    if (o.calibrate) {
-      // Temperature scaling (Guo et al. 2017) on the carved validation patients only (never test),
-      // scored by the final model exactly as the trainer scores them for selection.
-      if (validation.length === 0)
-        throw new InputError('--calibrate: no validation patients to fit the temperature on');
-      const valProbs = Array.from(await predict(setup, model, headLayers, result.lastStart, validation));
-      const fit = fitTemperature(
-        validation.map((e) => e.label),
-        valProbs,
-        { from: 'probs' },
-      );
-      calibration = {
-        method: 'temperature scaling (Guo et al. 2017), golden-section search on log T',
-        temperature: fit.temperature,
-        fittedOn: 'validation',
-        n: validation.length,
-        ids: validation.map((e) => e.id),
-        nllBefore: fit.nllBefore,
-        nllAfter: fit.nllAfter,
-      };
-    }
+    applyWeights(net.model, result.weights);
+    const probs = await predict(setup, net.model, net.headLayers, result.lastStart, d.test);
+    const metrics = metricsWithIntervals(
+      d.test.map((e) => e.label),
+      Array.from(probs),
+      { seed: `${o.seed}/metrics` },
+    );
+    const calibration = o.calibrate ? await fitCalibration(setup, net, result.lastStart, d.validation) : null;
     const calibrated =
       calibration === null
         ? null
         : applyTemperature(Array.from(probs), calibration.temperature, { from: 'probs' });
     const seconds = (performance.now() - t0) / 1000;
-
-    // ---- outputs
-    await writeHistory(runFile(work, 'history'), result.history);
-    await writePredictions(
-      runFile(work, 'predictions'),
-      test.map((e, i) => ({
-        id: e.id,
-        label: e.label,
-        prob: probs[i],
-        predicted: probs[i] >= 0.5 ? 1 : 0,
-        split: 'test',
-        ...(calibrated === null ? {} : { probCalibrated: calibrated[i] }),
-      })),
-    );
-    if (calibration !== null) await writeRunJson(work, 'calibration', calibration);
-    const m = metrics.metrics;
-    const metricsJson = {
-      evaluatedOn:
-        o.testManifest === undefined ? 'held-out test split' : `test manifest ${resolve(o.testManifest)}`,
-      n: m.n,
-      threshold: m.threshold,
-      accuracy: metrics.accuracy,
-      auc: metrics.auc,
-      sensitivity: metrics.sensitivity,
-      specificity: metrics.specificity,
-      precision: metrics.precision,
-      f1: metrics.f1,
-      confusion: { tp: m.tp, fp: m.fp, tn: m.tn, fn: m.fn },
-      selectionLeaksTest: o.selectOn === 'test',
-    };
-    await writeRunJson(work, 'metrics', metricsJson);
-    const info = {
-      backbone: spec.name,
-      inputSize: side,
-      scaling: spec.scaling,
-      classes: ['normal', 'cad'],
-      camLayer: spec.camLayer,
-      input: o.input,
-    };
-    await saveModel(runFile(work, 'model'), model, info);
-    await recordOnnxExport(work, exportToOnnx(model));
-    await writeCurves(work, result.history, result.stages, hooks.onWarning);
-    const summary = summaryText({
-      spec: spec.name,
-      o,
-      loaded: loaded.weights.description,
-      k,
-      bnPolicy,
-      unfreezeRule,
-      lr1,
-      lr2,
-      result,
-      metrics,
-      seconds,
-      warnings,
-      nTrain: train.length,
-      nVal: validation.length,
-      nTest: test.length,
-      calibration,
-    });
-    await writeFileAtomic(runFile(work, 'summary'), summary);
-    await writeRunJson(work, 'config', {
-      ...config,
-      status: 'complete',
-      stages: result.stages,
-      seconds,
-      selectionIds: result.selectionIds,
-      calibrated: calibration !== null,
-      temperature: calibration?.temperature ?? null,
-    });
+    const outcome = { result, probs, metrics, calibration, calibrated, seconds, warnings };
+    const summary = await writeRunFiles(work, r, config, outcome, hooks);
     await rm(ckptDir, { recursive: true, force: true });
     if (work !== out) await swapInto(work, out);
     return { out, interrupted: false, stages: result.stages, history: result.history, metrics, summary };
   } finally {
     await setup.dispose();
-    model.dispose();
+    net.model.dispose();
   }
 }
 

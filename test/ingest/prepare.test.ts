@@ -463,6 +463,6 @@ describe('polarcad prepare (CLI)', () => {
     assert.match(opt.err, /--views: unknown view stress; expected all or a comma-separated list/);
     const size = await run(['prepare', good, '--out', out2, '--size', 'big']);
     assert.equal(size.code, 2);
-    assert.match(size.err, /--size must be a positive integer, got "big"/);
+    assert.match(size.err, /--size must be a whole number >= 0, got "big"/);
   });
 });

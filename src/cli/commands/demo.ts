@@ -6,15 +6,8 @@
 import type { Command } from 'commander';
 import { runDemo } from '../../workflows/demo.js';
 import type { TrainEvent } from '../../train/trainer.js';
-import { InputError } from '../../util/errors.js';
+import { wholeOption } from '../options/parse.js';
 import { createProgress, type Progress } from '../progress.js';
-
-function optInt(name: string, s: string | undefined, min: number): number | undefined {
-  if (s === undefined) return undefined;
-  if (!/^\d+$/.test(s.trim()) || Number(s) < min)
-    throw new InputError(`${name} must be a whole number >= ${min}, got "${s}"`);
-  return Number(s);
-}
 
 interface DemoCli {
   out: string;
@@ -77,12 +70,12 @@ export function registerDemo(program: Command): void {
         const r = await runDemo({
           out: o.out,
           quick: o.quick === true,
-          patients: optInt('--patients', o.patients, 20),
-          seed: optInt('--seed', o.seed, 0),
-          warmupEpochs: optInt('--warmup-epochs', o.warmupEpochs, 0),
-          finetuneEpochs: optInt('--finetune-epochs', o.finetuneEpochs, 0),
+          patients: wholeOption('--patients', o.patients, { min: 20 }),
+          seed: wholeOption('--seed', o.seed, { min: 0 }),
+          warmupEpochs: wholeOption('--warmup-epochs', o.warmupEpochs, { min: 0 }),
+          finetuneEpochs: wholeOption('--finetune-epochs', o.finetuneEpochs, { min: 0 }),
           weights: o.weights,
-          inputSize: optInt('--input-size', o.inputSize, 32),
+          inputSize: wholeOption('--input-size', o.inputSize, { min: 32 }),
           ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
           heatmaps: o.heatmaps,
           onStep: (i, n, text) => {

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { INPUT_KINDS, type InputKind } from '../../train/experiment-data.js';
 import type { ExperimentCommon } from '../../workflows/experiment.js';
+import { addOptions, isWhole } from '../options/parse.js';
 import { InputError, InputErrors } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
 
@@ -23,25 +24,22 @@ export interface CommonCli {
 
 /** Add the shared options to `cmd`. */
 export function commonExperimentOptions(cmd: Command, defaultInput = 'stress_ac'): Command {
-  return cmd
-    .requiredOption('--out <dir>', 'output folder (written as a whole when the run succeeds)')
-    .option(
+  cmd.requiredOption('--out <dir>', 'output folder (written as a whole when the run succeeds)');
+  return addOptions(cmd, [
+    [
       '--input <kind>',
       'stress_ac (Hai et al.) | tile2x2 (AC+NAC 2x2) | ac | nac (Apostolopoulos et al.)',
       defaultInput,
-    )
-    .option('--augment <n>', 'rotation augmentation with class balancing to N training images')
-    .option('--seed <seed>', 'random seed (split, initialisation, shuffling)', '1')
-    .option('--epochs-scale <f>', 'multiply every epoch count (e.g. 0.1 for a quick look)', '1')
-    .option('--batch-size <n>', 'batch size', '16')
-    .option(
-      '--micro-batch <n>',
-      'micro-batch of stages that train backbone layers (gradient accumulation)',
-      '8',
-    )
-    .option('--input-size <px>', "input side (default: the backbone table's)")
-    .option('--cache-dir <dir>', 'on-disk feature cache (default: features kept in memory only)')
-    .option('--quiet', 'no progress bars or log lines');
+    ],
+    ['--augment <n>', 'rotation augmentation with class balancing to N training images'],
+    ['--seed <seed>', 'random seed (split, initialisation, shuffling)', '1'],
+    ['--epochs-scale <f>', 'multiply every epoch count (e.g. 0.1 for a quick look)', '1'],
+    ['--batch-size <n>', 'batch size', '16'],
+    ['--micro-batch <n>', 'micro-batch of stages that train backbone layers (gradient accumulation)', '8'],
+    ['--input-size <px>', "input side (default: the backbone table's)"],
+    ['--cache-dir <dir>', 'on-disk feature cache (default: features kept in memory only)'],
+    ['--quiet', 'no progress bars or log lines'],
+  ]);
 }
 
 /** Parse `--input` of the experiments (InputError on anything else). */
@@ -49,8 +47,6 @@ export function parseInputKind(text: string): InputKind {
   if ((INPUT_KINDS as readonly string[]).includes(text)) return text as InputKind;
   throw new InputError(`--input: must be one of ${INPUT_KINDS.join(', ')}, got "${text}"`);
 }
-
-const whole = (s: string): boolean => /^\d+$/.test(s.trim());
 
 /** Parse the shared options; every problem at once. */
 export function parseCommon(manifest: string, o: CommonCli): ExperimentCommon {
@@ -61,16 +57,16 @@ export function parseCommon(manifest: string, o: CommonCli): ExperimentCommon {
   } catch (e) {
     problems.push((e as Error).message);
   }
-  if (o.augment !== undefined && (!whole(o.augment) || Number(o.augment) < 2))
+  if (o.augment !== undefined && (!isWhole(o.augment) || Number(o.augment) < 2))
     problems.push(`--augment: must be a whole number >= 2, got "${o.augment}"`);
   const scale = Number(o.epochsScale);
   if (o.epochsScale.trim() === '' || !(scale > 0 && Number.isFinite(scale)))
     problems.push(`--epochs-scale: must be a positive number, got "${o.epochsScale}"`);
-  if (!whole(o.batchSize) || Number(o.batchSize) < 1)
+  if (!isWhole(o.batchSize) || Number(o.batchSize) < 1)
     problems.push(`--batch-size: must be a whole number >= 1, got "${o.batchSize}"`);
-  if (!whole(o.microBatch) || Number(o.microBatch) < 1)
+  if (!isWhole(o.microBatch) || Number(o.microBatch) < 1)
     problems.push(`--micro-batch: must be a whole number >= 1, got "${o.microBatch}"`);
-  if (o.inputSize !== undefined && (!whole(o.inputSize) || Number(o.inputSize) < 32))
+  if (o.inputSize !== undefined && (!isWhole(o.inputSize) || Number(o.inputSize) < 32))
     problems.push(`--input-size: must be a whole number >= 32, got "${o.inputSize}"`);
   if (o.seed.trim() === '') problems.push('--seed: must not be empty');
   if (problems.length === 1) throw new InputError(problems[0]);

@@ -4,15 +4,11 @@
  */
 import type { Command } from 'commander';
 import { VIEWS, isView, type View } from '../../domain/views.js';
+import { wholeNumber } from '../options/parse.js';
 import { InputError } from '../../util/errors.js';
 import { prepare, DEFAULT_PREPARE_SIZE } from '../../ingest/prepare.js';
 import { DEFAULT_MAX_PIXELS } from '../../ingest/readers.js';
 import { createProgress } from '../progress.js';
-
-function parseIntOption(name: string, s: string): number {
-  if (!/^\d+$/.test(s.trim())) throw new InputError(`${name} must be a positive integer, got "${s}"`);
-  return Number(s);
-}
 
 function parseViews(s: string): 'all' | View[] {
   if (s.trim() === 'all') return 'all';
@@ -65,9 +61,9 @@ export function registerPrepare(program: Command): void {
       try {
         const report = await prepare(manifest, {
           out: o.out,
-          size: parseIntOption('--size', o.size),
+          size: wholeNumber('--size', o.size),
           views: parseViews(o.views),
-          maxPixels: parseIntOption('--max-pixels', o.maxPixels),
+          maxPixels: wholeNumber('--max-pixels', o.maxPixels),
           skipBad: o.skipBad ?? false,
           onProgress: (done, total) => progress.update(done, total),
         });

@@ -10,14 +10,9 @@ import { SEMIQUANT_SPLITS, type SemiquantSplit } from '../../evaluate/semiquant.
 import { scoreManifest } from '../../evaluate/score-run.js';
 import { resolveColormap } from '../../polarmap/custom-colormap.js';
 import { loadNormalDatabase } from '../../polarmap/normal-database.js';
+import { wholeNumber } from '../options/parse.js';
 import { InputError } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
-
-function parseInteger(name: string, s: string, min: number): number {
-  if (!/^\d+$/.test(s.trim()) || Number(s) < min)
-    throw new InputError(`${name} must be an integer >= ${min}, got "${s}"`);
-  return Number(s);
-}
 
 function parseChoice<T extends string>(name: string, s: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(s))
@@ -77,9 +72,9 @@ export function registerScore(program: Command): void {
           out: o.out,
           split,
           seed,
-          folds: parseInteger('--folds', o.folds, 2),
-          minNormals: parseInteger('--min-normals', o.minNormals, 2),
-          resamples: parseInteger('--resamples', o.resamples, 1),
+          folds: wholeNumber('--folds', o.folds, { min: 2 }),
+          minNormals: wholeNumber('--min-normals', o.minNormals, { min: 2 }),
+          resamples: wholeNumber('--resamples', o.resamples, { min: 1 }),
           input,
           ...(colormap ? { colormap } : {}),
           ...(normalDb ? { normalDb } : {}),

@@ -8,6 +8,7 @@ import { BUILTIN_COLORMAPS, getColormap, isBuiltinColormap } from '../../polarma
 import { DIFFICULTIES, type Difficulty } from '../../synth/types.js';
 import { synthesizeToDir } from '../../synth/synthesize.js';
 import { DEFAULT_LAYOUT_SPEC, parseLayout } from '../../domain/layout.js';
+import { isWhole } from '../options/parse.js';
 import { InputError, InputErrors } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
 
@@ -25,8 +26,6 @@ interface SynthCliOptions {
   mapSize: string;
   workers?: string;
 }
-
-const isUint = (s: string): boolean => /^\d+$/.test(s.trim());
 
 export function registerSynth(program: Command): void {
   program
@@ -48,7 +47,7 @@ export function registerSynth(program: Command): void {
     .option('--workers <n>', 'worker threads (default: cores, at most 4)')
     .action(async (o: SynthCliOptions) => {
       const problems: string[] = [];
-      if (!isUint(o.patients) || Number(o.patients) < 1)
+      if (!isWhole(o.patients) || Number(o.patients) < 1)
         problems.push(`--patients: must be a whole number >= 1, got "${o.patients}"`);
       const prevalence = Number(o.prevalence);
       if (o.prevalence.trim() === '' || !(prevalence >= 0 && prevalence <= 1))
@@ -61,9 +60,9 @@ export function registerSynth(program: Command): void {
         problems.push(`--format: must be png or jpeg, got "${o.format}"`);
       if (!(DIFFICULTIES as readonly string[]).includes(o.difficulty))
         problems.push(`--difficulty: must be one of ${DIFFICULTIES.join(', ')}, got "${o.difficulty}"`);
-      if (!isUint(o.mapSize) || Number(o.mapSize) < 16 || Number(o.mapSize) > 1024)
+      if (!isWhole(o.mapSize) || Number(o.mapSize) < 16 || Number(o.mapSize) > 1024)
         problems.push(`--map-size: must be a whole number in [16, 1024], got "${o.mapSize}"`);
-      if (o.workers !== undefined && (!isUint(o.workers) || Number(o.workers) < 1))
+      if (o.workers !== undefined && (!isWhole(o.workers) || Number(o.workers) < 1))
         problems.push(`--workers: must be a whole number >= 1, got "${o.workers}"`);
       if (o.seed.trim() === '') problems.push('--seed: must not be empty');
       const pageLayout = parseLayout(o.pageLayout);

@@ -9,6 +9,7 @@ import { initBackend } from '../../engine/backend.js';
 import '../../models/layers/keras-layers.js';
 import { parseIntDomain, parseRealDomain, type HeadSearchSpace } from '../../train/hyperband.js';
 import { runTune } from '../../workflows/tune.js';
+import { addOptions, isWhole } from '../options/parse.js';
 import { InputError } from '../../util/errors.js';
 import {
   commonExperimentOptions,
@@ -35,24 +36,26 @@ export function registerTune(program: Command): void {
       'Hyperband search over the head (units, dropout, optionally the LR exponent) on cached warm-up features, scored on validation only',
     )
     .argument('<manifest>', 'manifest.csv (normally written by `polarcad prepare`)')
-    .requiredOption('--backbone <name>', 'backbone from `polarcad models`')
-    .option('--weights <spec>', 'imagenet | none | PATH', 'imagenet')
-    .option('--max-epochs <R>', 'Hyperband maximum resource R (epochs per configuration)', '100')
-    .option('--eta <eta>', 'Hyperband proportion eta', '3')
-    .option(
+    .requiredOption('--backbone <name>', 'backbone from `polarcad models`');
+  addOptions(cmd, [
+    ['--weights <spec>', 'imagenet | none | PATH', 'imagenet'],
+    ['--max-epochs <R>', 'Hyperband maximum resource R (epochs per configuration)', '100'],
+    ['--eta <eta>', 'Hyperband proportion eta', '3'],
+    [
       '--units <domain>',
       'hidden units: choices "64,128,256,512" or log-uniform range "32..1024"',
       '64,128,256,512',
-    )
-    .option('--dropout <domain>', 'dropout rate: range "0..0.7" or choices "0.25,0.5"', '0..0.7')
-    .option(
+    ],
+    ['--dropout <domain>', 'dropout rate: range "0..0.7" or choices "0.25,0.5"', '0..0.7'],
+    [
       '--lr-exponent <domain>',
       'search the LR exponent a too: choices "3,4" or range "2.5..4.5" (default: the backbone table\'s a)',
-    );
+    ],
+  ]);
   commonExperimentOptions(cmd).action(async (manifest: string, o: TuneCli) => {
     const common = parseCommon(manifest, o);
     const maxEpochs = Number(o.maxEpochs);
-    if (!/^\d+$/.test(o.maxEpochs.trim()) || maxEpochs < 1)
+    if (!isWhole(o.maxEpochs) || maxEpochs < 1)
       throw new InputError(`--max-epochs: must be a whole number >= 1, got "${o.maxEpochs}"`);
     const eta = Number(o.eta);
     if (o.eta.trim() === '' || !(eta > 1))

@@ -6,20 +6,9 @@ import type { Command } from 'commander';
 import { INPUT_MODES, type InputMode } from '../../domain/input-mode.js';
 import { InputError } from '../../util/errors.js';
 
-/** A whole number >= 0 given as `name`, or undefined when absent. @throws InputError naming the option */
-export function wholeOption(name: string, s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  if (!/^\d+$/.test(s.trim())) throw new InputError(`${name} must be a whole number >= 0, got "${s}"`);
-  return Number(s);
-}
+import { addOptions, wholeOption } from './parse.js';
 
-/** A finite number given as `name`, or undefined when absent. @throws InputError naming the option */
-export function numberOption(name: string, s: string | undefined): number | undefined {
-  if (s === undefined) return undefined;
-  const v = Number(s);
-  if (s.trim() === '' || !Number.isFinite(v)) throw new InputError(`${name} must be a number, got "${s}"`);
-  return v;
-}
+export { numberOption, wholeOption } from './parse.js';
 
 /** Raw values of the shared training options (commander's camelCase names). */
 export interface TrainingCli {
@@ -63,22 +52,20 @@ export interface TrainingHelp {
 
 /** Add the shared training options to `cmd` (defaults: Hai et al. 2022). */
 export function addTrainingOptions(cmd: Command, help: TrainingHelp): Command {
-  return cmd
-    .option('--weights <w>', 'imagenet | none | PATH (Keras .h5 or tfjs folder)', 'imagenet')
-    .option('--input <mode>', `model input: ${INPUT_MODES.join(' | ')}`, 'stress_ac')
-    .option('--head <head>', 'hai | apostolopoulos', 'hai')
-    .option('--warmup-epochs <n>', 'head-only epochs (lr 10^-a)', '100')
-    .option('--finetune-epochs <n>', 'fine-tuning epochs (lr 10^-(a+2))', '30')
-    .option('--batch-size <n>', 'batch size', '16')
-    .option(
-      '--unfreeze <n>',
-      'top backbone layers trainable when fine-tuning (default: Hai et al. Table 2 depth)',
-    )
-    .option('--augment <n>', help.augment, '0')
-    .option('--seed <n>', help.seed, '1')
-    .option('--patience <n>', 'early stopping: epochs without a better validation score')
-    .option('--input-size <px>', help.inputSize)
-    .option('--cache-dir <dir>', help.cacheDir);
+  return addOptions(cmd, [
+    ['--weights <w>', 'imagenet | none | PATH (Keras .h5 or tfjs folder)', 'imagenet'],
+    ['--input <mode>', `model input: ${INPUT_MODES.join(' | ')}`, 'stress_ac'],
+    ['--head <head>', 'hai | apostolopoulos', 'hai'],
+    ['--warmup-epochs <n>', 'head-only epochs (lr 10^-a)', '100'],
+    ['--finetune-epochs <n>', 'fine-tuning epochs (lr 10^-(a+2))', '30'],
+    ['--batch-size <n>', 'batch size', '16'],
+    ['--unfreeze <n>', 'top backbone layers trainable when fine-tuning (default: Hai et al. Table 2 depth)'],
+    ['--augment <n>', help.augment, '0'],
+    ['--seed <n>', help.seed, '1'],
+    ['--patience <n>', 'early stopping: epochs without a better validation score'],
+    ['--input-size <px>', help.inputSize],
+    ['--cache-dir <dir>', help.cacheDir],
+  ]);
 }
 
 /** Parse the shared training options. @throws InputError naming the first bad option */

@@ -12,10 +12,10 @@
  * `--weights none` is random initialisation: strategy 1 of Hai et al. (2022), training from scratch.
  */
 import { existsSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../../util/errors.js';
+import { kerasHome } from '../../util/env.js';
 import { sha256File } from '../../util/hash.js';
 
 import { getBackbone, mobileNetV2NotopFile, type BackboneSpec } from '../table.js';
@@ -55,8 +55,7 @@ const RANDOM_DESCRIPTION =
 
 /** The folder Keras caches downloaded weights in: `$KERAS_HOME/models`, else `~/.keras/models`. */
 export function kerasModelsDir(): string {
-  const base = process.env['KERAS_HOME'] ?? join(homedir(), '.keras');
-  return join(base, 'models');
+  return join(kerasHome(), 'models');
 }
 
 /** The file name Keras stores this backbone's include_top=False ImageNet weights under. */
