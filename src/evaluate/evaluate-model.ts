@@ -259,7 +259,7 @@ export async function evaluateModel(
     });
     const weights = ((m.config?.resolved ?? {}) as { weights?: unknown }).weights ?? null;
     const out = resolve(opts.out);
-    await writeDirAtomic(out, async (tmp) => {
+    await writeDirAtomic(out, 'evaluate', async (tmp) => {
       await writeFile(
         join(tmp, 'predictions.csv'),
         stringify(

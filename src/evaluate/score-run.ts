@@ -167,7 +167,7 @@ export async function scoreManifest(
   });
   const colormap = { name: reading.colormap, recognised: reading.recognised, coverage: reading.coverage };
   const out = resolve(opts.out);
-  await writeDirAtomic(out, async (tmp) => {
+  await writeDirAtomic(out, 'score', async (tmp) => {
     await writeFile(join(tmp, 'scores.csv'), scoresToCsv(result.patients));
     await writeFile(join(tmp, 'metrics.json'), `${JSON.stringify(file, null, 2)}\n`);
     const info = {

@@ -355,7 +355,7 @@ export async function prepare(manifestPath: string, opts: PrepareOptions): Promi
   let done = 0;
   const total = manifest.rows.length;
 
-  return writeDirAtomic(out, async (tmp) => {
+  return writeDirAtomic(out, 'prepare', async (tmp) => {
     const results = await mapPool(manifest.rows, opts.concurrency ?? 2, async (row) => {
       const r = await prepareStudy(row, views, size, opts.maxPixels);
       if (r.ok) {

@@ -227,7 +227,7 @@ export async function runTune(o: RunTuneOptions): Promise<{ result: HyperbandRes
         o.onTrial?.(t, done, total);
       },
     });
-    const summary = await writeDirAtomic(o.out, (tmp) =>
+    const summary = await writeDirAtomic(o.out, 'tune', (tmp) =>
       writeTuneOutputs(tmp, result, {
         backbone: p.spec.name,
         weights: p.weights.description,

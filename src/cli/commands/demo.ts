@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { runDemo } from '../../report/demo.js';
+import { withForce } from '../options/out.js';
 import type { TrainEvent } from '../../train/trainer.js';
 import { InputError } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
@@ -19,6 +20,7 @@ function optInt(name: string, s: string | undefined, min: number): number | unde
 interface DemoCli {
   out: string;
   quick?: boolean;
+  force?: boolean;
   patients?: string;
   seed: string;
   warmupEpochs?: string;
@@ -30,8 +32,7 @@ interface DemoCli {
 }
 
 export function registerDemo(program: Command): void {
-  program
-    .command('demo')
+  withForce(program.command('demo'))
     .description(
       'the whole story offline: 218 synthetic patients, prepare, MobileNetV2 warm-up + fine-tune, held-out evaluation, semi-quantitative baseline, report',
     )
@@ -77,6 +78,7 @@ export function registerDemo(program: Command): void {
         const r = await runDemo({
           out: o.out,
           quick: o.quick === true,
+          force: o.force === true,
           patients: optInt('--patients', o.patients, 20),
           seed: optInt('--seed', o.seed, 0),
           warmupEpochs: optInt('--warmup-epochs', o.warmupEpochs, 0),

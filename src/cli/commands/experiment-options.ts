@@ -6,6 +6,7 @@ import { parseInputKind } from '../../train/experiment-data.js';
 import type { ExperimentCommon } from '../../train/experiments.js';
 import { InputError, InputErrors } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
+import { withForce } from '../options/out.js';
 
 /** Raw values of the shared options. */
 export interface CommonCli {
@@ -19,11 +20,12 @@ export interface CommonCli {
   inputSize?: string;
   cacheDir?: string;
   quiet?: boolean;
+  force?: boolean;
 }
 
 /** Add the shared options to `cmd`. */
 export function commonExperimentOptions(cmd: Command, defaultInput = 'stress_ac'): Command {
-  return cmd
+  return withForce(cmd)
     .requiredOption('--out <dir>', 'output folder (written as a whole when the run succeeds)')
     .option('--input <kind>', 'stress_ac (Hai et al.) | tile2x2 (AC+NAC 2x2) | ac | nac (Apostolopoulos et al.)', defaultInput)
     .option('--augment <n>', 'rotation augmentation with class balancing to N training images')

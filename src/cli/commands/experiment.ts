@@ -10,16 +10,18 @@ import { resolveWeights } from '../../models/weights/resolve.js';
 import { DEFAULT_FINETUNE_DEPTHS, runBackbonesExperiment, runFinetuneDepthExperiment, runStrategiesExperiment, type ExperimentCommon, type ExperimentResult } from '../../train/experiments.js';
 import { parseStrategies } from '../../train/strategies.js';
 import { writeDirAtomic } from '../../util/atomic.js';
+import { claimOutputDir } from '../../util/output.js';
 import { writeReport } from '../../report/html.js';
 import { InputError, errorMessage } from '../../util/errors.js';
 import { commonExperimentOptions, parseCommon, progressHook, type CommonCli } from './experiment-options.js';
 
 /** Run `fn` into a temporary sibling of `common.out`, renamed into place when it succeeds. */
-async function atomically(common: ExperimentCommon, fn: (c: ExperimentCommon) => Promise<ExperimentResult>): Promise<ExperimentResult> {
+async function atomically(common: ExperimentCommon, force: boolean | undefined, fn: (c: ExperimentCommon) => Promise<ExperimentResult>): Promise<ExperimentResult> {
+  await claimOutputDir(common.out, 'experiment', { inputs: [common.manifest], force });
   await initBackend('wasm');
   const progress = progressHook();
   try {
-    const r = await writeDirAtomic(common.out, (tmp) => fn({ ...common, out: tmp, onProgress: progress.update }));
+    const r = await writeDirAtomic(common.out, 'experiment', (tmp) => fn({ ...common, out: tmp, onProgress: progress.update }));
     progress.stop();
     process.stdout.write(`wrote ${common.out}/ (${r.rows.length} rows)\n`);
     const report = await writeReport(common.out).catch((e: unknown) => void process.stderr.write(`report not written: ${errorMessage(e)}\n`));
@@ -45,7 +47,7 @@ export function registerExperiment(program: Command): void {
     const ids = parseStrategies(o.strategies);
     if (!/^\d+$/.test(o.freezeFirst.trim()) || Number(o.freezeFirst) < 1) throw new InputError(`--freeze-first: must be a whole number >= 1, got "${o.freezeFirst}"`);
     if (ids.some((id) => id !== 'scratch')) await resolveWeights(o.backbone, 'imagenet', { hash: false, ...(common.inputSize ? { inputSize: common.inputSize } : {}) });
-    await atomically(common, (c) => runStrategiesExperiment({ ...c, backbone: o.backbone, strategies: ids, freezeFirst: Number(o.freezeFirst) }));
+    await atomically(common, o.force, (c) => runStrategiesExperiment({ ...c, backbone: o.backbone, strategies: ids, freezeFirst: Number(o.freezeFirst) }));
   });
 
   const backbones = exp
@@ -59,7 +61,7 @@ export function registerExperiment(program: Command): void {
     const names = o.backbones.split(',').map((s) => s.trim()).filter((s) => s !== '');
     if (names.length === 0) throw new InputError('--backbones: no backbone given');
     if (o.weights !== 'imagenet' && o.weights !== 'none') throw new InputError(`--weights: must be imagenet or none, got "${o.weights}"`);
-    await atomically(common, (c) => runBackbonesExperiment({ ...c, backbones: names, weights: o.weights as 'imagenet' | 'none' }));
+    await atomically(common, o.force, (c) => runBackbonesExperiment({ ...c, backbones: names, weights: o.weights as 'imagenet' | 'none' }));
   });
 
   const depth = exp
@@ -80,6 +82,6 @@ export function registerExperiment(program: Command): void {
     if (a !== undefined && !(a > 0 && a < 10)) throw new InputError(`--lr-exponent: must be a number in (0, 10), got "${o.lrExponent}"`);
     // refuse early, with the weights message, when the weights are absent
     await resolveWeights(o.backbone, o.weights, { hash: false, ...(common.inputSize ? { inputSize: common.inputSize } : {}) });
-    await atomically(common, (c) => runFinetuneDepthExperiment({ ...c, depths: depths.map(Number), backbone: o.backbone, weights: o.weights, epochs: Number(o.epochs), ...(a !== undefined ? { lrExponent: a } : {}) }));
+    await atomically(common, o.force, (c) => runFinetuneDepthExperiment({ ...c, depths: depths.map(Number), backbone: o.backbone, weights: o.weights, epochs: Number(o.epochs), ...(a !== undefined ? { lrExponent: a } : {}) }));
   });
 }

@@ -19,6 +19,8 @@ import { resolveColormap } from '../../polarmap/custom-colormap.js';
 import { loadNormalDatabase } from '../../polarmap/normal-database.js';
 import { InputError } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
+import { claimOutputDir } from '../../util/output.js';
+import { withForce } from '../options/out.js';
 
 interface PredictCliOptions {
   manifest?: string;
@@ -28,11 +30,11 @@ interface PredictCliOptions {
   colormap?: string;
   layout?: string;
   threads?: string;
+  force?: boolean;
 }
 
 export function registerPredict(program: Command): void {
-  program
-    .command('predict')
+  withForce(program.command('predict'))
     .description(
       'CAD probability, decision at the operating threshold, Grad-CAM territory summary and (with --normal-db) SSS/SRS/SDS for each study; export pages or single maps, JPEG, PNG or DICOM',
     )
@@ -56,6 +58,8 @@ export function registerPredict(program: Command): void {
       const threads = o.threads === undefined ? undefined : Number(o.threads);
       if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1))
         throw new InputError(`--threads must be a positive integer, got "${o.threads}"`);
+      if (o.out !== undefined)
+        await claimOutputDir(o.out, 'predict', { inputs: [model, ...images], force: o.force, create: true });
       const normalDb = o.normalDb === undefined ? undefined : await loadNormalDatabase(o.normalDb);
       const colormap = o.colormap === undefined ? undefined : await resolveColormap(o.colormap);
       const predictor = await loadPredictor(model, {

@@ -12,6 +12,8 @@ import { resolveColormap } from '../../polarmap/custom-colormap.js';
 import { loadNormalDatabase } from '../../polarmap/normal-database.js';
 import { InputError } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
+import { claimOutputDir } from '../../util/output.js';
+import { withForce } from '../options/out.js';
 
 function parseInteger(name: string, s: string, min: number): number {
   if (!/^\d+$/.test(s.trim()) || Number(s) < min)
@@ -27,6 +29,7 @@ function parseChoice<T extends string>(name: string, s: string, choices: readonl
 
 interface ScoreCliOptions {
   out: string;
+  force?: boolean;
   colormap?: string;
   seed: string;
   split: string;
@@ -39,8 +42,7 @@ interface ScoreCliOptions {
 }
 
 export function registerScore(program: Command): void {
-  program
-    .command('score')
+  withForce(program.command('score'))
     .description(
       'semi-quantitative baseline: segment scores, SSS/SRS/SDS, TPD and the published rules against a normal database fitted on the training normals; writes DIR/scores.csv, DIR/metrics.json, DIR/normal-db.json',
     )
@@ -71,6 +73,10 @@ export function registerScore(program: Command): void {
       const seed = /^\d+$/.test(o.seed.trim()) ? Number(o.seed) : o.seed;
       const colormap = o.colormap === undefined ? undefined : await resolveColormap(o.colormap);
       const normalDb = o.normalDb === undefined ? undefined : await loadNormalDatabase(o.normalDb);
+      await claimOutputDir(o.out, 'score', {
+        inputs: [manifest, ...(o.normalDb !== undefined ? [o.normalDb] : [])],
+        force: o.force,
+      });
       const progress = createProgress('score');
       try {
         const r = await scoreManifest(manifest, {

@@ -10,9 +10,12 @@ import { synthesizeToDir } from '../../synth/synthesize.js';
 import { DEFAULT_LAYOUT_SPEC, parseLayout } from '../../domain/layout.js';
 import { InputError, InputErrors } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
+import { claimOutputDir } from '../../util/output.js';
+import { withForce } from '../options/out.js';
 
 interface SynthCliOptions {
   out: string;
+  force?: boolean;
   patients: string;
   prevalence: string;
   seed: string;
@@ -29,8 +32,7 @@ interface SynthCliOptions {
 const isUint = (s: string): boolean => /^\d+$/.test(s.trim());
 
 export function registerSynth(program: Command): void {
-  program
-    .command('synth')
+  withForce(program.command('synth'))
     .description(
       'generate a synthetic SPECT MPI polar-map cohort with ground truth: images, manifest.csv, ground_truth.csv',
     )
@@ -71,6 +73,7 @@ export function registerSynth(program: Command): void {
       if (problems.length === 1) throw new InputError(problems[0]);
       if (problems.length > 1) throw new InputErrors('synth: invalid options', problems);
 
+      await claimOutputDir(o.out, 'synth', { force: o.force });
       const seed = /^-?\d+$/.test(o.seed.trim()) ? Number(o.seed) : o.seed;
       const progress = createProgress('synth');
       const t0 = Date.now();

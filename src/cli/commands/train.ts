@@ -11,6 +11,8 @@ import { BN_POLICIES, type BnPolicy } from '../../models/unfreeze.js';
 import { writeReport } from '../../report/html.js';
 import { InputError, errorMessage } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
+import { claimOutputDir } from '../../util/output.js';
+import { withForce } from '../options/out.js';
 import {
   addTrainingOptions,
   numberOption,
@@ -35,11 +37,11 @@ interface TrainCli extends TrainingCli {
   resume?: string;
   quiet?: boolean;
   json?: boolean;
+  force?: boolean;
 }
 
 export function registerTrain(program: Command): void {
-  const cmd = program
-    .command('train')
+  const cmd = withForce(program.command('train'))
     .description('train a CNN on prepared polar maps (warm-up, then fine-tuning), evaluate on a held-out test part, write a run directory')
     .argument('[manifest]', 'manifest.csv written by `polarcad prepare` (not needed with --resume)')
     .option('--backbone <name>', 'backbone from `polarcad models`, e.g. MobileNetV2')
@@ -89,6 +91,7 @@ export function registerTrain(program: Command): void {
               microBatch: wholeOption('--micro-batch', c.microBatch),
               calibrate: c.calibrate,
             };
+      if (c.resume === undefined) await claimOutputDir(c.out as string, 'train', { inputs: [manifest as string, ...(c.testManifest !== undefined ? [c.testManifest] : [])], force: c.force, create: true });
       const mode = c.json === true ? 'json' : c.quiet === true ? 'quiet' : 'bar';
       let bar: Progress | null = null;
       const stopBar = (): void => {

@@ -11,6 +11,7 @@ import { parseIntDomain, parseRealDomain, type HeadSearchSpace } from '../../tra
 import { runTune } from '../../train/tune.js';
 import { parseInputKind } from '../../train/experiment-data.js';
 import { InputError } from '../../util/errors.js';
+import { claimOutputDir } from '../../util/output.js';
 import { commonExperimentOptions, parseCommon, progressHook, type CommonCli } from './experiment-options.js';
 
 interface TuneCli extends CommonCli {
@@ -37,6 +38,7 @@ export function registerTune(program: Command): void {
     .option('--lr-exponent <domain>', 'search the LR exponent a too: choices "3,4" or range "2.5..4.5" (default: the backbone table\'s a)');
   commonExperimentOptions(cmd).action(async (manifest: string, o: TuneCli) => {
     const common = parseCommon(manifest, o);
+    await claimOutputDir(o.out, 'tune', { inputs: [manifest], force: o.force });
     const maxEpochs = Number(o.maxEpochs);
     if (!/^\d+$/.test(o.maxEpochs.trim()) || maxEpochs < 1) throw new InputError(`--max-epochs: must be a whole number >= 1, got "${o.maxEpochs}"`);
     const eta = Number(o.eta);
