@@ -10,7 +10,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import { VIEWS, isView, type Label, type View } from '../domain/views.js';
 import { prepareInput, type FeatureSource, type InputLayout, type PatientViews } from '../engine/features.js';
 import { exportToOnnx } from '../engine/onnx/export.js';

@@ -11,7 +11,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import { LABEL_NAMES } from '../domain/views.js';
 import { loadManifest } from '../ingest/manifest.js';
 import type { Colormap } from '../polarmap/colormaps.js';

@@ -16,7 +16,7 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import type { Disc, RgbImage } from '../domain/image.js';
 import { VIEWS, type View } from '../domain/views.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';

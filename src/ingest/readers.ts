@@ -15,13 +15,13 @@
  *   attribute is ever read, logged or returned.
  * Every error is an `InputError` whose message starts with the file's path.
  */
-import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { Metadata } from 'sharp';
 import dicomParser from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
 import type { RgbImage } from '../domain/image.js';
 import { InputError, errorMessage } from '../util/errors.js';
+import { readInputFile } from '../util/read-input.js';
 
 /** Default pixel limit (width * height) of one input image: 50 megapixels. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
@@ -67,16 +67,7 @@ export function detectFormat(bytes: Uint8Array): ImageFormat | null {
  *   pixels, unsupported DICOM encoding.
  */
 export async function readImage(path: string, opts: ReadImageOptions = {}): Promise<RgbImage> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new InputError(`${path}: file not found`, { cause: e });
-    if (code === 'EISDIR') throw new InputError(`${path}: is a directory, not an image file`, { cause: e });
-    throw new InputError(`${path}: cannot read file (${code ?? errorMessage(e)})`, { cause: e });
-  }
-  return decodeImage(bytes, path, opts);
+  return decodeImage(await readInputFile(path, 'image'), path, opts);
 }
 
 /**

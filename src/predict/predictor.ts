@@ -15,7 +15,7 @@
  *                                  2017); also read from metrics.json `calibration.temperature`
  * A bare model folder (model.json + polarcad.json) works too, with threshold 0.5 and no calibration.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
@@ -28,6 +28,7 @@ import { getBackbone } from '../models/table.js';
 import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
 import type { NormalDatabase } from '../polarmap/normal-database.js';
 import { InputError, errorMessage } from '../util/errors.js';
+import { readInputText } from '../util/read-input.js';
 
 /** Model inputs (as `polarcad train --input`). */
 export const MODEL_INPUTS = [
@@ -143,7 +144,7 @@ async function exists(p: string): Promise<boolean> {
 async function readJson(p: string): Promise<unknown> {
   let text: string;
   try {
-    text = await readFile(p, 'utf8');
+    text = await readInputText(p, 'json');
   } catch (e) {
     throw new InputError(`${p}: cannot read (${errorMessage(e)})`);
   }

@@ -9,18 +9,18 @@
  * (docs/manifest.md) gives one study per row (a page, or the view columns); its manual disc boxes
  * are not used here.
  */
-import { readFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import { VIEWS, type View } from '../domain/views.js';
 import { loadManifest, type Layout } from '../ingest/manifest.js';
 import type { Colormap } from '../polarmap/colormaps.js';
 import type { Sex } from '../polarmap/normal-database.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { InputError, errorMessage } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
 import { MAX_STUDY_FILES, viewFromName, type StudyFile } from './inputs.js';
 import type { Predictor } from './predictor.js';
 import { predictStudy, type StudyResult } from './study.js';
+import { readInputFile } from '../util/read-input.js';
 
 /** Output formats of `polarcad predict`. */
 export const PREDICT_FORMATS = ['table', 'csv', 'json'] as const;
@@ -89,15 +89,7 @@ async function readFiles(spec: StudySpec): Promise<StudyFile[]> {
     );
   const out: StudyFile[] = [];
   for (const f of spec.files) {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(f.path);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new InputError(
-        `${f.path}: ${code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? errorMessage(e)})`}`,
-      );
-    }
+    const bytes = await readInputFile(f.path, 'image');
     out.push({ bytes, name: f.path, ...(f.view !== undefined ? { view: f.view } : {}) });
   }
   return out;

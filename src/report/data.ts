@@ -10,6 +10,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { unescapeCell } from '../util/csv.js';
 import type { Label } from '../domain/views.js';
 import { metricsWithIntervals } from '../evaluate/intervals.js';
 import type { MetricsFile, MetricsRow } from '../evaluate/metrics-row.js';
@@ -158,7 +159,7 @@ export interface ReportData {
 async function readCsv(path: string): Promise<Record<string, string>[]> {
   const text = await readTextFile(path);
   try {
-    return parse(text, { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[];
+    return parse(text, { columns: true, skip_empty_lines: true, bom: true, cast: unescapeCell }) as Record<string, string>[];
   } catch (e) {
     throw new InputError(`${path}: not a valid CSV (${errorMessage(e)})`);
   }

@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import type { Disc } from '../domain/image.js';
 import { LABEL_NAMES, VIEWS, VIEW_CAPTIONS, type View } from '../domain/views.js';
 import type { Colormap } from '../polarmap/colormaps.js';

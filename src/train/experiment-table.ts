@@ -5,7 +5,7 @@
  * readable, full precision) and Markdown (rounded, for reports). Rows that were skipped (e.g. no
  * weights on this machine) keep their place with empty metrics and a note.
  */
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 
 /** Test metrics of one configuration (NaN where undefined, e.g. no positive call). */
 export interface ExperimentMetrics {

@@ -13,7 +13,7 @@
  * metrics.json); the experiment writes `<name>.csv`, `<name>.md` and the curves figures.
  */
 import { join } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import * as tf from '@tensorflow/tfjs';
 import { FeatureCache } from '../engine/cache.js';
 import { binaryMetrics } from '../evaluate/metrics.js';

@@ -9,7 +9,7 @@
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../engine/backend.js';
 import { FeatureCache } from '../engine/cache.js';

@@ -6,10 +6,10 @@
  * install script (which would download CUDA / TensorRT extras) is denied in package.json
  * `allowScripts`, so `npm ci` works offline and only the bundled CPU execution provider is used.
  */
-import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { InputError, errorMessage } from '../../util/errors.js';
+import { readInputFile } from '../../util/read-input.js';
 
 /** Options of {@link OnnxModel.create}. */
 export interface OnnxModelOptions {
@@ -57,7 +57,7 @@ export class OnnxModel {
     let bytes: Uint8Array;
     if (typeof model === 'string') {
       try {
-        bytes = new Uint8Array(await readFile(model));
+        bytes = new Uint8Array(await readInputFile(model, 'model'));
       } catch (e) {
         throw new InputError(`${model}: cannot read the ONNX model (${errorMessage(e)})`);
       }
