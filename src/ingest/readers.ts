@@ -96,6 +96,32 @@ export async function decodeImage(
   }
 }
 
+/**
+ * The pixels an encoded image declares in its header (width x height; for DICOM rows x columns),
+ * read without decoding any pixel, so a request can be bounded before it is decoded.
+ * @throws InputError naming the image when it is not a JPEG, PNG or DICOM file or has no size
+ * @example await declaredPixels(pngBytes, 'P001.png') // 65536 for a 256 x 256 map
+ */
+export async function declaredPixels(bytes: Uint8Array, name: string): Promise<number> {
+  const format = detectFormat(bytes);
+  if (format === 'dicom') {
+    const ds = parseDicomBytes(bytes, name);
+    const rows = dicomUint(ds, TAG.rows);
+    const cols = dicomUint(ds, TAG.columns);
+    if (!rows || !cols) throw new InputError(`${name}: DICOM file has no image size (Rows/Columns missing)`);
+    return rows * cols;
+  }
+  if (format === null) throw new InputError(`${name}: is not a JPEG, PNG or DICOM file`);
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw new InputError(`${name}: unreadable ${format.toUpperCase()} file (${errorMessage(e)})`, { cause: e });
+  }
+  if (!meta.width || !meta.height) throw new InputError(`${name}: no image size in its header`);
+  return meta.width * meta.height;
+}
+
 function checkPixelLimit(name: string, width: number, height: number, maxPixels: number): void {
   if (width * height > maxPixels) {
     throw new InputError(
