@@ -88,12 +88,20 @@ function temporaryName(path: string): string {
 
 /**
  * Write a file atomically: write to a temporary sibling, then rename over the target, so a
- * reader never sees a half-written file and a crash leaves no partial output.
+ * reader never sees a half-written file and a crash leaves no partial output. `perms.mode` is the
+ * new file's mode, `perms.dirMode` that of the folders created for it (both under the umask).
  * @example await writeFileAtomic('run/metrics.json', JSON.stringify(m))
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  perms: { readonly mode?: number; readonly dirMode?: number } = {},
+): Promise<void> {
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await mkdir(dirname(path), {
+      recursive: true,
+      ...(perms.dirMode !== undefined ? { mode: perms.dirMode } : {}),
+    });
   } catch (e) {
     throw writeError(dirname(path), e);
   }
@@ -101,7 +109,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   const tmp = temporaryName(path);
   const untrack = track(tmp);
   try {
-    await writeFile(tmp, data);
+    await writeFile(tmp, data, perms.mode !== undefined ? { mode: perms.mode } : {});
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerCache } from './cache.js';
 import { registerCv } from './cv.js';
 import { registerDemo } from './demo.js';
 import { registerEvaluate } from './evaluate.js';
@@ -17,4 +18,4 @@ import { registerTune } from './tune.js';
 /** Every sub-command registers itself on the program. Add one import and one entry per command. */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerModels, registerPrepare, registerSynth, registerExport, registerTrain, registerScore, registerTune, registerExperiment, registerReport, registerPredict, registerServe, registerEvaluate, registerDemo, registerCv];
+export const COMMANDS: readonly RegisterCommand[] = [registerModels, registerPrepare, registerSynth, registerExport, registerTrain, registerScore, registerTune, registerExperiment, registerReport, registerPredict, registerServe, registerEvaluate, registerDemo, registerCv, registerCache];
