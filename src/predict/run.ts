@@ -52,6 +52,8 @@ export interface RunPredictOptions {
   readonly layout?: Layout;
   readonly colormap?: Colormap;
   readonly maxPixels?: number;
+  /** Refuse studies whose colour map is not the model's (see `colormapWarning`) instead of warning. */
+  readonly strict?: boolean;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -138,6 +140,7 @@ export async function runPredict(p: Predictor, opts: RunPredictOptions): Promise
           ...(opts.colormap !== undefined ? { colormap: opts.colormap } : {}),
           ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
           ...(spec.sex !== undefined ? { sex: spec.sex } : {}),
+          ...(opts.strict === true ? { strict: true } : {}),
         },
       );
       let heatmap: string | null = null;
@@ -203,6 +206,13 @@ export function formatTable(rows: readonly PredictRow[]): string {
   const errors = rows.filter((r) => r.error !== null);
   if (errors.length > 0)
     out.push('', `not read (${errors.length}):`, ...errors.map((r) => `  ${r.study}: ${r.error}`));
+  const warned = rows.filter((r) => (r.result?.warnings.length ?? 0) > 0);
+  if (warned.length > 0)
+    out.push(
+      '',
+      `WARNING (${warned.length}):`,
+      ...warned.map((r) => `  ${r.study}: ${r.result?.warnings.join('; ')}`),
+    );
   const scoreNote = rows.find((r) => r.result !== null && !r.result.scores.available)?.result?.scores.reason;
   if (scoreNote) out.push('', `SSS/SRS/SDS: ${scoreNote}`);
   return out.join('\n') + '\n';
@@ -230,6 +240,7 @@ export const CSV_COLUMNS = [
   'sentence',
   'heatmap',
   'error',
+  'warnings',
 ] as const;
 
 /** Rows as CSV (one line per study, errors included). */
@@ -259,6 +270,7 @@ export function formatCsv(rows: readonly PredictRow[]): string {
         x?.sentence ?? '',
         r.heatmap ?? '',
         r.error ?? '',
+        x?.warnings.join('; ') ?? '',
       ];
     }),
     { header: true, columns: [...CSV_COLUMNS] },

@@ -70,6 +70,8 @@ export interface ServeOptions {
   readers?: readonly Reader[];
   /** Host names accepted besides the listening address (e.g. the reading room's DNS name). */
   allowedHosts?: readonly string[];
+  /** Refuse a study whose colour map is not the model's (400) instead of warning in the answer. */
+  strict?: boolean;
   /** TLS certificate and key (PEM): the server speaks HTTPS. */
   tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** Where log lines go (default stdout), and the level (default 'info'; 'silent' for none). */
@@ -297,7 +299,16 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
     if (keep) store.checkRoomToKeep();
     const out = await limiter.run(
       () =>
-        predictStudy(predictor, { files }, { maxPixels, maxTotalPixels: maxRequestPixels, study: 'upload' }),
+        predictStudy(
+          predictor,
+          { files },
+          {
+            maxPixels,
+            maxTotalPixels: maxRequestPixels,
+            study: 'upload',
+            strict: opts.strict === true,
+          },
+        ),
       predictTimeoutMs,
     );
     files.length = 0; // the uploads are not kept

@@ -25,6 +25,7 @@ import { fitTemperature, applyTemperature } from '../evaluate/calibration.js';
 import { metricsWithIntervals, type MetricsWithIntervals } from '../evaluate/intervals.js';
 import { balanceByAugmentation } from '../ingest/augment.js';
 import { loadManifest, type StudyRow } from '../ingest/manifest.js';
+import { preparedColormap } from '../ingest/prepare.js';
 import { readImage } from '../ingest/readers.js';
 import { carveValidation, stratifiedHoldout } from '../ingest/splits.js';
 import {
@@ -622,6 +623,7 @@ export async function runTraining(
       classes: ['normal', 'cad'],
       camLayer: spec.camLayer,
       input: o.input,
+      colormap: await preparedColormap(o.manifest), // the crops' colour map: predict/serve warn on others
     };
     await saveTfjs(model, join(out, 'model'), info);
     await writeFileAtomic(join(out, 'model.onnx'), exportToOnnx(model));

@@ -49,7 +49,13 @@ export async function buildTestModel(
 export async function writeTestRun(
   dir: string,
   model: tf.LayersModel,
-  extra: { input?: string; threshold?: number; temperature?: number; embedded?: boolean } = {},
+  extra: {
+    input?: string;
+    threshold?: number;
+    temperature?: number;
+    embedded?: boolean;
+    colormap?: string;
+  } = {},
 ): Promise<string> {
   const artifacts = await new Promise<tf.io.ModelArtifacts>((res, rej) => {
     model
@@ -82,6 +88,7 @@ export async function writeTestRun(
       classes: ['normal', 'cad'],
       camLayer: 'out_relu',
       input: extra.input ?? 'stress_ac',
+      ...(extra.colormap !== undefined ? { colormap: extra.colormap } : {}),
     }),
   );
   const weights = extra.embedded

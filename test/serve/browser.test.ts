@@ -21,7 +21,8 @@ import type { FastifyInstance } from 'fastify';
 import type * as tf from '@tensorflow/tfjs';
 import { loadPredictor, type Predictor } from '../../src/predict/predictor.js';
 import { buildServer } from '../../src/serve/server.js';
-import { buildTestModel, pageBytes, testPatient, writeTestRun } from '../predict/fixtures.js';
+import sharp from 'sharp';
+import { buildTestModel, pageBytes, singleMapBytes, testPatient, writeTestRun } from '../predict/fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** The docs' screenshots are refreshed only on request (POLARCAD_UPDATE_SCREENSHOTS=1); otherwise a temp folder. */
@@ -42,9 +43,12 @@ before(async () => {
   if (skip) return;
   tmp = await mkdtemp(join(tmpdir(), 'polarcad-browser-'));
   model = await buildTestModel();
-  predictor = await loadPredictor(await writeTestRun(join(tmp, 'run'), model, { embedded: true }), {
-    threads: 1,
-  });
+  predictor = await loadPredictor(
+    await writeTestRun(join(tmp, 'run'), model, { embedded: true, colormap: 'rainbow' }),
+    {
+      threads: 1,
+    },
+  );
   app = await buildServer(predictor, { logLevel: 'silent' });
 });
 after(async () => {
@@ -146,6 +150,27 @@ test(
         'the report is a PNG',
       );
       assert.ok(bytes.length > 20_000, `report ${bytes.length} bytes`);
+
+      // a greyscale copy of a rainbow map: the card warns that the model was trained on rainbow maps
+      const grey = join(tmp, 'P0002_stress_ac.png');
+      await writeFile(
+        grey,
+        await sharp(await singleMapBytes(testPatient(1, 0), 'stress_ac'))
+          .greyscale()
+          .png()
+          .toBuffer(),
+      );
+      await page.setInputFiles('#files', grey);
+      await page.waitForSelector('.study .warning:not([hidden])', { timeout: 120_000 });
+      assert.match(
+        (await page.textContent('.study .warning:not([hidden])')) ?? '',
+        /trained on rainbow maps/,
+      );
+      assert.equal(
+        await page.locator('.study .warning:not([hidden])').count(),
+        1,
+        'only the grey study is warned about',
+      );
 
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       assert.deepEqual(external, [], 'the page loads nothing from elsewhere');

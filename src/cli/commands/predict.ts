@@ -31,6 +31,7 @@ interface PredictCliOptions {
   layout?: string;
   threads?: string;
   force?: boolean;
+  strict?: boolean;
 }
 
 export function registerPredict(program: Command): void {
@@ -50,6 +51,10 @@ export function registerPredict(program: Command): void {
     .option('--colormap <spec>', 'colour map of the exports for the scores (default: recognised)')
     .option('--layout <layout>', 'layout of export pages (default stress_ac,rest_ac/stress_nac,rest_nac)')
     .option('--threads <n>', 'ONNX Runtime threads (default: every core)')
+    .option(
+      '--strict',
+      "refuse a study whose colour map is not the model's training colour map (default: warn)",
+    )
     .action(async (model: string, images: string[], o: PredictCliOptions) => {
       if (!(PREDICT_FORMATS as readonly string[]).includes(o.format))
         throw new InputError(`--format must be one of ${PREDICT_FORMATS.join(', ')}, got "${o.format}"`);
@@ -74,6 +79,7 @@ export function registerPredict(program: Command): void {
           ...(o.out !== undefined ? { out: o.out } : {}),
           ...(layout !== undefined ? { layout } : {}),
           ...(colormap !== undefined ? { colormap } : {}),
+          ...(o.strict === true ? { strict: true } : {}),
           onProgress: (d, t) => progress.update(d, t),
         });
         progress.stop();
@@ -81,6 +87,9 @@ export function registerPredict(program: Command): void {
         process.stdout.write(
           format === 'json' ? formatJson(rows) : format === 'csv' ? formatCsv(rows) : formatTable(rows),
         );
+        for (const r of rows)
+          for (const w of r.result?.warnings ?? [])
+            process.stderr.write(`polarcad predict: WARNING: ${r.study}: ${w}\n`);
         const bad = rows.filter((r) => r.error !== null);
         if (bad.length > 0) {
           throw new InputError(

@@ -34,6 +34,7 @@ interface ServeCliOptions {
   tlsKey?: string;
   allowedHost: string[];
   insecure?: boolean;
+  strict?: boolean;
 }
 
 /** The readers: from --users, from --token-file, generated beyond loopback, or none. */
@@ -108,6 +109,10 @@ export function registerServe(program: Command): void {
       [],
     )
     .option(
+      '--strict',
+      "refuse a study whose colour map is not the model's training colour map (default: warn)",
+    )
+    .option(
       '--insecure',
       'allow plain HTTP beyond loopback (a trusted network only; readers still need a token)',
     )
@@ -133,6 +138,7 @@ export function registerServe(program: Command): void {
         ...(readers !== undefined ? { readers } : {}),
         ...(tls !== undefined ? { tls } : {}),
         allowedHosts: o.allowedHost,
+        strict: o.strict === true,
       });
       if (!loopback && tls === undefined)
         process.stderr.write(

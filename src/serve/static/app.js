@@ -83,6 +83,9 @@ function show(study, ms) {
   const el = study.el;
   $('.status', el).textContent = `done in ${(ms / 1000).toFixed(1)} s`;
   $('.body', el).hidden = false;
+  const warn = $('.warning', el);
+  warn.textContent = (r.warnings ?? []).map((w) => `Warning: ${w}.`).join(' ');
+  warn.hidden = warn.textContent === '';
   $('.pct', el).textContent = pct(r.probability);
   $('.wording', el).textContent = r.confidence.wording + (r.calibrated ? ' (calibrated)' : '');
   const d = $('.decision', el);
