@@ -49,7 +49,7 @@ export interface ClaimOptions {
 /** What {@link checkOutputDir} found at the path. */
 export type OutputState = 'new' | 'own' | 'empty';
 
-const WRITE_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EEXIST']);
+const WRITE_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EEXIST', 'EISDIR']);
 
 /**
  * An error of writing under `path` as an `InputError` naming it when the cause is the place
@@ -66,7 +66,9 @@ export function writeError(path: string, e: unknown): unknown {
         ? 'read-only file system'
         : code === 'ENOSPC' || code === 'EDQUOT'
           ? 'no space left'
-          : 'a file is in the way';
+          : code === 'EISDIR'
+            ? 'a folder is in the way'
+            : 'a file is in the way';
   return new InputError(`--out ${path}: cannot write there (${why}, ${code})`, { cause: e });
 }
 
@@ -87,7 +89,7 @@ export async function readOutputMarker(dir: string): Promise<OutputKind | null> 
 
 /** Write the marker that makes `dir` recognisable as polarcad's `kind` output. */
 export async function writeOutputMarker(dir: string, kind: OutputKind): Promise<void> {
-  const body = { tool: 'polarcad', kind, written: new Date().toISOString() };
+  const body = { tool: 'polarcad', kind }; // no date: outputs stay byte-for-byte reproducible
   await writeFile(join(dir, OUTPUT_MARKER), `${JSON.stringify(body)}\n`);
 }
 
