@@ -126,10 +126,15 @@ async function throughput(page: Buffer): Promise<Record<string, unknown>> {
       .png()
       .toBuffer();
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const token = ((await (await fetch(`${address}/api/session`)).json()) as { csrf: string }).csrf;
     const call = async (): Promise<void> => {
       const form = new FormData();
       form.append('stress_ac', new Blob([png], { type: 'image/png' }), 'upload');
-      const res = await fetch(`${address}/api/predict`, { method: 'POST', body: form });
+      const res = await fetch(`${address}/api/predict`, {
+        method: 'POST',
+        body: form,
+        headers: { 'x-polarcad-csrf': token },
+      });
       if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
       await res.json();
     };

@@ -25,10 +25,15 @@
  * so the caller recomputes it. Writes go to a temporary sibling and are renamed into place
  * (`writeFileAtomic`): readers in this or another process see the old file, the new file or
  * nothing, never a partial one; two processes writing the same key write the same bytes.
+ *
+ * Privacy: the features are derived from patients' images. The folders are created 0700 and the
+ * files 0600 (only the user reads them), and the default folder is made 0700 when found wider.
+ * Nothing expires by itself: `polarcad cache info` shows the size and ages, `polarcad cache clear
+ * [--older-than DAYS]` removes entries ({@link cacheInfo}, {@link clearCache}).
  */
 import { featureCacheDir } from '../util/env.js';
 import { createHash } from 'node:crypto';
-import { open, rm, stat } from 'node:fs/promises';
+import { chmod, open, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -338,7 +343,8 @@ export class FeatureCache {
    */
   async put(key: string, tensors: readonly FeatureTensor[]): Promise<FeatureTensor[]> {
     const buf = encodeEntry(key, tensors, this.dtype);
-    await writeFileAtomic(this.pathOf(key), buf);
+    await this.protect();
+    await writeFileAtomic(this.pathOf(key), buf, { mode: 0o600, dirMode: 0o700 });
     this.stats.writes++;
     this.stats.bytesWritten += buf.length;
     const stored = decodeEntry(buf, key);
@@ -356,6 +362,20 @@ export class FeatureCache {
     const hit = await this.get(key);
     if (hit !== null) return hit;
     return this.put(key, await compute());
+  }
+
+  private protected = false;
+
+  /** Make the default cache folder private (0700) once, also when an older polarcad made it 0755. */
+  private async protect(): Promise<void> {
+    if (this.protected) return;
+    this.protected = true;
+    if (this.dir !== defaultCacheDir()) return;
+    try {
+      if (((await stat(this.dir)).mode & 0o077) !== 0) await chmod(this.dir, 0o700);
+    } catch {
+      /* created 0700 by the first write */
+    }
   }
 
   /** Drop the in-memory layer (the disk is untouched). */
@@ -394,4 +414,96 @@ export class FeatureCache {
       /* already gone */
     }
   }
+}
+
+/** What {@link cacheInfo} reports. */
+export interface CacheInfo {
+  readonly dir: string;
+  readonly files: number;
+  readonly bytes: number;
+  /** Modification times of the oldest and newest entry (ms since the epoch), null when empty. */
+  readonly oldest: number | null;
+  readonly newest: number | null;
+  /** Mode of the folder (e.g. 0o700), null when it does not exist. */
+  readonly mode: number | null;
+}
+
+/** Every entry file (and stale temporary) under a cache folder, with its size and time. */
+async function cacheFiles(dir: string): Promise<{ path: string; size: number; mtimeMs: number }[]> {
+  const out: { path: string; size: number; mtimeMs: number }[] = [];
+  const walk = async (d: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile() && (e.name.endsWith('.feat') || e.name.endsWith('.tmp'))) {
+        const s = await stat(p);
+        out.push({ path: p, size: s.size, mtimeMs: s.mtimeMs });
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/**
+ * Size, number of entries, ages and mode of a feature cache folder.
+ * @example const i = await cacheInfo(defaultCacheDir()); console.log(i.files, i.bytes)
+ */
+export async function cacheInfo(dir = defaultCacheDir()): Promise<CacheInfo> {
+  let mode: number | null = null;
+  try {
+    mode = (await stat(dir)).mode & 0o777;
+  } catch {
+    /* no cache yet */
+  }
+  const files = await cacheFiles(dir);
+  const times = files.map((f) => f.mtimeMs);
+  return {
+    dir,
+    files: files.length,
+    bytes: files.reduce((s, f) => s + f.size, 0),
+    oldest: times.length === 0 ? null : Math.min(...times),
+    newest: times.length === 0 ? null : Math.max(...times),
+    mode,
+  };
+}
+
+/**
+ * Remove the cache's entries, or only those last written more than `olderThanDays` days ago, and
+ * the folders left empty. Only cache files (`*.feat`, temporaries) are removed.
+ * @returns the number of files and bytes removed
+ * @example await clearCache(defaultCacheDir(), 30) // entries older than 30 days
+ */
+export async function clearCache(
+  dir = defaultCacheDir(),
+  olderThanDays?: number,
+  now = Date.now(),
+): Promise<{ files: number; bytes: number }> {
+  const cutoff = olderThanDays === undefined ? Infinity : now - olderThanDays * 86_400_000;
+  let files = 0;
+  let bytes = 0;
+  for (const f of await cacheFiles(dir)) {
+    if (f.mtimeMs >= cutoff) continue;
+    await rm(f.path, { force: true });
+    files++;
+    bytes += f.size;
+  }
+  const prune = async (d: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) if (e.isDirectory()) await prune(join(d, e.name));
+    if (d !== dir) await rmdir(d).catch(() => undefined);
+  };
+  await prune(dir);
+  return { files, bytes };
 }

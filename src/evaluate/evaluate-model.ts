@@ -216,7 +216,7 @@ export async function writeEvaluation(
     rows: [row],
   });
   const out = resolve(opts.out);
-  await writeDirAtomic(out, async (tmp) => {
+  await writeDirAtomic(out, 'evaluate', async (tmp) => {
     await writePredictions(
       runFile(tmp, 'predictions'),
       manifest.rows.map((r, i) => ({

@@ -11,7 +11,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import { LABEL_NAMES } from '../domain/views.js';
 import { loadManifest } from '../ingest/manifest.js';
 import type { Colormap } from '../polarmap/colormaps.js';
@@ -167,7 +167,7 @@ export async function scoreManifest(
   });
   const colormap = { name: reading.colormap, recognised: reading.recognised, coverage: reading.coverage };
   const out = resolve(opts.out);
-  await writeDirAtomic(out, async (tmp) => {
+  await writeDirAtomic(out, 'score', async (tmp) => {
     await writeFile(join(tmp, 'scores.csv'), scoresToCsv(result.patients));
     await writeFile(join(tmp, 'metrics.json'), `${JSON.stringify(file, null, 2)}\n`);
     const info = {

@@ -24,6 +24,7 @@ import { rgbToUptake, segmentMeans } from '../polarmap/read-uptake.js';
 import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { mapPool } from '../util/pool.js';
+import { readInputFile } from '../util/read-input.js';
 
 /** How to read a manifest's images (see the module comment). */
 export type ScoreInput = 'auto' | 'prepared' | 'raw';
@@ -138,7 +139,7 @@ async function loadCrops(row: StudyRow, raw: boolean, opts: ReadStudiesOptions):
       if (path === undefined) continue;
       let bytes: Uint8Array;
       try {
-        bytes = await readFile(path);
+        bytes = await readInputFile(path, 'image');
       } catch (e) {
         throw new InputError(`${where(row)}, ${view}: ${path}: cannot read file (${errorMessage(e)})`, {
           cause: e,

@@ -5,16 +5,17 @@
  * cross-row checks, and reports EVERY problem at once (`InputErrors`), each with its row number
  * (header = row 1) and column. `manifestToCsv` writes a manifest back (used by `prepare`).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { stringify } from 'csv-stringify/sync';
+import { stringify, unescapeCell } from '../util/csv.js';
 import { z } from 'zod';
 import type { Box } from '../domain/image.js';
 import { VIEWS, isView, LABEL_NAMES, type Label, type View } from '../domain/views.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { sha256File, sha256Hex } from '../util/hash.js';
 import { DEFAULT_LAYOUT, formatLayout, parseLayout, type Layout } from '../domain/layout.js';
+import { readInputFile } from '../util/read-input.js';
 
 // The layout string lives in src/domain/layout.ts; re-exported for the manifest's callers.
 export { DEFAULT_LAYOUT, formatLayout, parseLayout, type Layout };
@@ -169,7 +170,7 @@ function parseCsv(text: string, path: string): ParsedRecord[] {
       skip_empty_lines: true,
       relax_column_count: true,
     }) as unknown as { record: string[]; info: { lines: number } }[];
-    return out.map((o) => ({ record: o.record, line: o.info.lines }));
+    return out.map((o) => ({ record: o.record.map(unescapeCell), line: o.info.lines }));
   } catch (e) {
     throw new InputError(`${path}: not a valid CSV file (${errorMessage(e)})`, { cause: e });
   }
@@ -181,20 +182,10 @@ function parseCsv(text: string, path: string): ParsedRecord[] {
  */
 export async function loadManifest(path: string, opts: ManifestOptions = {}): Promise<Manifest> {
   const abs = resolve(path);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(abs);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(
-      code === 'ENOENT'
-        ? `${path}: manifest not found`
-        : `${path}: cannot read manifest (${code ?? errorMessage(e)})`,
-      {
-        cause: e,
-      },
-    );
-  }
+  const bytes = await readInputFile(abs, 'table').catch((e: unknown) => {
+    const missing = (e as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT';
+    throw missing ? new InputError(`${path}: manifest not found`) : e;
+  });
   const sha256 = sha256Hex(bytes);
   const dir = dirname(abs);
   const { rows, clinicalColumns, problems } = validateRecords(

@@ -14,15 +14,17 @@
  * report says why.
  */
 import { writeFile, mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import type { Disc, RgbImage } from '../domain/image.js';
 import { VIEWS, type View } from '../domain/views.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { mapPool } from '../util/pool.js';
-import { readImage } from './readers.js';
+import { decodeImage, readImage } from './readers.js';
+import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
+import { readJsonObject } from '../util/fs.js';
 import { formatLayout, type Layout } from '../domain/layout.js';
 import { loadManifest, manifestToCsv, type StudyRow } from './manifest.js';
 import { findDiscs } from './discs.js';
@@ -80,6 +82,12 @@ export interface PrepareReport {
   /** every problem, one line each ("row R (patient P), view: reason") */
   readonly problems: readonly string[];
   readonly images: readonly ImageReport[];
+  /** The colour map of the cleaned crops, recognised over all of them (null when none fits). */
+  readonly colormap: {
+    readonly name: string;
+    readonly coverage: number;
+    readonly alsoFits: readonly string[];
+  } | null;
 }
 
 /**
@@ -343,6 +351,37 @@ function checkOptions(opts: PrepareOptions): number {
   return size;
 }
 
+/** The colour map of a cohort's cleaned crops by `ColormapRecogniser` (pooled), or null when none fits. */
+async function cohortColormap(results: readonly StudyPreparation[]): Promise<PrepareReport['colormap']> {
+  const rec = new ColormapRecogniser();
+  for (const r of results)
+    for (const png of Object.values(r.crops)) if (png !== undefined) rec.add(await decodeImage(png, 'crop'));
+  try {
+    const { colormap, coverage, alsoFits } = rec.result();
+    return { name: colormap.name, coverage, alsoFits };
+  } catch (e) {
+    if (e instanceof InputError) return null;
+    throw e;
+  }
+}
+
+/**
+ * The colour map recorded by `prepare` for the crops of `manifestPath` (its report.json beside
+ * it), or null when the manifest is not prepare's output or none was recognised. `train` stores
+ * it with the model, so `predict` and `serve` can warn about studies in another colour map.
+ * @example await preparedColormap('prepared/manifest.csv') // 'rainbow'
+ */
+export async function preparedColormap(manifestPath: string): Promise<string | null> {
+  const dir = dirname(resolve(manifestPath));
+  try {
+    const report = await readJsonObject(join(dir, 'report.json'));
+    const cm = report['colormap'] as { name?: unknown } | null | undefined;
+    return report['out'] === dir && typeof cm?.name === 'string' && cm.name !== '' ? cm.name : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Prepare a manifest's images (see the module comment). Returns the report that was written.
  * @throws InputErrors listing every problem (default policy), or when no patient is usable.
@@ -355,7 +394,7 @@ export async function prepare(manifestPath: string, opts: PrepareOptions): Promi
   let done = 0;
   const total = manifest.rows.length;
 
-  return writeDirAtomic(out, async (tmp) => {
+  return writeDirAtomic(out, 'prepare', async (tmp) => {
     const results = await mapPool(manifest.rows, opts.concurrency ?? 2, async (row) => {
       const r = await prepareStudy(row, views, size, opts.maxPixels);
       if (r.ok) {
@@ -397,6 +436,7 @@ export async function prepare(manifestPath: string, opts: PrepareOptions): Promi
       patients: { total, ok: okRows.length, skipped: total - okRows.length },
       problems,
       images,
+      colormap: await cohortColormap(results),
     };
     await writeFile(join(tmp, 'manifest.csv'), manifestToCsv(outRows, out, manifest.clinicalColumns));
     await writeFile(join(tmp, 'report.json'), JSON.stringify(report, null, 2) + '\n');

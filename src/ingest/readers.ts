@@ -15,13 +15,13 @@
  *   attribute is ever read, logged or returned.
  * Every error is an `InputError` whose message starts with the file's path.
  */
-import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { Metadata } from 'sharp';
 import dicomParser from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
 import type { RgbImage } from '../domain/image.js';
 import { InputError, errorMessage } from '../util/errors.js';
+import { readInputFile } from '../util/read-input.js';
 
 /** Default pixel limit (width * height) of one input image: 50 megapixels. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
@@ -67,16 +67,7 @@ export function detectFormat(bytes: Uint8Array): ImageFormat | null {
  *   pixels, unsupported DICOM encoding.
  */
 export async function readImage(path: string, opts: ReadImageOptions = {}): Promise<RgbImage> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new InputError(`${path}: file not found`, { cause: e });
-    if (code === 'EISDIR') throw new InputError(`${path}: is a directory, not an image file`, { cause: e });
-    throw new InputError(`${path}: cannot read file (${code ?? errorMessage(e)})`, { cause: e });
-  }
-  return decodeImage(bytes, path, opts);
+  return decodeImage(await readInputFile(path, 'image'), path, opts);
 }
 
 /**
@@ -103,6 +94,34 @@ export async function decodeImage(
     default:
       throw new InputError(`${name}: is not a JPEG, PNG or DICOM file`);
   }
+}
+
+/**
+ * The pixels an encoded image declares in its header (width x height; for DICOM rows x columns),
+ * read without decoding any pixel, so a request can be bounded before it is decoded.
+ * @throws InputError naming the image when it is not a JPEG, PNG or DICOM file or has no size
+ * @example await declaredPixels(pngBytes, 'P001.png') // 65536 for a 256 x 256 map
+ */
+export async function declaredPixels(bytes: Uint8Array, name: string): Promise<number> {
+  const format = detectFormat(bytes);
+  if (format === 'dicom') {
+    const ds = parseDicomBytes(bytes, name);
+    const rows = dicomUint(ds, TAG.rows);
+    const cols = dicomUint(ds, TAG.columns);
+    if (!rows || !cols) throw new InputError(`${name}: DICOM file has no image size (Rows/Columns missing)`);
+    return rows * cols;
+  }
+  if (format === null) throw new InputError(`${name}: is not a JPEG, PNG or DICOM file`);
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw new InputError(`${name}: unreadable ${format.toUpperCase()} file (${errorMessage(e)})`, {
+      cause: e,
+    });
+  }
+  if (!meta.width || !meta.height) throw new InputError(`${name}: no image size in its header`);
+  return meta.width * meta.height;
 }
 
 function checkPixelLimit(name: string, width: number, height: number, maxPixels: number): void {

@@ -5,7 +5,6 @@
  * `resolveColormap(spec)` is the one entry point the CLI needs: a built-in name
  * (`gray`, `hot`, `cool`, `rainbow`) or a path to a `.csv` or an image (PNG, JPEG, ...).
  */
-import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
@@ -18,6 +17,7 @@ import {
   getColormap,
   isBuiltinColormap,
 } from './colormaps.js';
+import { readInputText } from '../util/read-input.js';
 
 type Rgb = [number, number, number];
 
@@ -93,7 +93,7 @@ export function colormapFromCsvText(text: string, source: string): Colormap {
 export async function loadColormapCsv(path: string): Promise<Colormap> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readInputText(path, 'table');
   } catch (e) {
     throw new InputError(`colour map ${path}: cannot read file (${errorMessage(e)})`, { cause: e });
   }

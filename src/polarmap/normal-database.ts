@@ -20,12 +20,12 @@
  *   -> (state, any correction, any sex).
  * Sex is pooled before correction because AC/NAC differences are the larger ones.
  */
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { View } from '../domain/views.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { N_SEGMENTS } from './geometry.js';
+import { readInputText } from '../util/read-input.js';
 
 export type Sex = 'F' | 'M';
 export type Correction = 'AC' | 'NAC';
@@ -268,7 +268,7 @@ export async function saveNormalDatabase(path: string, db: NormalDatabase): Prom
 export async function loadNormalDatabase(path: string): Promise<NormalDatabase> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readInputText(path, 'json');
   } catch (e) {
     throw new InputError(`normal database ${path}: cannot read file (${errorMessage(e)})`, { cause: e });
   }

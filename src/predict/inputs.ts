@@ -15,7 +15,7 @@ import { findDiscs } from '../ingest/discs.js';
 import { DEFAULT_LAYOUT, formatLayout, type Layout } from '../ingest/manifest.js';
 import { DEFAULT_PREPARE_SIZE, assignLayout } from '../ingest/prepare.js';
 import { resizeRgb } from '../ingest/preprocess.js';
-import { DEFAULT_MAX_PIXELS, decodeImage } from '../ingest/readers.js';
+import { DEFAULT_MAX_PIXELS, declaredPixels, decodeImage } from '../ingest/readers.js';
 import { InputError } from '../util/errors.js';
 
 /** At most this many files make one study (one page, or four single maps). */
@@ -40,6 +40,8 @@ export interface MapsFromFilesOptions {
   readonly size?: number;
   /** Pixel limit per image (default `DEFAULT_MAX_PIXELS`). */
   readonly maxPixels?: number;
+  /** Pixel limit of the study's images together, checked on their headers before decoding (default `maxPixels`). */
+  readonly maxTotalPixels?: number;
   /** Clean only these views of a page (default: every view of the layout). */
   readonly only?: readonly View[];
 }
@@ -85,6 +87,22 @@ function crop(img: RgbImage, disc: Disc, discs: readonly Disc[], size: number): 
 }
 
 /**
+ * Refuse a study whose images declare more than `max` pixels together (headers only, nothing
+ * decoded), so a handful of huge images costs neither time nor memory.
+ * @throws InputError with the total and the limit
+ */
+async function checkTotalPixels(files: readonly StudyFile[], max: number): Promise<void> {
+  let total = 0;
+  for (const f of files) total += await declaredPixels(f.bytes, f.name);
+  if (total > max) {
+    const mp = (n: number): string => `${(n / 1e6).toFixed(1)} megapixels`;
+    throw new InputError(
+      `the images of this study declare ${mp(total)} together, more than the limit of ${mp(max)}; send smaller exports`,
+    );
+  }
+}
+
+/**
  * Decode, find, assign and clean the maps of one study.
  * @throws InputError naming the file: none or more than {@link MAX_STUDY_FILES} files, not an
  *   image, truncated, too many pixels, no disc, a page whose discs do not fit the layout, a view
@@ -103,6 +121,7 @@ export async function mapsFromFiles(
     );
   }
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  await checkTotalPixels(files, opts.maxTotalPixels ?? maxPixels);
   const images: RgbImage[] = [];
   for (const f of files) images.push(await decodeImage(f.bytes, f.name, { maxPixels }));
   const discs = images.map((img) => findDiscs(img));

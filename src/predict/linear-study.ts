@@ -79,6 +79,7 @@ export async function predictLinearStudy(
   source: 'page' | 'maps',
   opts: PredictStudyOptions,
   t0: number,
+  warnings: readonly string[] = [],
 ): Promise<{ result: StudyResult; images: StudyImages }> {
   const linear = p.linear;
   if (linear === null) throw new Error('internal error: predictLinearStudy on a CNN model');
@@ -127,6 +128,7 @@ export async function predictLinearStudy(
         : { kind: 'share', values: att.segments, svg: bullseyeSvg(att.segments, { kind: 'share' }) },
     model: { backbone: p.card.backbone, input: p.card.input },
     timings: { readMs, backboneMs, gradcamMs: 0, explainMs, scoresMs, totalMs: ms(t0) },
+    warnings,
   };
   const images = studyImages(display, heat, layout, {
     caption: att.sentence,

@@ -293,7 +293,13 @@ async function loadLinearPredictor(path: string, opts: PredictorOptions): Promis
   };
   let disposed = false;
   return {
-    info: { backbone: card.backbone, inputSize: card.inputSize, scaling: 'raw', kind: 'linear' } as ModelInfo,
+    info: {
+      backbone: card.backbone,
+      inputSize: card.inputSize,
+      scaling: 'raw',
+      kind: 'linear',
+      colormap: m.colormap.name,
+    } as ModelInfo,
     card,
     input: m.views.length === 1 ? (m.views[0] as InputMode) : 'tile2x2',
     views: m.views,

@@ -9,18 +9,18 @@
  * (docs/manifest.md) gives one study per row (a page, or the view columns); its manual disc boxes
  * are not used here.
  */
-import { readFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import { VIEWS, type View } from '../domain/views.js';
 import { loadManifest, type Layout } from '../ingest/manifest.js';
 import type { Colormap } from '../polarmap/colormaps.js';
 import type { Sex } from '../polarmap/normal-database.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { InputError, errorMessage } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
 import { MAX_STUDY_FILES, viewFromName, type StudyFile } from './inputs.js';
 import type { Predictor } from './predictor.js';
 import { predictStudy, type StudyResult } from './study.js';
+import { readInputFile } from '../util/read-input.js';
 
 /** Output formats of `polarcad predict`. */
 export const PREDICT_FORMATS = ['table', 'csv', 'json'] as const;
@@ -52,6 +52,8 @@ export interface RunPredictOptions {
   readonly layout?: Layout;
   readonly colormap?: Colormap;
   readonly maxPixels?: number;
+  /** Refuse studies whose colour map is not the model's (see `colormapWarning`) instead of warning. */
+  readonly strict?: boolean;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -89,15 +91,7 @@ async function readFiles(spec: StudySpec): Promise<StudyFile[]> {
     );
   const out: StudyFile[] = [];
   for (const f of spec.files) {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(f.path);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new InputError(
-        `${f.path}: ${code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? errorMessage(e)})`}`,
-      );
-    }
+    const bytes = await readInputFile(f.path, 'image');
     out.push({ bytes, name: f.path, ...(f.view !== undefined ? { view: f.view } : {}) });
   }
   return out;
@@ -146,6 +140,7 @@ export async function runPredict(p: Predictor, opts: RunPredictOptions): Promise
           ...(opts.colormap !== undefined ? { colormap: opts.colormap } : {}),
           ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
           ...(spec.sex !== undefined ? { sex: spec.sex } : {}),
+          ...(opts.strict === true ? { strict: true } : {}),
         },
       );
       let heatmap: string | null = null;
@@ -211,6 +206,13 @@ export function formatTable(rows: readonly PredictRow[]): string {
   const errors = rows.filter((r) => r.error !== null);
   if (errors.length > 0)
     out.push('', `not read (${errors.length}):`, ...errors.map((r) => `  ${r.study}: ${r.error}`));
+  const warned = rows.filter((r) => (r.result?.warnings.length ?? 0) > 0);
+  if (warned.length > 0)
+    out.push(
+      '',
+      `WARNING (${warned.length}):`,
+      ...warned.map((r) => `  ${r.study}: ${r.result?.warnings.join('; ')}`),
+    );
   const scoreNote = rows.find((r) => r.result !== null && !r.result.scores.available)?.result?.scores.reason;
   if (scoreNote) out.push('', `SSS/SRS/SDS: ${scoreNote}`);
   return out.join('\n') + '\n';
@@ -238,6 +240,7 @@ export const CSV_COLUMNS = [
   'sentence',
   'heatmap',
   'error',
+  'warnings',
 ] as const;
 
 /** Rows as CSV (one line per study, errors included). */
@@ -267,6 +270,7 @@ export function formatCsv(rows: readonly PredictRow[]): string {
         x?.sentence ?? '',
         r.heatmap ?? '',
         r.error ?? '',
+        x?.warnings.join('; ') ?? '',
       ];
     }),
     { header: true, columns: [...CSV_COLUMNS] },

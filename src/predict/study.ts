@@ -101,6 +101,8 @@ export interface StudyResult {
   };
   readonly model: { readonly backbone: string; readonly input: string };
   readonly timings: StudyTimings;
+  /** What the reader must know before trusting the result (e.g. a colour map unlike the training maps'). */
+  readonly warnings: readonly string[];
 }
 
 /** Images that go with a result (not part of its JSON); PNGs are encoded on first request and kept. */
@@ -130,6 +132,32 @@ export interface PredictStudyOptions extends Omit<MapsFromFilesOptions, 'needed'
   readonly colormap?: Colormap;
   /** Sex for the normal limits, when known. */
   readonly sex?: Sex;
+  /** Refuse (InputError) a study whose colour map is not the one the model was trained on, instead of warning. */
+  readonly strict?: boolean;
+}
+
+/**
+ * The warning for a study whose maps are not in the colour map the model was trained on (recorded
+ * as `colormap` in the model's polarcad.json by `train`), or null when they are, or when the model
+ * records none. Recognised over the study's maps by `ColormapRecogniser` (the rule `prepare` and
+ * `score` use). A CNN reads colours, not uptake: a greyscale copy of a rainbow map can flip the call.
+ * @example colormapWarning(p, maps) // 'the maps look like gray, but the model was trained on rainbow ...'
+ */
+export function colormapWarning(p: Predictor, maps: Partial<Record<View, RgbImage>>): string | null {
+  const trained = p.info['colormap'];
+  if (typeof trained !== 'string' || trained === '') return null;
+  const rec = new ColormapRecogniser();
+  for (const img of Object.values(maps)) if (img !== undefined) rec.add(img);
+  let seen: string;
+  try {
+    const r = rec.result();
+    if (r.colormap.name === trained || r.alsoFits.includes(trained)) return null;
+    seen = `look like the ${r.colormap.name} colour map`;
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    seen = 'are in no known colour map';
+  }
+  return `the maps ${seen}, but the model was trained on ${trained} maps: its probability may be wrong (export the study in ${trained})`;
 }
 
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
@@ -227,7 +255,12 @@ export async function predictStudy(
   const missing = p.views.filter((v) => got.maps[v] === undefined);
   if (missing.length > 0)
     throw new InputError(`the model needs ${p.views.join(', ')}; missing: ${missing.join(', ')}`);
-  if (p.linear !== null) return predictLinearStudy(p, got.maps, got.source, opts, t0);
+  const cmWarning = colormapWarning(p, got.maps);
+  if (cmWarning !== null && opts.strict === true) throw new InputError(`${cmWarning}; refused (strict)`);
+  if (p.linear !== null) {
+    const warnings = cmWarning === null ? [] : [cmWarning];
+    return predictLinearStudy(p, got.maps, got.source, opts, t0, warnings);
+  }
   const explainer = p.explainer;
   if (explainer === null) throw new Error('internal error: a CNN predictor without an explainer');
   const { src, display, layout } = sourceFor(p, got.maps);
@@ -300,6 +333,7 @@ export async function predictStudy(
     bullseye,
     model: { backbone: p.card.backbone, input: p.card.input },
     timings: { readMs, backboneMs, gradcamMs, explainMs, scoresMs, totalMs: ms(t0) },
+    warnings: cmWarning === null ? [] : [cmWarning],
   };
   const images = studyImages(shown, heat, layout, {
     caption,

@@ -4,7 +4,7 @@
  * the older experiments dialect (`accuracy` / `val_accuracy`) is still read.
  */
 import { parse } from 'csv-parse/sync';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import type { Label } from '../domain/views.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';

@@ -9,6 +9,7 @@
  *   GET  /api/results/:id/original.png   the map the model read
  *   DELETE /api/results/:id              forget a result now
  *   GET  /api/model                      the model card and the server's limits
+ *   GET  /api/session                    the reader and the page's anti-forgery token (for programs)
  *   GET  /healthz                        liveness and queue counters
  *   GET  /                               the page
  *
@@ -18,27 +19,40 @@
  * Limits: bytes per file, pixels per image, files per study, a concurrency limit with a bounded
  * queue (503 when full), a per-prediction time limit and a request (upload) timeout. Bad input gets
  * a 4xx JSON `{ error }`; the server goes on serving.
+ * Security (src/serve/security.ts, docs/security.md): Host checked against the listening address,
+ * a same-origin proof for every state-changing request, authentication of readers by access token
+ * when configured (always beyond loopback), TLS when given, security headers by @fastify/helmet;
+ * each result belongs to the reader who asked for it, and kept results are never evicted by
+ * others' uploads (a full keep store refuses new kept results instead).
  */
 import { readFileSync } from 'node:fs';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
 import multipart from '@fastify/multipart';
+import helmet from '@fastify/helmet';
 import { isView } from '../domain/views.js';
 import { MAX_STUDY_FILES, type StudyFile } from '../predict/inputs.js';
 import type { Predictor } from '../predict/predictor.js';
 import { predictStudy, type StudyImages, type StudyResult } from '../predict/study.js';
 import { InputError } from '../util/errors.js';
 import { Limiter, QueueFullError, TimeoutError } from './limiter.js';
-import { ResultStore } from './results.js';
+import { ResultStore, StoreFullError } from './results.js';
+import { registerSecurity, type Reader } from './security.js';
 
 /** Options of {@link buildServer}. */
 export interface ServeOptions {
   /** Bytes per uploaded file (default 20 MiB). */
   maxFileBytes?: number;
-  /** Pixels per image (default 25 megapixels). */
+  /** Pixels per image (default 25 megapixels), and of a request's images together (default the same). */
   maxPixels?: number;
+  maxRequestPixels?: number;
   /** Predictions running at once (default 2) and waiting (default 32). */
   concurrency?: number;
   queue?: number;
@@ -50,6 +64,16 @@ export interface ServeOptions {
   resultTtlMs?: number;
   keepTtlMs?: number;
   maxResults?: number;
+  /** How many kept results at most (default 100); when full, keep=1 is refused (nothing is evicted). */
+  maxKept?: number;
+  /** Readers and their access tokens: authentication required when given (src/serve/security.ts). */
+  readers?: readonly Reader[];
+  /** Host names accepted besides the listening address (e.g. the reading room's DNS name). */
+  allowedHosts?: readonly string[];
+  /** Refuse a study whose colour map is not the model's (400) instead of warning in the answer. */
+  strict?: boolean;
+  /** TLS certificate and key (PEM): the server speaks HTTPS. */
+  tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** Where log lines go (default stdout), and the level (default 'info'; 'silent' for none). */
   logStream?: Writable;
   logLevel?: 'info' | 'warn' | 'error' | 'silent';
@@ -59,6 +83,8 @@ interface Stored {
   result: StudyResult;
   images: StudyImages;
   kept: boolean;
+  /** The reader who asked for it: nobody else reads or deletes it. */
+  owner: string;
 }
 
 const STATIC_FILES: Readonly<Record<string, string>> = {
@@ -76,16 +102,30 @@ export function staticDir(): string {
   throw new Error('internal: the page files (src/serve/static) are missing');
 }
 
-const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy':
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
+/** The page's Content-Security-Policy: everything from this server, nothing inline, no frames. */
+const CSP_DIRECTIVES = {
+  defaultSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:', 'blob:'],
+  styleSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
 };
+
+/** A body the multipart parser could not read (no boundary, no closing boundary) is the client's error. */
+function multipartError(e: unknown): unknown {
+  if (e instanceof InputError || typeof (e as Partial<FastifyError>).code === 'string') return e;
+  return new InputError(
+    `malformed multipart/form-data body (${(e as Error).message}): send one complete multipart/form-data request with its boundary`,
+  );
+}
 
 function statusOf(e: unknown): { status: number; message: string } {
   if (e instanceof QueueFullError) return { status: 503, message: e.message };
+  if (e instanceof StoreFullError) return { status: 507, message: e.message };
   if (e instanceof TimeoutError) return { status: 503, message: e.message };
   if (e instanceof InputError) return { status: 400, message: e.message };
   const fe = e as Partial<FastifyError>;
@@ -121,7 +161,9 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
     ttlMs: opts.resultTtlMs,
     keepMs: opts.keepTtlMs,
     capacity: opts.maxResults,
+    keptCapacity: opts.maxKept,
   });
+  const maxRequestPixels = opts.maxRequestPixels ?? maxPixels;
   const dir = staticDir();
   const page = Object.fromEntries(Object.keys(STATIC_FILES).map((f) => [f, readFileSync(`${dir}${f}`)]));
 
@@ -142,16 +184,35 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
     logController: new LogController({ disableRequestLogging: true }),
     requestTimeout: opts.requestTimeoutMs ?? 60_000,
     bodyLimit: MAX_STUDY_FILES * maxFileBytes + 1024 * 1024,
+    ...(opts.tls !== undefined ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+  }) as unknown as FastifyInstance;
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        ...CSP_DIRECTIVES,
+        ...(opts.tls !== undefined ? { upgradeInsecureRequests: [] } : {}),
+      },
+    },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    strictTransportSecurity: opts.tls !== undefined,
   });
+  const security = registerSecurity(app, {
+    ...(opts.readers !== undefined ? { readers: opts.readers } : {}),
+    ...(opts.allowedHosts !== undefined ? { allowedHosts: opts.allowedHosts } : {}),
+    tls: opts.tls !== undefined,
+  });
+  const indexHtml = Buffer.from(
+    page['index.html']
+      .toString('utf8')
+      .replace('<head>', `<head>\n    <meta name="polarcad-csrf" content="${security.csrf}" />`),
+  );
   await app.register(multipart, {
     limits: { fileSize: maxFileBytes, files: MAX_STUDY_FILES, fields: 8, parts: MAX_STUDY_FILES + 8 },
     throwFileSizeLimit: true,
   });
 
-  app.addHook('onSend', async (_req, reply, payload) => {
-    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
-    return payload;
-  });
   // one line per request: route pattern (never the URL: it can hold a result id), status, sizes, time
   app.addHook('onResponse', async (req, reply) => {
     const len = Number(req.headers['content-length'] ?? 0);
@@ -181,7 +242,7 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
   });
 
   app.get('/', async (_req, reply) =>
-    reply.type(STATIC_FILES['index.html']).header('cache-control', 'no-cache').send(page['index.html']),
+    reply.type(STATIC_FILES['index.html']).header('cache-control', 'no-store').send(indexHtml),
   );
   app.get<{ Params: { file: string } }>('/static/:file', async (req, reply) => {
     const type = STATIC_FILES[req.params.file];
@@ -189,12 +250,16 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
       return reply.code(404).send({ error: 'not found' });
     return reply.type(type).header('cache-control', 'no-cache').send(page[req.params.file]);
   });
+  app.get('/api/session', async (req, reply) =>
+    reply.header('cache-control', 'no-store').send({ reader: security.readerOf(req), csrf: security.csrf }),
+  );
   app.get('/healthz', async () => ({ status: 'ok', ...limiter.stats(), results: store.size() }));
   app.get('/api/model', async () => ({
     ...predictor.card,
     limits: {
       maxFileBytes,
       maxPixels,
+      maxRequestPixels,
       maxFiles: MAX_STUDY_FILES,
       concurrency: limiter.concurrency,
       queue: limiter.queue,
@@ -208,38 +273,56 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
 
   app.post<{ Querystring: { keep?: string } }>('/api/predict', async (req, reply) => {
     if (!req.isMultipart())
-      return reply
-        .code(415)
-        .send({
-          error: 'send the images as multipart/form-data (one export page, or up to four polar maps)',
-        });
+      return reply.code(415).send({
+        error: 'send the images as multipart/form-data (one export page, or up to four polar maps)',
+      });
     const files: StudyFile[] = [];
     let keep = req.query.keep === '1' || req.query.keep === 'true';
-    for await (const part of req.parts()) {
-      if (part.type === 'file') {
-        const bytes = await part.toBuffer();
-        if (bytes.length === 0 && part.filename === '') continue; // an empty file input of a form
-        const view = isView(part.fieldname) ? part.fieldname : undefined;
-        files.push({
-          bytes,
-          name: `file ${files.length + 1}${view !== undefined ? ` (${view})` : ''}`,
-          ...(view !== undefined ? { view } : {}),
-        });
-      } else if (part.fieldname === 'keep')
-        keep = String(part.value) === '1' || String(part.value) === 'true';
+    try {
+      for await (const part of req.parts()) {
+        if (part.type === 'file') {
+          const bytes = await part.toBuffer();
+          if (bytes.length === 0 && part.filename === '') continue; // an empty file input of a form
+          const view = isView(part.fieldname) ? part.fieldname : undefined;
+          files.push({
+            bytes,
+            name: `file ${files.length + 1}${view !== undefined ? ` (${view})` : ''}`,
+            ...(view !== undefined ? { view } : {}),
+          });
+        } else if (part.fieldname === 'keep')
+          keep = String(part.value) === '1' || String(part.value) === 'true';
+      }
+    } catch (e) {
+      throw multipartError(e);
     }
+    const owner = security.readerOf(req);
+    if (keep) store.checkRoomToKeep();
     const out = await limiter.run(
-      () => predictStudy(predictor, { files }, { maxPixels, study: 'upload' }),
+      () =>
+        predictStudy(
+          predictor,
+          { files },
+          {
+            maxPixels,
+            maxTotalPixels: maxRequestPixels,
+            study: 'upload',
+            strict: opts.strict === true,
+          },
+        ),
       predictTimeoutMs,
     );
     files.length = 0; // the uploads are not kept
-    const id = store.add({ result: out.result, images: out.images, kept: keep }, keep);
+    const id = store.add({ result: out.result, images: out.images, kept: keep, owner }, keep);
     void reply.header('cache-control', 'no-store');
     return withLinks(id, out.result, keep);
   });
 
-  app.get<{ Params: { id: string } }>('/api/results/:id', async (req, reply) => {
+  const own = (req: FastifyRequest<{ Params: { id: string } }>): Stored | undefined => {
     const s = store.get(req.params.id);
+    return s !== undefined && s.owner === security.readerOf(req) ? s : undefined;
+  };
+  app.get<{ Params: { id: string } }>('/api/results/:id', async (req, reply) => {
+    const s = own(req);
     if (s === undefined)
       return reply
         .code(404)
@@ -251,7 +334,7 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
     ['original.png', (s: Stored) => s.images.originalPng()],
   ] as const) {
     app.get<{ Params: { id: string } }>(`/api/results/:id/${name}`, async (req, reply) => {
-      const s = store.get(req.params.id);
+      const s = own(req);
       if (s === undefined)
         return reply
           .code(404)
@@ -263,7 +346,8 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
     });
   }
   app.delete<{ Params: { id: string } }>('/api/results/:id', async (req, reply) => {
-    if (!store.delete(req.params.id)) return reply.code(404).send({ error: 'no such result' });
+    if (own(req) === undefined || !store.delete(req.params.id))
+      return reply.code(404).send({ error: 'no such result' });
     return { deleted: true };
   });
   app.addHook('onClose', async () => store.clear());

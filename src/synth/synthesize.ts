@@ -103,7 +103,7 @@ export async function synthesizeToDir(
   const nWorkers = Math.max(1, Math.min(so.workers ?? Math.min(availableParallelism(), 4), cohort.patients));
   const { onProgress, ...write } = writeOpts;
   const n = cohort.patients;
-  await writeDirAtomic(outDir, async (dir) => {
+  await writeDirAtomic(outDir, 'synth', async (dir) => {
     const rows = new Array<PatientRows>(n);
     let done = 0;
     const job = { cohort, labels, dir, write };

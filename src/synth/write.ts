@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import type { Disc } from '../domain/image.js';
 import { LABEL_NAMES, VIEWS, VIEW_CAPTIONS, type View } from '../domain/views.js';
 import type { Colormap } from '../polarmap/colormaps.js';
@@ -195,7 +195,7 @@ export async function writeCohort(cohort: Cohort, outDir: string, opts: WriteOpt
   validateWriteOptions(opts);
   const n = cohort.patients.length;
   let done = 0;
-  await writeDirAtomic(outDir, async (tmp) => {
+  await writeDirAtomic(outDir, 'synth', async (tmp) => {
     const rows = await mapPool(cohort.patients, opts.concurrency ?? 4, async (p) => {
       const r = await writePatient(p, tmp, opts);
       opts.onProgress?.(++done, n);

@@ -5,7 +5,7 @@
  * readable, full precision) and Markdown (rounded, for reports). Rows that were skipped (e.g. no
  * weights on this machine) keep their place with empty metrics and a note.
  */
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 
 /** Test metrics of one configuration (NaN where undefined, e.g. no positive call). */
 export interface ExperimentMetrics {
@@ -70,14 +70,31 @@ export function experimentCsv(rows: readonly ExperimentRow[]): string {
 }
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-const pct = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '—' : (100 * x).toFixed(1));
+const pct = (x: number | undefined): string =>
+  x === undefined || Number.isNaN(x) ? '—' : (100 * x).toFixed(1);
 
 /**
  * The table as Markdown: metrics in percent with one decimal (AUC as a fraction with three), time in
  * seconds; `title` as a heading and `notes` as a list below.
  */
-export function experimentMarkdown(rows: readonly ExperimentRow[], title: string, notes: readonly string[] = []): string {
-  const head = ['', 'Description', 'Accuracy %', 'AUC', 'Specificity %', 'Sensitivity %', 'Precision %', 'F1 %', 'Training time (s)', 'Epochs', 'Note'];
+export function experimentMarkdown(
+  rows: readonly ExperimentRow[],
+  title: string,
+  notes: readonly string[] = [],
+): string {
+  const head = [
+    '',
+    'Description',
+    'Accuracy %',
+    'AUC',
+    'Specificity %',
+    'Sensitivity %',
+    'Precision %',
+    'F1 %',
+    'Training time (s)',
+    'Epochs',
+    'Note',
+  ];
   const lines = [`# ${title}`, '', `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
   for (const r of rows) {
     const m = r.metrics;

@@ -1,6 +1,7 @@
 /** Small file-system helpers shared by the readers of run folders (evaluate, report). */
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { InputError, errorMessage } from './errors.js';
+import { readInputText } from './read-input.js';
 
 /** Whether `p` exists (any kind of entry) and is accessible. */
 export async function pathExists(p: string): Promise<boolean> {
@@ -15,7 +16,7 @@ export async function pathExists(p: string): Promise<boolean> {
 /** A file's text (UTF-8). @throws InputError naming the file when it cannot be read */
 export async function readTextFile(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return await readInputText(path, 'json');
   } catch (e) {
     throw new InputError(`${path}: cannot read (${errorMessage(e)})`);
   }

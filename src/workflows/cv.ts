@@ -11,7 +11,7 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import type { Label } from '../domain/views.js';
 import { loadManifest, manifestToCsv } from '../ingest/manifest.js';
 import { runTraining, type TrainRunOptions, type TrainRunHooks } from './train.js';

@@ -11,8 +11,9 @@
  *   6. write demo.json and the report (src/report/html.ts) and return the summary table.
  * Each step reports progress through `onStep` / `onProgress`.
  */
-import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { claimOutputDir } from '../util/output.js';
+import { join } from 'node:path';
 import { formatMetricsTable, type MetricsRow } from '../evaluate/metrics-row.js';
 import { scoreManifest } from '../evaluate/score-run.js';
 import { prepare } from '../ingest/prepare.js';
@@ -29,6 +30,8 @@ export interface DemoOptions {
   readonly out: string;
   /** small and fast (tests, a first look): 40 patients, 4 + 2 epochs, 200 bootstrap resamples */
   readonly quick?: boolean;
+  /** allow an existing empty folder as `out` */
+  readonly force?: boolean;
   readonly patients?: number;
   readonly seed?: number;
   readonly warmupEpochs?: number;
@@ -58,28 +61,13 @@ export interface DemoResult {
 
 const STEPS = 6;
 
-async function isEmptyOrDemo(dir: string): Promise<boolean> {
-  try {
-    const s = await stat(dir);
-    if (!s.isDirectory()) return false;
-  } catch {
-    return true;
-  }
-  const names = await readdir(dir);
-  return names.length === 0 || names.includes('demo.json');
-}
-
 /**
- * Run the demo into `opts.out` (see the module comment). An existing folder is replaced only if it
- * is empty or a previous demo (has demo.json).
- * @throws InputError when `out` is a non-empty folder that is not a demo, or a step fails on input
+ * Run the demo into `opts.out` (see the module comment). An existing folder is written only if it
+ * is a previous demo, or empty with `force` (the `--out` rule, src/util/output.ts).
+ * @throws InputError when `out` is refused by the `--out` rule, or a step fails on input
  */
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
-  const out = resolve(opts.out);
-  if (!(await isEmptyOrDemo(out)))
-    throw new InputError(
-      `${opts.out}: exists and is not a polarcad demo folder (no demo.json); choose another --out`,
-    );
+  const out = await claimOutputDir(opts.out, 'demo', { create: true, force: opts.force === true });
   const quick = opts.quick === true;
   const patients = opts.patients ?? (quick ? 40 : 218);
   const seed = opts.seed ?? 1;

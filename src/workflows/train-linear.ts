@@ -12,7 +12,7 @@
  * out-of-fold probabilities. Neither sees a test patient.
  */
 import { resolve } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, type Label, type View } from '../domain/views.js';
 import { ece } from '../evaluate/calibration.js';
@@ -279,7 +279,7 @@ export async function trainLinear(
     seconds,
   });
   const out = resolve(o.out);
-  await writeDirAtomic(out, async (dir) => {
+  await writeDirAtomic(out, 'train', async (dir) => {
     await saveLinearModel(
       runFile(dir, 'model'),
       model,

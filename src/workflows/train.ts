@@ -27,6 +27,7 @@ import { fitTemperature, applyTemperature } from '../evaluate/calibration.js';
 import { metricsWithIntervals, type MetricsWithIntervals } from '../evaluate/intervals.js';
 import { balanceByAugmentation } from '../ingest/augment.js';
 import { loadManifest, type StudyRow } from '../ingest/manifest.js';
+import { preparedColormap } from '../ingest/prepare.js';
 import { rowSource } from '../ingest/input-source.js';
 import { carveValidation, stratifiedHoldout } from '../ingest/splits.js';
 import {
@@ -560,6 +561,7 @@ async function writeRunFiles(
   const spec = loaded.spec;
   const { k, bnPolicy, unfreezeRule } = r.u;
   const { lr1, lr2 } = r.plan;
+  const colormap = await preparedColormap(o.manifest);
   const { result, probs, metrics, calibration, calibrated, seconds, warnings } = x;
   await writeHistory(runFile(work, 'history'), result.history);
   await writePredictions(
@@ -597,6 +599,7 @@ async function writeRunFiles(
     classes: ['normal', 'cad'],
     camLayer: spec.camLayer,
     input: o.input,
+    ...(colormap !== null ? { colormap } : {}), // the crops' colour map: predict/serve warn on others
   };
   await saveModel(runFile(work, 'model'), model, info);
   await recordOnnxExport(work, exportToOnnx(model));

@@ -6,7 +6,7 @@
  * test examples at all.
  */
 import { join } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../util/csv.js';
 import type * as tf from '@tensorflow/tfjs';
 import { addHaiHead, HAI_HEAD_LAYERS } from '../models/heads.js';
 import { hyperbandChart, writeChart } from '../report/charts/index.js';
@@ -300,7 +300,7 @@ export async function runTune(
         o.onTrial?.(t, done, total);
       },
     });
-    const summary = await writeDirAtomic(o.out, (tmp) =>
+    const summary = await writeDirAtomic(o.out, 'tune', (tmp) =>
       writeTuneOutputs(tmp, result, {
         backbone: p.spec.name,
         weights: p.weights.description,

@@ -13,6 +13,7 @@ import { SCORES_CSV_COLUMNS } from '../../src/evaluate/score-run.js';
 import type { MetricsFile } from '../../src/evaluate/metrics-row.js';
 import { stratifiedHoldout } from '../../src/ingest/splits.js';
 import { loadNormalDatabase } from '../../src/polarmap/normal-database.js';
+import { OUTPUT_MARKER } from '../../src/util/output.js';
 import { cli } from '../helpers/cli.js';
 import { writePreparedCohort } from '../helpers/cohort.js';
 
@@ -52,6 +53,7 @@ describe('polarcad score', () => {
     assert.match(r.out, /metrics on 4 patients: hold-out test part \(20%, stratified, seed 1\)/);
     assert.match(r.out, /^apostolopoulos_nac\s+4\s/m);
     assert.deepEqual((await readdir(out)).sort(), [
+      OUTPUT_MARKER,
       'metrics.json',
       'normal-db.json',
       'score.json',

@@ -10,14 +10,15 @@ export async function cli(args: string[]): Promise<{ code: number; out: string; 
   let err = '';
   const ow = process.stdout.write.bind(process.stdout);
   const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => (
-    (out += String(s)),
-    ow(s)
-  )) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => (
-    (err += String(s)),
-    ew(s)
-  )) as typeof process.stderr.write;
+  // strings are captured (and teed); the test runner's own binary reports pass through untouched
+  process.stdout.write = ((s: string | Uint8Array, ...rest: unknown[]) => {
+    if (typeof s === 'string') out += s;
+    return (ow as (...a: unknown[]) => boolean)(s, ...rest);
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array, ...rest: unknown[]) => {
+    if (typeof s === 'string') err += s;
+    return (ew as (...a: unknown[]) => boolean)(s, ...rest);
+  }) as typeof process.stderr.write;
   try {
     return { code: await main(args), out, err };
   } finally {

@@ -9,6 +9,7 @@ import { assignLayout, prepare, type PrepareReport } from '../../src/ingest/prep
 import { loadManifest, DEFAULT_LAYOUT } from '../../src/ingest/manifest.js';
 import { readImage } from '../../src/ingest/readers.js';
 import { InputErrors } from '../../src/util/errors.js';
+import { OUTPUT_MARKER, writeOutputMarker } from '../../src/util/output.js';
 import { cli } from '../helpers/cli.js';
 import { paintDisc, gridSvg, overlaySvg } from './fixtures.js';
 import { makeDicom, TS } from '../helpers/dicom.js';
@@ -166,6 +167,7 @@ describe('prepare: good input', () => {
     assert.deepEqual(report.patients, { total: 4, ok: 4, skipped: 0 });
     assert.deepEqual(report.problems, []);
     assert.deepEqual((await readdir(out)).sort(), [
+      OUTPUT_MARKER,
       'S1',
       'S2',
       'S3',
@@ -355,9 +357,10 @@ describe('prepare: bad input', () => {
   it('keeps an existing output folder untouched when the run fails', async () => {
     const out = join(dir, 'out-existing');
     await mkdir(out);
+    await writeOutputMarker(out, 'prepare'); // a previous prepare output: the run may replace it
     await writeFile(join(out, 'marker.txt'), 'old');
     await assert.rejects(prepare(m, { out, size: 32, maxPixels: 20000 }), InputErrors);
-    assert.deepEqual(await readdir(out), ['marker.txt']);
+    assert.deepEqual((await readdir(out)).sort(), [OUTPUT_MARKER, 'marker.txt']);
   });
 
   it('a missing file is caught by the manifest check, before any work', async () => {
@@ -391,7 +394,14 @@ describe('prepare: bad input', () => {
     const out = join(dir, 'out-skip');
     const report = await prepare(m, { out, size: 32, maxPixels: 20000, skipBad: true });
     assert.deepEqual(report.patients, { total: 7, ok: 2, skipped: 5 });
-    assert.deepEqual((await readdir(out)).sort(), ['B1', 'B7', 'manifest.csv', 'report.csv', 'report.json']);
+    assert.deepEqual((await readdir(out)).sort(), [
+      OUTPUT_MARKER,
+      'B1',
+      'B7',
+      'manifest.csv',
+      'report.csv',
+      'report.json',
+    ]);
     const rows = (await loadManifest(join(out, 'manifest.csv'))).rows;
     assert.deepEqual(
       rows.map((r) => r.patientId),

@@ -51,7 +51,13 @@ export async function buildTestModel(
 export async function writeTestRun(
   dir: string,
   model: tf.LayersModel,
-  extra: { input?: string; threshold?: number; temperature?: number; embedded?: boolean } = {},
+  extra: {
+    input?: string;
+    threshold?: number;
+    temperature?: number;
+    embedded?: boolean;
+    colormap?: string;
+  } = {},
 ): Promise<string> {
   const size = model.inputs[0].shape[1] as number;
   await saveModel(join(dir, 'model'), model, {
@@ -61,6 +67,7 @@ export async function writeTestRun(
     classes: ['normal', 'cad'],
     camLayer: 'out_relu',
     input: (extra.input ?? 'stress_ac') as InputMode,
+    ...(extra.colormap !== undefined ? { colormap: extra.colormap } : {}),
   });
   const weights = extra.embedded
     ? { backbone: 'MobileNetV2', source: 'embedded', description: 'embedded default: nsfwjs MobileNetV2' }

@@ -52,6 +52,13 @@ async function multipart(
   };
 }
 
+/** The anti-forgery header of a server's page (every state-changing request carries it). */
+async function csrf(a: FastifyInstance): Promise<Record<string, string>> {
+  return {
+    'x-polarcad-csrf': (await a.inject({ method: 'GET', url: '/api/session' })).json<{ csrf: string }>().csrf,
+  };
+}
+
 async function post(
   a: FastifyInstance,
   parts: readonly [string, Uint8Array, string][],
@@ -59,7 +66,7 @@ async function post(
   url = '/api/predict',
 ) {
   const body = await multipart(parts, fields);
-  return a.inject({ method: 'POST', url, ...body });
+  return a.inject({ method: 'POST', url, ...body, headers: { ...body.headers, ...(await csrf(a)) } });
 }
 
 before(async () => {
@@ -176,9 +183,34 @@ describe('POST /api/predict', () => {
       ['no file', () => post(app, [], { keep: '1' }), 400, /no image/],
       [
         'not multipart',
-        () => app.inject({ method: 'POST', url: '/api/predict', payload: { a: 1 } }),
+        async () =>
+          app.inject({ method: 'POST', url: '/api/predict', payload: { a: 1 }, headers: await csrf(app) }),
         415,
         /multipart/,
+      ],
+      [
+        'multipart without its closing boundary',
+        async () =>
+          app.inject({
+            method: 'POST',
+            url: '/api/predict',
+            payload: `--XX\r\nContent-Disposition: form-data; name="stress_ac"; filename="a.png"\r\n\r\n${'x'.repeat(64)}`,
+            headers: { 'content-type': 'multipart/form-data; boundary=XX', ...(await csrf(app)) },
+          }),
+        400,
+        /malformed multipart\/form-data body/,
+      ],
+      [
+        'multipart without a boundary parameter',
+        async () =>
+          app.inject({
+            method: 'POST',
+            url: '/api/predict',
+            payload: '--XX\r\n\r\n--XX--\r\n',
+            headers: { 'content-type': 'multipart/form-data', ...(await csrf(app)) },
+          }),
+        400,
+        /malformed multipart\/form-data body/,
       ],
       ['unknown route', () => app.inject({ method: 'GET', url: '/api/nothing' }), 404, /not found/],
       [
@@ -254,7 +286,11 @@ describe('POST /api/predict', () => {
         200,
         'kept',
       );
-      assert.equal((await short.inject({ method: 'DELETE', url: `/api/results/${b.id}` })).statusCode, 200);
+      assert.equal(
+        (await short.inject({ method: 'DELETE', url: `/api/results/${b.id}`, headers: await csrf(short) }))
+          .statusCode,
+        200,
+      );
       assert.equal(
         (await short.inject({ method: 'GET', url: `/api/results/${b.id}` })).statusCode,
         404,
@@ -333,6 +369,7 @@ describe('privacy of the logs', () => {
           '/api/results/:id/overlay.png',
           '/api/results/:id/original.png',
           '/api/model',
+          '/api/session',
           '/healthz',
           '/',
           '/static/:file',

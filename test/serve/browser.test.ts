@@ -5,12 +5,15 @@
  * confidence wording, the overlay image (decoded by the browser), the bull's-eye, the model card and
  * the error card, download the PNG report and save a screenshot (to docs/images/serve-report.png and serve.png
  * when POLARCAD_UPDATE_SCREENSHOTS=1, else to a temporary folder).
+ * A second test opens a page of another origin (an attacker's site the reader visits) that posts a
+ * study to the server with a cross-site "simple" multipart fetch and a form: nothing is stored.
  * Skipped with a message when /usr/bin/chromium is absent (`.ci/run` installs it).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +21,8 @@ import type { FastifyInstance } from 'fastify';
 import type * as tf from '@tensorflow/tfjs';
 import { loadPredictor, type Predictor } from '../../src/predict/predictor.js';
 import { buildServer } from '../../src/serve/server.js';
-import { buildTestModel, pageBytes, testPatient, writeTestRun } from '../predict/fixtures.js';
+import sharp from 'sharp';
+import { buildTestModel, pageBytes, singleMapBytes, testPatient, writeTestRun } from '../predict/fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** The docs' screenshots are refreshed only on request (POLARCAD_UPDATE_SCREENSHOTS=1); otherwise a temp folder. */
@@ -39,9 +43,12 @@ before(async () => {
   if (skip) return;
   tmp = await mkdtemp(join(tmpdir(), 'polarcad-browser-'));
   model = await buildTestModel();
-  predictor = await loadPredictor(await writeTestRun(join(tmp, 'run'), model, { embedded: true }), {
-    threads: 1,
-  });
+  predictor = await loadPredictor(
+    await writeTestRun(join(tmp, 'run'), model, { embedded: true, colormap: 'rainbow' }),
+    {
+      threads: 1,
+    },
+  );
   app = await buildServer(predictor, { logLevel: 'silent' });
 });
 after(async () => {
@@ -144,6 +151,27 @@ test(
       );
       assert.ok(bytes.length > 20_000, `report ${bytes.length} bytes`);
 
+      // a greyscale copy of a rainbow map: the card warns that the model was trained on rainbow maps
+      const grey = join(tmp, 'P0002_stress_ac.png');
+      await writeFile(
+        grey,
+        await sharp(await singleMapBytes(testPatient(1, 0), 'stress_ac'))
+          .greyscale()
+          .png()
+          .toBuffer(),
+      );
+      await page.setInputFiles('#files', grey);
+      await page.waitForSelector('.study .warning:not([hidden])', { timeout: 120_000 });
+      assert.match(
+        (await page.textContent('.study .warning:not([hidden])')) ?? '',
+        /trained on rainbow maps/,
+      );
+      assert.equal(
+        await page.locator('.study .warning:not([hidden])').count(),
+        1,
+        'only the grey study is warned about',
+      );
+
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       assert.deepEqual(external, [], 'the page loads nothing from elsewhere');
       assert.deepEqual(
@@ -154,6 +182,67 @@ test(
     } finally {
       await context.close();
       await rm(profile, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'a page of another origin cannot post a study to the server (cross-site fetch and form)',
+  { skip, timeout: 120_000 },
+  async () => {
+    const { chromium } = await import('playwright-core');
+    const target = await buildServer(predictor as Predictor, { logLevel: 'silent' });
+    const address = await target.listen({ port: 0, host: '127.0.0.1' });
+    const png = Buffer.from(await pageBytes(testPatient(0, 1))).toString('base64');
+    const evilHtml = `<!doctype html><html><body><form id="f" method="POST" enctype="multipart/form-data"
+      action="${address}/api/predict?keep=1" target="sink"><input name="keep" value="1"></form>
+      <iframe name="sink"></iframe><script>
+      const bytes = Uint8Array.from(atob('${png}'), (c) => c.charCodeAt(0));
+      const form = new FormData();
+      form.append('file', new Blob([bytes], { type: 'image/png' }), 'upload.png');
+      form.append('keep', '1');
+      fetch('${address}/api/predict?keep=1', { method: 'POST', mode: 'no-cors', body: form })
+        .catch(() => null)
+        .then(() => { document.getElementById('f').submit(); setTimeout(() => (document.title = 'done'), 1500); });
+      </script></body></html>`;
+    const evil = createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'text/html' }).end(evilHtml),
+    );
+    await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
+    const evilPort = (evil.address() as { port: number }).port;
+    const profile = await mkdtemp(join(tmpdir(), 'polarcad-chromium-profile-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+      ],
+    });
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      const answers: number[] = [];
+      page.on('response', (r) => {
+        if (r.url().startsWith(`${address}/api/predict`)) answers.push(r.status());
+      });
+      // localhost and 127.0.0.1 are different sites' origins here: the attacker's page is http://localhost:PORT
+      await page.goto(`http://localhost:${evilPort}/`);
+      await page.waitForFunction(
+        () => (globalThis as unknown as { document: { title: string } }).document.title === 'done',
+        undefined,
+        { timeout: 60_000 },
+      );
+      const health = (await (await fetch(`${address}/healthz`)).json()) as { results: number };
+      assert.equal(health.results, 0, 'nothing was stored');
+      assert.ok(answers.length >= 1 && answers.every((s) => s === 403), `answers ${answers.join(', ')}`);
+    } finally {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+      await new Promise((r) => evil.close(r));
+      await target.close();
     }
   },
 );

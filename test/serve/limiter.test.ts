@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Limiter, QueueFullError, TimeoutError } from '../../src/serve/limiter.js';
-import { ResultStore } from '../../src/serve/results.js';
+import { ResultStore, StoreFullError } from '../../src/serve/results.js';
 
 /** A task that finishes when told to. */
 function gate(): {
@@ -98,9 +98,15 @@ describe('Limiter', () => {
 });
 
 describe('ResultStore', () => {
-  test('expiry, keep, delete and capacity with a fake clock', () => {
+  test('expiry, keep, delete and capacities with a fake clock', () => {
     let now = 1000;
-    const s = new ResultStore<string>({ ttlMs: 100, keepMs: 10_000, capacity: 3, now: () => now });
+    const s = new ResultStore<string>({
+      ttlMs: 100,
+      keepMs: 10_000,
+      capacity: 3,
+      keptCapacity: 3,
+      now: () => now,
+    });
     const a = s.add('a', false);
     const b = s.add('b', true);
     assert.match(a, /^[0-9a-f-]{36}$/);
@@ -112,12 +118,19 @@ describe('ResultStore', () => {
     assert.equal(s.get(b), 'b', 'kept');
     const c = s.add('c', true);
     const d = s.add('d', true);
-    const e = s.add('e', true);
+    assert.throws(() => s.add('e', true), StoreFullError, 'a full keep store refuses, it does not evict');
     assert.equal(s.size(), 3);
-    assert.equal(s.get(b), undefined, 'the oldest dropped at capacity');
+    assert.equal(s.get(b), 'b', 'a kept result is never dropped for a new one');
+    const passing = [1, 2, 3, 4, 5].map((i) => s.add(`p${i}`, false));
     assert.deepEqual(
-      [c, d, e].map((id) => s.get(id)),
-      ['c', 'd', 'e'],
+      [b, c, d].map((id) => s.get(id)),
+      ['b', 'c', 'd'],
+      'passing uploads never evict kept results',
+    );
+    assert.deepEqual(
+      passing.map((id) => s.get(id) !== undefined),
+      [false, false, true, true, true],
+      'the oldest passing results go first',
     );
     assert.equal(s.delete(d), true);
     assert.equal(s.delete(d), false);

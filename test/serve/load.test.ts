@@ -68,13 +68,18 @@ test(
       studies.push({ bytes, probability: ref.result.probability });
     }
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const token = ((await (await fetch(`${address}/api/session`)).json()) as { csrf: string }).csrf;
     assert.match(address, /^http:\/\/127\.0\.0\.1:\d+$/);
     const call = async (k: number): Promise<number> => {
       const s = studies[k % studies.length];
       const form = new FormData();
       form.append('stress_ac', new Blob([s.bytes], { type: 'image/png' }), 'upload');
       const t0 = performance.now();
-      const res = await fetch(`${address}/api/predict`, { method: 'POST', body: form });
+      const res = await fetch(`${address}/api/predict`, {
+        method: 'POST',
+        body: form,
+        headers: { 'x-polarcad-csrf': token },
+      });
       const body = (await res.json()) as { probability?: number; error?: string; decision?: string };
       const ms = performance.now() - t0;
       assert.equal(res.status, 200, `request ${k}: ${body.error}`);

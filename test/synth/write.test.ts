@@ -50,7 +50,11 @@ test('writeCohort: same seed -> identical bytes; different seed -> different ima
     await writeCohort(generateCohort({ ...opts, seed: 43 }), join(root, 'c'), single);
     await synthesizeToDir(opts, join(root, 'w'), single, { workers: 2 });
     const [a, b, c, w] = await Promise.all(['a', 'b', 'c', 'w'].map((d) => hashTree(join(root, d))));
-    assert.equal(a.size, 3 * 4 + 3, '12 images + manifest.csv, ground_truth.csv, synth.json');
+    assert.equal(
+      a.size,
+      3 * 4 + 4,
+      '12 images + manifest.csv, ground_truth.csv, synth.json, the --out marker',
+    );
     assert.deepEqual(a, b);
     assert.deepEqual(w, a, 'streaming / worker path writes the same bytes');
     for (const v of VIEWS) assert.notEqual(a.get(`P0001/${v}.png`), c.get(`P0001/${v}.png`));

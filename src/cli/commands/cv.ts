@@ -7,6 +7,8 @@ import { runCrossValidation } from '../../workflows/cv.js';
 import { formatMetricsTable } from '../../evaluate/metrics-row.js';
 import { writeReport } from '../../report/html.js';
 import { InputError } from '../../util/errors.js';
+import { claimOutputDir } from '../../util/output.js';
+import { withForce } from '../options/out.js';
 import {
   addTrainingOptions,
   parseTrainingOptions,
@@ -18,13 +20,13 @@ interface CvCli extends TrainingCli {
   backbone?: string;
   k: string;
   out?: string;
+  force?: boolean;
   resamples: string;
   report: boolean;
 }
 
 export function registerCv(program: Command): void {
-  const cmd = program
-    .command('cv')
+  const cmd = withForce(program.command('cv'))
     .description(
       'k-fold cross-validation of a training configuration end to end: per-fold and pooled results, epochs chosen inside each fold',
     )
@@ -44,6 +46,7 @@ export function registerCv(program: Command): void {
       if (c.backbone === undefined)
         throw new InputError('cv: --backbone is required (see `polarcad models`)');
       if (c.out === undefined) throw new InputError('cv: --out DIR is required');
+      await claimOutputDir(c.out, 'cv', { inputs: [manifest], force: c.force, create: true });
       const r = await runCrossValidation(
         {
           manifest,

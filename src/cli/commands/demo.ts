@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { runDemo } from '../../workflows/demo.js';
+import { withForce } from '../options/out.js';
 import type { TrainEvent } from '../../train/trainer.js';
 import { wholeOption } from '../options/parse.js';
 import { createProgress, type Progress } from '../progress.js';
@@ -12,6 +13,7 @@ import { createProgress, type Progress } from '../progress.js';
 interface DemoCli {
   out: string;
   quick?: boolean;
+  force?: boolean;
   patients?: string;
   seed: string;
   warmupEpochs?: string;
@@ -23,8 +25,7 @@ interface DemoCli {
 }
 
 export function registerDemo(program: Command): void {
-  program
-    .command('demo')
+  withForce(program.command('demo'))
     .description(
       'the whole story offline: 218 synthetic patients, prepare, MobileNetV2 warm-up + fine-tune, held-out evaluation, semi-quantitative baseline, report',
     )
@@ -70,6 +71,7 @@ export function registerDemo(program: Command): void {
         const r = await runDemo({
           out: o.out,
           quick: o.quick === true,
+          force: o.force === true,
           patients: wholeOption('--patients', o.patients, { min: 20 }),
           seed: wholeOption('--seed', o.seed, { min: 0 }),
           warmupEpochs: wholeOption('--warmup-epochs', o.warmupEpochs, { min: 0 }),

@@ -10,6 +10,8 @@ import { formatMetricsTable } from '../../evaluate/metrics-row.js';
 import { writeReport } from '../../report/html.js';
 import { InputError } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
+import { claimOutputDir } from '../../util/output.js';
+import { withForce } from '../options/out.js';
 
 function fraction(name: string, s: string | undefined): number | undefined {
   if (s === undefined) return undefined;
@@ -19,8 +21,7 @@ function fraction(name: string, s: string | undefined): number | undefined {
 }
 
 export function registerEvaluate(program: Command): void {
-  program
-    .command('evaluate')
+  withForce(program.command('evaluate'))
     .description(
       'evaluate a saved model on a labelled manifest: metric table with 95% CIs, DIR/predictions.csv, DIR/metrics.json, DIR/report.html',
     )
@@ -46,10 +47,12 @@ export function registerEvaluate(program: Command): void {
           seed: string;
           resamples: string;
           report: boolean;
+          force?: boolean;
         },
       ) => {
         if (!/^\d+$/.test(o.resamples.trim()) || Number(o.resamples) < 1)
           throw new InputError(`--resamples must be a whole number >= 1, got "${o.resamples}"`);
+        await claimOutputDir(o.out, 'evaluate', { inputs: [model, manifest], force: o.force });
         const progress = createProgress('evaluate');
         try {
           const r = await ((await isLinearModel(model)) ? evaluateLinear : evaluateModel)(model, manifest, {

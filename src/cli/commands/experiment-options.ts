@@ -7,6 +7,7 @@ import type { ExperimentCommon } from '../../workflows/experiment.js';
 import { addOptions, isWhole } from '../options/parse.js';
 import { InputError, InputErrors } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
+import { withForce } from '../options/out.js';
 
 /** Raw values of the shared options. */
 export interface CommonCli {
@@ -20,11 +21,12 @@ export interface CommonCli {
   inputSize?: string;
   cacheDir?: string;
   quiet?: boolean;
+  force?: boolean;
 }
 
 /** Add the shared options to `cmd`. */
 export function commonExperimentOptions(cmd: Command, defaultInput = 'stress_ac'): Command {
-  cmd.requiredOption('--out <dir>', 'output folder (written as a whole when the run succeeds)');
+  withForce(cmd).requiredOption('--out <dir>', 'output folder (written as a whole when the run succeeds)');
   return addOptions(cmd, [
     [
       '--input <kind>',

@@ -17,6 +17,7 @@ import {
 } from '../../workflows/experiment.js';
 import { parseStrategies } from '../../train/strategies.js';
 import { writeDirAtomic } from '../../util/atomic.js';
+import { claimOutputDir } from '../../util/output.js';
 import { writeReport } from '../../report/html.js';
 import { InputError, errorMessage } from '../../util/errors.js';
 import { commonExperimentOptions, parseCommon, progressHook, type CommonCli } from './experiment-options.js';
@@ -24,12 +25,14 @@ import { commonExperimentOptions, parseCommon, progressHook, type CommonCli } fr
 /** Run `fn` into a temporary sibling of `common.out`, renamed into place when it succeeds. */
 async function atomically(
   common: ExperimentCommon,
+  force: boolean | undefined,
   fn: (c: ExperimentCommon) => Promise<ExperimentResult>,
 ): Promise<ExperimentResult> {
+  await claimOutputDir(common.out, 'experiment', { inputs: [common.manifest], force });
   await initBackend('wasm');
   const progress = progressHook();
   try {
-    const r = await writeDirAtomic(common.out, (tmp) =>
+    const r = await writeDirAtomic(common.out, 'experiment', (tmp) =>
       fn({ ...common, out: tmp, onProgress: progress.update }),
     );
     progress.stop();
@@ -74,7 +77,7 @@ export function registerExperiment(program: Command): void {
           hash: false,
           ...(common.inputSize ? { inputSize: common.inputSize } : {}),
         });
-      await atomically(common, (c) =>
+      await atomically(common, o.force, (c) =>
         runStrategiesExperiment({
           ...c,
           backbone: o.backbone,
@@ -103,7 +106,7 @@ export function registerExperiment(program: Command): void {
       if (names.length === 0) throw new InputError('--backbones: no backbone given');
       if (o.weights !== 'imagenet' && o.weights !== 'none')
         throw new InputError(`--weights: must be imagenet or none, got "${o.weights}"`);
-      await atomically(common, (c) =>
+      await atomically(common, o.force, (c) =>
         runBackbonesExperiment({ ...c, backbones: names, weights: o.weights as 'imagenet' | 'none' }),
       );
     },
@@ -153,7 +156,7 @@ export function registerExperiment(program: Command): void {
         hash: false,
         ...(common.inputSize ? { inputSize: common.inputSize } : {}),
       });
-      await atomically(common, (c) =>
+      await atomically(common, o.force, (c) =>
         runFinetuneDepthExperiment({
           ...c,
           depths: depths.map(Number),

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerCache } from './cache.js';
 import { registerCv } from './cv.js';
 import { registerDemo } from './demo.js';
 import { registerEvaluate } from './evaluate.js';
@@ -32,4 +33,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerEvaluate,
   registerDemo,
   registerCv,
+  registerCache,
 ];

@@ -19,6 +19,8 @@ import { resolveColormap } from '../../polarmap/custom-colormap.js';
 import { loadNormalDatabase } from '../../polarmap/normal-database.js';
 import { InputError } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
+import { claimOutputDir } from '../../util/output.js';
+import { withForce } from '../options/out.js';
 
 interface PredictCliOptions {
   manifest?: string;
@@ -28,11 +30,12 @@ interface PredictCliOptions {
   colormap?: string;
   layout?: string;
   threads?: string;
+  force?: boolean;
+  strict?: boolean;
 }
 
 export function registerPredict(program: Command): void {
-  program
-    .command('predict')
+  withForce(program.command('predict'))
     .description(
       'CAD probability, decision at the operating threshold, Grad-CAM territory summary and (with --normal-db) SSS/SRS/SDS for each study; export pages or single maps, JPEG, PNG or DICOM',
     )
@@ -48,6 +51,10 @@ export function registerPredict(program: Command): void {
     .option('--colormap <spec>', 'colour map of the exports for the scores (default: recognised)')
     .option('--layout <layout>', 'layout of export pages (default stress_ac,rest_ac/stress_nac,rest_nac)')
     .option('--threads <n>', 'ONNX Runtime threads (default: every core)')
+    .option(
+      '--strict',
+      "refuse a study whose colour map is not the model's training colour map (default: warn)",
+    )
     .action(async (model: string, images: string[], o: PredictCliOptions) => {
       if (!(PREDICT_FORMATS as readonly string[]).includes(o.format))
         throw new InputError(`--format must be one of ${PREDICT_FORMATS.join(', ')}, got "${o.format}"`);
@@ -56,6 +63,8 @@ export function registerPredict(program: Command): void {
       const threads = o.threads === undefined ? undefined : Number(o.threads);
       if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1))
         throw new InputError(`--threads must be a positive integer, got "${o.threads}"`);
+      if (o.out !== undefined)
+        await claimOutputDir(o.out, 'predict', { inputs: [model, ...images], force: o.force, create: true });
       const normalDb = o.normalDb === undefined ? undefined : await loadNormalDatabase(o.normalDb);
       const colormap = o.colormap === undefined ? undefined : await resolveColormap(o.colormap);
       const predictor = await loadPredictor(model, {
@@ -70,6 +79,7 @@ export function registerPredict(program: Command): void {
           ...(o.out !== undefined ? { out: o.out } : {}),
           ...(layout !== undefined ? { layout } : {}),
           ...(colormap !== undefined ? { colormap } : {}),
+          ...(o.strict === true ? { strict: true } : {}),
           onProgress: (d, t) => progress.update(d, t),
         });
         progress.stop();
@@ -77,6 +87,9 @@ export function registerPredict(program: Command): void {
         process.stdout.write(
           format === 'json' ? formatJson(rows) : format === 'csv' ? formatCsv(rows) : formatTable(rows),
         );
+        for (const r of rows)
+          for (const w of r.result?.warnings ?? [])
+            process.stderr.write(`polarcad predict: WARNING: ${r.study}: ${w}\n`);
         const bad = rows.filter((r) => r.error !== null);
         if (bad.length > 0) {
           throw new InputError(

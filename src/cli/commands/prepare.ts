@@ -9,6 +9,8 @@ import { InputError } from '../../util/errors.js';
 import { prepare, DEFAULT_PREPARE_SIZE } from '../../ingest/prepare.js';
 import { DEFAULT_MAX_PIXELS } from '../../ingest/readers.js';
 import { createProgress } from '../progress.js';
+import { claimOutputDir } from '../../util/output.js';
+import { withForce } from '../options/out.js';
 
 function parseViews(s: string): 'all' | View[] {
   if (s.trim() === 'all') return 'all';
@@ -31,11 +33,11 @@ interface PrepareCliOptions {
   views: string;
   maxPixels: string;
   skipBad?: boolean;
+  force?: boolean;
 }
 
 export function registerPrepare(program: Command): void {
-  program
-    .command('prepare')
+  withForce(program.command('prepare'))
     .description(
       'find, crop and clean the polar maps of a manifest; writes DIR/<patient>/<view>.png, DIR/manifest.csv and a report',
     )
@@ -57,6 +59,7 @@ export function registerPrepare(program: Command): void {
       'leave out patients with an unusable image (and say why in the report) instead of failing',
     )
     .action(async (manifest: string, o: PrepareCliOptions) => {
+      await claimOutputDir(o.out, 'prepare', { inputs: [manifest], force: o.force });
       const progress = createProgress('prepare');
       try {
         const report = await prepare(manifest, {

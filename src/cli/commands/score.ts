@@ -13,6 +13,8 @@ import { loadNormalDatabase } from '../../polarmap/normal-database.js';
 import { wholeNumber } from '../options/parse.js';
 import { InputError } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
+import { claimOutputDir } from '../../util/output.js';
+import { withForce } from '../options/out.js';
 
 function parseChoice<T extends string>(name: string, s: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(s))
@@ -22,6 +24,7 @@ function parseChoice<T extends string>(name: string, s: string, choices: readonl
 
 interface ScoreCliOptions {
   out: string;
+  force?: boolean;
   colormap?: string;
   seed: string;
   split: string;
@@ -34,8 +37,7 @@ interface ScoreCliOptions {
 }
 
 export function registerScore(program: Command): void {
-  program
-    .command('score')
+  withForce(program.command('score'))
     .description(
       'semi-quantitative baseline: segment scores, SSS/SRS/SDS, TPD and the published rules against a normal database fitted on the training normals; writes DIR/scores.csv, DIR/metrics.json, DIR/normal-db.json',
     )
@@ -66,6 +68,10 @@ export function registerScore(program: Command): void {
       const seed = /^\d+$/.test(o.seed.trim()) ? Number(o.seed) : o.seed;
       const colormap = o.colormap === undefined ? undefined : await resolveColormap(o.colormap);
       const normalDb = o.normalDb === undefined ? undefined : await loadNormalDatabase(o.normalDb);
+      await claimOutputDir(o.out, 'score', {
+        inputs: [manifest, ...(o.normalDb !== undefined ? [o.normalDb] : [])],
+        force: o.force,
+      });
       const progress = createProgress('score');
       try {
         const r = await scoreManifest(manifest, {

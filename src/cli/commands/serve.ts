@@ -1,13 +1,24 @@
 /**
  * `polarcad serve MODEL [--port 8080] [--host 127.0.0.1] [--normal-db FILE] [--threads 1]
- *   [--concurrency 2] [--queue 32] [--max-file-mb 20]`: the reader's web page and JSON API
- * (library: src/serve/server.ts). Stops on SIGINT / SIGTERM.
+ *   [--concurrency 2] [--queue 32] [--max-file-mb 20] [--token-file F | --users F]
+ *   [--tls-cert F --tls-key F] [--allowed-host NAME] [--insecure]`: the reader's web page and JSON
+ * API (library: src/serve/server.ts). Beyond loopback it requires authentication (a token is
+ * generated and printed when none is given) and TLS, unless `--insecure` (docs/security.md).
+ * Stops on SIGINT / SIGTERM.
  */
 import type { Command } from 'commander';
 import { loadPredictor } from '../../predict/predictor.js';
 import { loadNormalDatabase } from '../../polarmap/normal-database.js';
 import { buildServer } from '../../serve/server.js';
+import {
+  MIN_TOKEN_LENGTH,
+  generateToken,
+  isLoopback,
+  loadReaders,
+  type Reader,
+} from '../../serve/security.js';
 import { InputError } from '../../util/errors.js';
+import { readInputFile, readInputText } from '../../util/read-input.js';
 
 interface ServeCliOptions {
   port: string;
@@ -17,6 +28,42 @@ interface ServeCliOptions {
   concurrency: string;
   queue: string;
   maxFileMb: string;
+  tokenFile?: string;
+  users?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowedHost: string[];
+  insecure?: boolean;
+  strict?: boolean;
+}
+
+/** The readers: from --users, from --token-file, generated beyond loopback, or none. */
+async function readersOf(
+  o: ServeCliOptions,
+  loopback: boolean,
+): Promise<{ readers?: Reader[]; generated: boolean }> {
+  if (o.users !== undefined && o.tokenFile !== undefined)
+    throw new InputError('give --users or --token-file, not both');
+  if (o.users !== undefined) return { readers: await loadReaders(o.users), generated: false };
+  if (o.tokenFile !== undefined) {
+    const token = (await readInputText(o.tokenFile, 'table')).trim();
+    if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token))
+      throw new InputError(
+        `${o.tokenFile}: the token must be one word of at least ${MIN_TOKEN_LENGTH} characters`,
+      );
+    return { readers: [{ name: 'reader', token }], generated: false };
+  }
+  return loopback
+    ? { generated: false }
+    : { readers: [{ name: 'reader', token: generateToken() }], generated: true };
+}
+
+/** TLS certificate and key, both or neither. */
+async function tlsOf(o: ServeCliOptions): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
+    throw new InputError('give both --tls-cert and --tls-key');
+  if (o.tlsCert === undefined || o.tlsKey === undefined) return undefined;
+  return { cert: await readInputFile(o.tlsCert, 'table'), key: await readInputFile(o.tlsKey, 'table') };
 }
 
 function int(name: string, s: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -48,8 +95,36 @@ export function registerServe(program: Command): void {
     .option('--concurrency <n>', 'predictions at once', '2')
     .option('--queue <n>', 'predictions waiting before the server answers 503', '32')
     .option('--max-file-mb <n>', 'largest upload per file, MiB', '20')
+    .option(
+      '--token-file <file>',
+      'access token of the readers (one word, >= 16 characters); default beyond loopback: a new one, printed',
+    )
+    .option('--users <file>', 'readers and their access tokens, one name:token a line')
+    .option('--tls-cert <file>', 'TLS certificate (PEM): serve HTTPS')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option(
+      '--allowed-host <name>',
+      'a host name the readers use for this server (repeatable)',
+      (v: string, a: string[]) => [...a, v],
+      [],
+    )
+    .option(
+      '--strict',
+      "refuse a study whose colour map is not the model's training colour map (default: warn)",
+    )
+    .option(
+      '--insecure',
+      'allow plain HTTP beyond loopback (a trusted network only; readers still need a token)',
+    )
     .action(async (model: string, o: ServeCliOptions) => {
       const port = int('--port', o.port, 0, 65535);
+      const loopback = isLoopback(o.host);
+      const tls = await tlsOf(o);
+      if (!loopback && tls === undefined && o.insecure !== true)
+        throw new InputError(
+          `--host ${o.host} is beyond loopback: give --tls-cert and --tls-key (readers sign in with an access token), or --insecure for plain HTTP on a trusted network (docs/security.md)`,
+        );
+      const { readers, generated } = await readersOf(o, loopback);
       const normalDb = o.normalDb === undefined ? undefined : await loadNormalDatabase(o.normalDb);
       const threads = int('--threads', o.threads, 1, 256);
       const predictor = await loadPredictor(model, {
@@ -60,16 +135,25 @@ export function registerServe(program: Command): void {
         concurrency: int('--concurrency', o.concurrency, 1, 64),
         queue: int('--queue', o.queue, 0, 10_000),
         maxFileBytes: int('--max-file-mb', o.maxFileMb, 1, 1024) * 2 ** 20,
+        ...(readers !== undefined ? { readers } : {}),
+        ...(tls !== undefined ? { tls } : {}),
+        allowedHosts: o.allowedHost,
+        strict: o.strict === true,
       });
-      if (o.host !== '127.0.0.1' && o.host !== 'localhost' && o.host !== '::1') {
+      if (!loopback && tls === undefined)
         process.stderr.write(
-          `polarcad serve: WARNING: listening on ${o.host} exposes the page and API to the network without TLS or authentication\n`,
+          `polarcad serve: WARNING: --insecure: plain HTTP on ${o.host}; tokens and studies cross the network unencrypted\n`,
         );
-      }
       const address = await app.listen({ port, host: o.host });
       process.stdout.write(
         `polarcad serve: ${predictor.card.backbone} (${predictor.card.input}) at ${address}/  (Ctrl-C stops)\n`,
       );
+      if (generated && readers !== undefined)
+        process.stdout.write(
+          `polarcad serve: readers sign in once at ${address}/?token=${readers[0].token}  (keep this token private; a new one each start)\n`,
+        );
+      else if (readers !== undefined)
+        process.stdout.write(`polarcad serve: ${readers.length} reader(s) with access tokens\n`);
       await new Promise<void>((res) => {
         const stop = (): void => res();
         process.once('SIGINT', stop);

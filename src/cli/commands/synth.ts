@@ -11,9 +11,12 @@ import { DEFAULT_LAYOUT_SPEC, parseLayout } from '../../domain/layout.js';
 import { isWhole } from '../options/parse.js';
 import { InputError, InputErrors } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
+import { claimOutputDir } from '../../util/output.js';
+import { withForce } from '../options/out.js';
 
 interface SynthCliOptions {
   out: string;
+  force?: boolean;
   patients: string;
   prevalence: string;
   seed: string;
@@ -28,8 +31,7 @@ interface SynthCliOptions {
 }
 
 export function registerSynth(program: Command): void {
-  program
-    .command('synth')
+  withForce(program.command('synth'))
     .description(
       'generate a synthetic SPECT MPI polar-map cohort with ground truth: images, manifest.csv, ground_truth.csv',
     )
@@ -70,6 +72,7 @@ export function registerSynth(program: Command): void {
       if (problems.length === 1) throw new InputError(problems[0]);
       if (problems.length > 1) throw new InputErrors('synth: invalid options', problems);
 
+      await claimOutputDir(o.out, 'synth', { force: o.force });
       const seed = /^-?\d+$/.test(o.seed.trim()) ? Number(o.seed) : o.seed;
       const progress = createProgress('synth');
       const t0 = Date.now();

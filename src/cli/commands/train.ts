@@ -19,6 +19,8 @@ import { BN_POLICIES, type BnPolicy } from '../../models/unfreeze.js';
 import { writeReport } from '../../report/html.js';
 import { InputError, errorMessage } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
+import { claimOutputDir } from '../../util/output.js';
+import { withForce } from '../options/out.js';
 import {
   addTrainingOptions,
   numberOption,
@@ -46,11 +48,11 @@ interface TrainCli extends TrainingCli {
   resume?: string;
   quiet?: boolean;
   json?: boolean;
+  force?: boolean;
 }
 
 export function registerTrain(program: Command): void {
-  const cmd = program
-    .command('train')
+  const cmd = withForce(program.command('train'))
     .description(
       'train a model on prepared polar maps, test it on a held-out part beside the baselines, write a run directory',
     )
@@ -146,6 +148,12 @@ export function registerTrain(program: Command): void {
               microBatch: wholeOption('--micro-batch', c.microBatch),
               calibrate: c.calibrate,
             };
+      if (c.resume === undefined)
+        await claimOutputDir(c.out as string, 'train', {
+          inputs: [manifest as string, ...(c.testManifest !== undefined ? [c.testManifest] : [])],
+          force: c.force,
+          create: true,
+        });
       const mode = c.json === true ? 'json' : c.quiet === true ? 'quiet' : 'bar';
       let bar: Progress | null = null;
       const stopBar = (): void => {
@@ -231,6 +239,8 @@ async function runLinear(manifest: string | undefined, c: TrainCli): Promise<voi
     throw new InputError('train: give MANIFEST (the manifest.csv of `polarcad prepare`)');
   if (c.out === undefined) throw new InputError('train: --out RUN_DIR is required');
   const t = parseTrainingOptions(c);
+  const inputs = [manifest, ...(c.testManifest !== undefined ? [c.testManifest] : [])];
+  await claimOutputDir(c.out, 'train', { inputs, force: c.force });
   const quiet = c.quiet === true || c.json === true;
   let bar: Progress | null = null;
   let label = '';

@@ -18,6 +18,7 @@ import {
   progressHook,
   type CommonCli,
 } from './experiment-options.js';
+import { claimOutputDir } from '../../util/output.js';
 
 interface TuneCli extends CommonCli {
   backbone: string;
@@ -54,6 +55,7 @@ export function registerTune(program: Command): void {
   ]);
   commonExperimentOptions(cmd).action(async (manifest: string, o: TuneCli) => {
     const common = parseCommon(manifest, o);
+    await claimOutputDir(o.out, 'tune', { inputs: [manifest], force: o.force });
     const maxEpochs = Number(o.maxEpochs);
     if (!isWhole(o.maxEpochs) || maxEpochs < 1)
       throw new InputError(`--max-epochs: must be a whole number >= 1, got "${o.maxEpochs}"`);

@@ -6,10 +6,10 @@
  * install script (which would download CUDA / TensorRT extras) is denied in package.json
  * `allowScripts`, so `npm ci` works offline and only the bundled CPU execution provider is used.
  */
-import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { InputError, errorMessage } from '../../util/errors.js';
+import { readInputFile } from '../../util/read-input.js';
 
 /** Options of {@link OnnxModel.create}. */
 export interface OnnxModelOptions {
@@ -51,13 +51,15 @@ export class OnnxModel {
   static async create(model: Uint8Array | string, opts: OnnxModelOptions = {}): Promise<OnnxModel> {
     const threads = opts.threads ?? cpus().length;
     const maxBatch = opts.maxBatch ?? 16;
-    if (!Number.isInteger(threads) || threads < 1) throw new InputError(`ONNX session: threads must be a positive integer, got ${threads}`);
-    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new InputError(`ONNX session: maxBatch must be a positive integer, got ${maxBatch}`);
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new InputError(`ONNX session: threads must be a positive integer, got ${threads}`);
+    if (!Number.isInteger(maxBatch) || maxBatch < 1)
+      throw new InputError(`ONNX session: maxBatch must be a positive integer, got ${maxBatch}`);
     const where = typeof model === 'string' ? model : 'ONNX model bytes';
     let bytes: Uint8Array;
     if (typeof model === 'string') {
       try {
-        bytes = new Uint8Array(await readFile(model));
+        bytes = new Uint8Array(await readInputFile(model, 'model'));
       } catch (e) {
         throw new InputError(`${model}: cannot read the ONNX model (${errorMessage(e)})`);
       }
@@ -82,22 +84,35 @@ export class OnnxModel {
    * single graph input (or to `inputName`). Batches larger than `maxBatch` are split and the
    * outputs concatenated along the batch axis. Calls are serialised on the one session.
    */
-  run(input: Float32Array, shape: readonly number[], inputName?: string): Promise<Record<string, OnnxOutput>> {
+  run(
+    input: Float32Array,
+    shape: readonly number[],
+    inputName?: string,
+  ): Promise<Record<string, OnnxOutput>> {
     const task = this.queue.then(() => this.runNow(input, shape, inputName));
     this.queue = task.catch(() => undefined);
     return task;
   }
 
-  private async runNow(input: Float32Array, shape: readonly number[], inputName?: string): Promise<Record<string, OnnxOutput>> {
+  private async runNow(
+    input: Float32Array,
+    shape: readonly number[],
+    inputName?: string,
+  ): Promise<Record<string, OnnxOutput>> {
     if (this.disposed) throw new Error('ONNX session: run() after dispose()');
     const name = inputName ?? this.inputNames[0];
     if (inputName === undefined && this.inputNames.length !== 1) {
-      throw new InputError(`ONNX session: the model has ${this.inputNames.length} inputs (${this.inputNames.join(', ')}); name one`);
+      throw new InputError(
+        `ONNX session: the model has ${this.inputNames.length} inputs (${this.inputNames.join(', ')}); name one`,
+      );
     }
-    if (!this.inputNames.includes(name)) throw new InputError(`ONNX session: no input named "${name}" (has ${this.inputNames.join(', ')})`);
+    if (!this.inputNames.includes(name))
+      throw new InputError(`ONNX session: no input named "${name}" (has ${this.inputNames.join(', ')})`);
     const size = shape.reduce((a, b) => a * b, 1);
     if (shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d >= 0) || size !== input.length) {
-      throw new InputError(`ONNX session: input of ${input.length} values does not match shape [${shape.join(', ')}]`);
+      throw new InputError(
+        `ONNX session: input of ${input.length} values does not match shape [${shape.join(', ')}]`,
+      );
     }
     const n = shape[0];
     const per = n === 0 ? 0 : size / n;

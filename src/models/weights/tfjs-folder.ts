@@ -3,10 +3,11 @@
  * with no network and no tfjs-node: a custom `tf.io.IOHandler` reads the files with `node:fs`.
  * Also `cutAt`, which turns a classifier into a backbone ending at a named layer.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputError, errorMessage } from '../../util/errors.js';
+import { readInputFile, readInputText } from '../../util/read-input.js';
 
 /** Parse and minimally validate a tfjs `model.json` document. */
 export function parseModelJson(text: string, where: string): tf.io.ModelJSON {
@@ -61,11 +62,11 @@ export function folderIOHandler(location: string): tf.io.IOHandler {
     load: async () => {
       const jsonPath = await modelJsonPath(location);
       const dir = dirname(jsonPath);
-      const modelJson = parseModelJson(await readFile(jsonPath, 'utf8'), jsonPath);
+      const modelJson = parseModelJson(await readInputText(jsonPath, 'json'), jsonPath);
       return artifactsFromModelJson(modelJson, async (shard) => {
         const p = join(dir, shard);
         try {
-          return new Uint8Array(await readFile(p));
+          return new Uint8Array(await readInputFile(p, 'model'));
         } catch (e) {
           throw new InputError(`${jsonPath}: weight shard "${shard}" cannot be read (${errorMessage(e)})`);
         }

@@ -9,6 +9,8 @@ let card = null;
 let counter = 0;
 
 const $ = (sel, root = document) => root.querySelector(sel);
+// the anti-forgery token the server put into this page: sent with every request that changes state
+const CSRF = document.querySelector('meta[name="polarcad-csrf"]')?.content ?? '';
 const pct = (x) => `${Math.round(100 * x)}%`;
 
 /** The view named in a file name, as the server reads field names (undefined if none or several). */
@@ -64,7 +66,7 @@ async function run(study) {
   const t0 = performance.now();
   let res;
   try {
-    res = await fetch('/api/predict', { method: 'POST', body: form });
+    res = await fetch('/api/predict', { method: 'POST', body: form, headers: { 'x-polarcad-csrf': CSRF } });
   } catch (e) {
     return fail(study, `the server cannot be reached (${e.message})`);
   }
@@ -81,6 +83,9 @@ function show(study, ms) {
   const el = study.el;
   $('.status', el).textContent = `done in ${(ms / 1000).toFixed(1)} s`;
   $('.body', el).hidden = false;
+  const warn = $('.warning', el);
+  warn.textContent = (r.warnings ?? []).map((w) => `Warning: ${w}.`).join(' ');
+  warn.hidden = warn.textContent === '';
   $('.pct', el).textContent = pct(r.probability);
   $('.wording', el).textContent = r.confidence.wording + (r.calibrated ? ' (calibrated)' : '');
   const d = $('.decision', el);

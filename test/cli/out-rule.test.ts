@@ -1,0 +1,159 @@
+/**
+ * Never lose a user's data (issue 12): `--out` through the real CLI. `prepare DATA/manifest.csv
+ * --out DATA` and `evaluate RUN M --out RUN` are refused and delete nothing; a regular file is not
+ * turned into a folder; polarcad's own output is replaced; an unwritable `--out` is an input error
+ * naming the path (no stack trace); a `prepare` killed with SIGKILL leaves a temporary that the next
+ * run removes, and one stopped with SIGTERM leaves none.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateCohort, writeCohort } from '../../src/synth/index.js';
+import { getColormap } from '../../src/polarmap/colormaps.js';
+import { OUTPUT_MARKER } from '../../src/util/output.js';
+import { cli } from '../helpers/cli.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+let dir = '';
+let data = '';
+let manifest = '';
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'polarcad-out-rule-'));
+  await chmod(dir, 0o755);
+  data = join(dir, 'data');
+  const cohort = generateCohort({ patients: 12, seed: 3, mapSize: 64 });
+  await writeCohort(cohort, data, {
+    layout: 'single',
+    format: 'png',
+    colormap: getColormap('rainbow'),
+    grid: true,
+    canvas: 160,
+  });
+  await rm(join(data, OUTPUT_MARKER)); // as a user's own folder of exports
+  manifest = join(data, 'manifest.csv');
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** `polarcad ARGS` in a child process (killable); resolves with its exit code or signal. */
+function child(
+  args: string[],
+  opts: { uid?: number; gid?: number; onSpawn?: (pid: number) => void } = {},
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string }> {
+  return new Promise((res, rej) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
+      env: { ...process.env, HOME: dir },
+    });
+    let err = '';
+    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    p.on('error', rej);
+    p.on('exit', (code, signal) => res({ code, signal, err }));
+    opts.onSpawn?.(p.pid as number);
+  });
+}
+
+/** Wait until a temporary sibling `.NAME.<pid>.<hex>.tmp` of `out` exists; returns its name. */
+async function temporaryOf(out: string, pid: number, timeoutMs = 60_000): Promise<string> {
+  const base = out.split('/').pop() as string;
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    const hit = (await readdir(join(out, '..'))).find(
+      (n) => n.startsWith(`.${base}.${pid}.`) && n.endsWith('.tmp'),
+    );
+    if (hit !== undefined) return hit;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no temporary of ${out} appeared`);
+}
+
+describe('--out never replaces what polarcad did not write', () => {
+  test('prepare DATA/manifest.csv --out DATA is refused and the source images stay', async () => {
+    const before = (await readdir(data)).sort();
+    const r = await cli(['prepare', manifest, '--out', data, '--size', '64']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, new RegExp(`--out ${data}: .*not written by polarcad prepare`));
+    assert.deepEqual((await readdir(data)).sort(), before);
+  });
+
+  test('evaluate RUN M --out RUN is refused and the model stays', async () => {
+    const run = join(dir, 'run');
+    await mkdir(join(run, 'model'), { recursive: true });
+    await writeFile(join(run, 'model', 'model.json'), '{"trained": true}');
+    await writeFile(join(run, 'config.json'), '{"status": "complete"}');
+    const r = await cli(['evaluate', run, manifest, '--out', run]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, new RegExp(`--out ${run}: `));
+    assert.equal(await readFile(join(run, 'model', 'model.json'), 'utf8'), '{"trained": true}');
+    const inside = await cli(['evaluate', run, manifest, '--out', join(run, 'eval')]);
+    assert.equal(inside.code, 2);
+    assert.match(inside.err, /is inside the input folder/);
+  });
+
+  test('--out naming a regular file is refused and the file is not turned into a folder', async () => {
+    const file = join(dir, 'notes.txt');
+    await writeFile(file, 'my notes');
+    const r = await cli(['prepare', manifest, '--out', file, '--size', '64']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /is a file/);
+    assert.ok((await stat(file)).isFile());
+    assert.equal(await readFile(file, 'utf8'), 'my notes');
+  });
+
+  test("polarcad's own prepare output is replaced; an empty folder needs --force", async () => {
+    const out = join(dir, 'prepared');
+    assert.equal((await cli(['prepare', manifest, '--out', out, '--size', '64'])).code, 0);
+    assert.equal((await cli(['prepare', manifest, '--out', out, '--size', '64'])).code, 0);
+    const empty = join(dir, 'empty');
+    await mkdir(empty);
+    const r = await cli(['prepare', manifest, '--out', empty, '--size', '64']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--force/);
+    assert.equal((await cli(['prepare', manifest, '--out', empty, '--size', '64', '--force'])).code, 0);
+    assert.ok((await readdir(empty)).includes('manifest.csv'));
+  });
+
+  test('an unwritable --out is an input error naming the path, with no stack trace', async () => {
+    const ro = join(dir, 'read-only');
+    await mkdir(ro);
+    await chmod(ro, 0o555);
+    const out = join(ro, 'out');
+    // root may write anywhere: then run the command as nobody, as a hospital user would be
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const r = await child(['prepare', manifest, '--out', out, '--size', '64'], asNobody);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, new RegExp(`--out ${out}: cannot write there \\(permission denied`));
+    assert.doesNotMatch(r.err, /internal error|\n\s+at /);
+  });
+});
+
+describe('temporaries of interrupted runs', () => {
+  test('SIGKILL leaves a temporary that the next run removes; SIGTERM leaves none', async () => {
+    const out = join(dir, 'killed');
+    let pid = 0;
+    const killed = child(['prepare', manifest, '--out', out, '--size', '64'], { onSpawn: (p) => (pid = p) });
+    const tmp = await temporaryOf(out, pid);
+    process.kill(pid, 'SIGKILL');
+    assert.equal((await killed).signal, 'SIGKILL');
+    assert.ok((await readdir(dir)).includes(tmp), 'the killed run left its temporary');
+    assert.equal((await cli(['prepare', manifest, '--out', out, '--size', '64'])).code, 0);
+    assert.ok(!(await readdir(dir)).includes(tmp), 'the next run removed it');
+
+    const termed = child(['prepare', manifest, '--out', join(dir, 'termed'), '--size', '64'], {
+      onSpawn: (p) => (pid = p),
+    });
+    const tmp2 = await temporaryOf(join(dir, 'termed'), pid);
+    process.kill(pid, 'SIGTERM');
+    assert.equal((await termed).signal, 'SIGTERM');
+    assert.ok(!(await readdir(dir)).includes(tmp2), 'SIGTERM removed the temporary');
+    assert.ok(!(await readdir(dir)).includes('termed'), 'and wrote no output');
+  });
+});

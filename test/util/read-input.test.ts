@@ -1,0 +1,88 @@
+/**
+ * Reading a user's files (issue 12): only regular files, up to a size limit. A symlink to
+ * /dev/zero or /dev/urandom and a FIFO are refused at once (no memory growth, no hang), through the
+ * helper and through `polarcad predict` and `polarcad prepare` (manifest).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { InputError } from '../../src/util/errors.js';
+import { readInputFile } from '../../src/util/read-input.js';
+import { cli } from '../helpers/cli.js';
+import { buildTestModel, singleMapBytes, testPatient, writeTestRun } from '../predict/fixtures.js';
+
+let dir = '';
+let fifo = '';
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'polarcad-read-input-'));
+  fifo = join(dir, 'P0001_stress_ac.png');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+  await symlink('/dev/zero', join(dir, 'P0002_stress_ac.png'));
+  await symlink('/dev/urandom', join(dir, 'urandom.csv'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const refused = (what: RegExp) => (e: unknown) => e instanceof InputError && what.test(e.message);
+
+describe('readInputFile', () => {
+  test('a regular file is read; a device, a FIFO, a folder and an oversized file are refused', async () => {
+    const ok = join(dir, 'ok.csv');
+    await writeFile(ok, 'a,b\n');
+    assert.equal((await readInputFile(ok, 'table')).toString(), 'a,b\n');
+    await assert.rejects(
+      readInputFile(join(dir, 'P0002_stress_ac.png'), 'image'),
+      refused(/not a regular file/),
+    );
+    await assert.rejects(readInputFile(join(dir, 'urandom.csv'), 'table'), refused(/not a regular file/));
+    await assert.rejects(
+      readInputFile(fifo, 'image'),
+      refused(/P0001_stress_ac\.png: is not a regular file/),
+    );
+    await assert.rejects(readInputFile(dir, 'image'), refused(/is a directory/));
+    await assert.rejects(readInputFile(ok, 'table', 3), refused(/larger than the .* limit for a table/));
+    await assert.rejects(readInputFile(join(dir, 'none.png'), 'image'), refused(/none\.png: file not found/));
+  });
+});
+
+describe('through the CLI', () => {
+  let model: tf.LayersModel;
+  let run = '';
+  before(async () => {
+    model = await buildTestModel();
+    run = await writeTestRun(join(dir, 'run'), model);
+    await writeFile(join(dir, 'P0003_stress_ac.png'), await singleMapBytes(testPatient(0, 1), 'stress_ac'));
+  });
+  after(() => model?.dispose());
+
+  test(
+    'predict refuses a symlink to /dev/zero and a FIFO, and still answers the good study',
+    { timeout: 60_000 },
+    async () => {
+      const r = await cli([
+        'predict',
+        run,
+        fifo,
+        join(dir, 'P0002_stress_ac.png'),
+        join(dir, 'P0003_stress_ac.png'),
+        '--format',
+        'csv',
+      ]);
+      assert.equal(r.code, 2);
+      assert.match(r.err, /P0001_stress_ac\.png: is not a regular file/);
+      assert.match(r.err, /P0002_stress_ac\.png: is not a regular file/);
+      assert.match(r.out, /^P0003,/m);
+    },
+  );
+
+  test('prepare refuses a manifest that is a device', { timeout: 30_000 }, async () => {
+    const r = await cli(['prepare', join(dir, 'urandom.csv'), '--out', join(dir, 'out')]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /urandom\.csv: is not a regular file/);
+  });
+});
