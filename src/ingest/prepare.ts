@@ -15,12 +15,12 @@
  */
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import sharp from 'sharp';
 import { stringify } from 'csv-stringify/sync';
 import type { Disc, RgbImage } from '../domain/image.js';
 import { VIEWS, type View } from '../domain/views.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { writeDirAtomic } from '../util/atomic.js';
+import { encodeRgbPng } from '../util/png.js';
 import { mapPool } from '../util/pool.js';
 import { readImage } from './readers.js';
 import { formatLayout, type Layout } from '../domain/layout.js';
@@ -154,18 +154,12 @@ function boxProblem(
   return null;
 }
 
-async function encodePng(img: RgbImage): Promise<Buffer> {
-  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-    .png()
-    .toBuffer();
-}
-
 /** Clean one disc into a PNG crop, filling in the work item. */
 async function cleanInto(w: ViewWork, img: RgbImage, size: number): Promise<void> {
   if (!w.disc) return;
   const { image, filled } = cleanDisc(img, w.disc, { outSize: size });
   w.filled = filled;
-  w.crop = await encodePng(image);
+  w.crop = await encodeRgbPng(image);
 }
 
 function describe(e: unknown): string {

@@ -5,6 +5,7 @@ import { registerEvaluate } from './evaluate.js';
 import { registerExperiment } from './experiment.js';
 import { registerExport } from './export.js';
 import { registerModels } from './models.js';
+import { registerPolarmap } from './polarmap.js';
 import { registerPredict } from './predict.js';
 import { registerPrepare } from './prepare.js';
 import { registerReport } from './report.js';
@@ -17,4 +18,20 @@ import { registerTune } from './tune.js';
 /** Every sub-command registers itself on the program. Add one import and one entry per command. */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerModels, registerPrepare, registerSynth, registerExport, registerTrain, registerScore, registerTune, registerExperiment, registerReport, registerPredict, registerServe, registerEvaluate, registerDemo, registerCv];
+export const COMMANDS: readonly RegisterCommand[] = [
+  registerModels,
+  registerPrepare,
+  registerPolarmap,
+  registerSynth,
+  registerExport,
+  registerTrain,
+  registerScore,
+  registerTune,
+  registerExperiment,
+  registerReport,
+  registerPredict,
+  registerServe,
+  registerEvaluate,
+  registerDemo,
+  registerCv,
+];
