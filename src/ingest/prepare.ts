@@ -21,6 +21,8 @@ import { VIEWS, type View } from '../domain/views.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { encodeRgbPng } from '../util/png.js';
+import { getColormap, type Colormap } from '../polarmap/colormaps.js';
+import { encodeCrop, volumeFileToPolarMap } from '../volume/pipeline.js';
 import { mapPool } from '../util/pool.js';
 import { readImage } from './readers.js';
 import { formatLayout, type Layout } from '../domain/layout.js';
@@ -43,6 +45,8 @@ export interface PrepareOptions {
   readonly skipBad?: boolean;
   /** patients processed at once; default 2 (the machine has 2 cores; decoding runs in sharp's threads) */
   readonly concurrency?: number;
+  /** colour map of the crops made from volume columns (default rainbow) */
+  readonly volumeColormap?: Colormap;
   /** called after each patient */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -181,14 +185,15 @@ export async function prepareStudy(
   views: 'all' | readonly View[],
   size: number,
   maxPixels: number | undefined,
+  volumeColormap: Colormap = getColormap('rainbow'),
 ): Promise<StudyPreparation> {
   const available: View[] = row.page
     ? VIEWS.filter((v) => row.page?.layout.some((r) => r.includes(v)))
-    : VIEWS.filter((v) => row.views[v] !== undefined);
+    : VIEWS.filter((v) => row.views[v] !== undefined || row.volumes?.[v] !== undefined);
   const wanted: View[] = views === 'all' ? available : VIEWS.filter((v) => views.includes(v));
   const work: ViewWork[] = wanted.map((view) => ({
     view,
-    source: row.page?.path ?? row.views[view] ?? '',
+    source: row.page?.path ?? row.views[view] ?? row.volumes?.[view] ?? '',
     discsFound: null,
     discFrom: null,
     disc: null,
@@ -238,6 +243,11 @@ export async function prepareStudy(
     for (const w of work) {
       if (w.error !== null) continue;
       try {
+        if (row.volumes?.[w.view] !== undefined) {
+          // a reconstructed volume: the polar map is sampled, not cropped (src/volume)
+          w.crop = await encodeCrop(await volumeFileToPolarMap(w.source, { size }), volumeColormap);
+          continue;
+        }
         const img = await readImage(w.source, readOpts);
         const box = row.boxes[w.view];
         if (box) {
@@ -351,7 +361,7 @@ export async function prepare(manifestPath: string, opts: PrepareOptions): Promi
 
   return writeDirAtomic(out, async (tmp) => {
     const results = await mapPool(manifest.rows, opts.concurrency ?? 2, async (row) => {
-      const r = await prepareStudy(row, views, size, opts.maxPixels);
+      const r = await prepareStudy(row, views, size, opts.maxPixels, opts.volumeColormap);
       if (r.ok) {
         await mkdir(join(tmp, row.patientId));
         for (const [view, png] of Object.entries(r.crops))
@@ -378,7 +388,7 @@ export async function prepare(manifestPath: string, opts: PrepareOptions): Promi
       const r = results[manifest.rows.indexOf(row)];
       const v: Partial<Record<View, string>> = {};
       for (const view of VIEWS) if (r.crops[view]) v[view] = join(out, row.patientId, `${view}.png`);
-      const { page: _page, ...rest } = row;
+      const { page: _page, volumes: _volumes, ...rest } = row;
       return { ...rest, views: v, boxes: {} };
     });
     const report: PrepareReport = {

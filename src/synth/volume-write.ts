@@ -6,8 +6,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Label, View } from '../domain/views.js';
-import { VIEWS } from '../domain/views.js';
+import type { Label } from '../domain/views.js';
+import { VIEWS, VOLUME_COLUMN_OF } from '../domain/views.js';
 import { encodeNifti } from '../volume/nifti.js';
 import { encodeUptake16 } from '../volume/pipeline.js';
 import { invertAffine, type Vec3 } from '../volume/types.js';
@@ -15,14 +15,6 @@ import { patientPhantom } from './cohort.js';
 import { PHASE_OF } from './phantom.js';
 import type { CohortOptions } from './types.js';
 import { fieldRaster, phantomVolume, sampleAnatomy, volumeAffine, type VolumeTruth } from './volume.js';
-
-/** Manifest columns of the volumes, per view (docs/manifest.md). */
-export const VOLUME_COLUMN_OF: Readonly<Record<View, string>> = {
-  stress_ac: 'stress_volume_ac',
-  rest_ac: 'rest_volume_ac',
-  stress_nac: 'stress_volume_nac',
-  rest_nac: 'rest_volume_nac',
-};
 
 /** Expected counts at the hottest myocardium per unit of the scenario's count density. */
 export const PEAK_COUNTS_PER_DENSITY = 2;

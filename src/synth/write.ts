@@ -7,14 +7,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { Disc } from '../domain/image.js';
-import { LABEL_NAMES, VIEWS, VIEW_CAPTIONS, type View } from '../domain/views.js';
+import { LABEL_NAMES, VIEWS, VIEW_CAPTIONS, VOLUME_COLUMN_OF, type View } from '../domain/views.js';
 import type { Colormap } from '../polarmap/colormaps.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { mapPool } from '../util/pool.js';
 import { encode, type ImageFormat } from './draw.js';
 import { DEFAULT_LAYOUT_SPEC, parseLayoutOrThrow } from '../domain/layout.js';
 import { drawPage, drawSingleMap } from './render.js';
-import { VOLUME_COLUMN_OF } from './volume-write.js';
 import type { Cohort, CohortOptions, SyntheticPatient } from './types.js';
 
 export interface WriteOptions {

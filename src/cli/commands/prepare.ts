@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { VIEWS, isView, type View } from '../../domain/views.js';
 import { InputError } from '../../util/errors.js';
+import { BUILTIN_COLORMAPS, getColormap, isBuiltinColormap } from '../../polarmap/colormaps.js';
 import { prepare, DEFAULT_PREPARE_SIZE } from '../../ingest/prepare.js';
 import { DEFAULT_MAX_PIXELS } from '../../ingest/readers.js';
 import { createProgress } from '../progress.js';
@@ -35,6 +36,7 @@ interface PrepareCliOptions {
   views: string;
   maxPixels: string;
   skipBad?: boolean;
+  volumeColormap: string;
 }
 
 export function registerPrepare(program: Command): void {
@@ -60,7 +62,16 @@ export function registerPrepare(program: Command): void {
       '--skip-bad',
       'leave out patients with an unusable image (and say why in the report) instead of failing',
     )
+    .option(
+      '--volume-colormap <name>',
+      `colour map of the maps made from volume columns: ${BUILTIN_COLORMAPS.join('|')}`,
+      'rainbow',
+    )
     .action(async (manifest: string, o: PrepareCliOptions) => {
+      if (!isBuiltinColormap(o.volumeColormap))
+        throw new InputError(
+          `--volume-colormap: must be one of ${BUILTIN_COLORMAPS.join(', ')}, got "${o.volumeColormap}"`,
+        );
       const progress = createProgress('prepare');
       try {
         const report = await prepare(manifest, {
@@ -69,6 +80,7 @@ export function registerPrepare(program: Command): void {
           views: parseViews(o.views),
           maxPixels: parseIntOption('--max-pixels', o.maxPixels),
           skipBad: o.skipBad ?? false,
+          volumeColormap: getColormap(o.volumeColormap),
           onProgress: (done, total) => progress.update(done, total),
         });
         progress.stop();
