@@ -238,19 +238,19 @@ export function decodeDicomSeries(
   const normal = cross(first.rowDir, first.colDir);
   const sorted = slices.map((s) => ({ s, d: dot(s.position, normal) })).sort((a, b) => a.d - b.d);
   const gaps = sorted.slice(1).map((x, i) => x.d - sorted[i].d);
-  const mean = (sorted[sorted.length - 1].d - sorted[0].d) / gaps.length;
+  const ref = gaps.slice().sort((a, b) => a - b)[Math.floor((gaps.length - 1) / 2)];
   gaps.forEach((g, i) => {
     if (g < 1e-3)
       throw new InputError(
         `${dir}: slices ${sorted[i].s.name} and ${sorted[i + 1].s.name} are at the same position`,
       );
-    if (Math.abs(g - mean) > Math.max(0.05, 0.01 * mean))
+    if (Math.abs(g - ref) > Math.max(0.05, 0.01 * ref))
       throw new InputError(
-        `${dir}: inconsistent slice spacing: ${g.toFixed(2)} mm between ${sorted[i].s.name} and ${sorted[i + 1].s.name}, ${mean.toFixed(2)} mm on average (missing or extra slice?)`,
+        `${dir}: inconsistent slice spacing: ${g.toFixed(2)} mm between ${sorted[i].s.name} and ${sorted[i + 1].s.name}, ${ref.toFixed(2)} mm elsewhere (missing or extra slice?)`,
       );
   });
   const plane = first.rows * first.cols;
   const data = new Float32Array(plane * sorted.length);
   sorted.forEach((x, k) => readFrames(x.s, 0, 1, data, k * plane));
-  return makeVolume(dir, sorted[0].s, sorted.length, data, mean, normal, sorted[0].s.position);
+  return makeVolume(dir, sorted[0].s, sorted.length, data, ref, normal, sorted[0].s.position);
 }
