@@ -277,7 +277,7 @@ function refineBySurface(
   let u = u0;
   let { radius, length } = fitAlongAxis(s, apex0, u, extent);
   let apex = apexOnAxis(s, apex0, u, radius);
-  for (let iter = 0; iter < (moveAxis ? 2 : 1); iter++) {
+  for (let iter = 0; iter < (moveAxis ? 3 : 1); iter++) {
     if (moveAxis) {
       const { anterior, lateral } = shortAxisDirections(u);
       const centres: { p: Vec3; w: number }[] = [];
@@ -287,7 +287,7 @@ function refineBySurface(
         for (let k = 0; k < 36; k++) {
           const th = (k * Math.PI) / 18;
           const e = add(scale(anterior, Math.cos(th)), scale(lateral, Math.sin(th)));
-          m = add(m, add(o, scale(e, wallCentre(s, o, e, 2, radius + 12, 0.5).depth)));
+          m = add(m, add(o, scale(e, wallCentre(s, o, e, 2, radius + 22, 0.5).depth)));
         }
         centres.push({ p: scale(m, 1 / 36), w: 1 });
       }

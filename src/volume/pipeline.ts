@@ -16,7 +16,7 @@ import { encodeRgbPng } from '../util/png.js';
 import { fitLeftVentricle, type LvGeometry, type LvOverride } from './lv.js';
 import type { VolumeLimits } from './limits.js';
 import { renderQc } from './qc.js';
-import { readVolume } from './read.js';
+import { decodeVolume, readVolume } from './read.js';
 import { gridToPolarMap, sampleRays, type RayGrid } from './sample.js';
 import { invertAffine, type Vec3, type Volume } from './types.js';
 
@@ -70,7 +70,7 @@ export async function encodeCrop(m: VolumeMap, cm: Colormap = getColormap('rainb
 export async function encodeUptake16(map: UptakeMap): Promise<Buffer> {
   const px = new Uint16Array(map.size * map.size);
   for (let i = 0; i < px.length; i++) px[i] = Math.round(Math.min(1, Math.max(0, map.data[i])) * 65535);
-  return sharp(Buffer.from(px.buffer), { raw: { width: map.size, height: map.size, channels: 1 } })
+  return sharp(px, { raw: { width: map.size, height: map.size, channels: 1 } })
     .toColourspace('grey16')
     .png()
     .toBuffer();
@@ -124,4 +124,12 @@ export async function writeVolumeOutputs(m: VolumeMap, dir: string, cm: Colormap
   await writeFile(join(dir, 'uptake.png'), await encodeUptake16(m.uptake));
   await writeFile(join(dir, 'geometry.json'), JSON.stringify(geometryJson(m), null, 2) + '\n');
   await writeFile(join(dir, 'qc.png'), await renderQc(m.volume, m.geometry, m.grid, cm));
+}
+
+/**
+ * An uploaded volume (bytes) to its polar-map crop (PNG), for `serve`: the same crop as `polarmap`.
+ * @throws InputError naming `name` on bad input
+ */
+export async function volumeBytesToCrop(bytes: Uint8Array, name: string, opts: VolumeMapOptions = {}): Promise<Buffer> {
+  return encodeCrop(volumeToPolarMap(decodeVolume(bytes, name, opts.limits), opts));
 }

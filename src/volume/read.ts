@@ -5,7 +5,7 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { detectFormat } from '../ingest/readers.js';
+import { detectFormat, parseDicomBytes } from '../ingest/readers.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { decodeDicomSeries, decodeDicomVolume } from './dicom.js';
 import { resolveLimits, type VolumeLimits } from './limits.js';
@@ -17,6 +17,21 @@ async function readLimited(path: string, maxBytes: number): Promise<Buffer> {
   if (s.size > maxBytes)
     throw new InputError(`${path}: file is ${s.size} bytes, over the limit of ${maxBytes}`);
   return readFile(path);
+}
+
+/**
+ * Whether uploaded bytes hold a volume rather than a 2-D image: gzip or NIfTI, or a DICOM file
+ * with more than one frame (a multi-frame tomogram).
+ */
+export function isVolumeBytes(bytes: Uint8Array): boolean {
+  if (isGzip(bytes) || isNiftiBytes(bytes)) return true;
+  if (detectFormat(bytes) !== 'dicom') return false;
+  try {
+    const frames = Number((parseDicomBytes(bytes, 'upload').string('x00280008') ?? '1').trim());
+    return frames > 1;
+  } catch {
+    return false;
+  }
 }
 
 /** Decode a volume file held in memory (NIfTI or DICOM NM multi-frame), recognised by content. */

@@ -10,6 +10,9 @@ import { gridToPolarMap, sampleRays } from '../../src/volume/sample.js';
 import { shortAxisDirections } from '../../src/volume/rays.js';
 import { segmentMeans } from '../../src/polarmap/read-uptake.js';
 import { dice, fittedWallMask } from '../../src/volume/mask.js';
+import { encodeUptake16 } from '../../src/volume/pipeline.js';
+import { createUptakeMap } from '../../src/domain/image.js';
+import sharp from 'sharp';
 import {
   angleDeg,
   invertAffine,
@@ -240,5 +243,19 @@ describe('sampling a shell of known uptake', () => {
       const ratio = seg[lat - 1] / seg[sep - 1];
       assert.ok(ratio > 0.4 && ratio < 0.6, `segment ${lat} / segment ${sep} = ${ratio}`);
     }
+  });
+});
+
+describe('uptake.png', () => {
+  it('16-bit grey round trip keeps relative uptake to 1/65535', async () => {
+    const m = createUptakeMap(8);
+    for (let i = 0; i < 64; i++) m.data[i] = i / 63;
+    const { data, info } = await sharp(await encodeUptake16(m))
+      .toColourspace('grey16')
+      .raw({ depth: 'ushort' })
+      .toBuffer({ resolveWithObject: true });
+    assert.equal(info.channels, 1);
+    const u = new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length));
+    for (let i = 0; i < 64; i++) assert.ok(Math.abs(u[i] / 65535 - i / 63) <= 1 / 65535, `pixel ${i}`);
   });
 });
