@@ -32,6 +32,8 @@ import { predictStudy, type StudyImages, type StudyResult } from '../predict/stu
 import { InputError } from '../util/errors.js';
 import { Limiter, QueueFullError, TimeoutError } from './limiter.js';
 import { ResultStore } from './results.js';
+import { isVolumeBytes } from '../volume/read.js';
+import { volumeBytesToCrop } from '../volume/pipeline.js';
 
 /** Options of {@link buildServer}. */
 export interface ServeOptions {
@@ -208,11 +210,9 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
 
   app.post<{ Querystring: { keep?: string } }>('/api/predict', async (req, reply) => {
     if (!req.isMultipart())
-      return reply
-        .code(415)
-        .send({
-          error: 'send the images as multipart/form-data (one export page, or up to four polar maps)',
-        });
+      return reply.code(415).send({
+        error: 'send the images as multipart/form-data (one export page, or up to four polar maps)',
+      });
     const files: StudyFile[] = [];
     let keep = req.query.keep === '1' || req.query.keep === 'true';
     for await (const part of req.parts()) {
@@ -228,10 +228,15 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
       } else if (part.fieldname === 'keep')
         keep = String(part.value) === '1' || String(part.value) === 'true';
     }
-    const out = await limiter.run(
-      () => predictStudy(predictor, { files }, { maxPixels, study: 'upload' }),
-      predictTimeoutMs,
-    );
+    const out = await limiter.run(async () => {
+      // a reconstructed SPECT volume in place of a map image becomes its polar-map crop (src/volume)
+      const maps = await Promise.all(
+        files.map(async (f) =>
+          isVolumeBytes(f.bytes) ? { ...f, bytes: await volumeBytesToCrop(f.bytes, f.name) } : f,
+        ),
+      );
+      return predictStudy(predictor, { files: maps }, { maxPixels, study: 'upload' });
+    }, predictTimeoutMs);
     files.length = 0; // the uploads are not kept
     const id = store.add({ result: out.result, images: out.images, kept: keep }, keep);
     void reply.header('cache-control', 'no-store');
