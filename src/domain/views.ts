@@ -23,3 +23,18 @@ export function isView(s: string): s is View {
 /** Class labels. 1 = coronary artery disease (by angiography), 0 = normal. */
 export type Label = 0 | 1;
 export const LABEL_NAMES: Readonly<Record<Label, string>> = { 0: 'normal', 1: 'CAD' };
+
+/**
+ * Manifest columns naming a reconstructed SPECT volume per view (`prepare` turns each into that
+ * view's polar map). `stress_volume` and `rest_volume` are the same as the `_ac` columns.
+ */
+export const VOLUME_COLUMN_OF: Readonly<Record<View, string>> = {
+  stress_ac: 'stress_volume_ac',
+  rest_ac: 'rest_volume_ac',
+  stress_nac: 'stress_volume_nac',
+  rest_nac: 'rest_volume_nac',
+};
+export const VOLUME_ALIASES: Readonly<Record<string, View>> = {
+  stress_volume: 'stress_ac',
+  rest_volume: 'rest_ac',
+};

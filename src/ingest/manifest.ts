@@ -11,7 +11,15 @@ import { parse } from 'csv-parse/sync';
 import { stringify, unescapeCell } from '../util/csv.js';
 import { z } from 'zod';
 import type { Box } from '../domain/image.js';
-import { VIEWS, isView, LABEL_NAMES, type Label, type View } from '../domain/views.js';
+import {
+  VIEWS,
+  VOLUME_ALIASES,
+  VOLUME_COLUMN_OF,
+  isView,
+  LABEL_NAMES,
+  type Label,
+  type View,
+} from '../domain/views.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { sha256File, sha256Hex } from '../util/hash.js';
 import { DEFAULT_LAYOUT, formatLayout, parseLayout, type Layout } from '../domain/layout.js';
@@ -35,6 +43,8 @@ export interface StudyRow {
   readonly age?: number;
   /** absolute paths of the single-map images */
   readonly views: Partial<Record<View, string>>;
+  /** absolute paths of reconstructed SPECT volumes (files or DICOM folders), per view */
+  readonly volumes?: Partial<Record<View, string>>;
   readonly page?: StudyPage;
   /** manual disc boxes, in the view's image (or in the page) */
   readonly boxes: Partial<Record<View, Box>>;
@@ -63,6 +73,12 @@ export interface ManifestOptions {
   readonly checkFiles?: boolean;
 }
 
+/** Volume columns: `<state>_volume_<ac|nac>` and the aliases `stress_volume`, `rest_volume` (= AC). */
+const VOLUME_COLUMNS: readonly string[] = [
+  ...Object.values(VOLUME_COLUMN_OF),
+  ...Object.keys(VOLUME_ALIASES),
+];
+
 export const REQUIRED_COLUMNS = ['patient_id', 'label'] as const;
 const KNOWN_COLUMNS = new Set<string>([
   'patient_id',
@@ -73,7 +89,13 @@ const KNOWN_COLUMNS = new Set<string>([
   'layout',
   ...VIEWS,
   ...VIEWS.map((v) => `box_${v}`),
+  ...VOLUME_COLUMNS,
 ]);
+
+/** The view of a volume column. */
+function volumeView(col: string): View {
+  return VOLUME_ALIASES[col] ?? VIEWS.find((v) => VOLUME_COLUMN_OF[v] === col) ?? 'stress_ac';
+}
 
 const LABELS: Readonly<Record<string, Label>> = { cad: 1, '1': 1, abnormal: 1, normal: 0, '0': 0 };
 
@@ -232,7 +254,7 @@ function validateRecords(
       );
     }
   }
-  const hasViewColumn = VIEWS.some((v) => index.has(v));
+  const hasViewColumn = VIEWS.some((v) => index.has(v)) || VOLUME_COLUMNS.some((c) => index.has(c));
   if (!hasViewColumn && !index.has('page')) {
     problems.push(`${headerAt}: no image column: give view columns (${VIEWS.join(', ')}) or a page column`);
   }
@@ -273,9 +295,20 @@ function validateRecords(
       const s = get(v);
       if (s !== '') views[v] = resolve(dir, s);
     }
+    const volumes: Partial<Record<View, string>> = {};
+    for (const c of VOLUME_COLUMNS) {
+      const s = get(c);
+      if (s === '') continue;
+      const v = volumeView(c);
+      if (views[v] !== undefined || volumes[v] !== undefined)
+        problems.push(
+          `${here(c)}: the ${v} view is given twice (an image and a volume, or two volume columns)`,
+        );
+      else volumes[v] = resolve(dir, s);
+    }
     const pageStr = get('page');
     const layoutStr = get('layout');
-    const nViews = Object.keys(views).length;
+    const nViews = Object.keys(views).length + Object.keys(volumes).length;
     let page: StudyPage | undefined;
     if (nViews === 0 && pageStr === '') {
       problems.push(`${here()}: no view image and no page (give ${VIEWS.join('/')} columns or a page)`);
@@ -332,6 +365,7 @@ function validateRecords(
       ...(fixed.data.sex !== undefined ? { sex: fixed.data.sex } : {}),
       ...(fixed.data.age !== undefined ? { age: fixed.data.age } : {}),
       views,
+      ...(Object.keys(volumes).length > 0 ? { volumes } : {}),
       ...(page ? { page } : {}),
       boxes,
       clinical,
@@ -356,10 +390,15 @@ async function checkFiles(rows: readonly StudyRow[]): Promise<string[]> {
   for (const r of rows) {
     const refs: [string, string][] = Object.entries(r.views);
     if (r.page) refs.push(['page', r.page.path]);
+    const vols = new Set(Object.values(r.volumes ?? {}));
+    for (const [v, p] of Object.entries(r.volumes ?? {})) refs.push([VOLUME_COLUMN_OF[v as View], p]);
     for (const [col, p] of refs) {
       checks.push(
         stat(p).then(
-          (s) => (s.isFile() ? null : `row ${r.row}, column ${col}: ${p} is not a file`),
+          (s) =>
+            s.isFile() || (vols.has(p) && s.isDirectory())
+              ? null
+              : `row ${r.row}, column ${col}: ${p} is not a file`,
           (e: NodeJS.ErrnoException) =>
             `row ${r.row}, column ${col}: ${e.code === 'ENOENT' ? 'file not found' : `cannot access file (${e.code ?? e.message})`}: ${p}`,
         ),
@@ -392,6 +431,7 @@ export function manifestToCsv(
   const usedViews = VIEWS.filter((v) => rows.some((r) => r.views[v] !== undefined));
   const usedBoxes = VIEWS.filter((v) => rows.some((r) => r.boxes[v] !== undefined));
   const hasPage = rows.some((r) => r.page !== undefined);
+  const usedVolumes = VIEWS.filter((v) => rows.some((r) => r.volumes?.[v] !== undefined));
   const header = [
     'patient_id',
     'label',
@@ -400,6 +440,7 @@ export function manifestToCsv(
     ...usedViews,
     ...(hasPage ? ['page', 'layout'] : []),
     ...usedBoxes.map((v) => `box_${v}`),
+    ...usedVolumes.map((v) => VOLUME_COLUMN_OF[v]),
     ...clinicalColumns,
   ];
   const body = rows.map((r) => [
@@ -412,6 +453,10 @@ export function manifestToCsv(
       ? [r.page ? portableRelative(dir, r.page.path) : '', r.page ? formatLayout(r.page.layout) : '']
       : []),
     ...usedBoxes.map((v) => (r.boxes[v] ? formatBox(r.boxes[v]) : '')),
+    ...usedVolumes.map((v) => {
+      const p = r.volumes?.[v];
+      return p === undefined ? '' : portableRelative(dir, p);
+    }),
     ...clinicalColumns.map((c) => r.clinical[c] ?? ''),
   ]);
   return stringify([header, ...body]);

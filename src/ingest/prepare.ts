@@ -15,12 +15,14 @@
  */
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import sharp from 'sharp';
 import { stringify } from '../util/csv.js';
 import type { Disc, RgbImage } from '../domain/image.js';
 import { VIEWS, type View } from '../domain/views.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { writeDirAtomic } from '../util/atomic.js';
+import { encodeRgbPng } from '../util/png.js';
+import { getColormap, type Colormap } from '../polarmap/colormaps.js';
+import { encodeCrop, volumeFileToPolarMap } from '../volume/pipeline.js';
 import { mapPool } from '../util/pool.js';
 import { decodeImage, readImage } from './readers.js';
 import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
@@ -45,6 +47,8 @@ export interface PrepareOptions {
   readonly skipBad?: boolean;
   /** patients processed at once; default 2 (the machine has 2 cores; decoding runs in sharp's threads) */
   readonly concurrency?: number;
+  /** colour map of the crops made from volume columns (default rainbow) */
+  readonly volumeColormap?: Colormap;
   /** called after each patient */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -162,18 +166,12 @@ function boxProblem(
   return null;
 }
 
-async function encodePng(img: RgbImage): Promise<Buffer> {
-  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-    .png()
-    .toBuffer();
-}
-
 /** Clean one disc into a PNG crop, filling in the work item. */
 async function cleanInto(w: ViewWork, img: RgbImage, size: number): Promise<void> {
   if (!w.disc) return;
   const { image, filled } = cleanDisc(img, w.disc, { outSize: size });
   w.filled = filled;
-  w.crop = await encodePng(image);
+  w.crop = await encodeRgbPng(image);
 }
 
 function describe(e: unknown): string {
@@ -195,14 +193,15 @@ export async function prepareStudy(
   views: 'all' | readonly View[],
   size: number,
   maxPixels: number | undefined,
+  volumeColormap: Colormap = getColormap('rainbow'),
 ): Promise<StudyPreparation> {
   const available: View[] = row.page
     ? VIEWS.filter((v) => row.page?.layout.some((r) => r.includes(v)))
-    : VIEWS.filter((v) => row.views[v] !== undefined);
+    : VIEWS.filter((v) => row.views[v] !== undefined || row.volumes?.[v] !== undefined);
   const wanted: View[] = views === 'all' ? available : VIEWS.filter((v) => views.includes(v));
   const work: ViewWork[] = wanted.map((view) => ({
     view,
-    source: row.page?.path ?? row.views[view] ?? '',
+    source: row.page?.path ?? row.views[view] ?? row.volumes?.[view] ?? '',
     discsFound: null,
     discFrom: null,
     disc: null,
@@ -252,6 +251,11 @@ export async function prepareStudy(
     for (const w of work) {
       if (w.error !== null) continue;
       try {
+        if (row.volumes?.[w.view] !== undefined) {
+          // a reconstructed volume: the polar map is sampled, not cropped (src/volume)
+          w.crop = await encodeCrop(await volumeFileToPolarMap(w.source, { size }), volumeColormap);
+          continue;
+        }
         const img = await readImage(w.source, readOpts);
         const box = row.boxes[w.view];
         if (box) {
@@ -396,7 +400,7 @@ export async function prepare(manifestPath: string, opts: PrepareOptions): Promi
 
   return writeDirAtomic(out, 'prepare', async (tmp) => {
     const results = await mapPool(manifest.rows, opts.concurrency ?? 2, async (row) => {
-      const r = await prepareStudy(row, views, size, opts.maxPixels);
+      const r = await prepareStudy(row, views, size, opts.maxPixels, opts.volumeColormap);
       if (r.ok) {
         await mkdir(join(tmp, row.patientId));
         for (const [view, png] of Object.entries(r.crops))
@@ -423,7 +427,7 @@ export async function prepare(manifestPath: string, opts: PrepareOptions): Promi
       const r = results[manifest.rows.indexOf(row)];
       const v: Partial<Record<View, string>> = {};
       for (const view of VIEWS) if (r.crops[view]) v[view] = join(out, row.patientId, `${view}.png`);
-      const { page: _page, ...rest } = row;
+      const { page: _page, volumes: _volumes, ...rest } = row;
       return { ...rest, views: v, boxes: {} };
     });
     const report: PrepareReport = {

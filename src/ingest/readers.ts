@@ -239,7 +239,8 @@ const TAG = {
   pixelData: 'x7fe00010',
 } as const;
 
-function parseDicomBytes(bytes: Uint8Array, name: string): DataSet {
+/** Parse a DICOM Part 10 file with dicom-parser; errors become `InputError`s naming the file. */
+export function parseDicomBytes(bytes: Uint8Array, name: string): DataSet {
   try {
     return dicomParser.parseDicom(bytes);
   } catch (e) {
@@ -262,7 +263,8 @@ function parseDicomBytes(bytes: Uint8Array, name: string): DataSet {
   }
 }
 
-function dicomUint(ds: DataSet, tag: string): number | undefined {
+/** An US/UL attribute's value, or undefined when absent. */
+export function dicomUint(ds: DataSet, tag: string): number | undefined {
   const el = ds.elements[tag];
   if (!el || el.length === 0) return undefined;
   // US in explicit VR; implicit VR files have no VR, and dicom-parser's uint16 works for both.
@@ -270,7 +272,7 @@ function dicomUint(ds: DataSet, tag: string): number | undefined {
 }
 
 /** Numeric value of an IS/DS string attribute (first value of a multi-valued one). */
-function dicomNumber(ds: DataSet, tag: string): number | undefined {
+export function dicomNumber(ds: DataSet, tag: string): number | undefined {
   const s = ds.string(tag, 0);
   if (s === undefined || s.trim() === '') return undefined;
   const v = Number(s);
@@ -368,7 +370,7 @@ function dicomRgb(src: Uint8Array, offset: number, width: number, height: number
 }
 
 /** Read `n` grey samples of 8 or 16 bits, keeping the low `bitsStored` bits (sign-extended if signed). */
-function readSamples(
+export function readSamples(
   src: Uint8Array,
   offset: number,
   n: number,

@@ -45,6 +45,8 @@ import { InputError } from '../util/errors.js';
 import { Limiter, QueueFullError, TimeoutError } from './limiter.js';
 import { ResultStore, StoreFullError } from './results.js';
 import { registerSecurity, type Reader } from './security.js';
+import { isVolumeBytes } from '../volume/read.js';
+import { volumeBytesToCrop } from '../volume/pipeline.js';
 
 /** Options of {@link buildServer}. */
 export interface ServeOptions {
@@ -297,20 +299,24 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
     }
     const owner = security.readerOf(req);
     if (keep) store.checkRoomToKeep();
-    const out = await limiter.run(
-      () =>
-        predictStudy(
-          predictor,
-          { files },
-          {
-            maxPixels,
-            maxTotalPixels: maxRequestPixels,
-            study: 'upload',
-            strict: opts.strict === true,
-          },
+    const out = await limiter.run(async () => {
+      // a reconstructed SPECT volume in place of a map image becomes its polar-map crop (src/volume)
+      const maps = await Promise.all(
+        files.map(async (f) =>
+          isVolumeBytes(f.bytes) ? { ...f, bytes: await volumeBytesToCrop(f.bytes, f.name) } : f,
         ),
-      predictTimeoutMs,
-    );
+      );
+      return predictStudy(
+        predictor,
+        { files: maps },
+        {
+          maxPixels,
+          maxTotalPixels: maxRequestPixels,
+          study: 'upload',
+          strict: opts.strict === true,
+        },
+      );
+    }, predictTimeoutMs);
     files.length = 0; // the uploads are not kept
     const id = store.add({ result: out.result, images: out.images, kept: keep, owner }, keep);
     void reply.header('cache-control', 'no-store');

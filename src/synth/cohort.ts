@@ -4,10 +4,10 @@
 import type { UptakeMap } from '../domain/image.js';
 import { VIEWS, type Label, type View } from '../domain/views.js';
 import { Rng } from '../util/rng.js';
-import { phantomFields, PHASE_OF } from './phantom.js';
-import { polarGrid } from './polar-grid.js';
+import { phantomFields, PHASE_OF, type PhantomFields } from './phantom.js';
+import { polarGrid, type PolarGrid } from './polar-grid.js';
 import { reconstruct } from './recon.js';
-import { sampleScenario } from './scenario.js';
+import { sampleScenario, type Scenario } from './scenario.js';
 import { computeTruth } from './truth.js';
 import {
   DIFFICULTIES,
@@ -57,6 +57,19 @@ export function cohortLabels(rng: Rng, patients: number, prevalence: number): La
   return rng.shuffle(labels);
 }
 
+/** The random stream, scenario and noise-free fields of patient `index` (shared with the volume writer). */
+export function patientPhantom(
+  seed: number | string,
+  index: number,
+  label: Label,
+  opts: Required<CohortOptions>,
+): { rng: Rng; scenario: Scenario; grid: PolarGrid; fields: PhantomFields } {
+  const rng = new Rng(seed).fork(`patient/${index}`);
+  const scenario = sampleScenario(rng.fork('scenario'), label, opts.difficulty);
+  const grid = polarGrid(opts.mapSize);
+  return { rng, scenario, grid, fields: phantomFields(grid, scenario) };
+}
+
 /**
  * Generate one patient. Each patient has its own random streams (forked from the cohort seed by
  * index), so patient i is the same whatever the cohort size, given the same label.
@@ -68,10 +81,7 @@ export function generatePatient(
   label: Label,
   opts: Required<CohortOptions>,
 ): SyntheticPatient {
-  const rng = new Rng(seed).fork(`patient/${index}`);
-  const s = sampleScenario(rng.fork('scenario'), label, opts.difficulty);
-  const grid = polarGrid(opts.mapSize);
-  const fields = phantomFields(grid, s);
+  const { rng, scenario: s, grid, fields } = patientPhantom(seed, index, label, opts);
   const maps = {} as Record<View, UptakeMap>;
   for (const view of VIEWS) {
     const phase = PHASE_OF[view];

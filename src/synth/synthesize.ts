@@ -12,6 +12,7 @@ import type { Label } from '../domain/views.js';
 import { cohortLabels, generatePatient, resolveCohortOptions } from './cohort.js';
 import type { CohortOptions } from './types.js';
 import { mapPool } from '../util/pool.js';
+import { writePatientVolumes } from './volume-write.js';
 import {
   validateWriteOptions,
   writePatient,
@@ -42,7 +43,9 @@ export type WorkerReply =
 /** Generate one patient and write its files (the unit of work of both paths). */
 export async function synthesizeOne(job: Omit<WorkerJob, 'indices'>, index: number): Promise<PatientRows> {
   const p = generatePatient(job.cohort.seed, index, job.cohort.patients, job.labels[index], job.cohort);
-  return writePatient(p, job.dir, job.write);
+  const rows = await writePatient(p, job.dir, job.write);
+  if (!job.write.volumes) return rows;
+  return { ...rows, volumes: await writePatientVolumes(job.dir, p.id, index, job.labels[index], job.cohort) };
 }
 
 /**

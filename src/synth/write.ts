@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from '../util/csv.js';
 import type { Disc } from '../domain/image.js';
-import { LABEL_NAMES, VIEWS, VIEW_CAPTIONS, type View } from '../domain/views.js';
+import { LABEL_NAMES, VIEWS, VIEW_CAPTIONS, VOLUME_COLUMN_OF, type View } from '../domain/views.js';
 import type { Colormap } from '../polarmap/colormaps.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { mapPool } from '../util/pool.js';
@@ -27,6 +27,8 @@ export interface WriteOptions {
   readonly canvas?: number;
   /** images encoded at once (sharp runs them on its thread pool); default 4 */
   readonly concurrency?: number;
+  /** also write 3-D volumes of every view with their ground truth (volumes/, volumes.csv); synthesizeToDir only */
+  readonly volumes?: boolean;
   /** called after each patient's files are written */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -35,6 +37,8 @@ export interface WriteOptions {
 export interface PatientRows {
   readonly manifest: Record<string, string>;
   readonly truth: Record<string, string>;
+  /** volume columns (relative paths), with `volumes` */
+  readonly volumes?: Record<string, string>;
 }
 
 const ext = (f: ImageFormat): string => (f === 'png' ? 'png' : 'jpg');
@@ -158,6 +162,11 @@ export async function writeTables(
       { header: true, columns: tcols },
     ),
   );
+  if (opts.volumes) {
+    const vcols = ['patient_id', 'label', 'sex', 'age', ...VIEWS.map((v) => VOLUME_COLUMN_OF[v])];
+    const vrows = rows.map((r) => vcols.map((c) => r.volumes?.[c] ?? r.manifest[c] ?? ''));
+    await writeFile(join(dir, 'volumes.csv'), stringify(vrows, { header: true, columns: vcols }));
+  }
   const meta = {
     generator: 'polarcad synth',
     cohort,
@@ -168,6 +177,7 @@ export async function writeTables(
       grid: opts.grid,
       pageLayout: opts.layout === 'page' ? (opts.pageLayout ?? DEFAULT_LAYOUT_SPEC) : undefined,
       canvas: opts.canvas,
+      volumes: opts.volumes ?? false,
     },
     patients: rows.length,
     cad: rows.filter((r) => r.truth.label === '1').length,

@@ -30,6 +30,7 @@ export const OUTPUT_KINDS = [
   'demo',
   'train',
   'predict',
+  'polarmap',
 ] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 

@@ -39,7 +39,7 @@ export const TS = {
 
 const SECONDARY_CAPTURE = '1.2.840.10008.5.1.4.1.1.7';
 
-class Writer {
+export class Writer {
   private readonly chunks: Buffer[] = [];
   constructor(
     private readonly explicit: boolean,
@@ -153,4 +153,74 @@ export function makeDicom(f: DicomFixture): Buffer {
     meta,
     d.bytes(),
   ]);
+}
+
+/** A nuclear-medicine (or, for bad-input tests, CT) volume or slice as DICOM Part 10, explicit VR LE. */
+export interface NmFixture {
+  readonly modality: 'NM' | 'CT';
+  readonly rows: number;
+  readonly columns: number;
+  readonly frames: number;
+  /** 16-bit unsigned samples, frames * rows * columns, frame by frame */
+  readonly samples: Uint16Array;
+  readonly pixelSpacing: readonly [number, number];
+  readonly spacingBetweenSlices?: number;
+  readonly position: readonly [number, number, number];
+  readonly orientation: readonly [number, number, number, number, number, number];
+  readonly seriesUid?: string;
+  /** geometry inside the Detector Information Sequence (as NM multi-frame tomograms do) */
+  readonly geometryInSequence?: boolean;
+}
+
+const NM_STORAGE = '1.2.840.10008.5.1.4.1.1.20';
+const CT_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
+
+/** Encode an NM (or CT) image: geometry, 16-bit MONOCHROME2 samples, explicit VR little endian. */
+export function makeNmDicom(f: NmFixture): Buffer {
+  const sop = f.modality === 'NM' ? NM_STORAGE : CT_STORAGE;
+  const d = new Writer(true, true);
+  const ds = (v: readonly number[]): string => v.map((x) => String(x)).join('\\');
+  d.string(0x0008, 0x0016, 'UI', sop);
+  d.string(0x0008, 0x0018, 'UI', '1.2.3.4.5.6.7.8.10');
+  d.string(0x0008, 0x0060, 'CS', f.modality);
+  if (f.spacingBetweenSlices !== undefined) d.string(0x0018, 0x0088, 'DS', String(f.spacingBetweenSlices));
+  d.string(0x0020, 0x000e, 'UI', f.seriesUid ?? '1.2.3.4.5.99');
+  if (!f.geometryInSequence) {
+    d.string(0x0020, 0x0032, 'DS', ds(f.position));
+    d.string(0x0020, 0x0037, 'DS', ds(f.orientation));
+  }
+  d.us(0x0028, 0x0002, 1);
+  d.string(0x0028, 0x0004, 'CS', 'MONOCHROME2');
+  if (f.frames > 1) d.string(0x0028, 0x0008, 'IS', String(f.frames));
+  d.us(0x0028, 0x0010, f.rows);
+  d.us(0x0028, 0x0011, f.columns);
+  d.string(0x0028, 0x0030, 'DS', ds(f.pixelSpacing));
+  d.us(0x0028, 0x0100, 16);
+  d.us(0x0028, 0x0101, 16);
+  d.us(0x0028, 0x0102, 15);
+  d.us(0x0028, 0x0103, 0);
+  if (f.geometryInSequence) {
+    const item = new Writer(true, true);
+    item.string(0x0020, 0x0032, 'DS', ds(f.position));
+    item.string(0x0020, 0x0037, 'DS', ds(f.orientation));
+    const body = item.bytes();
+    const seq = new Writer(true, true);
+    seq.item(0xfffe, 0xe000, body);
+    d.element(0x0054, 0x0022, 'SQ', seq.bytes());
+  }
+  const px = Buffer.alloc(f.samples.length * 2);
+  f.samples.forEach((v, i) => px.writeUInt16LE(v, 2 * i));
+  d.element(0x7fe0, 0x0010, 'OW', px);
+  const m = new Writer(true, true);
+  m.element(0x0002, 0x0001, 'OB', Buffer.from([0, 1]));
+  m.string(0x0002, 0x0002, 'UI', sop);
+  m.string(0x0002, 0x0003, 'UI', '1.2.3.4.5.6.7.8.10');
+  m.string(0x0002, 0x0010, 'UI', TS.explicitLE);
+  m.string(0x0002, 0x0012, 'UI', '1.2.3.4');
+  const meta = m.bytes();
+  const gl = Buffer.alloc(4);
+  gl.writeUInt32LE(meta.length);
+  const g = new Writer(true, true);
+  g.element(0x0002, 0x0000, 'UL', gl);
+  return Buffer.concat([Buffer.alloc(128), Buffer.from('DICM', 'latin1'), g.bytes(), meta, d.bytes()]);
 }

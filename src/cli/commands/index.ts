@@ -6,6 +6,7 @@ import { registerEvaluate } from './evaluate.js';
 import { registerExperiment } from './experiment.js';
 import { registerExport } from './export.js';
 import { registerModels } from './models.js';
+import { registerPolarmap } from './polarmap.js';
 import { registerPredict } from './predict.js';
 import { registerPrepare } from './prepare.js';
 import { registerReport } from './report.js';
@@ -21,6 +22,7 @@ export type RegisterCommand = (program: Command) => void;
 export const COMMANDS: readonly RegisterCommand[] = [
   registerModels,
   registerPrepare,
+  registerPolarmap,
   registerSynth,
   registerExport,
   registerTrain,

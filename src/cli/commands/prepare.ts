@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { VIEWS, isView, type View } from '../../domain/views.js';
 import { wholeNumber } from '../options/parse.js';
 import { InputError } from '../../util/errors.js';
+import { BUILTIN_COLORMAPS, getColormap, isBuiltinColormap } from '../../polarmap/colormaps.js';
 import { prepare, DEFAULT_PREPARE_SIZE } from '../../ingest/prepare.js';
 import { DEFAULT_MAX_PIXELS } from '../../ingest/readers.js';
 import { createProgress } from '../progress.js';
@@ -34,6 +35,7 @@ interface PrepareCliOptions {
   maxPixels: string;
   skipBad?: boolean;
   force?: boolean;
+  volumeColormap: string;
 }
 
 export function registerPrepare(program: Command): void {
@@ -58,7 +60,16 @@ export function registerPrepare(program: Command): void {
       '--skip-bad',
       'leave out patients with an unusable image (and say why in the report) instead of failing',
     )
+    .option(
+      '--volume-colormap <name>',
+      `colour map of the maps made from volume columns: ${BUILTIN_COLORMAPS.join('|')}`,
+      'rainbow',
+    )
     .action(async (manifest: string, o: PrepareCliOptions) => {
+      if (!isBuiltinColormap(o.volumeColormap))
+        throw new InputError(
+          `--volume-colormap: must be one of ${BUILTIN_COLORMAPS.join(', ')}, got "${o.volumeColormap}"`,
+        );
       await claimOutputDir(o.out, 'prepare', { inputs: [manifest], force: o.force });
       const progress = createProgress('prepare');
       try {
@@ -68,6 +79,7 @@ export function registerPrepare(program: Command): void {
           views: parseViews(o.views),
           maxPixels: wholeNumber('--max-pixels', o.maxPixels),
           skipBad: o.skipBad ?? false,
+          volumeColormap: getColormap(o.volumeColormap),
           onProgress: (done, total) => progress.update(done, total),
         });
         progress.stop();

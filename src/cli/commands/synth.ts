@@ -28,6 +28,7 @@ interface SynthCliOptions {
   grid: boolean;
   mapSize: string;
   workers?: string;
+  volumes?: boolean;
 }
 
 export function registerSynth(program: Command): void {
@@ -47,6 +48,10 @@ export function registerSynth(program: Command): void {
     .option('--no-grid', 'do not draw the 17-segment grid and numbers over the maps')
     .option('--map-size <pixels>', 'side of the simulated polar-map raster', '128')
     .option('--workers <n>', 'worker threads (default: cores, at most 4)')
+    .option(
+      '--volumes',
+      'also write 3-D SPECT volumes (NIfTI) of every map with their true geometry and maps, and volumes.csv',
+    )
     .action(async (o: SynthCliOptions) => {
       const problems: string[] = [];
       if (!isWhole(o.patients) || Number(o.patients) < 1)
@@ -92,6 +97,7 @@ export function registerSynth(program: Command): void {
             colormap: getColormap(o.colormap as (typeof BUILTIN_COLORMAPS)[number]),
             grid: o.grid,
             pageLayout: o.pageLayout,
+            volumes: o.volumes ?? false,
             onProgress: (done, total) => progress.update(done, total),
           },
           { workers: o.workers === undefined ? undefined : Number(o.workers) },
