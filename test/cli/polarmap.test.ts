@@ -83,9 +83,7 @@ test('polarcad polarmap: bad inputs fail naming the file, exit 2, nothing writte
     const flat = join(root, 'flat.nii.gz');
     await writeFile(flat, encodeNifti({ ...volume, data: new Float32Array(volume.data.length).fill(7) }));
 
-    const out = join(root, 'maps');
-    await mkdir(out);
-    await writeFile(join(out, 'keep.txt'), 'mine');
+    const out = join(root, 'maps'); // a new path: every input is checked before anything is written
     const cases: [string[], RegExp][] = [
       [[png], /map\.png: is a 2-D PNG image, not a volume/],
       [[cut], /cut\.nii\.gz: \.nii\.gz file is truncated/],
@@ -99,7 +97,7 @@ test('polarcad polarmap: bad inputs fail naming the file, exit 2, nothing writte
       const r = await cli(['polarmap', ...args, '--out', out]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
       assert.match(r.err, msg);
-      assert.deepEqual(await readdir(out), ['keep.txt'], 'the existing output is untouched');
+      assert.equal(await stat(out).then(() => true, () => false), false, 'nothing written');
     }
     assert.deepEqual(
       (await readdir(root)).filter((n) => n.startsWith('.')),

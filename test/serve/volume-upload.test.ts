@@ -39,7 +39,10 @@ async function post(parts: readonly [string, Uint8Array, string][]) {
     method: 'POST',
     url: '/api/predict',
     payload: Buffer.from(await req.arrayBuffer()),
-    headers: { 'content-type': req.headers.get('content-type') as string },
+    headers: {
+      'content-type': req.headers.get('content-type') as string,
+      'x-polarcad-csrf': (await app.inject({ method: 'GET', url: '/api/session' })).json<{ csrf: string }>().csrf,
+    },
   });
 }
 
