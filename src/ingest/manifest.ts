@@ -461,3 +461,15 @@ export function manifestToCsv(
   ]);
   return stringify([header, ...body]);
 }
+
+/**
+ * A row's clinical values as text: age and sex (known columns) and every other column.
+ * @example clinicalOfRow(row) // { age: '63', sex: 'M', smoker: 'yes' }
+ */
+export function clinicalOfRow(row: StudyRow): Record<string, string> {
+  return {
+    ...row.clinical,
+    ...(row.age !== undefined ? { age: String(row.age) } : {}),
+    ...(row.sex !== undefined ? { sex: row.sex } : {}),
+  };
+}

@@ -85,7 +85,7 @@ export async function predictLinearStudy(
   if (linear === null) throw new Error('internal error: predictLinearStudy on a CNN model');
   const readMs = ms(t0);
   const t1 = performance.now();
-  const [r] = await linear.predict([maps]);
+  const [r] = await linear.predict([maps], [opts.clinical]);
   const backboneMs = ms(t1);
   const t2 = performance.now();
   const { heat, size, layout } = evidenceRaster(r.evidence, p.views);
@@ -128,7 +128,14 @@ export async function predictLinearStudy(
         : { kind: 'share', values: att.segments, svg: bullseyeSvg(att.segments, { kind: 'share' }) },
     model: { backbone: p.card.backbone, input: p.card.input },
     timings: { readMs, backboneMs, gradcamMs: 0, explainMs, scoresMs, totalMs: ms(t0) },
-    warnings,
+    warnings: [
+      ...warnings,
+      ...(r.missingClinical.length > 0
+        ? [
+            `clinical variable(s) ${r.missingClinical.join(', ')} not given: imputed as in training (give them with --clinical-values, e.g. age=63,sex=M)`,
+          ]
+        : []),
+    ],
   };
   const images = studyImages(display, heat, layout, {
     caption: att.sentence,

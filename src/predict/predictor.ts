@@ -267,10 +267,11 @@ async function loadLinearPredictor(path: string, opts: PredictorOptions): Promis
   const threshold = opts.threshold ?? num(meta.metrics?.['threshold']) ?? 0.5;
   if (!(threshold > 0 && threshold < 1))
     throw new InputError(`operating threshold must be in (0, 1), got ${threshold}`);
-  const cnn = m.members.map((x) => x.features).find((f) => f.kind === 'cnn-segments');
+  const cnns = m.members.flatMap((x) => (x.features.kind === 'cnn-segments' ? [x.features] : []));
+  const cnn = cnns[0];
   const base = modelCard(
     {
-      backbone: cnn?.kind === 'cnn-segments' ? cnn.backbone : 'none',
+      backbone: cnns.length > 0 ? cnns.map((f) => f.backbone).join('+') : 'none',
       inputSize: cnn?.kind === 'cnn-segments' ? cnn.inputSize : 0,
       scaling: 'raw',
     } as ModelInfo,
@@ -285,7 +286,7 @@ async function loadLinearPredictor(path: string, opts: PredictorOptions): Promis
     input: m.recipe,
     views: m.views,
     explanation: 'segment evidence',
-    weights: cnn?.kind === 'cnn-segments' ? cnn.weightsDescription : null,
+    weights: cnns.length > 0 ? [...new Set(cnns.map((f) => f.weightsDescription))].join('; ') : null,
     weightsDisclaimer:
       cnn?.kind === 'cnn-segments' && cnn.weightsDescription.startsWith('embedded')
         ? EMBEDDED_DISCLAIMER

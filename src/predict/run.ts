@@ -12,7 +12,7 @@
 import { basename, extname, join, resolve } from 'node:path';
 import { stringify } from '../util/csv.js';
 import { VIEWS, type View } from '../domain/views.js';
-import { loadManifest, type Layout } from '../ingest/manifest.js';
+import { clinicalOfRow, loadManifest, type Layout } from '../ingest/manifest.js';
 import type { Colormap } from '../polarmap/colormaps.js';
 import type { Sex } from '../polarmap/normal-database.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -32,6 +32,8 @@ export interface StudySpec {
   readonly files: readonly { readonly path: string; readonly view?: View }[];
   readonly label?: 0 | 1 | null;
   readonly sex?: Sex;
+  /** clinical values (manifest columns, or --clinical-values) for models with a clinical member */
+  readonly clinical?: Readonly<Record<string, string>>;
 }
 
 /** One row of the output: a result, or the reason the study could not be read. */
@@ -54,6 +56,8 @@ export interface RunPredictOptions {
   readonly maxPixels?: number;
   /** Refuse studies whose colour map is not the model's (see `colormapWarning`) instead of warning. */
   readonly strict?: boolean;
+  /** clinical values for every study given as images (`--clinical-values age=63,sex=M`) */
+  readonly clinical?: Readonly<Record<string, string>>;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -104,6 +108,7 @@ export async function studiesOfManifest(path: string): Promise<StudySpec[]> {
     study: r.patientId,
     label: r.label,
     ...(r.sex !== undefined ? { sex: r.sex } : {}),
+    clinical: clinicalOfRow(r),
     files:
       r.page !== undefined
         ? [{ path: r.page.path }]
@@ -140,6 +145,7 @@ export async function runPredict(p: Predictor, opts: RunPredictOptions): Promise
           ...(opts.colormap !== undefined ? { colormap: opts.colormap } : {}),
           ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
           ...(spec.sex !== undefined ? { sex: spec.sex } : {}),
+          clinical: { ...opts.clinical, ...spec.clinical },
           ...(opts.strict === true ? { strict: true } : {}),
         },
       );

@@ -7,6 +7,7 @@
  * (`explain/overlay.ts`), the semi-quantitative scores when a normal database is loaded, the
  * decision at the operating threshold and the confidence wording.
  */
+import type { ClinicalValues } from '../models/linear/clinical.js';
 import sharp from 'sharp';
 import type { RgbImage } from '../domain/image.js';
 import { VIEW_CAPTIONS, type View } from '../domain/views.js';
@@ -130,6 +131,8 @@ export interface PredictStudyOptions extends Omit<MapsFromFilesOptions, 'needed'
   readonly study?: string;
   /** Colour map of the exports for the scores (default: recognised among the built-in ones). */
   readonly colormap?: Colormap;
+  /** Clinical values for a model with a clinical member (`train --clinical`); missing ones are imputed. */
+  readonly clinical?: ClinicalValues;
   /** Sex for the normal limits, when known. */
   readonly sex?: Sex;
   /** Refuse (InputError) a study whose colour map is not the one the model was trained on, instead of warning. */

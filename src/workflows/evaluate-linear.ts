@@ -9,7 +9,7 @@ import { basename, resolve } from 'node:path';
 import type { RgbImage } from '../domain/image.js';
 import type { Label, View } from '../domain/views.js';
 import { writeEvaluation, type EvaluateOptions, type EvaluateResult } from '../evaluate/evaluate-model.js';
-import { loadManifest } from '../ingest/manifest.js';
+import { clinicalOfRow, loadManifest } from '../ingest/manifest.js';
 import { readImage } from '../ingest/readers.js';
 import { RECIPE_DESCRIPTIONS } from '../models/linear/polar-model.js';
 import { openLinearModel } from '../rundir/linear.js';
@@ -53,7 +53,8 @@ export async function evaluateLinear(
         }
         crops.push(c);
       }
-      for (const r of await opened.predictor.predict(crops)) probs.push(r.probability);
+      const clinical = part.map(clinicalOfRow);
+      for (const r of await opened.predictor.predict(crops, clinical)) probs.push(r.probability);
       opts.onProgress?.('evaluate', Math.min(manifest.rows.length, start + BATCH), manifest.rows.length);
     }
   } finally {

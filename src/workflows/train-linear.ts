@@ -18,7 +18,7 @@ import { VIEWS, type Label, type View } from '../domain/views.js';
 import { ece } from '../evaluate/calibration.js';
 import { compareWithBaselines, fitBaselines, type PairedComparison } from './baselines.js';
 import type { MetricsRow } from '../evaluate/metrics-row.js';
-import { loadManifest, type StudyRow } from '../ingest/manifest.js';
+import { clinicalOfRow, loadManifest, type StudyRow } from '../ingest/manifest.js';
 import { readImage } from '../ingest/readers.js';
 import { stratifiedHoldout } from '../ingest/splits.js';
 import {
@@ -43,9 +43,11 @@ export interface TrainLinearOptions {
   readonly manifest: string;
   readonly out: string;
   readonly recipe: LinearRecipe;
-  /** backbone of the CNN member (default MobileNetV2) and its weights ('imagenet' or a path) */
-  readonly backbone?: string;
+  /** backbones of the CNN members (default ['MobileNetV2']; several = a backbone ensemble) and their weights ('imagenet' or a path) */
+  readonly backbones?: readonly string[];
   readonly weights?: string;
+  /** clinical columns of the manifest fused into the model (`--clinical age,sex`); the model is also fitted without them and both are reported */
+  readonly clinical?: readonly string[];
   /** views to use (default: every view that every row has) */
   readonly views?: readonly View[];
   /** colour map name, CSV table or colour-bar image (default: recognised over the training crops) */
@@ -74,6 +76,16 @@ interface Cohort {
   readonly patients: LabelledCrops[];
   readonly views: View[];
   readonly sha256: string;
+  readonly clinicalColumns: readonly string[];
+}
+
+function checkClinical(wanted: readonly string[] | undefined, c: Cohort, path: string): void {
+  const known = new Set(['age', 'sex', ...c.clinicalColumns]);
+  const unknown = (wanted ?? []).filter((n) => !known.has(n));
+  if (unknown.length > 0)
+    throw new InputError(
+      `--clinical: ${path} has no column ${unknown.map((n) => `'${n}'`).join(', ')} (columns: ${[...known].join(', ')})`,
+    );
 }
 
 function checkRow(row: StudyRow, path: string): Label {
@@ -112,10 +124,15 @@ async function loadCohort(
         );
       crops[v] = img;
     }
-    patients.push({ id: row.patientId, label, crops });
+    patients.push({ id: row.patientId, label, crops, clinical: clinicalOfRow(row) });
     progress?.('reading maps', i + 1, m.rows.length);
   }
-  return { patients, views, sha256: m.sha256 };
+  const clinicalColumns = [
+    ...(m.rows.some((r) => r.age !== undefined) ? ['age'] : []),
+    ...(m.rows.some((r) => r.sex !== undefined) ? ['sex'] : []),
+    ...m.clinicalColumns,
+  ];
+  return { patients, views, sha256: m.sha256, clinicalColumns };
 }
 
 async function colormapFor(
@@ -155,6 +172,24 @@ function splitCohort(
   };
 }
 
+/** P(CAD) of the test patients (with their clinical values). */
+async function predictTest(
+  model: PolarModel,
+  test: readonly LabelledCrops[],
+  cacheDir: string | undefined,
+): Promise<number[]> {
+  const predictor = await PolarModelPredictor.open(model, cacheDir !== undefined ? { cacheDir } : {});
+  try {
+    const r = await predictor.predict(
+      test.map((p) => p.crops),
+      test.map((p) => p.clinical),
+    );
+    return r.map((p) => p.probability);
+  } finally {
+    await predictor.dispose();
+  }
+}
+
 const f3 = (x: number | null): string => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(3));
 
 function summaryText(s: {
@@ -170,13 +205,21 @@ function summaryText(s: {
 }): string {
   const iv = (v: MetricsRow['auc']): string =>
     v === null ? 'n/a' : `${f3(v.estimate)} [${f3(v.lo)}, ${f3(v.hi)}]`;
-  const cnn = s.model.members.find((m) => m.features.kind === 'cnn-segments');
+  const cnns = s.model.members.flatMap((m) => (m.features.kind === 'cnn-segments' ? [m.features] : []));
+  const clinical = s.model.members.flatMap((m) =>
+    m.features.kind === 'clinical' ? m.features.columns.map((c) => c.name) : [],
+  );
   return (
     [
       `polarcad train --model ${s.model.recipe}: ${RECIPE_DESCRIPTIONS[s.model.recipe]}`,
-      cnn?.features.kind === 'cnn-segments'
-        ? `backbone: ${cnn.features.backbone}; weights: ${cnn.features.weightsDescription}`
+      cnns.length > 0
+        ? cnns.map((f) => `backbone: ${f.backbone}; weights: ${f.weightsDescription}`).join('\n')
         : 'no network (a baseline)',
+      ...(clinical.length > 0
+        ? [
+            `clinical variables: ${clinical.join(', ')} (missing values: training mean / no level, with an indicator)`,
+          ]
+        : []),
       `views: ${s.model.views.join(', ')}; colour map: ${s.colormap}; seed ${String(s.model.trainedOn.seed)}`,
       `data: ${s.nTrain} training patients (all used for fitting; choices by 5-fold CV on them), ${s.nTest} test patients`,
       ...s.model.members.map(
@@ -224,6 +267,7 @@ export async function trainLinear(
     test = t.patients;
     evaluatedOn = `test manifest ${resolve(o.testManifest)} (${test.length} patients)`;
   }
+  checkClinical(o.clinical, cohort, o.manifest);
   const { cm, how } = await colormapFor(o.colormap, train);
   const fitOpts = {
     views: cohort.views,
@@ -231,23 +275,19 @@ export async function trainLinear(
     seed,
     ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
   };
-  const { model } = await fitPolarModel(train, {
-    ...fitOpts,
-    recipe: o.recipe,
-    ...(o.backbone !== undefined ? { backbone: o.backbone } : {}),
-    ...(o.weights !== undefined ? { weights: o.weights } : {}),
-    ...(hooks.onProgress !== undefined ? { onProgress: hooks.onProgress } : {}),
-  });
-  const predictor = await PolarModelPredictor.open(
-    model,
-    o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {},
-  );
-  let probs: number[];
-  try {
-    probs = (await predictor.predict(test.map((p) => p.crops))).map((p) => p.probability);
-  } finally {
-    await predictor.dispose();
-  }
+  const fitAndPredict = async (clinical: readonly string[] | undefined): Promise<[PolarModel, number[]]> => {
+    const { model } = await fitPolarModel(train, {
+      ...fitOpts,
+      recipe: o.recipe,
+      ...(o.backbones !== undefined ? { backbones: o.backbones } : {}),
+      ...(o.weights !== undefined ? { weights: o.weights } : {}),
+      ...(clinical !== undefined ? { clinical } : {}),
+      ...(hooks.onProgress !== undefined ? { onProgress: hooks.onProgress } : {}),
+    });
+    return [model, await predictTest(model, test, o.cacheDir)];
+  };
+  const withClinical = o.clinical !== undefined && o.clinical.length > 0;
+  const [model, probs] = await fitAndPredict(withClinical ? o.clinical : undefined);
   hooks.onProgress?.('baselines', 0, 1);
   const baselines = await fitBaselines(
     train,
@@ -257,13 +297,23 @@ export async function trainLinear(
       recipes: (['segment-logistic', 'pixel-logistic'] as const).filter((r) => r !== o.recipe),
     },
   );
+  // the same recipe without the clinical variables, so that their contribution is measured
+  if (withClinical)
+    baselines.unshift({ name: `${o.recipe}-images-only`, probs: (await fitAndPredict(undefined))[1] });
   hooks.onProgress?.('baselines', 1, 1);
   const labels = test.map((p) => p.label);
   const { rows, comparisons } = compareWithBaselines(
     labels,
     { name: o.recipe, description: RECIPE_DESCRIPTIONS[o.recipe], probs },
     baselines,
-    { evaluatedOn, seed, descriptions: RECIPE_DESCRIPTIONS },
+    {
+      evaluatedOn,
+      seed,
+      descriptions: {
+        ...RECIPE_DESCRIPTIONS,
+        [`${o.recipe}-images-only`]: `${o.recipe} without the clinical variables (images only)`,
+      },
+    },
   );
   const eceValue = ece(labels, probs).ece;
   const seconds = (performance.now() - t0) / 1000;

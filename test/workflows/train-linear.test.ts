@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { VIEWS } from '../../src/domain/views.js';
-import { loadManifest } from '../../src/ingest/manifest.js';
+import { clinicalOfRow, loadManifest } from '../../src/ingest/manifest.js';
 import { readImage } from '../../src/ingest/readers.js';
 import { polarModelSchema, PolarModelPredictor } from '../../src/models/linear/polar-model.js';
 import { cli } from '../helpers/cli.js';
@@ -196,4 +196,69 @@ test('train: an unknown --model or --views is refused with a message naming the 
   assert.notEqual(b.code, 0);
   assert.match(b.err, /--views: unknown view 'stress'/);
   await assert.rejects(readFile(join(out, 'config.json')));
+});
+
+test('train --backbone A,B --clinical age,sex: a backbone ensemble with the clinical variables fused, reported with and without them; predict and evaluate read the clinical columns', async () => {
+  const out = join(dir, 'ensemble');
+  const r = await cli([
+    'train',
+    manifest,
+    '--model',
+    'cnn-segments',
+    '--backbone',
+    'MobileNetV2,InceptionV3',
+    '--views',
+    'stress_ac',
+    '--clinical',
+    'age,sex',
+    '--out',
+    out,
+    '--cache-dir',
+    join(dir, 'cache'),
+  ]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /clinical variables: age, sex/);
+  const model = polarModelSchema.parse(
+    JSON.parse(await readFile(join(out, 'model', 'linear-model.json'), 'utf8')),
+  );
+  assert.deepEqual(
+    model.members.map((m) => m.name),
+    ['cnn-segments:MobileNetV2', 'cnn-segments:InceptionV3', 'clinical'],
+  );
+  const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as {
+    rows: { name: string }[];
+  };
+  assert.deepEqual(
+    metrics.rows.map((x) => x.name),
+    ['cnn-segments', 'cnn-segments-images-only', 'segment-logistic', 'pixel-logistic'],
+  );
+  // the saved ensemble predicts the run's test patients again, with their clinical values
+  const preds = csvRows(await readFile(join(out, 'predictions.csv'), 'utf8'));
+  const m = await loadManifest(manifest);
+  const rows = preds.map(
+    (p) => m.rows.find((row) => row.patientId === p.patient_id) as (typeof m.rows)[number],
+  );
+  const predictor = await PolarModelPredictor.open(model);
+  try {
+    const again = await predictor.predict(
+      await Promise.all(
+        rows.map(async (row) => ({ stress_ac: await readImage(row.views.stress_ac as string) })),
+      ),
+      rows.map(clinicalOfRow),
+    );
+    again.forEach((a, i) =>
+      assert.ok(Math.abs(a.probability - Number(preds[i].prob)) < 1e-9, preds[i].patient_id),
+    );
+    assert.deepEqual(Object.keys(again[0].clinical).sort(), ['age', 'sex']);
+    assert.deepEqual(again[0].missingClinical, []);
+  } finally {
+    await predictor.dispose();
+  }
+  const p = await cli(['predict', out, '--manifest', manifest, '--format', 'csv']);
+  assert.equal(p.code, 0, p.err);
+  assert.doesNotMatch(p.err, /not given: imputed/);
+  // a map without clinical values: imputed, with a warning
+  const one = await cli(['predict', out, m.rows[0].views.stress_ac as string, '--format', 'json']);
+  assert.equal(one.code, 0, one.err);
+  assert.match(one.err, /clinical variable\(s\) age, sex not given: imputed/);
 });

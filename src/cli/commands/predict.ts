@@ -4,6 +4,7 @@
  * territory summary, SSS/SRS/SDS (with a normal database) and Grad-CAM overlays per study
  * (library: src/predict/run.ts).
  */
+import { parseClinicalValues } from '../../models/linear/clinical.js';
 import type { Command } from 'commander';
 import { parseLayout } from '../../ingest/manifest.js';
 import { loadPredictor } from '../../predict/predictor.js';
@@ -24,6 +25,7 @@ import { withForce } from '../options/out.js';
 
 interface PredictCliOptions {
   manifest?: string;
+  clinicalValues?: string;
   format: string;
   out?: string;
   normalDb?: string;
@@ -50,6 +52,10 @@ export function registerPredict(program: Command): void {
     .option('--normal-db <file>', 'normal database (polarcad score --save-normal-db) for SSS/SRS/SDS')
     .option('--colormap <spec>', 'colour map of the exports for the scores (default: recognised)')
     .option('--layout <layout>', 'layout of export pages (default stress_ac,rest_ac/stress_nac,rest_nac)')
+    .option(
+      '--clinical-values <list>',
+      'clinical values for a model trained with --clinical, e.g. age=63,sex=M (missing ones are imputed, with a warning)',
+    )
     .option('--threads <n>', 'ONNX Runtime threads (default: every core)')
     .option(
       '--strict',
@@ -80,6 +86,7 @@ export function registerPredict(program: Command): void {
           ...(layout !== undefined ? { layout } : {}),
           ...(colormap !== undefined ? { colormap } : {}),
           ...(o.strict === true ? { strict: true } : {}),
+          ...(o.clinicalValues !== undefined ? { clinical: parseClinicalValues(o.clinicalValues) } : {}),
           onProgress: (d, t) => progress.update(d, t),
         });
         progress.stop();

@@ -34,6 +34,7 @@ interface TrainCli extends TrainingCli {
   views?: string;
   colormap?: string;
   backbone?: string;
+  clinical?: string;
   out?: string;
   units: string;
   dropout: string;
@@ -72,7 +73,11 @@ export function registerTrain(program: Command): void {
     )
     .option(
       '--backbone <name>',
-      'backbone from `polarcad models` (required for --model cnn; default MobileNetV2 otherwise)',
+      'backbone from `polarcad models` (required for --model cnn; default MobileNetV2 otherwise); for hybrid|cnn-segments a comma list (e.g. MobileNetV2,InceptionV3) makes a backbone ensemble',
+    )
+    .option(
+      '--clinical <columns>',
+      'hybrid|cnn-segments|*-logistic: manifest columns fused into the model (e.g. age,sex); missing values imputed with an indicator; the run also reports the model without them',
     )
     .option('--out <dir>', 'run directory to write');
   addTrainingOptions(cmd, {
@@ -114,6 +119,10 @@ export function registerTrain(program: Command): void {
     .option('--quiet', 'no progress output')
     .option('--json', 'JSON-lines events on stdout instead of progress bars')
     .action(async (manifest: string | undefined, c: TrainCli) => {
+      if (c.model === 'cnn' && c.clinical !== undefined)
+        throw new InputError(
+          '--clinical: fused by the closed-form models (--model hybrid|cnn-segments|*-logistic), not by --model cnn',
+        );
       if (c.model !== 'cnn' && c.resume === undefined) {
         await runLinear(manifest, c);
         return;
@@ -222,6 +231,16 @@ export function registerTrain(program: Command): void {
     });
 }
 
+function parseList(flag: string, text: string): string[] {
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (items.length === 0) throw new InputError(`${flag}: give at least one name, got "${text}"`);
+  if (new Set(items).size !== items.length) throw new InputError(`${flag}: a name is repeated in "${text}"`);
+  return items;
+}
+
 function parseViews(list: string | undefined): View[] | undefined {
   if (list === undefined) return undefined;
   const views = list.split(',').map((v) => v.trim());
@@ -249,7 +268,8 @@ async function runLinear(manifest: string | undefined, c: TrainCli): Promise<voi
       manifest,
       out: c.out,
       recipe: c.model as LinearRecipe,
-      ...(c.backbone !== undefined ? { backbone: c.backbone } : {}),
+      ...(c.backbone !== undefined ? { backbones: parseList('--backbone', c.backbone) } : {}),
+      ...(c.clinical !== undefined ? { clinical: parseList('--clinical', c.clinical) } : {}),
       ...(t.weights !== undefined ? { weights: t.weights } : {}),
       ...(parseViews(c.views) !== undefined ? { views: parseViews(c.views) } : {}),
       ...(c.colormap !== undefined ? { colormap: c.colormap } : {}),

@@ -26,6 +26,7 @@ import { InputError } from '../../util/errors.js';
 import { loadBackbone } from '../weights/resolve.js';
 import { baselineVector, DEFAULT_PIXEL_SIDE } from './baseline-features.js';
 import { poolSegments, segmentPooling } from './segment-pooling.js';
+import { clinicalColumnSchema } from './clinical.js';
 import '../layers/keras-layers.js';
 
 const viewSchema = z.enum(VIEWS);
@@ -47,7 +48,11 @@ export const memberFeaturesSchema = z.discriminatedUnion('kind', [
     inputSize: z.number().int().min(2),
     channels: z.number().int().min(1),
   }),
+  /** clinical variables (src/models/linear/clinical.ts): no view; the encoding fitted on training patients */
+  z.object({ kind: z.literal('clinical'), columns: z.array(clinicalColumnSchema).min(1) }),
 ]);
+/** The members that read images (every kind but 'clinical'). */
+export type ImageMemberFeatures = Exclude<MemberFeatures, { kind: 'clinical' }>;
 export type MemberFeatures = z.infer<typeof memberFeaturesSchema>;
 
 /** A colour map as recorded in a saved model: its name and its RGB rows. */
@@ -120,15 +125,27 @@ export function stride16Layer(
   model: tf.LayersModel,
   inputSize: number,
 ): { name: string; grid: number; channels: number } {
-  const grid = Math.round(inputSize / 16);
+  // stride 16: 14x14 at 224 px; 'valid' padding (Inception, Xception) gives 17x17 at 299 px
+  const lo = inputSize / 18;
+  const hi = inputSize / 14.5;
   for (let i = model.layers.length - 1; i >= 0; i--) {
     const shape = model.layers[i].outputShape;
     if (!Array.isArray(shape) || Array.isArray(shape[0])) continue;
     const s = shape as (number | null)[];
-    if (s.length === 4 && s[1] === grid && s[2] === grid && typeof s[3] === 'number')
-      return { name: model.layers[i].name, grid, channels: s[3] };
+    const g = s[1];
+    if (
+      s.length === 4 &&
+      typeof g === 'number' &&
+      g === s[2] &&
+      g >= lo &&
+      g <= hi &&
+      typeof s[3] === 'number'
+    )
+      return { name: model.layers[i].name, grid: g, channels: s[3] };
   }
-  throw new InputError(`${model.name}: no layer with a ${grid}x${grid} feature map for segment pooling`);
+  throw new InputError(
+    `${model.name}: no layer with a stride-16 feature map (${Math.ceil(lo)}-${Math.floor(hi)} px square) for segment pooling`,
+  );
 }
 
 class CnnSegmentFeaturizer implements Featurizer {
@@ -217,7 +234,7 @@ export async function describeCnnSegments(
  * The featurizer of a member description. For `cnn-segments` the backbone's weights are resolved
  * again and must have the recorded sha256 (else an InputError: the features would differ).
  */
-export async function createFeaturizer(f: MemberFeatures, o: FeaturizerOptions): Promise<Featurizer> {
+export async function createFeaturizer(f: ImageMemberFeatures, o: FeaturizerOptions): Promise<Featurizer> {
   if (f.kind !== 'cnn-segments') return new BaselineFeaturizer(f, o.colormap);
   await initBackend('wasm');
   const lb = await loadBackbone(f.backbone, { weights: f.weights });
@@ -240,11 +257,11 @@ export async function createFeaturizer(f: MemberFeatures, o: FeaturizerOptions):
 }
 
 /** The pixel member description (all given views, default side). */
-export function describePixels(views: readonly View[], side = DEFAULT_PIXEL_SIDE): MemberFeatures {
+export function describePixels(views: readonly View[], side = DEFAULT_PIXEL_SIDE): ImageMemberFeatures {
   return { kind: 'pixel', views: [...views], side };
 }
 
 /** The segment member description. */
-export function describeSegments(views: readonly View[]): MemberFeatures {
+export function describeSegments(views: readonly View[]): ImageMemberFeatures {
   return { kind: 'segment', views: [...views] };
 }

@@ -24,11 +24,13 @@ import {
   describeSegments,
   recordColormap,
   type Featurizer,
-  type MemberFeatures,
+  type ImageMemberFeatures,
   type PatientCrops,
 } from './featurizers.js';
+import { encodeClinical, fitClinicalEncoding, missingClinical, type ClinicalValues } from './clinical.js';
 import {
   applyStacker,
+  clinicalEvidence,
   fitMember,
   fitStacker,
   linearMemberSchema,
@@ -81,6 +83,8 @@ export interface LabelledCrops {
   readonly id: string;
   readonly label: 0 | 1;
   readonly crops: PatientCrops;
+  /** clinical values by column (used when the model has a clinical member) */
+  readonly clinical?: ClinicalValues;
 }
 
 /** Options of {@link fitPolarModel}. */
@@ -88,9 +92,15 @@ export interface FitPolarOptions {
   readonly recipe: LinearRecipe;
   readonly views: readonly View[];
   readonly colormap: Colormap;
-  /** backbone of the CNN member (default MobileNetV2) and its weights ('imagenet' or a path) */
-  readonly backbone?: string;
+  /**
+   * backbones of the CNN members (default ['MobileNetV2']); several make a backbone ensemble: one
+   * segment-pooled member per backbone, combined by the stacker
+   */
+  readonly backbones?: readonly string[];
+  /** their weights ('imagenet' = the resolution rule, or a path; one path only with one backbone) */
   readonly weights?: string;
+  /** clinical columns fused as one more member (src/models/linear/clinical.ts) */
+  readonly clinical?: readonly string[];
   readonly seed: number | string;
   /** inner CV folds (default 5) */
   readonly folds?: number;
@@ -98,17 +108,26 @@ export interface FitPolarOptions {
   readonly onProgress?: (what: string, done: number, total: number) => void;
 }
 
-async function memberDescriptions(o: FitPolarOptions): Promise<{ name: string; features: MemberFeatures }[]> {
-  const cnn = async (): Promise<MemberFeatures> =>
-    describeCnnSegments(o.backbone ?? 'MobileNetV2', o.weights ?? 'imagenet', o.views);
+type ImageMember = { name: string; features: ImageMemberFeatures };
+
+/** One `cnn-segments` member per backbone (named after it when there are several). */
+async function cnnMembers(o: FitPolarOptions): Promise<ImageMember[]> {
+  const backbones = o.backbones ?? ['MobileNetV2'];
+  const out: ImageMember[] = [];
+  for (const b of backbones)
+    out.push({
+      name: backbones.length === 1 ? 'cnn-segments' : `cnn-segments:${b}`,
+      features: await describeCnnSegments(b, o.weights ?? 'imagenet', o.views),
+    });
+  return out;
+}
+
+async function memberDescriptions(o: FitPolarOptions): Promise<ImageMember[]> {
   switch (o.recipe) {
     case 'hybrid':
-      return [
-        { name: 'cnn-segments', features: await cnn() },
-        { name: 'segment-logistic', features: describeSegments(o.views) },
-      ];
+      return [...(await cnnMembers(o)), { name: 'segment-logistic', features: describeSegments(o.views) }];
     case 'cnn-segments':
-      return [{ name: 'cnn-segments', features: await cnn() }];
+      return cnnMembers(o);
     case 'segment-logistic':
       return [{ name: 'segment-logistic', features: describeSegments(o.views) }];
     case 'pixel-logistic':
@@ -123,7 +142,7 @@ export interface FittedPolarModel {
 }
 
 async function withFeaturizer<T>(
-  f: MemberFeatures,
+  f: ImageMemberFeatures,
   cm: Colormap,
   cacheDir: string | undefined,
   fn: (z: Featurizer) => Promise<T>,
@@ -163,6 +182,17 @@ export async function fitPolarModel(
     );
     o.onProgress?.(`${d.name} fit`, 1, 1);
   }
+  if (o.clinical !== undefined && o.clinical.length > 0) {
+    const values = patients.map((p) => p.clinical ?? {});
+    const columns = fitClinicalEncoding(o.clinical, values);
+    const vectors = values.map((v) => encodeClinical(columns, v));
+    fitted.push(
+      fitMember('clinical', { kind: 'clinical', columns }, vectors, labels, {
+        seed: o.seed,
+        ...(o.folds !== undefined ? { folds: o.folds } : {}),
+      }),
+    );
+  }
   const stacker = fitStacker(
     fitted.map((f) => f.outOfFold),
     labels,
@@ -200,25 +230,32 @@ export interface PolarPrediction {
   readonly members: Readonly<Record<string, number>>;
   /** signed evidence for CAD on the logit scale, summed over members (stacker-weighted) */
   readonly evidence: SegmentEvidence;
+  /** the same for each clinical variable (empty without a clinical member) */
+  readonly clinical: Readonly<Record<string, number>>;
+  /** clinical variables that were missing and imputed (empty without a clinical member) */
+  readonly missingClinical: readonly string[];
 }
 
 /** A loaded closed-form model with its featurizers open; call `dispose` at the end. */
 export class PolarModelPredictor {
   private constructor(
     readonly model: PolarModel,
-    private readonly featurizers: Featurizer[],
+    /** one per member; null for the clinical member (encoded, not featurized) */
+    private readonly featurizers: (Featurizer | null)[],
   ) {}
 
   /** Open the featurizers of a saved model (the CNN member re-resolves its recorded weights). */
   static async open(model: PolarModel, o: { cacheDir?: string } = {}): Promise<PolarModelPredictor> {
     const cm = colormapOfRecord(model.colormap);
-    const featurizers: Featurizer[] = [];
+    const featurizers: (Featurizer | null)[] = [];
     for (const m of model.members)
       featurizers.push(
-        await createFeaturizer(m.features, {
-          colormap: cm,
-          ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
-        }),
+        m.features.kind === 'clinical'
+          ? null
+          : await createFeaturizer(m.features, {
+              colormap: cm,
+              ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
+            }),
       );
     return new PolarModelPredictor(model, featurizers);
   }
@@ -228,10 +265,30 @@ export class PolarModelPredictor {
     return colormapOfRecord(this.model.colormap);
   }
 
-  /** Predict patients (each must have every view of the model). */
-  async predict(patients: readonly PatientCrops[]): Promise<PolarPrediction[]> {
+  /** The clinical columns the model uses (empty when it has none). */
+  get clinicalColumns(): string[] {
+    return this.model.members.flatMap((m) =>
+      m.features.kind === 'clinical' ? m.features.columns.map((c) => c.name) : [],
+    );
+  }
+
+  /**
+   * Predict patients (each must have every view of the model). `clinical[i]` holds patient i's
+   * clinical values; a missing one is imputed as in training and listed in `missingClinical`.
+   */
+  async predict(
+    patients: readonly PatientCrops[],
+    clinical: readonly (ClinicalValues | undefined)[] = [],
+  ): Promise<PolarPrediction[]> {
     const vectors: Float64Array[][] = [];
-    for (const z of this.featurizers) vectors.push(await z.vectors(patients));
+    for (const [k, z] of this.featurizers.entries()) {
+      const f = this.model.members[k].features;
+      vectors.push(
+        f.kind === 'clinical'
+          ? patients.map((_, i) => encodeClinical(f.columns, clinical[i] ?? {}))
+          : await (z as Featurizer).vectors(patients),
+      );
+    }
     const probs = this.model.members.map((m, k) => predictMember(m, vectors[k]));
     const combined = applyStacker(this.model.stacker, probs);
     const t = this.model.temperature;
@@ -246,15 +303,24 @@ export class PolarModelPredictor {
           evidence[v] = acc;
         }
       });
+      const clin: Record<string, number> = {};
+      const missing: string[] = [];
+      this.model.members.forEach((m, k) => {
+        if (m.features.kind !== 'clinical') return;
+        Object.assign(clin, clinicalEvidence(m, vectors[k][i], this.model.stacker.weights[k]));
+        missing.push(...missingClinical(m.features.columns, clinical[i] ?? {}));
+      });
       return {
         probability: stacked[i],
         members: Object.fromEntries(this.model.members.map((m, k) => [m.name, probs[k][i]])),
         evidence,
+        clinical: clin,
+        missingClinical: missing,
       };
     });
   }
 
   async dispose(): Promise<void> {
-    for (const z of this.featurizers) await z.dispose();
+    for (const z of this.featurizers) await z?.dispose();
   }
 }

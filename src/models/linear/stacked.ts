@@ -14,6 +14,7 @@
  * and every feature belongs to one view and (for segment and cnn-segments features) one segment,
  * so the logit splits into per-view, per-segment evidence with no approximation.
  */
+import { encodedOwners } from './clinical.js';
 import { z } from 'zod';
 import { N_SEGMENTS, segmentLabels } from '../../polarmap/geometry.js';
 import { fitLogisticCV, predictLogisticCV, type LogisticCvFit } from './cv.js';
@@ -153,6 +154,27 @@ export function applyStacker(s: Stacker, memberProbs: readonly ArrayLike<number>
   return predictLogistic({ weights: Float64Array.from(s.weights), intercept: s.intercept }, X);
 }
 
+/**
+ * The exact split of a clinical member's logit (minus its value at the training mean) over its
+ * variables (indicator and level columns summed into their variable), times `scale`.
+ * @example clinicalEvidence(member, encodeClinical(cols, { age: '70', sex: 'M' }), 0.8) // { age: 0.31, sex: 0.12 }
+ */
+export function clinicalEvidence(
+  member: LinearMember,
+  vector: Float64Array,
+  scale: number,
+): Record<string, number> {
+  const f = member.features;
+  if (f.kind !== 'clinical') return {};
+  const owners = encodedOwners(f.columns);
+  const out: Record<string, number> = {};
+  owners.forEach((name, idx) => {
+    const c = (scale * member.weights[idx] * (vector[idx] - member.mean[idx])) / member.scale[idx];
+    out[name] = (out[name] ?? 0) + c;
+  });
+  return out;
+}
+
 /** Signed evidence for CAD on the logit scale, per view and segment (index 0 = segment 1). */
 export type SegmentEvidence = Partial<Record<View, Float64Array>>;
 
@@ -163,6 +185,7 @@ export type SegmentEvidence = Partial<Record<View, Float64Array>>;
  */
 export function memberEvidence(member: LinearMember, vector: Float64Array, scale: number): SegmentEvidence {
   const f = member.features;
+  if (f.kind === 'clinical') return {}; // no view: see clinicalEvidence
   const perView = vector.length / f.views.length;
   const pixelLabels = f.kind === 'pixel' ? segmentLabels(f.side) : undefined;
   const out: SegmentEvidence = {};
