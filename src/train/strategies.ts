@@ -22,14 +22,7 @@ import { InputError } from '../util/errors.js';
 import { setTrainableTop, type BnPolicy } from '../models/unfreeze.js';
 
 /** Strategy ids, in Hai et al.'s order (1..6). */
-export const STRATEGY_IDS = [
-  'scratch',
-  'imagenet-all',
-  'freeze-200',
-  'warmup',
-  'finetune',
-  'two-stage',
-] as const;
+export const STRATEGY_IDS = ['scratch', 'imagenet-all', 'freeze-200', 'warmup', 'finetune', 'two-stage'] as const;
 export type StrategyId = (typeof STRATEGY_IDS)[number];
 
 /** Which stage kind a strategy stage is (for the trainer). */
@@ -88,14 +81,10 @@ export interface StrategyContext {
 export function parseStrategies(text: string): StrategyId[] {
   if (text.trim() === 'all') return [...STRATEGY_IDS];
   const out: StrategyId[] = [];
-  for (const raw of text
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')) {
+  for (const raw of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
     const byNumber = /^[1-6]$/.test(raw) ? STRATEGY_IDS[Number(raw) - 1] : undefined;
     const id = byNumber ?? (STRATEGY_IDS as readonly string[]).find((s) => s === raw);
-    if (id === undefined)
-      throw new InputError(`--strategies: unknown strategy "${raw}" (use 1-6 or ${STRATEGY_IDS.join(', ')})`);
+    if (id === undefined) throw new InputError(`--strategies: unknown strategy "${raw}" (use 1-6 or ${STRATEGY_IDS.join(', ')})`);
     if (!out.includes(id as StrategyId)) out.push(id as StrategyId);
   }
   if (out.length === 0) throw new InputError('--strategies: no strategy given');
@@ -109,105 +98,41 @@ function scaled(epochs: number, scale: number): number {
 /** The stages, trainable depths, learning rates and epochs of strategy `id` (see the module note). */
 export function planStrategy(id: StrategyId, ctx: StrategyContext): StrategyPlan {
   const scale = ctx.epochsScale ?? 1;
-  if (!(scale > 0 && Number.isFinite(scale)))
-    throw new InputError(`--epochs-scale must be a positive number, got ${scale}`);
+  if (!(scale > 0 && Number.isFinite(scale))) throw new InputError(`--epochs-scale must be a positive number, got ${scale}`);
   const L = ctx.backboneLayers;
-  if (!Number.isInteger(L) || L < 2)
-    throw new Error(`planStrategy: backboneLayers must be an integer >= 2, got ${L}`);
+  if (!Number.isInteger(L) || L < 2) throw new Error(`planStrategy: backboneLayers must be an integer >= 2, got ${L}`);
   const k = ctx.finetuneDepth;
-  if (!Number.isInteger(k) || k < 0 || k > L)
-    throw new Error(`planStrategy: finetuneDepth must be an integer in [0, ${L}], got ${k}`);
+  if (!Number.isInteger(k) || k < 0 || k > L) throw new Error(`planStrategy: finetuneDepth must be an integer in [0, ${L}], got ${k}`);
   const a = ctx.lrExponent;
   const full = scaled(ctx.fullEpochs ?? 100, scale);
-  const warm: StrategyStage = {
-    name: 'warmup',
-    kind: 'warmup',
-    epochs: scaled(ctx.warmupEpochs ?? 100, scale),
-    lrExponent: a,
-    unfreeze: 0,
-    bnPolicy: 'follow',
-  };
-  const fine: StrategyStage = {
-    name: 'finetune',
-    kind: 'finetune',
-    epochs: scaled(ctx.finetuneEpochs ?? 30, scale),
-    lrExponent: a + 2,
-    unfreeze: k,
-    bnPolicy: ctx.finetuneBnPolicy,
-  };
+  const warm: StrategyStage = { name: 'warmup', kind: 'warmup', epochs: scaled(ctx.warmupEpochs ?? 100, scale), lrExponent: a, unfreeze: 0, bnPolicy: 'follow' };
+  const fine: StrategyStage = { name: 'finetune', kind: 'finetune', epochs: scaled(ctx.finetuneEpochs ?? 30, scale), lrExponent: a + 2, unfreeze: k, bnPolicy: ctx.finetuneBnPolicy };
   const number = STRATEGY_IDS.indexOf(id) + 1;
   switch (id) {
     case 'scratch':
-      return {
-        id,
-        number,
-        title: 'From scratch (random weights), all layers trainable',
-        weights: 'none',
-        stages: [
-          { name: 'full', kind: 'full', epochs: full, lrExponent: a, unfreeze: L, bnPolicy: 'follow' },
-        ],
-      };
+      return { id, number, title: 'From scratch (random weights), all layers trainable', weights: 'none', stages: [{ name: 'full', kind: 'full', epochs: full, lrExponent: a, unfreeze: L, bnPolicy: 'follow' }] };
     case 'imagenet-all':
-      return {
-        id,
-        number,
-        title: 'ImageNet weights, all layers trainable',
-        weights: 'imagenet',
-        stages: [
-          { name: 'full', kind: 'full', epochs: full, lrExponent: a, unfreeze: L, bnPolicy: 'follow' },
-        ],
-      };
+      return { id, number, title: 'ImageNet weights, all layers trainable', weights: 'imagenet', stages: [{ name: 'full', kind: 'full', epochs: full, lrExponent: a, unfreeze: L, bnPolicy: 'follow' }] };
     case 'freeze-200': {
       const first = ctx.freezeFirst ?? 200;
-      if (!Number.isInteger(first) || first < 1)
-        throw new InputError(`--freeze-first must be a whole number >= 1, got ${first}`);
+      if (!Number.isInteger(first) || first < 1) throw new InputError(`--freeze-first must be a whole number >= 1, got ${first}`);
       const top = Math.max(0, L - first);
-      const note =
-        top === 0
-          ? `the backbone has ${L} layers (<= ${first}): every backbone layer is frozen, so this equals a ${full}-epoch warm-up`
-          : undefined;
+      const note = top === 0 ? `the backbone has ${L} layers (<= ${first}): every backbone layer is frozen, so this equals a ${full}-epoch warm-up` : undefined;
       return {
         id,
         number,
         title: `ImageNet weights, first ${first} layers frozen`,
         weights: 'imagenet',
-        stages: [
-          {
-            name: 'full',
-            kind: top === 0 ? 'warmup' : 'full',
-            epochs: full,
-            lrExponent: a,
-            unfreeze: top,
-            bnPolicy: 'follow',
-          },
-        ],
+        stages: [{ name: 'full', kind: top === 0 ? 'warmup' : 'full', epochs: full, lrExponent: a, unfreeze: top, bnPolicy: 'follow' }],
         ...(note ? { note } : {}),
       };
     }
     case 'warmup':
-      return {
-        id,
-        number,
-        title: 'Warm-up only (backbone frozen, head trained)',
-        weights: 'imagenet',
-        stages: [warm],
-      };
+      return { id, number, title: 'Warm-up only (backbone frozen, head trained)', weights: 'imagenet', stages: [warm] };
     case 'finetune':
-      return {
-        id,
-        number,
-        title: `Fine-tune only (top ${k} layers + head, no warm-up)`,
-        weights: 'imagenet',
-        stages: [fine],
-      };
+      return { id, number, title: `Fine-tune only (top ${k} layers + head, no warm-up)`, weights: 'imagenet', stages: [fine] };
     case 'two-stage':
-      return {
-        id,
-        number,
-        title: `Warm-up then fine-tune (top ${k} layers)`,
-        weights: 'imagenet',
-        stages: [warm, fine],
-      };
+      return { id, number, title: `Warm-up then fine-tune (top ${k} layers)`, weights: 'imagenet', stages: [warm, fine] };
   }
 }
 
@@ -215,10 +140,6 @@ export function planStrategy(id: StrategyId, ctx: StrategyContext): StrategyPlan
  * Set the trainability of `model` (backbone + a head of `headLayers` layers) for `stage`: its top
  * `unfreeze` backbone layers under its BN policy, the head always trainable.
  */
-export function applyStageTrainability(
-  model: tf.LayersModel,
-  stage: StrategyStage,
-  headLayers: number,
-): void {
+export function applyStageTrainability(model: tf.LayersModel, stage: StrategyStage, headLayers: number): void {
   setTrainableTop(model, stage.unfreeze, headLayers, stage.bnPolicy);
 }

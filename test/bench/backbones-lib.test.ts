@@ -121,12 +121,7 @@ describe('markdownTable', () => {
       ort: { ...result('ort', 30, 20), parityRelError: 0.0000484 },
       ratio: { b1: 41.16, b16: 4.5 },
     };
-    const bad: BackboneRow = {
-      backbone: 'VGG16',
-      inputSize: 224,
-      tfjs: { error: 'timed out after 720 s' },
-      ort: { skipped: 'x' },
-    };
+    const bad: BackboneRow = { backbone: 'VGG16', inputSize: 224, tfjs: { error: 'timed out after 720 s' }, ort: { skipped: 'x' } };
     const md = markdownTable([ok, bad]);
     const lines = md.split('\n');
     assert.match(lines[0], /^\| Backbone \| Input \| tfjs-wasm b1 /);
@@ -134,10 +129,7 @@ describe('markdownTable', () => {
     // >= 100 ms printed without decimals (1234.5 -> 1235), below with one; ratio 41.16 -> 41.2x;
     // CPU b1 = 2 x wall (1234.5 * 2 = 2469; 30 * 2 = 60.0), b16 not measured -> '-';
     // parity 4.84e-5 -> toExponential(0) = 5e-5
-    assert.equal(
-      lines[2],
-      '| ResNet50V2 | 224 | 1235 | 90.0 | 30.0 | 20.0 | 41.2x | 4.5x | 2469 / - | 60.0 / - | 812 MiB | 600 MiB | 812 MiB | 5e-5 |',
-    );
+    assert.equal(lines[2], '| ResNet50V2 | 224 | 1235 | 90.0 | 30.0 | 20.0 | 41.2x | 4.5x | 2469 / - | 60.0 / - | 812 MiB | 600 MiB | 812 MiB | 5e-5 |');
     assert.equal(lines[3], '| VGG16 | 224 | failed | failed | - | - | - | - | - | - | - | - | - | - |');
     assert.match(md, /Failures:\n\n- VGG16 on tfjs-wasm: timed out after 720 s\n$/);
   });
@@ -172,10 +164,7 @@ describe('errorGist', () => {
     // lines after filtering: [EfficientNetB4 (224 px), Error: parseWat failed:, gemm_simd.wat...]; the last
     // matching /error/i is the gemm_simd line (index 2), so the gist is that line alone.
     assert.equal(errorGist(stderr), 'gemm_simd.wat:41:1: error: unexpected token EOF, expected ).');
-    assert.equal(
-      errorGist('RangeError: x\nmore detail\n    at f (a.ts:1:1)\n'),
-      'RangeError: x | more detail',
-    );
+    assert.equal(errorGist('RangeError: x\nmore detail\n    at f (a.ts:1:1)\n'), 'RangeError: x | more detail');
     assert.equal(errorGist('Killed\n'), 'Killed');
     assert.equal(errorGist(`Error: ${'y'.repeat(400)}`).length, 303); // 300 characters + '...'
   });
@@ -183,17 +172,8 @@ describe('errorGist', () => {
 
 describe('mergeRows', () => {
   test('fresh rows replace old ones, the others are kept, table order', () => {
-    const row = (backbone: string, tag: string): BackboneRow => ({
-      backbone,
-      inputSize: 224,
-      tfjs: { error: tag },
-      ort: { skipped: tag },
-    });
-    const merged = mergeRows(
-      [row('A', 'old'), row('B', 'old'), row('C', 'old')],
-      [row('C', 'new'), row('A', 'new')],
-      ['A', 'B', 'C', 'D'],
-    );
+    const row = (backbone: string, tag: string): BackboneRow => ({ backbone, inputSize: 224, tfjs: { error: tag }, ort: { skipped: tag } });
+    const merged = mergeRows([row('A', 'old'), row('B', 'old'), row('C', 'old')], [row('C', 'new'), row('A', 'new')], ['A', 'B', 'C', 'D']);
     assert.deepEqual(
       merged.map((r) => [r.backbone, 'error' in r.tfjs ? r.tfjs.error : '']),
       [

@@ -97,14 +97,7 @@ test('polarcad polarmap: bad inputs fail naming the file, exit 2, nothing writte
       const r = await cli(['polarmap', ...args, '--out', out]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
       assert.match(r.err, msg);
-      assert.equal(
-        await stat(out).then(
-          () => true,
-          () => false,
-        ),
-        false,
-        'nothing written',
-      );
+      assert.equal(await stat(out).then(() => true, () => false), false, 'nothing written');
     }
     assert.deepEqual(
       (await readdir(root)).filter((n) => n.startsWith('.')),

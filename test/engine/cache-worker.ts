@@ -40,5 +40,4 @@ async function main(dir: string, iterations: number, sync: string): Promise<void
   process.stdout.write(JSON.stringify({ reads, wrong, corrupt: cache.stats.corrupt }));
 }
 
-if (process.argv[1]?.endsWith('cache-worker.ts'))
-  await main(process.argv[2], Number(process.argv[3]), process.argv[4]);
+if (process.argv[1]?.endsWith('cache-worker.ts')) await main(process.argv[2], Number(process.argv[3]), process.argv[4]);

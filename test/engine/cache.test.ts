@@ -4,16 +4,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  existsSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
@@ -77,11 +68,7 @@ describe('featureKey', () => {
     const k = featureKey(BASE);
     assert.match(k, /^[0-9a-f]{64}$/);
     assert.equal(featureKey({ ...BASE, preprocessing: { ...BASE.preprocessing } }), k);
-    assert.equal(
-      featureKey({ ...BASE, preprocessing: { ...BASE.preprocessing, angle: -0 } }),
-      k,
-      '-0 and 0 are the same angle',
-    );
+    assert.equal(featureKey({ ...BASE, preprocessing: { ...BASE.preprocessing, angle: -0 } }), k, '-0 and 0 are the same angle');
     const variants: FeatureKeyParts[] = [
       { ...BASE, input: 'b' + 'a'.repeat(63) },
       { ...BASE, preprocessing: { ...BASE.preprocessing, size: 128 } },
@@ -103,10 +90,7 @@ describe('featureKey', () => {
     assert.throws(() => featureKey({ ...BASE, input: '' }), InputError);
     assert.throws(() => featureKey({ ...BASE, weights: '' }), InputError);
     assert.throws(() => featureKey({ ...BASE, cutLayers: [] }), InputError);
-    assert.throws(
-      () => featureKey({ ...BASE, preprocessing: { ...BASE.preprocessing, angle: NaN } }),
-      InputError,
-    );
+    assert.throws(() => featureKey({ ...BASE, preprocessing: { ...BASE.preprocessing, angle: NaN } }), InputError);
   });
 });
 
@@ -116,10 +100,7 @@ describe('FeatureCache on disk', () => {
     const key = cache.key(BASE);
     assert.equal(key, featureKey(BASE), 'default dtype float32 is part of the key');
     assert.equal(await cache.get(key), null);
-    assert.deepEqual(
-      { ...cache.stats },
-      { hits: 0, memoryHits: 0, misses: 1, corrupt: 0, writes: 0, bytesRead: 0, bytesWritten: 0 },
-    );
+    assert.deepEqual({ ...cache.stats }, { hits: 0, memoryHits: 0, misses: 1, corrupt: 0, writes: 0, bytesRead: 0, bytesWritten: 0 });
     await cache.put(key, entry());
     const got = await cache.get(key);
     assert.ok(got !== null);
@@ -128,14 +109,7 @@ describe('FeatureCache on disk', () => {
     assert.equal(cache.stats.misses, 1);
     assert.equal(cache.stats.writes, 1);
     // file size = 56-byte preamble + metadata JSON + 29 float32 values
-    const meta = JSON.stringify({
-      key,
-      dtype: 'float32',
-      tensors: [
-        { name: 'cut_a', dims: [2, 3, 4] },
-        { name: 'cut_b', dims: [5] },
-      ],
-    });
+    const meta = JSON.stringify({ key, dtype: 'float32', tensors: [{ name: 'cut_a', dims: [2, 3, 4] }, { name: 'cut_b', dims: [5] }] });
     assert.equal(statSync(cache.pathOf(key)).size, 56 + Buffer.byteLength(meta) + 29 * 4);
     assert.equal(cache.stats.bytesWritten, 56 + Buffer.byteLength(meta) + 29 * 4);
     // a second cache object on the same folder (another run / process) hits
@@ -146,9 +120,7 @@ describe('FeatureCache on disk', () => {
 
   test('layout: <dir>/v1/<first two hex>/<key>.feat, and no temporary files left after writes', async () => {
     const cache = new FeatureCache({ dir: freshDir() });
-    const keys = [0, 1, 2, 3, 4].map((i) =>
-      cache.key({ ...BASE, preprocessing: { ...BASE.preprocessing, angle: i } }),
-    );
+    const keys = [0, 1, 2, 3, 4].map((i) => cache.key({ ...BASE, preprocessing: { ...BASE.preprocessing, angle: i } }));
     await Promise.all(keys.map((k) => cache.put(k, entry())));
     const files = listFiles(cache.dir).sort();
     assert.deepEqual(files, keys.map((k) => `v${CACHE_FORMAT_VERSION}/${k.slice(0, 2)}/${k}.feat`).sort());
@@ -177,17 +149,9 @@ describe('FeatureCache on disk', () => {
     const run = promisify(execFile);
     const N = 100;
     const sync = join(root, 'sync');
-    const children = [0, 1].map(
-      async () =>
-        JSON.parse(
-          (await run(process.execPath, ['--import', 'tsx', worker, dir, String(N), sync])).stdout,
-        ) as { reads: number; wrong: number; corrupt: number },
-    );
+    const children = [0, 1].map(async () => JSON.parse((await run(process.execPath, ['--import', 'tsx', worker, dir, String(N), sync])).stdout) as { reads: number; wrong: number; corrupt: number });
     // start both loops together once both processes are up
-    const failed = Promise.race(children).then(
-      () => false,
-      () => true,
-    );
+    const failed = Promise.race(children).then(() => false, () => true);
     let childFailed = false;
     void failed.then((f) => (childFailed = f));
     const deadline = Date.now() + 60_000;
@@ -290,10 +254,7 @@ describe('FeatureCache on disk', () => {
     for (let i = 0; i < vals.length; i++) {
       // normal range of float16 starts at 2^-14; below it the absolute error is <= 2^-25
       const err = Math.abs(got[0].data[i] - vals[i]);
-      worst = Math.max(
-        worst,
-        Math.abs(vals[i]) >= 2 ** -14 ? err / Math.abs(vals[i]) : err <= 2 ** -25 ? 0 : 1,
-      );
+      worst = Math.max(worst, Math.abs(vals[i]) >= 2 ** -14 ? err / Math.abs(vals[i]) : err <= 2 ** -25 ? 0 : 1);
     }
     assert.ok(worst <= 2 ** -11, `worst relative error ${worst}`);
     assert.equal(cache.stats.bytesWritten < 1000 * 2 + 56 + 200, true);
@@ -331,10 +292,7 @@ describe('FeatureCache on disk', () => {
       delete process.env.XDG_CACHE_HOME;
       assert.equal(defaultCacheDir(), join(homedir(), '.cache', 'polarcad', 'features'));
     } finally {
-      for (const [k, v] of [
-        ['POLARCAD_CACHE_DIR', saved.p],
-        ['XDG_CACHE_HOME', saved.x],
-      ] as const) {
+      for (const [k, v] of [['POLARCAD_CACHE_DIR', saved.p], ['XDG_CACHE_HOME', saved.x]] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }

@@ -68,10 +68,7 @@ function mapImage(seed: number, n = 64): RgbImage {
 
 /** tfjs reference: the cut layers' outputs for prepared HWC inputs. */
 function tfjsCut(model: tf.LayersModel, cuts: readonly string[], inputs: Float32Array[]): Float32Array[] {
-  const sub = tf.model({
-    inputs: model.inputs,
-    outputs: cuts.map((n) => model.getLayer(n).output as tf.SymbolicTensor),
-  });
+  const sub = tf.model({ inputs: model.inputs, outputs: cuts.map((n) => model.getLayer(n).output as tf.SymbolicTensor) });
   return tf.tidy(() => {
     const x = tf.stack(inputs.map((d) => tf.tensor3d(d, [SIZE, SIZE, 3])));
     const y = sub.predict(x);
@@ -93,32 +90,17 @@ describe('cut-point helpers', () => {
       // Keras ResNetV2 (block2): conv5_block3 has stride 1 and no conv shortcut, so its input
       // conv5_block2_out (the previous block's Add) feeds both preact BN and the final Add.
       assert.deepEqual(inputsOfLayer(resnet, 'conv5_block3_preact_bn'), ['conv5_block2_out']);
-      assert.deepEqual(inputsOfLayer(resnet, 'conv5_block3_out'), [
-        'conv5_block2_out',
-        'conv5_block3_3_conv',
-      ]);
+      assert.deepEqual(inputsOfLayer(resnet, 'conv5_block3_out'), ['conv5_block2_out', 'conv5_block3_3_conv']);
       // conv2_block1 has a conv shortcut: Add([conv2_block1_0_conv, conv2_block1_3_conv])
-      assert.deepEqual(inputsOfLayer(resnet, 'conv2_block1_out'), [
-        'conv2_block1_0_conv',
-        'conv2_block1_3_conv',
-      ]);
+      assert.deepEqual(inputsOfLayer(resnet, 'conv2_block1_out'), ['conv2_block1_0_conv', 'conv2_block1_3_conv']);
       assert.deepEqual(inputsOfLayer(resnet, 'conv1_pad'), ['input_1']);
-      assert.throws(
-        () => inputsOfLayer(resnet, 'no_such_layer'),
-        (e: unknown) => e instanceof InputError && /no_such_layer/.test(e.message),
-      );
+      assert.throws(() => inputsOfLayer(resnet, 'no_such_layer'), (e: unknown) => e instanceof InputError && /no_such_layer/.test(e.message));
       assert.throws(() => inputsOfLayer(resnet, 'input_1'), InputError);
       // frontier of the trainable top: at a block boundary it is the block input; inside a
       // residual block the skip connection's source is needed too (for the Add)
       assert.deepEqual(frozenFrontier(resnet, 'conv5_block3_preact_bn'), ['conv5_block2_out']);
-      assert.deepEqual(frozenFrontier(resnet, 'conv5_block3_1_conv'), [
-        'conv5_block2_out',
-        'conv5_block3_preact_relu',
-      ]);
-      assert.deepEqual(frozenFrontier(resnet, 'conv5_block3_2_conv'), [
-        'conv5_block2_out',
-        'conv5_block3_2_pad',
-      ]);
+      assert.deepEqual(frozenFrontier(resnet, 'conv5_block3_1_conv'), ['conv5_block2_out', 'conv5_block3_preact_relu']);
+      assert.deepEqual(frozenFrontier(resnet, 'conv5_block3_2_conv'), ['conv5_block2_out', 'conv5_block3_2_pad']);
       assert.deepEqual(frozenFrontier(resnet, resnet.layers.length - 1), ['post_bn']);
       assert.throws(() => frozenFrontier(resnet, 0), InputError);
     } finally {
@@ -140,10 +122,7 @@ describe('cut-point helpers', () => {
     // the frontier is listed in model.layers order (tfjs' topological order)
     const frontier = frozenFrontier(m, 'cat');
     assert.deepEqual([...frontier].sort(), ['a', 'b', 'in']);
-    assert.deepEqual(
-      frontier,
-      m.layers.map((l) => l.name).filter((n) => frontier.includes(n)),
-    );
+    assert.deepEqual(frontier, m.layers.map((l) => l.name).filter((n) => frontier.includes(n)));
     m.dispose();
   });
 });
@@ -153,21 +132,9 @@ describe('FeatureExtractor (MobileNetV2, 96x96, random weights)', () => {
 
   test('ORT features equal the tfjs intermediate outputs; second pass is all cache hits with identical data', async () => {
     const cache = new FeatureCache({ dir: freshDir() });
-    const fx = await FeatureExtractor.create({
-      model: mobilenet,
-      backboneName: 'MobileNetV2',
-      weightsHash: 'random:11',
-      cutLayers: CUTS,
-      inputSize: SIZE,
-      scaling: 'tf',
-      cache,
-      threads: 1,
-    });
+    const fx = await FeatureExtractor.create({ model: mobilenet, backboneName: 'MobileNetV2', weightsHash: 'random:11', cutLayers: CUTS, inputSize: SIZE, scaling: 'tf', cache, threads: 1 });
     try {
-      assert.deepEqual(fx.shapes, [
-        [3, 3, 160],
-        [3, 3, 320],
-      ]);
+      assert.deepEqual(fx.shapes, [[3, 3, 160], [3, 3, 320]]);
       // 6 items: 4 images, one rotated copy, one duplicate of image 0
       const items: FeatureItem[] = [
         { key: imageContentHash(images[0]), image: images[0] },
@@ -186,9 +153,7 @@ describe('FeatureExtractor (MobileNetV2, 96x96, random weights)', () => {
       // batches of 2 distinct inputs; the duplicate of item 0 completes with the first batch
       assert.deepEqual(progress, [3, 5, 6]);
       // reference: tfjs on independently prepared inputs (rotateMap then toModelInput)
-      const prepared = [images[0], images[1], rotateMap(images[2], 30), images[3], images[2], images[0]].map(
-        (im) => toModelInput(im, SIZE, 'tf'),
-      );
+      const prepared = [images[0], images[1], rotateMap(images[2], 30), images[3], images[2], images[0]].map((im) => toModelInput(im, SIZE, 'tf'));
       const ref = tfjsCut(mobilenet, CUTS, prepared);
       for (let j = 0; j < CUTS.length; j++) {
         assert.equal(first[j].layer, CUTS[j]);
@@ -197,10 +162,7 @@ describe('FeatureExtractor (MobileNetV2, 96x96, random weights)', () => {
         assert.ok(e < TOL, `${CUTS[j]}: relative error ${e.toExponential(2)}`);
       }
       // the rotated copy differs from the original
-      assert.ok(
-        relError(first[1].data.subarray(2 * 2880, 3 * 2880), first[1].data.subarray(4 * 2880, 5 * 2880)) >
-          0.01,
-      );
+      assert.ok(relError(first[1].data.subarray(2 * 2880, 3 * 2880), first[1].data.subarray(4 * 2880, 5 * 2880)) > 0.01);
 
       const second = await fx.getFeatures(items, { batchSize: 2 });
       assert.equal(cache.stats.hits, 5);
@@ -208,10 +170,7 @@ describe('FeatureExtractor (MobileNetV2, 96x96, random weights)', () => {
       assert.equal(fx.stats.inferences, 5, 'nothing recomputed');
       for (let j = 0; j < CUTS.length; j++) assert.deepEqual(second[j].data, first[j].data);
       assert.equal(files(cache.dir).length, 5);
-      assert.ok(
-        files(cache.dir).every((f) => f.endsWith('.feat')),
-        'no temporary files',
-      );
+      assert.ok(files(cache.dir).every((f) => f.endsWith('.feat')), 'no temporary files');
     } finally {
       await fx.dispose();
     }
@@ -220,16 +179,7 @@ describe('FeatureExtractor (MobileNetV2, 96x96, random weights)', () => {
   test('hits need no image: the loader is not called; a changed image byte or weights identity misses', async () => {
     const dir = freshDir();
     const cache = new FeatureCache({ dir });
-    const opts = {
-      model: mobilenet,
-      backboneName: 'MobileNetV2',
-      weightsHash: 'random:11',
-      cutLayers: CUTS.slice(1),
-      inputSize: SIZE,
-      scaling: 'tf' as const,
-      cache,
-      threads: 1,
-    };
+    const opts = { model: mobilenet, backboneName: 'MobileNetV2', weightsHash: 'random:11', cutLayers: CUTS.slice(1), inputSize: SIZE, scaling: 'tf' as const, cache, threads: 1 };
     const fx = await FeatureExtractor.create(opts);
     const key = imageContentHash(images[0]);
     let loads = 0;
@@ -282,14 +232,7 @@ describe('FeatureExtractor (MobileNetV2, 96x96, random weights)', () => {
 
   test('weights identity: values hash by default (changes when a weight changes), null disables caching', async () => {
     const dir = freshDir();
-    const base = {
-      model: mobilenet,
-      backboneName: 'MobileNetV2',
-      cutLayers: CUTS.slice(0, 1),
-      inputSize: SIZE,
-      scaling: 'tf' as const,
-      threads: 1,
-    };
+    const base = { model: mobilenet, backboneName: 'MobileNetV2', cutLayers: CUTS.slice(0, 1), inputSize: SIZE, scaling: 'tf' as const, threads: 1 };
     const fxA = await FeatureExtractor.create({ ...base, cache: new FeatureCache({ dir }) });
     const idA = fxA.weightsId;
     assert.match(idA ?? '', /^values:[0-9a-f]{64}$/);
@@ -335,16 +278,7 @@ describe('FeatureExtractor (MobileNetV2, 96x96, random weights)', () => {
 
   test('a corrupted cache entry (flipped byte, truncation) is recomputed with the right values', async () => {
     const cache = new FeatureCache({ dir: freshDir() });
-    const fx = await FeatureExtractor.create({
-      model: mobilenet,
-      backboneName: 'MobileNetV2',
-      weightsHash: 'random:11',
-      cutLayers: CUTS,
-      inputSize: SIZE,
-      scaling: 'tf',
-      cache,
-      threads: 1,
-    });
+    const fx = await FeatureExtractor.create({ model: mobilenet, backboneName: 'MobileNetV2', weightsHash: 'random:11', cutLayers: CUTS, inputSize: SIZE, scaling: 'tf', cache, threads: 1 });
     try {
       const items = [{ image: images[0] }, { image: images[1] }];
       const good = await fx.getFeatures(items);
@@ -368,26 +302,13 @@ describe('FeatureExtractor (MobileNetV2, 96x96, random weights)', () => {
   test('2x2 AC+NAC tiles with a rotation: features of rotatePatient + tile2x2 + scaling; float16 cache within 1e-3', async () => {
     const views: PatientViews = Object.fromEntries(VIEWS.map((v, i) => [v, mapImage(20 + i, 40)]));
     const cache = new FeatureCache({ dir: freshDir(), dtype: 'float16' });
-    const fx = await FeatureExtractor.create({
-      model: mobilenet,
-      backboneName: 'MobileNetV2',
-      weightsHash: 'random:11',
-      cutLayers: CUTS,
-      inputSize: SIZE,
-      scaling: 'tf',
-      layout: 'tile2x2',
-      cache,
-      threads: 1,
-    });
+    const fx = await FeatureExtractor.create({ model: mobilenet, backboneName: 'MobileNetV2', weightsHash: 'random:11', cutLayers: CUTS, inputSize: SIZE, scaling: 'tf', layout: 'tile2x2', cache, threads: 1 });
     try {
       const got = await fx.getFeatures([{ image: views, angle: -15 }]);
-      const ref = tfjsCut(mobilenet, CUTS, [
-        toModelInput(tile2x2(rotatePatient(views, -15), SIZE), SIZE, 'tf'),
-      ]);
+      const ref = tfjsCut(mobilenet, CUTS, [toModelInput(tile2x2(rotatePatient(views, -15), SIZE), SIZE, 'tf')]);
       for (let j = 0; j < CUTS.length; j++) {
         const e = relError(got[j].data, ref[j]);
-        if (VERBOSE)
-          process.stderr.write(`tile2x2 float16 ${CUTS[j]}: relative error ${e.toExponential(2)}\n`);
+        if (VERBOSE) process.stderr.write(`tile2x2 float16 ${CUTS[j]}: relative error ${e.toExponential(2)}\n`);
         // float16 storage: relative rounding <= 2^-11 = 4.9e-4 per value, plus the ORT/tfjs difference
         assert.ok(e < 1e-3, `${CUTS[j]}: relative error ${e.toExponential(2)}`);
       }
@@ -401,27 +322,11 @@ describe('FeatureExtractor (MobileNetV2, 96x96, random weights)', () => {
   });
 
   test('bad options are InputErrors naming the problem', async () => {
-    const base = {
-      model: mobilenet,
-      backboneName: 'MobileNetV2',
-      cutLayers: CUTS,
-      inputSize: SIZE,
-      scaling: 'tf' as const,
-      threads: 1,
-    };
-    await assert.rejects(
-      FeatureExtractor.create({ ...base, inputSize: 128 }),
-      (e: unknown) => e instanceof InputError && /expected \[null, 128, 128, 3\]/.test(e.message),
-    );
-    await assert.rejects(
-      FeatureExtractor.create({ ...base, cutLayers: ['nope'] }),
-      (e: unknown) => e instanceof InputError && /nope/.test(e.message),
-    );
+    const base = { model: mobilenet, backboneName: 'MobileNetV2', cutLayers: CUTS, inputSize: SIZE, scaling: 'tf' as const, threads: 1 };
+    await assert.rejects(FeatureExtractor.create({ ...base, inputSize: 128 }), (e: unknown) => e instanceof InputError && /expected \[null, 128, 128, 3\]/.test(e.message));
+    await assert.rejects(FeatureExtractor.create({ ...base, cutLayers: ['nope'] }), (e: unknown) => e instanceof InputError && /nope/.test(e.message));
     await assert.rejects(FeatureExtractor.create({ ...base, cutLayers: [] }), InputError);
     await assert.rejects(FeatureExtractor.create({ ...base, weightsHash: ' ' }), InputError);
-    assert.throws(
-      () => prepareInput({ width: 4, height: 2, data: new Uint8Array(24) }, 10, 'image', SIZE, 'tf'),
-      /cannot rotate a 4x2 image/,
-    );
+    assert.throws(() => prepareInput({ width: 4, height: 2, data: new Uint8Array(24) }, 10, 'image', SIZE, 'tf'), /cannot rotate a 4x2 image/);
   });
 });

@@ -38,12 +38,8 @@ describe('ONNX export parity per backbone (tfjs wasm vs ONNX Runtime)', () => {
       let model = backbone;
       let outputs: string[] | undefined;
       if (withHead) {
-        const gap = tf.layers
-          .globalAveragePooling2d({ name: 'head_gap' })
-          .apply(backbone.outputs[0]) as tf.SymbolicTensor;
-        const probs = tf.layers
-          .dense({ units: 2, activation: 'softmax', name: 'head_probs' })
-          .apply(gap) as tf.SymbolicTensor;
+        const gap = tf.layers.globalAveragePooling2d({ name: 'head_gap' }).apply(backbone.outputs[0]) as tf.SymbolicTensor;
+        const probs = tf.layers.dense({ units: 2, activation: 'softmax', name: 'head_probs' }).apply(gap) as tf.SymbolicTensor;
         model = tf.model({ inputs: backbone.inputs, outputs: probs, name: `${name}_clf` });
         outputs = [spec.camLayer, 'head_probs'];
       }
@@ -52,13 +48,7 @@ describe('ONNX export parity per backbone (tfjs wasm vs ONNX Runtime)', () => {
       const shape = [batch, spec.nativeSize, spec.nativeSize, 3];
       const lo = spec.scaling === 'raw' || spec.scaling === 'caffe' ? 0 : -1;
       const hi = spec.scaling === 'raw' || spec.scaling === 'caffe' ? 255 : 1;
-      const r = await parity(
-        model,
-        randomInput(shape, 7, lo, hi),
-        shape,
-        outputs === undefined ? {} : { outputs },
-        2,
-      );
+      const r = await parity(model, randomInput(shape, 7, lo, hi), shape, outputs === undefined ? {} : { outputs }, 2);
       if (VERBOSE) {
         process.stderr.write(
           `${name}: errors ${r.errors.map((e) => e.toExponential(2)).join(', ')}; ${(r.onnxBytes / 2 ** 20).toFixed(1)} MiB; ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,

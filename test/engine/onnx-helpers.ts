@@ -17,12 +17,7 @@ import { Rng } from '../../src/util/rng.js';
  *   test of the probabilities vacuous); biases, BN beta and means N(0, 0.05); gamma and variances
  *   U(0.8, 1.2).
  */
-export function randomizeWeights(
-  model: tf.LayersModel,
-  seed: number,
-  sd = 0.3,
-  mode: 'fixed' | 'he' = 'fixed',
-): void {
+export function randomizeWeights(model: tf.LayersModel, seed: number, sd = 0.3, mode: 'fixed' | 'he' = 'fixed'): void {
   const rng = new Rng(seed);
   for (const layer of model.layers) {
     if (layer instanceof tf.LayersModel) {
@@ -91,13 +86,7 @@ export interface ParityResult {
  * Run `model` on `x` in tfjs (cut at `opts.outputs` when given) and in ONNX Runtime from the
  * exported bytes; compare each output.
  */
-export async function parity(
-  model: tf.LayersModel,
-  xData: Float32Array,
-  xShape: number[],
-  opts: OnnxExportOptions = {},
-  threads = 1,
-): Promise<ParityResult> {
+export async function parity(model: tf.LayersModel, xData: Float32Array, xShape: number[], opts: OnnxExportOptions = {}, threads = 1): Promise<ParityResult> {
   const bytes = exportToOnnx(model, opts);
   const outLayers = opts.outputs ?? model.outputs.map((t) => t.sourceLayer.name);
   const ref = tf.tidy(() => {

@@ -23,12 +23,7 @@ function ap(layer: tf.layers.Layer, x: ST | ST[]): ST {
 }
 
 /** Build a model from a function of its input, randomise its weights, check parity at batch 2. */
-async function check(
-  name: string,
-  inShape: number[],
-  body: (x: ST) => ST | ST[],
-  seed: number,
-): Promise<number[]> {
+async function check(name: string, inShape: number[], body: (x: ST) => ST | ST[], seed: number): Promise<number[]> {
   const x = tf.input({ shape: inShape, name: 'x' });
   const y = body(x);
   const model = tf.model({ inputs: x, outputs: y, name });
@@ -64,286 +59,89 @@ describe('TF same padding', () => {
 
 describe('ONNX export parity per layer type (tfjs cpu vs ONNX Runtime)', () => {
   test('Conv2D: same/valid, stride 1/2 on odd and even sizes, dilation, no bias, fused relu', async () => {
-    await check(
-      'conv_odd',
-      [9, 9, 3],
-      (x) => ap(L.conv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'same' }), x),
-      10,
-    );
-    await check(
-      'conv_even',
-      [8, 8, 3],
-      (x) => ap(L.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false }), x),
-      11,
-    );
-    await check(
-      'conv_valid',
-      [8, 7, 2],
-      (x) => ap(L.conv2d({ filters: 4, kernelSize: [3, 2], padding: 'valid', activation: 'relu' }), x),
-      12,
-    );
-    await check(
-      'conv_dil',
-      [9, 9, 2],
-      (x) => ap(L.conv2d({ filters: 3, kernelSize: 3, dilationRate: 2, padding: 'same' }), x),
-      13,
-    );
-    await check(
-      'conv_7s2',
-      [16, 16, 3],
-      (x) => ap(L.conv2d({ filters: 8, kernelSize: 7, strides: 2, padding: 'same' }), x),
-      14,
-    );
+    await check('conv_odd', [9, 9, 3], (x) => ap(L.conv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'same' }), x), 10);
+    await check('conv_even', [8, 8, 3], (x) => ap(L.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false }), x), 11);
+    await check('conv_valid', [8, 7, 2], (x) => ap(L.conv2d({ filters: 4, kernelSize: [3, 2], padding: 'valid', activation: 'relu' }), x), 12);
+    await check('conv_dil', [9, 9, 2], (x) => ap(L.conv2d({ filters: 3, kernelSize: 3, dilationRate: 2, padding: 'same' }), x), 13);
+    await check('conv_7s2', [16, 16, 3], (x) => ap(L.conv2d({ filters: 8, kernelSize: 7, strides: 2, padding: 'same' }), x), 14);
   });
 
   test('DepthwiseConv2D (multiplier 2, stride 2 same) and SeparableConv2D', async () => {
-    await check(
-      'dw',
-      [9, 8, 3],
-      (x) => ap(L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same' }), x),
-      20,
-    );
-    await check(
-      'dw_valid',
-      [7, 7, 4],
-      (x) => ap(L.depthwiseConv2d({ kernelSize: 3, useBias: false }), x),
-      21,
-    );
-    await check(
-      'sep',
-      [9, 9, 4],
-      (x) =>
-        ap(
-          L.separableConv2d({
-            filters: 6,
-            kernelSize: 3,
-            strides: 2,
-            padding: 'same',
-            depthMultiplier: 2,
-            activation: 'relu',
-          }),
-          x,
-        ),
-      22,
-    );
-    await check(
-      'sep_nobias',
-      [8, 8, 3],
-      (x) => ap(L.separableConv2d({ filters: 5, kernelSize: 3, padding: 'same', useBias: false }), x),
-      23,
-    );
+    await check('dw', [9, 8, 3], (x) => ap(L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same' }), x), 20);
+    await check('dw_valid', [7, 7, 4], (x) => ap(L.depthwiseConv2d({ kernelSize: 3, useBias: false }), x), 21);
+    await check('sep', [9, 9, 4], (x) => ap(L.separableConv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, activation: 'relu' }), x), 22);
+    await check('sep_nobias', [8, 8, 3], (x) => ap(L.separableConv2d({ filters: 5, kernelSize: 3, padding: 'same', useBias: false }), x), 23);
   });
 
   test('BatchNormalization on 4-D and 2-D, with and without scale / center', async () => {
     await check('bn4', [5, 5, 4], (x) => ap(L.batchNormalization({ epsilon: 1.001e-5 }), x), 30);
-    await check(
-      'bn4_noscale',
-      [5, 5, 4],
-      (x) => ap(L.batchNormalization({ scale: false }), ap(L.conv2d({ filters: 3, kernelSize: 1 }), x)),
-      31,
-    );
+    await check('bn4_noscale', [5, 5, 4], (x) => ap(L.batchNormalization({ scale: false }), ap(L.conv2d({ filters: 3, kernelSize: 1 }), x)), 31);
     await check('bn2', [6], (x) => ap(L.batchNormalization({ center: false }), x), 32);
   });
 
   test('activations: relu relu6 swish sigmoid tanh softmax elu selu softplus softsign hardSigmoid linear; ReLU layer', async () => {
-    for (const [i, act] of (
-      [
-        'relu',
-        'relu6',
-        'swish',
-        'sigmoid',
-        'tanh',
-        'softmax',
-        'elu',
-        'selu',
-        'softplus',
-        'softsign',
-        'hardSigmoid',
-        'linear',
-      ] as const
-    ).entries()) {
-      await check(
-        `act_${act}`,
-        [4, 4, 3],
-        (x) => ap(L.activation({ activation: act }), ap(L.conv2d({ filters: 5, kernelSize: 1 }), x)),
-        40 + i,
-      );
+    for (const [i, act] of (['relu', 'relu6', 'swish', 'sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus', 'softsign', 'hardSigmoid', 'linear'] as const).entries()) {
+      await check(`act_${act}`, [4, 4, 3], (x) => ap(L.activation({ activation: act }), ap(L.conv2d({ filters: 5, kernelSize: 1 }), x)), 40 + i);
     }
     await check('softmax2d', [7], (x) => ap(L.dense({ units: 4, activation: 'softmax' }), x), 60);
-    await check(
-      'relu_layer',
-      [4, 4, 2],
-      (x) => ap(L.reLU({ maxValue: 6 }), ap(L.conv2d({ filters: 3, kernelSize: 1 }), x)),
-      61,
-    );
+    await check('relu_layer', [4, 4, 2], (x) => ap(L.reLU({ maxValue: 6 }), ap(L.conv2d({ filters: 3, kernelSize: 1 }), x)), 61);
     await check('relu_plain', [4, 4, 2], (x) => ap(L.reLU({}), x), 62);
-    await check(
-      'softmax_layer',
-      [3, 3, 4],
-      (x) => ap(L.softmax({ axis: -1 }), ap(L.conv2d({ filters: 4, kernelSize: 1 }), x)),
-      63,
-    );
+    await check('softmax_layer', [3, 3, 4], (x) => ap(L.softmax({ axis: -1 }), ap(L.conv2d({ filters: 4, kernelSize: 1 }), x)), 63);
     await check('leaky', [3, 3, 4], (x) => ap(L.leakyReLU({ alpha: 0.1 }), x), 64);
   });
 
   test('merges: Add, Multiply (SE broadcast), Concatenate, Average, Maximum', async () => {
-    await check(
-      'merge',
-      [6, 6, 4],
-      (x) => {
-        const a = ap(L.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }), x);
-        const b = ap(L.conv2d({ filters: 4, kernelSize: 1 }), x);
-        const add = ap(L.add(), [a, b, x]);
-        const avg = ap(L.average(), [add, a]);
-        const mx = ap(L.maximum(), [avg, b]);
-        const cat = ap(L.concatenate(), [mx, a, x]);
-        // squeeze-and-excitation: GAP -> Reshape [1,1,C] -> 1x1 convs -> multiply
-        const se = ap(L.globalAveragePooling2d({}), cat);
-        const seR = ap(L.reshape({ targetShape: [1, 1, 12] }), se);
-        const seC = ap(L.conv2d({ filters: 3, kernelSize: 1, activation: 'swish' }), seR);
-        const seE = ap(L.conv2d({ filters: 12, kernelSize: 1, activation: 'sigmoid' }), seC);
-        return ap(L.multiply(), [cat, seE]);
-      },
-      70,
-    );
+    await check('merge', [6, 6, 4], (x) => {
+      const a = ap(L.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }), x);
+      const b = ap(L.conv2d({ filters: 4, kernelSize: 1 }), x);
+      const add = ap(L.add(), [a, b, x]);
+      const avg = ap(L.average(), [add, a]);
+      const mx = ap(L.maximum(), [avg, b]);
+      const cat = ap(L.concatenate(), [mx, a, x]);
+      // squeeze-and-excitation: GAP -> Reshape [1,1,C] -> 1x1 convs -> multiply
+      const se = ap(L.globalAveragePooling2d({}), cat);
+      const seR = ap(L.reshape({ targetShape: [1, 1, 12] }), se);
+      const seC = ap(L.conv2d({ filters: 3, kernelSize: 1, activation: 'swish' }), seR);
+      const seE = ap(L.conv2d({ filters: 12, kernelSize: 1, activation: 'sigmoid' }), seC);
+      return ap(L.multiply(), [cat, seE]);
+    }, 70);
   });
 
   test('ZeroPadding2D (asymmetric), MaxPooling2D / AveragePooling2D same+valid, global poolings', async () => {
-    await check(
-      'pad',
-      [5, 6, 2],
-      (x) =>
-        ap(
-          L.zeroPadding2d({
-            padding: [
-              [1, 0],
-              [2, 3],
-            ],
-          }),
-          x,
-        ),
-      80,
-    );
+    await check('pad', [5, 6, 2], (x) => ap(L.zeroPadding2d({ padding: [[1, 0], [2, 3]] }), x), 80);
     await check('pad_sym', [5, 6, 2], (x) => ap(L.zeroPadding2d({ padding: 3 }), x), 81);
-    await check(
-      'maxpool_same',
-      [9, 8, 3],
-      (x) => ap(L.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }), x),
-      82,
-    );
-    await check(
-      'avgpool_same',
-      [9, 8, 3],
-      (x) => ap(L.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }), x),
-      83,
-    );
-    await check(
-      'avgpool_s1',
-      [7, 7, 3],
-      (x) => ap(L.averagePooling2d({ poolSize: 3, strides: 1, padding: 'same' }), x),
-      84,
-    );
-    await check(
-      'pools_valid',
-      [8, 8, 3],
-      (x) => ap(L.averagePooling2d({ poolSize: 2 }), ap(L.maxPooling2d({ poolSize: 3, strides: 1 }), x)),
-      85,
-    );
+    await check('maxpool_same', [9, 8, 3], (x) => ap(L.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }), x), 82);
+    await check('avgpool_same', [9, 8, 3], (x) => ap(L.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }), x), 83);
+    await check('avgpool_s1', [7, 7, 3], (x) => ap(L.averagePooling2d({ poolSize: 3, strides: 1, padding: 'same' }), x), 84);
+    await check('pools_valid', [8, 8, 3], (x) => ap(L.averagePooling2d({ poolSize: 2 }), ap(L.maxPooling2d({ poolSize: 3, strides: 1 }), x)), 85);
     // ZeroPadding2D feeding a pool on signed values (ResNet's pool1_pad -> pool1_pool): the zeros
     // take part in the max and in the average (ONNX Runtime's PadFusion must not fold them away).
     const conv = (x: ST): ST => ap(L.conv2d({ filters: 4, kernelSize: 3, strides: 2 }), x);
-    await check(
-      'pad_maxpool',
-      [16, 16, 3],
-      (x) => ap(L.maxPooling2d({ poolSize: 3, strides: 2 }), ap(L.zeroPadding2d({ padding: 1 }), conv(x))),
-      87,
-    );
-    await check(
-      'pad_avgpool',
-      [16, 16, 3],
-      (x) =>
-        ap(L.averagePooling2d({ poolSize: 3, strides: 2 }), ap(L.zeroPadding2d({ padding: 1 }), conv(x))),
-      88,
-    );
-    await check(
-      'pad_maxpool_same',
-      [16, 16, 3],
-      (x) =>
-        ap(
-          L.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
-          ap(
-            L.zeroPadding2d({
-              padding: [
-                [1, 0],
-                [0, 1],
-              ],
-            }),
-            conv(x),
-          ),
-        ),
-      89,
-    );
-    await check(
-      'gap_gmp',
-      [5, 5, 3],
-      (x) => [ap(L.globalAveragePooling2d({}), x), ap(L.globalMaxPooling2d({}), x)],
-      86,
-    );
+    await check('pad_maxpool', [16, 16, 3], (x) => ap(L.maxPooling2d({ poolSize: 3, strides: 2 }), ap(L.zeroPadding2d({ padding: 1 }), conv(x))), 87);
+    await check('pad_avgpool', [16, 16, 3], (x) => ap(L.averagePooling2d({ poolSize: 3, strides: 2 }), ap(L.zeroPadding2d({ padding: 1 }), conv(x))), 88);
+    await check('pad_maxpool_same', [16, 16, 3], (x) => ap(L.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }), ap(L.zeroPadding2d({ padding: [[1, 0], [0, 1]] }), conv(x))), 89);
+    await check('gap_gmp', [5, 5, 3], (x) => [ap(L.globalAveragePooling2d({}), x), ap(L.globalMaxPooling2d({}), x)], 86);
   });
 
   test('Reshape, Flatten, Dense on 2-D and 4-D, Dropout as identity', async () => {
-    await check(
-      'reshape',
-      [4, 3, 2],
-      (x) => ap(L.reshape({ targetShape: [12, 2] }), ap(L.conv2d({ filters: 2, kernelSize: 1 }), x)),
-      90,
-    );
-    await check(
-      'reshape_4d',
-      [4, 3, 2],
-      (x) => ap(L.conv2d({ filters: 2, kernelSize: 1 }), ap(L.reshape({ targetShape: [2, 6, 2] }), x)),
-      91,
-    );
-    await check(
-      'head',
-      [5, 5, 3],
-      (x) => {
-        const f = ap(
-          L.flatten(),
-          ap(L.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same' }), x),
-        );
-        const d = ap(L.dropout({ rate: 0.5 }), ap(L.dense({ units: 8, activation: 'relu' }), f));
-        return ap(L.dense({ units: 2, activation: 'softmax' }), d);
-      },
-      92,
-    );
-    await check(
-      'dense4d',
-      [3, 3, 4],
-      (x) => ap(L.dense({ units: 5, activation: 'tanh' }), ap(L.conv2d({ filters: 4, kernelSize: 1 }), x)),
-      93,
-    );
+    await check('reshape', [4, 3, 2], (x) => ap(L.reshape({ targetShape: [12, 2] }), ap(L.conv2d({ filters: 2, kernelSize: 1 }), x)), 90);
+    await check('reshape_4d', [4, 3, 2], (x) => ap(L.conv2d({ filters: 2, kernelSize: 1 }), ap(L.reshape({ targetShape: [2, 6, 2] }), x)), 91);
+    await check('head', [5, 5, 3], (x) => {
+      const f = ap(L.flatten(), ap(L.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same' }), x));
+      const d = ap(L.dropout({ rate: 0.5 }), ap(L.dense({ units: 8, activation: 'relu' }), f));
+      return ap(L.dense({ units: 2, activation: 'softmax' }), d);
+    }, 92);
+    await check('dense4d', [3, 3, 4], (x) => ap(L.dense({ units: 5, activation: 'tanh' }), ap(L.conv2d({ filters: 4, kernelSize: 1 }), x)), 93);
   });
 
   test('custom Keras layers: per-channel Rescaling, Normalization, CustomScaleLayer; tfjs Rescaling', async () => {
-    await check(
-      'rescale_norm',
-      [5, 5, 3],
-      (x) => {
-        const r = ap(new Rescaling({ scale: 1 / 255 }), x);
-        const n = ap(
-          new Normalization({ mean: [0.485, 0.456, 0.406], variance: [0.229 ** 2, 0.224 ** 2, 0.225 ** 2] }),
-          r,
-        );
-        const s = ap(
-          new Rescaling({ scale: [1 / 0.229, 1 / 0.224, 1 / 0.225], offset: [0.1, -0.2, 0.3] }),
-          n,
-        );
-        const c = ap(L.conv2d({ filters: 3, kernelSize: 1 }), s);
-        return ap(new CustomScaleLayer({ scale: 0.17 }), [s, c]);
-      },
-      100,
-    );
+    await check('rescale_norm', [5, 5, 3], (x) => {
+      const r = ap(new Rescaling({ scale: 1 / 255 }), x);
+      const n = ap(new Normalization({ mean: [0.485, 0.456, 0.406], variance: [0.229 ** 2, 0.224 ** 2, 0.225 ** 2] }), r);
+      const s = ap(new Rescaling({ scale: [1 / 0.229, 1 / 0.224, 1 / 0.225], offset: [0.1, -0.2, 0.3] }), n);
+      const c = ap(L.conv2d({ filters: 3, kernelSize: 1 }), s);
+      return ap(new CustomScaleLayer({ scale: 0.17 }), [s, c]);
+    }, 100);
   });
 
   test('nested sub-model, cut at a named inner layer with two outputs', async () => {
@@ -411,8 +209,7 @@ describe('ONNX export errors, metadata and session', () => {
     const model = tf.model({ inputs: x, outputs: y });
     assert.throws(
       () => exportToOnnx(model),
-      (e: unknown) =>
-        e instanceof InputError && /layer "up" \(class UpSampling2D\) is not supported/.test(e.message),
+      (e: unknown) => e instanceof InputError && /layer "up" \(class UpSampling2D\) is not supported/.test(e.message),
     );
   });
 
@@ -424,10 +221,7 @@ describe('ONNX export errors, metadata and session', () => {
       }
     }
     const x = tf.input({ shape: [4, 4, 2] });
-    const model = tf.model({
-      inputs: x,
-      outputs: ap(new TimesThree({ name: 'x3' }), ap(L.conv2d({ filters: 2, kernelSize: 1 }), x)),
-    });
+    const model = tf.model({ inputs: x, outputs: ap(new TimesThree({ name: 'x3' }), ap(L.conv2d({ filters: 2, kernelSize: 1 }), x)) });
     assert.throws(() => exportToOnnx(model), /layer "x3" \(class TimesThree\) is not supported/);
     registerOnnxConverter('TimesThree', (ctx) => {
       const v = ctx.inputs[0];
@@ -449,9 +243,7 @@ describe('ONNX export errors, metadata and session', () => {
   test('metadata_props, opset and IR version round-trip through the ONNX schema', () => {
     const x = tf.input({ shape: [3] });
     const model = tf.model({ inputs: x, outputs: ap(L.dense({ units: 2 }), x) });
-    const s = summariseOnnx(
-      exportToOnnx(model, { opset: 13, metadata: { 'polarcad.scaling': 'tf', note: 'héllo' } }),
-    );
+    const s = summariseOnnx(exportToOnnx(model, { opset: 13, metadata: { 'polarcad.scaling': 'tf', note: 'héllo' } }));
     assert.deepEqual(s.metadata, { 'polarcad.scaling': 'tf', note: 'héllo' });
     assert.deepEqual(s.opsets, [{ domain: '', version: 13 }]);
     assert.equal(s.irVersion, 8);
@@ -463,10 +255,7 @@ describe('ONNX export errors, metadata and session', () => {
 
   test('a batch larger than maxBatch is split and concatenated exactly', async () => {
     const x = tf.input({ shape: [4, 4, 2] });
-    const model = tf.model({
-      inputs: x,
-      outputs: ap(L.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }), x),
-    });
+    const model = tf.model({ inputs: x, outputs: ap(L.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }), x) });
     randomizeWeights(model, 120);
     const bytes = exportToOnnx(model);
     const shape = [5, 4, 4, 2];
@@ -479,9 +268,6 @@ describe('ONNX export errors, metadata and session', () => {
     await assert.rejects(split.run(xs, [5, 4, 4, 3]), /does not match shape/);
     await whole.dispose();
     await split.dispose();
-    await assert.rejects(
-      OnnxModel.create(new Uint8Array([1, 2, 3])),
-      (e: unknown) => e instanceof InputError,
-    );
+    await assert.rejects(OnnxModel.create(new Uint8Array([1, 2, 3])), (e: unknown) => e instanceof InputError);
   });
 });

@@ -2,13 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RgbImage } from '../../src/domain/image.js';
 import { VIEWS, type Label, type View } from '../../src/domain/views.js';
-import {
-  augmentPatient,
-  balanceByAugmentation,
-  randomAngle,
-  rotateMap,
-  rotatePatient,
-} from '../../src/ingest/augment.js';
+import { augmentPatient, balanceByAugmentation, randomAngle, rotateMap, rotatePatient } from '../../src/ingest/augment.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -25,11 +19,8 @@ function randomMap(n: number, seed: number): RgbImage {
   }
   return { width: n, height: n, data };
 }
-const px = (img: RgbImage, x: number, y: number): number[] => [
-  ...img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3),
-];
-const inside = (x: number, y: number, n: number): boolean =>
-  Math.hypot(x - (n - 1) / 2, y - (n - 1) / 2) <= n / 2;
+const px = (img: RgbImage, x: number, y: number): number[] => [...img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3)];
+const inside = (x: number, y: number, n: number): boolean => Math.hypot(x - (n - 1) / 2, y - (n - 1) / 2) <= n / 2;
 
 describe('rotateMap', () => {
   for (const n of [31, 32]) {
@@ -40,11 +31,7 @@ describe('rotateMap', () => {
       const rot = rotateMap(img, 90);
       for (let y = 0; y < n; y++) {
         for (let x = 0; x < n; x++) {
-          assert.deepEqual(
-            px(rot, x, y),
-            inside(x, y, n) ? px(img, y, n - 1 - x) : [0, 0, 0],
-            `pixel (${x}, ${y})`,
-          );
+          assert.deepEqual(px(rot, x, y), inside(x, y, n) ? px(img, y, n - 1 - x) : [0, 0, 0], `pixel (${x}, ${y})`);
         }
       }
       // -90 undoes +90 exactly; 180 = two quarter turns; 360 and 0 are the identity
@@ -60,8 +47,7 @@ describe('rotateMap', () => {
     const c = 50;
     const data = new Uint8Array(n * n * 3);
     // a bright 5x5 square centred 40 px above the centre (anterior)
-    for (let y = c - 42; y <= c - 38; y++)
-      for (let x = c - 2; x <= c + 2; x++) data.fill(250, (y * n + x) * 3, (y * n + x) * 3 + 3);
+    for (let y = c - 42; y <= c - 38; y++) for (let x = c - 2; x <= c + 2; x++) data.fill(250, (y * n + x) * 3, (y * n + x) * 3 + 3);
     const rot = rotateMap({ width: n, height: n, data }, 45);
     // brightness-weighted centroid of the rotated feature: expected (c + 40 sin 45, c - 40 cos 45) = (78.28, 21.72)
     let sw = 0;
@@ -76,10 +62,7 @@ describe('rotateMap', () => {
         if (!inside(x, y, n)) assert.deepEqual(px(rot, x, y), [0, 0, 0]);
       }
     }
-    assert.ok(
-      Math.abs(sx / sw - 78.28) < 0.3 && Math.abs(sy / sw - 21.72) < 0.3,
-      `centroid (${sx / sw}, ${sy / sw})`,
-    );
+    assert.ok(Math.abs(sx / sw - 78.28) < 0.3 && Math.abs(sy / sw - 21.72) < 0.3, `centroid (${sx / sw}, ${sy / sw})`);
     // bilinear interpolation preserves the feature's total brightness (25 px x 250) within a few percent
     assert.ok(Math.abs(sw - 25 * 250) / (25 * 250) < 0.05, `total ${sw}`);
   });
@@ -126,8 +109,7 @@ describe('balanceByAugmentation', () => {
     assert.equal(count(out, 1, true), 7);
     assert.equal(count(out, 1, false), 43);
     const perCad = new Map<string, number>();
-    for (const it of out)
-      if (it.label === 1 && it.angle !== 0) perCad.set(it.id, (perCad.get(it.id) ?? 0) + 1);
+    for (const it of out) if (it.label === 1 && it.angle !== 0) perCad.set(it.id, (perCad.get(it.id) ?? 0) + 1);
     assert.deepEqual([...perCad.values()].sort(), [6, 6, 6, 6, 6, 6, 7]);
     assert.ok(out.every((it) => it.angle >= -45 && it.angle <= 45));
     assert.deepEqual(balanceByAugmentation(cohort(40, 7), 100, new Rng(4)), out, 'same seed, same list');

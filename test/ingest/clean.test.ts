@@ -20,8 +20,7 @@ function discMae(a: RgbImage, b: RgbImage, rMax = 1): number {
   for (let y = 0; y < n; y++) {
     for (let x = 0; x < n; x++) {
       if (Math.hypot(x - c, y - c) > rMax * (n / 2)) continue;
-      for (let ch = 0; ch < 3; ch++)
-        s += Math.abs(a.data[(y * n + x) * 3 + ch] - b.data[(y * n + x) * 3 + ch]);
+      for (let ch = 0; ch < 3; ch++) s += Math.abs(a.data[(y * n + x) * 3 + ch] - b.data[(y * n + x) * 3 + ch]);
       k += 3;
     }
   }
@@ -48,11 +47,7 @@ describe('boxToDisc and cropDisc geometry', () => {
       for (let i = 0; i < 50; i++) {
         const p = (j * 50 + i) * 3;
         const inside = Math.hypot(i - 24.5, j - 24.5) <= 25;
-        assert.deepEqual(
-          [...out.data.subarray(p, p + 3)],
-          inside ? [Math.round(35.8 + i), Math.round(16.2 + j), 77] : [0, 0, 0],
-          `(${i}, ${j})`,
-        );
+        assert.deepEqual([...out.data.subarray(p, p + 3)], inside ? [Math.round(35.8 + i), Math.round(16.2 + j), 77] : [0, 0, 0], `(${i}, ${j})`);
       }
     }
     const small = cleanDisc(img, { cx: 60.3, cy: 40.7, radius: 25 }, { outSize: 20 }).image;
@@ -86,9 +81,7 @@ describe('cleanDisc removes grid lines and labels (hand-drawn pages)', () => {
         const before = discMae(cropDisc(page.image, d), ref);
         const { image, filled } = cleanDisc(page.image, d);
         const after = discMae(image, ref);
-        t.diagnostic(
-          `${cm}/${colour}: MAE inside disc ${before.toFixed(2)} -> ${after.toFixed(2)} (${filled} px filled)`,
-        );
+        t.diagnostic(`${cm}/${colour}: MAE inside disc ${before.toFixed(2)} -> ${after.toFixed(2)} (${filled} px filled)`);
         assert.ok(after < before / 5, `MAE ${before.toFixed(2)} -> ${after.toFixed(2)}`);
         assert.ok(filled > 0);
       }
@@ -108,8 +101,7 @@ describe('cleanDisc removes grid lines and labels (hand-drawn pages)', () => {
         const r = Math.hypot(x - c, y - c) / (n / 2);
         const a = clockAngleDeg(x - c, y - c);
         if (r > 0.62 && r < 0.97 && a > 47 && a < 113) {
-          sum +=
-            image.data[(y * n + x) * 3] + image.data[(y * n + x) * 3 + 1] + image.data[(y * n + x) * 3 + 2];
+          sum += image.data[(y * n + x) * 3] + image.data[(y * n + x) * 3 + 1] + image.data[(y * n + x) * 3 + 2];
           k += 3;
         }
       }
@@ -118,10 +110,7 @@ describe('cleanDisc removes grid lines and labels (hand-drawn pages)', () => {
     assert.ok(filled > 0);
     const onClean = cleanDisc(page.clean, d);
     const area = Math.PI * d.radius * d.radius;
-    assert.ok(
-      onClean.filled < 0.02 * area,
-      `filled ${onClean.filled} of ${area.toFixed(0)} px on a grid-free disc`,
-    );
+    assert.ok(onClean.filled < 0.02 * area, `filled ${onClean.filled} of ${area.toFixed(0)} px on a grid-free disc`);
     assert.ok(discMae(onClean.image, cropDisc(page.clean, d)) < 0.3);
   });
 });
@@ -141,14 +130,9 @@ describe('cleanDisc on the synthetic generator output (src/synth)', () => {
         // the outermost 3% ring holds the vendor's rim outline (a one-sided line, half cut off by the crop)
         const beforeInner = discMae(cropDisc(withGrid.image, d), ref, 0.97);
         const afterInner = discMae(cleaned, ref, 0.97);
-        t.diagnostic(
-          `${cm} ${v}: MAE whole disc ${before.toFixed(2)} -> ${after.toFixed(2)}; r <= 0.97: ${beforeInner.toFixed(2)} -> ${afterInner.toFixed(2)}`,
-        );
+        t.diagnostic(`${cm} ${v}: MAE whole disc ${before.toFixed(2)} -> ${after.toFixed(2)}; r <= 0.97: ${beforeInner.toFixed(2)} -> ${afterInner.toFixed(2)}`);
         assert.ok(after < 0.4 * before, `${v}: whole disc ${before.toFixed(2)} -> ${after.toFixed(2)}`);
-        assert.ok(
-          afterInner < 0.25 * beforeInner,
-          `${v}: r <= 0.97 ${beforeInner.toFixed(2)} -> ${afterInner.toFixed(2)}`,
-        );
+        assert.ok(afterInner < 0.25 * beforeInner, `${v}: r <= 0.97 ${beforeInner.toFixed(2)} -> ${afterInner.toFixed(2)}`);
       }
     });
   }

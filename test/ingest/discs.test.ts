@@ -10,17 +10,10 @@ import { drawPage, drawSingle, paintColourBar, paintDisc } from './fixtures.js';
 
 /** Centre error (fraction of the true radius) and relative radius error. */
 function errors(found: Disc, truth: Disc): { centre: number; radius: number } {
-  return {
-    centre: Math.hypot(found.cx - truth.cx, found.cy - truth.cy) / truth.radius,
-    radius: Math.abs(found.radius - truth.radius) / truth.radius,
-  };
+  return { centre: Math.hypot(found.cx - truth.cx, found.cy - truth.cy) / truth.radius, radius: Math.abs(found.radius - truth.radius) / truth.radius };
 }
 
-function assertMatches(
-  found: Disc[],
-  truth: readonly Disc[],
-  what: string,
-): { centre: number; radius: number } {
+function assertMatches(found: Disc[], truth: readonly Disc[], what: string): { centre: number; radius: number } {
   assert.equal(found.length, truth.length, `${what}: found ${found.length} discs, expected ${truth.length}`);
   let worst = { centre: 0, radius: 0 };
   truth.forEach((t, i) => {
@@ -42,9 +35,7 @@ describe('findDiscs on hand-drawn exports (defect touching the rim, grid, labels
       const found = findDiscs(page.image);
       const ms = performance.now() - t0;
       const w = assertMatches(found, page.discs, `${cm} page`);
-      t.diagnostic(
-        `${cm} page: worst centre error ${pct(w.centre)} of r, radius error ${pct(w.radius)}, ${ms.toFixed(0)} ms`,
-      );
+      t.diagnostic(`${cm} page: worst centre error ${pct(w.centre)} of r, radius error ${pct(w.radius)}, ${ms.toFixed(0)} ms`);
     });
     it(`finds the disc of a single-map image with a gray grid (${cm})`, async (t) => {
       const single = await drawSingle(cm, { gridColour: '#a0a0a0' });
@@ -80,10 +71,7 @@ describe('findDiscs rejects what is not a disc', () => {
     for (let k = 0; k < 12; k++) fill(160 + k * 14, 250, 8, 14, 255); // a row of "letters"
     assert.deepEqual(findDiscs(img), []);
     assert.deepEqual(findDiscs({ width: 50, height: 40, data: new Uint8Array(50 * 40 * 3) }), []);
-    assert.throws(
-      () => findDiscs(img, { expected: 1 }),
-      (e: unknown) => e instanceof InputError && /found 0 .*expected 1/.test(e.message),
-    );
+    assert.throws(() => findDiscs(img, { expected: 1 }), (e: unknown) => e instanceof InputError && /found 0 .*expected 1/.test(e.message));
   });
 
   it('keeps the most circular candidates when more than `expected` are found', async () => {
@@ -112,16 +100,8 @@ describe('findDiscs on the synthetic generator output (src/synth)', () => {
       const t0 = performance.now();
       const found = findDiscs(page.image, { expected: 4 });
       const ms = performance.now() - t0;
-      const wp = assertMatches(
-        found,
-        VIEWS.map((v) => page.discs[v] as Disc),
-        `${cm} synth page`,
-      );
-      const single = await renderSingleMap(p.maps.rest_nac, {
-        colormap: getColormap(cm),
-        caption: VIEW_CAPTIONS.rest_nac,
-        grid: cm !== 'gray',
-      });
+      const wp = assertMatches(found, VIEWS.map((v) => page.discs[v] as Disc), `${cm} synth page`);
+      const single = await renderSingleMap(p.maps.rest_nac, { colormap: getColormap(cm), caption: VIEW_CAPTIONS.rest_nac, grid: cm !== 'gray' });
       const ws = assertMatches(findDiscs(single.image), [single.disc], `${cm} synth single`);
       t.diagnostic(
         `${cm}: page worst centre ${pct(wp.centre)} / radius ${pct(wp.radius)} (${ms.toFixed(0)} ms); single centre ${pct(ws.centre)} / radius ${pct(ws.radius)}`,

@@ -31,24 +31,14 @@ export function paintDisc(
 ): void {
   const cm = getColormap(colormap);
   const rgb = new Uint8Array(3);
-  for (
-    let y = Math.max(0, Math.floor(cy - r - 1));
-    y <= Math.min(img.height - 1, Math.ceil(cy + r + 1));
-    y++
-  ) {
-    for (
-      let x = Math.max(0, Math.floor(cx - r - 1));
-      x <= Math.min(img.width - 1, Math.ceil(cx + r + 1));
-      x++
-    ) {
+  for (let y = Math.max(0, Math.floor(cy - r - 1)); y <= Math.min(img.height - 1, Math.ceil(cy + r + 1)); y++) {
+    for (let x = Math.max(0, Math.floor(cx - r - 1)); x <= Math.min(img.width - 1, Math.ceil(cx + r + 1)); x++) {
       const d = Math.hypot(x - cx, y - cy);
       if (d > r + 1) continue;
       let cover = 1;
       if (d > r - 1) {
         let k = 0;
-        for (let i = 0; i < 4; i++)
-          for (let j = 0; j < 4; j++)
-            if (Math.hypot(x - 0.375 + 0.25 * i - cx, y - 0.375 + 0.25 * j - cy) <= r) k++;
+        for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) if (Math.hypot(x - 0.375 + 0.25 * i - cx, y - 0.375 + 0.25 * j - cy) <= r) k++;
         cover = k / 16;
       }
       if (cover === 0) continue;
@@ -60,26 +50,16 @@ export function paintDisc(
 }
 
 /** SVG elements of the AHA 17-segment grid over a disc (rings and spokes) plus segment numbers. */
-export function gridSvg(
-  cx: number,
-  cy: number,
-  r: number,
-  opts: { colour?: string; width?: number; labels?: boolean } = {},
-): string {
+export function gridSvg(cx: number, cy: number, r: number, opts: { colour?: string; width?: number; labels?: boolean } = {}): string {
   const colour = opts.colour ?? '#ffffff';
   const sw = opts.width ?? Math.max(1, r / 100);
   const parts: string[] = [];
-  for (const f of [0.25, 0.5, 0.75])
-    parts.push(
-      `<circle cx="${cx}" cy="${cy}" r="${f * r}" fill="none" stroke="${colour}" stroke-width="${sw}"/>`,
-    );
+  for (const f of [0.25, 0.5, 0.75]) parts.push(`<circle cx="${cx}" cy="${cy}" r="${f * r}" fill="none" stroke="${colour}" stroke-width="${sw}"/>`);
   const spoke = (deg: number, r0: number, r1: number): void => {
     const t = (deg * Math.PI) / 180;
     const sx = Math.sin(t);
     const sy = -Math.cos(t);
-    parts.push(
-      `<line x1="${cx + r0 * r * sx}" y1="${cy + r0 * r * sy}" x2="${cx + r1 * r * sx}" y2="${cy + r1 * r * sy}" stroke="${colour}" stroke-width="${sw}"/>`,
-    );
+    parts.push(`<line x1="${cx + r0 * r * sx}" y1="${cy + r0 * r * sy}" x2="${cx + r1 * r * sx}" y2="${cy + r1 * r * sy}" stroke="${colour}" stroke-width="${sw}"/>`);
   };
   for (const d of [30, 90, 150, 210, 270, 330]) spoke(d, 0.5, 0.995);
   for (const d of [45, 135, 225, 315]) spoke(d, 0.25, 0.5);
@@ -100,33 +80,19 @@ export function gridSvg(
 /** Overlay an SVG fragment (in image pixel coordinates) on an RGB image with sharp. */
 export async function overlaySvg(img: RgbImage, svgBody: string): Promise<RgbImage> {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${img.width}" height="${img.height}">${svgBody}</svg>`;
-  const { data, info } = await sharp(Buffer.from(img.data), {
-    raw: { width: img.width, height: img.height, channels: 3 },
-  })
+  const { data, info } = await sharp(Buffer.from(img.data), { raw: { width: img.width, height: img.height, channels: 3 } })
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
     .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
-  return {
-    width: info.width,
-    height: info.height,
-    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
-  };
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }
 
 /** A vertical colour bar (uptake 1 at the top) painted into the image. */
-export function paintColourBar(
-  img: RgbImage,
-  x0: number,
-  y0: number,
-  w: number,
-  h: number,
-  colormap: BuiltinColormapName,
-): void {
+export function paintColourBar(img: RgbImage, x0: number, y0: number, w: number, h: number, colormap: BuiltinColormapName): void {
   const cm = getColormap(colormap);
   for (let y = y0; y < y0 + h; y++) {
-    for (let x = x0; x < x0 + w; x++)
-      uptakeToRgb(cm, 1 - (y - y0) / (h - 1), img.data, (y * img.width + x) * 3);
+    for (let x = x0; x < x0 + w; x++) uptakeToRgb(cm, 1 - (y - y0) / (h - 1), img.data, (y * img.width + x) * 3);
   }
 }
 
@@ -142,10 +108,7 @@ export interface FixtureDisc {
  * labels, and a colour bar. Returns the page with and without the grid, and the true discs in
  * reading order.
  */
-export async function drawPage(
-  colormap: BuiltinColormapName,
-  opts: { gridColour?: string } = {},
-): Promise<{ image: RgbImage; clean: RgbImage; discs: FixtureDisc[] }> {
+export async function drawPage(colormap: BuiltinColormapName, opts: { gridColour?: string } = {}): Promise<{ image: RgbImage; clean: RgbImage; discs: FixtureDisc[] }> {
   const W = 1640;
   const H = 1068;
   const img: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3) };
@@ -158,9 +121,7 @@ export async function drawPage(
   const captions = ['Stress AC', 'Rest AC', 'Stress NAC', 'Rest NAC'];
   discs.forEach((d, i) => {
     const rot = (i * 70 * Math.PI) / 180;
-    paintDisc(img, d.cx, d.cy, d.radius, colormap, (u, v) =>
-      demoUptake(u * Math.cos(rot) + v * Math.sin(rot), -u * Math.sin(rot) + v * Math.cos(rot)),
-    );
+    paintDisc(img, d.cx, d.cy, d.radius, colormap, (u, v) => demoUptake(u * Math.cos(rot) + v * Math.sin(rot), -u * Math.sin(rot) + v * Math.cos(rot)));
   });
   paintColourBar(img, 1450, 150, 36, 760, colormap);
   const text: string[] = [
@@ -168,15 +129,9 @@ export async function drawPage(
     `<text x="1500" y="140" font-family="sans-serif" font-size="22" fill="white">100%</text>`,
     `<text x="1500" y="930" font-family="sans-serif" font-size="22" fill="white">0%</text>`,
   ];
-  discs.forEach((d, i) =>
-    text.push(
-      `<text x="${d.cx}" y="${d.cy - d.radius - 12}" font-family="sans-serif" font-size="26" fill="white" text-anchor="middle">${captions[i]}</text>`,
-    ),
-  );
+  discs.forEach((d, i) => text.push(`<text x="${d.cx}" y="${d.cy - d.radius - 12}" font-family="sans-serif" font-size="26" fill="white" text-anchor="middle">${captions[i]}</text>`));
   const clean = await overlaySvg(img, text.join(''));
-  const grids = discs
-    .map((d) => gridSvg(d.cx, d.cy, d.radius, { colour: opts.gridColour, labels: true }))
-    .join('');
+  const grids = discs.map((d) => gridSvg(d.cx, d.cy, d.radius, { colour: opts.gridColour, labels: true })).join('');
   const image = await overlaySvg(img, text.join('') + grids);
   return { image, clean, discs };
 }
@@ -195,9 +150,6 @@ export async function drawSingle(
   paintColourBar(img, W - 16, Math.round(H * 0.3), 8, Math.round(H * 0.4), colormap);
   const caption = `<text x="${W / 2}" y="${Math.round(H * 0.06)}" font-family="sans-serif" font-size="${Math.round(W * 0.05)}" fill="white" text-anchor="middle">Stress AC</text>`;
   const clean = await overlaySvg(img, caption);
-  const image = await overlaySvg(
-    img,
-    caption + gridSvg(disc.cx, disc.cy, radius, { colour: opts.gridColour, labels: true }),
-  );
+  const image = await overlaySvg(img, caption + gridSvg(disc.cx, disc.cy, radius, { colour: opts.gridColour, labels: true }));
   return { image, clean, disc };
 }

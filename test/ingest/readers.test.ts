@@ -147,14 +147,9 @@ describe('readImage: PNG and JPEG', () => {
 
 describe('readImage: bad input', () => {
   it('decodeImage decodes from memory and names the given source in errors', async () => {
-    const png = await sharp(pattern(), { raw: { width: 7, height: 5, channels: 3 } })
-      .png()
-      .toBuffer();
+    const png = await sharp(pattern(), { raw: { width: 7, height: 5, channels: 3 } }).png().toBuffer();
     assert.deepEqual(Array.from((await decodeImage(png, 'upload#1')).data), Array.from(pattern()));
-    await rejectsWith(
-      decodeImage(new Uint8Array([1, 2, 3, 4]), 'upload#2'),
-      /^upload#2: is not a JPEG, PNG or DICOM file$/,
-    );
+    await rejectsWith(decodeImage(new Uint8Array([1, 2, 3, 4]), 'upload#2'), /^upload#2: is not a JPEG, PNG or DICOM file$/);
   });
 
   it('missing file', async () => {

@@ -33,14 +33,8 @@ describe('stratifiedHoldout', () => {
   });
 
   it('rejects duplicate ids, one-patient classes and bad fractions with InputError', () => {
-    assert.throws(
-      () => stratifiedHoldout([...items, items[3]], { seed: 1 }),
-      (e: unknown) => e instanceof InputError && /N003/.test(e.message),
-    );
-    assert.throws(
-      () => stratifiedHoldout([...items.slice(0, 10), { id: 'X', label: 1 }], { seed: 1 }),
-      InputError,
-    );
+    assert.throws(() => stratifiedHoldout([...items, items[3]], { seed: 1 }), (e: unknown) => e instanceof InputError && /N003/.test(e.message));
+    assert.throws(() => stratifiedHoldout([...items.slice(0, 10), { id: 'X', label: 1 }], { seed: 1 }), InputError);
     assert.throws(() => stratifiedHoldout(items, { seed: 1, testFraction: 1.2 }), InputError);
   });
 });
@@ -66,10 +60,7 @@ describe('stratifiedKFold', () => {
     const folds = stratifiedKFold(items.slice(0, 67).concat(items.slice(70, 93)), { k: 4, seed: 9 }); // 67 normal, 23 CAD
     const cad = folds.map((f) => countCad(f.test));
     const normal = folds.map((f) => f.test.length - countCad(f.test));
-    assert.equal(
-      cad.reduce((a, b) => a + b),
-      23,
-    );
+    assert.equal(cad.reduce((a, b) => a + b), 23);
     assert.ok(Math.max(...cad) - Math.min(...cad) <= 1, `CAD per fold ${cad}`);
     assert.ok(Math.max(...normal) - Math.min(...normal) <= 1, `normal per fold ${normal}`);
     const sizes = folds.map((f) => f.test.length);
@@ -77,15 +68,11 @@ describe('stratifiedKFold', () => {
   });
 
   it('is reproducible and errors clearly when a class has fewer patients than folds', () => {
-    assert.deepEqual(
-      stratifiedKFold(items, { k: 5, seed: 1 }),
-      stratifiedKFold(new Rng(2).shuffle(items), { k: 5, seed: 1 }),
-    );
+    assert.deepEqual(stratifiedKFold(items, { k: 5, seed: 1 }), stratifiedKFold(new Rng(2).shuffle(items), { k: 5, seed: 1 }));
     const few = [...items.slice(0, 20), ...items.slice(70, 77)];
     assert.throws(
       () => stratifiedKFold(few, { k: 10, seed: 1 }),
-      (e: unknown) =>
-        e instanceof InputError && /class 1 \(CAD\) has 7 patients, fewer than k=10/.test(e.message),
+      (e: unknown) => e instanceof InputError && /class 1 \(CAD\) has 7 patients, fewer than k=10/.test(e.message),
     );
     assert.throws(() => stratifiedKFold(items, { k: 1, seed: 1 }), InputError);
   });
@@ -104,9 +91,6 @@ describe('carveValidation', () => {
   });
 
   it('names training ids without a label', () => {
-    assert.throws(
-      () => carveValidation(['N000', 'ZZZ'], labelOf, { seed: 1 }),
-      (e: unknown) => e instanceof InputError && /ZZZ/.test(e.message),
-    );
+    assert.throws(() => carveValidation(['N000', 'ZZZ'], labelOf, { seed: 1 }), (e: unknown) => e instanceof InputError && /ZZZ/.test(e.message));
   });
 });

@@ -41,8 +41,7 @@ async function post(parts: readonly [string, Uint8Array, string][]) {
     payload: Buffer.from(await req.arrayBuffer()),
     headers: {
       'content-type': req.headers.get('content-type') as string,
-      'x-polarcad-csrf': (await app.inject({ method: 'GET', url: '/api/session' })).json<{ csrf: string }>()
-        .csrf,
+      'x-polarcad-csrf': (await app.inject({ method: 'GET', url: '/api/session' })).json<{ csrf: string }>().csrf,
     },
   });
 }

@@ -63,8 +63,7 @@ export class GraphBuilder {
   /** Add a float32 initialiser. */
   constF32(hint: string, dims: readonly number[], data: Float32Array): string {
     const n = dims.reduce((a, b) => a * b, 1);
-    if (n !== data.length)
-      throw new Error(`internal error: ${hint}: ${data.length} values for dims [${dims.join(',')}]`);
+    if (n !== data.length) throw new Error(`internal error: ${hint}: ${data.length} values for dims [${dims.join(',')}]`);
     const name = this.fresh(hint);
     const raw = new Uint8Array(data.byteLength);
     const view = new DataView(raw.buffer);
@@ -88,13 +87,7 @@ export class GraphBuilder {
   }
 
   /** Append a node; returns its output names (fresh names from `hint` unless `outputs` given). */
-  node(
-    op: string,
-    inputs: readonly string[],
-    attrs: Record<string, AttrValue>,
-    hint: string,
-    outputs?: string[],
-  ): string[] {
+  node(op: string, inputs: readonly string[], attrs: Record<string, AttrValue>, hint: string, outputs?: string[]): string[] {
     const out = outputs ?? [this.fresh(hint)];
     this.nodes.push({
       input: [...inputs],
@@ -107,14 +100,7 @@ export class GraphBuilder {
   }
 
   /** One-output node returning a Value with the given logical shape and layout. */
-  op(
-    op: string,
-    inputs: readonly string[],
-    attrs: Record<string, AttrValue>,
-    hint: string,
-    shape: readonly (number | null)[],
-    nchw: boolean,
-  ): Value {
+  op(op: string, inputs: readonly string[], attrs: Record<string, AttrValue>, hint: string, shape: readonly (number | null)[], nchw: boolean): Value {
     const [name] = this.node(op, inputs, attrs, hint);
     return { name, shape, nchw };
   }

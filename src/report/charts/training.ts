@@ -74,8 +74,16 @@ const TRAIN = 'Training';
 const VAL = 'Validation';
 const KEPT = 'Kept epoch';
 
-/** Every row names a stage, has finite numbers, and appears once per stage and epoch. */
-function checkHistory(history: readonly TrainingHistoryRow[]): void {
+/**
+ * Accuracy and loss per epoch, training (solid) against validation (dashed), one colour per stage
+ * (e.g. "head only" then "fine-tune"), in two side-by-side panels; the kept epochs are marked with
+ * a diamond on the validation curve (training curve if the stage has no validation). This is the
+ * figure Hai et al. (2022) and Apostolopoulos et al. (2020) show to diagnose over-fitting.
+ */
+export function trainingCurves(
+  history: readonly TrainingHistoryRow[],
+  options: TrainingCurvesOptions = {},
+): VegaLiteSpec {
   requireNonEmpty(history, 'trainingCurves: history');
   const seen = new Set<string>();
   history.forEach((r, i) => {
@@ -92,14 +100,11 @@ function checkHistory(history: readonly TrainingHistoryRow[]): void {
       throw new InputError(`${where}: stage ${JSON.stringify(r.stage)} epoch ${r.epoch} appears twice`);
     seen.add(key);
   });
-}
+  const place = placeEpochs(history);
+  if (place.stages.length > PALETTE.length)
+    throw new RangeError(`trainingCurves: at most ${PALETTE.length} stages`);
 
-/** One point of a curve in long form (one row per metric and split). */
-type Long = { stage: string; epoch: number; x: number; metric: string; split: string; value: number };
-type Placement = ReturnType<typeof placeEpochs>;
-
-/** The history in long form, in epoch order along the x axis. */
-function longRows(history: readonly TrainingHistoryRow[], place: Placement): Long[] {
+  type Long = { stage: string; epoch: number; x: number; metric: string; split: string; value: number };
   const long: Long[] = [];
   for (const r of [...history].sort((a, b) => place.x(a.stage, a.epoch) - place.x(b.stage, b.epoch))) {
     const x = place.x(r.stage, r.epoch);
@@ -110,17 +115,8 @@ function longRows(history: readonly TrainingHistoryRow[], place: Placement): Lon
     if (r.valLoss !== undefined)
       long.push({ stage: r.stage, epoch: r.epoch, x, metric: 'Loss', split: VAL, value: r.valLoss });
   }
-  return long;
-}
-
-/** The kept epochs' points (validation curve, or training when a stage has no validation). */
-function keptRows(
-  history: readonly TrainingHistoryRow[],
-  selected: TrainingCurvesOptions['selected'],
-  place: Placement,
-): (Long & { marker: string })[] {
   const kept: (Long & { marker: string })[] = [];
-  (selected ?? []).forEach((s, i) => {
+  (options.selected ?? []).forEach((s, i) => {
     if (s.epoch === 0) return;
     const row = history.find((r) => r.stage === s.stage && r.epoch === s.epoch);
     if (row === undefined) {
@@ -135,26 +131,6 @@ function keptRows(
     kept.push({ stage: row.stage, epoch: row.epoch, x, metric: 'Accuracy', split, value: acc, marker: KEPT });
     kept.push({ stage: row.stage, epoch: row.epoch, x, metric: 'Loss', split, value: loss, marker: KEPT });
   });
-
-  return kept;
-}
-
-/**
- * Accuracy and loss per epoch, training (solid) against validation (dashed), one colour per stage
- * (e.g. "head only" then "fine-tune"), in two side-by-side panels; the kept epochs are marked with
- * a diamond on the validation curve (training curve if the stage has no validation). This is the
- * figure Hai et al. (2022) and Apostolopoulos et al. (2020) show to diagnose over-fitting.
- */
-export function trainingCurves(
-  history: readonly TrainingHistoryRow[],
-  options: TrainingCurvesOptions = {},
-): VegaLiteSpec {
-  checkHistory(history);
-  const place = placeEpochs(history);
-  if (place.stages.length > PALETTE.length)
-    throw new RangeError(`trainingCurves: at most ${PALETTE.length} stages`);
-  const long = longRows(history, place);
-  const kept = keptRows(history, options.selected, place);
 
   const splits = [...new Set(long.map((r) => r.split))].sort((a, b) =>
     a === TRAIN ? -1 : b === TRAIN ? 1 : 0,
