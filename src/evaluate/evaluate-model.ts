@@ -26,6 +26,7 @@ import { InputError } from '../util/errors.js';
 import { metricsWithIntervals } from './intervals.js';
 import { metricsFile, metricsRowFromIntervals, type MetricsFile, type MetricsRow } from './metrics-row.js';
 import { thresholdForSensitivity } from './metrics.js';
+import { guardOverlap, overlapSummary, type Overlap } from './overlap.js';
 
 /** A model ready for inference, with where it came from. */
 export interface LoadedModel {
@@ -91,13 +92,20 @@ export interface EvaluateOptions {
   /** bootstrap seed (default 1) and resamples (default 2,000) */
   readonly seed?: number | string;
   readonly resamples?: number;
+  /** evaluate patients the run trained or selected on, reported apart (default: refuse them) */
+  readonly allowOverlap?: boolean;
   readonly onProgress?: (stage: string, done: number, total: number) => void;
 }
 
 /** Result of {@link evaluateModel}. */
 export interface EvaluateResult {
   readonly out: string;
+  /** the headline row: the patients the run never saw (the seen ones when there are no others) */
   readonly row: MetricsRow;
+  /** every row: the unseen patients, then the seen ones (`NAME_seen`) when `--allow-overlap` */
+  readonly rows: readonly MetricsRow[];
+  /** the sentence naming the seen patients, when any */
+  readonly overlapWarning?: string;
   readonly file: MetricsFile;
   readonly threshold: { readonly value: number; readonly rule: string };
 }
@@ -120,6 +128,7 @@ export async function evaluateModel(
   const manifest = await loadManifest(manifestPath, { requireLabels: true, requireBothClasses: true });
   const m = await loadSavedModel(modelPath);
   try {
+    const overlap = await guardOverlap(m.runDir, manifest, opts);
     let threshold = {
       value: opts.threshold ?? 0.5,
       rule: opts.threshold !== undefined ? `fixed at ${opts.threshold}` : 'default 0.5',
@@ -167,6 +176,7 @@ export async function evaluateModel(
         input: m.info.input,
         weights: m.config?.resolved?.weights ?? null,
       },
+      overlap,
     });
   } finally {
     await m.session.dispose();
@@ -178,6 +188,8 @@ export interface EvaluatedModel {
   readonly name: string;
   readonly description: string;
   readonly info: Readonly<Record<string, unknown>>;
+  /** the manifest patients the run saw (`guardOverlap`), null when unknown */
+  readonly overlap?: Overlap | null;
 }
 
 /**
@@ -194,26 +206,48 @@ export async function writeEvaluation(
   model: EvaluatedModel,
 ): Promise<EvaluateResult> {
   const seed = opts.seed ?? 1;
-  const mw = metricsWithIntervals(labels, probs, {
-    threshold: threshold.value,
-    seed: `${String(seed)}/evaluate`,
-    resamples: opts.resamples,
-  });
-  const row = metricsRowFromIntervals(
-    {
+  const seen = model.overlap?.seen ?? new Map<string, string>();
+  const evaluatedOn = `manifest ${basename(manifest.path)}`;
+  const part = (
+    keep: (id: string) => boolean,
+    suffix: string,
+    meta: { name: string; description: string; evaluatedOn: string },
+  ): MetricsRow | null => {
+    const idx = manifest.rows.map((r, i) => (keep(r.patientId) ? i : -1)).filter((i) => i >= 0);
+    if (idx.length === 0) return null;
+    const mw = metricsWithIntervals(
+      idx.map((i) => labels[i]),
+      idx.map((i) => probs[i]),
+      { threshold: threshold.value, seed: `${String(seed)}/evaluate${suffix}`, resamples: opts.resamples },
+    );
+    return metricsRowFromIntervals(
+      { ...meta, evaluatedOn: `${meta.evaluatedOn} (${idx.length} patients)`, kind: 'model' },
+      mw,
+    );
+  };
+  const rows = [
+    part((id) => !seen.has(id), '', {
       name: model.name,
       description: model.description,
-      kind: 'model',
-      evaluatedOn: `manifest ${basename(manifest.path)} (${labels.length} patients)`,
-    },
-    mw,
-  );
+      evaluatedOn: seen.size > 0 ? `${evaluatedOn}, patients the run never saw` : evaluatedOn,
+    }),
+    part((id) => seen.has(id), '/seen', {
+      name: `${model.name}_seen`,
+      description: `${model.description}: patients the run trained or selected on (optimistic)`,
+      evaluatedOn: `${evaluatedOn}, patients the run trained or selected on`,
+    }),
+  ].filter((r): r is MetricsRow => r !== null);
+  const row = rows[0];
+  const overlapWarning =
+    model.overlap && seen.size > 0
+      ? `${overlapSummary(model.overlap, manifest.path)}; they are reported apart (${model.name}_seen), their figures are optimistic`
+      : undefined;
   const file = metricsFile({
     command: 'evaluate',
     manifest: { path: manifest.path, sha256: manifest.sha256 },
     protocol: 'external',
     seed,
-    rows: [row],
+    rows,
   });
   const out = resolve(opts.out);
   await writeDirAtomic(out, 'evaluate', async (tmp) => {
@@ -224,6 +258,7 @@ export async function writeEvaluation(
         label: labels[i],
         prob: probs[i],
         predicted: probs[i] >= threshold.value ? 1 : 0,
+        ...(seen.size > 0 ? { split: seen.get(r.patientId) ?? 'unseen' } : {}),
       })),
     );
     await writeRunJson(tmp, 'metrics', file);
@@ -234,7 +269,20 @@ export async function writeEvaluation(
       ...model.info,
       manifest: { path: manifest.path, sha256: manifest.sha256 },
       threshold,
+      ...(model.overlap
+        ? {
+            overlap: {
+              run: model.overlap.runDir,
+              patients: seen.size,
+              of: manifest.rows.length,
+              sameManifest: model.overlap.sameManifest,
+              train: [...seen].filter(([, s]) => s === 'train').map(([id]) => id),
+              selection: [...seen].filter(([, s]) => s === 'selection').map(([id]) => id),
+              ...(overlapWarning !== undefined ? { warning: overlapWarning } : {}),
+            },
+          }
+        : {}),
     });
   });
-  return { out, row, file, threshold };
+  return { out, row, rows, file, threshold, ...(overlapWarning !== undefined ? { overlapWarning } : {}) };
 }

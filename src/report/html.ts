@@ -6,7 +6,7 @@
  * Every string from a file is HTML-escaped (escape.ts).
  */
 import { dirname, join, resolve } from 'node:path';
-import { writeFileAtomic } from '../util/atomic.js';
+import { replaceFolderAtomic, writeFileAtomic } from '../util/atomic.js';
 import { loadReportData, type LoadReportOptions, type ReportData } from './data.js';
 import { esc, inlineSvg } from './escape.js';
 import { buildFigures, type ReportFigures } from './figures.js';
@@ -129,7 +129,11 @@ export interface WrittenReport {
 export async function writeReport(dir: string, opts: WriteReportOptions = {}): Promise<WrittenReport> {
   const data = await loadReportData(dir, opts);
   const out = resolve(opts.out ?? join(dir, 'report.html'));
-  const figs = await buildFigures(data, dirname(out));
-  await writeFileAtomic(out, renderHtml(data, figs));
+  // figures/ is swapped into place only when every figure and the page are written
+  const figs = await replaceFolderAtomic(join(dirname(out), 'figures'), async (tmp) => {
+    const f = await buildFigures(data, tmp);
+    await writeFileAtomic(out, renderHtml(data, f));
+    return f;
+  });
   return { html: out, figures: figs.all.map((f) => join(dirname(out), 'figures', `${f.name}.svg`)), data };
 }

@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { pathExists, readJsonObject } from '../util/fs.js';
 import { runFile } from './files.js';
+import type { IntervalValue, MetricsRow, MetricsRowMeta } from '../evaluate/metrics-row.js';
 
 /** The statuses of a run: written 'running' first, 'complete' when every file is written. */
 export type RunStatus = 'running' | 'complete';
@@ -20,7 +21,7 @@ export const RunConfigSchema = z
     options: z.record(z.string(), z.unknown()).optional(),
     resolved: z
       .object({
-        manifest: z.object({ path: z.string(), sha256: z.string().optional() }).passthrough().optional(),
+        manifest: z.object({ path: z.string().optional(), sha256: z.string().optional() }).passthrough().optional(),
         split: z
           .object({
             train: z.array(z.string()).optional(),
@@ -109,4 +110,100 @@ export async function readRunMetadata(runDir: string): Promise<RunMetadata> {
     metrics: await readRunJson(runDir, 'metrics'),
     calibration: await readRunJson(runDir, 'calibration'),
   };
+}
+
+/**
+ * The patients a run learnt from, as its config.json records them: `train` (fitted on),
+ * `selection` (epochs, threshold or calibration chosen on: the validation patients, and the test
+ * patients too when the run selected epochs on its test set, `--select-on test`), and `test`
+ * (held out). Both kinds of run record them: CNN runs (src/workflows/train.ts) and closed-form
+ * runs (src/workflows/train-linear.ts, whose cross-validated choices are made on `train`).
+ */
+export interface RunPatients {
+  readonly runDir: string;
+  readonly train: readonly string[];
+  readonly selection: readonly string[];
+  readonly test: readonly string[];
+  /** the SHA-256 of the manifest the run was trained on, when recorded */
+  readonly manifestSha256?: string;
+}
+
+/**
+ * The patients of the run in `runDir` (see {@link RunPatients}); null when config.json records
+ * no split (an older run, or a model folder outside a run).
+ * @example const seen = await readRunPatients('runs/hybrid'); // seen.train, seen.selection
+ * @throws InputError naming a malformed field of config.json
+ */
+export async function readRunPatients(runDir: string): Promise<RunPatients | null> {
+  const cfg = await readRunConfig(runDir);
+  const split = cfg?.resolved?.split;
+  if (cfg === null || split === undefined) return null;
+  const resolvedRaw = cfg.resolved as Record<string, unknown>;
+  const selection = resolvedRaw.selection as { on?: unknown; leaksTest?: unknown } | undefined;
+  const leaksTest = selection?.leaksTest === true || selection?.on === 'test';
+  const recorded = (cfg as Record<string, unknown>).selectionIds;
+  const selectionIds = Array.isArray(recorded)
+    ? recorded.filter((x): x is string => typeof x === 'string')
+    : [];
+  const test = split.test ?? [];
+  const sha = cfg.resolved?.manifest?.sha256;
+  return {
+    runDir,
+    train: split.train ?? [],
+    selection: [...new Set([...(split.validation ?? []), ...selectionIds, ...(leaksTest ? test : [])])],
+    test,
+    ...(sha !== undefined ? { manifestSha256: sha } : {}),
+  };
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function storedInterval(v: unknown, method: 'wilson' | 'bootstrap'): IntervalValue | null {
+  if (v === null || typeof v !== 'object') return null;
+  const o = v as Record<string, unknown>;
+  if (!('estimate' in o)) return null;
+  const resamples = num(o.resamples);
+  return {
+    estimate: num(o.estimate),
+    lo: num(o.lo),
+    hi: num(o.hi),
+    level: num(o.level) ?? 0.95,
+    method: o.method === 'wilson' || o.method === 'bootstrap' ? o.method : method,
+    ...(resamples !== null ? { resamples } : {}),
+  };
+}
+
+/**
+ * The metrics rows a run or evaluation stored in its metrics.json: the intervals computed ONCE
+ * when the run was written (the summary printed the same numbers), so a report or a comparison
+ * shows those, not a recomputation with another bootstrap seed. Reads `rows` (the `MetricsFile`
+ * of evaluate, cv and score, and closed-form runs) or, for CNN runs, the top-level figures
+ * (`accuracy`, `auc`, ... as intervals), given `meta`. Null when the file is absent or has neither.
+ * @example const [row] = (await readStoredRows('runs/mnv2', meta)) ?? [];
+ */
+export async function readStoredRows(runDir: string, meta: MetricsRowMeta): Promise<MetricsRow[] | null> {
+  const m = await readRunJson(runDir, 'metrics');
+  if (m === null) return null;
+  if (Array.isArray(m.rows) && m.rows.length > 0) return m.rows as MetricsRow[];
+  const auc = storedInterval(m.auc, 'bootstrap');
+  const c = m.confusion as Record<string, unknown> | undefined;
+  const n = num(m.n);
+  if (auc === null || n === null || c === undefined) return null;
+  const [tp, fp, tn, fn] = [c.tp, c.fp, c.tn, c.fn].map((x) => num(x) ?? 0);
+  return [
+    {
+      ...meta,
+      n,
+      positives: tp + fn,
+      negatives: tn + fp,
+      threshold: num(m.threshold) ?? 0.5,
+      confusion: { tp, fp, tn, fn },
+      accuracy: storedInterval(m.accuracy, 'wilson'),
+      sensitivity: storedInterval(m.sensitivity, 'wilson'),
+      specificity: storedInterval(m.specificity, 'wilson'),
+      precision: storedInterval(m.precision, 'wilson'),
+      f1: storedInterval(m.f1, 'bootstrap'),
+      auc,
+    },
+  ];
 }

@@ -8,6 +8,7 @@
 import { basename, resolve } from 'node:path';
 import type { RgbImage } from '../domain/image.js';
 import type { Label, View } from '../domain/views.js';
+import { guardOverlap } from '../evaluate/overlap.js';
 import { writeEvaluation, type EvaluateOptions, type EvaluateResult } from '../evaluate/evaluate-model.js';
 import { loadManifest } from '../ingest/manifest.js';
 import { readImage } from '../ingest/readers.js';
@@ -37,7 +38,9 @@ export async function evaluateLinear(
   const opened = await openLinearModel(modelPath);
   const model = opened.predictor.model;
   const probs: number[] = [];
+  let overlap: Awaited<ReturnType<typeof guardOverlap>> = null;
   try {
+    overlap = await guardOverlap(opened.runDir, manifest, opts);
     for (let start = 0; start < manifest.rows.length; start += BATCH) {
       const part = manifest.rows.slice(start, start + BATCH);
       const crops: Partial<Record<View, RgbImage>>[] = [];
@@ -79,6 +82,7 @@ export async function evaluateLinear(
         recipe: model.recipe,
         views: model.views,
       },
+      overlap,
     },
   );
 }

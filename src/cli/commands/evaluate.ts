@@ -35,6 +35,10 @@ export function registerEvaluate(program: Command): void {
     )
     .option('--seed <n>', 'bootstrap seed', '1')
     .option('--resamples <n>', 'bootstrap resamples for the AUC and F1 intervals', '2000')
+    .option(
+      '--allow-overlap',
+      'evaluate patients the run trained or selected on too, reported apart with a warning (default: refuse them)',
+    )
     .option('--no-report', 'do not write report.html')
     .action(
       async (
@@ -47,6 +51,7 @@ export function registerEvaluate(program: Command): void {
           seed: string;
           resamples: string;
           report: boolean;
+          allowOverlap?: boolean;
           force?: boolean;
         },
       ) => {
@@ -61,11 +66,13 @@ export function registerEvaluate(program: Command): void {
             sensitivity: fraction('--sensitivity', o.sensitivity),
             seed: /^\d+$/.test(o.seed.trim()) ? Number(o.seed) : o.seed,
             resamples: Number(o.resamples),
+            allowOverlap: o.allowOverlap === true,
             onProgress: (_s, d, t) => progress.update(d, t),
           });
           progress.stop();
+          if (r.overlapWarning !== undefined) process.stderr.write(`warning: ${r.overlapWarning}\n`);
           process.stdout.write(
-            `threshold ${r.threshold.value} (${r.threshold.rule})\n\n${formatMetricsTable([r.row])}\nwritten to ${r.out}\n`,
+            `threshold ${r.threshold.value} (${r.threshold.rule})\n\n${formatMetricsTable(r.rows)}\nwritten to ${r.out}\n`,
           );
           if (o.report) {
             const rep = await writeReport(r.out);

@@ -1,0 +1,218 @@
+/**
+ * Issue 13: the leak guard of `polarcad evaluate` (patients a run trained or selected on are
+ * refused, or with --allow-overlap reported apart with a warning), for both kinds of run (a CNN run
+ * and a closed-form `--model hybrid` run), and one interval everywhere: the AUC interval of a
+ * run's summary.txt is the one in its metrics.json and in its report.html. A tiny generated
+ * cohort: 40 patients, 24 for training (train.csv) and 16 never seen (external.csv).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { initBackend } from '../../src/engine/backend.js';
+import { cli } from '../helpers/cli.js';
+import { writePreparedCohort } from '../helpers/cohort.js';
+
+let dir = '';
+let trainCsv = '';
+let externalCsv = '';
+let mixedCsv = '';
+let trainIds: string[] = [];
+let externalIds: string[] = [];
+const cnn = (): string => join(dir, 'cnn');
+const hybrid = (): string => join(dir, 'hybrid');
+
+type Row = Record<string, string>;
+const csv = async (p: string): Promise<Row[]> => parse(await readFile(p, 'utf8'), { columns: true }) as Row[];
+
+before(async () => {
+  await initBackend('wasm');
+  dir = await mkdtemp(join(tmpdir(), 'polarcad-overlap-'));
+  const { manifest } = await writePreparedCohort(dir, {
+    patients: 40,
+    seed: 11,
+    colormap: 'gray',
+    grid: false,
+    canvas: 96,
+    prepare: { size: 64, views: ['stress_ac'] },
+  });
+  const [head, ...all] = (await readFile(manifest, 'utf8')).trim().split('\n');
+  // label noise on 3 patients never trained on, so that the test AUC has a real interval
+  const flip = (l: string): string =>
+    l.includes(',CAD,') ? l.replace(',CAD,', ',normal,') : l.replace(',normal,', ',CAD,');
+  const lines = all.map((l, i) => (i >= 24 && i < 27 ? flip(l) : l));
+  const prep = join(dir, 'prep');
+  trainCsv = join(prep, 'train.csv');
+  externalCsv = join(prep, 'external.csv');
+  mixedCsv = join(prep, 'mixed.csv');
+  await writeFile(trainCsv, [head, ...lines.slice(0, 24)].join('\n') + '\n');
+  await writeFile(externalCsv, [head, ...lines.slice(24)].join('\n') + '\n');
+  // 16 unseen patients and 6 of the training ones
+  await writeFile(mixedCsv, [head, ...lines.slice(24), ...lines.slice(0, 6)].join('\n') + '\n');
+  trainIds = lines.slice(0, 24).map((l) => l.split(',')[0]);
+  externalIds = lines.slice(24).map((l) => l.split(',')[0]);
+  const cache = join(dir, 'cache');
+  const r = await cli([
+    'train',
+    trainCsv,
+    '--model',
+    'cnn',
+    '--backbone',
+    'MobileNetV2',
+    '--weights',
+    'none',
+    '--input-size',
+    '64',
+    '--test-manifest',
+    externalCsv,
+    '--out',
+    cnn(),
+    '--warmup-epochs',
+    '2',
+    '--finetune-epochs',
+    '1',
+    '--batch-size',
+    '8',
+    '--cache-dir',
+    cache,
+    '--quiet',
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const h = await cli(['train', trainCsv, '--out', hybrid(), '--cache-dir', cache, '--quiet']);
+  assert.equal(h.code, 0, h.err);
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('evaluate: leak guard', () => {
+  test('a CNN run on its own training manifest is refused, naming how many patients and which; nothing is written', async () => {
+    const out = join(dir, 'eval-leak');
+    const r = await cli(['evaluate', cnn(), trainCsv, '--out', out, '--resamples', '50']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /24 of 24 patients of train\.csv were seen by the run cnn/);
+    assert.match(r.err, /trained on/);
+    assert.match(r.err, /used to select epochs/); // the run's validation patients
+    assert.match(r.err, /very manifest the run was trained on/);
+    assert.ok(r.err.includes(trainIds[0]), 'names the patients');
+    assert.match(r.err, /--allow-overlap/);
+    await assert.rejects(readdir(out), /ENOENT/);
+  });
+
+  test('--allow-overlap reports the seen patients apart, with a warning; the headline row is the unseen patients', async () => {
+    const out = join(dir, 'eval-mixed');
+    const r = await cli(['evaluate', cnn(), mixedCsv, '--out', out, '--resamples', '50', '--allow-overlap']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /warning: 6 of 22 patients of mixed\.csv were seen by the run cnn/);
+    const m = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as {
+      rows: { name: string; n: number; evaluatedOn: string }[];
+    };
+    assert.deepEqual(
+      m.rows.map((x) => [x.name, x.n]),
+      [
+        ['mobilenetv2', 16],
+        ['mobilenetv2_seen', 6],
+      ],
+    );
+    assert.match(m.rows[0].evaluatedOn, /never saw/);
+    const preds = await csv(join(out, 'predictions.csv'));
+    assert.equal(preds.length, 22);
+    const seen = preds.filter((p) => p.split !== 'unseen').map((p) => p.patient_id);
+    assert.deepEqual(seen.sort(), trainIds.slice(0, 6).sort());
+    const e = JSON.parse(await readFile(join(out, 'evaluate.json'), 'utf8')) as {
+      overlap: { patients: number; of: number };
+    };
+    assert.deepEqual([e.overlap.patients, e.overlap.of], [6, 22]);
+    const html = await readFile(join(out, 'report.html'), 'utf8');
+    assert.match(html, /class="alert"><strong>Warning\.<\/strong> 6 of 22 patients/);
+  });
+
+  test('patients the run never saw are evaluated without a word', async () => {
+    const out = join(dir, 'eval-clean');
+    const r = await cli(['evaluate', cnn(), externalCsv, '--out', out, '--resamples', '50', '--no-report']);
+    assert.equal(r.code, 0, r.err);
+    assert.doesNotMatch(r.err, /seen by the run/);
+    const m = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as { rows: { n: number }[] };
+    assert.deepEqual(
+      m.rows.map((x) => x.n),
+      [16],
+    );
+  });
+
+  test('a closed-form (hybrid) run: its training patients are refused too, its held-out ones accepted', async () => {
+    const r = await cli(['evaluate', hybrid(), mixedCsv, '--out', join(dir, 'h-leak'), '--no-report']);
+    assert.notEqual(r.code, 0);
+    // the hybrid run split train.csv itself: its 80% training part is what it saw
+    const cfg = JSON.parse(await readFile(join(hybrid(), 'config.json'), 'utf8')) as {
+      resolved: { split: { train: string[]; test: string[] } };
+    };
+    const seen = trainIds.slice(0, 6).filter((id) => cfg.resolved.split.train.includes(id));
+    assert.ok(seen.length > 0);
+    assert.match(
+      r.err,
+      new RegExp(`${seen.length} of 22 patients of mixed\\.csv were seen by the run hybrid`),
+    );
+    const ok = await cli(['evaluate', hybrid(), externalCsv, '--out', join(dir, 'h-ok'), '--no-report']);
+    assert.equal(ok.code, 0, ok.err);
+    assert.ok(externalIds.every((id) => !cfg.resolved.split.train.includes(id)));
+  });
+});
+
+describe('one interval', () => {
+  const summaryAuc = (text: string): [string, string, string] => {
+    const m = /AUC (\d\.\d{3}) \[(\d\.\d{3}), (\d\.\d{3})\]/.exec(text);
+    assert.ok(m, `no AUC interval in:\n${text}`);
+    return [m[1], m[2], m[3]];
+  };
+
+  test("a CNN run's summary.txt, metrics.json and report.html show the same AUC interval", async () => {
+    const [est, lo, hi] = summaryAuc(await readFile(join(cnn(), 'summary.txt'), 'utf8'));
+    assert.notEqual(lo, hi, 'the test needs a non-degenerate interval');
+    const m = JSON.parse(await readFile(join(cnn(), 'metrics.json'), 'utf8')) as {
+      auc: { estimate: number; lo: number; hi: number };
+    };
+    assert.deepEqual(
+      [m.auc.estimate, m.auc.lo, m.auc.hi].map((x) => x.toFixed(3)),
+      [est, lo, hi],
+    );
+    const r = await cli(['report', cnn()]);
+    assert.equal(r.code, 0, r.err);
+    const html = await readFile(join(cnn(), 'report.html'), 'utf8');
+    assert.ok(
+      html.includes(`${est} <span class="ci">[${lo}, ${hi}]</span>`),
+      `report.html does not show AUC ${est} [${lo}, ${hi}]`,
+    );
+  });
+
+  test("a closed-form run's summary.txt and report.html show the same AUC interval", async () => {
+    const text = await readFile(join(hybrid(), 'summary.txt'), 'utf8');
+    const line = text.split('\n').find((l) => l.startsWith('hybrid '));
+    assert.ok(line);
+    const m = /(\d\.\d{3}) \[(\d\.\d{3}), (\d\.\d{3})\]\s*$/.exec(line);
+    assert.ok(m);
+    const r = await cli(['report', hybrid()]);
+    assert.equal(r.code, 0, r.err);
+    const html = await readFile(join(hybrid(), 'report.html'), 'utf8');
+    assert.ok(html.includes(`${m[1]} <span class="ci">[${m[2]}, ${m[3]}]</span>`), line);
+  });
+});
+
+describe('report with several runs', () => {
+  test('report A --with B of two runs of the same backbone: unique names, both rows', async () => {
+    const out = join(dir, 'both.html');
+    const r = await cli(['report', cnn(), '--with', join(dir, 'eval-clean'), '--out', out]);
+    assert.equal(r.code, 0, r.err);
+    const html = await readFile(out, 'utf8');
+    assert.match(html, /mobilenetv2 \(eval-clean\)/);
+  });
+
+  test('a report that fails leaves no figures/ folder behind', async () => {
+    const place = join(dir, 'failing');
+    await mkdir(join(place, 'in-the-way.html'), { recursive: true });
+    const r = await cli(['report', cnn(), '--out', join(place, 'in-the-way.html')]);
+    assert.notEqual(r.code, 0);
+    assert.deepEqual(await readdir(place), ['in-the-way.html']);
+  });
+});
