@@ -4,6 +4,7 @@
  * and a closed-form `--model hybrid` run), and one interval everywhere: the AUC interval of a
  * run's summary.txt is the one in its metrics.json and in its report.html. A tiny generated
  * cohort: 40 patients, 24 for training (train.csv) and 16 never seen (external.csv).
+ * `compare` of two runs on their common test patients (paired DeLong and McNemar) closes it.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -214,5 +215,67 @@ describe('report with several runs', () => {
     const r = await cli(['report', cnn(), '--out', join(place, 'in-the-way.html')]);
     assert.notEqual(r.code, 0);
     assert.deepEqual(await readdir(place), ['in-the-way.html']);
+  });
+});
+
+describe('compare', () => {
+  test('two runs on their common test patients: table (md, csv), paired DeLong and McNemar, ROC overlay', async () => {
+    const ev = join(dir, 'h-ok'); // the hybrid run evaluated on external.csv (the CNN run's test set)
+    const out = join(dir, 'cmp');
+    const r = await cli(['compare', cnn(), ev, '--names', 'cnn,hybrid', '--out', out]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /Runs compared on their 16 common test patients/);
+    assert.match(r.out, /\| cnn \| hybrid \| -?\d\.\d{3} \[/);
+    const rows = await csv(join(out, 'compare.csv'));
+    assert.deepEqual(
+      rows.map((x) => [x.run, x.n]),
+      [
+        ['cnn', '16'],
+        ['hybrid', '16'],
+      ],
+    );
+    // the CNN run's own test patients are exactly the common ones: its stored interval is shown
+    const m = JSON.parse(await readFile(join(cnn(), 'metrics.json'), 'utf8')) as {
+      auc: { lo: number; hi: number };
+    };
+    assert.equal(Number(rows[0].auc_lo), m.auc.lo);
+    assert.equal(Number(rows[0].auc_hi), m.auc.hi);
+    const pairs = await csv(join(out, 'pairs.csv'));
+    assert.equal(pairs.length, 1);
+    const p = pairs[0];
+    // DeLong on the same patients: AUC difference = the two AUCs' difference; p in [0, 1]
+    assert.ok(Math.abs(Number(p.auc_a) - Number(p.auc_b) - Number(p.auc_difference)) < 1e-12);
+    assert.ok(Number(p.delong_p) >= 0 && Number(p.delong_p) <= 1);
+    // McNemar's discordant counts recounted from the two predictions files
+    const a = new Map((await csv(join(cnn(), 'predictions.csv'))).map((x) => [x.patient_id, x]));
+    const b = await csv(join(ev, 'predictions.csv'));
+    let ab = 0;
+    let ba = 0;
+    for (const x of b) {
+      const y = a.get(x.patient_id);
+      assert.ok(y);
+      const rightA = (Number(y.prob) >= 0.5 ? 1 : 0) === Number(y.label);
+      const rightB = (Number(x.prob) >= 0.5 ? 1 : 0) === Number(x.label);
+      if (rightA && !rightB) ab++;
+      if (!rightA && rightB) ba++;
+    }
+    assert.deepEqual([Number(p.a_right_b_wrong), Number(p.a_wrong_b_right)], [ab, ba]);
+    assert.ok(Number(p.mcnemar_p) >= 0 && Number(p.mcnemar_p) <= 1);
+    const svg = await readFile(join(out, 'roc.svg'), 'utf8');
+    assert.match(svg, /<svg/);
+    assert.match(svg, /curve: cnn/);
+    assert.match(svg, /curve: hybrid/);
+    assert.ok((await readdir(out)).includes('roc.png'));
+  });
+
+  test('runs without common test patients are refused, naming the problem; nothing is written', async () => {
+    const out = join(dir, 'cmp-none');
+    const r = await cli(['compare', cnn(), hybrid(), '--out', out]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /have 0 test patients in common/);
+    await assert.rejects(readdir(out), /ENOENT/);
+    const dup = await cli(['compare', cnn(), hybrid(), '--names', 'a,a', '--out', out]);
+    assert.notEqual(dup.code, 0);
+    assert.match(dup.err, /"a" is used twice/);
   });
 });
