@@ -196,6 +196,8 @@ export async function secondaryCapture(
       now,
     }),
     ConversionType: 'WSD',
+    Laterality: '',
+    PatientOrientation: '',
     ImageType: ['DERIVED', 'SECONDARY'],
     DerivationDescription: 'Grad-CAM overlay of the CAD classifier (polarcad)',
     BurnedInAnnotation: 'YES',
