@@ -21,12 +21,20 @@ import { openSavedModel, type SavedModelInfo } from '../rundir/model.js';
 import { runFile } from '../rundir/files.js';
 import { readRunConfig, writeRunJson, type RunConfig } from '../rundir/run.js';
 import { writePredictions } from '../rundir/tables.js';
-import { writeDirAtomic } from '../util/atomic.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { metricsWithIntervals } from './intervals.js';
-import { metricsFile, metricsRowFromIntervals, type MetricsFile, type MetricsRow } from './metrics-row.js';
+import {
+  METRICS_ROW_FIGURES,
+  metricsFile,
+  metricsRowFromIntervals,
+  type MetricsFile,
+  type MetricsRow,
+} from './metrics-row.js';
 import { thresholdForSensitivity } from './metrics.js';
 import { guardOverlap, overlapSummary, type Overlap } from './overlap.js';
+import { subgroupColumns, subgroupRows, type SubgroupRow } from './subgroups.js';
+import { stringify } from '../util/csv.js';
 
 /** A model ready for inference, with where it came from. */
 export interface LoadedModel {
@@ -94,6 +102,8 @@ export interface EvaluateOptions {
   readonly resamples?: number;
   /** evaluate patients the run trained or selected on, reported apart (default: refuse them) */
   readonly allowOverlap?: boolean;
+  /** categorical columns to report subgroups by (default: `sex` when the manifest has it) */
+  readonly by?: readonly string[];
   readonly onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -106,6 +116,8 @@ export interface EvaluateResult {
   readonly rows: readonly MetricsRow[];
   /** the sentence naming the seen patients, when any */
   readonly overlapWarning?: string;
+  /** the headline patients by subgroup (`by`), with intervals */
+  readonly subgroups: readonly SubgroupRow[];
   readonly file: MetricsFile;
   readonly threshold: { readonly value: number; readonly rule: string };
 }
@@ -126,6 +138,7 @@ export async function evaluateModel(
   if (opts.sensitivity !== undefined && !(opts.sensitivity > 0 && opts.sensitivity <= 1))
     throw new InputError(`--sensitivity must be in (0, 1], got ${opts.sensitivity}`);
   const manifest = await loadManifest(manifestPath, { requireLabels: true, requireBothClasses: true });
+  subgroupColumns(manifest, opts.by); // a bad --by fails before inference
   const m = await loadSavedModel(modelPath);
   try {
     const overlap = await guardOverlap(m.runDir, manifest, opts);
@@ -198,7 +211,12 @@ export interface EvaluatedModel {
  * kind of model.
  */
 export async function writeEvaluation(
-  manifest: { readonly path: string; readonly sha256: string; readonly rows: readonly StudyRow[] },
+  manifest: {
+    readonly path: string;
+    readonly sha256: string;
+    readonly rows: readonly StudyRow[];
+    readonly clinicalColumns: readonly string[];
+  },
   labels: readonly Label[],
   probs: readonly number[],
   threshold: { readonly value: number; readonly rule: string },
@@ -238,6 +256,19 @@ export async function writeEvaluation(
     }),
   ].filter((r): r is MetricsRow => r !== null);
   const row = rows[0];
+  // subgroups of the headline patients (those the run never saw, when there are any)
+  const headline = manifest.rows
+    .map((r, i) => i)
+    .filter((i) =>
+      seen.size > 0 && seen.size < manifest.rows.length ? !seen.has(manifest.rows[i].patientId) : true,
+    );
+  const subgroups = subgroupRows(manifest.rows, labels, probs, headline, subgroupColumns(manifest, opts.by), {
+    threshold: threshold.value,
+    seed,
+    ...(opts.resamples !== undefined ? { resamples: opts.resamples } : {}),
+    name: row.name,
+    evaluatedOn: row.evaluatedOn,
+  });
   const overlapWarning =
     model.overlap && seen.size > 0
       ? `${overlapSummary(model.overlap, manifest.path)}; they are reported apart (${model.name}_seen), their figures are optimistic`
@@ -261,7 +292,36 @@ export async function writeEvaluation(
         ...(seen.size > 0 ? { split: seen.get(r.patientId) ?? 'unseen' } : {}),
       })),
     );
-    await writeRunJson(tmp, 'metrics', file);
+    await writeRunJson(tmp, 'metrics', subgroups.length > 0 ? { ...file, subgroups } : file);
+    if (subgroups.length > 0) {
+      const cell = (v: MetricsRow['auc'], k: 'estimate' | 'lo' | 'hi'): number | string => v?.[k] ?? '';
+      await writeFileAtomic(
+        runFile(tmp, 'subgroups'),
+        stringify(
+          subgroups.map((g) => [
+            g.column,
+            g.value,
+            g.row.n,
+            g.row.positives,
+            ...METRICS_ROW_FIGURES.flatMap((f) => [
+              cell(g.row[f], 'estimate'),
+              cell(g.row[f], 'lo'),
+              cell(g.row[f], 'hi'),
+            ]),
+          ]),
+          {
+            header: true,
+            columns: [
+              'column',
+              'value',
+              'n',
+              'cad',
+              ...METRICS_ROW_FIGURES.flatMap((f) => [f, `${f}_lo`, `${f}_hi`]),
+            ],
+          },
+        ),
+      );
+    }
     await writeRunJson(tmp, 'evaluate', {
       polarcad: 'evaluate',
       name: model.name,
@@ -284,5 +344,13 @@ export async function writeEvaluation(
         : {}),
     });
   });
-  return { out, row, rows, file, threshold, ...(overlapWarning !== undefined ? { overlapWarning } : {}) };
+  return {
+    out,
+    row,
+    rows,
+    file,
+    threshold,
+    subgroups,
+    ...(overlapWarning !== undefined ? { overlapWarning } : {}),
+  };
 }

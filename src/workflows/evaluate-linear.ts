@@ -9,6 +9,7 @@ import { basename, resolve } from 'node:path';
 import type { RgbImage } from '../domain/image.js';
 import type { Label, View } from '../domain/views.js';
 import { guardOverlap } from '../evaluate/overlap.js';
+import { subgroupColumns } from '../evaluate/subgroups.js';
 import { writeEvaluation, type EvaluateOptions, type EvaluateResult } from '../evaluate/evaluate-model.js';
 import { loadManifest } from '../ingest/manifest.js';
 import { readImage } from '../ingest/readers.js';
@@ -35,6 +36,7 @@ export async function evaluateLinear(
   if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1))
     throw new InputError(`--threshold must be in [0, 1], got ${opts.threshold}`);
   const manifest = await loadManifest(manifestPath, { requireLabels: true, requireBothClasses: true });
+  subgroupColumns(manifest, opts.by); // a bad --by fails before inference
   const opened = await openLinearModel(modelPath);
   const model = opened.predictor.model;
   const probs: number[] = [];

@@ -279,3 +279,53 @@ describe('compare', () => {
     assert.match(dup.err, /"a" is used twice/);
   });
 });
+
+describe('evaluate: subgroups', () => {
+  test('by sex (default) and by a clinical column, with intervals; recounted from the files', async () => {
+    // a categorical clinical column: "site" A for the first half of the external patients, B after
+    const [head, ...lines] = (await readFile(externalCsv, 'utf8')).trim().split('\n');
+    const withSite = join(dir, 'prep', 'external-site.csv');
+    await writeFile(
+      withSite,
+      [`${head},site`, ...lines.map((l, i) => `${l},${i < 8 ? 'A' : 'B'}`)].join('\n') + '\n',
+    );
+    const out = join(dir, 'eval-sub');
+    const r = await cli(['evaluate', cnn(), withSite, '--out', out, '--by', 'sex,site', '--no-report']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /subgroups \(95% CI\):/);
+    assert.match(r.out, /site=A\s+8\s+/);
+    const groups = await csv(join(out, 'subgroups.csv'));
+    const sex = groups.filter((g) => g.column === 'sex');
+    assert.deepEqual(sex.map((g) => g.value).sort(), ['F', 'M']);
+    assert.equal(
+      sex.reduce((a, g) => a + Number(g.n), 0),
+      16,
+    );
+    // the women's accuracy, recounted from predictions.csv and the manifest
+    const sexOf = new Map((await csv(withSite)).map((x) => [x.patient_id, x.sex]));
+    const preds = (await csv(join(out, 'predictions.csv'))).filter((p) => sexOf.get(p.patient_id) === 'F');
+    const right = preds.filter((p) => (Number(p.prob) >= 0.5 ? 1 : 0) === Number(p.label)).length;
+    const f = sex.find((g) => g.value === 'F');
+    assert.ok(f);
+    assert.equal(Number(f.n), preds.length);
+    assert.equal(Number(f.accuracy), right / preds.length);
+    assert.ok(Number(f.accuracy_lo) <= Number(f.accuracy) && Number(f.accuracy) <= Number(f.accuracy_hi));
+    assert.deepEqual(
+      groups.filter((g) => g.column === 'site').map((g) => [g.value, g.n]),
+      [
+        ['A', '8'],
+        ['B', '8'],
+      ],
+    );
+    const m = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as { subgroups: unknown[] };
+    assert.equal(m.subgroups.length, groups.length);
+  });
+
+  test('an unknown --by column is refused, naming it and the categorical columns; nothing written', async () => {
+    const out = join(dir, 'eval-sub-bad');
+    const r = await cli(['evaluate', cnn(), externalCsv, '--out', out, '--by', 'smoker']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /--by smoker: .*external\.csv has no column "smoker" \(categorical columns: sex/);
+    await assert.rejects(readdir(out), /ENOENT/);
+  });
+});

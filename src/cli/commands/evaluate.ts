@@ -39,6 +39,10 @@ export function registerEvaluate(program: Command): void {
       '--allow-overlap',
       'evaluate patients the run trained or selected on too, reported apart with a warning (default: refuse them)',
     )
+    .option(
+      '--by <columns>',
+      'comma-separated categorical columns to report subgroups by, with 95% CIs (default: sex, when the manifest has it)',
+    )
     .option('--no-report', 'do not write report.html')
     .action(
       async (
@@ -52,6 +56,7 @@ export function registerEvaluate(program: Command): void {
           resamples: string;
           report: boolean;
           allowOverlap?: boolean;
+          by?: string;
           force?: boolean;
         },
       ) => {
@@ -67,12 +72,13 @@ export function registerEvaluate(program: Command): void {
             seed: /^\d+$/.test(o.seed.trim()) ? Number(o.seed) : o.seed,
             resamples: Number(o.resamples),
             allowOverlap: o.allowOverlap === true,
+            ...(o.by !== undefined ? { by: o.by.split(',').map((c) => c.trim()) } : {}),
             onProgress: (_s, d, t) => progress.update(d, t),
           });
           progress.stop();
           if (r.overlapWarning !== undefined) process.stderr.write(`warning: ${r.overlapWarning}\n`);
           process.stdout.write(
-            `threshold ${r.threshold.value} (${r.threshold.rule})\n\n${formatMetricsTable(r.rows)}\nwritten to ${r.out}\n`,
+            `threshold ${r.threshold.value} (${r.threshold.rule})\n\n${formatMetricsTable(r.rows)}\n${r.subgroups.length > 0 ? `subgroups (95% CI):\n${formatMetricsTable(r.subgroups.map((g) => ({ ...g.row, name: `${g.column}=${g.value}` })))}\n` : ''}written to ${r.out}\n`,
           );
           if (o.report) {
             const rep = await writeReport(r.out);
