@@ -12,9 +12,9 @@ import { basename, join, resolve } from 'node:path';
 import type { Label } from '../domain/views.js';
 import { metricsWithIntervals } from '../evaluate/intervals.js';
 import type { MetricsFile, MetricsRow } from '../evaluate/metrics-row.js';
-import { metricsRowFromIntervals } from '../evaluate/metrics-row.js';
+import { metricsRowFromIntervals, storedRows } from '../evaluate/metrics-row.js';
 import { loadManifest } from '../ingest/manifest.js';
-import { readStoredRows } from '../rundir/run.js';
+import { readRunJson } from '../rundir/run.js';
 import {
   readCsv,
   readHistory,
@@ -171,7 +171,7 @@ export function networkRow(
 }
 
 /**
- * The row `dir` stored in its metrics.json (`readStoredRows`: the intervals computed once, when
+ * The row `dir` stored in its metrics.json (`storedRows`: the intervals computed once, when
  * the run or evaluation was written, the same numbers its summary printed), named by `meta`; a
  * recomputation (`networkRow`) only for a folder that stored none or stored other patients.
  * @example const row = await storedOrRecomputed('runs/a', meta, predictions, 0.5, 1);
@@ -184,7 +184,7 @@ export async function storedOrRecomputed(
   seed: number | string,
   index = 0,
 ): Promise<MetricsRow> {
-  const stored = (await readStoredRows(dir, { ...meta, kind: 'model' }))?.[index];
+  const stored = storedRows(await readRunJson(dir, 'metrics'), { ...meta, kind: 'model' })?.[index];
   if (stored !== undefined && stored.n === predictions.length && stored.threshold === threshold)
     return { ...stored, ...meta, kind: 'model' };
   return networkRow(meta, predictions, threshold, seed);

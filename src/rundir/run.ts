@@ -8,7 +8,6 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { pathExists, readJsonObject } from '../util/fs.js';
 import { runFile } from './files.js';
-import type { IntervalValue, MetricsRow, MetricsRowMeta } from '../evaluate/metrics-row.js';
 
 /** The statuses of a run: written 'running' first, 'complete' when every file is written. */
 export type RunStatus = 'running' | 'complete';
@@ -21,7 +20,10 @@ export const RunConfigSchema = z
     options: z.record(z.string(), z.unknown()).optional(),
     resolved: z
       .object({
-        manifest: z.object({ path: z.string().optional(), sha256: z.string().optional() }).passthrough().optional(),
+        manifest: z
+          .object({ path: z.string().optional(), sha256: z.string().optional() })
+          .passthrough()
+          .optional(),
         split: z
           .object({
             train: z.array(z.string()).optional(),
@@ -154,56 +156,4 @@ export async function readRunPatients(runDir: string): Promise<RunPatients | nul
     test,
     ...(sha !== undefined ? { manifestSha256: sha } : {}),
   };
-}
-
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-
-function storedInterval(v: unknown, method: 'wilson' | 'bootstrap'): IntervalValue | null {
-  if (v === null || typeof v !== 'object') return null;
-  const o = v as Record<string, unknown>;
-  if (!('estimate' in o)) return null;
-  const resamples = num(o.resamples);
-  return {
-    estimate: num(o.estimate),
-    lo: num(o.lo),
-    hi: num(o.hi),
-    level: num(o.level) ?? 0.95,
-    method: o.method === 'wilson' || o.method === 'bootstrap' ? o.method : method,
-    ...(resamples !== null ? { resamples } : {}),
-  };
-}
-
-/**
- * The metrics rows a run or evaluation stored in its metrics.json: the intervals computed ONCE
- * when the run was written (the summary printed the same numbers), so a report or a comparison
- * shows those, not a recomputation with another bootstrap seed. Reads `rows` (the `MetricsFile`
- * of evaluate, cv and score, and closed-form runs) or, for CNN runs, the top-level figures
- * (`accuracy`, `auc`, ... as intervals), given `meta`. Null when the file is absent or has neither.
- * @example const [row] = (await readStoredRows('runs/mnv2', meta)) ?? [];
- */
-export async function readStoredRows(runDir: string, meta: MetricsRowMeta): Promise<MetricsRow[] | null> {
-  const m = await readRunJson(runDir, 'metrics');
-  if (m === null) return null;
-  if (Array.isArray(m.rows) && m.rows.length > 0) return m.rows as MetricsRow[];
-  const auc = storedInterval(m.auc, 'bootstrap');
-  const c = m.confusion as Record<string, unknown> | undefined;
-  const n = num(m.n);
-  if (auc === null || n === null || c === undefined) return null;
-  const [tp, fp, tn, fn] = [c.tp, c.fp, c.tn, c.fn].map((x) => num(x) ?? 0);
-  return [
-    {
-      ...meta,
-      n,
-      positives: tp + fn,
-      negatives: tn + fp,
-      threshold: num(m.threshold) ?? 0.5,
-      confusion: { tp, fp, tn, fn },
-      accuracy: storedInterval(m.accuracy, 'wilson'),
-      sensitivity: storedInterval(m.sensitivity, 'wilson'),
-      specificity: storedInterval(m.specificity, 'wilson'),
-      precision: storedInterval(m.precision, 'wilson'),
-      f1: storedInterval(m.f1, 'bootstrap'),
-      auc,
-    },
-  ];
 }
