@@ -135,7 +135,10 @@ function common(
   };
 }
 
-/** One line for the PACS list: probability, decision, territories, scores. */
+/**
+ * One line for the PACS list (Image Comments, 0020,4000): probability, decision, territories, scores.
+ * @example resultComment(result) // 'polarcad second reader (...): P(CAD) 0.812, CAD at threshold 0.5; territories LAD 61% ...'
+ */
 export function resultComment(r: StudyResult): string {
   const s = r.scores.AC ?? r.scores.NAC;
   const t = r.territories;

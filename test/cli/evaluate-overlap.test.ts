@@ -7,6 +7,8 @@
  * `compare` of two runs on their common test patients (paired DeLong and McNemar) closes it.
  */
 import { after, before, describe, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -104,7 +106,17 @@ describe('evaluate: leak guard', () => {
 
   test('--allow-overlap reports the seen patients apart, with a warning; the headline row is the unseen patients', async () => {
     const out = join(dir, 'eval-mixed');
-    const r = await cli(['evaluate', cnn(), mixedCsv, '--out', out, '--resamples', '50', '--allow-overlap']);
+    const r = await cli([
+      'evaluate',
+      cnn(),
+      mixedCsv,
+      '--out',
+      out,
+      '--resamples',
+      '50',
+      '--allow-overlap',
+      '--pdf',
+    ]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.err, /warning: 6 of 22 patients of mixed\.csv were seen by the run cnn/);
     const m = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as {
@@ -128,6 +140,14 @@ describe('evaluate: leak guard', () => {
     assert.deepEqual([e.overlap.patients, e.overlap.of], [6, 22]);
     const html = await readFile(join(out, 'report.html'), 'utf8');
     assert.match(html, /class="alert"><strong>Warning\.<\/strong> 6 of 22 patients/);
+    // the PDF of the report carries the warning too
+    const pdf = join(out, 'report.pdf');
+    assert.match(r.out, /PDF: .*report\.pdf/);
+    assert.equal((await readFile(pdf)).subarray(0, 5).toString('latin1'), '%PDF-');
+    if (existsSync('/usr/bin/pdftotext')) {
+      const text = spawnSync('pdftotext', [pdf, '-'], { encoding: 'utf8' }).stdout.replace(/\s+/g, ' ');
+      assert.match(text, /Warning\. 6 of 22 patients of mixed\.csv were seen by the run cnn/);
+    }
   });
 
   test('patients the run never saw are evaluated without a word', async () => {

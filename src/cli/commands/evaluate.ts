@@ -44,6 +44,7 @@ export function registerEvaluate(program: Command): void {
       'comma-separated categorical columns to report subgroups by, with 95% CIs (default: sex, when the manifest has it)',
     )
     .option('--no-report', 'do not write report.html')
+    .option('--pdf', 'also write the report as PDF (report.pdf)')
     .action(
       async (
         model: string,
@@ -57,6 +58,7 @@ export function registerEvaluate(program: Command): void {
           report: boolean;
           allowOverlap?: boolean;
           by?: string;
+          pdf?: boolean;
           force?: boolean;
         },
       ) => {
@@ -81,8 +83,8 @@ export function registerEvaluate(program: Command): void {
             `threshold ${r.threshold.value} (${r.threshold.rule})\n\n${formatMetricsTable(r.rows)}\n${r.subgroups.length > 0 ? `subgroups (95% CI):\n${formatMetricsTable(r.subgroups.map((g) => ({ ...g.row, name: `${g.column}=${g.value}` })))}\n` : ''}written to ${r.out}\n`,
           );
           if (o.report) {
-            const rep = await writeReport(r.out);
-            process.stdout.write(`report: ${rep.html}\n`);
+            const rep = await writeReport(r.out, o.pdf === true ? { pdf: true } : {});
+            process.stdout.write(`report: ${rep.html}\n${rep.pdf !== undefined ? `PDF: ${rep.pdf}\n` : ''}`);
           }
         } finally {
           progress.stop();
