@@ -459,7 +459,22 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
     const unseen = all.filter((p) => p.split === undefined || p.split === 'unseen');
     const predictions = unseen.length > 0 ? unseen : all;
     const overlapWarning = str(obj(e.overlap).warning);
-    if (overlapWarning !== undefined) acc.warnings.push(overlapWarning);
+    if (overlapWarning !== undefined) {
+      acc.warnings.push(overlapWarning);
+      // the patients the run saw, apart from the others (evaluate --allow-overlap)
+      const stored = storedRows(await readRunJson(dir, 'metrics'), {
+        name: '',
+        description: '',
+        kind: 'model',
+        evaluatedOn: '',
+      });
+      if (stored !== null && stored.length > 1)
+        acc.comparisons.push({
+          title: 'Patients the run never saw, and those it trained or selected on (optimistic)',
+          rows: stored,
+          notes: [overlapWarning],
+        });
+    }
     const threshold = Number(obj(e.threshold).value ?? 0.5);
     const name = str(e.name) ?? 'model';
     const evaluatedOn = `manifest ${basename(str(obj(e.manifest).path) ?? '?')} (${predictions.length} patients${predictions.length < all.length ? ' the run never saw' : ''})`;

@@ -140,6 +140,8 @@ describe('evaluate: leak guard', () => {
     assert.deepEqual([e.overlap.patients, e.overlap.of], [6, 22]);
     const html = await readFile(join(out, 'report.html'), 'utf8');
     assert.match(html, /class="alert"><strong>Warning\.<\/strong> 6 of 22 patients/);
+    assert.match(html, /Patients the run never saw, and those it trained or selected on/);
+    assert.match(html, /mobilenetv2_seen/);
     // the PDF of the report carries the warning too
     const pdf = join(out, 'report.pdf');
     assert.match(r.out, /PDF: .*report\.pdf/);
