@@ -24,6 +24,13 @@ export const DEFAULT_LAYOUT: Layout = [
  * no view at all) for the caller to attach to its file/row/option.
  */
 export function parseLayout(s: string): Layout | string {
+  // a common slip: rows separated by ';' (or '|') instead of '/'
+  const sep = /[;|]/.exec(s)?.[0];
+  if (sep !== undefined)
+    return `layout "${s}": rows are separated by "/", not "${sep}" (e.g. ${s
+      .split(sep)
+      .map((r) => r.trim())
+      .join('/')}); cells in a row by ","`;
   const rows = s.split('/').map((r) => r.split(',').map((c) => c.trim()));
   const seen = new Set<string>();
   const layout: Layout = [];

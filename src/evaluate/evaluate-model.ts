@@ -21,11 +21,20 @@ import { openSavedModel, type SavedModelInfo } from '../rundir/model.js';
 import { runFile } from '../rundir/files.js';
 import { readRunConfig, writeRunJson, type RunConfig } from '../rundir/run.js';
 import { writePredictions } from '../rundir/tables.js';
-import { writeDirAtomic } from '../util/atomic.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { metricsWithIntervals } from './intervals.js';
-import { metricsFile, metricsRowFromIntervals, type MetricsFile, type MetricsRow } from './metrics-row.js';
+import {
+  METRICS_ROW_FIGURES,
+  metricsFile,
+  metricsRowFromIntervals,
+  type MetricsFile,
+  type MetricsRow,
+} from './metrics-row.js';
 import { thresholdForSensitivity } from './metrics.js';
+import { guardOverlap, overlapSummary, type Overlap } from './overlap.js';
+import { subgroupColumns, subgroupRows, type SubgroupRow } from './subgroups.js';
+import { stringify } from '../util/csv.js';
 
 /** A model ready for inference, with where it came from. */
 export interface LoadedModel {
@@ -91,13 +100,24 @@ export interface EvaluateOptions {
   /** bootstrap seed (default 1) and resamples (default 2,000) */
   readonly seed?: number | string;
   readonly resamples?: number;
+  /** evaluate patients the run trained or selected on, reported apart (default: refuse them) */
+  readonly allowOverlap?: boolean;
+  /** categorical columns to report subgroups by (default: `sex` when the manifest has it) */
+  readonly by?: readonly string[];
   readonly onProgress?: (stage: string, done: number, total: number) => void;
 }
 
 /** Result of {@link evaluateModel}. */
 export interface EvaluateResult {
   readonly out: string;
+  /** the headline row: the patients the run never saw (the seen ones when there are no others) */
   readonly row: MetricsRow;
+  /** every row: the unseen patients, then the seen ones (`NAME_seen`) when `--allow-overlap` */
+  readonly rows: readonly MetricsRow[];
+  /** the sentence naming the seen patients, when any */
+  readonly overlapWarning?: string;
+  /** the headline patients by subgroup (`by`), with intervals */
+  readonly subgroups: readonly SubgroupRow[];
   readonly file: MetricsFile;
   readonly threshold: { readonly value: number; readonly rule: string };
 }
@@ -118,8 +138,10 @@ export async function evaluateModel(
   if (opts.sensitivity !== undefined && !(opts.sensitivity > 0 && opts.sensitivity <= 1))
     throw new InputError(`--sensitivity must be in (0, 1], got ${opts.sensitivity}`);
   const manifest = await loadManifest(manifestPath, { requireLabels: true, requireBothClasses: true });
+  subgroupColumns(manifest, opts.by); // a bad --by fails before inference
   const m = await loadSavedModel(modelPath);
   try {
+    const overlap = await guardOverlap(m.runDir, manifest, opts);
     let threshold = {
       value: opts.threshold ?? 0.5,
       rule: opts.threshold !== undefined ? `fixed at ${opts.threshold}` : 'default 0.5',
@@ -167,6 +189,7 @@ export async function evaluateModel(
         input: m.info.input,
         weights: m.config?.resolved?.weights ?? null,
       },
+      overlap,
     });
   } finally {
     await m.session.dispose();
@@ -178,6 +201,8 @@ export interface EvaluatedModel {
   readonly name: string;
   readonly description: string;
   readonly info: Readonly<Record<string, unknown>>;
+  /** the manifest patients the run saw (`guardOverlap`), null when unknown */
+  readonly overlap?: Overlap | null;
 }
 
 /**
@@ -186,7 +211,12 @@ export interface EvaluatedModel {
  * kind of model.
  */
 export async function writeEvaluation(
-  manifest: { readonly path: string; readonly sha256: string; readonly rows: readonly StudyRow[] },
+  manifest: {
+    readonly path: string;
+    readonly sha256: string;
+    readonly rows: readonly StudyRow[];
+    readonly clinicalColumns: readonly string[];
+  },
   labels: readonly Label[],
   probs: readonly number[],
   threshold: { readonly value: number; readonly rule: string },
@@ -194,26 +224,61 @@ export async function writeEvaluation(
   model: EvaluatedModel,
 ): Promise<EvaluateResult> {
   const seed = opts.seed ?? 1;
-  const mw = metricsWithIntervals(labels, probs, {
-    threshold: threshold.value,
-    seed: `${String(seed)}/evaluate`,
-    resamples: opts.resamples,
-  });
-  const row = metricsRowFromIntervals(
-    {
+  const seen = model.overlap?.seen ?? new Map<string, string>();
+  const evaluatedOn = `manifest ${basename(manifest.path)}`;
+  const part = (
+    keep: (id: string) => boolean,
+    suffix: string,
+    meta: { name: string; description: string; evaluatedOn: string },
+  ): MetricsRow | null => {
+    const idx = manifest.rows.map((r, i) => (keep(r.patientId) ? i : -1)).filter((i) => i >= 0);
+    if (idx.length === 0) return null;
+    const mw = metricsWithIntervals(
+      idx.map((i) => labels[i]),
+      idx.map((i) => probs[i]),
+      { threshold: threshold.value, seed: `${String(seed)}/evaluate${suffix}`, resamples: opts.resamples },
+    );
+    return metricsRowFromIntervals(
+      { ...meta, evaluatedOn: `${meta.evaluatedOn} (${idx.length} patients)`, kind: 'model' },
+      mw,
+    );
+  };
+  const rows = [
+    part((id) => !seen.has(id), '', {
       name: model.name,
       description: model.description,
-      kind: 'model',
-      evaluatedOn: `manifest ${basename(manifest.path)} (${labels.length} patients)`,
-    },
-    mw,
-  );
+      evaluatedOn: seen.size > 0 ? `${evaluatedOn}, patients the run never saw` : evaluatedOn,
+    }),
+    part((id) => seen.has(id), '/seen', {
+      name: `${model.name}_seen`,
+      description: `${model.description}: patients the run trained or selected on (optimistic)`,
+      evaluatedOn: `${evaluatedOn}, patients the run trained or selected on`,
+    }),
+  ].filter((r): r is MetricsRow => r !== null);
+  const row = rows[0];
+  // subgroups of the headline patients (those the run never saw, when there are any)
+  const headline = manifest.rows
+    .map((r, i) => i)
+    .filter((i) =>
+      seen.size > 0 && seen.size < manifest.rows.length ? !seen.has(manifest.rows[i].patientId) : true,
+    );
+  const subgroups = subgroupRows(manifest.rows, labels, probs, headline, subgroupColumns(manifest, opts.by), {
+    threshold: threshold.value,
+    seed,
+    ...(opts.resamples !== undefined ? { resamples: opts.resamples } : {}),
+    name: row.name,
+    evaluatedOn: row.evaluatedOn,
+  });
+  const overlapWarning =
+    model.overlap && seen.size > 0
+      ? `${overlapSummary(model.overlap, manifest.path)}; they are reported apart (${model.name}_seen), their figures are optimistic`
+      : undefined;
   const file = metricsFile({
     command: 'evaluate',
     manifest: { path: manifest.path, sha256: manifest.sha256 },
     protocol: 'external',
     seed,
-    rows: [row],
+    rows,
   });
   const out = resolve(opts.out);
   await writeDirAtomic(out, 'evaluate', async (tmp) => {
@@ -224,9 +289,39 @@ export async function writeEvaluation(
         label: labels[i],
         prob: probs[i],
         predicted: probs[i] >= threshold.value ? 1 : 0,
+        ...(seen.size > 0 ? { split: seen.get(r.patientId) ?? 'unseen' } : {}),
       })),
     );
-    await writeRunJson(tmp, 'metrics', file);
+    await writeRunJson(tmp, 'metrics', subgroups.length > 0 ? { ...file, subgroups } : file);
+    if (subgroups.length > 0) {
+      const cell = (v: MetricsRow['auc'], k: 'estimate' | 'lo' | 'hi'): number | string => v?.[k] ?? '';
+      await writeFileAtomic(
+        runFile(tmp, 'subgroups'),
+        stringify(
+          subgroups.map((g) => [
+            g.column,
+            g.value,
+            g.row.n,
+            g.row.positives,
+            ...METRICS_ROW_FIGURES.flatMap((f) => [
+              cell(g.row[f], 'estimate'),
+              cell(g.row[f], 'lo'),
+              cell(g.row[f], 'hi'),
+            ]),
+          ]),
+          {
+            header: true,
+            columns: [
+              'column',
+              'value',
+              'n',
+              'cad',
+              ...METRICS_ROW_FIGURES.flatMap((f) => [f, `${f}_lo`, `${f}_hi`]),
+            ],
+          },
+        ),
+      );
+    }
     await writeRunJson(tmp, 'evaluate', {
       polarcad: 'evaluate',
       name: model.name,
@@ -234,7 +329,28 @@ export async function writeEvaluation(
       ...model.info,
       manifest: { path: manifest.path, sha256: manifest.sha256 },
       threshold,
+      ...(model.overlap
+        ? {
+            overlap: {
+              run: model.overlap.runDir,
+              patients: seen.size,
+              of: manifest.rows.length,
+              sameManifest: model.overlap.sameManifest,
+              train: [...seen].filter(([, s]) => s === 'train').map(([id]) => id),
+              selection: [...seen].filter(([, s]) => s === 'selection').map(([id]) => id),
+              ...(overlapWarning !== undefined ? { warning: overlapWarning } : {}),
+            },
+          }
+        : {}),
     });
   });
-  return { out, row, file, threshold };
+  return {
+    out,
+    row,
+    rows,
+    file,
+    threshold,
+    subgroups,
+    ...(overlapWarning !== undefined ? { overlapWarning } : {}),
+  };
 }

@@ -216,3 +216,55 @@ export function metricsFile(fields: Omit<MetricsFile, 'format' | 'version'>): Me
   }
   return { format: 'polarcad-metrics', version: 1, ...fields };
 }
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function storedInterval(v: unknown, method: 'wilson' | 'bootstrap'): IntervalValue | null {
+  if (v === null || typeof v !== 'object') return null;
+  const o = v as Record<string, unknown>;
+  if (!('estimate' in o)) return null;
+  const resamples = num(o.resamples);
+  return {
+    estimate: num(o.estimate),
+    lo: num(o.lo),
+    hi: num(o.hi),
+    level: num(o.level) ?? 0.95,
+    method: o.method === 'wilson' || o.method === 'bootstrap' ? o.method : method,
+    ...(resamples !== null ? { resamples } : {}),
+  };
+}
+
+/**
+ * The metrics rows a run or evaluation stored in its metrics.json (read by src/rundir/run.ts
+ * `readRunJson`): the intervals computed ONCE when the run was written (its summary printed the
+ * same numbers), so a report or a comparison shows those, not a recomputation with another
+ * bootstrap seed. Takes `rows` (the `MetricsFile` of evaluate, cv and score, and closed-form runs)
+ * or, for CNN runs, the top-level figures (`accuracy`, `auc`, ... as intervals), named by `meta`.
+ * Null when there is no file or it has neither.
+ * @example const [row] = storedRows(await readRunJson('runs/mnv2', 'metrics'), meta) ?? [];
+ */
+export function storedRows(m: Record<string, unknown> | null, meta: MetricsRowMeta): MetricsRow[] | null {
+  if (m === null) return null;
+  if (Array.isArray(m.rows) && m.rows.length > 0) return m.rows as MetricsRow[];
+  const auc = storedInterval(m.auc, 'bootstrap');
+  const c = m.confusion as Record<string, unknown> | undefined;
+  const n = num(m.n);
+  if (auc === null || n === null || c === undefined) return null;
+  const [tp, fp, tn, fn] = [c.tp, c.fp, c.tn, c.fn].map((x) => num(x) ?? 0);
+  return [
+    {
+      ...meta,
+      n,
+      positives: tp + fn,
+      negatives: tn + fp,
+      threshold: num(m.threshold) ?? 0.5,
+      confusion: { tp, fp, tn, fn },
+      accuracy: storedInterval(m.accuracy, 'wilson'),
+      sensitivity: storedInterval(m.sensitivity, 'wilson'),
+      specificity: storedInterval(m.specificity, 'wilson'),
+      precision: storedInterval(m.precision, 'wilson'),
+      f1: storedInterval(m.f1, 'bootstrap'),
+      auc,
+    },
+  ];
+}

@@ -225,6 +225,32 @@ export async function loadManifest(path: string, opts: ManifestOptions = {}): Pr
   return { path: abs, dir, sha256, clinicalColumns, rows };
 }
 
+/** Headers that users write for a required column. */
+const NEAR_NAMES: Readonly<Record<(typeof REQUIRED_COLUMNS)[number], readonly string[]>> = {
+  patient_id: ['patient', 'patientid', 'patient_no', 'id', 'pid', 'subject', 'subject_id', 'case', 'case_id'],
+  label: ['labels', 'class', 'diagnosis', 'cad', 'target', 'outcome'],
+};
+
+/**
+ * A hint naming the header the user probably meant for a missing required column (the same name
+ * up to case, spaces and dashes, or a usual synonym), or ''.
+ * @example columnHint('patient_id', ['patient', 'label']) // ' (column "patient" found: rename it patient_id)'
+ */
+export function columnHint(column: (typeof REQUIRED_COLUMNS)[number], header: readonly string[]): string {
+  const norm = (h: string): string =>
+    h
+      .trim()
+      .toLowerCase()
+      .replace(/[\s-]+/g, '_');
+  const hit = header.find(
+    (h) =>
+      norm(h) === column ||
+      norm(h).replace(/_/g, '') === column.replace(/_/g, '') ||
+      NEAR_NAMES[column].includes(norm(h)),
+  );
+  return hit === undefined ? '' : ` (column "${hit}" found: rename it ${column})`;
+}
+
 function at(row: number, line: number, column?: string): string {
   return `row ${row}${line !== row ? ` (line ${line})` : ''}${column ? `, column ${column}` : ''}`;
 }
@@ -246,7 +272,7 @@ function validateRecords(
     else index.set(h, i);
   });
   for (const c of REQUIRED_COLUMNS)
-    if (!index.has(c)) problems.push(`${headerAt}: missing required column ${c}`);
+    if (!index.has(c)) problems.push(`${headerAt}: missing required column ${c}${columnHint(c, header)}`);
   for (const h of header) {
     if (h.startsWith('box_') && !isView(h.slice(4))) {
       problems.push(

@@ -21,6 +21,8 @@ import { MAX_STUDY_FILES, viewFromName, type StudyFile } from './inputs.js';
 import type { Predictor } from './predictor.js';
 import { predictStudy, type StudyResult } from './study.js';
 import { readInputFile } from '../util/read-input.js';
+import { readerResultPdf } from '../report/reader-pdf.js';
+import { encapsulatedPdf, inputStudyRefs, secondaryCapture } from './dicom-out.js';
 
 /** Output formats of `polarcad predict`. */
 export const PREDICT_FORMATS = ['table', 'csv', 'json'] as const;
@@ -43,6 +45,8 @@ export interface PredictRow {
   readonly result: StudyResult | null;
   readonly heatmap: string | null;
   readonly error: string | null;
+  /** the result as PDF (`pdf`), and as DICOM Secondary Capture + Encapsulated PDF (`dicom`) */
+  readonly files?: readonly string[];
 }
 
 /** Options of {@link runPredict}. */
@@ -58,6 +62,10 @@ export interface RunPredictOptions {
   readonly strict?: boolean;
   /** clinical values for every study given as images (`--clinical-values age=63,sex=M`) */
   readonly clinical?: Readonly<Record<string, string>>;
+  /** With `out`: each result as `<study>.pdf` (src/report/reader-pdf.ts). */
+  readonly pdf?: boolean;
+  /** With `out`: each result as `<study>.sc.dcm` and `<study>.pdf.dcm` (src/predict/dicom-out.ts). */
+  readonly dicom?: boolean;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -150,14 +158,39 @@ export async function runPredict(p: Predictor, opts: RunPredictOptions): Promise
         },
       );
       let heatmap: string | null = null;
+      const written: string[] = [];
       if (opts.out !== undefined) {
         let name = safeName(spec.study);
         for (let k = 2; used.has(name); k++) name = `${safeName(spec.study)}-${k}`;
         used.add(name);
         heatmap = join(resolve(opts.out), `${name}.gradcam.png`);
-        await writeFileAtomic(heatmap, await images.overlayPng());
+        const overlay = await images.overlayPng();
+        await writeFileAtomic(heatmap, overlay);
+        if (opts.pdf === true || opts.dicom === true) {
+          const pdf = await readerResultPdf(result, overlay);
+          if (opts.pdf === true) {
+            const path = join(resolve(opts.out), `${name}.pdf`);
+            await writeFileAtomic(path, pdf);
+            written.push(path);
+          }
+          if (opts.dicom === true) {
+            const refs = inputStudyRefs(files);
+            const sc = join(resolve(opts.out), `${name}.sc.dcm`);
+            const doc = join(resolve(opts.out), `${name}.pdf.dcm`);
+            await writeFileAtomic(sc, await secondaryCapture(result, overlay, refs));
+            await writeFileAtomic(doc, encapsulatedPdf(result, pdf, refs));
+            written.push(sc, doc);
+          }
+        }
       }
-      rows.push({ study: spec.study, label: spec.label ?? null, result, heatmap, error: null });
+      rows.push({
+        study: spec.study,
+        label: spec.label ?? null,
+        result,
+        heatmap,
+        error: null,
+        ...(written.length > 0 ? { files: written } : {}),
+      });
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       rows.push({
@@ -219,6 +252,8 @@ export function formatTable(rows: readonly PredictRow[]): string {
       `WARNING (${warned.length}):`,
       ...warned.map((r) => `  ${r.study}: ${r.result?.warnings.join('; ')}`),
     );
+  const written = rows.flatMap((r) => r.files ?? []);
+  if (written.length > 0) out.push('', `written: ${written.join(', ')}`);
   const scoreNote = rows.find((r) => r.result !== null && !r.result.scores.available)?.result?.scores.reason;
   if (scoreNote) out.push('', `SSS/SRS/SDS: ${scoreNote}`);
   return out.join('\n') + '\n';

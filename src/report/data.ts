@@ -12,8 +12,9 @@ import { basename, join, resolve } from 'node:path';
 import type { Label } from '../domain/views.js';
 import { metricsWithIntervals } from '../evaluate/intervals.js';
 import type { MetricsFile, MetricsRow } from '../evaluate/metrics-row.js';
-import { metricsRowFromIntervals } from '../evaluate/metrics-row.js';
+import { metricsRowFromIntervals, storedRows } from '../evaluate/metrics-row.js';
 import { loadManifest } from '../ingest/manifest.js';
+import { readRunJson } from '../rundir/run.js';
 import {
   readCsv,
   readHistory,
@@ -169,6 +170,26 @@ export function networkRow(
   return metricsRowFromIntervals({ ...meta, kind: 'model' }, m);
 }
 
+/**
+ * The row `dir` stored in its metrics.json (`storedRows`: the intervals computed once, when
+ * the run or evaluation was written, the same numbers its summary printed), named by `meta`; a
+ * recomputation (`networkRow`) only for a folder that stored none or stored other patients.
+ * @example const row = await storedOrRecomputed('runs/a', meta, predictions, 0.5, 1);
+ */
+export async function storedOrRecomputed(
+  dir: string,
+  meta: { name: string; description: string; evaluatedOn: string },
+  predictions: readonly PatientPrediction[],
+  threshold: number,
+  seed: number | string,
+  index = 0,
+): Promise<MetricsRow> {
+  const stored = storedRows(await readRunJson(dir, 'metrics'), { ...meta, kind: 'model' })?.[index];
+  if (stored !== undefined && stored.n === predictions.length && stored.threshold === threshold)
+    return { ...stored, ...meta, kind: 'model' };
+  return networkRow(meta, predictions, threshold, seed);
+}
+
 function stagesOf(v: unknown): { name: string; epochs: number; lr: number; unfreeze: number }[] | undefined {
   if (!Array.isArray(v)) return undefined;
   return v.map((s) => {
@@ -203,8 +224,13 @@ export async function loadTrainRun(dir: string, name?: string): Promise<NetworkR
     : {};
   const threshold = typeof metrics.threshold === 'number' ? metrics.threshold : 0.5;
   const predictions = await readPredictions(join(dir, 'predictions.csv'));
-  const backbone = str(resolved.backbone) ?? 'network';
-  const seed = typeof resolved.seed === 'number' || typeof resolved.seed === 'string' ? resolved.seed : 1;
+  // a closed-form run (`train --model hybrid|...`) records its recipe as `model`
+  const recipe = cfg.polarcad === 'train' ? undefined : str(cfg.model);
+  const backbone = str(resolved.backbone) ?? recipe ?? 'network';
+  const options = obj(cfg.options);
+  const seedOf = (v: unknown): number | string | undefined =>
+    typeof v === 'number' || typeof v === 'string' ? v : undefined;
+  const seed = seedOf(resolved.seed) ?? seedOf(options.seed) ?? 1;
   const selection = obj(resolved.selection);
   const selectOn = str(selection.on) ?? 'validation';
   const evaluatedOn = `${str(metrics.evaluatedOn) ?? 'held-out test split'}${selectOn === 'test' ? ' (epochs selected on this test set: optimistic)' : ''}`;
@@ -214,10 +240,14 @@ export async function loadTrainRun(dir: string, name?: string): Promise<NetworkR
   const split = obj(resolved.split);
   return {
     name: rowName,
-    description: `${backbone}${input ? `, input ${input}` : ''}, warm-up + fine-tune`,
+    description:
+      recipe !== undefined
+        ? `${recipe} (closed-form model)`
+        : `${backbone}${input ? `, input ${input}` : ''}, warm-up + fine-tune`,
     dir,
     predictions,
-    row: networkRow(
+    row: await storedOrRecomputed(
+      dir,
       { name: rowName, description: `${backbone} (polarcad train)`, evaluatedOn },
       predictions,
       threshold,
@@ -388,7 +418,8 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
       description: str(c.description) ?? name,
       dir,
       predictions,
-      row: networkRow(
+      row: await storedOrRecomputed(
+        dir,
         {
           name,
           description: str(c.description) ?? name,
@@ -423,10 +454,30 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
   if (await pathExists(join(dir, 'evaluate.json'))) {
     const e = await readJsonObject(join(dir, 'evaluate.json'));
     acc.kinds.push('evaluate');
-    const predictions = await readPredictions(join(dir, 'predictions.csv'));
+    const all = await readPredictions(join(dir, 'predictions.csv'));
+    // --allow-overlap: the patients the run saw are reported apart (split train/selection)
+    const unseen = all.filter((p) => p.split === undefined || p.split === 'unseen');
+    const predictions = unseen.length > 0 ? unseen : all;
+    const overlapWarning = str(obj(e.overlap).warning);
+    if (overlapWarning !== undefined) {
+      acc.warnings.push(overlapWarning);
+      // the patients the run saw, apart from the others (evaluate --allow-overlap)
+      const stored = storedRows(await readRunJson(dir, 'metrics'), {
+        name: '',
+        description: '',
+        kind: 'model',
+        evaluatedOn: '',
+      });
+      if (stored !== null && stored.length > 1)
+        acc.comparisons.push({
+          title: 'Patients the run never saw, and those it trained or selected on (optimistic)',
+          rows: stored,
+          notes: [overlapWarning],
+        });
+    }
     const threshold = Number(obj(e.threshold).value ?? 0.5);
     const name = str(e.name) ?? 'model';
-    const evaluatedOn = `manifest ${basename(str(obj(e.manifest).path) ?? '?')} (${predictions.length} patients)`;
+    const evaluatedOn = `manifest ${basename(str(obj(e.manifest).path) ?? '?')} (${predictions.length} patients${predictions.length < all.length ? ' the run never saw' : ''})`;
     let base: NetworkResult | undefined;
     const run = str(e.run);
     if (run !== undefined && (await pathExists(join(run, 'config.json')))) {
@@ -442,7 +493,8 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
       description: str(e.description) ?? name,
       dir,
       predictions,
-      row: networkRow(
+      row: await storedOrRecomputed(
+        dir,
         { name, description: str(e.description) ?? name, evaluatedOn },
         predictions,
         threshold,
@@ -470,7 +522,7 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
   }
   if (await pathExists(join(dir, 'config.json'))) {
     const cfg = await readJsonObject(join(dir, 'config.json'));
-    if (cfg.polarcad === 'train') {
+    if (cfg.polarcad === 'train' || (cfg.command === 'train' && typeof cfg.model === 'string')) {
       acc.kinds.push('train');
       const n = await loadTrainRun(dir);
       acc.networks.push(n);
@@ -569,6 +621,24 @@ export async function summariseDataset(
   };
 }
 
+/**
+ * Networks with unique names (tables and charts key rows by name): a repeated name (two runs of
+ * the same backbone, `report A --with B`) gets its folder's name, then a number.
+ * @example uniqueNames([a, b]).map((n) => n.name) // ['mobilenetv2', 'mobilenetv2 (runB)']
+ */
+export function uniqueNames<
+  T extends { readonly name: string; readonly dir: string; readonly row: MetricsRow },
+>(nets: readonly T[]): T[] {
+  const used = new Set<string>();
+  return nets.map((n) => {
+    let name = n.name;
+    if (used.has(name)) name = `${n.name} (${basename(n.dir)})`;
+    for (let k = 2; used.has(name); k++) name = `${n.name} (${basename(n.dir)}, ${k})`;
+    used.add(name);
+    return name === n.name ? n : { ...n, name, row: { ...n.row, name } };
+  });
+}
+
 /** Options of {@link loadReportData}. */
 export interface LoadReportOptions {
   /** more folders to put in the same report (e.g. a `polarcad score` folder beside a training run) */
@@ -590,6 +660,7 @@ export async function loadReportData(dir: string, opts: LoadReportOptions = {}):
   const acc = empty();
   await loadOne(root, acc);
   for (const w of opts.with ?? []) await loadOne(resolve(w), acc);
+  acc.networks = uniqueNames(acc.networks);
   const primary = acc.networks[0];
   let dataset: DatasetSummary | undefined;
   const manifest = primary?.manifest ?? acc.manifest;

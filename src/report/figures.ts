@@ -82,24 +82,24 @@ export function calibrationOf(n: NetworkResult): CalibrationSummary {
 }
 
 async function render(
-  outDir: string,
+  figuresDir: string,
   name: string,
   title: string,
   caption: string,
   spec: VegaLiteSpec,
 ): Promise<Figure> {
   const chart = await renderChart(spec);
-  const base = join(outDir, 'figures', name);
+  const base = join(figuresDir, name);
   await writeFileAtomic(`${base}.svg`, chart.svg);
   await writeFileAtomic(`${base}.png`, await svgToPng(chart.svg));
   return { name, title, svg: chart.svg, caption };
 }
 
 /**
- * Build, render and write every figure `data` supports into `outDir/figures/`.
- * Figures whose data are missing are simply absent (the sections say so).
+ * Build, render and write every figure `data` supports into `figuresDir` (the report's
+ * `figures/`). Figures whose data are missing are simply absent (the sections say so).
  */
-export async function buildFigures(data: ReportData, outDir: string): Promise<ReportFigures> {
+export async function buildFigures(data: ReportData, figuresDir: string): Promise<ReportFigures> {
   const all: Figure[] = [];
   const nets = data.networks;
   const primary = nets[0];
@@ -145,7 +145,7 @@ export async function buildFigures(data: ReportData, outDir: string): Promise<Re
   }
   if (curves.length > 0) {
     roc = await render(
-      outDir,
+      figuresDir,
       'roc',
       'ROC curves',
       `ROC curves on the evaluated patients. Dots mark the operating points (networks: probability threshold${data.scoreCurves.some((s) => s.ruleThreshold !== undefined) ? '; SSS: the rule SSS >= 4' : ''}).`,
@@ -157,7 +157,7 @@ export async function buildFigures(data: ReportData, outDir: string): Promise<Re
     const c = primary.row.confusion;
     if (c !== null) {
       conf = await render(
-        outDir,
+        figuresDir,
         `confusion-${fileStem(primary.name)}`,
         `Confusion matrix, ${primary.name}`,
         `Confusion matrix of ${primary.name} at threshold ${primary.row.threshold ?? 0.5}.`,
@@ -176,7 +176,7 @@ export async function buildFigures(data: ReportData, outDir: string): Promise<Re
       .map((b) => ({ meanPredicted: b.meanPredicted, fractionPositive: b.fractionPositive, count: b.count }));
     if (bins.length > 0) {
       cal = await render(
-        outDir,
+        figuresDir,
         `calibration-${fileStem(primary.name)}`,
         `Calibration, ${primary.name}`,
         `Reliability diagram of ${primary.name} (10 equal-width bins). Brier ${calibrationSummary.brier.toFixed(3)}, ECE ${calibrationSummary.ece.toFixed(3)}.`,
@@ -189,7 +189,7 @@ export async function buildFigures(data: ReportData, outDir: string): Promise<Re
     if (n.history.length === 0) continue;
     const stages = new Set(n.history.map((h) => h.stage));
     const f = await render(
-      outDir,
+      figuresDir,
       `training-${fileStem(n.name)}`,
       `Training curves, ${n.name}`,
       `Accuracy and loss per epoch of ${n.name}, training (solid) and validation (dashed), stages ${[...stages].join(' then ')}; diamonds mark the kept epochs.`,
@@ -216,7 +216,7 @@ export async function buildFigures(data: ReportData, outDir: string): Promise<Re
       });
     if (rows.length > 0) {
       comparison = await render(
-        outDir,
+        figuresDir,
         'comparison-auc',
         'AUC with 95% CI',
         'AUC of each row with its 95% stratified bootstrap interval; dashed: chance (0.5).',

@@ -5,8 +5,9 @@
  * confusion matrix, ROC, calibration), training curves, comparisons, heatmaps, model card.
  * Every string from a file is HTML-escaped (escape.ts).
  */
-import { dirname, join, resolve } from 'node:path';
-import { writeFileAtomic } from '../util/atomic.js';
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, join, resolve } from 'node:path';
+import { replaceFolderAtomic, writeFileAtomic } from '../util/atomic.js';
 import { loadReportData, type LoadReportOptions, type ReportData } from './data.js';
 import { esc, inlineSvg } from './escape.js';
 import { buildFigures, type ReportFigures } from './figures.js';
@@ -15,6 +16,7 @@ import { datasetSection } from './sections/dataset.js';
 import { heatmapSection } from './sections/heatmaps.js';
 import { metricsSection } from './sections/metrics.js';
 import { modelCardSection } from './sections/model-card.js';
+import { reportPdf } from './pdf.js';
 import { trainingSection } from './sections/training.js';
 import type { Section } from './sections/types.js';
 
@@ -113,6 +115,8 @@ ${body}
 export interface WriteReportOptions extends LoadReportOptions {
   /** HTML file to write (default DIR/report.html); figures go to figures/ beside it */
   readonly out?: string;
+  /** also write the report as PDF beside the HTML (same name, `.pdf`) */
+  readonly pdf?: boolean;
 }
 
 /** Result of {@link writeReport}. */
@@ -120,6 +124,8 @@ export interface WrittenReport {
   readonly html: string;
   readonly figures: readonly string[];
   readonly data: ReportData;
+  /** the PDF, when asked for */
+  readonly pdf?: string;
 }
 
 /**
@@ -129,7 +135,27 @@ export interface WrittenReport {
 export async function writeReport(dir: string, opts: WriteReportOptions = {}): Promise<WrittenReport> {
   const data = await loadReportData(dir, opts);
   const out = resolve(opts.out ?? join(dir, 'report.html'));
-  const figs = await buildFigures(data, dirname(out));
-  await writeFileAtomic(out, renderHtml(data, figs));
-  return { html: out, figures: figs.all.map((f) => join(dirname(out), 'figures', `${f.name}.svg`)), data };
+  // figures/ is swapped into place only when every figure and the page are written
+  const pdf = opts.pdf === true ? out.slice(0, out.length - extname(out).length) + '.pdf' : undefined;
+  const figs = await replaceFolderAtomic(join(dirname(out), 'figures'), async (tmp) => {
+    const f = await buildFigures(data, tmp);
+    if (pdf !== undefined) {
+      const pngs = await Promise.all(
+        f.all.map(async (g) => ({
+          title: g.title,
+          caption: g.caption,
+          png: new Uint8Array(await readFile(join(tmp, `${g.name}.png`))),
+        })),
+      );
+      await writeFileAtomic(pdf, await reportPdf(data, pngs));
+    }
+    await writeFileAtomic(out, renderHtml(data, f));
+    return f;
+  });
+  return {
+    html: out,
+    figures: figs.all.map((f) => join(dirname(out), 'figures', `${f.name}.svg`)),
+    data,
+    ...(pdf !== undefined ? { pdf } : {}),
+  };
 }

@@ -31,6 +31,8 @@ export const RUN_FILES = {
   curves: 'training-curves',
   heatmaps: 'heatmaps',
   members: 'members',
+  /** an evaluation's results by subgroup (`evaluate --by`) */
+  subgroups: 'subgroups.csv',
 } as const;
 export type RunFile = keyof typeof RUN_FILES;
 

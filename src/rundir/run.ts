@@ -20,7 +20,10 @@ export const RunConfigSchema = z
     options: z.record(z.string(), z.unknown()).optional(),
     resolved: z
       .object({
-        manifest: z.object({ path: z.string(), sha256: z.string().optional() }).passthrough().optional(),
+        manifest: z
+          .object({ path: z.string().optional(), sha256: z.string().optional() })
+          .passthrough()
+          .optional(),
         split: z
           .object({
             train: z.array(z.string()).optional(),
@@ -108,5 +111,49 @@ export async function readRunMetadata(runDir: string): Promise<RunMetadata> {
     config: await readRunJson(runDir, 'config'),
     metrics: await readRunJson(runDir, 'metrics'),
     calibration: await readRunJson(runDir, 'calibration'),
+  };
+}
+
+/**
+ * The patients a run learnt from, as its config.json records them: `train` (fitted on),
+ * `selection` (epochs, threshold or calibration chosen on: the validation patients, and the test
+ * patients too when the run selected epochs on its test set, `--select-on test`), and `test`
+ * (held out). Both kinds of run record them: CNN runs (src/workflows/train.ts) and closed-form
+ * runs (src/workflows/train-linear.ts, whose cross-validated choices are made on `train`).
+ */
+export interface RunPatients {
+  readonly runDir: string;
+  readonly train: readonly string[];
+  readonly selection: readonly string[];
+  readonly test: readonly string[];
+  /** the SHA-256 of the manifest the run was trained on, when recorded */
+  readonly manifestSha256?: string;
+}
+
+/**
+ * The patients of the run in `runDir` (see {@link RunPatients}); null when config.json records
+ * no split (an older run, or a model folder outside a run).
+ * @example const seen = await readRunPatients('runs/hybrid'); // seen.train, seen.selection
+ * @throws InputError naming a malformed field of config.json
+ */
+export async function readRunPatients(runDir: string): Promise<RunPatients | null> {
+  const cfg = await readRunConfig(runDir);
+  const split = cfg?.resolved?.split;
+  if (cfg === null || split === undefined) return null;
+  const resolvedRaw = cfg.resolved as Record<string, unknown>;
+  const selection = resolvedRaw.selection as { on?: unknown; leaksTest?: unknown } | undefined;
+  const leaksTest = selection?.leaksTest === true || selection?.on === 'test';
+  const recorded = (cfg as Record<string, unknown>).selectionIds;
+  const selectionIds = Array.isArray(recorded)
+    ? recorded.filter((x): x is string => typeof x === 'string')
+    : [];
+  const test = split.test ?? [];
+  const sha = cfg.resolved?.manifest?.sha256;
+  return {
+    runDir,
+    train: split.train ?? [],
+    selection: [...new Set([...(split.validation ?? []), ...selectionIds, ...(leaksTest ? test : [])])],
+    test,
+    ...(sha !== undefined ? { manifestSha256: sha } : {}),
   };
 }

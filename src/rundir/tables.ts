@@ -107,6 +107,8 @@ export interface PatientPrediction {
   readonly label: Label;
   readonly prob: number;
   readonly fold?: number;
+  /** the `split` column, when written (e.g. `test`; `unseen` / `train` / `selection` of `evaluate --allow-overlap`) */
+  readonly split?: string;
 }
 
 /** One row of predictions.csv as written. */
@@ -168,6 +170,7 @@ export async function readPredictions(path: string): Promise<PatientPrediction[]
       label,
       prob,
       ...(fold !== undefined && Number.isFinite(fold) ? { fold } : {}),
+      ...(r.split !== undefined && r.split !== '' ? { split: r.split } : {}),
     };
   });
 }

@@ -173,3 +173,27 @@ async function swapInto(tmp: string, dir: string): Promise<void> {
   await rename(tmp, dir);
   if (hadOld) await rm(old, { recursive: true, force: true });
 }
+
+/**
+ * Write a folder that is part of an output already claimed (a report's `figures/` beside its
+ * HTML): built under a temporary sibling and swapped into place only when `build` succeeds, so a
+ * failure leaves the previous folder (or none), never a half-written one.
+ * @example await replaceFolderAtomic(join(dir, 'figures'), async (tmp) => render(tmp))
+ */
+export async function replaceFolderAtomic<T>(dir: string, build: (tmpDir: string) => Promise<T>): Promise<T> {
+  const tmp = temporaryName(dir);
+  await mkdir(dirname(dir), { recursive: true });
+  await cleanStaleTemporaries(dir);
+  await mkdir(tmp, { recursive: true });
+  const untrack = track(tmp);
+  try {
+    const result = await build(tmp);
+    await swapInto(tmp, dir);
+    return result;
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  } finally {
+    untrack();
+  }
+}

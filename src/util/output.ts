@@ -31,6 +31,7 @@ export const OUTPUT_KINDS = [
   'train',
   'predict',
   'polarmap',
+  'compare',
 ] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 

@@ -8,6 +8,8 @@
 import { basename, resolve } from 'node:path';
 import type { RgbImage } from '../domain/image.js';
 import type { Label, View } from '../domain/views.js';
+import { guardOverlap } from '../evaluate/overlap.js';
+import { subgroupColumns } from '../evaluate/subgroups.js';
 import { writeEvaluation, type EvaluateOptions, type EvaluateResult } from '../evaluate/evaluate-model.js';
 import { clinicalOfRow, loadManifest } from '../ingest/manifest.js';
 import { readImage } from '../ingest/readers.js';
@@ -34,10 +36,13 @@ export async function evaluateLinear(
   if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1))
     throw new InputError(`--threshold must be in [0, 1], got ${opts.threshold}`);
   const manifest = await loadManifest(manifestPath, { requireLabels: true, requireBothClasses: true });
+  subgroupColumns(manifest, opts.by); // a bad --by fails before inference
   const opened = await openLinearModel(modelPath);
   const model = opened.predictor.model;
   const probs: number[] = [];
+  let overlap: Awaited<ReturnType<typeof guardOverlap>> = null;
   try {
+    overlap = await guardOverlap(opened.runDir, manifest, opts);
     for (let start = 0; start < manifest.rows.length; start += BATCH) {
       const part = manifest.rows.slice(start, start + BATCH);
       const crops: Partial<Record<View, RgbImage>>[] = [];
@@ -80,6 +85,7 @@ export async function evaluateLinear(
         recipe: model.recipe,
         views: model.views,
       },
+      overlap,
     },
   );
 }

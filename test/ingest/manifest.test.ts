@@ -152,7 +152,7 @@ describe('loadManifest: bad input, every problem at once', () => {
   it('missing required columns', async () => {
     const p = await csv('id,stress_ac\nP1,img/a.png\n');
     assert.deepEqual(await problemsOf(p), [
-      'row 1: missing required column patient_id',
+      'row 1: missing required column patient_id (column "id" found: rename it patient_id)',
       'row 1: missing required column label',
     ]);
   });

@@ -69,10 +69,13 @@ const csv = async (p: string): Promise<Row[]> => parse(await readFile(p, 'utf8')
 describe('polarcad evaluate', () => {
   test("reproduces the run's test predictions through ONNX Runtime, writes predictions, metrics and the report", async () => {
     const out = join(dir, 'eval');
-    const r = await cli(['evaluate', run(), manifest, '--out', out, '--resamples', '200']);
+    // the run's own manifest: its training and validation patients are reported apart (issue 13)
+    const r = await cli(['evaluate', run(), manifest, '--out', out, '--resamples', '200', '--allow-overlap']);
     assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /16 of 20 patients of manifest\.csv were seen by the run run/);
     assert.match(r.out, /threshold 0\.5 \(default 0\.5\)/);
-    assert.match(r.out, /mobilenetv2\s+20\s+/);
+    assert.match(r.out, /mobilenetv2\s+4\s+/);
+    assert.match(r.out, /mobilenetv2_seen\s+16\s+/);
     const preds = await csv(join(out, 'predictions.csv'));
     assert.equal(preds.length, 20);
     const own = await csv(join(run(), 'predictions.csv'));
@@ -85,10 +88,12 @@ describe('polarcad evaluate', () => {
     const m = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8'));
     assert.equal(m.format, 'polarcad-metrics');
     assert.equal(m.command, 'evaluate');
-    assert.equal(m.rows[0].n, 20);
-    // accuracy recounted from predictions.csv at 0.5
-    const correct = preds.filter((p) => (Number(p.prob) >= 0.5 ? 1 : 0) === Number(p.label)).length;
-    assert.equal(m.rows[0].accuracy.estimate, correct / 20);
+    assert.equal(m.rows[0].n, 4);
+    // accuracy recounted from predictions.csv at 0.5 on the patients the run never saw
+    const unseen = preds.filter((p) => p.split === 'unseen');
+    assert.equal(unseen.length, 4);
+    const correct = unseen.filter((p) => (Number(p.prob) >= 0.5 ? 1 : 0) === Number(p.label)).length;
+    assert.equal(m.rows[0].accuracy.estimate, correct / 4);
     const html = await readFile(join(out, 'report.html'), 'utf8');
     assert.match(html, /<section id="metrics">/);
     assert.match(html, /fig-roc/);
@@ -107,6 +112,7 @@ describe('polarcad evaluate', () => {
       '--resamples',
       '100',
       '--no-report',
+      '--allow-overlap',
     ]);
     assert.equal(r.code, 0, r.err);
     const cfg = JSON.parse(await readFile(join(run(), 'config.json'), 'utf8'));
@@ -145,6 +151,7 @@ describe('polarcad evaluate', () => {
         '--resamples',
         '100',
         '--no-report',
+        '--allow-overlap',
       ],
       { encoding: 'utf8' },
     );

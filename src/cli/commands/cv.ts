@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { runCrossValidation } from '../../workflows/cv.js';
 import { formatMetricsTable } from '../../evaluate/metrics-row.js';
 import { writeReport } from '../../report/html.js';
+import { addFoldsOption, foldsOf } from '../options/folds.js';
 import { InputError } from '../../util/errors.js';
 import { claimOutputDir } from '../../util/output.js';
 import { withForce } from '../options/out.js';
@@ -18,7 +19,8 @@ import {
 
 interface CvCli extends TrainingCli {
   backbone?: string;
-  k: string;
+  folds?: string;
+  k?: string;
   out?: string;
   force?: boolean;
   resamples: string;
@@ -32,8 +34,8 @@ export function registerCv(program: Command): void {
     )
     .argument('<manifest>', 'manifest.csv written by `polarcad prepare`')
     .option('--backbone <name>', 'backbone from `polarcad models`')
-    .option('--k <n>', 'folds (Apostolopoulos et al. 2020: 10)', '10')
     .option('--out <dir>', 'output folder');
+  addFoldsOption(cmd, 'folds (Apostolopoulos et al. 2020: 10)');
   addTrainingOptions(cmd, {
     augment: 'class-balanced rotation augmentation of each training part to N items (0 = off)',
     seed: 'seed of the folds, splits, initialisation and intervals',
@@ -52,7 +54,7 @@ export function registerCv(program: Command): void {
           manifest,
           out: c.out,
           backbone: c.backbone,
-          k: wholeOption('--k', c.k),
+          k: foldsOf(c),
           ...parseTrainingOptions(c),
           resamples: wholeOption('--resamples', c.resamples),
           onFold: (f, k) => process.stderr.write(`fold ${f}/${k}\n`),

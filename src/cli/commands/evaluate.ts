@@ -35,7 +35,16 @@ export function registerEvaluate(program: Command): void {
     )
     .option('--seed <n>', 'bootstrap seed', '1')
     .option('--resamples <n>', 'bootstrap resamples for the AUC and F1 intervals', '2000')
+    .option(
+      '--allow-overlap',
+      'evaluate patients the run trained or selected on too, reported apart with a warning (default: refuse them)',
+    )
+    .option(
+      '--by <columns>',
+      'comma-separated categorical columns to report subgroups by, with 95% CIs (default: sex, when the manifest has it)',
+    )
     .option('--no-report', 'do not write report.html')
+    .option('--pdf', 'also write the report as PDF (report.pdf)')
     .action(
       async (
         model: string,
@@ -47,6 +56,9 @@ export function registerEvaluate(program: Command): void {
           seed: string;
           resamples: string;
           report: boolean;
+          allowOverlap?: boolean;
+          by?: string;
+          pdf?: boolean;
           force?: boolean;
         },
       ) => {
@@ -61,15 +73,18 @@ export function registerEvaluate(program: Command): void {
             sensitivity: fraction('--sensitivity', o.sensitivity),
             seed: /^\d+$/.test(o.seed.trim()) ? Number(o.seed) : o.seed,
             resamples: Number(o.resamples),
+            allowOverlap: o.allowOverlap === true,
+            ...(o.by !== undefined ? { by: o.by.split(',').map((c) => c.trim()) } : {}),
             onProgress: (_s, d, t) => progress.update(d, t),
           });
           progress.stop();
+          if (r.overlapWarning !== undefined) process.stderr.write(`warning: ${r.overlapWarning}\n`);
           process.stdout.write(
-            `threshold ${r.threshold.value} (${r.threshold.rule})\n\n${formatMetricsTable([r.row])}\nwritten to ${r.out}\n`,
+            `threshold ${r.threshold.value} (${r.threshold.rule})\n\n${formatMetricsTable(r.rows)}\n${r.subgroups.length > 0 ? `subgroups (95% CI):\n${formatMetricsTable(r.subgroups.map((g) => ({ ...g.row, name: `${g.column}=${g.value}` })))}\n` : ''}written to ${r.out}\n`,
           );
           if (o.report) {
-            const rep = await writeReport(r.out);
-            process.stdout.write(`report: ${rep.html}\n`);
+            const rep = await writeReport(r.out, o.pdf === true ? { pdf: true } : {});
+            process.stdout.write(`report: ${rep.html}\n${rep.pdf !== undefined ? `PDF: ${rep.pdf}\n` : ''}`);
           }
         } finally {
           progress.stop();

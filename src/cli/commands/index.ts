@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerCache } from './cache.js';
+import { registerCompare } from './compare.js';
 import { registerCv } from './cv.js';
 import { registerDemo } from './demo.js';
 import { registerEvaluate } from './evaluate.js';
@@ -30,6 +31,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerTune,
   registerExperiment,
   registerReport,
+  registerCompare,
   registerPredict,
   registerServe,
   registerEvaluate,

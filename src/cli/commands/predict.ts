@@ -34,6 +34,8 @@ interface PredictCliOptions {
   threads?: string;
   force?: boolean;
   strict?: boolean;
+  pdf?: boolean;
+  dicom?: boolean;
 }
 
 export function registerPredict(program: Command): void {
@@ -61,7 +63,14 @@ export function registerPredict(program: Command): void {
       '--strict',
       "refuse a study whose colour map is not the model's training colour map (default: warn)",
     )
+    .option('--pdf', "with --out: each study's result as a PDF (<study>.pdf)")
+    .option(
+      '--dicom',
+      "with --out: each study's result as DICOM: a Secondary Capture of the overlay (<study>.sc.dcm) and an Encapsulated PDF (<study>.pdf.dcm), in the input's study when the input is DICOM",
+    )
     .action(async (model: string, images: string[], o: PredictCliOptions) => {
+      if ((o.pdf === true || o.dicom === true) && o.out === undefined)
+        throw new InputError(`--${o.pdf === true ? 'pdf' : 'dicom'} writes files: give --out DIR`);
       if (!(PREDICT_FORMATS as readonly string[]).includes(o.format))
         throw new InputError(`--format must be one of ${PREDICT_FORMATS.join(', ')}, got "${o.format}"`);
       const layout = o.layout === undefined ? undefined : parseLayout(o.layout);
@@ -87,6 +96,8 @@ export function registerPredict(program: Command): void {
           ...(colormap !== undefined ? { colormap } : {}),
           ...(o.strict === true ? { strict: true } : {}),
           ...(o.clinicalValues !== undefined ? { clinical: parseClinicalValues(o.clinicalValues) } : {}),
+          ...(o.pdf === true ? { pdf: true } : {}),
+          ...(o.dicom === true ? { dicom: true } : {}),
           onProgress: (d, t) => progress.update(d, t),
         });
         progress.stop();

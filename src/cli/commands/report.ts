@@ -19,12 +19,15 @@ export function registerReport(program: Command): void {
       'more folders to put in the same report (e.g. a polarcad score folder beside a training run)',
     )
     .option('--title <text>', 'report title')
-    .action(async (dir: string, o: { out?: string; with?: string[]; title?: string }) => {
+    .option('--pdf', 'also write the report as PDF beside the HTML (report.pdf)')
+    .action(async (dir: string, o: { out?: string; with?: string[]; title?: string; pdf?: boolean }) => {
       const r = await writeReport(dir, {
         ...(o.out ? { out: o.out } : {}),
         ...(o.with ? { with: o.with } : {}),
         ...(o.title ? { title: o.title } : {}),
+        ...(o.pdf === true ? { pdf: true } : {}),
       });
       process.stdout.write(`report written to ${r.html} (${r.figures.length} figures)\n`);
+      if (r.pdf !== undefined) process.stdout.write(`PDF: ${r.pdf}\n`);
     });
 }

@@ -1,6 +1,6 @@
 /**
  * `polarcad score MANIFEST --out DIR [--colormap NAME|FILE] [--seed 1] [--split holdout|cv|all-train]
- *   [--folds 10] [--min-normals 20] [--normal-db FILE] [--save-normal-db FILE] [--input auto|prepared|raw]
+ *   [--folds 10 (or --k)] [--min-normals 20] [--normal-db FILE] [--save-normal-db FILE] [--input auto|prepared|raw]
  *   [--resamples 2000]`: the semi-quantitative baseline (library: src/evaluate/score-run.ts).
  */
 import type { Command } from 'commander';
@@ -15,6 +15,7 @@ import { InputError } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
 import { claimOutputDir } from '../../util/output.js';
 import { withForce } from '../options/out.js';
+import { addFoldsOption, foldsOf } from '../options/folds.js';
 
 function parseChoice<T extends string>(name: string, s: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(s))
@@ -28,7 +29,8 @@ interface ScoreCliOptions {
   colormap?: string;
   seed: string;
   split: string;
-  folds: string;
+  folds?: string;
+  k?: string;
   minNormals: string;
   normalDb?: string;
   saveNormalDb?: string;
@@ -37,7 +39,7 @@ interface ScoreCliOptions {
 }
 
 export function registerScore(program: Command): void {
-  withForce(program.command('score'))
+  addFoldsOption(withForce(program.command('score')), 'folds for --split cv')
     .description(
       'semi-quantitative baseline: segment scores, SSS/SRS/SDS, TPD and the published rules against a normal database fitted on the training normals; writes DIR/scores.csv, DIR/metrics.json, DIR/normal-db.json',
     )
@@ -56,7 +58,6 @@ export function registerScore(program: Command): void {
       `holdout (stratified 80/20, as train), cv (k-fold, database refitted per fold) or all-train (resubstitution)`,
       'holdout',
     )
-    .option('--folds <k>', 'folds for --split cv', '10')
     .option('--min-normals <n>', 'normal training studies needed per view for the normal database', '20')
     .option('--normal-db <file>', 'use this normal database (JSON) instead of fitting one')
     .option('--save-normal-db <file>', 'also write the fitted normal database to this file')
@@ -78,7 +79,7 @@ export function registerScore(program: Command): void {
           out: o.out,
           split,
           seed,
-          folds: wholeNumber('--folds', o.folds, { min: 2 }),
+          folds: foldsOf(o),
           minNormals: wholeNumber('--min-normals', o.minNormals, { min: 2 }),
           resamples: wholeNumber('--resamples', o.resamples, { min: 1 }),
           input,
