@@ -79,8 +79,8 @@ export interface ExperimentHooks {
   readonly cacheDir?: string;
   /** Progress: called with a line of text per stage end and per configuration. */
   readonly log?: (line: string) => void;
-  /** Progress bar hook (epochs done / total, label). */
-  readonly onProgress?: (label: string, done: number, total: number) => void;
+  /** Progress bar hook (epochs or jobs done / total, label, optional detail such as jobs running). */
+  readonly onProgress?: (label: string, done: number, total: number, detail?: string) => void;
 }
 
 /** Options shared by the experiments. */
