@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { initBackend } from '../../engine/backend.js';
 import '../../models/layers/keras-layers.js';
-import { parseQueueUrl, startWorker } from '../../workflows/queue/index.js';
+import { checkRedis, parseQueueUrl, startWorker } from '../../workflows/queue/index.js';
 import { addOptions, wholeOption } from '../options/parse.js';
 
 interface WorkerCli {
@@ -39,6 +39,7 @@ export function registerWorker(program: Command): void {
     const url = parseQueueUrl(o.queue);
     const concurrency = wholeOption('--concurrency', o.concurrency, { min: 1, max: 64 }) ?? 1;
     const lockMs = wholeOption('--lock-ms', o.lockMs, { min: 500 }) ?? 30_000;
+    await checkRedis(url); // a wrong URL is reported before the engine starts
     await initBackend('wasm');
     const w = await startWorker({
       url,
