@@ -14,6 +14,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { cli } from '../helpers/cli.js';
+import { loadExperimentCohort } from '../../src/workflows/experiment.js';
+import { parseQueueUrl, runSweep, SweepFailed } from '../../src/workflows/queue/index.js';
+import { EXPERIMENT_JOB, planExperimentJobs } from '../../src/workflows/queue/experiment-jobs.js';
 import { freePort, redisAvailable, startRedis, type RedisServer } from '../helpers/redis.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -186,50 +189,71 @@ test('a coordinator restarted mid-sweep finishes without repeating done jobs', {
   await w.exit;
 });
 
-test('an input whose checksum differs on the worker fails clearly, without retries', { skip }, async () => {
-  const url = (redis as RedisServer).url(4);
-  const mine = join(dir, 'shared-coordinator');
-  const theirs = join(dir, 'shared-worker');
-  await cp(join(dir, 'cohort'), join(mine, 'study'), { recursive: true });
-  await cp(join(dir, 'cohort'), join(theirs, 'study'), { recursive: true });
-  await copyFile(
-    join(theirs, 'study', 'P0002', 'stress_ac.png'),
-    join(theirs, 'study', 'P0001', 'stress_ac.png'),
-  );
-  const w = worker(url, ['--shared-dir', theirs]);
-  const r = await cli([
-    'experiment',
-    'strategies',
-    join(mine, 'study', 'manifest.csv'),
-    ...SWEEP,
-    '--strategies',
-    'warmup',
-    '--out',
-    join(dir, 'mismatch'),
-    '--queue',
-    url,
-    '--shared-dir',
-    mine,
-    '--quiet',
-  ]);
-  assert.equal(r.code, 1, r.err);
-  assert.match(r.err, /1 of 1 jobs failed/);
-  assert.match(r.err, /input checksum mismatch: .*shared-worker.*manifest\.csv/);
-  assert.equal(startsPerJob(w.output()).size, 1);
-  assert.doesNotMatch(w.output(), /attempt 2/);
-  // a manifest outside --shared-dir is refused before anything is queued
-  const outside = await cli([
-    ...strategies(join(dir, 'outside'), 'warmup'),
-    '--queue',
-    url,
-    '--shared-dir',
-    mine,
-  ]);
-  assert.equal(outside.code, 2);
-  assert.match(outside.err, /--shared-dir .*is not inside it/);
-  w.proc.kill('SIGTERM');
-  await w.exit;
-});
+test(
+  'an input whose checksum differs on the worker fails clearly, without retries; a job failing every attempt is reported with its error',
+  { skip },
+  async () => {
+    const url = (redis as RedisServer).url(4);
+    const mine = join(dir, 'shared-coordinator');
+    const theirs = join(dir, 'shared-worker');
+    await cp(join(dir, 'cohort'), join(mine, 'study'), { recursive: true });
+    await cp(join(dir, 'cohort'), join(theirs, 'study'), { recursive: true });
+    await copyFile(
+      join(theirs, 'study', 'P0002', 'stress_ac.png'),
+      join(theirs, 'study', 'P0001', 'stress_ac.png'),
+    );
+    const w = worker(url, ['--shared-dir', theirs]);
+    const r = await cli([
+      'experiment',
+      'strategies',
+      join(mine, 'study', 'manifest.csv'),
+      ...SWEEP,
+      '--strategies',
+      'warmup',
+      '--out',
+      join(dir, 'mismatch'),
+      '--queue',
+      url,
+      '--shared-dir',
+      mine,
+      '--quiet',
+    ]);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /1 of 1 jobs failed/);
+    assert.match(r.err, /input checksum mismatch: .*shared-worker.*manifest\.csv/);
+    assert.equal(startsPerJob(w.output()).size, 1);
+    assert.doesNotMatch(w.output(), /attempt 2/);
+    // a job that keeps failing (here: a backbone the worker does not know) is retried, then reported with its error
+    const theirManifest = join(theirs, 'study', 'manifest.csv');
+    const common = { manifest: theirManifest, out: '', input: 'stress_ac' as const, seed: 1, inputSize: 64 };
+    const jobs = planExperimentJobs(
+      common,
+      await loadExperimentCohort(common),
+      [{ experiment: 'backbones', backbone: 'NoSuchNet', weights: 'none' }],
+      theirs,
+    );
+    await assert.rejects(
+      runSweep(EXPERIMENT_JOB, jobs, { url: parseQueueUrl(url), attempts: 2 }),
+      (e: unknown) =>
+        e instanceof SweepFailed &&
+        /backbones\/NoSuchNet .*NoSuchNet/.test(e.message) &&
+        e.failures.length === 1,
+    );
+    assert.match(w.output(), /attempt 2\)/);
+    // a manifest outside --shared-dir is refused before anything is queued
+    const outside = await cli([
+      ...strategies(join(dir, 'outside'), 'warmup'),
+      '--queue',
+      url,
+      '--shared-dir',
+      mine,
+    ]);
+    assert.equal(outside.code, 2);
+    assert.match(outside.err, /--shared-dir .*is not inside it/);
+    w.proc.kill('SIGTERM');
+    await w.exit;
+  },
+);
 
 test('a wrong Redis URL or a Redis that goes away is a clear error within seconds', { skip }, async () => {
   const port = await freePort();

@@ -162,6 +162,7 @@ async function follow<D>(
         o.log?.(`${jobs[i].label}: FAILED after ${job.attemptsMade} attempt(s): ${job.failedReason}`);
       }
     } else if (state === 'active') running.add(id);
+    else running.delete(id); // waiting, or delayed before its next attempt
   };
   for (const j of jobs) await check(j.id, true);
   progress();
