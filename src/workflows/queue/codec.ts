@@ -8,7 +8,10 @@ import { sha256Hex } from '../../util/hash.js';
 /** JSON-compatible data: what a job carries and returns. */
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [k: string]: Json };
 
-/** JSON text of `x` with object keys sorted at every level (undefined members dropped). */
+/**
+ * JSON text of `x` with object keys sorted at every level (undefined members dropped).
+ * @example canonicalJson({ b: 1, a: 2 }) // '{"a":2,"b":1}'
+ */
 export function canonicalJson(x: unknown): string {
   return JSON.stringify(x, (_k, v: unknown) =>
     v !== null && typeof v === 'object' && !Array.isArray(v)
