@@ -22,8 +22,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`polarcad: ${e.message}\n`);
       return e.exitCode;
     }
-    process.stderr.write(`polarcad: internal error: ${errorMessage(e)}\n${e instanceof Error ? (e.stack ?? '') : ''}\n`);
+    process.stderr.write(
+      `polarcad: internal error: ${errorMessage(e)}\n${e instanceof Error ? (e.stack ?? '') : ''}\n`,
+    );
     return 1;
   }
 }
-

@@ -6,7 +6,8 @@
 import cliProgress from 'cli-progress';
 
 export interface Progress {
-  update(done: number, total: number): void;
+  /** `detail`: a short text after the ETA (e.g. "2 running, 0 failed"). */
+  update(done: number, total: number, detail?: string): void;
   stop(): void;
 }
 
@@ -16,7 +17,7 @@ export function createProgress(label: string, stream: NodeJS.WriteStream = proce
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: `${label} [{bar}] {value}/{total} | {percentage}% | ETA {eta_formatted}`,
+      format: `${label} [{bar}] {value}/{total} | {percentage}% | ETA {eta_formatted}{detail}`,
       etaBuffer: 20,
       hideCursor: true,
       clearOnComplete: false,
@@ -25,13 +26,14 @@ export function createProgress(label: string, stream: NodeJS.WriteStream = proce
   );
   let started = false;
   return {
-    update(done, total) {
+    update(done, total, detail) {
+      const payload = { detail: detail === undefined ? '' : ` | ${detail}` };
       if (!started) {
-        bar.start(total, 0);
+        bar.start(total, 0, payload);
         started = true;
       }
       bar.setTotal(total);
-      bar.update(done);
+      bar.update(done, payload);
     },
     stop() {
       if (started) bar.stop();

@@ -16,6 +16,7 @@ import { runFile } from '../rundir/files.js';
 import { writeHistory, writePredictions } from '../rundir/tables.js';
 import type { Label } from '../domain/views.js';
 import { layoutOf } from '../domain/input-mode.js';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { FeatureCache } from '../engine/cache.js';
@@ -57,10 +58,9 @@ import {
   type TrainEvent,
 } from '../train/trainer.js';
 
-/** Options shared by the experiments. */
-export interface ExperimentCommon {
+/** The options of an experiment that decide its results (and the manifest they are computed from). */
+export interface ExperimentSettings {
   readonly manifest: string;
-  readonly out: string;
   readonly input: InputKind;
   /** Rotation augmentation: class-balanced training set of this many items. */
   readonly augment?: number;
@@ -71,12 +71,23 @@ export interface ExperimentCommon {
   readonly microBatch?: number;
   /** Input side override (default: the backbone table's). */
   readonly inputSize?: number;
+}
+
+/** Where the work of an experiment runs and how it reports (nothing here changes a result). */
+export interface ExperimentHooks {
   /** Feature cache folder; undefined: features are kept in memory only. */
   readonly cacheDir?: string;
   /** Progress: called with a line of text per stage end and per configuration. */
   readonly log?: (line: string) => void;
-  /** Progress bar hook (epochs done / total, label). */
-  readonly onProgress?: (label: string, done: number, total: number) => void;
+  /** Progress bar hook (epochs or jobs done / total, label, optional detail such as jobs running). */
+  readonly onProgress?: (label: string, done: number, total: number, detail?: string) => void;
+}
+
+/** Options shared by the experiments. */
+export interface ExperimentCommon extends ExperimentSettings, ExperimentHooks {
+  readonly out: string;
+  /** Who runs the configurations (default {@link runUnitsInProcess}; `--queue`: a job queue). */
+  readonly runner?: UnitRunner;
 }
 
 /** A trained configuration's record. */
@@ -93,11 +104,14 @@ interface Prepared {
   readonly inputSize: number;
 }
 
+/** Settings and hooks without the output folder: what loading data and training need. */
+type RunSettings = ExperimentSettings & ExperimentHooks;
+
 /** Load a backbone (seeded He init for random weights) and its feature setup. */
 async function prepareBackbone(
   name: string,
   weights: string,
-  c: ExperimentCommon,
+  c: RunSettings,
   cache: FeatureCache | undefined,
 ): Promise<Prepared> {
   const spec = getBackbone(name);
@@ -132,7 +146,7 @@ interface Cohort {
   readonly test: Example[];
 }
 
-async function loadCohort(c: ExperimentCommon): Promise<Cohort> {
+async function loadCohort(c: ExperimentSettings): Promise<Cohort> {
   const data = await loadExperimentData(c.manifest, c.input);
   const split = splitPatients(data.patients, c.seed);
   return {
@@ -144,14 +158,31 @@ async function loadCohort(c: ExperimentCommon): Promise<Cohort> {
   };
 }
 
+/**
+ * The checksum of an experiment's data: the manifest's bytes and, per patient, its label and the
+ * sha256 of the image files the input kind reads. Equal checksums: the same examples.
+ * @example cohortChecksum((await loadExperimentCohort(settings)).data) // '3fa1…'
+ */
+export function cohortChecksum(data: ExperimentData): string {
+  const h = createHash('sha256').update(`manifest:${data.manifest.sha256};input:${data.input};`);
+  for (const p of data.patients) h.update(`${p.id}:${p.label}:${p.example.key};`);
+  return h.digest('hex');
+}
+
 /** Describe the stages actually run, e.g. "warmup:10+finetune:3". */
 function epochsText(stages: readonly { name: string; epochsRun: number }[]): string {
   return stages.map((s) => `${s.name}:${s.epochsRun}`).join('+');
 }
 
+/** A trained configuration: its table row, history and the content of its run directory. */
+interface Trained extends ConfigurationResult {
+  readonly runDir: RunDirContent;
+}
+
 /**
  * Train one configuration (`model` = backbone + head, head seeded here) through `stages`, evaluate
- * it on the test part, write its run directory `runDir`, and restore the model's weights.
+ * it on the test part and restore the model's weights; the run directory `relDir` is described,
+ * not written (see {@link writeRunDir}).
  */
 async function trainAndEvaluate(
   name: string,
@@ -161,11 +192,10 @@ async function trainAndEvaluate(
   headLayers: number,
   stages: StageSpec[],
   cohort: Cohort,
-  c: ExperimentCommon,
-  runDir: string,
+  c: RunSettings,
   relDir: string,
   extraConfig: Record<string, unknown>,
-): Promise<ConfigurationResult> {
+): Promise<Trained> {
   const head = model.layers.slice(-headLayers);
   seededInit(head, new Rng(c.seed).fork(`head/${name}`), 'glorot');
   const total = stages.reduce((a, s) => a + s.epochs, 0);
@@ -211,7 +241,7 @@ async function trainAndEvaluate(
     precision: m.precision,
     f1: m.f1,
   };
-  await writeRunDir(runDir, {
+  const runDir: RunDirContent = {
     config: {
       name,
       description,
@@ -235,7 +265,7 @@ async function trainAndEvaluate(
     predictions: cohort.test.map((e, i) => ({ id: e.id, label: e.label, prob: probs[i] })),
     selected: res.stages.map((s) => ({ stage: s.name, epoch: s.bestEpoch })),
     title: `${name}: ${description}`,
-  });
+  };
   return {
     row: {
       name,
@@ -247,17 +277,19 @@ async function trainAndEvaluate(
       runDir: relDir,
     },
     history: res.history,
+    runDir,
   };
 }
 
-interface RunDirContent {
-  config: Record<string, unknown>;
-  history: readonly HistoryRow[];
-  stages: readonly unknown[];
-  metrics: Record<string, unknown>;
-  predictions: readonly { id: string; label: number; prob: number }[];
-  selected: readonly { stage: string; epoch: number }[];
-  title: string;
+/** What a configuration's run directory holds (config.json, history, predictions, metrics, curves). */
+export interface RunDirContent {
+  readonly config: Record<string, unknown>;
+  readonly history: readonly HistoryRow[];
+  readonly stages: readonly unknown[];
+  readonly metrics: Record<string, unknown>;
+  readonly predictions: readonly { id: string; label: number; prob: number }[];
+  readonly selected: readonly { stage: string; epoch: number }[];
+  readonly title: string;
 }
 
 async function writeRunDir(dir: string, r: RunDirContent): Promise<void> {
@@ -338,31 +370,12 @@ async function writeTable(
   await writeFileAtomic(join(dir, `${base}.md`), experimentMarkdown(rows, title, notes));
 }
 
-function cacheOf(c: ExperimentCommon): FeatureCache | undefined {
+function cacheOf(c: ExperimentHooks): FeatureCache | undefined {
   return c.cacheDir === undefined ? undefined : new FeatureCache({ dir: c.cacheDir });
 }
 
-function splitNote(cohort: Cohort, c: ExperimentCommon): string {
+function splitNote(cohort: Cohort, c: ExperimentSettings): string {
   return `seed ${String(c.seed)}; patients: ${cohort.split.train.length} train (${cohort.train.length} images${c.augment ? ` after rotation augmentation to ${c.augment}` : ''}), ${cohort.split.validation.length} validation (epoch selection), ${cohort.split.test.length} test (metrics)`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Strategies
-
-/** Options of {@link runStrategiesExperiment}. */
-export interface StrategiesOptions extends ExperimentCommon {
-  readonly backbone: string;
-  readonly strategies: readonly StrategyId[];
-  /** Layers frozen by strategy 3 (default 200). */
-  readonly freezeFirst?: number;
-}
-
-/** Result of an experiment. */
-export interface ExperimentResult {
-  readonly rows: readonly ExperimentRow[];
-  readonly tableCsv: string;
-  readonly tableMd: string;
-  readonly figures: readonly string[];
 }
 
 /** The fine-tuning depth of the two-stage method for `spec` (Table 2 depth, else the 1/3 rule). */
@@ -387,76 +400,278 @@ function toStageSpecs(plan: StrategyPlan): StageSpec[] {
   }));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Units: one configuration of an experiment, the same function in this process and on a worker
+
+/** One configuration of an experiment: plain data (a queued job carries it as it is). */
+export type ExperimentUnit =
+  | {
+      readonly experiment: 'strategies';
+      readonly backbone: string;
+      readonly strategy: StrategyId;
+      /** Layers frozen by strategy 3 (default 200). */
+      readonly freezeFirst?: number;
+    }
+  | {
+      readonly experiment: 'backbones';
+      readonly backbone: string;
+      readonly weights: 'imagenet' | 'none';
+    }
+  | {
+      readonly experiment: 'finetune-depth';
+      readonly backbone: string;
+      readonly weights: string;
+      /** Trainable top convolutional layers. */
+      readonly depth: number;
+      /** Training epochs before the epochs scale. */
+      readonly epochs: number;
+      readonly lrExponent?: number;
+    };
+
+/** What one configuration gives back: its row, history, run directory and notes for the table. */
+export interface UnitResult extends ConfigurationResult {
+  readonly runDir: RunDirContent;
+  /** Notes of this configuration for the table (e.g. a degenerate strategy). */
+  readonly notes: readonly string[];
+  /** The backbone weights' provenance. */
+  readonly weights: string;
+}
+
+/**
+ * The data and loaded backbones the configurations of one experiment share: loaded once per
+ * process (the in-process run, or a worker taking jobs of the same sweep one after another).
+ */
+export class ExperimentContext {
+  private readonly prepared = new Map<string, Prepared>();
+
+  private constructor(
+    readonly settings: RunSettings,
+    readonly cohort: Cohort,
+    private readonly cache: FeatureCache | undefined,
+  ) {}
+
+  /**
+   * Open the context of `settings` (loads the manifest; `cohort` when already loaded).
+   * @example const ctx = await ExperimentContext.open(settings); try { await runExperimentUnit(ctx, unit) } finally { await ctx.dispose() }
+   */
+  static async open(settings: RunSettings, cohort?: Cohort): Promise<ExperimentContext> {
+    return new ExperimentContext(settings, cohort ?? (await loadCohort(settings)), cacheOf(settings));
+  }
+
+  /** The backbone `name` with `weights`, loaded on first use; at most two are kept loaded. */
+  async backbone(name: string, weights: string): Promise<Prepared> {
+    const key = `${name}\n${weights}`;
+    const had = this.prepared.get(key);
+    if (had !== undefined) return had;
+    for (const [k, p] of this.prepared)
+      if (this.prepared.size >= 2) {
+        this.prepared.delete(k);
+        await disposePrepared(p);
+      }
+    const p = await prepareBackbone(name, weights, this.settings, this.cache);
+    this.prepared.set(key, p);
+    return p;
+  }
+
+  /** Release every loaded backbone. */
+  async dispose(): Promise<void> {
+    for (const p of this.prepared.values()) await disposePrepared(p);
+    this.prepared.clear();
+  }
+}
+
+async function disposePrepared(p: Prepared): Promise<void> {
+  await p.setup.dispose();
+  p.backbone.dispose();
+}
+
+/**
+ * Train and evaluate one configuration of an experiment: the unit of work of the in-process run
+ * and of a queue worker alike. Writes nothing; the caller writes the run directory.
+ * @example const r = await runExperimentUnit(ctx, { experiment: 'strategies', backbone: 'MobileNetV2', strategy: 'warmup' })
+ */
+export async function runExperimentUnit(ctx: ExperimentContext, unit: ExperimentUnit): Promise<UnitResult> {
+  const s = ctx.settings;
+  const spec = getBackbone(unit.backbone);
+  if (unit.experiment === 'finetune-depth') {
+    const p = await ctx.backbone(spec.name, unit.weights);
+    const n = unit.depth;
+    const d = convDepthToUnfreeze(p.backbone, n);
+    const a = unit.lrExponent ?? spec.lrExponent;
+    const stage: StageSpec = {
+      name: 'train',
+      epochs: scaled(unit.epochs, s.epochsScale),
+      lr: 10 ** -a,
+      unfreeze: d.k,
+      bnPolicy: 'follow',
+    };
+    const model = addApostolopoulosHead(p.backbone);
+    try {
+      const r = await trainAndEvaluate(
+        `conv-${n}`,
+        `top ${d.trainableConv} conv layers trainable (${d.k} layers)`,
+        p,
+        model,
+        APOSTOLOPOULOS_HEAD_LAYERS,
+        [stage],
+        ctx.cohort,
+        s,
+        `runs/conv-${n}`,
+        { trainableConvLayers: d.trainableConv, unfreeze: d.k, head: 'apostolopoulos' },
+      );
+      const notes =
+        d.trainableConv < n
+          ? [
+              `depth ${n}: ${spec.name} (include_top=False) has ${d.convLayers} convolutional layers; all ${d.trainableConv} trainable`,
+            ]
+          : [];
+      return { ...r, notes, weights: p.weights.description };
+    } finally {
+      for (const l of model.layers.slice(-APOSTOLOPOULOS_HEAD_LAYERS)) l.dispose();
+    }
+  }
+  const weightsKind =
+    unit.experiment === 'backbones' ? unit.weights : unit.strategy === 'scratch' ? 'none' : 'imagenet';
+  const p = await ctx.backbone(spec.name, weightsKind);
+  const depth = finetuneDepth(spec, p.backbone);
+  const plan = planStrategy(unit.experiment === 'strategies' ? unit.strategy : 'two-stage', {
+    backboneLayers: p.backbone.layers.length,
+    finetuneDepth: depth.k,
+    finetuneBnPolicy: depth.bnPolicy,
+    lrExponent: spec.lrExponent,
+    epochsScale: s.epochsScale,
+    ...(unit.experiment === 'strategies' ? { freezeFirst: unit.freezeFirst } : {}),
+  });
+  const model = addHaiHead(p.backbone);
+  try {
+    if (unit.experiment === 'backbones') {
+      const r = await trainAndEvaluate(
+        spec.name,
+        `${spec.name}, ${plan.title.toLowerCase()}, ${p.weights.source} weights`,
+        p,
+        model,
+        HAI_HEAD_LAYERS,
+        toStageSpecs(plan),
+        ctx.cohort,
+        s,
+        `runs/${spec.name}`,
+        { strategy: plan },
+      );
+      return {
+        ...r,
+        notes: [`${spec.name} weights: ${p.weights.description}`],
+        weights: p.weights.description,
+      };
+    }
+    const id = unit.strategy;
+    const r = await trainAndEvaluate(
+      `${plan.number}-${id}`,
+      plan.title,
+      p,
+      model,
+      HAI_HEAD_LAYERS,
+      toStageSpecs(plan),
+      ctx.cohort,
+      s,
+      `runs/${id}`,
+      { strategy: plan },
+    );
+    return {
+      ...r,
+      row: { ...r.row, note: plan.note ? 'degenerate, see notes' : undefined },
+      notes: plan.note ? [`strategy ${plan.number} (${id}): ${plan.note}`] : [],
+      weights: p.weights.description,
+    };
+  } finally {
+    for (const l of model.layers.slice(-HAI_HEAD_LAYERS)) l.dispose();
+  }
+}
+
+/** The configurations of one experiment, with its loaded data, handed to a {@link UnitRunner}. */
+export interface UnitBatch {
+  readonly common: ExperimentCommon;
+  readonly cohort: Cohort;
+  readonly units: readonly ExperimentUnit[];
+}
+
+/** Runs the configurations of an experiment and gives their results back in the units' order. */
+export type UnitRunner = (batch: UnitBatch) => Promise<UnitResult[]>;
+
+/**
+ * The embedded runner: every configuration in this process, one after another.
+ * @example const results = await runUnitsInProcess({ common, cohort, units })
+ */
+export const runUnitsInProcess: UnitRunner = async ({ common, cohort, units }) => {
+  const ctx = await ExperimentContext.open(common, cohort);
+  try {
+    const results: UnitResult[] = [];
+    for (const u of units) results.push(await runExperimentUnit(ctx, u));
+    return results;
+  } finally {
+    await ctx.dispose();
+  }
+};
+
+async function runUnits(
+  common: ExperimentCommon,
+  cohort: Cohort,
+  units: ExperimentUnit[],
+): Promise<UnitResult[]> {
+  const results = await (common.runner ?? runUnitsInProcess)({ common, cohort, units });
+  for (const r of results) await writeRunDir(join(common.out, r.row.runDir ?? r.row.name), r.runDir);
+  return results;
+}
+
+const unique = (xs: readonly string[]): string[] => [...new Set(xs)];
+
+// ---------------------------------------------------------------------------------------------
+// Strategies
+
+/** Options of {@link runStrategiesExperiment}. */
+export interface StrategiesOptions extends ExperimentCommon {
+  readonly backbone: string;
+  readonly strategies: readonly StrategyId[];
+  /** Layers frozen by strategy 3 (default 200). */
+  readonly freezeFirst?: number;
+}
+
+/** Result of an experiment. */
+export interface ExperimentResult {
+  readonly rows: readonly ExperimentRow[];
+  readonly tableCsv: string;
+  readonly tableMd: string;
+  readonly figures: readonly string[];
+}
+
 /** Hai et al.'s six strategies on one backbone (Table 4 and Figure 4). */
 export async function runStrategiesExperiment(o: StrategiesOptions): Promise<ExperimentResult> {
   const cohort = await loadCohort(o);
-  const cache = cacheOf(o);
   const spec = getBackbone(o.backbone);
-  const prepared = new Map<string, Prepared>();
-  const rows: ExperimentRow[] = [];
-  const results: ConfigurationResult[] = [];
-  const notes: string[] = [splitNote(cohort, o)];
-  try {
-    for (const id of o.strategies) {
-      const weightsKind = id === 'scratch' ? 'none' : 'imagenet';
-      let p = prepared.get(weightsKind);
-      if (p === undefined) {
-        p = await prepareBackbone(spec.name, weightsKind, o, cache);
-        prepared.set(weightsKind, p);
-      }
-      const depth = finetuneDepth(spec, p.backbone);
-      const plan = planStrategy(id, {
-        backboneLayers: p.backbone.layers.length,
-        finetuneDepth: depth.k,
-        finetuneBnPolicy: depth.bnPolicy,
-        lrExponent: spec.lrExponent,
-        epochsScale: o.epochsScale,
-        freezeFirst: o.freezeFirst,
-      });
-      if (plan.note) notes.push(`strategy ${plan.number} (${id}): ${plan.note}`);
-      const model = addHaiHead(p.backbone);
-      try {
-        const r = await trainAndEvaluate(
-          `${plan.number}-${id}`,
-          plan.title,
-          p,
-          model,
-          HAI_HEAD_LAYERS,
-          toStageSpecs(plan),
-          cohort,
-          o,
-          join(o.out, 'runs', id),
-          `runs/${id}`,
-          { strategy: plan },
-        );
-        const row = { ...r.row, note: plan.note ? 'degenerate, see notes' : undefined };
-        rows.push(row);
-        results.push({ row, history: r.history });
-      } finally {
-        for (const l of model.layers.slice(-HAI_HEAD_LAYERS)) l.dispose();
-      }
-    }
-    notes.push(`weights: ${[...prepared.values()].map((p) => p.weights.description).join('; ')}`);
-    await writeTable(
-      o.out,
-      'strategies',
-      rows,
-      `Training strategies, ${spec.name} (Hai et al. 2022, Table 4)`,
-      notes,
-    );
-    const figures = await writeCurves(
-      o.out,
-      'strategies-curves',
-      results,
-      `Training strategies, ${spec.name}`,
-    );
-    return { rows, tableCsv: join(o.out, 'strategies.csv'), tableMd: join(o.out, 'strategies.md'), figures };
-  } finally {
-    for (const p of prepared.values()) {
-      await p.setup.dispose();
-      p.backbone.dispose();
-    }
-  }
+  const results = await runUnits(
+    o,
+    cohort,
+    o.strategies.map((strategy) => ({
+      experiment: 'strategies' as const,
+      backbone: spec.name,
+      strategy,
+      ...(o.freezeFirst !== undefined ? { freezeFirst: o.freezeFirst } : {}),
+    })),
+  );
+  const rows = results.map((r) => r.row);
+  const notes = [
+    splitNote(cohort, o),
+    ...results.flatMap((r) => r.notes),
+    `weights: ${unique(results.map((r) => r.weights)).join('; ')}`,
+  ];
+  await writeTable(
+    o.out,
+    'strategies',
+    rows,
+    `Training strategies, ${spec.name} (Hai et al. 2022, Table 4)`,
+    notes,
+  );
+  const figures = await writeCurves(o.out, 'strategies-curves', results, `Training strategies, ${spec.name}`);
+  return { rows, tableCsv: join(o.out, 'strategies.csv'), tableMd: join(o.out, 'strategies.md'), figures };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -473,12 +688,9 @@ export interface BackbonesOptions extends ExperimentCommon {
 export async function runBackbonesExperiment(o: BackbonesOptions): Promise<ExperimentResult> {
   const specs = o.backbones.map((b) => getBackbone(b));
   const cohort = await loadCohort(o);
-  const cache = cacheOf(o);
-  const rows: ExperimentRow[] = [];
-  const results: ConfigurationResult[] = [];
-  const notes: string[] = [splitNote(cohort, o)];
+  const weights = o.weights ?? 'imagenet';
+  const plan: (ExperimentRow | ExperimentUnit)[] = [];
   for (const spec of specs) {
-    const weights = o.weights ?? 'imagenet';
     if (weights === 'imagenet') {
       const avail = await weightsAvailability(
         spec.name,
@@ -486,7 +698,7 @@ export async function runBackbonesExperiment(o: BackbonesOptions): Promise<Exper
       );
       if (avail.source === 'unavailable') {
         o.log?.(`${spec.name}: skipped, ${avail.description}`);
-        rows.push({
+        plan.push({
           name: spec.name,
           description: `${spec.name}, two-stage`,
           note: `skipped: no ImageNet weights (${avail.description})`,
@@ -494,38 +706,13 @@ export async function runBackbonesExperiment(o: BackbonesOptions): Promise<Exper
         continue;
       }
     }
-    const p = await prepareBackbone(spec.name, weights, o, cache);
-    const model = addHaiHead(p.backbone);
-    try {
-      const depth = finetuneDepth(spec, p.backbone);
-      const plan = planStrategy('two-stage', {
-        backboneLayers: p.backbone.layers.length,
-        finetuneDepth: depth.k,
-        finetuneBnPolicy: depth.bnPolicy,
-        lrExponent: spec.lrExponent,
-        epochsScale: o.epochsScale,
-      });
-      const r = await trainAndEvaluate(
-        spec.name,
-        `${spec.name}, ${plan.title.toLowerCase()}, ${p.weights.source} weights`,
-        p,
-        model,
-        HAI_HEAD_LAYERS,
-        toStageSpecs(plan),
-        cohort,
-        o,
-        join(o.out, 'runs', spec.name),
-        `runs/${spec.name}`,
-        { strategy: plan },
-      );
-      rows.push(r.row);
-      results.push(r);
-      notes.push(`${spec.name} weights: ${p.weights.description}`);
-    } finally {
-      await p.setup.dispose();
-      model.dispose();
-    }
+    plan.push({ experiment: 'backbones', backbone: spec.name, weights });
   }
+  const isUnit = (x: ExperimentRow | ExperimentUnit): x is ExperimentUnit => 'experiment' in x;
+  const results = await runUnits(o, cohort, plan.filter(isUnit));
+  let next = 0;
+  const rows = plan.map((x) => (isUnit(x) ? results[next++].row : x));
+  const notes = [splitNote(cohort, o), ...results.flatMap((r) => r.notes)];
   await writeTable(
     o.out,
     'backbones',
@@ -585,64 +772,47 @@ export async function runFinetuneDepthExperiment(o: FinetuneDepthOptions): Promi
   const spec = getBackbone(name);
   const weights = o.weights ?? 'imagenet';
   const cohort = await loadCohort(o);
-  const p = await prepareBackbone(spec.name, weights, o, cacheOf(o));
-  const model = addApostolopoulosHead(p.backbone);
-  const rows: ExperimentRow[] = [];
-  const results: ConfigurationResult[] = [];
+  for (const n of o.depths)
+    if (!Number.isInteger(n) || n < 0)
+      throw new InputError(`--depths: each depth must be a whole number >= 0, got ${n}`);
+  const results = await runUnits(
+    o,
+    cohort,
+    o.depths.map((depth) => ({
+      experiment: 'finetune-depth' as const,
+      backbone: spec.name,
+      weights,
+      depth,
+      epochs: o.epochs ?? 100,
+      ...(o.lrExponent !== undefined ? { lrExponent: o.lrExponent } : {}),
+    })),
+  );
+  const rows = results.map((r) => r.row);
   const notes: string[] = [
     splitNote(cohort, o),
-    `weights: ${p.weights.description}`,
+    `weights: ${unique(results.map((r) => r.weights)).join('; ')}`,
     'head: global max pooling, Dense(500, ReLU), Dropout(0.5), Dense(250, ReLU), Dropout(0.5), Dense(2, softmax) (Apostolopoulos et al. 2020)',
+    ...results.flatMap((r) => r.notes),
   ];
-  const a = o.lrExponent ?? spec.lrExponent;
-  const epochs = scaled(o.epochs ?? 100, o.epochsScale);
-  try {
-    for (const n of o.depths) {
-      const d = convDepthToUnfreeze(p.backbone, n);
-      if (d.trainableConv < n)
-        notes.push(
-          `depth ${n}: ${spec.name} (include_top=False) has ${d.convLayers} convolutional layers; all ${d.trainableConv} trainable`,
-        );
-      const stage: StageSpec = { name: 'train', epochs, lr: 10 ** -a, unfreeze: d.k, bnPolicy: 'follow' };
-      const r = await trainAndEvaluate(
-        `conv-${n}`,
-        `top ${d.trainableConv} conv layers trainable (${d.k} layers)`,
-        p,
-        model,
-        APOSTOLOPOULOS_HEAD_LAYERS,
-        [stage],
-        cohort,
-        o,
-        join(o.out, 'runs', `conv-${n}`),
-        `runs/conv-${n}`,
-        { trainableConvLayers: d.trainableConv, unfreeze: d.k, head: 'apostolopoulos' },
-      );
-      rows.push(r.row);
-      results.push(r);
-    }
-    await writeTable(
-      o.out,
-      'finetune-depth',
-      rows,
-      `Trainable top convolutional layers, ${spec.name} (Apostolopoulos et al. 2020)`,
-      notes,
-    );
-    const figures = await writeCurves(
-      o.out,
-      'finetune-depth-curves',
-      results,
-      `Trainable convolutional layers, ${spec.name}`,
-    );
-    return {
-      rows,
-      tableCsv: join(o.out, 'finetune-depth.csv'),
-      tableMd: join(o.out, 'finetune-depth.md'),
-      figures,
-    };
-  } finally {
-    await p.setup.dispose();
-    model.dispose();
-  }
+  await writeTable(
+    o.out,
+    'finetune-depth',
+    rows,
+    `Trainable top convolutional layers, ${spec.name} (Apostolopoulos et al. 2020)`,
+    notes,
+  );
+  const figures = await writeCurves(
+    o.out,
+    'finetune-depth-curves',
+    results,
+    `Trainable convolutional layers, ${spec.name}`,
+  );
+  return {
+    rows,
+    tableCsv: join(o.out, 'finetune-depth.csv'),
+    tableMd: join(o.out, 'finetune-depth.md'),
+    figures,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

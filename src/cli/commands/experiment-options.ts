@@ -91,19 +91,19 @@ export function parseCommon(manifest: string, o: CommonCli): ExperimentCommon {
 
 /** One progress bar per label (configuration/stage), with ETA; a no-op off a terminal. */
 export function progressHook(): {
-  update: (label: string, done: number, total: number) => void;
+  update: (label: string, done: number, total: number, detail?: string) => void;
   stop: () => void;
 } {
   let label = '';
   let bar: Progress | null = null;
   return {
-    update(l, done, total) {
+    update(l, done, total, detail) {
       if (l !== label || bar === null) {
         bar?.stop();
         label = l;
         bar = createProgress(l);
       }
-      bar.update(done, total);
+      bar.update(done, total, detail);
     },
     stop() {
       bar?.stop();

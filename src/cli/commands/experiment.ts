@@ -20,20 +20,28 @@ import { writeDirAtomic } from '../../util/atomic.js';
 import { claimOutputDir } from '../../util/output.js';
 import { writeReport } from '../../report/html.js';
 import { InputError, errorMessage } from '../../util/errors.js';
+import { queueRunner } from '../../workflows/queue/index.js';
+import { parseQueueCli, withQueueOptions, type QueueCli } from '../options/queue.js';
 import { commonExperimentOptions, parseCommon, progressHook, type CommonCli } from './experiment-options.js';
 
 /** Run `fn` into a temporary sibling of `common.out`, renamed into place when it succeeds. */
 async function atomically(
   common: ExperimentCommon,
-  force: boolean | undefined,
+  o: CommonCli & QueueCli,
   fn: (c: ExperimentCommon) => Promise<ExperimentResult>,
 ): Promise<ExperimentResult> {
-  await claimOutputDir(common.out, 'experiment', { inputs: [common.manifest], force });
+  const queue = parseQueueCli(o);
+  await claimOutputDir(common.out, 'experiment', { inputs: [common.manifest], force: o.force });
   await initBackend('wasm');
   const progress = progressHook();
   try {
     const r = await writeDirAtomic(common.out, 'experiment', (tmp) =>
-      fn({ ...common, out: tmp, onProgress: progress.update }),
+      fn({
+        ...common,
+        out: tmp,
+        onProgress: progress.update,
+        ...(queue !== undefined ? { runner: queueRunner(queue) } : {}),
+      }),
     );
     progress.stop();
     process.stdout.write(`wrote ${common.out}/ (${r.rows.length} rows)\n`);
@@ -63,10 +71,10 @@ export function registerExperiment(program: Command): void {
       'all',
     )
     .option('--freeze-first <n>', 'layers frozen by strategy 3', '200');
-  commonExperimentOptions(strategies).action(
+  withQueueOptions(commonExperimentOptions(strategies)).action(
     async (
       manifest: string,
-      o: CommonCli & { backbone: string; strategies: string; freezeFirst: string },
+      o: CommonCli & QueueCli & { backbone: string; strategies: string; freezeFirst: string },
     ) => {
       const common = parseCommon(manifest, o);
       const ids = parseStrategies(o.strategies);
@@ -77,7 +85,7 @@ export function registerExperiment(program: Command): void {
           hash: false,
           ...(common.inputSize ? { inputSize: common.inputSize } : {}),
         });
-      await atomically(common, o.force, (c) =>
+      await atomically(common, o, (c) =>
         runStrategiesExperiment({
           ...c,
           backbone: o.backbone,
@@ -96,8 +104,8 @@ export function registerExperiment(program: Command): void {
     .argument('<manifest>', 'manifest.csv')
     .requiredOption('--backbones <list>', 'comma-separated backbone names')
     .option('--weights <spec>', 'imagenet (skip absent) | none (random init for all)', 'imagenet');
-  commonExperimentOptions(backbones).action(
-    async (manifest: string, o: CommonCli & { backbones: string; weights: string }) => {
+  withQueueOptions(commonExperimentOptions(backbones)).action(
+    async (manifest: string, o: CommonCli & QueueCli & { backbones: string; weights: string }) => {
       const common = parseCommon(manifest, o);
       const names = o.backbones
         .split(',')
@@ -106,7 +114,7 @@ export function registerExperiment(program: Command): void {
       if (names.length === 0) throw new InputError('--backbones: no backbone given');
       if (o.weights !== 'imagenet' && o.weights !== 'none')
         throw new InputError(`--weights: must be imagenet or none, got "${o.weights}"`);
-      await atomically(common, o.force, (c) =>
+      await atomically(common, o, (c) =>
         runBackbonesExperiment({ ...c, backbones: names, weights: o.weights as 'imagenet' | 'none' }),
       );
     },
@@ -131,16 +139,17 @@ export function registerExperiment(program: Command): void {
     )
     .option('--epochs <n>', 'training epochs per depth (before --epochs-scale)', '100')
     .option('--lr-exponent <a>', "learning rate 10^-a (default: the backbone table's a)");
-  commonExperimentOptions(depth, 'tile2x2').action(
+  withQueueOptions(commonExperimentOptions(depth, 'tile2x2')).action(
     async (
       manifest: string,
-      o: CommonCli & {
-        depths: string;
-        backbone: string;
-        weights: string;
-        epochs: string;
-        lrExponent?: string;
-      },
+      o: CommonCli &
+        QueueCli & {
+          depths: string;
+          backbone: string;
+          weights: string;
+          epochs: string;
+          lrExponent?: string;
+        },
     ) => {
       const common = parseCommon(manifest, o);
       const depths = o.depths.split(',').map((s) => s.trim());
@@ -156,7 +165,7 @@ export function registerExperiment(program: Command): void {
         hash: false,
         ...(common.inputSize ? { inputSize: common.inputSize } : {}),
       });
-      await atomically(common, o.force, (c) =>
+      await atomically(common, o, (c) =>
         runFinetuneDepthExperiment({
           ...c,
           depths: depths.map(Number),

@@ -16,6 +16,7 @@ import { registerServe } from './serve.js';
 import { registerSynth } from './synth.js';
 import { registerTrain } from './train.js';
 import { registerTune } from './tune.js';
+import { registerWorker } from './worker.js';
 
 /** Every sub-command registers itself on the program. Add one import and one entry per command. */
 export type RegisterCommand = (program: Command) => void;
@@ -38,4 +39,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerDemo,
   registerCv,
   registerCache,
+  registerWorker,
 ];

@@ -1,0 +1,45 @@
+/**
+ * `--queue` for the experiments: a {@link UnitRunner} that sends the configurations to the queue
+ * as jobs and hands their results back to the experiment, which then writes exactly what the
+ * in-process run writes.
+ */
+import type { UnitResult, UnitRunner } from '../experiment.js';
+import { decodeResult } from './codec.js';
+import type { QueueUrl } from './connection.js';
+import { EXPERIMENT_JOB, planExperimentJobs } from './experiment-jobs.js';
+import { runSweep } from './sweep.js';
+
+/** Options of {@link queueRunner}. */
+export interface QueueRunnerOptions {
+  readonly url: QueueUrl;
+  /** The shared folder as this machine mounts it (the manifest must be inside it). */
+  readonly sharedDir?: string;
+  readonly queueName?: string;
+  readonly attempts?: number;
+}
+
+/**
+ * The runner of `--queue URL`: the command becomes the coordinator of the sweep.
+ * @example await runStrategiesExperiment({ ...common, runner: queueRunner({ url: parseQueueUrl('redis://127.0.0.1:6379/0') }) })
+ */
+export function queueRunner(o: QueueRunnerOptions): UnitRunner {
+  return async ({ common, cohort, units }) => {
+    const jobs = planExperimentJobs(common, cohort, units, o.sharedDir);
+    const texts = await runSweep(EXPERIMENT_JOB, jobs, {
+      url: o.url,
+      ...(o.queueName !== undefined ? { queueName: o.queueName } : {}),
+      ...(o.attempts !== undefined ? { attempts: o.attempts } : {}),
+      ...(common.log ? { log: common.log } : {}),
+      onProgress: (p) =>
+        common.onProgress?.('sweep', p.done, p.total, `${p.running} running, ${p.failed} failed`),
+    });
+    // paths in the run directories are this machine's, as in the in-process run
+    return texts.map((t) => {
+      const r = decodeResult<UnitResult>(t);
+      return {
+        ...r,
+        runDir: { ...r.runDir, config: { ...r.runDir.config, manifest: cohort.data.manifest.path } },
+      };
+    });
+  };
+}
