@@ -13,7 +13,7 @@ import type { RgbImage } from '../src/domain/image.js';
 import { VIEWS, type Label, type View } from '../src/domain/views.js';
 import { ece } from '../src/evaluate/calibration.js';
 import { metricsWithIntervals } from '../src/evaluate/intervals.js';
-import { loadManifest } from '../src/ingest/manifest.js';
+import { clinicalOfRow, loadManifest } from '../src/ingest/manifest.js';
 import { readImage } from '../src/ingest/readers.js';
 import { stratifiedHoldout } from '../src/ingest/splits.js';
 import type { LabelledCrops } from '../src/models/linear/polar-model.js';
@@ -155,7 +155,7 @@ export interface LoadedCohort {
   readonly colormap: Colormap;
 }
 
-/** Read every crop of a prepared manifest and recognise its colour map over all crops. */
+/** Read every crop (and the clinical columns) of a prepared manifest and recognise its colour map over all crops. */
 export async function loadCohort(manifest: string): Promise<LoadedCohort> {
   const m = await loadManifest(manifest, { requireLabels: true });
   const rec = new ColormapRecogniser({});
@@ -168,7 +168,7 @@ export async function loadCohort(manifest: string): Promise<LoadedCohort> {
       crops[v] = await readImage(p);
       rec.add(crops[v]);
     }
-    patients.push({ id: r.patientId, label: r.label as Label, crops });
+    patients.push({ id: r.patientId, label: r.label as Label, crops, clinical: clinicalOfRow(r) });
   }
   return { patients, colormap: rec.result().colormap };
 }

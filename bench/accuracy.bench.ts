@@ -6,13 +6,20 @@
  * bench/results/accuracy.md (pasted into docs/accuracy.md) and the figures to accuracy.json.
  *
  * Data are generated once under $POLARCAD_SUITE_DIR (default ~/.cache/polarcad/accuracy-suite).
- * POLARCAD_SUITE=c1,c2 runs some cohorts only (replacing their entries of the previous results); POLARCAD_SUITE_OLD=0 skips the two-stage network.
+ * POLARCAD_SUITE=c1,c2 runs some cohorts only (replacing their entries of the previous results); POLARCAD_SUITE_OLD=0 skips the two-stage network (=c5,c6: runs it on those cohorts only; elsewhere its previous figures are kept);
+ * POLARCAD_SUITE_VARIANTS=0 skips the variants of the default (backbone ensemble, clinical variables).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fitPolarModel, LINEAR_RECIPES, PolarModelPredictor } from '../src/models/linear/polar-model.js';
+import {
+  fitPolarModel,
+  LINEAR_RECIPES,
+  PolarModelPredictor,
+  type FitPolarOptions,
+  type LinearRecipe,
+} from '../src/models/linear/polar-model.js';
 import { initBackend } from '../src/engine/backend.js';
 import { VIEWS } from '../src/domain/views.js';
 import {
@@ -27,6 +34,15 @@ import {
 } from './accuracy-lib.js';
 
 const OLD = 'cnn (two-stage, stress AC: old default)';
+
+/** Variants of the default recipe measured beside it: a backbone ensemble and clinical variables. */
+const VARIANTS: readonly { readonly name: string; readonly options: Partial<FitPolarOptions> }[] = [
+  {
+    name: 'hybrid, MobileNetV2+InceptionV3 ensemble',
+    options: { backbones: ['MobileNetV2', 'InceptionV3'] },
+  },
+  { name: 'hybrid + clinical (age, sex)', options: { clinical: ['age', 'sex'] } },
+];
 
 async function oldDefault(
   name: string,
@@ -69,8 +85,15 @@ export async function run(): Promise<Record<string, unknown>> {
   await mkdir(dataDir, { recursive: true });
   const only = process.env['POLARCAD_SUITE']?.split(',');
   // a run of some cohorts replaces only their entries of the previous results
-  const previous = await readFile(fileURLToPath(new URL('./results/accuracy.json', import.meta.url)), 'utf8')
-    .then((t) => (JSON.parse(t) as { figures?: { results?: Record<string, Record<string, RecipeFigures>> } }).figures?.results ?? {})
+  const previous: Record<string, Record<string, RecipeFigures>> = await readFile(
+    fileURLToPath(new URL('./results/accuracy.json', import.meta.url)),
+    'utf8',
+  )
+    .then(
+      (t) =>
+        (JSON.parse(t) as { figures?: { results?: Record<string, Record<string, RecipeFigures>> } }).figures
+          ?.results ?? {},
+    )
     .catch(() => ({}));
   const results: Record<string, Record<string, RecipeFigures>> = only === undefined ? {} : { ...previous };
   for (const c of SUITE.filter((s) => only === undefined || only.includes(s.name))) {
@@ -80,30 +103,53 @@ export async function run(): Promise<Record<string, unknown>> {
     const test = await loadCohort(testManifest);
     const fit = trainingPart(train.patients);
     results[c.name] = {};
-    for (const recipe of LINEAR_RECIPES) {
+    const fitted = async (recipe: LinearRecipe, extra: Partial<FitPolarOptions>): Promise<RecipeFigures> => {
       const t0 = performance.now();
       const { model } = await fitPolarModel(fit, {
         recipe,
         views: [...VIEWS],
         colormap: train.colormap,
         seed: 1,
+        ...extra,
       });
       const predictor = await PolarModelPredictor.open(model);
-      const probs = (await predictor.predict(test.patients.map((p) => p.crops))).map((p) => p.probability);
+      const probs = (
+        await predictor.predict(
+          test.patients.map((p) => p.crops),
+          test.patients.map((p) => p.clinical),
+        )
+      ).map((p) => p.probability);
       await predictor.dispose();
-      results[c.name][recipe] = figures(
+      return figures(
         test.patients.map((p) => p.label),
         probs,
         (performance.now() - t0) / 1000,
       );
-      process.stderr.write(`${c.name} ${recipe}: ${JSON.stringify(results[c.name][recipe])}\n`);
+    };
+    const runs: [string, LinearRecipe, Partial<FitPolarOptions>][] = [
+      ...LINEAR_RECIPES.map((r): [string, LinearRecipe, Partial<FitPolarOptions>] => [r, r, {}]),
+      ...(process.env['POLARCAD_SUITE_VARIANTS'] === '0'
+        ? []
+        : VARIANTS.map((v): [string, LinearRecipe, Partial<FitPolarOptions>] => [
+            v.name,
+            'hybrid',
+            v.options,
+          ])),
+    ];
+    for (const [name, recipe, extra] of runs) {
+      results[c.name][name] = await fitted(recipe, extra);
+      process.stderr.write(`${c.name} ${name}: ${JSON.stringify(results[c.name][name])}\n`);
     }
-    if (process.env['POLARCAD_SUITE_OLD'] !== '0') {
+    const oldOnly = process.env['POLARCAD_SUITE_OLD'];
+    const previousOld = (previous[c.name] as Record<string, RecipeFigures> | undefined)?.[OLD];
+    if (oldOnly === '0' || (oldOnly !== undefined && !oldOnly.split(',').includes(c.name))) {
+      if (previousOld !== undefined) results[c.name][OLD] = previousOld;
+    } else {
       results[c.name][OLD] = await oldDefault(c.name, trainManifest, testManifest, dataDir);
       process.stderr.write(`${c.name} old: ${JSON.stringify(results[c.name][OLD])}\n`);
     }
   }
-  const table = markdownTable(results, [...LINEAR_RECIPES, OLD]);
+  const table = markdownTable(results, [...LINEAR_RECIPES, ...VARIANTS.map((v) => v.name), OLD]);
   await writeFile(fileURLToPath(new URL('./results/accuracy.md', import.meta.url)), `${table}\n`);
   return { suite: SUITE, testPatients: 400, results, table };
 }

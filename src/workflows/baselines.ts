@@ -64,6 +64,22 @@ export interface PairedComparison {
   readonly mcnemarP: number;
 }
 
+const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+
+/**
+ * One paired comparison in words, with a plain verdict at the 5% level.
+ * @example formatComparison(c) // 'vs pixel-logistic: AUC difference 0.031 (DeLong p 0.012), ...; better in AUC'
+ */
+export function formatComparison(c: PairedComparison): string {
+  const verdict =
+    c.delongP < 0.05
+      ? c.aucDifference > 0
+        ? 'better in AUC'
+        : 'WORSE in AUC'
+      : 'no significant AUC difference';
+  return `vs ${c.baseline}: AUC difference ${f3(c.aucDifference)} (DeLong p ${f3(c.delongP)}), accuracy difference ${f3(c.accuracyDifference)} (McNemar p ${f3(c.mcnemarP)}): ${verdict}`;
+}
+
 /** Rows (model first, then each baseline) with intervals, and the paired tests model vs baseline. */
 export function compareWithBaselines(
   labels: readonly Label[],

@@ -2,12 +2,16 @@
  * `polarcad demo`: the whole story offline, on the embedded default weights (no download):
  *   1. generate a synthetic cohort like Hai et al.'s (2022): 218 patients, 51% CAD (src/synth);
  *   2. prepare it: find, crop and clean every polar map (src/ingest/prepare.ts);
- *   3. train MobileNetV2 with warm-up then fine-tuning on the stress AC maps, epochs chosen on a
- *      validation part, evaluated once on the stratified held-out 20% (src/workflows/train.ts);
+ *   3. train polarcad's default model (`hybrid`: every view through the frozen MobileNetV2, segment
+ *      pooling, cross-validated ridge heads stacked with the segment uptakes) and, on exactly the
+ *      same patients, the network alone (`cnn-segments`) and both simple baselines (segment and
+ *      pixel logistic regression), with paired DeLong/McNemar tests, evaluated once on the
+ *      stratified held-out 20% (src/workflows/train-linear.ts);
  *   4. score the semi-quantitative baseline on the SAME held-out patients (same seed and split
  *      function; checked), normal database fitted on the training part's normals
  *      (src/evaluate/score-run.ts);
- *   5. optionally Grad-CAM heatmaps of test patients (src/report/heatmaps.ts);
+ *   5. optionally heatmaps of test patients: the model's exact evidence per view and segment
+ *      (src/report/heatmaps.ts);
  *   6. write demo.json and the report (src/report/html.ts) and return the summary table.
  * Each step reports progress through `onStep` / `onProgress`.
  */
@@ -21,32 +25,28 @@ import { getColormap } from '../polarmap/colormaps.js';
 import { loadReportData } from '../report/data.js';
 import { writeReport } from '../report/html.js';
 import { synthesizeToDir } from '../synth/synthesize.js';
-import { runTraining } from './train.js';
-import type { TrainEvent } from '../train/trainer.js';
-import { InputError, errorMessage } from '../util/errors.js';
+import { trainLinear } from './train-linear.js';
+import { BASELINE_RECIPES, formatComparison } from './baselines.js';
+import { errorMessage } from '../util/errors.js';
+import type { PolarModel } from '../models/linear/polar-model.js';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
   readonly out: string;
-  /** small and fast (tests, a first look): 40 patients, 4 + 2 epochs, 200 bootstrap resamples */
+  /** small and fast (tests, a first look): 40 patients, 200 bootstrap resamples */
   readonly quick?: boolean;
   /** allow an existing empty folder as `out` */
   readonly force?: boolean;
   readonly patients?: number;
   readonly seed?: number;
-  readonly warmupEpochs?: number;
-  readonly finetuneEpochs?: number;
-  /** 'imagenet' (default: the Keras cache, else the embedded default) or 'none' */
+  /** 'imagenet' (default: the Keras cache, else the embedded default) or a weights file */
   readonly weights?: string;
-  /** input side override (only with weights 'none'; tests) */
-  readonly inputSize?: number;
   /** feature cache folder (default OUT/.cache) */
   readonly cacheDir?: string;
   /** make Grad-CAM heatmaps for the report (default true) */
   readonly heatmaps?: boolean;
   readonly onStep?: (step: number, total: number, text: string) => void;
   readonly onProgress?: (label: string, done: number, total: number) => void;
-  readonly onTrainEvent?: (e: TrainEvent) => void;
   readonly onWarning?: (message: string) => void;
 }
 
@@ -71,8 +71,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const quick = opts.quick === true;
   const patients = opts.patients ?? (quick ? 40 : 218);
   const seed = opts.seed ?? 1;
-  const warmupEpochs = opts.warmupEpochs ?? (quick ? 4 : 100);
-  const finetuneEpochs = opts.finetuneEpochs ?? (quick ? 2 : 30);
   const resamples = quick ? 200 : 2000;
   const step = opts.onStep ?? (() => undefined);
   const seconds: Record<string, number> = {};
@@ -123,26 +121,23 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   step(
     3,
     STEPS,
-    `train: MobileNetV2, warm-up ${warmupEpochs} epochs then fine-tune ${finetuneEpochs} epochs, held-out 20% for testing`,
+    'train: the default model (every view, MobileNetV2 segment features stacked with segment uptakes) beside the network alone and both baselines, held-out 20% for testing',
   );
   const train = await timed('train', () =>
-    runTraining(
+    trainLinear(
       {
         manifest,
-        backbone: 'MobileNetV2',
         out: join(out, 'train'),
+        recipe: 'hybrid',
+        compareWith: ['cnn-segments', ...BASELINE_RECIPES],
         weights: opts.weights ?? 'imagenet',
-        warmupEpochs,
-        finetuneEpochs,
         seed,
+        testFraction: 0.2,
         cacheDir: opts.cacheDir ?? join(out, '.cache'),
-        ...(opts.inputSize !== undefined ? { inputSize: opts.inputSize } : {}),
-        ...(quick ? { batchSize: 8 } : {}),
       },
-      { onEvent: opts.onTrainEvent, onWarning: opts.onWarning },
+      { onProgress: opts.onProgress, onWarning: opts.onWarning },
     ),
   );
-  if (train.interrupted) throw new InputError('demo: training was interrupted');
 
   step(
     4,
@@ -161,7 +156,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     }),
   );
   const cfg = JSON.parse(await readFile(join(out, 'train', 'config.json'), 'utf8')) as {
-    resolved: { split: { test: string[] }; weights: { description: string } };
+    resolved: { split: { test: string[] } };
   };
   const trainTest = [...cfg.resolved.split.test].sort();
   const scoreTest = score.patients
@@ -174,13 +169,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       'demo: the network and the semi-quantitative baseline were evaluated on different patients',
     );
 
-  step(5, STEPS, 'heatmaps: Grad-CAM of test patients (true/false positives/negatives)');
+  step(5, STEPS, "heatmaps: the model's evidence on test patients (true/false positives/negatives)");
   let heatmapNote = 'heatmaps: skipped';
   if (opts.heatmaps !== false) {
     try {
       const { writeRunHeatmaps } = await import('../report/heatmaps.js');
       const n = await timed('heatmaps', () => writeRunHeatmaps(join(out, 'train'), { perOutcome: 2 }));
-      heatmapNote = `heatmaps: ${n} Grad-CAM overlays`;
+      heatmapNote = `heatmaps: ${n} evidence overlays`;
     } catch (e) {
       heatmapNote = `heatmaps: not available (${errorMessage(e)})`;
       opts.onWarning?.(`demo: ${heatmapNote}`);
@@ -191,8 +186,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   seconds.total = (performance.now() - t00) / 1000;
   const facts: Record<string, string> = {
     Cohort: `${cohort.patients} synthetic patients, ${cohort.cad} CAD (${((100 * cohort.cad) / cohort.patients).toFixed(0)}%), seed ${seed}`,
-    Network: `MobileNetV2, stress AC polar map, warm-up ${warmupEpochs} + fine-tune ${finetuneEpochs} epochs (kept epochs chosen on validation)`,
-    Weights: cfg.resolved.weights.description,
+    Model: `hybrid (the default): ${train.model.views.join(', ')} maps; MobileNetV2 features pooled over the 17 segments, stacked with the segment uptakes; every choice by 5-fold cross-validation on the training patients`,
+    'Compared with':
+      'the network alone (cnn-segments), segment-logistic and pixel-logistic, fitted on the same patients, with paired DeLong/McNemar tests; the semi-quantitative rules',
+    Weights: weightsNote(train.model),
     'Evaluated on': `the stratified held-out 20% (${trainTest.length} patients)${sameSplit ? '; network and semi-quantitative rows on the same patients' : ' (WARNING: the score used different patients)'}`,
     'Time (s)': Object.entries(seconds)
       .map(([k, v]) => `${k} ${v.toFixed(0)}`)
@@ -204,6 +201,20 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   );
   const rep = await writeReport(out, { title: 'polarcad demo: CAD from synthetic SPECT polar maps' });
   const data = await loadReportData(out);
-  const rows = [...data.networks.map((n) => n.row), ...data.semiquant];
-  return { out, report: rep.html, rows, table: formatMetricsTable(rows), seconds };
+  const rows = [...train.rows, ...data.semiquant];
+  const table = [
+    formatMetricsTable(rows),
+    '',
+    `paired tests of ${train.rows[0].name} on the same ${trainTest.length} test patients:`,
+    ...train.comparisons.map((c) => `  ${formatComparison(c)}`),
+  ].join('\n');
+  return { out, report: rep.html, rows, table, seconds };
+}
+
+/** What the model's network members were initialised with, in words (the weights note of the report). */
+function weightsNote(model: PolarModel): string {
+  const notes = model.members.flatMap((m) =>
+    m.features.kind === 'cnn-segments' ? [`${m.features.backbone}: ${m.features.weightsDescription}`] : [],
+  );
+  return notes.length > 0 ? [...new Set(notes)].join('; ') : 'no network member';
 }

@@ -16,7 +16,13 @@ import { stringify } from '../util/csv.js';
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, type Label, type View } from '../domain/views.js';
 import { ece } from '../evaluate/calibration.js';
-import { compareWithBaselines, fitBaselines, type PairedComparison } from './baselines.js';
+import {
+  BASELINE_RECIPES,
+  compareWithBaselines,
+  fitBaselines,
+  formatComparison,
+  type PairedComparison,
+} from './baselines.js';
 import type { MetricsRow } from '../evaluate/metrics-row.js';
 import { clinicalOfRow, loadManifest, type StudyRow } from '../ingest/manifest.js';
 import { readImage } from '../ingest/readers.js';
@@ -56,6 +62,8 @@ export interface TrainLinearOptions {
   readonly testManifest?: string;
   readonly testFraction?: number;
   readonly cacheDir?: string;
+  /** recipes fitted on the same patients and shown beside the model with paired tests (default: the two baselines) */
+  readonly compareWith?: readonly LinearRecipe[];
 }
 
 /** Progress and warnings for the CLI. */
@@ -70,6 +78,8 @@ export interface TrainLinearResult {
   readonly rows: MetricsRow[];
   readonly comparisons: PairedComparison[];
   readonly summary: string;
+  /** the saved model (its members record the backbone weights used) */
+  readonly model: PolarModel;
 }
 
 interface Cohort {
@@ -231,10 +241,7 @@ function summaryText(s: {
       '',
       `test (95% CI)              accuracy                AUC`,
       ...s.rows.map((r) => `${r.name.padEnd(26)} ${iv(r.accuracy).padEnd(23)} ${iv(r.auc)}`),
-      ...s.comparisons.map(
-        (c) =>
-          `vs ${c.baseline}: AUC difference ${f3(c.aucDifference)} (DeLong p ${f3(c.delongP)}), accuracy difference ${f3(c.accuracyDifference)} (McNemar p ${f3(c.mcnemarP)})`,
-      ),
+      ...s.comparisons.map(formatComparison),
       `expected calibration error (10 bins): ${f3(s.eceValue)}`,
       `total ${s.seconds.toFixed(1)} s`,
     ].join('\n') + '\n'
@@ -294,7 +301,7 @@ export async function trainLinear(
     test.map((p) => p.crops),
     {
       ...fitOpts,
-      recipes: (['segment-logistic', 'pixel-logistic'] as const).filter((r) => r !== o.recipe),
+      recipes: (o.compareWith ?? BASELINE_RECIPES).filter((r) => r !== o.recipe),
     },
   );
   // the same recipe without the clinical variables, so that their contribution is measured
@@ -379,7 +386,7 @@ export async function trainLinear(
         views: cohort.views,
         colormap: cm.name,
         colormapSource: how,
-        manifest: { sha256: cohort.sha256 },
+        manifest: { path: resolve(o.manifest), sha256: cohort.sha256 },
         split: { train: train.map((p) => p.id), validation: [], test: test.map((p) => p.id) },
       },
       calibrated: true,
@@ -391,5 +398,5 @@ export async function trainLinear(
       seconds,
     });
   });
-  return { out, rows, comparisons, summary };
+  return { out, rows, comparisons, summary, model };
 }

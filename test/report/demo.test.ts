@@ -1,6 +1,6 @@
 /**
- * `polarcad demo --quick` end to end through `main()` (40 synthetic patients, embedded MobileNetV2,
- * 4 + 2 epochs), then its report in headless Chromium: the page loads with no console error, shows
+ * `polarcad demo --quick` end to end through `main()` (40 synthetic patients, the default model on
+ * embedded MobileNetV2 beside the network alone and both baselines), then its report in headless Chromium: the page loads with no console error, shows
  * the ROC figure and the tables, and every section is filled. Skips the browser part with a
  * message when /usr/bin/chromium is absent (CI installs it: .ci/run).
  */
@@ -40,16 +40,31 @@ describe('polarcad demo --quick', () => {
     assert.equal(result.code, 0, result.err);
     for (let i = 1; i <= 6; i++) assert.match(result.err, new RegExp(`\\[${i}/6\\] `), `progress step ${i}`);
     assert.match(result.out, /report: .*report\.html/);
-    // the network and the semi-quantitative rules side by side, with intervals
-    assert.match(result.out, /mobilenetv2\s+8\s+\d\.\d\d \[\d\.\d\d, \d\.\d\d\]/);
+    // the default model, the network alone, both baselines and the semi-quantitative rules side by
+    // side on the same patients, with intervals, and the paired tests in words
+    for (const name of ['hybrid', 'cnn-segments', 'segment-logistic', 'pixel-logistic'])
+      assert.match(
+        result.out,
+        new RegExp(`\\n${name}\\s+8\\s+\\d\\.\\d\\d \\[\\d\\.\\d\\d, \\d\\.\\d\\d\\]`),
+        name,
+      );
     assert.match(result.out, /sss4_ac\s+8\s+/);
+    for (const name of ['cnn-segments', 'segment-logistic', 'pixel-logistic'])
+      assert.match(
+        result.out,
+        new RegExp(`vs ${name}: AUC difference -?\\d\\.\\d{3} \\(DeLong p \\d\\.\\d{3}\\)`),
+        name,
+      );
     const d = JSON.parse(await readFile(join(demo, 'demo.json'), 'utf8'));
-    assert.equal(d.sameSplit, true, 'network and score evaluated on the same patients');
+    assert.equal(d.sameSplit, true, 'model, baselines and score evaluated on the same patients');
+    assert.match(d.facts.Weights, /embedded default/);
     const cfg = JSON.parse(await readFile(join(demo, 'train', 'config.json'), 'utf8'));
-    assert.equal(cfg.resolved.weights.source, 'embedded');
+    assert.equal(cfg.model, 'hybrid');
+    assert.deepEqual(cfg.resolved.views, ['stress_ac', 'rest_ac', 'stress_nac', 'rest_nac']);
+    const metrics = JSON.parse(await readFile(join(demo, 'train', 'metrics.json'), 'utf8'));
     assert.deepEqual(
-      cfg.resolved.stages.map((s: { name: string }) => s.name),
-      ['warmup', 'finetune'],
+      metrics.rows.map((r: { name: string }) => r.name),
+      ['hybrid', 'cnn-segments', 'segment-logistic', 'pixel-logistic'],
     );
     // 40 patients, 51% CAD: 20 CAD (round(40 * 0.51) = 20); 20% held out per class -> 4 + 4
     assert.equal(cfg.resolved.split.test.length, 8);

@@ -38,7 +38,7 @@ export interface EmbeddedModel {
 }
 
 const COMMON =
-  'retrained by the nsfwjs authors on a different 5-class image task (drawings/hentai/neutral/porn/sexy; top blocks at least, ' +
+  'retrained by its authors on a 5-class content-moderation task (top blocks at least, ' +
   'how deep is not recorded in the files); ' +
   'every weight quantised to 8 bits (uint8, per-tensor min/scale). Not ImageNet weights.';
 
