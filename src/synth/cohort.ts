@@ -31,6 +31,7 @@ export function resolveCohortOptions(opts: CohortOptions): Required<CohortOption
     seed: opts.seed,
     difficulty: opts.difficulty ?? 'realistic',
     mapSize: opts.mapSize ?? DEFAULT_MAP_SIZE,
+    idPrefix: opts.idPrefix ?? 'P',
   };
   if (!Number.isInteger(o.patients) || o.patients < 1)
     throw new RangeError(`patients: must be a whole number >= 1, got ${o.patients}`);
@@ -40,12 +41,16 @@ export function resolveCohortOptions(opts: CohortOptions): Required<CohortOption
     throw new RangeError(`difficulty: must be one of ${DIFFICULTIES.join(', ')}, got ${o.difficulty}`);
   if (!Number.isInteger(o.mapSize) || o.mapSize < 16 || o.mapSize > 1024)
     throw new RangeError(`mapSize: must be a whole number in [16, 1024], got ${o.mapSize}`);
+  if (!/^[A-Za-z][A-Za-z0-9_-]{0,15}$/.test(o.idPrefix))
+    throw new RangeError(
+      `idPrefix: must be 1-16 letters, digits, '_' or '-' starting with a letter, got "${o.idPrefix}"`,
+    );
   return o;
 }
 
 /** 'P0001' style identifiers, zero-padded to at least 4 digits. */
-export function patientId(index: number, total: number): string {
-  return `P${String(index + 1).padStart(Math.max(4, String(total).length), '0')}`;
+export function patientId(index: number, total: number, prefix = 'P'): string {
+  return `${prefix}${String(index + 1).padStart(Math.max(4, String(total).length), '0')}`;
 }
 
 /**
@@ -101,7 +106,7 @@ export function generatePatient(
     restDepth: Math.round(l.restDepth * 1000) / 1000,
   }));
   return {
-    id: patientId(index, total),
+    id: patientId(index, total, opts.idPrefix),
     label,
     sex: s.sex,
     age: s.age,

@@ -19,6 +19,8 @@ export interface CohortOptions {
   readonly difficulty?: Difficulty;
   /** side of every UptakeMap in pixels; default 128 */
   readonly mapSize?: number;
+  /** first letters of every patient id (default 'P': P0001, P0002, ...); another prefix makes a second cohort whose ids cannot clash with the first */
+  readonly idPrefix?: string;
 }
 
 export type LesionSite = 'proximal' | 'distal';

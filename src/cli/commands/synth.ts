@@ -27,6 +27,7 @@ interface SynthCliOptions {
   difficulty: string;
   grid: boolean;
   mapSize: string;
+  idPrefix: string;
   workers?: string;
   volumes?: boolean;
 }
@@ -47,6 +48,11 @@ export function registerSynth(program: Command): void {
     .option('--difficulty <level>', DIFFICULTIES.join('|'), 'realistic')
     .option('--no-grid', 'do not draw the 17-segment grid and numbers over the maps')
     .option('--map-size <pixels>', 'side of the simulated polar-map raster', '128')
+    .option(
+      '--id-prefix <text>',
+      'first letters of the patient ids (P0001, ...); another prefix gives an independent cohort whose ids cannot clash',
+      'P',
+    )
     .option('--workers <n>', 'worker threads (default: cores, at most 4)')
     .option(
       '--volumes',
@@ -72,6 +78,10 @@ export function registerSynth(program: Command): void {
       if (o.workers !== undefined && (!isWhole(o.workers) || Number(o.workers) < 1))
         problems.push(`--workers: must be a whole number >= 1, got "${o.workers}"`);
       if (o.seed.trim() === '') problems.push('--seed: must not be empty');
+      if (!/^[A-Za-z][A-Za-z0-9_-]{0,15}$/.test(o.idPrefix))
+        problems.push(
+          `--id-prefix: must be 1-16 letters, digits, '_' or '-' starting with a letter, got "${o.idPrefix}"`,
+        );
       const pageLayout = parseLayout(o.pageLayout);
       if (typeof pageLayout === 'string') problems.push(`--page-layout: ${pageLayout}`);
       if (problems.length === 1) throw new InputError(problems[0]);
@@ -89,6 +99,7 @@ export function registerSynth(program: Command): void {
             seed,
             difficulty: o.difficulty as Difficulty,
             mapSize: Number(o.mapSize),
+            idPrefix: o.idPrefix,
           },
           o.out,
           {
