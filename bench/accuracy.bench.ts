@@ -7,7 +7,7 @@
  *
  * Data are generated once under $POLARCAD_SUITE_DIR (default ~/.cache/polarcad/accuracy-suite).
  * POLARCAD_SUITE=c1,c2 runs some cohorts only (replacing their entries of the previous results); POLARCAD_SUITE_OLD=0 skips the two-stage network (=c5,c6: runs it on those cohorts only; elsewhere its previous figures are kept);
- * POLARCAD_SUITE_VARIANTS=0 skips the variants of the default (backbone ensemble, clinical variables).
+ * POLARCAD_SUITE_VARIANTS=0 skips the variants of the default (backbone ensemble, clinical variables, stacker selection).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -42,6 +42,7 @@ const VARIANTS: readonly { readonly name: string; readonly options: Partial<FitP
     options: { backbones: ['MobileNetV2', 'InceptionV3'] },
   },
   { name: 'hybrid + clinical (age, sex)', options: { clinical: ['age', 'sex'] } },
+  { name: 'hybrid, stacker selects members by CV', options: { stacking: 'select' } },
 ];
 
 async function oldDefault(

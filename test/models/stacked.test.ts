@@ -6,10 +6,12 @@ import {
   applyStacker,
   fitMember,
   fitStacker,
+  STACKER_CS,
   memberEvidence,
   predictMember,
 } from '../../src/models/linear/stacked.js';
 import { Rng } from '../../src/util/rng.js';
+import { fitLogisticCV } from '../../src/models/linear/cv.js';
 
 test('segment pooling: the weights of each segment sum to 1, a constant map pools to the constant, a map lit in one cell only lights the segments over it', () => {
   const sp = segmentPooling(14, 224);
@@ -70,4 +72,23 @@ test('stacker: one member is the identity; two members combine their out-of-fold
   assert.ok(two.weights[0] > 3 * Math.abs(two.weights[1]), JSON.stringify(two));
   const p = applyStacker(two, [good, noise]);
   assert.ok(p.every((v) => v >= 0 && v <= 1));
+});
+
+test("stacker selection: a pure-noise member is left out (weight 0) and the rest equals the informative member's own stacker", () => {
+  const { y } = cohort(120, 1, 4);
+  const rng = new Rng(5);
+  const good = Float64Array.from(y, (l) =>
+    Math.min(0.99, Math.max(0.01, (l === 1 ? 0.7 : 0.3) + 0.2 * rng.normal())),
+  );
+  const noise = Float64Array.from(y, () => 0.05 + 0.9 * rng.next());
+  const sel = fitStacker([noise, good], y, 1, 'select');
+  assert.equal(sel.weights[0], 0, JSON.stringify(sel));
+  // the chosen candidate is the good member alone: a Platt scaling of its logit, C by the same CV
+  const logit = Float64Array.from(good, (p) => Math.log(p / (1 - p)));
+  const platt = fitLogisticCV({ n: y.length, p: 1, data: logit }, y, { seed: 1, Cs: STACKER_CS });
+  const a = platt.fit.weights[0] / platt.standardiser.scale[0];
+  assert.ok(Math.abs(sel.weights[1] - a) < 1e-9, `${sel.weights[1]} vs ${a}`);
+  assert.ok(Math.abs(sel.intercept - (platt.fit.intercept - a * platt.standardiser.mean[0])) < 1e-9);
+  // 'all' keeps a (small, fitted-to-noise) weight on the noise member
+  assert.notEqual(fitStacker([noise, good], y, 1, 'all').weights[0], 0);
 });

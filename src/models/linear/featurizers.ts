@@ -120,31 +120,36 @@ class BaselineFeaturizer implements Featurizer {
   }
 }
 
-/** The deepest top-level layer of `model` whose output is a (inputSize/16)-sided feature map. */
+/**
+ * The deepest top-level layer of `model` whose output is the (inputSize/stride)-sided feature map:
+ * exactly inputSize/stride cells when such a layer exists (14 x 14 at stride 16 and 224 px), else
+ * the nearest side that 'valid' padding gives (Inception, Xception: 17 x 17 at 299 px). Zero-padding
+ * layers are skipped: their extra row and column would shift every cell against the segment grid.
+ */
 export function stride16Layer(
   model: tf.LayersModel,
   inputSize: number,
+  stride = 16,
 ): { name: string; grid: number; channels: number } {
-  // stride 16: 14x14 at 224 px; 'valid' padding (Inception, Xception) gives 17x17 at 299 px
-  const lo = inputSize / 18;
-  const hi = inputSize / 14.5;
-  for (let i = model.layers.length - 1; i >= 0; i--) {
-    const shape = model.layers[i].outputShape;
-    if (!Array.isArray(shape) || Array.isArray(shape[0])) continue;
+  const maps = model.layers.flatMap((layer) => {
+    const shape = layer.outputShape;
+    if (!Array.isArray(shape) || Array.isArray(shape[0]) || layer.getClassName() === 'ZeroPadding2D')
+      return [];
     const s = shape as (number | null)[];
     const g = s[1];
-    if (
-      s.length === 4 &&
-      typeof g === 'number' &&
-      g === s[2] &&
-      g >= lo &&
-      g <= hi &&
-      typeof s[3] === 'number'
-    )
-      return { name: model.layers[i].name, grid: g, channels: s[3] };
-  }
+    const c = s[3];
+    return s.length === 4 && typeof g === 'number' && g === s[2] && typeof c === 'number'
+      ? [{ name: layer.name, grid: g, channels: c }]
+      : [];
+  });
+  const exact = maps.filter((m) => m.grid * stride === inputSize);
+  const near = maps.filter(
+    (m) => m.grid >= inputSize / (stride * 1.125) && m.grid <= inputSize / (stride * 0.90625),
+  );
+  const found = (exact.length > 0 ? exact : near).at(-1);
+  if (found !== undefined) return found;
   throw new InputError(
-    `${model.name}: no layer with a stride-16 feature map (${Math.ceil(lo)}-${Math.floor(hi)} px square) for segment pooling`,
+    `${model.name}: no layer with a stride-${stride} feature map (${Math.ceil(inputSize / (stride * 1.125))}-${Math.floor(inputSize / (stride * 0.90625))} px square) for segment pooling`,
   );
 }
 
@@ -210,11 +215,12 @@ export async function describeCnnSegments(
   backbone: string,
   weights: string,
   views: readonly View[],
+  stride = 16,
 ): Promise<Extract<MemberFeatures, { kind: 'cnn-segments' }>> {
   await initBackend('wasm');
   const lb = await loadBackbone(backbone, { weights });
   const inputSize = lb.spec.inputSize;
-  const { name, grid, channels } = stride16Layer(lb.model, inputSize);
+  const { name, grid, channels } = stride16Layer(lb.model, inputSize, stride);
   lb.model.dispose();
   return {
     kind: 'cnn-segments',

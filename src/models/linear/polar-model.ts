@@ -33,6 +33,7 @@ import {
   clinicalEvidence,
   fitMember,
   fitStacker,
+  type StackerSelection,
   linearMemberSchema,
   memberEvidence,
   predictMember,
@@ -104,6 +105,10 @@ export interface FitPolarOptions {
   readonly seed: number | string;
   /** inner CV folds (default 5) */
   readonly folds?: number;
+  /** output stride of the backbone layer the CNN members pool (default 16) */
+  readonly featureStride?: number;
+  /** which members the stacker may combine (src/models/linear/stacked.ts; default 'all') */
+  readonly stacking?: StackerSelection;
   readonly cacheDir?: string;
   readonly onProgress?: (what: string, done: number, total: number) => void;
 }
@@ -117,7 +122,7 @@ async function cnnMembers(o: FitPolarOptions): Promise<ImageMember[]> {
   for (const b of backbones)
     out.push({
       name: backbones.length === 1 ? 'cnn-segments' : `cnn-segments:${b}`,
-      features: await describeCnnSegments(b, o.weights ?? 'imagenet', o.views),
+      features: await describeCnnSegments(b, o.weights ?? 'imagenet', o.views, o.featureStride ?? 16),
     });
   return out;
 }
@@ -197,6 +202,7 @@ export async function fitPolarModel(
     fitted.map((f) => f.outOfFold),
     labels,
     `${o.seed}/stack`,
+    o.stacking ?? 'all',
   );
   const combined = applyStacker(
     stacker,

@@ -124,24 +124,57 @@ export function predictMember(member: LinearMember, vectors: readonly Float64Arr
 /** Grid of the stacker's C (its few inputs need little penalty; CV picks among these). */
 export const STACKER_CS: readonly number[] = [0.01, 0.1, 1, 10, 100];
 
+/** Which members the stacker may combine: all of them, or (`select`) the subset with the lowest CV log loss. */
+export type StackerSelection = 'all' | 'select';
+
+/** The stacker's inputs (clipped out-of-fold logits) restricted to the columns `cols`. */
+function stackerDesign(outOfFold: readonly Float64Array[], cols: readonly number[], n: number): Design {
+  const X: Design = { n, p: cols.length, data: new Float64Array(n * cols.length) };
+  for (let i = 0; i < n; i++)
+    cols.forEach((m, j) => (X.data[i * cols.length + j] = clippedLogit(outOfFold[m][i])));
+  return X;
+}
+
+/**
+ * The candidate member subsets of a stacker: every member together, then each member alone
+ * (`select`); only the first with `all`.
+ */
+function stackerCandidates(members: number, selection: StackerSelection): number[][] {
+  const all = Array.from({ length: members }, (_, m) => m);
+  return selection === 'all' ? [all] : [all, ...all.map((m) => [m])];
+}
+
 /**
  * Fit the stacker on the members' out-of-fold probabilities. One member: the identity.
+ *
+ * With `selection: 'select'` the stacker is chosen among every member together and each member
+ * alone by its own cross-validated log loss on the out-of-fold logits (the same folds and C grid
+ * for each candidate, training patients only), so a member that adds only noise gets weight 0
+ * instead of a small weight fitted to noise; the members left out keep weight 0.
+ * @example
+ * const s = fitStacker([oofCnn, oofSegments], labels, 1, 'select'); // { weights: [0, 1.1], intercept: -0.1, C: 10 }
  */
 export function fitStacker(
   outOfFold: readonly Float64Array[],
   labels: readonly number[],
   seed: number | string,
+  selection: StackerSelection = 'all',
 ): Stacker {
   if (outOfFold.length === 1) return { weights: [1], intercept: 0, C: null };
-  const n = labels.length;
-  const p = outOfFold.length;
-  const X: Design = { n, p, data: new Float64Array(n * p) };
-  for (let i = 0; i < n; i++) outOfFold.forEach((o, j) => (X.data[i * p + j] = clippedLogit(o[i])));
-  const cv = fitLogisticCV(X, labels, { seed, Cs: STACKER_CS });
+  const fits = stackerCandidates(outOfFold.length, selection).map((cols) => ({
+    cols,
+    cv: fitLogisticCV(stackerDesign(outOfFold, cols, labels.length), labels, { seed, Cs: STACKER_CS }),
+  }));
+  const loss = (f: (typeof fits)[number]): number => Math.min(...f.cv.cvLogLoss);
+  const best = fits.reduce((a, b) => (loss(b) < loss(a) - 1e-12 ? b : a));
   // fold the standardisation into the weights: a_j = w_j / sd_j, b = b0 - sum_j mu_j w_j / sd_j
-  const weights = [...cv.fit.weights].map((w, j) => w / cv.standardiser.scale[j]);
-  const intercept = cv.fit.intercept - weights.reduce((acc, a, j) => acc + a * cv.standardiser.mean[j], 0);
-  return { weights, intercept, C: cv.C };
+  const weights = new Array<number>(outOfFold.length).fill(0);
+  let intercept = best.cv.fit.intercept;
+  best.cols.forEach((m, j) => {
+    weights[m] = best.cv.fit.weights[j] / best.cv.standardiser.scale[j];
+    intercept -= weights[m] * best.cv.standardiser.mean[j];
+  });
+  return { weights, intercept, C: best.cv.C };
 }
 
 /** Combine member probabilities with a stacker. */
