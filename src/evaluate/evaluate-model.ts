@@ -34,6 +34,7 @@ import {
 import { thresholdForSensitivity } from './metrics.js';
 import { guardOverlap, overlapSummary, type Overlap } from './overlap.js';
 import { subgroupColumns, subgroupRows, type SubgroupRow } from './subgroups.js';
+import { compareWithBaselines, type PairedComparison, type RecipeProbabilities } from './paired.js';
 import { stringify } from '../util/csv.js';
 
 /** A model ready for inference, with where it came from. */
@@ -203,6 +204,37 @@ export interface EvaluatedModel {
   readonly info: Readonly<Record<string, unknown>>;
   /** the manifest patients the run saw (`guardOverlap`), null when unknown */
   readonly overlap?: Overlap | null;
+  /**
+   * other models' probabilities for the same manifest rows (a closed-form run's baselines), shown
+   * beside the model on the same patients with paired DeLong/McNemar tests
+   */
+  readonly beside?: readonly (RecipeProbabilities & { readonly description: string })[];
+}
+
+/** The rows of `model.beside` and their paired tests against the model, on the patients `idx`. */
+function besideRows(
+  model: EvaluatedModel,
+  idx: readonly number[],
+  labels: readonly Label[],
+  probs: readonly number[],
+  o: { threshold: number; seed: string; evaluatedOn: string },
+): { rows: MetricsRow[]; comparisons: PairedComparison[] } {
+  const others = model.beside ?? [];
+  if (others.length === 0) return { rows: [], comparisons: [] };
+  const pick = <T>(p: readonly T[]): T[] => idx.map((i) => p[i]);
+  const r = compareWithBaselines(
+    pick(labels),
+    { name: model.name, description: model.description, probs: pick(probs) },
+    others.map((b) => ({ name: b.name, probs: pick(b.probs) })),
+    {
+      evaluatedOn: o.evaluatedOn,
+      seed: o.seed,
+      threshold: o.threshold,
+      descriptions: Object.fromEntries(others.map((b) => [b.name, b.description])),
+    },
+  );
+  // the model's own row is the one computed above (one interval per figure)
+  return { rows: r.rows.slice(1), comparisons: r.comparisons };
 }
 
 /**
@@ -262,6 +294,12 @@ export async function writeEvaluation(
     .filter((i) =>
       seen.size > 0 && seen.size < manifest.rows.length ? !seen.has(manifest.rows[i].patientId) : true,
     );
+  const beside = besideRows(model, headline, labels, probs, {
+    threshold: threshold.value,
+    seed: `${String(seed)}/evaluate`,
+    evaluatedOn: row.evaluatedOn,
+  });
+  rows.push(...beside.rows);
   const subgroups = subgroupRows(manifest.rows, labels, probs, headline, subgroupColumns(manifest, opts.by), {
     threshold: threshold.value,
     seed,
@@ -279,6 +317,7 @@ export async function writeEvaluation(
     protocol: 'external',
     seed,
     rows,
+    ...(beside.comparisons.length > 0 ? { comparisons: beside.comparisons } : {}),
   });
   const out = resolve(opts.out);
   await writeDirAtomic(out, 'evaluate', async (tmp) => {

@@ -9,6 +9,7 @@
  * bootstrap for F1 and AUC (src/evaluate/intervals.ts, docs/evaluation.md). Undefined figures
  * (0/0, a class missing) are `null` (JSON has no NaN).
  */
+import type { PairedComparison } from './paired.js';
 import type { Label } from '../domain/views.js';
 import { InputError } from '../util/errors.js';
 import {
@@ -205,6 +206,8 @@ export interface MetricsFile {
   readonly protocol: string;
   readonly seed: number | string;
   readonly rows: readonly MetricsRow[];
+  /** paired tests of the first row's model against the other models (src/evaluate/paired.ts) */
+  readonly comparisons?: readonly PairedComparison[];
 }
 
 /** Assemble a `metrics.json` value (rows must have unique names). */

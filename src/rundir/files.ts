@@ -13,6 +13,8 @@
  *   model.onnx         an ONNX export of model/ for other tools (checksummed in polarcad.json;
  *                      polarcad itself always loads model/)
  *   checkpoints/       per-stage checkpoints of an unfinished run (`--resume`)
+ *   baselines/NAME/    a closed-form run's baselines (and its images-only model), each a model
+ *                      folder like model/, so that `evaluate` shows them beside the model on new patients
  */
 import { join } from 'node:path';
 
@@ -31,6 +33,7 @@ export const RUN_FILES = {
   curves: 'training-curves',
   heatmaps: 'heatmaps',
   members: 'members',
+  baselines: 'baselines',
   /** an evaluation's results by subgroup (`evaluate --by`) */
   subgroups: 'subgroups.csv',
 } as const;
@@ -51,6 +54,15 @@ export const MODEL_FILES = {
  */
 export function runFile(runDir: string, file: RunFile): string {
   return join(runDir, RUN_FILES[file]);
+}
+
+/**
+ * Folder of one baseline model of a closed-form run.
+ * @example baselineDir('runs/h', 'segment-logistic') // 'runs/h/baselines/segment-logistic'
+ */
+export function baselineDir(runDir: string, name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new RangeError(`baseline name "${name}"`);
+  return join(runDir, RUN_FILES.baselines, name);
 }
 
 /** Path of one file of a saved model folder. */

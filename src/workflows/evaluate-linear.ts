@@ -2,10 +2,13 @@
  * `polarcad evaluate RUN MANIFEST` for a closed-form model (`train --model hybrid|...`): the
  * saved model (verified by src/rundir/linear.ts) predicts every patient of a labelled manifest of
  * prepared crops; metrics with 95% intervals are written like any evaluation
- * (`writeEvaluation`). A closed-form model has no validation patients, so `--sensitivity`
+ * (`writeEvaluation`), with the baselines the run saved beside the model (segment and pixel
+ * logistic regression fitted on the same training patients) and paired DeLong/McNemar tests on
+ * the same new patients. A closed-form model has no validation patients, so `--sensitivity`
  * (a threshold chosen on them) is refused; give `--threshold`.
  */
-import { basename, resolve } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import type { RgbImage } from '../domain/image.js';
 import type { Label, View } from '../domain/views.js';
 import { guardOverlap } from '../evaluate/overlap.js';
@@ -13,7 +16,8 @@ import { subgroupColumns } from '../evaluate/subgroups.js';
 import { writeEvaluation, type EvaluateOptions, type EvaluateResult } from '../evaluate/evaluate-model.js';
 import { clinicalOfRow, loadManifest } from '../ingest/manifest.js';
 import { readImage } from '../ingest/readers.js';
-import { RECIPE_DESCRIPTIONS } from '../models/linear/polar-model.js';
+import { RECIPE_DESCRIPTIONS, type PolarModelPredictor } from '../models/linear/polar-model.js';
+import { baselineDir, RUN_FILES } from '../rundir/files.js';
 import { openLinearModel } from '../rundir/linear.js';
 import { InputError } from '../util/errors.js';
 
@@ -41,7 +45,9 @@ export async function evaluateLinear(
   const model = opened.predictor.model;
   const probs: number[] = [];
   let overlap: Awaited<ReturnType<typeof guardOverlap>> = null;
+  const baselines: OpenedBaseline[] = [];
   try {
+    baselines.push(...(await openBaselines(opened.runDir)));
     overlap = await guardOverlap(opened.runDir, manifest, opts);
     for (let start = 0; start < manifest.rows.length; start += BATCH) {
       const part = manifest.rows.slice(start, start + BATCH);
@@ -60,10 +66,13 @@ export async function evaluateLinear(
       }
       const clinical = part.map(clinicalOfRow);
       for (const r of await opened.predictor.predict(crops, clinical)) probs.push(r.probability);
+      for (const b of baselines)
+        for (const r of await b.predictor.predict(crops, clinical)) b.probs.push(r.probability);
       opts.onProgress?.('evaluate', Math.min(manifest.rows.length, start + BATCH), manifest.rows.length);
     }
   } finally {
     await opened.predictor.dispose();
+    for (const b of baselines) await b.predictor.dispose();
   }
   const threshold = {
     value: opts.threshold ?? 0.5,
@@ -86,6 +95,47 @@ export async function evaluateLinear(
         views: model.views,
       },
       overlap,
+      beside: baselines.map((b) => ({
+        name: b.name,
+        description: b.description,
+        probs: b.probs,
+      })),
     },
   );
+}
+
+interface OpenedBaseline {
+  readonly name: string;
+  readonly description: string;
+  readonly predictor: PolarModelPredictor;
+  readonly probs: number[];
+}
+
+/**
+ * The baselines a closed-form run saved beside its model (RUN/baselines/NAME/), each verified
+ * like the model (checksum, self-check); none for a model folder given without its run.
+ */
+async function openBaselines(runDir: string | null): Promise<OpenedBaseline[]> {
+  if (runDir === null) return [];
+  const names = await readdir(join(runDir, RUN_FILES.baselines)).catch(() => [] as string[]);
+  const out: OpenedBaseline[] = [];
+  try {
+    for (const name of names.sort()) {
+      const { predictor } = await openLinearModel(baselineDir(runDir, name));
+      const recipe = predictor.model.recipe;
+      out.push({
+        name,
+        description:
+          name === recipe
+            ? `${recipe}: ${RECIPE_DESCRIPTIONS[recipe]}`
+            : `${name}: ${recipe} fitted on the same training patients`,
+        predictor,
+        probs: [],
+      });
+    }
+  } catch (e) {
+    for (const b of out) await b.predictor.dispose();
+    throw e;
+  }
+  return out;
 }

@@ -39,7 +39,7 @@ import type { Colormap } from '../polarmap/colormaps.js';
 import { resolveColormap } from '../polarmap/custom-colormap.js';
 import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
-import { runFile } from '../rundir/files.js';
+import { baselineDir, runFile } from '../rundir/files.js';
 import { saveLinearModel } from '../rundir/linear.js';
 import { writeRunJson } from '../rundir/run.js';
 import { InputError } from '../util/errors.js';
@@ -302,11 +302,14 @@ export async function trainLinear(
     {
       ...fitOpts,
       recipes: (o.compareWith ?? BASELINE_RECIPES).filter((r) => r !== o.recipe),
+      ...(o.weights !== undefined ? { weights: o.weights } : {}),
     },
   );
   // the same recipe without the clinical variables, so that their contribution is measured
-  if (withClinical)
-    baselines.unshift({ name: `${o.recipe}-images-only`, probs: (await fitAndPredict(undefined))[1] });
+  if (withClinical) {
+    const [imagesOnly, imagesOnlyProbs] = await fitAndPredict(undefined);
+    baselines.unshift({ name: `${o.recipe}-images-only`, probs: imagesOnlyProbs, model: imagesOnly });
+  }
   hooks.onProgress?.('baselines', 1, 1);
   const labels = test.map((p) => p.label);
   const { rows, comparisons } = compareWithBaselines(
@@ -342,6 +345,12 @@ export async function trainLinear(
       model,
       o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {},
     );
+    for (const b of baselines)
+      await saveLinearModel(
+        baselineDir(dir, b.name),
+        b.model,
+        o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {},
+      );
     const header = [
       'patient_id',
       'label',

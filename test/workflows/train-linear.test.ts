@@ -134,7 +134,7 @@ test('predict reads a hybrid run: the same probability as the run, per-disc evid
   await writeFile(file, text);
 });
 
-test('evaluate reads a closed-form run: metrics with intervals on a labelled manifest; --sensitivity is refused with the reason', async () => {
+test('evaluate reads a closed-form run: metrics with intervals on a labelled manifest, the run baselines beside it with paired tests; --sensitivity is refused with the reason', async () => {
   const out = join(dir, 'hybrid');
   const r = await cli([
     'evaluate',
@@ -149,17 +149,35 @@ test('evaluate reads a closed-form run: metrics with intervals on a labelled man
   ]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /32 of 40 patients of manifest\.csv were seen by the run hybrid/);
-  const metrics = JSON.parse(await readFile(join(dir, 'eval', 'metrics.json'), 'utf8')) as {
-    rows: { name: string; n: number; auc: { estimate: number } }[];
+  type Rows = {
+    rows: { name: string; n: number; auc: { estimate: number }; accuracy: { estimate: number } }[];
+    comparisons?: { baseline: string; delongP: number; mcnemarP: number }[];
   };
+  const metrics = JSON.parse(await readFile(join(dir, 'eval', 'metrics.json'), 'utf8')) as Rows;
   assert.deepEqual(
     metrics.rows.map((x) => [x.name, x.n]),
     [
       ['hybrid', 8],
       ['hybrid_seen', 32],
+      ['pixel-logistic', 8],
+      ['segment-logistic', 8],
     ],
   );
   assert.ok(metrics.rows[0].auc.estimate > 0.5);
+  // the 8 unseen patients are the run's test part: the saved baselines give the run's own figures
+  const run = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as Rows;
+  for (const name of ['pixel-logistic', 'segment-logistic']) {
+    const a = run.rows.find((x) => x.name === name);
+    const b = metrics.rows.find((x) => x.name === name);
+    assert.ok(a !== undefined && b !== undefined, name);
+    assert.equal(b.accuracy.estimate, a.accuracy.estimate, name);
+    assert.ok(Math.abs(b.auc.estimate - a.auc.estimate) < 1e-12, name);
+  }
+  assert.deepEqual(
+    metrics.comparisons?.map((c) => c.baseline),
+    ['pixel-logistic', 'segment-logistic'],
+  );
+  assert.ok(metrics.comparisons?.every((c) => c.delongP >= 0 && c.delongP <= 1 && c.mcnemarP <= 1));
   const bad = await cli([
     'evaluate',
     out,
