@@ -43,6 +43,7 @@ td.best{background:#e6f2fa}
 .na{color:var(--muted);font-style:italic}
 .alert{border:2px solid var(--warn);background:#fdecea;color:var(--warn);padding:10px 14px;margin:12px 0;border-radius:4px}
 .warn{color:var(--warn)}
+.verdict{border-left:4px solid var(--accent);padding:4px 10px;margin:8px 0}
 .figrow{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
 figure{margin:8px 0}
 figure.chart .svg svg{max-width:100%;height:auto}
@@ -61,6 +62,9 @@ function summarySection(data: ReportData): Section {
   const parts: string[] = [];
   for (const w of data.warnings) parts.push(`<div class="alert"><strong>Warning.</strong> ${esc(w)}</div>`);
   parts.push('<p>polarcad is a research tool and a <strong>second reader</strong>, not a diagnosis.</p>');
+  // the paired tests' verdicts up front, so the best-looking row is not read as the better model
+  for (const v of data.paired?.verdicts ?? [])
+    parts.push(`<p class="verdict"><strong>${esc(v)}</strong></p>`);
   if (data.facts.length > 0)
     parts.push(
       `<table class="facts"><tbody>${data.facts.map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join('')}</tbody></table>`,
