@@ -163,6 +163,8 @@ export interface ReportData {
   readonly dataset?: DatasetSummary;
   /** null: no explanation output in the folder */
   readonly heatmaps: readonly HeatmapItem[] | null;
+  /** why a run's heatmaps could not be made (e.g. its manifest's images have moved) */
+  readonly heatmapNote?: string;
   /** threshold rule of an evaluation (e.g. "sensitivity 0.9 on validation") */
   readonly thresholdRule?: string;
   readonly notes: readonly string[];
