@@ -6,13 +6,11 @@
  * in memory when a run has none; `writeRunHeatmaps` writes RUN/heatmaps/<id>.png and
  * RUN/heatmaps/index.json (`{ items: [{ id, outcome, prob, file, caption }] }`) for the demo.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RgbImage } from '../domain/image.js';
-import type { View } from '../domain/views.js';
 import { discMask, renderOverlayFigure } from '../explain/overlay.js';
-import { loadManifest } from '../ingest/manifest.js';
-import { readImage } from '../ingest/readers.js';
+import type { StudyFile } from '../predict/inputs.js';
+import { studiesOfManifest } from '../predict/run.js';
 import { loadPredictor } from '../predict/predictor.js';
 import { predictStudy } from '../predict/study.js';
 import { runFile } from '../rundir/files.js';
@@ -101,14 +99,27 @@ export async function runHeatmapItems(
   try {
     const preds = await readPredictions(runFile(runDir, 'predictions'));
     const chosen = choosePatients(preds, predictor.threshold, opts.perOutcome ?? 2);
-    const manifest = await loadManifest(manifestPath, { checkFiles: false });
-    const rowOf = new Map(manifest.rows.map((r) => [r.patientId, r]));
+    // the studies as `polarcad predict --manifest` reads them (files, views, sex, clinical values)
+    const specs = new Map((await studiesOfManifest(manifestPath)).map((x) => [x.study, x]));
     for (const p of chosen) {
-      const row = rowOf.get(p.id);
-      if (row === undefined || predictor.views.some((v) => row.views[v] === undefined)) continue;
-      const maps: Partial<Record<View, RgbImage>> = {};
-      for (const v of predictor.views) maps[v] = await readImage(row.views[v] as string);
-      const { result, images } = await predictStudy(predictor, { maps }, { study: p.id });
+      const spec = specs.get(p.id);
+      if (spec === undefined) continue;
+      const files: StudyFile[] = await Promise.all(
+        spec.files.map(async (f) => ({
+          bytes: new Uint8Array(await readFile(f.path)),
+          name: f.path,
+          ...(f.view !== undefined ? { view: f.view } : {}),
+        })),
+      );
+      const { result, images } = await predictStudy(
+        predictor,
+        { files },
+        {
+          study: p.id,
+          ...(spec.sex !== undefined ? { sex: spec.sex } : {}),
+          clinical: spec.clinical,
+        },
+      );
       const titles = {
         originalTitle: images.layout === 'image' ? 'Polar map' : 'Polar maps',
         overlayTitle:
