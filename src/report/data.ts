@@ -12,6 +12,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Label } from '../domain/views.js';
 import { metricsWithIntervals } from '../evaluate/intervals.js';
 import type { MetricsFile, MetricsRow } from '../evaluate/metrics-row.js';
+import { commonPatients, pairedTests, pairVerdict, probsFor, type RunPair } from '../evaluate/paired.js';
 import { metricsRowFromIntervals, storedRows } from '../evaluate/metrics-row.js';
 import { loadManifest } from '../ingest/manifest.js';
 import { readRunJson } from '../rundir/run.js';
@@ -54,6 +55,30 @@ export interface NetworkResult {
   };
   /** stage plan (name, epochs, lr, unfreeze) when recorded */
   readonly stages?: readonly { name: string; epochs: number; lr: number; unfreeze: number }[];
+  /** a closed-form run (`polarcad train --model hybrid|cnn-segments|segment-logistic|pixel-logistic`) */
+  readonly closedForm?: ClosedFormInfo;
+  /** a baseline fitted and tested beside the named model in its run (metrics.json `rows`) */
+  readonly baselineOf?: string;
+}
+
+/** What a closed-form run records about its model (config.json, model/linear-model.json). */
+export interface ClosedFormInfo {
+  readonly recipe: string;
+  /** members of the stacked model, e.g. cnn-segments, segment-logistic */
+  readonly members: readonly string[];
+  /** how the probabilities were calibrated, when recorded */
+  readonly calibration?: string;
+  /** the colour map the model reads, and how it was chosen */
+  readonly colormap?: string;
+}
+
+/** Paired tests of the report's models on their common patients (src/evaluate/paired.ts). */
+export interface PairedSection {
+  readonly title: string;
+  readonly patients: number;
+  readonly pairs: readonly RunPair[];
+  /** one plain sentence per pair of the first model: does it beat the other one */
+  readonly verdicts: readonly string[];
 }
 
 /** A table of rows to compare (backbones, strategies, depths, semi-quantitative rules). */
@@ -138,12 +163,18 @@ export interface ReportData {
   readonly dataset?: DatasetSummary;
   /** null: no explanation output in the folder */
   readonly heatmaps: readonly HeatmapItem[] | null;
+  /** why a run's heatmaps could not be made (e.g. its manifest's images have moved) */
+  readonly heatmapNote?: string;
   /** threshold rule of an evaluation (e.g. "sensitivity 0.9 on validation") */
   readonly thresholdRule?: string;
   readonly notes: readonly string[];
   readonly warnings: readonly string[];
   /** free facts shown at the top (e.g. the demo's timing) */
   readonly facts: readonly (readonly [string, string])[];
+  /** paired DeLong / McNemar tests of the models on common patients, when there are 2 or more */
+  readonly paired?: PairedSection;
+  /** why paired tests are absent although several models are shown */
+  readonly pairedNote?: string;
 }
 
 const obj = (v: unknown): Record<string, unknown> =>
@@ -211,6 +242,67 @@ function selectedOf(v: unknown): { stage: string; epoch: number }[] {
     .map((o) => ({ stage: o.name as string, epoch: o.bestEpoch as number }));
 }
 
+/** The backbone weights of a closed-form run's CNN member(s), from model/linear-model.json. */
+async function closedFormWeights(
+  dir: string,
+): Promise<{ members: string[]; weights?: { source: string; description: string } }> {
+  const file = join(dir, 'model', 'linear-model.json');
+  if (!(await pathExists(file))) return { members: [] };
+  const model = await readJsonObject(file);
+  const members = (Array.isArray(model.members) ? model.members : []).map((m) => obj(m));
+  const cnn = members.map((m) => obj(m.features)).filter((f) => f.kind === 'cnn-segments');
+  const descriptions = cnn.map((f) => `${String(f.backbone)}: ${String(f.weightsDescription ?? f.weights)}`);
+  return {
+    members: members.map((m) => String(m.name ?? '?')),
+    ...(cnn.length > 0
+      ? {
+          weights: {
+            source: cnn.some((f) => /embedded|nsfwjs/i.test(String(f.weightsDescription ?? '')))
+              ? 'embedded'
+              : 'file',
+            description: descriptions.join('; '),
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * The baselines a closed-form run fitted and tested beside its model on the same patients
+ * (metrics.json `rows[1..]`, predictions.csv `prob_<name>`), as networks of their own, so the
+ * report shows their rows, ROC curves and paired tests.
+ */
+async function closedFormBaselines(model: NetworkResult): Promise<NetworkResult[]> {
+  const stored = storedRows(await readRunJson(model.dir, 'metrics'), {
+    name: model.name,
+    description: model.description,
+    kind: 'model',
+    evaluatedOn: model.row.evaluatedOn,
+  });
+  const out: NetworkResult[] = [];
+  for (const row of (stored ?? []).slice(1)) {
+    const column = `prob_${row.name.replace('-', '_')}`;
+    let predictions: PatientPrediction[];
+    try {
+      predictions = await readPredictions(join(model.dir, 'predictions.csv'), { prob: column });
+    } catch {
+      continue; // an older run without the column: its row is still in metrics.json
+    }
+    out.push({
+      name: row.name,
+      description: row.description,
+      dir: model.dir,
+      predictions,
+      row: { ...row, evaluatedOn: model.row.evaluatedOn },
+      history: [],
+      selected: [],
+      selectOn: 'validation',
+      baselineOf: model.name,
+    });
+  }
+  return out;
+}
+
 /** A `polarcad train` run directory (config.json with `polarcad: 'train'`). */
 export async function loadTrainRun(dir: string, name?: string): Promise<NetworkResult> {
   const cfg = await readJsonObject(join(dir, 'config.json'));
@@ -236,19 +328,32 @@ export async function loadTrainRun(dir: string, name?: string): Promise<NetworkR
   const evaluatedOn = `${str(metrics.evaluatedOn) ?? 'held-out test split'}${selectOn === 'test' ? ' (epochs selected on this test set: optimistic)' : ''}`;
   const input = str(resolved.input);
   const rowName = name ?? backbone.toLowerCase();
-  const weights = obj(resolved.weights);
+  const closed = recipe !== undefined ? await closedFormWeights(dir) : undefined;
+  const weights = closed !== undefined ? obj(closed.weights) : obj(resolved.weights);
   const split = obj(resolved.split);
+  // a closed-form run records its training manifest among its options
+  const manifest =
+    str(obj(resolved.manifest).path) ?? (recipe !== undefined ? str(options.manifest) : undefined);
+  const stored =
+    recipe !== undefined
+      ? storedRows(metrics, { name: rowName, description: '', kind: 'model', evaluatedOn })
+      : null;
+  const description =
+    recipe !== undefined
+      ? `${recipe} (closed-form model): ${stored?.[0]?.description ?? recipe}`
+      : `${backbone}${input ? `, input ${input}` : ''}, warm-up + fine-tune`;
   return {
     name: rowName,
-    description:
-      recipe !== undefined
-        ? `${recipe} (closed-form model)`
-        : `${backbone}${input ? `, input ${input}` : ''}, warm-up + fine-tune`,
+    description,
     dir,
     predictions,
     row: await storedOrRecomputed(
       dir,
-      { name: rowName, description: `${backbone} (polarcad train)`, evaluatedOn },
+      {
+        name: rowName,
+        description: recipe !== undefined ? description : `${backbone} (polarcad train)`,
+        evaluatedOn,
+      },
       predictions,
       threshold,
       seed,
@@ -261,11 +366,23 @@ export async function loadTrainRun(dir: string, name?: string): Promise<NetworkR
     selectOn,
     backbone,
     ...(input ? { input } : {}),
-    ...(typeof obj(resolved.manifest).path === 'string'
-      ? { manifest: obj(resolved.manifest).path as string }
-      : {}),
+    ...(manifest !== undefined ? { manifest } : {}),
     split: { train: strArr(split.train), validation: strArr(split.validation), test: strArr(split.test) },
     ...(stagesOf(resolved.stages) ? { stages: stagesOf(resolved.stages) } : {}),
+    ...(recipe !== undefined
+      ? {
+          closedForm: {
+            recipe,
+            members: closed?.members ?? [],
+            ...(str(cfg.calibration) ? { calibration: str(cfg.calibration) } : {}),
+            ...(str(resolved.colormap)
+              ? {
+                  colormap: `${String(resolved.colormap)}${str(resolved.colormapSource) ? `, ${String(resolved.colormapSource)}` : ''}`,
+                }
+              : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -394,7 +511,11 @@ async function loadHeatmaps(dir: string): Promise<HeatmapItem[] | null> {
   return out;
 }
 
-async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
+/**
+ * Read one folder into `acc`; `main`: the report's own folder (not a `--with` one), whose
+ * closed-form run also brings its baselines.
+ */
+async function loadOne(dir: string, acc: Accum, depth = 0, main = false): Promise<void> {
   if (await pathExists(join(dir, 'demo.json'))) {
     const d = await readJsonObject(join(dir, 'demo.json'));
     acc.kinds.push('demo');
@@ -526,6 +647,7 @@ async function loadOne(dir: string, acc: Accum, depth = 0): Promise<void> {
       acc.kinds.push('train');
       const n = await loadTrainRun(dir);
       acc.networks.push(n);
+      if (main && n.closedForm !== undefined) acc.networks.push(...(await closedFormBaselines(n)));
       acc.manifest ??= n.manifest;
       acc.heatmaps ??= await loadHeatmaps(dir);
       if (n.selectOn === 'test')
@@ -658,9 +780,10 @@ export async function loadReportData(dir: string, opts: LoadReportOptions = {}):
     throw new InputError(`${dir}: no such folder`);
   }
   const acc = empty();
-  await loadOne(root, acc);
+  await loadOne(root, acc, 0, true);
   for (const w of opts.with ?? []) await loadOne(resolve(w), acc);
   acc.networks = uniqueNames(acc.networks);
+  const paired = pairedSection(acc.networks);
   const primary = acc.networks[0];
   let dataset: DatasetSummary | undefined;
   const manifest = primary?.manifest ?? acc.manifest;
@@ -712,5 +835,45 @@ export async function loadReportData(dir: string, opts: LoadReportOptions = {}):
     notes: acc.notes,
     warnings: acc.warnings,
     facts: acc.facts,
+    ...('pairs' in paired ? { paired } : {}),
+    ...('note' in paired && (opts.with?.length ?? 0) > 0 ? { pairedNote: paired.note } : {}),
+  };
+}
+
+/** Every pair when there are at most this many models; beyond, the first model against each other. */
+const ALL_PAIRS_UP_TO = 4;
+
+/**
+ * Paired tests of the report's models on their common patients (the computation of
+ * `polarcad compare`, src/evaluate/paired.ts), with a plain sentence per pair of the first model;
+ * `note` says why there are none.
+ */
+function pairedSection(nets: readonly NetworkResult[]): PairedSection | { note: string } {
+  if (nets.length < 2) return { note: 'one model only' };
+  let common: { ids: string[]; labels: Label[] };
+  try {
+    common = commonPatients(nets);
+  } catch (e) {
+    return { note: `paired tests not computed: ${errorMessage(e)}` };
+  }
+  const { ids, labels } = common;
+  const pairs = pairedTests(
+    labels,
+    nets.map((n) => ({
+      name: n.name,
+      probs: probsFor(n.predictions, ids),
+      threshold: n.row.threshold ?? 0.5,
+    })),
+    nets.length <= ALL_PAIRS_UP_TO ? 'all' : 'first',
+  );
+  const first = nets[0];
+  const baselines = nets.some((n) => n.baselineOf === first.name);
+  return {
+    title: baselines
+      ? `${first.name} beside its baselines: paired tests on the same ${ids.length} test patients`
+      : `Paired tests on the ${ids.length} test patients common to ${nets.length} models`,
+    patients: ids.length,
+    pairs,
+    verdicts: pairs.filter((p) => p.a === first.name).map((p) => pairVerdict(p, ids.length)),
   };
 }

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { replaceFolderAtomic, writeFileAtomic } from '../util/atomic.js';
+import { InputError } from '../util/errors.js';
 import { loadReportData, type LoadReportOptions, type ReportData } from './data.js';
 import { esc, inlineSvg } from './escape.js';
 import { buildFigures, type ReportFigures } from './figures.js';
@@ -43,13 +44,14 @@ td.best{background:#e6f2fa}
 .na{color:var(--muted);font-style:italic}
 .alert{border:2px solid var(--warn);background:#fdecea;color:var(--warn);padding:10px 14px;margin:12px 0;border-radius:4px}
 .warn{color:var(--warn)}
+.verdict{border-left:4px solid var(--accent);padding:4px 10px;margin:8px 0}
 .figrow{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
 figure{margin:8px 0}
 figure.chart .svg svg{max-width:100%;height:auto}
 figcaption{font-size:13px;color:var(--muted);max-width:720px}
 .files{font-size:11px}
-.heatgrid{display:grid;grid-template-columns:repeat(4,1fr);gap:16px}
-.heat img{width:100%;max-width:240px;height:auto;border:1px solid var(--line)}
+.heatgrid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:16px}
+.heat img{width:100%;height:auto;border:1px solid var(--line)}
 dl.card dt{font-weight:bold;margin-top:10px}
 dl.card dd{margin:2px 0 0 0}
 .facts td:first-child{font-weight:bold}
@@ -61,6 +63,9 @@ function summarySection(data: ReportData): Section {
   const parts: string[] = [];
   for (const w of data.warnings) parts.push(`<div class="alert"><strong>Warning.</strong> ${esc(w)}</div>`);
   parts.push('<p>polarcad is a research tool and a <strong>second reader</strong>, not a diagnosis.</p>');
+  // the paired tests' verdicts up front, so the best-looking row is not read as the better model
+  for (const v of data.paired?.verdicts ?? [])
+    parts.push(`<p class="verdict"><strong>${esc(v)}</strong></p>`);
   if (data.facts.length > 0)
     parts.push(
       `<table class="facts"><tbody>${data.facts.map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join('')}</tbody></table>`,
@@ -111,6 +116,24 @@ ${body}
 `;
 }
 
+/**
+ * The report's data with the heatmaps of its training run made now (`runHeatmapItems`: the
+ * pipeline of `predict`) when the folder has none: every run's report has heatmaps, not only the
+ * demo's. A run whose model or images cannot be read keeps none, with the reason.
+ */
+async function withRunHeatmaps(data: ReportData): Promise<ReportData> {
+  const run = data.networks[0];
+  if (data.heatmaps !== null || data.kinds[0] !== 'train' || run === undefined) return data;
+  // loaded on demand: the model runtimes are not needed by reports without a run
+  const { runHeatmapItems } = await import('./heatmaps.js');
+  try {
+    return { ...data, heatmaps: await runHeatmapItems(run.dir) };
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    return { ...data, heatmapNote: e.message };
+  }
+}
+
 /** Options of {@link writeReport}. */
 export interface WriteReportOptions extends LoadReportOptions {
   /** HTML file to write (default DIR/report.html); figures go to figures/ beside it */
@@ -133,7 +156,7 @@ export interface WrittenReport {
  * @throws InputError for a folder that is not a polarcad output folder or malformed files in it
  */
 export async function writeReport(dir: string, opts: WriteReportOptions = {}): Promise<WrittenReport> {
-  const data = await loadReportData(dir, opts);
+  const data = await withRunHeatmaps(await loadReportData(dir, opts));
   const out = resolve(opts.out ?? join(dir, 'report.html'));
   // figures/ is swapped into place only when every figure and the page are written
   const pdf = opts.pdf === true ? out.slice(0, out.length - extname(out).length) + '.pdf' : undefined;

@@ -8,6 +8,7 @@
 import { PDFDocument, StandardFonts, rgb, type PDFFont, type PDFPage } from 'pdf-lib';
 import { METRICS_ROW_FIGURES, type IntervalValue, type MetricsRow } from '../evaluate/metrics-row.js';
 import type { ReportData } from './data.js';
+import { formatP } from '../evaluate/paired.js';
 
 const A4 = { width: 595.28, height: 841.89 } as const;
 const MARGIN = 48;
@@ -236,6 +237,7 @@ export async function reportPdf(data: ReportData, figures: readonly PdfFigure[])
   flow.heading('Summary');
   for (const w of data.warnings) flow.paragraph(`Warning. ${w}`, { color: 'warn', bold: true });
   flow.paragraph('polarcad is a research tool and a second reader, not a diagnosis.');
+  for (const v of data.paired?.verdicts ?? []) flow.paragraph(v, { bold: true });
   if (data.facts.length > 0) flow.table(['', ''], data.facts, [0.3, 0.7]);
   for (const n of data.notes) flow.paragraph(`- ${n}`, { size: 9 });
   if (data.dataset !== undefined) {
@@ -277,6 +279,28 @@ export async function reportPdf(data: ReportData, figures: readonly PdfFigure[])
     flow.heading(t.title);
     metricsRows(flow, t.rows);
     for (const n of t.notes) flow.paragraph(`- ${n}`, { size: 8, color: 'muted' });
+  }
+  if (data.paired !== undefined) {
+    flow.heading(data.paired.title);
+    for (const v of data.paired.verdicts) flow.paragraph(v, { size: 9 });
+    flow.table(
+      ['A', 'B', 'AUC A - B [95% CI]', 'DeLong p', 'acc. A - B', 'A+ B-', 'A- B+', 'McNemar p'],
+      data.paired.pairs.map((p) => [
+        p.a,
+        p.b,
+        `${n3(p.aucDifference)} [${n3(p.aucDifferenceCi[0])}, ${n3(p.aucDifferenceCi[1])}]`,
+        formatP(p.delongP),
+        n3(p.accuracyA - p.accuracyB),
+        String(p.aRightBWrong),
+        String(p.aWrongBRight),
+        formatP(p.mcnemarP),
+      ]),
+      [0.16, 0.16, 0.2, 0.1, 0.1, 0.07, 0.07, 0.14],
+    );
+    flow.paragraph(
+      'DeLong et al. (1988) for two correlated AUCs; McNemar (1947) on the discordant patients. A+ B-: A right and B wrong. No correction for multiple comparisons.',
+      { size: 8, color: 'muted' },
+    );
   }
   flow.heading('Heatmaps');
   if (data.heatmaps === null || data.heatmaps.length === 0)

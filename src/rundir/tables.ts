@@ -147,13 +147,18 @@ export function predictionsCsv(rows: readonly PredictionRecord[]): string {
 }
 
 /**
- * Read a predictions CSV (`patient_id, label, prob[, fold]`; label 0/1 or normal/CAD).
+ * Read a predictions CSV (`patient_id, label, prob[, fold]`; label 0/1 or normal/CAD). `o.prob`
+ * names another probability column (a closed-form run's baselines: `prob_segment_logistic`).
  * @throws InputError naming the file, row and column of a bad cell
  */
-export async function readPredictions(path: string): Promise<PatientPrediction[]> {
+export async function readPredictions(
+  path: string,
+  o: { readonly prob?: string } = {},
+): Promise<PatientPrediction[]> {
+  const probCol = o.prob ?? 'prob';
   const rows = await readCsv(path);
   if (rows.length === 0) throw new InputError(`${path}: no predictions`);
-  for (const col of ['patient_id', 'label', 'prob']) {
+  for (const col of ['patient_id', 'label', probCol]) {
     if (!(col in rows[0])) throw new InputError(`${path}: column ${col} is missing`);
   }
   return rows.map((r, i) => {
@@ -161,9 +166,10 @@ export async function readPredictions(path: string): Promise<PatientPrediction[]
     const l = r.label.trim().toLowerCase();
     const label: Label | null = l === '1' || l === 'cad' ? 1 : l === '0' || l === 'normal' ? 0 : null;
     if (label === null) throw new InputError(`${where}, column label: "${r.label}" is not 0/1 or normal/CAD`);
-    const prob = Number(r.prob);
-    if (r.prob.trim() === '' || !(prob >= 0 && prob <= 1))
-      throw new InputError(`${where}, column prob: "${r.prob}" is not a probability in [0, 1]`);
+    const cell = r[probCol];
+    const prob = Number(cell);
+    if (cell.trim() === '' || !(prob >= 0 && prob <= 1))
+      throw new InputError(`${where}, column ${probCol}: "${cell}" is not a probability in [0, 1]`);
     const fold = r.fold === undefined || r.fold === '' ? undefined : Number(r.fold);
     return {
       id: r.patient_id,

@@ -11,10 +11,9 @@
  * overlaid), atomically.
  */
 import { basename, join, resolve } from 'node:path';
-import type { Label } from '../domain/views.js';
 import { METRICS_ROW_FIGURES, type IntervalValue, type MetricsRow } from '../evaluate/metrics-row.js';
 import { rocCurve } from '../evaluate/metrics.js';
-import { delong, mcnemar } from '../evaluate/tests.js';
+import { commonPatients, formatP, pairedTests, probsFor, type RunPair } from '../evaluate/paired.js';
 import { rocChart } from '../report/charts/roc.js';
 import { writeChart } from '../report/charts/render.js';
 import { loadReportData, storedOrRecomputed, type NetworkResult } from '../report/data.js';
@@ -32,23 +31,7 @@ export interface CompareOptions {
   readonly seed?: number | string;
 }
 
-/** A paired comparison of two runs on the common patients. */
-export interface RunPair {
-  readonly a: string;
-  readonly b: string;
-  readonly aucA: number;
-  readonly aucB: number;
-  readonly aucDifference: number;
-  readonly aucDifferenceCi: readonly [number, number];
-  readonly delongP: number;
-  readonly accuracyA: number;
-  readonly accuracyB: number;
-  /** discordant pairs: A right and B wrong, A wrong and B right */
-  readonly aRightBWrong: number;
-  readonly aWrongBRight: number;
-  readonly mcnemarP: number;
-  readonly mcnemarMethod: string;
-}
+export type { RunPair } from '../evaluate/paired.js';
 
 /** Result of {@link compareRuns}. */
 export interface CompareResult {
@@ -63,7 +46,7 @@ const f3 = (x: number | null | undefined): string =>
   x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(3);
 const iv = (v: IntervalValue | null): string =>
   v === null || v.estimate === null ? '–' : `${f3(v.estimate)} [${f3(v.lo)}, ${f3(v.hi)}]`;
-const pv = (p: number): string => (p < 0.001 ? '< 0.001' : p.toFixed(3));
+const pv = formatP;
 
 async function loadRun(dir: string): Promise<NetworkResult> {
   const data = await loadReportData(dir);
@@ -71,34 +54,6 @@ async function loadRun(dir: string): Promise<NetworkResult> {
   if (n === undefined)
     throw new InputError(`${dir}: no per-patient predictions to compare (a train, evaluate or cv folder)`);
   return n;
-}
-
-/**
- * The patients every run predicted, in the first run's order, with one label each.
- * @throws InputError when fewer than 4 patients are common, one class is missing, or two runs disagree on a label
- */
-function commonPatients(runs: readonly { name: string; dir: string; net: NetworkResult }[]): {
-  ids: string[];
-  labels: Label[];
-} {
-  const maps = runs.map((r) => new Map(r.net.predictions.map((p) => [p.id, p])));
-  const ids = runs[0].net.predictions.map((p) => p.id).filter((id) => maps.every((m) => m.has(id)));
-  const labels = ids.map((id) => {
-    const l = maps[0].get(id)?.label as Label;
-    maps.forEach((m, k) => {
-      if (m.get(id)?.label !== l)
-        throw new InputError(
-          `${runs[k].dir}: patient ${id} is labelled ${String(m.get(id)?.label)} but ${String(l)} in ${runs[0].dir}; the runs were not evaluated on the same data`,
-        );
-    });
-    return l;
-  });
-  const pos = labels.filter((l) => l === 1).length;
-  if (ids.length < 4 || pos < 2 || ids.length - pos < 2)
-    throw new InputError(
-      `the runs have ${ids.length} test patients in common (${pos} CAD, ${ids.length - pos} normal); paired tests need at least 2 of each class. Compare runs evaluated on the same patients (e.g. \`polarcad evaluate\` each on one external manifest)`,
-    );
-  return { ids, labels };
 }
 
 /** The Markdown tables of a comparison. */
@@ -149,12 +104,9 @@ export async function compareRuns(dirs: readonly string[], o: CompareOptions): P
       throw new InputError(`--names: "${name}" is used twice; give each run its own name`);
     runs.push({ name, dir: resolve(d), net });
   }
-  const { ids, labels } = commonPatients(runs);
+  const { ids, labels } = commonPatients(runs.map((r) => ({ dir: r.dir, predictions: r.net.predictions })));
   const seed = o.seed ?? 1;
-  const probsOf = runs.map((r) => {
-    const m = new Map(r.net.predictions.map((p) => [p.id, p.prob]));
-    return ids.map((id) => m.get(id) as number);
-  });
+  const probsOf = runs.map((r) => probsFor(r.net.predictions, ids));
   const rows: MetricsRow[] = [];
   for (const [k, r] of runs.entries()) {
     const t = r.net.row.threshold ?? 0.5;
@@ -170,34 +122,10 @@ export async function compareRuns(dirs: readonly string[], o: CompareOptions): P
         : await storedOrRecomputed(r.dir, meta, preds, t, `${String(seed)}/compare`),
     );
   }
-  const pairs: RunPair[] = [];
-  for (let a = 0; a < runs.length; a++) {
-    for (let b = a + 1; b < runs.length; b++) {
-      const ta = rows[a].threshold ?? 0.5;
-      const tb = rows[b].threshold ?? 0.5;
-      const d = delong(labels, probsOf[a], probsOf[b]);
-      const right = (probs: readonly number[], t: number): boolean[] =>
-        probs.map((p, i) => (p >= t ? 1 : 0) === labels[i]);
-      const ra = right(probsOf[a], ta);
-      const rb = right(probsOf[b], tb);
-      const m = mcnemar(ra, rb);
-      pairs.push({
-        a: runs[a].name,
-        b: runs[b].name,
-        aucA: d.aucA,
-        aucB: d.aucB,
-        aucDifference: d.diff,
-        aucDifferenceCi: d.ciDiff,
-        delongP: d.p,
-        accuracyA: ra.filter(Boolean).length / ids.length,
-        accuracyB: rb.filter(Boolean).length / ids.length,
-        aRightBWrong: m.b,
-        aWrongBRight: m.c,
-        mcnemarP: m.p,
-        mcnemarMethod: m.method,
-      });
-    }
-  }
+  const pairs = pairedTests(
+    labels,
+    runs.map((r, k) => ({ name: r.name, probs: probsOf[k], threshold: rows[k].threshold ?? 0.5 })),
+  );
   const markdown = markdownOf(rows, pairs, ids.length);
   const out = resolve(o.out);
   const cell = (v: IntervalValue | null, k: 'estimate' | 'lo' | 'hi'): number | string => v?.[k] ?? '';

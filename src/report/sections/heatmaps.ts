@@ -19,7 +19,7 @@ export function heatmapSection(data: ReportData): Section {
     return {
       id: 'heatmaps',
       title: 'Class-activation heatmaps',
-      html: '<p class="na">Not available: this folder has no explanation output (heatmaps/index.json). Heatmaps come from the explanation module (Grad-CAM at the backbone\'s last convolutional layer).</p>',
+      html: `<p class="na">Not available: ${data.heatmapNote !== undefined ? `the heatmaps of the run could not be made: ${esc(data.heatmapNote)}` : 'this folder has no trained model to explain and no explanation output (heatmaps/index.json)'}.</p>`,
     };
   }
   const cols = OUTCOMES.map(([k, title]) => {
@@ -30,7 +30,7 @@ export function heatmapSection(data: ReportData): Section {
         : items
             .map(
               (x) =>
-                `<figure class="heat"><img alt="${esc(`Grad-CAM of patient ${x.id}`)}" src="${dataUri('image/png', x.png)}"><figcaption><strong>${esc(x.id)}</strong>, P(CAD) ${num(x.prob, 2)}. ${esc(x.caption)}</figcaption></figure>`,
+                `<figure class="heat"><img alt="${esc(`Heatmap of patient ${x.id}`)}" src="${dataUri('image/png', x.png)}"><figcaption><strong>${esc(x.id)}</strong>, P(CAD) ${num(x.prob, 2)}. ${esc(x.caption)}</figcaption></figure>`,
             )
             .join('');
     return `<div class="heatcol"><h3>${esc(title)}</h3>${body}</div>`;
@@ -38,6 +38,10 @@ export function heatmapSection(data: ReportData): Section {
   return {
     id: 'heatmaps',
     title: 'Class-activation heatmaps',
-    html: `<p>Grad-CAM of the CAD class over the stress polar map: where the network looked, not a perfusion measurement. Brighter = more influence on the CAD score.</p><div class="heatgrid">${cols.join('')}</div>`,
+    html: `<p>${
+      data.networks[0]?.closedForm !== undefined
+        ? "The model's evidence for CAD per segment and view (its exact contribution to the logit), on one fixed colour scale for every patient: a confident normal study looks quiet. Each disc of a multi-view model shows its own evidence."
+        : 'Grad-CAM (or CAM) of the CAD class over the polar map: where the network looked, not a perfusion measurement. Brighter = more influence on the CAD score.'
+    } The sentence under each picture is read from the same heatmap, as <code>polarcad predict</code> prints it.</p><div class="heatgrid">${cols.join('')}</div>`,
   };
 }

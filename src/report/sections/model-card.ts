@@ -15,11 +15,18 @@ export function modelCardSection(data: ReportData): Section {
   );
   if (n !== undefined) {
     const d = data.dataset;
+    const cf = n.closedForm;
+    const chosen =
+      cf !== undefined
+        ? ''
+        : `, epochs chosen on ${d?.split ? d.split.validation.cad + d.split.validation.normal : 0}`;
     const dataText = d
-      ? `${d.patients} patients from <code>${esc(d.manifest)}</code> (${d.byClass.cad.n} CAD, ${d.byClass.normal.n} normal)${d.split ? `; trained on ${d.split.train.cad + d.split.train.normal}, epochs chosen on ${d.split.validation.cad + d.split.validation.normal}, tested on ${d.split.test.cad + d.split.test.normal}` : ''}.`
+      ? `${d.patients} patients from <code>${esc(d.manifest)}</code> (${d.byClass.cad.n} CAD, ${d.byClass.normal.n} normal)${d.split ? `; trained on ${d.split.train.cad + d.split.train.normal}${chosen}, tested on ${d.split.test.cad + d.split.test.normal}` : ''}.`
       : 'not recorded in this folder.';
     items.push(
-      `<dt>Model</dt><dd>${esc(n.backbone ?? n.name)}${n.input ? `, input ${esc(n.input)}` : ''}: ImageNet-style backbone with a new classification head, warm-up then fine-tuning (Hai et al. 2022).</dd>`,
+      cf !== undefined
+        ? `<dt>Model</dt><dd>${esc(n.description)}. Members: ${esc(cf.members.join(', ') || cf.recipe)}; no epochs and no gradient training: each member is a ridge logistic regression fitted in closed form${cf.calibration ? `, calibrated by ${esc(cf.calibration)}` : ''}.${cf.colormap ? ` Colour map: ${esc(cf.colormap)}.` : ''}</dd>`
+        : `<dt>Model</dt><dd>${esc(n.backbone ?? n.name)}${n.input ? `, input ${esc(n.input)}` : ''}: ImageNet-style backbone with a new classification head, warm-up then fine-tuning (Hai et al. 2022).</dd>`,
     );
     items.push(`<dt>Training data</dt><dd>${dataText}</dd>`);
     const w = n.weights;
@@ -34,9 +41,11 @@ export function modelCardSection(data: ReportData): Section {
     const sel =
       n.selectOn === 'test'
         ? '<div class="alert"><strong>WARNING: the kept epochs were selected on the TEST set</strong> (<code>--select-on test</code>, the protocol of Hai et al. 2022). The test figures in this report are optimistically biased and are not an estimate of performance on new patients.</div>'
-        : data.cv
-          ? "Stratified k-fold cross-validation; in each fold the kept epoch of each stage was chosen on a validation part carved from the fold's training patients (nested), so no reported figure has seen its test fold."
-          : 'Stratified patient-level hold-out (80/20 by class); the kept epoch of each stage was chosen on a validation part of the training patients; the test part was used once, for the reported figures.';
+        : cf !== undefined
+          ? "Stratified patient-level hold-out (80/20 by class), or a separate test manifest; no validation part is carved out: each member's penalty and the stacking were chosen by 5-fold cross-validation on the training patients only, and the baselines were fitted on the same training patients. The test part was used once, for the reported figures."
+          : data.cv
+            ? "Stratified k-fold cross-validation; in each fold the kept epoch of each stage was chosen on a validation part carved from the fold's training patients (nested), so no reported figure has seen its test fold."
+            : 'Stratified patient-level hold-out (80/20 by class); the kept epoch of each stage was chosen on a validation part of the training patients; the test part was used once, for the reported figures.';
     items.push(`<dt>Selection protocol</dt><dd>${sel}</dd>`);
   }
   const limits = [

@@ -13,7 +13,9 @@ export function trainingSection(
   if (figs.training.length === 0) {
     const why = data.cv
       ? 'cross-validation folds keep their curves in their own run folders (folds/fold-NN/)'
-      : 'the folder has no training history (history.csv)';
+      : data.networks[0]?.closedForm !== undefined
+        ? 'a closed-form model is fitted in one step, without epochs (its choices were made by cross-validation on the training patients)'
+        : 'the folder has no training history (history.csv)';
     return {
       id: 'training',
       title: 'Training curves',
