@@ -10,6 +10,12 @@ export function trainingSection(
   figs: ReportFigures,
   inline: (svg: string) => string,
 ): Section {
+  if (figs.training.length === 0 && data.networks[0]?.closedForm !== undefined && !data.cv)
+    return {
+      id: 'training',
+      title: 'Training',
+      html: "<p>A closed-form model is fitted in one step, without epochs: every choice (each member's penalty, the stacker) was made by 5-fold cross-validation on the training patients, never on the test patients.</p>",
+    };
   if (figs.training.length === 0) {
     const why = data.cv
       ? 'cross-validation folds keep their curves in their own run folders (folds/fold-NN/)'
