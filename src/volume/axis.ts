@@ -33,8 +33,10 @@ export interface CylinderFit {
   readonly rms: number;
 }
 
-/** half-width of the central band used for the circle fit, in standard deviations along the axis */
-const BAND_SD = 0.7;
+/** half-width of the band used for the circle fits, in standard deviations along the axis */
+const BAND_SD = 1.2;
+/** slabs of the band, each with its own circle */
+const SLABS = 4;
 
 /** `n` unit vectors spread evenly over the hemisphere z >= 0 (a Fibonacci lattice). */
 export function hemisphere(n: number): Vec3[] {
@@ -139,8 +141,10 @@ function cloudOf(pts: readonly WallPoint[]): Cloud {
 }
 
 /**
- * The circle fit of the central band of the cloud seen along `u`. The band is the weighted mean
- * +- 0.7 standard deviations of the positions along `u` (the central 40% of a uniform extent).
+ * Circle fits of slabs of the cloud seen along `u`: the positions along `u` within the weighted
+ * mean +- 1.2 standard deviations, cut into `SLABS` slabs, each fitted with its own circle (the
+ * wall narrows towards the apex). The score is the root mean square distance of all the slabs'
+ * points from their circles.
  */
 function cylinderAlong(cl: Cloud, u: Vec3): CylinderFit {
   const [a, b] = perpendicularBasis(u);
@@ -159,19 +163,34 @@ function cylinderAlong(cl: Cloud, u: Vec3): CylinderFit {
   const mean = st / sw;
   const sd = Math.sqrt(Math.max(0, stt / sw - mean * mean));
   const t0 = mean - BAND_SD * sd;
-  const t1 = mean + BAND_SD * sd;
-  const xs: number[] = [];
-  const ys: number[] = [];
-  const ws: number[] = [];
+  const width = (2 * BAND_SD * sd) / SLABS;
+  const xs: number[][] = Array.from({ length: SLABS }, () => []);
+  const ys: number[][] = Array.from({ length: SLABS }, () => []);
+  const ws: number[][] = Array.from({ length: SLABS }, () => []);
   for (let i = 0; i < n; i++) {
-    if (t[i] < t0 || t[i] > t1) continue;
-    xs.push(cl.x[i] * a[0] + cl.y[i] * a[1] + cl.z[i] * a[2]);
-    ys.push(cl.x[i] * b[0] + cl.y[i] * b[1] + cl.z[i] * b[2]);
-    ws.push(cl.w[i]);
+    const k = Math.floor((t[i] - t0) / width);
+    if (k < 0 || k >= SLABS) continue;
+    xs[k].push(cl.x[i] * a[0] + cl.y[i] * a[1] + cl.z[i] * a[2]);
+    ys[k].push(cl.x[i] * b[0] + cl.y[i] * b[1] + cl.z[i] * b[2]);
+    ws[k].push(cl.w[i]);
   }
-  const f = circleFit(xs, ys, ws);
-  const c = add(add(cl.g, scale(a, f.xc)), add(scale(b, f.yc), scale(u, mean)));
-  return { c, u, radius: f.r, rms: xs.length >= 8 ? f.rms : Infinity };
+  let ss = 0;
+  let wsum = 0;
+  let rsum = 0;
+  let xc = 0;
+  let yc = 0;
+  for (let k = 0; k < SLABS; k++) {
+    if (xs[k].length < 8) return { c: cl.g, u, radius: 0, rms: Infinity };
+    const f = circleFit(xs[k], ys[k], ws[k]);
+    const wk = ws[k].reduce((p, q) => p + q, 0);
+    ss += f.rms * f.rms * wk;
+    wsum += wk;
+    rsum += f.r * wk;
+    xc += f.xc * wk;
+    yc += f.yc * wk;
+  }
+  const c = add(add(cl.g, scale(a, xc / wsum)), add(scale(b, yc / wsum), scale(u, mean)));
+  return { c, u, radius: rsum / wsum, rms: Math.sqrt(ss / wsum) };
 }
 
 /** Weighted centroid of points. */

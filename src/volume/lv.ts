@@ -69,6 +69,8 @@ export const MAX_LENGTH_MM = 140;
 const PRIOR_AXIS: Vec3 = normalize(add(add(WORLD.left, WORLD.anterior), scale(WORLD.superior, -1)));
 /** smallest difference of the ends' wall distances (body radii) that decides the apical end */
 const APEX_END_EVIDENCE = 0.1;
+/** most refinements of the axis by the surface (each stops once the axis moves under 0.2 degree) */
+const MAX_REFINE = 8;
 
 interface Candidate {
   readonly comp: Component;
@@ -294,7 +296,7 @@ function refineBySurface(
   let u = u0;
   let { radius, length } = fitAlongAxis(s, apex0, u, extent, radius0);
   let apex = capApex(s, apex0, u, radius);
-  for (let iter = 0; iter < (moveAxis ? 3 : 1); iter++) {
+  for (let iter = 0, moved = Infinity; iter < (moveAxis ? MAX_REFINE : 1) && moved > 0.2; iter++) {
     if (moveAxis) {
       const { anterior, lateral } = shortAxisDirections(u);
       const centres: { p: Vec3; w: number }[] = [];
@@ -311,6 +313,7 @@ function refineBySurface(
       const line = principal(centres);
       const nu = dot(line.u, u) < 0 ? scale(line.u, -1) : line.u;
       if (angleDeg(nu, u0) > 30) break;
+      moved = angleDeg(nu, u);
       u = nu;
       // the apex's projection on the new line
       apex = add(line.c, scale(u, dot(sub(apex, line.c), u)));
@@ -413,6 +416,7 @@ export function fitLeftVentricle(vol: Volume, override: LvOverride = {}): LvGeom
   const loT = quantile(ts, 0.02);
   const near = add(cyl.c, scale(u, hiT - 4));
   const fit = refineBySurface(s, near, u, hiT - loT, !override.axisAngles, cyl.radius);
+  if (process.env.DBG_LV) console.error('DBG', JSON.stringify({ cyl, u, near, thr: best.threshold, n: pts.length, fit }));
   const g: LvGeometry = {
     ...frameOf(fit.apex, fit.u, fit.radius, fit.length),
     method: override.axisAngles ? 'manual-axis' : 'auto',
