@@ -67,8 +67,12 @@ export const MIN_LENGTH_MM = 40;
 export const MAX_LENGTH_MM = 140;
 /** Typical LV long axis (base to apex): to the patient's left, anterior and inferior. */
 const PRIOR_AXIS: Vec3 = normalize(add(add(WORLD.left, WORLD.anterior), scale(WORLD.superior, -1)));
-/** smallest difference of the ends' wall distances (body radii) that decides the apical end */
-const APEX_END_EVIDENCE = 0.1;
+/**
+ * Weight of the typical orientation against the cap's evidence (difference of the ends' wall
+ * distances, body radii) in choosing the apical end: an axis within 60 degrees of the typical one
+ * needs evidence of 0.25 radius or more to be turned against it.
+ */
+const PRIOR_WEIGHT = 0.5;
 /** most refinements of the axis by the surface (each stops once the axis moves under 0.2 degree) */
 const MAX_REFINE = 8;
 
@@ -235,50 +239,59 @@ const CAP_POLAR_DEG = [0, 15, 30, 45, 60];
 const CAP_AZIMUTHS = 12;
 
 /**
- * Mid-wall apex: where the axis leaves the apical cap. Rays from the cap's centre (within 60
- * degrees of the axis) find the cap's mid-wall points (wall centres, power 1: a sphere seen from
- * its centre); a sphere with its centre on the axis is fitted to them by weighted least squares
- * (weight = squared peak count, so that a defect's faint wall counts little): with z the
- * position along the axis and rho the distance from it, z^2 + rho^2 = 2 s z + (rc^2 - s^2) is
- * linear in the centre's shift s and rc^2 - s^2. The apex is the centre + rc along the axis. Twice,
- * from the new centre; a fit outside 0.5-1.5 body radii falls back on the wall centre on the axis.
+ * Mid-wall apex: where the axis leaves the apical cap. Rays from the cap's centre (the body's
+ * radius behind `near`, within 60 degrees of the axis) find the cap's mid-wall points (wall
+ * centres, power 1: a sphere seen from its centre); a sphere with its centre on the axis is fitted
+ * to them by weighted least squares (weight = squared peak count, so that a defect's faint wall
+ * counts little): with z the position along the axis and rho the distance from it,
+ * z^2 + rho^2 = 2 s z + (rc^2 - s^2) is linear in the centre's shift s and rc^2 - s^2. The apex is
+ * the centre + rc along the axis. A fit with rc outside 0.5-1.5 body radii, or an apex more than
+ * one radius from `near`, falls back on the wall centre on the axis.
  */
 function capApex(s: WorldSampler, near: Vec3, u: Vec3, radius: number): Vec3 {
-  let cc = sub(near, scale(u, radius));
-  let apex = add(cc, scale(u, wallCentre(s, cc, u, 0.3 * radius, radius + 30, 1, 0.5, radius).depth));
+  const cc = sub(near, scale(u, radius));
+  const onAxis = add(cc, scale(u, wallCentre(s, cc, u, 0.3 * radius, radius + 30, 1, 0.5, radius).depth));
   const { anterior, lateral } = shortAxisDirections(u);
-  for (let iter = 0; iter < 2; iter++) {
-    let a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
-    for (const polar of CAP_POLAR_DEG) {
-      const ph = (polar * Math.PI) / 180;
-      for (let k = 0; k < (polar === 0 ? 1 : CAP_AZIMUTHS); k++) {
-        const th = (2 * Math.PI * k) / CAP_AZIMUTHS;
-        const e = add(scale(anterior, Math.cos(th)), scale(lateral, Math.sin(th)));
-        const dir = add(scale(u, Math.cos(ph)), scale(e, Math.sin(ph)));
-        const r = wallCentre(s, cc, dir, 0.3 * radius, radius + 30, 1, 0.5, radius);
-        const z = r.depth * Math.cos(ph);
-        const rho = r.depth * Math.sin(ph);
-        const w = r.value * r.value * (polar === 0 ? CAP_AZIMUTHS : 1);
-        // unknowns [s, k]: 2 z s + k = z^2 + rho^2
-        const y = z * z + rho * rho;
-        a11 += w * 4 * z * z;
-        a12 += w * 2 * z;
-        a22 += w;
-        b1 += w * 2 * z * y;
-        b2 += w * y;
-      }
+  let a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
+  for (const polar of CAP_POLAR_DEG) {
+    const ph = (polar * Math.PI) / 180;
+    for (let k = 0; k < (polar === 0 ? 1 : CAP_AZIMUTHS); k++) {
+      const th = (2 * Math.PI * k) / CAP_AZIMUTHS;
+      const e = add(scale(anterior, Math.cos(th)), scale(lateral, Math.sin(th)));
+      const dir = add(scale(u, Math.cos(ph)), scale(e, Math.sin(ph)));
+      const r = wallCentre(s, cc, dir, 0.3 * radius, radius + 30, 1, 0.5, radius);
+      const z = r.depth * Math.cos(ph);
+      const rho = r.depth * Math.sin(ph);
+      const w = r.value * r.value * (polar === 0 ? CAP_AZIMUTHS : 1);
+      // unknowns [s, k]: 2 z s + k = z^2 + rho^2
+      const y = z * z + rho * rho;
+      a11 += w * 4 * z * z;
+      a12 += w * 2 * z;
+      a22 += w;
+      b1 += w * 2 * z * y;
+      b2 += w * y;
     }
-    const det = a11 * a22 - a12 * a12;
-    if (!(Math.abs(det) > 1e-9)) break;
-    const shift = (b1 * a22 - a12 * b2) / det;
-    const kk = (a11 * b2 - a12 * b1) / det;
-    const rc = Math.sqrt(Math.max(0, kk + shift * shift));
-    if (!(rc >= 0.5 * radius && rc <= 1.5 * radius)) break;
-    cc = add(cc, scale(u, shift));
-    apex = add(cc, scale(u, rc));
-    cc = sub(apex, scale(u, radius));
   }
+  const det = a11 * a22 - a12 * a12;
+  if (!(Math.abs(det) > 1e-9)) return onAxis;
+  const shift = (b1 * a22 - a12 * b2) / det;
+  const rc = Math.sqrt(Math.max(0, (a11 * b2 - a12 * b1) / det + shift * shift));
+  const apex = add(cc, scale(u, shift + rc));
+  if (!(rc >= 0.5 * radius && rc <= 1.5 * radius) || Math.abs(shift + rc - radius) > radius) return onAxis;
   return apex;
+}
+
+/**
+ * The cap's peak on the axis: from the point `c` in the body along `u`, past the cavity's
+ * minimum, the highest smoothed count up to `reach` mm (the apical wall, however faint).
+ */
+function capPeakOnAxis(s: WorldSampler, c: Vec3, u: Vec3, cavityTo: number, reach: number): Vec3 {
+  const at = (t: number): number => s.at(c[0] + t * u[0], c[1] + t * u[1], c[2] + t * u[2]);
+  let tMin = 0;
+  for (let t = 0; t <= cavityTo; t += 1) if (at(t) < at(tMin)) tMin = t;
+  let tMax = tMin;
+  for (let t = tMin; t <= reach; t += 1) if (at(t) > at(tMax)) tMax = t;
+  return add(c, scale(u, tMax));
 }
 
 /**
@@ -295,7 +308,8 @@ function refineBySurface(
 ): { apex: Vec3; u: Vec3; radius: number; length: number } {
   let u = u0;
   let { radius, length } = fitAlongAxis(s, apex0, u, extent, radius0);
-  let apex = capApex(s, apex0, u, radius);
+  let near = apex0;
+  let apex = capApex(s, near, u, radius);
   for (let iter = 0, moved = Infinity; iter < (moveAxis ? MAX_REFINE : 1) && moved > 0.2; iter++) {
     if (moveAxis) {
       const { anterior, lateral } = shortAxisDirections(u);
@@ -315,11 +329,13 @@ function refineBySurface(
       if (angleDeg(nu, u0) > 30) break;
       moved = angleDeg(nu, u);
       u = nu;
-      // the apex's projection on the new line
+      // the apex's and the cap peak's projections on the new line (the cap is found again from
+      // the same peak each time, so that the apex cannot creep along the axis)
       apex = add(line.c, scale(u, dot(sub(apex, line.c), u)));
+      near = add(line.c, scale(u, dot(sub(near, line.c), u)));
     }
     ({ radius, length } = fitAlongAxis(s, apex, u, extent, radius));
-    apex = capApex(s, apex, u, radius);
+    apex = capApex(s, near, u, radius);
   }
   return { apex, u, radius, length };
 }
@@ -340,7 +356,7 @@ function fitAlongAxis(
   for (let d = 0.5 * extent + 2; d <= extent + 40; d += 2) {
     const v = ring(s, apex, u, d, radius + 12, radius).value;
     if (v < 0.5 * level) {
-      length = d - 2 + (2 * (prev - 0.5 * level)) / Math.max(1e-9, prev - v);
+      length = d - 2 + 2 * Math.min(1, Math.max(0, (prev - 0.5 * level) / Math.max(1e-9, prev - v)));
       break;
     }
     prev = v;
@@ -408,15 +424,14 @@ export function fitLeftVentricle(vol: Volume, override: LvOverride = {}): LvGeom
     u = axisFromAngles(override.axisAngles.azimuthDeg, override.axisAngles.elevationDeg);
   else {
     const end = apexEnd(pts, cyl);
-    const sign = end.evidence >= APEX_END_EVIDENCE ? end.sign : dot(u, PRIOR_AXIS) >= 0 ? 1 : -1;
+    const sign = end.sign * end.evidence + PRIOR_WEIGHT * dot(u, PRIOR_AXIS) >= 0 ? 1 : -1;
     u = scale(u, sign);
   }
   const ts = pts.map((q) => dot(sub(q.p, cyl.c), u));
   const hiT = quantile(ts, 0.98);
   const loT = quantile(ts, 0.02);
-  const near = add(cyl.c, scale(u, hiT - 4));
+  const near = capPeakOnAxis(s, cyl.c, u, hiT, hiT + 30);
   const fit = refineBySurface(s, near, u, hiT - loT, !override.axisAngles, cyl.radius);
-  if (process.env.DBG_LV) console.error('DBG', JSON.stringify({ cyl, u, near, thr: best.threshold, n: pts.length, fit }));
   const g: LvGeometry = {
     ...frameOf(fit.apex, fit.u, fit.radius, fit.length),
     method: override.axisAngles ? 'manual-axis' : 'auto',
