@@ -353,7 +353,7 @@ function fitAlongAxis(
   const level = median(mids.map((m) => m.value));
   let length = extent;
   let prev = ring(s, apex, u, 0.5 * extent, radius + 12, radius).value;
-  for (let d = 0.5 * extent + 2; d <= extent + 40; d += 2) {
+  for (let d = 0.5 * extent + 2; d <= Math.max(extent + 40, MAX_LENGTH_MM); d += 2) {
     const v = ring(s, apex, u, d, radius + 12, radius).value;
     if (v < 0.5 * level) {
       length = d - 2 + 2 * Math.min(1, Math.max(0, (prev - 0.5 * level) / Math.max(1e-9, prev - v)));

@@ -94,7 +94,8 @@ export function searchRange(f: LvFrame, margin: number): { lo: number; hi: numbe
  * depth (power 1 for a sphere seen from its centre, 0.5 for a cylinder seen from its axis) undoes
  * that to first order. With `expected` (mm), the peak is the local maximum that best combines
  * height and nearness to it (Gaussian preference, 12 mm), so that a hotter liver or gut further
- * along the ray is not taken for the wall; otherwise the ray's maximum.
+ * along the ray is not taken for the wall (with no interior maximum, the sample at `expected`);
+ * otherwise the ray's maximum.
  */
 export function wallCentre(
   s: WorldSampler,
@@ -131,9 +132,12 @@ function peakIndex(vals: readonly number[], lo: number, step: number, expected?:
   let k = 0;
   for (let i = 1; i < vals.length; i++) if (vals[i] > vals[k]) k = i;
   if (expected === undefined) return k;
+  // an interior local maximum only (a profile still rising at the end of the ray is no wall: there,
+  // the sample nearest the expected depth)
+  k = Math.min(vals.length - 1, Math.max(0, Math.round((expected - lo) / step)));
   let best = -Infinity;
-  for (let i = 0; i < vals.length; i++) {
-    const isMax = (i === 0 || vals[i] >= vals[i - 1]) && (i === vals.length - 1 || vals[i] >= vals[i + 1]);
+  for (let i = 1; i < vals.length - 1; i++) {
+    const isMax = vals[i] >= vals[i - 1] && vals[i] >= vals[i + 1];
     if (!isMax) continue;
     const score = vals[i] * Math.exp(-(((lo + i * step - expected) / 12) ** 2));
     if (score > best) {
