@@ -5,15 +5,19 @@
  * is ambiguous for a short, wide ventricle (a cylinder shell of length L and radius R has axial
  * and transverse spreads L^2/12 and R^2/2, equal at L = 2.4 R) and swings across when a defect
  * breaks the wall. The long axis is instead the direction along which the myocardium projects
- * onto a ring: for each direction on a hemisphere, the wall points of the central part of the
- * ventricle are projected onto the perpendicular plane and a circle is fitted to them (algebraic
- * fit, Kasa, IEEE Trans Instrum Meas 1976;25:8-14); the direction with the smallest root mean
- * square distance from the circle wins, then it is polished by a shrinking pattern search. This
- * is the body of the cylinder-plus-cap surface that clinical tools fit (Germano 1995).
+ * onto rings: for each direction on a hemisphere, the wall points of the central part of the
+ * ventricle, cut into slabs along it, are projected onto the perpendicular plane and a circle is
+ * fitted to each slab (algebraic fit, Kasa, IEEE Trans Instrum Meas 1976;25:8-14); the direction
+ * with the smallest root mean square distance of the points from their circles wins, then it is
+ * polished by a shrinking pattern search. Each
+ * slab has its own circle (the wall narrows towards the apex), so a tilt of a few degrees changes
+ * the score little: this is a coarse axis (within a few degrees), which the fit of the mid-wall
+ * surface then refines (lv.ts). The cylinder is the body of the cylinder-plus-cap surface that
+ * clinical tools fit (Germano 1995).
  *
  * Apical end: the cap closes the ventricle, so the wall converges on the axis at the apex and stays
- * at the body's radius up to the open valve plane; with no clear difference, the typical
- * orientation (to the patient's left, anterior and inferior) decides.
+ * at the body's radius up to the open valve plane. That evidence is weighed against the typical
+ * orientation (to the patient's left, anterior and inferior) in lv.ts.
  */
 import { add, cross, dot, normalize, scale, sub, type Vec3 } from './types.js';
 
@@ -78,7 +82,15 @@ export function circleFit(
   w: ArrayLike<number>,
 ): { xc: number; yc: number; r: number; rms: number } {
   // normal equations of [x y 1] [D E F]^T = -(x^2 + y^2)
-  let sxx = 0, sxy = 0, sx = 0, syy = 0, sy = 0, s1 = 0, bx = 0, by = 0, b1 = 0;
+  let sxx = 0,
+    sxy = 0,
+    sx = 0,
+    syy = 0,
+    sy = 0,
+    s1 = 0,
+    bx = 0,
+    by = 0,
+    b1 = 0;
   for (let i = 0; i < x.length; i++) {
     const wi = w[i];
     const xi = x[i];
@@ -95,7 +107,9 @@ export function circleFit(
     b1 -= wi * z;
   }
   const det3 = (m: number[]): number =>
-    m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
+    m[0] * (m[4] * m[8] - m[5] * m[7]) -
+    m[1] * (m[3] * m[8] - m[5] * m[6]) +
+    m[2] * (m[3] * m[7] - m[4] * m[6]);
   const a = [sxx, sxy, sx, sxy, syy, sy, sx, sy, s1];
   const det = det3(a);
   if (!(Math.abs(det) > 1e-12)) return { xc: 0, yc: 0, r: 0, rms: Infinity };

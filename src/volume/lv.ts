@@ -252,7 +252,11 @@ function capApex(s: WorldSampler, near: Vec3, u: Vec3, radius: number): Vec3 {
   const cc = sub(near, scale(u, radius));
   const onAxis = add(cc, scale(u, wallCentre(s, cc, u, 0.3 * radius, radius + 30, 1, 0.5, radius).depth));
   const { anterior, lateral } = shortAxisDirections(u);
-  let a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
+  let a11 = 0,
+    a12 = 0,
+    a22 = 0,
+    b1 = 0,
+    b2 = 0;
   for (const polar of CAP_POLAR_DEG) {
     const ph = (polar * Math.PI) / 180;
     for (let k = 0; k < (polar === 0 ? 1 : CAP_AZIMUTHS); k++) {
