@@ -52,7 +52,12 @@ const CONFIGS: readonly Config[] = [
   { seed: 'volume-bench-cad', difficulty: 'realistic', prevalence: 1, maxTiltDeg: 20 },
   { seed: 'volume-bench-wide', difficulty: 'realistic', prevalence: 0.5, maxTiltDeg: 35 },
 ];
-const NORMALS: Config = { seed: 'volume-bench-normals', difficulty: 'realistic', prevalence: 0, maxTiltDeg: 20 };
+const NORMALS: Config = {
+  seed: 'volume-bench-normals',
+  difficulty: 'realistic',
+  prevalence: 0,
+  maxTiltDeg: 20,
+};
 
 interface Case {
   readonly id: string;
@@ -236,8 +241,26 @@ function summarise(cases: Case[], normals: Case[]): Record<string, unknown> {
     axisWithin10deg: interval(axisOk, cases.length),
     apexWithin1voxel: interval(apexOk, cases.length),
     axisAndApex: interval(both, cases.length),
-    axisErrorDeg: { median: q(ok.map((c) => c.axisDeg), 0.5), p95: q(ok.map((c) => c.axisDeg), 0.95) },
-    apexErrorVoxels: { median: q(ok.map((c) => c.apexVox), 0.5), p95: q(ok.map((c) => c.apexVox), 0.95) },
+    axisErrorDeg: {
+      median: q(
+        ok.map((c) => c.axisDeg),
+        0.5,
+      ),
+      p95: q(
+        ok.map((c) => c.axisDeg),
+        0.95,
+      ),
+    },
+    apexErrorVoxels: {
+      median: q(
+        ok.map((c) => c.apexVox),
+        0.5,
+      ),
+      p95: q(
+        ok.map((c) => c.apexVox),
+        0.95,
+      ),
+    },
     maeOfMax: {
       mean: r3(maes.reduce((s, x) => s + x, 0) / maes.length),
       median: q(maes, 0.5),
