@@ -7,12 +7,13 @@
  * 2. threshold at several fractions of the hottest voxel; among the connected components of a
  *    plausible myocardial volume, keep the most LV-like: hot, hollow (its centre is the cavity,
  *    colder than its wall) and of LV size; liver and gut are solid and larger;
- * 3. long axis = first principal axis of the component (PCA of its count-weighted voxels), then
- *    refined twice as the line through the centres of its short-axis rings;
- * 4. apex side = the end where the axis crosses the wall (the base end opens into the valve plane);
- *    apex = the count maximum on the axis; radius = median depth of the count maxima on rays of
- *    mid-ventricular rings;
- * 5. valve plane = where the ring's mean maximum count falls below half of its mid-ventricular level.
+ * 3. long axis = the axis of the best-fitting cylinder (axis.ts: slab circles over a hemisphere of
+ *    directions; a principal axis swings across short or broken ventricles), refined until stable as
+ *    the line through the centres of the mid-wall points of short-axis rings;
+ * 4. apical end = where the wall converges on the axis, weighed against the typical orientation;
+ *    apex = where the axis leaves the cap (a sphere fitted to the cap's mid-wall points); radius =
+ *    median mid-wall depth on rays of mid-ventricular rings;
+ * 5. valve plane = where the rings' mean wall count falls below half of its mid-ventricular level.
  * Manual override: apex and base voxels, or the axis direction by two angles.
  */
 import { InputError } from '../util/errors.js';
