@@ -3,7 +3,7 @@
  * field (phantom.ts) painted onto an LV shell of realistic size and wall thickness (mid-wall
  * radius 22-28 mm, length 75-95 mm, wall 9-12 mm; a cylindrical body and a hemispherical apical
  * cap, the same surface model the volume pipeline samples, src/volume/rays.ts), placed with a
- * random orientation (up to 20 degrees off the typical left-anterior-inferior long axis) and
+ * random orientation (by default up to 20 degrees off the typical left-anterior-inferior long axis) and
  * position, with blood pool, body background, liver and gut activity below the inferior wall,
  * Gaussian blur (FWHM 11-15 mm) and Poisson noise at clinical count levels, then the light
  * post-filter of a clinical reconstruction.
@@ -65,10 +65,20 @@ export function volumeAffine(): Affine {
   return [-h, 0, 0, (h * (nx - 1)) / 2, 0, -h, 0, (h * (ny - 1)) / 2, 0, 0, h, (-h * (nz - 1)) / 2];
 }
 
-/** Sample a patient's anatomy: LV frame, wall, liver, gut, resolution. */
-export function sampleAnatomy(rng: Rng): VolumeAnatomy {
+/** Options of `sampleAnatomy`. */
+export interface AnatomyOptions {
+  /** largest angle of the long axis from the typical left-anterior-inferior one, degrees (default 20) */
+  readonly maxTiltDeg?: number;
+}
+
+/**
+ * Sample a patient's anatomy: LV frame, wall, liver, gut, resolution.
+ * @example
+ *   const an = sampleAnatomy(rng.fork('volume/anatomy'), { maxTiltDeg: 35 }); // vertical or horizontal hearts too
+ */
+export function sampleAnatomy(rng: Rng, opts: AnatomyOptions = {}): VolumeAnatomy {
   const typical = normalize(add(add(WORLD.left, WORLD.anterior), scale(WORLD.superior, -1)));
-  const axis = perturb(rng, typical, 20);
+  const axis = perturb(rng, typical, opts.maxTiltDeg ?? 20);
   const radius = rng.uniform(22, 28);
   const length = rng.uniform(75, 95);
   const centre: Vec3 = [rng.uniform(-15, 15), rng.uniform(-15, 15), rng.uniform(-10, 10)];

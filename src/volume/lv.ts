@@ -7,18 +7,20 @@
  * 2. threshold at several fractions of the hottest voxel; among the connected components of a
  *    plausible myocardial volume, keep the most LV-like: hot, hollow (its centre is the cavity,
  *    colder than its wall) and of LV size; liver and gut are solid and larger;
- * 3. long axis = first principal axis of the component (PCA of its count-weighted voxels), then
- *    refined twice as the line through the centres of its short-axis rings;
- * 4. apex side = the end where the axis crosses the wall (the base end opens into the valve plane);
- *    apex = the count maximum on the axis; radius = median depth of the count maxima on rays of
- *    mid-ventricular rings;
- * 5. valve plane = where the ring's mean maximum count falls below half of its mid-ventricular level.
+ * 3. long axis = the axis of the best-fitting cylinder (axis.ts: slab circles over a hemisphere of
+ *    directions; a principal axis swings across short or broken ventricles), refined until stable as
+ *    the line through the centres of the mid-wall points of short-axis rings;
+ * 4. apical end = where the wall converges on the axis, weighed against the typical orientation;
+ *    apex = where the axis leaves the cap (a sphere fitted to the cap's mid-wall points); radius =
+ *    median mid-wall depth on rays of mid-ventricular rings;
+ * 5. valve plane = where the rings' mean wall count falls below half of its mid-ventricular level.
  * Manual override: apex and base voxels, or the axis direction by two angles.
  */
 import { InputError } from '../util/errors.js';
+import { apexEnd, fitCylinderAxis, type WallPoint } from './axis.js';
 import { components, erodedSupport, splitComponent, type Component } from './components.js';
 import { WorldSampler, gaussianSmooth } from './filter.js';
-import { rayMax, shortAxisDirections, wallCentre, type LvFrame } from './rays.js';
+import { shortAxisDirections, wallCentre, type LvFrame } from './rays.js';
 import {
   WORLD,
   add,
@@ -66,10 +68,20 @@ export const MIN_LENGTH_MM = 40;
 export const MAX_LENGTH_MM = 140;
 /** Typical LV long axis (base to apex): to the patient's left, anterior and inferior. */
 const PRIOR_AXIS: Vec3 = normalize(add(add(WORLD.left, WORLD.anterior), scale(WORLD.superior, -1)));
+/**
+ * Weight of the typical orientation against the cap's evidence (difference of the ends' wall
+ * distances, body radii) in choosing the apical end: an axis within 60 degrees of the typical one
+ * needs evidence of 0.25 radius or more to be turned against it.
+ */
+const PRIOR_WEIGHT = 0.5;
+/** most refinements of the axis by the surface (each stops once the axis moves under 0.2 degree) */
+const MAX_REFINE = 8;
 
 interface Candidate {
   readonly comp: Component;
   readonly threshold: number;
+  /** the threshold in counts */
+  readonly level: number;
   readonly score: number;
   readonly ml: number;
 }
@@ -123,7 +135,7 @@ function evaluate(
   const hollow = samp.at(c[0], c[1], c[2]) / mean;
   const extent = Math.sqrt(Math.max(0, values[0]));
   if (extent < 8 || extent > 45 || hollow > 0.85) return null;
-  return { comp, threshold: t / max, score: (mean / max) * (1 - hollow), ml };
+  return { comp, threshold: t / max, level: t, score: (mean / max) * (1 - hollow), ml };
 }
 
 function chooseComponent(vol: Volume, sm: Volume): Candidate {
@@ -181,52 +193,18 @@ function principal(points: readonly { p: Vec3; w: number }[]): { c: Vec3; u: Vec
   return { c: c as unknown as Vec3, u: symmetricEigen3(cov).vectors[0] };
 }
 
-/** Refine the axis as the line through the count-weighted centres of short-axis slabs. */
-function refineAxis(
-  vol: Volume,
-  sm: Float32Array,
-  comp: Component,
-  c0: Vec3,
-  u0: Vec3,
-): { c: Vec3; u: Vec3 } {
+/** The component's voxels as weighted wall points (world mm; weight = smoothed count above `level`). */
+function wallPoints(vol: Volume, sm: Float32Array, comp: Component, level: number): WallPoint[] {
   const [nx, ny] = vol.dims;
-  let c = c0;
-  let u = u0;
-  const pts = Array.from(comp.voxels, (p) => ({
+  return Array.from(comp.voxels, (p) => ({
     p: voxelToWorld(vol.affine, p % nx, Math.floor(p / nx) % ny, Math.floor(p / (nx * ny))),
-    w: sm[p],
+    w: Math.max(1e-6, sm[p] - level),
   }));
-  for (let iter = 0; iter < 2; iter++) {
-    const ts = pts.map((q) => dot(sub(q.p, c), u));
-    const lo = Math.min(...ts);
-    const hi = Math.max(...ts);
-    const slab = 6;
-    const centres: { p: Vec3; w: number }[] = [];
-    for (let s = lo + 0.2 * (hi - lo); s < hi - 0.2 * (hi - lo); s += slab) {
-      let w = 0;
-      const m = [0, 0, 0];
-      pts.forEach((q, i) => {
-        if (ts[i] >= s && ts[i] < s + slab) {
-          w += q.w;
-          for (let a = 0; a < 3; a++) m[a] += q.w * q.p[a];
-        }
-      });
-      if (w > 0) centres.push({ p: m.map((x) => x / w) as unknown as Vec3, w });
-    }
-    if (centres.length < 3) break;
-    const fit = principal(centres);
-    const nu = dot(fit.u, u) < 0 ? scale(fit.u, -1) : fit.u;
-    if (angleDeg(nu, u0) > 35) break; // a degenerate ring set: keep the previous estimate
-    c = fit.c;
-    u = nu;
-  }
-  return { c, u };
 }
 
-/** Maximum of the smoothed counts on the axis line from c, in direction u, up to `reach` mm. */
-function axisPeak(s: WorldSampler, c: Vec3, u: Vec3, reach: number): { value: number; t: number } {
-  const r = rayMax(s, c, u, 0, reach, 0.5);
-  return { value: r.value, t: r.depth };
+function quantile(a: readonly number[], q: number): number {
+  const s = a.slice().sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))];
 }
 
 function median(a: number[]): number {
@@ -241,6 +219,7 @@ function ring(
   u: Vec3,
   d: number,
   reach: number,
+  expected?: number,
 ): { value: number; depth: number } {
   const { anterior, lateral } = shortAxisDirections(u);
   const o = sub(apex, scale(u, d));
@@ -249,18 +228,75 @@ function ring(
   for (let k = 0; k < 36; k++) {
     const th = (k * Math.PI) / 18;
     const e = add(scale(anterior, Math.cos(th)), scale(lateral, Math.sin(th)));
-    const r = wallCentre(s, o, e, 2, reach, 0.5);
+    const r = wallCentre(s, o, e, 2, reach, 0.5, 0.5, expected);
     sum += r.value;
     depths.push(r.depth);
   }
   return { value: sum / 36, depth: median(depths) };
 }
 
-/** Mid-wall apex on the axis: the wall centre seen from the cap's centre (power 1, a sphere). */
-function apexOnAxis(s: WorldSampler, near: Vec3, u: Vec3, radius: number): Vec3 {
+/** polar angles (degrees from the axis) of the rays that sample the apical cap */
+const CAP_POLAR_DEG = [0, 15, 30, 45, 60];
+const CAP_AZIMUTHS = 12;
+
+/**
+ * Mid-wall apex: where the axis leaves the apical cap. Rays from the cap's centre (the body's
+ * radius behind `near`, within 60 degrees of the axis) find the cap's mid-wall points (wall
+ * centres, power 1: a sphere seen from its centre); a sphere with its centre on the axis is fitted
+ * to them by weighted least squares (weight = squared peak count, so that a defect's faint wall
+ * counts little): with z the position along the axis and rho the distance from it,
+ * z^2 + rho^2 = 2 s z + (rc^2 - s^2) is linear in the centre's shift s and rc^2 - s^2. The apex is
+ * the centre + rc along the axis. A fit with rc outside 0.5-1.5 body radii, or an apex more than
+ * one radius from `near`, falls back on the wall centre on the axis.
+ */
+function capApex(s: WorldSampler, near: Vec3, u: Vec3, radius: number): Vec3 {
   const cc = sub(near, scale(u, radius));
-  const r = wallCentre(s, cc, u, 0.3 * radius, radius + 15, 1);
-  return add(cc, scale(u, r.depth));
+  const onAxis = add(cc, scale(u, wallCentre(s, cc, u, 0.3 * radius, radius + 30, 1, 0.5, radius).depth));
+  const { anterior, lateral } = shortAxisDirections(u);
+  let a11 = 0,
+    a12 = 0,
+    a22 = 0,
+    b1 = 0,
+    b2 = 0;
+  for (const polar of CAP_POLAR_DEG) {
+    const ph = (polar * Math.PI) / 180;
+    for (let k = 0; k < (polar === 0 ? 1 : CAP_AZIMUTHS); k++) {
+      const th = (2 * Math.PI * k) / CAP_AZIMUTHS;
+      const e = add(scale(anterior, Math.cos(th)), scale(lateral, Math.sin(th)));
+      const dir = add(scale(u, Math.cos(ph)), scale(e, Math.sin(ph)));
+      const r = wallCentre(s, cc, dir, 0.3 * radius, radius + 30, 1, 0.5, radius);
+      const z = r.depth * Math.cos(ph);
+      const rho = r.depth * Math.sin(ph);
+      const w = r.value * r.value * (polar === 0 ? CAP_AZIMUTHS : 1);
+      // unknowns [s, k]: 2 z s + k = z^2 + rho^2
+      const y = z * z + rho * rho;
+      a11 += w * 4 * z * z;
+      a12 += w * 2 * z;
+      a22 += w;
+      b1 += w * 2 * z * y;
+      b2 += w * y;
+    }
+  }
+  const det = a11 * a22 - a12 * a12;
+  if (!(Math.abs(det) > 1e-9)) return onAxis;
+  const shift = (b1 * a22 - a12 * b2) / det;
+  const rc = Math.sqrt(Math.max(0, (a11 * b2 - a12 * b1) / det + shift * shift));
+  const apex = add(cc, scale(u, shift + rc));
+  if (!(rc >= 0.5 * radius && rc <= 1.5 * radius) || Math.abs(shift + rc - radius) > radius) return onAxis;
+  return apex;
+}
+
+/**
+ * The cap's peak on the axis: from the point `c` in the body along `u`, past the cavity's
+ * minimum, the highest smoothed count up to `reach` mm (the apical wall, however faint).
+ */
+function capPeakOnAxis(s: WorldSampler, c: Vec3, u: Vec3, cavityTo: number, reach: number): Vec3 {
+  const at = (t: number): number => s.at(c[0] + t * u[0], c[1] + t * u[1], c[2] + t * u[2]);
+  let tMin = 0;
+  for (let t = 0; t <= cavityTo; t += 1) if (at(t) < at(tMin)) tMin = t;
+  let tMax = tMin;
+  for (let t = tMin; t <= reach; t += 1) if (at(t) > at(tMax)) tMax = t;
+  return add(c, scale(u, tMax));
 }
 
 /**
@@ -273,11 +309,13 @@ function refineBySurface(
   u0: Vec3,
   extent: number,
   moveAxis: boolean,
+  radius0?: number,
 ): { apex: Vec3; u: Vec3; radius: number; length: number } {
   let u = u0;
-  let { radius, length } = fitAlongAxis(s, apex0, u, extent);
-  let apex = apexOnAxis(s, apex0, u, radius);
-  for (let iter = 0; iter < (moveAxis ? 3 : 1); iter++) {
+  let { radius, length } = fitAlongAxis(s, apex0, u, extent, radius0);
+  let near = apex0;
+  let apex = capApex(s, near, u, radius);
+  for (let iter = 0, moved = Infinity; iter < (moveAxis ? MAX_REFINE : 1) && moved > 0.2; iter++) {
     if (moveAxis) {
       const { anterior, lateral } = shortAxisDirections(u);
       const centres: { p: Vec3; w: number }[] = [];
@@ -287,19 +325,22 @@ function refineBySurface(
         for (let k = 0; k < 36; k++) {
           const th = (k * Math.PI) / 18;
           const e = add(scale(anterior, Math.cos(th)), scale(lateral, Math.sin(th)));
-          m = add(m, add(o, scale(e, wallCentre(s, o, e, 2, radius + 22, 0.5).depth)));
+          m = add(m, add(o, scale(e, wallCentre(s, o, e, 2, radius + 22, 0.5, 0.5, radius).depth)));
         }
         centres.push({ p: scale(m, 1 / 36), w: 1 });
       }
       const line = principal(centres);
       const nu = dot(line.u, u) < 0 ? scale(line.u, -1) : line.u;
       if (angleDeg(nu, u0) > 30) break;
+      moved = angleDeg(nu, u);
       u = nu;
-      // the apex's projection on the new line
+      // the apex's and the cap peak's projections on the new line (the cap is found again from
+      // the same peak each time, so that the apex cannot creep along the axis)
       apex = add(line.c, scale(u, dot(sub(apex, line.c), u)));
+      near = add(line.c, scale(u, dot(sub(near, line.c), u)));
     }
-    ({ radius, length } = fitAlongAxis(s, apex, u, extent));
-    apex = apexOnAxis(s, apex, u, radius);
+    ({ radius, length } = fitAlongAxis(s, apex, u, extent, radius));
+    apex = capApex(s, near, u, radius);
   }
   return { apex, u, radius, length };
 }
@@ -310,16 +351,17 @@ function fitAlongAxis(
   apex: Vec3,
   u: Vec3,
   extent: number,
+  expected?: number,
 ): { radius: number; length: number } {
-  const mids = [0.35, 0.45, 0.55, 0.65].map((f) => ring(s, apex, u, f * extent, 45));
+  const mids = [0.35, 0.45, 0.55, 0.65].map((f) => ring(s, apex, u, f * extent, 45, expected));
   const radius = median(mids.map((m) => m.depth));
   const level = median(mids.map((m) => m.value));
   let length = extent;
-  let prev = ring(s, apex, u, 0.5 * extent, radius + 12).value;
-  for (let d = 0.5 * extent + 2; d <= extent + 40; d += 2) {
-    const v = ring(s, apex, u, d, radius + 12).value;
+  let prev = ring(s, apex, u, 0.5 * extent, radius + 12, radius).value;
+  for (let d = 0.5 * extent + 2; d <= Math.max(extent + 40, MAX_LENGTH_MM); d += 2) {
+    const v = ring(s, apex, u, d, radius + 12, radius).value;
     if (v < 0.5 * level) {
-      length = d - 2 + (2 * (prev - 0.5 * level)) / Math.max(1e-9, prev - v);
+      length = d - 2 + 2 * Math.min(1, Math.max(0, (prev - 0.5 * level) / Math.max(1e-9, prev - v)));
       break;
     }
     prev = v;
@@ -380,32 +422,23 @@ export function fitLeftVentricle(vol: Volume, override: LvOverride = {}): LvGeom
   const s = new WorldSampler(sm);
   if (override.apexVoxel && override.baseVoxel) return manualPoints(vol, s, override);
   const best = chooseComponent(vol, sm);
-  const m = moments(vol, sm.data, best.comp, best.threshold);
-  const u0 = symmetricEigen3(m.cov).vectors[0];
-  let { c, u } = refineAxis(vol, sm.data, best.comp, m.c, u0);
-  if (override.axisAngles) {
+  const pts = wallPoints(vol, sm.data, best.comp, best.level);
+  const cyl = fitCylinderAxis(pts);
+  let u = cyl.u;
+  if (override.axisAngles)
     u = axisFromAngles(override.axisAngles.azimuthDeg, override.axisAngles.elevationDeg);
-    c = m.c;
+  else {
+    const end = apexEnd(pts, cyl);
+    const sign = end.sign * end.evidence + PRIOR_WEIGHT * dot(u, PRIOR_AXIS) >= 0 ? 1 : -1;
+    u = scale(u, sign);
   }
-  const [nx, ny] = vol.dims;
-  const proj = Array.from(best.comp.voxels, (p) =>
-    dot(sub(voxelToWorld(vol.affine, p % nx, Math.floor(p / nx) % ny, Math.floor(p / (nx * ny))), c), u),
-  );
-  const hiT = Math.max(...proj);
-  const loT = Math.min(...proj);
-  const fwd = axisPeak(s, c, u, hiT + 15);
-  const back = axisPeak(s, c, scale(u, -1), -loT + 15);
-  let toApex = fwd.value >= back.value;
-  const ratio = Math.min(fwd.value, back.value) / Math.max(fwd.value, back.value);
-  if (ratio > 0.85 && !override.axisAngles) toApex = dot(u, PRIOR_AXIS) >= 0;
-  if (!toApex) u = scale(u, -1);
-  const peak = toApex ? fwd : back;
-  const extent = peak.t + (toApex ? -loT : hiT);
-  const fit = refineBySurface(s, add(c, scale(u, peak.t)), u, extent, !override.axisAngles);
-  const { apex, radius, length } = fit;
-  u = fit.u;
+  const ts = pts.map((q) => dot(sub(q.p, cyl.c), u));
+  const hiT = quantile(ts, 0.98);
+  const loT = quantile(ts, 0.02);
+  const near = capPeakOnAxis(s, cyl.c, u, hiT, hiT + 30);
+  const fit = refineBySurface(s, near, u, hiT - loT, !override.axisAngles, cyl.radius);
   const g: LvGeometry = {
-    ...frameOf(apex, u, radius, length),
+    ...frameOf(fit.apex, fit.u, fit.radius, fit.length),
     method: override.axisAngles ? 'manual-axis' : 'auto',
     threshold: best.threshold,
     componentMl: best.ml,

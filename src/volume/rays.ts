@@ -89,9 +89,13 @@ export function searchRange(f: LvFrame, margin: number): { lo: number; hi: numbe
 
 /**
  * Centre of the wall crossed by a ray: the count-weighted mean depth over the peak's contiguous
- * run above half its maximum, each sample weighted by depth^power. Blurring a curved wall moves
- * its count maximum towards the centre of curvature; weighting by depth (power 1 for a sphere seen
- * from its centre, 0.5 for a cylinder seen from its axis) undoes that to first order.
+ * run above half its maximum (stopping at a valley), each sample weighted by depth^power.
+ * Blurring a curved wall moves its count maximum towards the centre of curvature; weighting by
+ * depth (power 1 for a sphere seen from its centre, 0.5 for a cylinder seen from its axis) undoes
+ * that to first order. With `expected` (mm), the peak is the local maximum that best combines
+ * height and nearness to it (Gaussian preference, 12 mm), so that a hotter liver or gut further
+ * along the ray is not taken for the wall (with no interior maximum, the sample at `expected`);
+ * otherwise the ray's maximum.
  */
 export function wallCentre(
   s: WorldSampler,
@@ -101,17 +105,17 @@ export function wallCentre(
   hi: number,
   power: number,
   step = 0.5,
+  expected?: number,
 ): { value: number; depth: number } {
   const vals: number[] = [];
   for (let t = lo; t <= hi + 1e-9; t += step)
     vals.push(s.at(origin[0] + t * dir[0], origin[1] + t * dir[1], origin[2] + t * dir[2]));
-  let k = 0;
-  for (let i = 1; i < vals.length; i++) if (vals[i] > vals[k]) k = i;
+  const k = peakIndex(vals, lo, step, expected);
   const half = 0.5 * vals[k];
   let a = k;
   let b = k;
-  while (a > 0 && vals[a - 1] >= half) a--;
-  while (b < vals.length - 1 && vals[b + 1] >= half) b++;
+  while (a > 0 && vals[a - 1] >= half && vals[a - 1] <= vals[a]) a--;
+  while (b < vals.length - 1 && vals[b + 1] >= half && vals[b + 1] <= vals[b]) b++;
   let sw = 0;
   let st = 0;
   for (let i = a; i <= b; i++) {
@@ -121,4 +125,25 @@ export function wallCentre(
     st += w * t;
   }
   return { value: vals[k], depth: sw > 0 ? st / sw : lo + k * step };
+}
+
+/** Index of the ray's wall peak (see `wallCentre`). */
+function peakIndex(vals: readonly number[], lo: number, step: number, expected?: number): number {
+  let k = 0;
+  for (let i = 1; i < vals.length; i++) if (vals[i] > vals[k]) k = i;
+  if (expected === undefined) return k;
+  // an interior local maximum only (a profile still rising at the end of the ray is no wall: there,
+  // the sample nearest the expected depth)
+  k = Math.min(vals.length - 1, Math.max(0, Math.round((expected - lo) / step)));
+  let best = -Infinity;
+  for (let i = 1; i < vals.length - 1; i++) {
+    const isMax = vals[i] >= vals[i - 1] && vals[i] >= vals[i + 1];
+    if (!isMax) continue;
+    const score = vals[i] * Math.exp(-(((lo + i * step - expected) / 12) ** 2));
+    if (score > best) {
+      best = score;
+      k = i;
+    }
+  }
+  return k;
 }

@@ -60,3 +60,20 @@ export function shellVolume(spec: ShellSpec): Volume {
 
 /** The apex (mid-wall) of a shell spec. */
 export const shellApex = (s: ShellSpec): Vec3 => add(s.base, scale(normalize(s.axis), s.length));
+
+/**
+ * Add a solid ellipsoid of uniform activity (liver, gut) to an unblurred fixture volume; returns a
+ * new volume. `activity` is on the fixture's scale (wall = 1, stored x 100).
+ */
+export function withBlob(vol: Volume, centre: Vec3, semi: Vec3, activity: number): Volume {
+  const [nx, ny, nz] = vol.dims;
+  const data = vol.data.slice();
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++) {
+        const q = sub(voxelToWorld(vol.affine, i, j, k), centre);
+        if ((q[0] / semi[0]) ** 2 + (q[1] / semi[1]) ** 2 + (q[2] / semi[2]) ** 2 <= 1)
+          data[i + nx * (j + ny * k)] = Math.max(data[i + nx * (j + ny * k)], activity * 100);
+      }
+  return { ...vol, data };
+}
