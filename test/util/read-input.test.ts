@@ -7,10 +7,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import { isPreparedManifest } from '../../src/evaluate/semiquant-read.js';
+import { loadManifest } from '../../src/ingest/manifest.js';
 import { readKerasH5 } from '../../src/models/weights/h5.js';
 import { InputError } from '../../src/util/errors.js';
 import { readInputFile } from '../../src/util/read-input.js';
@@ -66,6 +68,15 @@ describe('volumes and weight files', () => {
       await assert.rejects(readVolume(volZero), refused(/stress\.nii\.gz: is not a regular file/));
     },
   );
+
+  test("a prepared folder's report.json that is a FIFO is not waited on", { timeout: 30_000 }, async () => {
+    const data = join(dir, 'prepared');
+    await mkdir(data);
+    await writeFile(join(data, 'P1_stress_ac.png'), await singleMapBytes(testPatient(0, 1), 'stress_ac'));
+    await writeFile(join(data, 'manifest.csv'), 'patient_id,label,stress_ac\nP1,CAD,P1_stress_ac.png\n');
+    assert.equal(spawnSync('mkfifo', [join(data, 'report.json')]).status, 0, 'mkfifo');
+    assert.equal(await isPreparedManifest(await loadManifest(join(data, 'manifest.csv'))), false);
+  });
 
   test(
     'a Keras weights file that is a FIFO is refused, not reported missing',
