@@ -241,6 +241,11 @@ export const OUTPUT_FILE_KINDS = {
     what: 'an HTML report of polarcad report',
     isOwn: (b) => b.includes('<footer>Written by polarcad on'),
   },
+  /** `polarcad score --save-normal-db`: the JSON's format is `polarcad-normal-db` */
+  normaldb: {
+    what: 'a normal database of polarcad score',
+    isOwn: (b) => /"format"\s*:\s*"polarcad-normal-db"/.test(b.toString('utf8')),
+  },
   /** `polarcad report --pdf`: the PDF's creator is polarcad */
   pdf: {
     what: 'a PDF report of polarcad',
@@ -270,10 +275,11 @@ export type OutputFileKindName = keyof typeof OUTPUT_FILE_KINDS;
 export async function claimOutputFile(
   out: string,
   kind: OutputFileKindName,
-  opts: { inputs?: readonly string[] } = {},
+  opts: { inputs?: readonly string[]; option?: string } = {},
 ): Promise<string> {
   const abs = resolve(out);
   const { what, isOwn } = OUTPUT_FILE_KINDS[kind];
+  const option = opts.option ?? '--out';
   let s;
   try {
     s = await stat(abs);
@@ -282,10 +288,10 @@ export async function claimOutputFile(
   }
   if (s !== undefined) {
     if (s.isDirectory())
-      throw new InputError(`--out ${out}: is a folder, not a file; it is left untouched (name a file)`);
+      throw new InputError(`${option} ${out}: is a folder, not a file; it is left untouched (name a file)`);
     if (!s.isFile() || !(await isOwn(await readInputFile(abs, 'model'))))
       throw new InputError(
-        `--out ${out}: exists and is not ${what}; it is left untouched (choose a new path)`,
+        `${option} ${out}: exists and is not ${what}; it is left untouched (choose a new path)`,
       );
   }
   await checkOutputApart(out, opts.inputs ?? []);

@@ -200,6 +200,28 @@ describe('--out FILE (export, report) never overwrites what polarcad did not wri
   });
 });
 
+describe('--save-normal-db FILE', () => {
+  test('score --save-normal-db naming the manifest or a folder is refused; its own normal database is replaced', async () => {
+    const before = await readFile(manifest, 'utf8');
+    const args = ['score', manifest, '--split', 'all-train', '--min-normals', '2', '--resamples', '10'];
+    const over = await cli([...args, '--out', join(dir, 'score-a'), '--save-normal-db', manifest]);
+    assert.equal(over.code, 2);
+    assert.match(
+      over.err,
+      /--save-normal-db .*manifest\.csv: exists and is not a normal database of polarcad score/,
+    );
+    assert.equal(await readFile(manifest, 'utf8'), before);
+    const folder = await cli([...args, '--out', join(dir, 'score-b'), '--save-normal-db', data]);
+    assert.equal(folder.code, 2);
+    assert.match(folder.err, /--save-normal-db .*: is a folder, not a file/);
+    const db = join(dir, 'normal-db.json');
+    const first = await cli([...args, '--out', join(dir, 'score-c'), '--save-normal-db', db]);
+    assert.equal(first.code, 0, first.err);
+    const again = await cli([...args, '--out', join(dir, 'score-c'), '--save-normal-db', db]);
+    assert.equal(again.code, 0, again.err);
+  });
+});
+
 describe('temporaries of interrupted runs', () => {
   test('SIGKILL leaves a temporary that the next run removes; SIGTERM leaves none', async () => {
     const out = join(dir, 'killed');
