@@ -181,6 +181,38 @@ describe('same origin, Host', () => {
     assert.equal(await results(base), 4);
   });
 
+  test('a kept result cannot be deleted without the page token or from another site', async () => {
+    const { base, port } = await serve();
+    const token = await csrfOf(base);
+    const f = await form(true);
+    const kept = JSON.parse(
+      (
+        await send(
+          `${base}/api/predict`,
+          'POST',
+          { 'content-type': f.type, 'x-polarcad-csrf': token },
+          f.body,
+        )
+      ).body,
+    ) as { id: string };
+    const url = `${base}/api/results/${kept.id}`;
+    assert.equal((await send(url, 'DELETE')).status, 403);
+    assert.equal((await send(url, 'DELETE', { 'x-polarcad-csrf': 'guessed-token' })).status, 403);
+    const crossSite = {
+      'x-polarcad-csrf': token,
+      'sec-fetch-site': 'cross-site',
+      origin: 'https://evil.example',
+    };
+    assert.equal((await send(url, 'DELETE', crossSite)).status, 403);
+    assert.equal(
+      (await send(url, 'DELETE', { host: `evil.example:${port}`, 'x-polarcad-csrf': token })).status,
+      421,
+    );
+    assert.equal((await send(url, 'GET')).status, 200, 'still kept');
+    assert.equal((await send(url, 'DELETE', { 'x-polarcad-csrf': token })).status, 200);
+    assert.equal((await send(url, 'GET')).status, 404);
+  });
+
   test('security headers come from helmet on every route, the page CSP included', async () => {
     const { base } = await serve();
     for (const path of ['/', '/api/model', '/static/app.js', '/nothing']) {
