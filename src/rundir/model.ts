@@ -30,8 +30,7 @@ import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { pathExists, readTextFile } from '../util/fs.js';
-import { sha256Hex } from '../util/hash.js';
-import { readInputFile } from '../util/read-input.js';
+import { sha256File, sha256Hex } from '../util/hash.js';
 import { Rng } from '../util/rng.js';
 import { MODEL_FILES, RUN_FILES, modelFile, runFile } from './files.js';
 
@@ -269,7 +268,7 @@ export async function verifyChecksums(
   for (const [name, want] of Object.entries(info.checksums ?? {})) {
     const p = join(modelDir, name);
     if (!(await pathExists(p))) throw new InputError(`${p}: missing; the saved model is incomplete`);
-    const got = sha256Hex(await readInputFile(p, 'model'));
+    const got = await sha256File(p);
     if (got !== want)
       throw new InputError(
         `${p}: SHA-256 mismatch (recorded ${want.slice(0, 12)}…, file ${got.slice(0, 12)}…): the model file changed or was corrupted after it was saved; retrain or restore it`,

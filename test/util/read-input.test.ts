@@ -14,6 +14,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { isPreparedManifest } from '../../src/evaluate/semiquant-read.js';
 import { loadManifest } from '../../src/ingest/manifest.js';
 import { readKerasH5 } from '../../src/models/weights/h5.js';
+import { resolveWeights } from '../../src/models/weights/resolve.js';
 import { InputError } from '../../src/util/errors.js';
 import { readInputFile } from '../../src/util/read-input.js';
 import { readVolume } from '../../src/volume/read.js';
@@ -77,6 +78,25 @@ describe('volumes and weight files', () => {
     assert.equal(spawnSync('mkfifo', [join(data, 'report.json')]).status, 0, 'mkfifo');
     assert.equal(await isPreparedManifest(await loadManifest(join(data, 'manifest.csv'))), false);
   });
+
+  test(
+    '--weights naming a FIFO or /dev/urandom is refused, not hashed for ever',
+    { timeout: 30_000 },
+    async () => {
+      const fifoWeights = join(dir, 'fifo-weights.h5');
+      assert.equal(spawnSync('mkfifo', [fifoWeights]).status, 0, 'mkfifo');
+      await assert.rejects(
+        resolveWeights('MobileNetV2', fifoWeights),
+        refused(/fifo-weights\.h5: is not a regular file/),
+      );
+      const random = join(dir, 'random-weights.h5');
+      await symlink('/dev/urandom', random);
+      await assert.rejects(
+        resolveWeights('MobileNetV2', random),
+        refused(/random-weights\.h5: is not a regular file/),
+      );
+    },
+  );
 
   test(
     'a Keras weights file that is a FIFO is refused, not reported missing',
