@@ -11,7 +11,6 @@
  * `auto` takes a manifest as prepared when its folder holds the `report.json` that `prepare`
  * writes next to its `manifest.csv`.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, type Label, type View } from '../domain/views.js';
@@ -24,7 +23,7 @@ import { rgbToUptake, segmentMeans } from '../polarmap/read-uptake.js';
 import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { mapPool } from '../util/pool.js';
-import { readInputFile } from '../util/read-input.js';
+import { readInputFile, readInputText } from '../util/read-input.js';
 
 /** How to read a manifest's images (see the module comment). */
 export type ScoreInput = 'auto' | 'prepared' | 'raw';
@@ -60,7 +59,7 @@ export interface ReadStudiesOptions {
 /** True when `manifest` is the output of `polarcad prepare` (its folder has prepare's report.json for it). */
 export async function isPreparedManifest(manifest: Manifest): Promise<boolean> {
   try {
-    const report = JSON.parse(await readFile(join(manifest.dir, 'report.json'), 'utf8')) as unknown;
+    const report = JSON.parse(await readInputText(join(manifest.dir, 'report.json'), 'json')) as unknown;
     return (
       typeof report === 'object' &&
       report !== null &&

@@ -4,13 +4,14 @@
  * standalone ONNX file whose `metadata_props` document the preprocessing the model expects.
  * The `polarcad.json` format is described in docs/engine.md ("ONNX Runtime path").
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { ScalingMode } from '../models/scaling.js';
 import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
+import { pathExists, readTextFile } from '../util/fs.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
 import { MODEL_FILES } from './files.js';
 import { SavedModelInfoSchema, verifyChecksums, type SavedModelInfo } from './model.js';
@@ -45,12 +46,8 @@ export interface ExportFolderResult {
 
 async function readInfo(dir: string): Promise<{ info: PolarcadModelInfo; text: string | null }> {
   const p = join(dir, MODEL_FILES.info);
-  let text: string;
-  try {
-    text = await readFile(p, 'utf8');
-  } catch {
-    return { info: {}, text: null };
-  }
+  if (!(await pathExists(p))) return { info: {}, text: null };
+  const text = await readTextFile(p);
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -7,13 +7,13 @@
  * self-check re-predicts two seeded reference studies and compares with the probabilities stored
  * at save time (catches edited weights, NaN, a swapped backbone).
  */
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { RgbImage } from '../domain/image.js';
 import type { View } from '../domain/views.js';
 import { polarModelSchema, PolarModelPredictor, type PolarModel } from '../models/linear/polar-model.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
+import { readTextFile } from '../util/fs.js';
 import { sha256Hex } from '../util/hash.js';
 import { Rng } from '../util/rng.js';
 import { MODEL_FILES, modelFile } from './files.js';
@@ -97,10 +97,11 @@ export async function saveLinearModel(
 }
 
 async function readJson(path: string): Promise<unknown> {
+  const text = await readTextFile(path);
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as unknown;
+    return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new InputError(`${path}: cannot read (${errorMessage(e)})`);
+    throw new InputError(`${path}: not valid JSON (${errorMessage(e)})`);
   }
 }
 

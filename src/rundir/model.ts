@@ -18,7 +18,7 @@
  * `kind` leaves room for models that are not one CNN (an ensemble of members, a logistic
  * baseline); this module loads `kind: 'cnn'` and names any other kind it cannot load.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
@@ -29,7 +29,7 @@ import { SCALING_MODES, scalePixels, type ScalingMode } from '../models/scaling.
 import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
-import { pathExists } from '../util/fs.js';
+import { pathExists, readTextFile } from '../util/fs.js';
 import { sha256File, sha256Hex } from '../util/hash.js';
 import { Rng } from '../util/rng.js';
 import { MODEL_FILES, RUN_FILES, modelFile, runFile } from './files.js';
@@ -215,11 +215,12 @@ export async function locateModel(path: string): Promise<ModelLocation> {
  */
 export async function readModelInfo(modelDir: string): Promise<SavedModelInfo> {
   const p = modelFile(modelDir, 'info');
+  const text = await readTextFile(p);
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(p, 'utf8')) as unknown;
+    raw = JSON.parse(text) as unknown;
   } catch (e) {
-    throw new InputError(`${p}: cannot read (${errorMessage(e)})`);
+    throw new InputError(`${p}: not valid JSON (${errorMessage(e)})`);
   }
   const version = (raw as { schemaVersion?: unknown } | null)?.schemaVersion;
   if (typeof version === 'number' && version > MODEL_SCHEMA_VERSION)
@@ -241,11 +242,12 @@ export async function readModelInfo(modelDir: string): Promise<SavedModelInfo> {
 export async function checkRunComplete(runDir: string): Promise<void> {
   const p = runFile(runDir, 'config');
   if (!(await pathExists(p))) return;
+  const text = await readTextFile(p);
   let status: unknown;
   try {
-    status = (JSON.parse(await readFile(p, 'utf8')) as { status?: unknown }).status;
+    status = (JSON.parse(text) as { status?: unknown } | null)?.status;
   } catch (e) {
-    throw new InputError(`${p}: cannot read (${errorMessage(e)})`);
+    throw new InputError(`${p}: not valid JSON (${errorMessage(e)})`);
   }
   if (status !== undefined && status !== 'complete')
     throw new InputError(
@@ -254,8 +256,10 @@ export async function checkRunComplete(runDir: string): Promise<void> {
 }
 
 /**
- * Verify the SHA-256 of every model file recorded in `info`.
- * @throws InputError naming the first missing or changed file
+ * Verify the SHA-256 of every model file recorded in `info`. Each file is read by the one input
+ * reader (regular files only, size-limited), so a model file that is a symlink to a device or a
+ * FIFO is refused at once instead of being hashed for ever.
+ * @throws InputError naming the first missing, irregular or changed file
  */
 export async function verifyChecksums(
   modelDir: string,
@@ -263,12 +267,8 @@ export async function verifyChecksums(
 ): Promise<void> {
   for (const [name, want] of Object.entries(info.checksums ?? {})) {
     const p = join(modelDir, name);
-    let got: string;
-    try {
-      got = await sha256File(p);
-    } catch {
-      throw new InputError(`${p}: missing; the saved model is incomplete`);
-    }
+    if (!(await pathExists(p))) throw new InputError(`${p}: missing; the saved model is incomplete`);
+    const got = await sha256File(p);
     if (got !== want)
       throw new InputError(
         `${p}: SHA-256 mismatch (recorded ${want.slice(0, 12)}…, file ${got.slice(0, 12)}…): the model file changed or was corrupted after it was saved; retrain or restore it`,

@@ -1,17 +1,23 @@
 /**
  * Per-stage training checkpoints: one file `<dir>/<stage>.ckpt`, written atomically after every
  * completed epoch, holding a JSON header and named float32 arrays. Format (little-endian):
- * 'PCKPT1\n', uint32 header byte length, header JSON ({ ...meta, arrays: [{ name, length }] }),
- * then the arrays' bytes in header order. The header carries the SHA-256 of those bytes (`sha256`),
- * verified when the checkpoint is read (older checkpoints without it are read unverified).
+ * 'PCKPT2\n', uint32 header byte length, header JSON ({ ...meta, arrays: [{ name, length }] }),
+ * the arrays' bytes in header order, then the SHA-256 (32 bytes) of everything before it, verified
+ * when the checkpoint is read: a changed byte anywhere (header or arrays) refuses the checkpoint.
+ * Version-1 files ('PCKPT1\n', no trailer; the header may carry the SHA-256 of the arrays as
+ * `sha256`) are still read, with that weaker check.
  */
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
+import { pathExists } from '../util/fs.js';
 import { sha256Hex } from '../util/hash.js';
+import { readInputFile } from '../util/read-input.js';
 
-const MAGIC = 'PCKPT1\n';
+const MAGIC = 'PCKPT2\n';
+const MAGIC_V1 = 'PCKPT1\n';
+const TRAILER = 32;
 
 /** A decoded checkpoint: its metadata and arrays. */
 export interface Checkpoint<M> {
@@ -31,18 +37,38 @@ export function encodeCheckpoint<M extends object>(
     Buffer.from(a.buffer, a.byteOffset, a.byteLength).copy(body, off);
     off += a.byteLength;
   }
-  const header = Buffer.from(JSON.stringify({ ...meta, arrays: list, sha256: sha256Hex(body) }), 'utf8');
+  const header = Buffer.from(JSON.stringify({ ...meta, arrays: list }), 'utf8');
   const len = Buffer.alloc(4);
   len.writeUInt32LE(header.length, 0);
-  return Buffer.concat([Buffer.from(MAGIC, 'latin1'), len, header, body]);
+  const content = Buffer.concat([Buffer.from(MAGIC, 'latin1'), len, header, body]);
+  return Buffer.concat([content, createHash('sha256').update(content).digest()]);
+}
+
+/** The checkpoint without its verified trailer (version 2), or as it is (version 1). */
+function verifiedContent(buf: Buffer, where: string): Buffer {
+  const magic = buf.subarray(0, MAGIC.length).toString('latin1');
+  if (magic === MAGIC_V1) return buf;
+  if (magic !== MAGIC || buf.length < MAGIC.length + 4 + TRAILER)
+    throw new InputError(`${where}: not a valid polarcad checkpoint (bad magic)`);
+  const content = buf.subarray(0, buf.length - TRAILER);
+  if (
+    !createHash('sha256')
+      .update(content)
+      .digest()
+      .equals(buf.subarray(buf.length - TRAILER))
+  )
+    throw new InputError(
+      `${where}: checksum mismatch (the checkpoint changed or was corrupted after it was written); delete it to restart its stage`,
+    );
+  return content;
 }
 
 /** Parse a buffer written by {@link encodeCheckpoint}; `where` names it in errors. */
-export function decodeCheckpoint<M>(buf: Buffer, where: string): Checkpoint<M> {
+export function decodeCheckpoint<M>(file: Buffer, where: string): Checkpoint<M> {
   const bad = (why: string): InputError =>
     new InputError(`${where}: not a valid polarcad checkpoint (${why})`);
-  if (buf.length < MAGIC.length + 4 || buf.subarray(0, MAGIC.length).toString('latin1') !== MAGIC)
-    throw bad('bad magic');
+  const buf = verifiedContent(file, where);
+  if (buf.length < MAGIC.length + 4) throw bad('truncated');
   const hlen = buf.readUInt32LE(MAGIC.length);
   const h0 = MAGIC.length + 4;
   if (h0 + hlen > buf.length) throw bad('truncated header');
@@ -52,6 +78,7 @@ export function decodeCheckpoint<M>(buf: Buffer, where: string): Checkpoint<M> {
   } catch {
     throw bad('header is not JSON');
   }
+  if (!Array.isArray(header?.arrays)) throw bad('header lists no arrays');
   if (header.sha256 !== undefined && sha256Hex(buf.subarray(h0 + hlen)) !== header.sha256)
     throw new InputError(
       `${where}: checksum mismatch (the checkpoint changed or was corrupted after it was written); delete it to restart its stage`,
@@ -88,12 +115,6 @@ export async function saveCheckpoint<M extends object>(
 /** Read a stage checkpoint, or null when there is none. */
 export async function loadCheckpoint<M>(dir: string, stage: string): Promise<Checkpoint<M> | null> {
   const p = checkpointPath(dir, stage);
-  let buf: Buffer;
-  try {
-    buf = await readFile(p);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-  return decodeCheckpoint<M>(buf, p);
+  if (!(await pathExists(p))) return null;
+  return decodeCheckpoint<M>(await readInputFile(p, 'model'), p);
 }

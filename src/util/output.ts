@@ -12,11 +12,16 @@
  * `InputError` that names the path. An `--out` inside an input folder, or an input inside `--out`,
  * is refused too (replacing the folder would delete the input). A folder that cannot be written
  * (EACCES, EROFS, EPERM) is an input error naming the path, not an internal error.
+ *
+ * Commands that write one file (`export --out FILE`, `report --out FILE`) follow the same rule
+ * for files ({@link claimOutputFile}): a new path, or a regular file polarcad wrote as that kind
+ * (recognised by its content: {@link OUTPUT_FILE_KINDS}); never a folder, a device or a user's file.
  */
-import { access, mkdir, readFile, readdir, realpath, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, realpath, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { InputError } from './errors.js';
+import { readInputFile, readInputText } from './read-input.js';
 
 /** The kinds of output folder the commands write (one per command that writes a folder). */
 export const OUTPUT_KINDS = [
@@ -32,6 +37,7 @@ export const OUTPUT_KINDS = [
   'predict',
   'polarmap',
   'compare',
+  'report',
 ] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
@@ -77,7 +83,7 @@ export function writeError(path: string, e: unknown): unknown {
 /** The kind recorded by the marker of `dir`, or null when it has none (or it is unreadable). */
 export async function readOutputMarker(dir: string): Promise<OutputKind | null> {
   try {
-    const v = JSON.parse(await readFile(join(dir, OUTPUT_MARKER), 'utf8')) as {
+    const v = JSON.parse(await readInputText(join(dir, OUTPUT_MARKER), 'json')) as {
       tool?: unknown;
       kind?: unknown;
     };
@@ -217,5 +223,78 @@ export async function claimOutputDir(
       throw writeError(out, e);
     }
   }
+  return abs;
+}
+
+/** A kind of single output file: what it is, and how polarcad recognises one it wrote. */
+interface OutputFileKind {
+  readonly what: string;
+  readonly isOwn: (bytes: Buffer) => boolean | Promise<boolean>;
+}
+
+/** The single files polarcad writes under `--out FILE`, each recognised by its own content. */
+export const OUTPUT_FILE_KINDS = {
+  /** `polarcad export`: the ONNX metadata carries `polarcad.format` = `polarcad-onnx/1` */
+  onnx: { what: 'an ONNX export of polarcad export', isOwn: (b) => b.includes('polarcad-onnx/1') },
+  /** `polarcad report`: the HTML page ends with polarcad's footer */
+  html: {
+    what: 'an HTML report of polarcad report',
+    isOwn: (b) => b.includes('<footer>Written by polarcad on'),
+  },
+  /** `polarcad score --save-normal-db`: the JSON's format is `polarcad-normal-db` */
+  normaldb: {
+    what: 'a normal database of polarcad score',
+    isOwn: (b) => /"format"\s*:\s*"polarcad-normal-db"/.test(b.toString('utf8')),
+  },
+  /** `polarcad report --pdf`: the PDF's creator is polarcad */
+  pdf: {
+    what: 'a PDF report of polarcad',
+    isOwn: async (b) => {
+      try {
+        const { PDFDocument } = await import('pdf-lib');
+        const doc = await PDFDocument.load(b, { updateMetadata: false });
+        return doc.getCreator() === 'polarcad';
+      } catch {
+        return false;
+      }
+    },
+  },
+} as const satisfies Record<string, OutputFileKind>;
+export type OutputFileKindName = keyof typeof OUTPUT_FILE_KINDS;
+
+/**
+ * The one call of a command that writes a single file under `--out FILE`: `out` may be a new path
+ * or a regular file polarcad wrote as `kind` (then it is replaced, atomically, by the writer);
+ * a folder, a device or FIFO, or any other file (the user's manifest, a run's weights.bin) is
+ * refused and left untouched. It must not be inside an input folder either, and its folder must
+ * be writable.
+ * @returns the absolute path
+ * @throws InputError naming the path when the rule refuses it
+ * @example await claimOutputFile('exports/mnv2.onnx', 'onnx', { inputs: ['runs/mnv2/model'] })
+ */
+export async function claimOutputFile(
+  out: string,
+  kind: OutputFileKindName,
+  opts: { inputs?: readonly string[]; option?: string } = {},
+): Promise<string> {
+  const abs = resolve(out);
+  const { what, isOwn } = OUTPUT_FILE_KINDS[kind];
+  const option = opts.option ?? '--out';
+  let s;
+  try {
+    s = await stat(abs);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw writeError(out, e);
+  }
+  if (s !== undefined) {
+    if (s.isDirectory())
+      throw new InputError(`${option} ${out}: is a folder, not a file; it is left untouched (name a file)`);
+    if (!s.isFile() || !(await isOwn(await readInputFile(abs, 'model'))))
+      throw new InputError(
+        `${option} ${out}: exists and is not ${what}; it is left untouched (choose a new path)`,
+      );
+  }
+  await checkOutputApart(out, opts.inputs ?? []);
+  await checkWritable(out, abs);
   return abs;
 }

@@ -60,6 +60,21 @@ export async function readInputFile(
   kind: InputKind,
   maxBytes = READ_LIMITS[kind],
 ): Promise<Buffer> {
+  return withInputFile(path, kind, (fh) => fh.readFile(), maxBytes);
+}
+
+/**
+ * Run `use` on the open handle of a user's input file, checked as {@link readInputFile} checks it
+ * (a regular file of at most `maxBytes`), for readers that stream instead of reading it whole.
+ * @throws InputError naming the file, as readInputFile
+ * @example const n = await withInputFile('weights.h5', 'model', async (fh) => (await fh.stat()).size);
+ */
+export async function withInputFile<T>(
+  path: string,
+  kind: InputKind,
+  use: (fh: FileHandle) => Promise<T>,
+  maxBytes = READ_LIMITS[kind],
+): Promise<T> {
   const fh = await openInput(path);
   try {
     const s = await fh.stat();
@@ -72,7 +87,7 @@ export async function readInputFile(
       throw new InputError(
         `${path}: ${mib(s.size)}, larger than the ${mib(maxBytes)} limit for ${NAMES[kind]}`,
       );
-    return await fh.readFile();
+    return await use(fh);
   } catch (e) {
     if (e instanceof InputError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

@@ -3,20 +3,19 @@
  * multi-frame file or a folder of single-frame DICOM slices. The kind is recognised by content
  * (gzip / NIfTI header / "DICM"), not by extension; every error is an `InputError` naming the path.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { detectFormat, parseDicomBytes } from '../ingest/readers.js';
 import { InputError, errorMessage } from '../util/errors.js';
+import { readInputFile } from '../util/read-input.js';
 import { decodeDicomSeries, decodeDicomVolume } from './dicom.js';
 import { resolveLimits, type VolumeLimits } from './limits.js';
 import { decodeNifti, isGzip, isNiftiBytes } from './nifti.js';
 import type { Volume } from './types.js';
 
-async function readLimited(path: string, maxBytes: number): Promise<Buffer> {
-  const s = await stat(path);
-  if (s.size > maxBytes)
-    throw new InputError(`${path}: file is ${s.size} bytes, over the limit of ${maxBytes}`);
-  return readFile(path);
+/** A regular file of at most `maxBytes` (no device, FIFO or socket: the one input reader). */
+function readLimited(path: string, maxBytes: number): Promise<Buffer> {
+  return readInputFile(path, 'image', maxBytes);
 }
 
 /**

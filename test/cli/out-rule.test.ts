@@ -3,7 +3,8 @@
  * --out DATA` and `evaluate RUN M --out RUN` are refused and delete nothing; a regular file is not
  * turned into a folder; polarcad's own output is replaced; an unwritable `--out` is an input error
  * naming the path (no stack trace); a `prepare` killed with SIGKILL leaves a temporary that the next
- * run removes, and one stopped with SIGTERM leaves none.
+ * run removes, and one stopped with SIGTERM leaves none. Commands that write one file (`export`,
+ * `report`) never overwrite a file or a figures folder polarcad did not write.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,8 @@ import { generateCohort, writeCohort } from '../../src/synth/index.js';
 import { getColormap } from '../../src/polarmap/colormaps.js';
 import { OUTPUT_MARKER } from '../../src/util/output.js';
 import { cli } from '../helpers/cli.js';
+import { buildTestModel, writeTestRun } from '../predict/fixtures.js';
+import { writeManifest, writeTrainRun } from '../report/fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let dir = '';
@@ -139,6 +142,90 @@ describe('--out never replaces what polarcad did not write', () => {
     assert.equal(r.code, 2, r.err);
     assert.match(r.err, new RegExp(`--out ${out}: cannot write there \\(permission denied`));
     assert.doesNotMatch(r.err, /internal error|\n\s+at /);
+  });
+});
+
+describe('--out FILE (export, report) never overwrites what polarcad did not write', () => {
+  test("export --out the model's weights, a user's file or a folder is refused; its own ONNX is replaced", async () => {
+    const model = await buildTestModel();
+    const run = await writeTestRun(join(dir, 'export-run'), model);
+    model.dispose();
+    const weights = join(run, 'model', 'weights.bin');
+    const before = await readFile(weights);
+    const intoModel = await cli(['export', join(run, 'model'), '--format', 'onnx', '--out', weights]);
+    assert.equal(intoModel.code, 2);
+    assert.match(intoModel.err, /weights\.bin: exists and is not an ONNX export of polarcad export/);
+    assert.deepEqual(await readFile(weights), before);
+    const notes = join(dir, 'export-notes.txt');
+    await writeFile(notes, 'my notes');
+    const user = await cli(['export', join(run, 'model'), '--format', 'onnx', '--out', notes]);
+    assert.equal(user.code, 2);
+    assert.equal(await readFile(notes, 'utf8'), 'my notes');
+    const folder = await cli(['export', join(run, 'model'), '--format', 'onnx', '--out', data]);
+    assert.equal(folder.code, 2);
+    assert.match(folder.err, /is a folder, not a file/);
+    const inside = await cli([
+      'export',
+      join(run, 'model'),
+      '--format',
+      'onnx',
+      '--out',
+      join(run, 'model', 'x.onnx'),
+    ]);
+    assert.equal(inside.code, 2);
+    assert.match(inside.err, /is inside the input folder/);
+    const onnx = join(dir, 'exports', 'model.onnx');
+    assert.equal((await cli(['export', join(run, 'model'), '--format', 'onnx', '--out', onnx])).code, 0);
+    assert.equal((await cli(['export', join(run, 'model'), '--format', 'onnx', '--out', onnx])).code, 0);
+  });
+
+  test("report --out next to a user's figures folder, over a user's file or a run file is refused; its own report is replaced", async () => {
+    const manifestPath = await writeManifest(join(dir, 'report-data'));
+    const run = join(dir, 'report-run');
+    await writeTrainRun(run, manifestPath);
+    const config = await readFile(join(run, 'config.json'), 'utf8');
+    const overRun = await cli(['report', run, '--out', join(run, 'config.json')]);
+    assert.equal(overRun.code, 2);
+    assert.match(overRun.err, /config\.json: exists and is not an HTML report of polarcad report/);
+    assert.equal(await readFile(join(run, 'config.json'), 'utf8'), config);
+    const docs = join(dir, 'documents');
+    await mkdir(join(docs, 'figures'), { recursive: true });
+    await writeFile(join(docs, 'figures', 'holiday.png'), 'a photo');
+    await writeFile(join(docs, 'notes.html'), '<p>my notes</p>');
+    const besideUserFigures = await cli(['report', run, '--out', join(docs, 'summary.html')]);
+    assert.equal(besideUserFigures.code, 2);
+    assert.match(besideUserFigures.err, /figures: exists and was not written by polarcad report/);
+    assert.equal(await readFile(join(docs, 'figures', 'holiday.png'), 'utf8'), 'a photo');
+    const overUserFile = await cli(['report', run, '--out', join(docs, 'notes.html')]);
+    assert.equal(overUserFile.code, 2);
+    assert.equal(await readFile(join(docs, 'notes.html'), 'utf8'), '<p>my notes</p>');
+    const fresh = join(dir, 'reports', 'summary.html');
+    assert.equal((await cli(['report', run, '--out', fresh])).code, 0);
+    assert.equal((await cli(['report', run, '--out', fresh])).code, 0, 'its own report and figures');
+    assert.equal((await cli(['report', run])).code, 0, 'the default DIR/report.html');
+    assert.equal((await cli(['report', run])).code, 0);
+  });
+});
+
+describe('--save-normal-db FILE', () => {
+  test('score --save-normal-db naming the manifest or a folder is refused; its own normal database is replaced', async () => {
+    const before = await readFile(manifest, 'utf8');
+    const args = ['score', manifest, '--split', 'all-train', '--min-normals', '2', '--resamples', '10'];
+    const over = await cli([...args, '--out', join(dir, 'score-a'), '--save-normal-db', manifest]);
+    assert.equal(over.code, 2);
+    assert.match(
+      over.err,
+      /--save-normal-db .*manifest\.csv: exists and is not a normal database of polarcad score/,
+    );
+    assert.equal(await readFile(manifest, 'utf8'), before);
+    const folder = await cli([...args, '--out', join(dir, 'score-b'), '--save-normal-db', data]);
+    assert.equal(folder.code, 2);
+    assert.match(folder.err, /--save-normal-db .*: is a folder, not a file/);
+    const db = join(dir, 'normal-db.json');
+    const first = await cli([...args, '--out', join(dir, 'score-c'), '--save-normal-db', db]);
+    assert.equal(first.code, 0, first.err);
+    const again = await cli([...args, '--out', join(dir, 'score-c'), '--save-normal-db', db]);
+    assert.equal(again.code, 0, again.err);
   });
 });
 

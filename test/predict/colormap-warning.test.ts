@@ -78,24 +78,34 @@ describe('colour map of the training maps', () => {
     assert.match(strict.err, /P0002: the maps look like the gray colour map.*refused \(strict\)/);
   });
 
-  test('serve puts the warning into the answer', async () => {
+  test('serve puts the warning into the answer, and refuses the study when started with --strict', async () => {
     const predictor = await loadPredictor(run, { threads: 1 });
-    const app = await buildServer(predictor, { logLevel: 'silent' });
+    /** POST the grey map to a server built with `strict`. */
+    const post = async (strict: boolean): Promise<{ statusCode: number; body: string }> => {
+      const app = await buildServer(predictor, { logLevel: 'silent', strict });
+      try {
+        const csrf = (await app.inject({ method: 'GET', url: '/api/session' })).json<{ csrf: string }>().csrf;
+        const form = new FormData();
+        form.append('stress_ac', new Blob([await readFile(grey)]), 'upload');
+        const req = new Request('http://localhost/', { method: 'POST', body: form });
+        return await app.inject({
+          method: 'POST',
+          url: '/api/predict',
+          payload: Buffer.from(await req.arrayBuffer()),
+          headers: { 'content-type': req.headers.get('content-type') as string, 'x-polarcad-csrf': csrf },
+        });
+      } finally {
+        await app.close();
+      }
+    };
     try {
-      const csrf = (await app.inject({ method: 'GET', url: '/api/session' })).json<{ csrf: string }>().csrf;
-      const form = new FormData();
-      form.append('stress_ac', new Blob([await readFile(grey)]), 'upload');
-      const req = new Request('http://localhost/', { method: 'POST', body: form });
-      const r = await app.inject({
-        method: 'POST',
-        url: '/api/predict',
-        payload: Buffer.from(await req.arrayBuffer()),
-        headers: { 'content-type': req.headers.get('content-type') as string, 'x-polarcad-csrf': csrf },
-      });
+      const r = await post(false);
       assert.equal(r.statusCode, 200, r.body);
-      assert.match(r.json<{ warnings: string[] }>().warnings[0], /trained on rainbow maps/);
+      assert.match((JSON.parse(r.body) as { warnings: string[] }).warnings[0], /trained on rainbow maps/);
+      const strict = await post(true);
+      assert.equal(strict.statusCode, 400, strict.body);
+      assert.match(strict.body, /the maps look like the gray colour map.*refused \(strict\)/);
     } finally {
-      await app.close();
       await predictor.dispose();
     }
   });

@@ -9,12 +9,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import type * as tf from '@tensorflow/tfjs';
@@ -180,6 +181,38 @@ describe('same origin, Host', () => {
     assert.equal(await results(base), 4);
   });
 
+  test('a kept result cannot be deleted without the page token or from another site', async () => {
+    const { base, port } = await serve();
+    const token = await csrfOf(base);
+    const f = await form(true);
+    const kept = JSON.parse(
+      (
+        await send(
+          `${base}/api/predict`,
+          'POST',
+          { 'content-type': f.type, 'x-polarcad-csrf': token },
+          f.body,
+        )
+      ).body,
+    ) as { id: string };
+    const url = `${base}/api/results/${kept.id}`;
+    assert.equal((await send(url, 'DELETE')).status, 403);
+    assert.equal((await send(url, 'DELETE', { 'x-polarcad-csrf': 'guessed-token' })).status, 403);
+    const crossSite = {
+      'x-polarcad-csrf': token,
+      'sec-fetch-site': 'cross-site',
+      origin: 'https://evil.example',
+    };
+    assert.equal((await send(url, 'DELETE', crossSite)).status, 403);
+    assert.equal(
+      (await send(url, 'DELETE', { host: `evil.example:${port}`, 'x-polarcad-csrf': token })).status,
+      421,
+    );
+    assert.equal((await send(url, 'GET')).status, 200, 'still kept');
+    assert.equal((await send(url, 'DELETE', { 'x-polarcad-csrf': token })).status, 200);
+    assert.equal((await send(url, 'GET')).status, 404);
+  });
+
   test('security headers come from helmet on every route, the page CSP included', async () => {
     const { base } = await serve();
     for (const path of ['/', '/api/model', '/static/app.js', '/nothing']) {
@@ -298,7 +331,107 @@ describe('readers with access tokens', () => {
   });
 });
 
+/** A self-signed certificate for localhost (openssl); returns the paths of cert and key. */
+function selfSigned(name: string): { cert: string; key: string } {
+  const key = join(tmp, `${name}-key.pem`);
+  const cert = join(tmp, `${name}-cert.pem`);
+  const r = spawnSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+  ]);
+  assert.equal(r.status, 0, r.stderr.toString());
+  return { cert, key };
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * `polarcad serve ARGS` in a child process, as an administrator starts it; resolves once it has
+ * printed what it prints at start (the address, and the sign-in line or the readers), with that
+ * text and a function that stops it (SIGTERM).
+ */
+function startServe(args: string[]): Promise<{ out: string; stop: () => Promise<void> }> {
+  const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), 'serve', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((res) => p.on('exit', () => res()));
+  const stop = async (): Promise<void> => {
+    if (p.exitCode === null) p.kill('SIGTERM');
+    await exited;
+  };
+  return new Promise((res, rej) => {
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (/sign in once at|reader\(s\) with access tokens/.test(out)) res({ out, stop });
+    });
+    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    p.on('exit', (code) => rej(new Error(`serve exited (${code}) before it started: ${err}`)));
+  });
+}
+
 describe('polarcad serve beyond loopback', () => {
+  test(
+    'started on 0.0.0.0 with TLS and no token file, it generates a token and prints the sign-in link; --users gives each reader theirs',
+    { timeout: 120_000 },
+    async () => {
+      const { cert, key } = selfSigned('lan');
+      const a = await startServe([
+        run,
+        '--host',
+        '0.0.0.0',
+        '--port',
+        '0',
+        '--tls-cert',
+        cert,
+        '--tls-key',
+        key,
+      ]);
+      try {
+        const m = /sign in once at https:\/\/[^:]+:(\d+)\/\?token=([A-Za-z0-9_-]{16,})/.exec(a.out);
+        assert.ok(m, a.out);
+        const base = `https://127.0.0.1:${m[1]}`;
+        assert.equal((await send(`${base}/api/model`, 'GET')).status, 401);
+        assert.equal(
+          (await send(`${base}/api/model`, 'GET', { authorization: `Bearer ${m[2]}` })).status,
+          200,
+        );
+      } finally {
+        await a.stop();
+      }
+      const users = join(tmp, 'readers.txt');
+      await writeFile(users, 'dr-a:aaaaaaaaaaaaaaaa-token-1\n# a comment\ndr-b:bbbbbbbbbbbbbbbb-token-2\n', {
+        mode: 0o600,
+      });
+      const b = await startServe([run, '--host', '0.0.0.0', '--port', '0', '--insecure', '--users', users]);
+      try {
+        assert.match(b.out, /2 reader\(s\) with access tokens/);
+        assert.doesNotMatch(b.out, /token=/);
+        const port = /at http:\/\/[^ ]*:(\d+)\//.exec(b.out)?.[1];
+        assert.ok(port, b.out);
+        const base = `http://127.0.0.1:${port}`;
+        assert.equal((await send(`${base}/api/model`, 'GET')).status, 401);
+        const asB = { authorization: 'Bearer bbbbbbbbbbbbbbbb-token-2' };
+        assert.equal((await send(`${base}/api/model`, 'GET', asB)).status, 200);
+      } finally {
+        await b.stop();
+      }
+    },
+  );
+
   test('--host 0.0.0.0 without TLS is refused (unless --insecure); a bad token file is an input error', async () => {
     const r = await cli(['serve', run, '--host', '0.0.0.0', '--port', '0']);
     assert.equal(r.code, 2);

@@ -1,17 +1,23 @@
 /**
  * Reading a user's files (issue 12): only regular files, up to a size limit. A symlink to
  * /dev/zero or /dev/urandom and a FIFO are refused at once (no memory growth, no hang), through the
- * helper and through `polarcad predict` and `polarcad prepare` (manifest).
+ * helper, through `polarcad predict` and `polarcad prepare` (manifest), and for SPECT volumes
+ * (`polarcad polarmap`) and Keras weight files. (Model files and checkpoints: test/rundir/model.test.ts.)
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import { isPreparedManifest } from '../../src/evaluate/semiquant-read.js';
+import { loadManifest } from '../../src/ingest/manifest.js';
+import { readKerasH5 } from '../../src/models/weights/h5.js';
+import { resolveWeights } from '../../src/models/weights/resolve.js';
 import { InputError } from '../../src/util/errors.js';
 import { readInputFile } from '../../src/util/read-input.js';
+import { readVolume } from '../../src/volume/read.js';
 import { cli } from '../helpers/cli.js';
 import { buildTestModel, singleMapBytes, testPatient, writeTestRun } from '../predict/fixtures.js';
 
@@ -48,6 +54,59 @@ describe('readInputFile', () => {
     await assert.rejects(readInputFile(ok, 'table', 3), refused(/larger than the .* limit for a table/));
     await assert.rejects(readInputFile(join(dir, 'none.png'), 'image'), refused(/none\.png: file not found/));
   });
+});
+
+describe('volumes and weight files', () => {
+  test(
+    'a volume that is a FIFO or a symlink to /dev/zero is refused at once',
+    { timeout: 30_000 },
+    async () => {
+      const volFifo = join(dir, 'rest.nii');
+      assert.equal(spawnSync('mkfifo', [volFifo]).status, 0, 'mkfifo');
+      await assert.rejects(readVolume(volFifo), refused(/rest\.nii: is not a regular file/));
+      const volZero = join(dir, 'stress.nii.gz');
+      await symlink('/dev/zero', volZero);
+      await assert.rejects(readVolume(volZero), refused(/stress\.nii\.gz: is not a regular file/));
+    },
+  );
+
+  test("a prepared folder's report.json that is a FIFO is not waited on", { timeout: 30_000 }, async () => {
+    const data = join(dir, 'prepared');
+    await mkdir(data);
+    await writeFile(join(data, 'P1_stress_ac.png'), await singleMapBytes(testPatient(0, 1), 'stress_ac'));
+    await writeFile(join(data, 'manifest.csv'), 'patient_id,label,stress_ac\nP1,CAD,P1_stress_ac.png\n');
+    assert.equal(spawnSync('mkfifo', [join(data, 'report.json')]).status, 0, 'mkfifo');
+    assert.equal(await isPreparedManifest(await loadManifest(join(data, 'manifest.csv'))), false);
+  });
+
+  test(
+    '--weights naming a FIFO or /dev/urandom is refused, not hashed for ever',
+    { timeout: 30_000 },
+    async () => {
+      const fifoWeights = join(dir, 'fifo-weights.h5');
+      assert.equal(spawnSync('mkfifo', [fifoWeights]).status, 0, 'mkfifo');
+      await assert.rejects(
+        resolveWeights('MobileNetV2', fifoWeights),
+        refused(/fifo-weights\.h5: is not a regular file/),
+      );
+      const random = join(dir, 'random-weights.h5');
+      await symlink('/dev/urandom', random);
+      await assert.rejects(
+        resolveWeights('MobileNetV2', random),
+        refused(/random-weights\.h5: is not a regular file/),
+      );
+    },
+  );
+
+  test(
+    'a Keras weights file that is a FIFO is refused, not reported missing',
+    { timeout: 30_000 },
+    async () => {
+      const h5 = join(dir, 'weights.h5');
+      assert.equal(spawnSync('mkfifo', [h5]).status, 0, 'mkfifo');
+      await assert.rejects(readKerasH5(h5), refused(/weights\.h5: not a regular file/));
+    },
+  );
 });
 
 describe('through the CLI', () => {

@@ -1,7 +1,23 @@
-/** `polarcad export MODEL_DIR --format onnx --out FILE`: a trained model as a standalone ONNX file. */
+/**
+ * `polarcad export MODEL_DIR --format onnx --out FILE`: a trained model as a standalone ONNX file.
+ * `--out` follows the rule of every command (src/util/output.ts): a new file, or an ONNX file
+ * polarcad exported, outside the model folder.
+ */
+import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { exportModelFolder } from '../../rundir/export-onnx.js';
 import { InputError } from '../../util/errors.js';
+import { claimOutputFile } from '../../util/output.js';
+
+/** The model folder of `model` (a folder, or its model.json). */
+async function modelFolderOf(model: string): Promise<string> {
+  try {
+    return (await stat(model)).isDirectory() ? model : dirname(model);
+  } catch {
+    return model; // a missing model is reported by the exporter
+  }
+}
 
 export function registerExport(program: Command): void {
   program
@@ -26,6 +42,7 @@ export function registerExport(program: Command): void {
         ?.split(',')
         .map((s) => s.trim())
         .filter((s) => s.length > 0);
+      await claimOutputFile(opts.out, 'onnx', { inputs: [await modelFolderOf(model)] });
       const r = await exportModelFolder(model, opts.out, { outputs, opset });
       process.stdout.write(
         `wrote ${r.out} (${(r.bytes / 2 ** 20).toFixed(1)} MiB; outputs: ${r.outputs.join(', ')}; scaling: ${r.metadata['polarcad.scaling']})\n`,

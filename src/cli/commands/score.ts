@@ -13,7 +13,7 @@ import { loadNormalDatabase } from '../../polarmap/normal-database.js';
 import { wholeNumber } from '../options/parse.js';
 import { InputError } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
-import { claimOutputDir } from '../../util/output.js';
+import { claimOutputDir, claimOutputFile } from '../../util/output.js';
 import { withForce } from '../options/out.js';
 import { addFoldsOption, foldsOf } from '../options/folds.js';
 
@@ -73,6 +73,11 @@ export function registerScore(program: Command): void {
         inputs: [manifest, ...(o.normalDb !== undefined ? [o.normalDb] : [])],
         force: o.force,
       });
+      if (o.saveNormalDb !== undefined)
+        await claimOutputFile(o.saveNormalDb, 'normaldb', {
+          inputs: [manifest, ...(o.normalDb !== undefined ? [o.normalDb] : [])],
+          option: '--save-normal-db',
+        });
       const progress = createProgress('score');
       try {
         const r = await scoreManifest(manifest, {

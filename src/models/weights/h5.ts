@@ -27,12 +27,16 @@ let ready: Promise<unknown> | undefined;
 /** Open an HDF5 file read-only through h5wasm's Node build (host filesystem via NODERAWFS). */
 export async function openH5(path: string): Promise<H5File> {
   const abs = resolve(path);
+  let regular: boolean;
   try {
-    const st = await stat(abs);
-    if (!st.isFile()) throw new Error('not a file');
+    regular = (await stat(abs)).isFile();
   } catch {
     throw new InputError(`${abs}: weights file not found`);
   }
+  if (!regular)
+    throw new InputError(
+      `${abs}: not a regular file (a folder, device, FIFO or socket); weights are read only from a regular file`,
+    );
   if (!(await hasHdf5Signature(abs)))
     throw new InputError(`${abs}: not a readable HDF5 file (no HDF5 signature)`);
   ready ??= h5wasm.ready;
