@@ -6,7 +6,7 @@
  */
 import { Job, Queue, QueueEvents } from 'bullmq';
 import { InputError } from '../../util/errors.js';
-import type { PlannedJob } from './experiment-jobs.js';
+import type { PlannedJob } from './jobs.js';
 import { checkRedis, closeAll, watchRedis, type QueueUrl } from './connection.js';
 
 /** The queue polarcad uses unless told otherwise. */
