@@ -24,7 +24,7 @@ const children: ChildProcess[] = [];
 const spawnCli = (args: string[]): ReturnType<typeof spawnChild> => spawnChild(args, children);
 
 function worker(url: string, extra: string[] = []): ReturnType<typeof spawnCli> {
-  return spawnCli(['worker', '--queue', url, '--lock-ms', '2000', ...extra]);
+  return spawnCli(['worker', '--queue', url, '--lock-ms', '5000', ...extra]);
 }
 
 async function csvRows(path: string): Promise<Record<string, string>[]> {

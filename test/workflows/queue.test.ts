@@ -28,7 +28,7 @@ const children: ChildProcess[] = [];
 const spawnCli = (args: string[]): ReturnType<typeof spawnChild> => spawnChild(args, children);
 
 function worker(url: string, extra: string[] = []): ReturnType<typeof spawnCli> {
-  return spawnCli(['worker', '--queue', url, '--lock-ms', '2000', ...extra]);
+  return spawnCli(['worker', '--queue', url, '--lock-ms', '5000', ...extra]);
 }
 
 const SWEEP = ['--backbone', 'MobileNetV2', '--input-size', '64', '--epochs-scale', '0.01'];
