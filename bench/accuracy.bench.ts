@@ -7,60 +7,25 @@
  *
  * Data are generated once under $POLARCAD_SUITE_DIR (default ~/.cache/polarcad/accuracy-suite).
  * POLARCAD_SUITE=c1,c2 runs some cohorts only (replacing their entries of the previous results); POLARCAD_SUITE_OLD=0 skips the two-stage network.
+ * POLARCAD_QUEUE=redis://HOST:PORT/DB runs each unit (one recipe x cohort) as a job on that queue,
+ * taken by `node --import tsx bench/accuracy-worker.ts --queue URL --shared-dir SUITE_DIR` on any
+ * machine (docs/queue.md); the figures are the same.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fitPolarModel, LINEAR_RECIPES, PolarModelPredictor } from '../src/models/linear/polar-model.js';
+import { LINEAR_RECIPES } from '../src/models/linear/polar-model.js';
 import { initBackend } from '../src/engine/backend.js';
-import { VIEWS } from '../src/domain/views.js';
 import {
-  cli,
   ensureCohort,
-  figures,
-  loadCohort,
   markdownTable,
+  OLD,
+  runAccuracyUnits,
   SUITE,
-  trainingPart,
+  type AccuracyUnit,
   type RecipeFigures,
 } from './accuracy-lib.js';
-
-const OLD = 'cnn (two-stage, stress AC: old default)';
-
-async function oldDefault(
-  name: string,
-  trainManifest: string,
-  testManifest: string,
-  dir: string,
-): Promise<RecipeFigures> {
-  const t0 = performance.now();
-  const runDir = join(dir, `${name}-old`);
-  await cli([
-    'train',
-    trainManifest,
-    '--backbone',
-    'MobileNetV2',
-    '--model',
-    'cnn',
-    '--out',
-    runDir,
-    '--quiet',
-  ]);
-  const evalDir = join(dir, `${name}-old-eval`);
-  await cli(['evaluate', runDir, testManifest, '--out', evalDir, '--no-report']);
-  const seconds = (performance.now() - t0) / 1000;
-  const rows = (await readFile(join(evalDir, 'predictions.csv'), 'utf8')).trim().split('\n');
-  const head = rows[0].split(',');
-  const li = head.indexOf('label');
-  const pi = head.indexOf('prob');
-  const parsed = rows.slice(1).map((r) => r.split(','));
-  return figures(
-    parsed.map((c) => (c[li] === '1' || c[li] === 'CAD' ? 1 : 0)),
-    parsed.map((c) => Number(c[pi])),
-    seconds,
-  );
-}
 
 export async function run(): Promise<Record<string, unknown>> {
   await initBackend('wasm');
@@ -73,36 +38,21 @@ export async function run(): Promise<Record<string, unknown>> {
     .then((t) => (JSON.parse(t) as { figures?: { results?: Record<string, Record<string, RecipeFigures>> } }).figures?.results ?? {})
     .catch(() => ({}));
   const results: Record<string, Record<string, RecipeFigures>> = only === undefined ? {} : { ...previous };
+  const recipes = [...LINEAR_RECIPES, ...(process.env['POLARCAD_SUITE_OLD'] !== '0' ? [OLD] : [])];
+  const units: AccuracyUnit[] = [];
   for (const c of SUITE.filter((s) => only === undefined || only.includes(s.name))) {
     const trainManifest = await ensureCohort(c, 'train', dataDir);
     const testManifest = await ensureCohort(c, 'test', dataDir);
-    const train = await loadCohort(trainManifest);
-    const test = await loadCohort(testManifest);
-    const fit = trainingPart(train.patients);
-    results[c.name] = {};
-    for (const recipe of LINEAR_RECIPES) {
-      const t0 = performance.now();
-      const { model } = await fitPolarModel(fit, {
-        recipe,
-        views: [...VIEWS],
-        colormap: train.colormap,
-        seed: 1,
-      });
-      const predictor = await PolarModelPredictor.open(model);
-      const probs = (await predictor.predict(test.patients.map((p) => p.crops))).map((p) => p.probability);
-      await predictor.dispose();
-      results[c.name][recipe] = figures(
-        test.patients.map((p) => p.label),
-        probs,
-        (performance.now() - t0) / 1000,
-      );
-      process.stderr.write(`${c.name} ${recipe}: ${JSON.stringify(results[c.name][recipe])}\n`);
-    }
-    if (process.env['POLARCAD_SUITE_OLD'] !== '0') {
-      results[c.name][OLD] = await oldDefault(c.name, trainManifest, testManifest, dataDir);
-      process.stderr.write(`${c.name} old: ${JSON.stringify(results[c.name][OLD])}\n`);
-    }
+    for (const recipe of recipes) units.push({ cohort: c.name, recipe, trainManifest, testManifest, dataDir });
   }
+  // POLARCAD_QUEUE=redis://HOST:PORT/DB: every unit as a job (docs/queue.md)
+  const figs = await runAccuracyUnits(units, process.env['POLARCAD_QUEUE'], (line) =>
+    process.stderr.write(`${line}\n`),
+  );
+  for (const u of units) results[u.cohort] = {};
+  units.forEach((u, i) => {
+    results[u.cohort][u.recipe] = figs[i];
+  });
   const table = markdownTable(results, [...LINEAR_RECIPES, OLD]);
   await writeFile(fileURLToPath(new URL('./results/accuracy.md', import.meta.url)), `${table}\n`);
   return { suite: SUITE, testPatients: 400, results, table };

@@ -2,7 +2,8 @@
  * `polarcad cv` and `polarcad tune` through the job queue with a REAL Redis and a `polarcad worker`
  * child process: the same outputs as the in-process run, two jobs in flight in one worker with
  * --concurrency 2, and a worker stopped with SIGTERM mid-job finishing its job first. Tiny cohort
- * (24 patients, 64 px maps), --weights none at 64 px, one or two epochs.
+ * (24 patients, 64 px maps), --weights none at 64 px, one or two epochs. Also the accuracy
+ * benchmark's units (bench/accuracy-lib.ts) on the queue, with two closed-form recipes.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,13 @@ import { parse } from 'csv-parse/sync';
 import { cli } from '../helpers/cli.js';
 import { redisAvailable, startRedis, type RedisServer } from '../helpers/redis.js';
 import { spawnCli as spawnChild, startsPerJob } from './queue-helpers.js';
+import { parseQueueUrl, startWorker, workerKind } from '../../src/workflows/queue/index.js';
+import {
+  accuracyKind,
+  runAccuracyUnits,
+  type AccuracyUnit,
+  type RecipeFigures,
+} from '../../bench/accuracy-lib.js';
 
 const skip = redisAvailable() ? false : 'redis-server is not installed (.ci/run installs it)';
 
@@ -221,3 +229,37 @@ test('a worker stopped with SIGTERM mid-job finishes the job in flight, then exi
   assert.match(log.slice(term), /stopped/);
   assert.equal((await csvRows(join(dir, 'sigterm', 'strategies.csv'))).length, 1);
 });
+
+test(
+  'accuracy suite units (recipe x cohort) through the queue give the same figures as in-process',
+  { skip },
+  async () => {
+    const url = (redis as RedisServer).url(4);
+    const unit = (recipe: string): AccuracyUnit => ({
+      cohort: 'tiny',
+      recipe,
+      trainManifest: manifest,
+      testManifest: manifest,
+      dataDir: dir,
+    });
+    const units = [unit('segment-logistic'), unit('pixel-logistic')];
+    const w = await startWorker({
+      url: parseQueueUrl(url),
+      sharedDir: dir,
+      kinds: [workerKind(accuracyKind)],
+      log: () => {},
+    });
+    try {
+      const here = await runAccuracyUnits(units, undefined);
+      const queued = await runAccuracyUnits(units, url);
+      const noTime = (f: RecipeFigures): Omit<RecipeFigures, 'seconds'> => {
+        const { seconds: _s, ...rest } = f;
+        return rest;
+      };
+      assert.deepEqual(queued.map(noTime), here.map(noTime));
+      assert.ok(here.every((f) => f.auc >= 0 && f.auc <= 1));
+    } finally {
+      await w.close();
+    }
+  },
+);

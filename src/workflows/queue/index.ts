@@ -9,10 +9,13 @@ export { queueTrialRunner, tuneTrialKind, TUNE_TRIAL_JOB } from './tune-jobs.js'
 export { experimentKind, EXPERIMENT_JOB } from './experiment-jobs.js';
 export {
   planJob,
+  ContextPool,
+  localPath,
+  sharedPath,
+  verifyChecksum,
   runJobs,
   workerKind,
   manifestChecksum,
-  sharedPath,
   PermanentJobError,
   type JobKind,
   type JobEnv,
