@@ -6,9 +6,11 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import type { RgbImage } from '../src/domain/image.js';
 import { VIEWS, type Label, type View } from '../src/domain/views.js';
 import { ece } from '../src/evaluate/calibration.js';
@@ -16,9 +18,27 @@ import { metricsWithIntervals } from '../src/evaluate/intervals.js';
 import { clinicalOfRow, loadManifest } from '../src/ingest/manifest.js';
 import { readImage } from '../src/ingest/readers.js';
 import { stratifiedHoldout } from '../src/ingest/splits.js';
-import type { LabelledCrops } from '../src/models/linear/polar-model.js';
+import {
+  fitPolarModel,
+  LINEAR_RECIPES,
+  PolarModelPredictor,
+  type FitPolarOptions,
+  type LabelledCrops,
+  type LinearRecipe,
+} from '../src/models/linear/polar-model.js';
 import type { Colormap } from '../src/polarmap/colormaps.js';
 import { ColormapRecogniser } from '../src/polarmap/recognise-colormap.js';
+import {
+  ContextPool,
+  localPath,
+  manifestChecksum,
+  parseQueueUrl,
+  planJob,
+  runJobs,
+  sharedPath,
+  verifyChecksum,
+  type JobKind,
+} from '../src/workflows/queue/index.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -144,6 +164,8 @@ export async function ensureCohort(
       c.difficulty,
       '--workers',
       '1',
+      // test patients never share an id with training patients (evaluate's leak guard)
+      ...(part === 'test' ? ['--id-prefix', 'T'] : []),
     ]);
   await cli(['prepare', join(`${base}-raw`, 'manifest.csv'), '--out', `${base}-prep`]);
   return manifest;
@@ -229,4 +251,224 @@ export function markdownTable(
     return `| ${r} | ${f3(mean('accuracy'))} | ${f3(mean('auc'))} | ${f3(mean('ece'))} | ${mean('seconds').toFixed(0)} | ${cells.join(' | ')} |`;
   });
   return [head, sep, ...rows].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Units of the suite (one recipe x cohort), in this process or as jobs on the queue (docs/queue.md)
+
+/** The paper's two-stage network (`polarcad train --model cnn`), the old default. */
+export const OLD = 'cnn (two-stage, stress AC: old default)';
+
+/** Variants of the default recipe measured beside it: a backbone ensemble, clinical variables, stacker selection. */
+export const VARIANTS: readonly {
+  readonly name: string;
+  readonly recipe: LinearRecipe;
+  readonly options: Partial<FitPolarOptions>;
+}[] = [
+  {
+    name: 'hybrid, MobileNetV2+InceptionV3 ensemble',
+    recipe: 'hybrid',
+    options: { backbones: ['MobileNetV2', 'InceptionV3'] },
+  },
+  { name: 'hybrid + clinical (age, sex)', recipe: 'hybrid', options: { clinical: ['age', 'sex'] } },
+  { name: 'hybrid, stacker selects members by CV', recipe: 'hybrid', options: { stacking: 'select' } },
+];
+
+/** A suite entry's recipe and fitting options: a closed-form recipe by name or one of {@link VARIANTS}. */
+function closedForm(name: string): { recipe: LinearRecipe; options: Partial<FitPolarOptions> } | undefined {
+  const recipe = LINEAR_RECIPES.find((r) => r === name);
+  if (recipe !== undefined) return { recipe, options: {} };
+  return VARIANTS.find((v) => v.name === name);
+}
+
+/** One unit of the suite: one recipe fitted on one cohort's training part, tested on its test cohort. */
+export interface AccuracyUnit {
+  readonly cohort: string;
+  /** One of LINEAR_RECIPES, a {@link VARIANTS} name, or {@link OLD}. */
+  readonly recipe: string;
+  readonly trainManifest: string;
+  readonly testManifest: string;
+  /** The suite's data folder (the old default's run directories are written there). */
+  readonly dataDir: string;
+}
+
+async function oldDefault(u: AccuracyUnit): Promise<RecipeFigures> {
+  const t0 = performance.now();
+  const runDir = join(u.dataDir, `${u.cohort}-old`);
+  await cli([
+    'train',
+    u.trainManifest,
+    '--backbone',
+    'MobileNetV2',
+    '--model',
+    'cnn',
+    '--out',
+    runDir,
+    '--quiet',
+  ]);
+  const evalDir = join(u.dataDir, `${u.cohort}-old-eval`);
+  await cli(['evaluate', runDir, u.testManifest, '--out', evalDir, '--no-report']);
+  const seconds = (performance.now() - t0) / 1000;
+  const rows = (await readFile(join(evalDir, 'predictions.csv'), 'utf8')).trim().split('\n');
+  const head = rows[0].split(',');
+  const li = head.indexOf('label');
+  const pi = head.indexOf('prob');
+  const parsed = rows.slice(1).map((r) => r.split(','));
+  return figures(
+    parsed.map((c) => (c[li] === '1' || c[li] === 'CAD' ? 1 : 0)),
+    parsed.map((c) => Number(c[pi])),
+    seconds,
+  );
+}
+
+/** A cohort's training and test parts, loaded once for all its recipes. */
+export interface AccuracyCohorts {
+  readonly train: LoadedCohort;
+  readonly test: LoadedCohort;
+}
+
+/** Load the two parts of a unit's cohort. */
+export async function loadAccuracyCohorts(u: AccuracyUnit): Promise<AccuracyCohorts> {
+  return { train: await loadCohort(u.trainManifest), test: await loadCohort(u.testManifest) };
+}
+
+/**
+ * Run one unit: fit the recipe on the training part of `polarcad train`'s split, predict the test
+ * cohort, and compute its figures (the same function in this process and on a queue worker).
+ * @example const f = await runAccuracyUnit(unit, await loadAccuracyCohorts(unit))
+ */
+export async function runAccuracyUnit(u: AccuracyUnit, c: AccuracyCohorts): Promise<RecipeFigures> {
+  if (u.recipe === OLD) return oldDefault(u);
+  const entry = closedForm(u.recipe);
+  if (entry === undefined) throw new Error(`accuracy suite: unknown recipe "${u.recipe}"`);
+  const t0 = performance.now();
+  const { model } = await fitPolarModel(trainingPart(c.train.patients), {
+    recipe: entry.recipe,
+    views: [...VIEWS],
+    colormap: c.train.colormap,
+    seed: 1,
+    ...entry.options,
+  });
+  const predictor = await PolarModelPredictor.open(model);
+  const probs = (
+    await predictor.predict(
+      c.test.patients.map((p) => p.crops),
+      c.test.patients.map((p) => p.clinical),
+    )
+  ).map((p) => p.probability);
+  await predictor.dispose();
+  return figures(
+    c.test.patients.map((p) => p.label),
+    probs,
+    (performance.now() - t0) / 1000,
+  );
+}
+
+/** BullMQ job name (and id prefix) of a unit of the accuracy suite. */
+export const ACCURACY_JOB = 'accuracy-unit';
+
+const accuracySchema = z.object({
+  format: z.literal(1),
+  cohort: z.string(),
+  recipe: z.string(),
+  /** Relative to the suite's folder (the workers' --shared-dir). */
+  trainManifest: z.string(),
+  testManifest: z.string(),
+  trainChecksum: z.string(),
+  testChecksum: z.string(),
+});
+
+/** What an accuracy job carries. */
+export type AccuracyJobData = z.infer<typeof accuracySchema>;
+
+/**
+ * A unit of the suite as a job kind (run by `node --import tsx bench/accuracy-worker.ts`): the
+ * id hashes the cohort, the recipe and the two parts' data checksums.
+ */
+export const accuracyKind: JobKind<AccuracyJobData, RecipeFigures> = {
+  name: ACCURACY_JOB,
+  format: 1,
+  schema: accuracySchema,
+  idInputs: ({ cohort, recipe, trainChecksum, testChecksum }) => ({
+    cohort,
+    recipe,
+    trainChecksum,
+    testChecksum,
+  }),
+  label: (d) => `accuracy/${d.cohort}/${d.recipe}`,
+  open(env) {
+    const pool = new ContextPool<AccuracyCohorts>(env.keep, () => Promise.resolve());
+    return {
+      async run(job) {
+        if (env.sharedDir === undefined)
+          throw new Error("accuracy jobs need the worker's --shared-dir (the suite's data folder)");
+        const unit: AccuracyUnit = {
+          cohort: job.cohort,
+          recipe: job.recipe,
+          trainManifest: localPath(job.trainManifest, env.sharedDir),
+          testManifest: localPath(job.testManifest, env.sharedDir),
+          dataDir: env.sharedDir,
+        };
+        await verifyChecksum(unit.trainManifest, job.trainChecksum, manifestChecksum, env.sharedDir);
+        await verifyChecksum(unit.testManifest, job.testChecksum, manifestChecksum, env.sharedDir);
+        return pool.with(
+          [job.trainChecksum, job.testChecksum],
+          () => loadAccuracyCohorts(unit),
+          (c) => runAccuracyUnit(unit, c),
+        );
+      },
+      dispose: () => pool.dispose(),
+    };
+  },
+};
+
+/**
+ * Run the suite's units: with POLARCAD_QUEUE=redis://… as jobs on that queue (workers:
+ * `node --import tsx bench/accuracy-worker.ts --queue URL --shared-dir SUITE_DIR`), else here,
+ * one after another. Figures in the units' order.
+ * @example const figs = await runAccuracyUnits(units, process.env['POLARCAD_QUEUE'])
+ */
+export async function runAccuracyUnits(
+  units: readonly AccuracyUnit[],
+  queue: string | undefined,
+  log: (line: string) => void = () => {},
+): Promise<RecipeFigures[]> {
+  if (queue === undefined || queue === '') {
+    const out: RecipeFigures[] = [];
+    let loaded = null as { key: string; cohorts: AccuracyCohorts } | null;
+    for (const u of units) {
+      const key = `${u.trainManifest}\n${u.testManifest}`;
+      if (loaded?.key !== key) loaded = { key, cohorts: await loadAccuracyCohorts(u) };
+      out.push(await runAccuracyUnit(u, loaded.cohorts));
+      log(`${u.cohort} ${u.recipe}: ${JSON.stringify(out[out.length - 1])}`);
+    }
+    return out;
+  }
+  const checksums = new Map<string, string>();
+  const checksum = async (p: string): Promise<string> => {
+    const had = checksums.get(p);
+    if (had !== undefined) return had;
+    const c = await manifestChecksum(p);
+    checksums.set(p, c);
+    return c;
+  };
+  const jobs = [];
+  for (const u of units)
+    jobs.push(
+      planJob(accuracyKind, {
+        format: 1,
+        cohort: u.cohort,
+        recipe: u.recipe,
+        trainManifest: sharedPath(u.trainManifest, u.dataDir),
+        testManifest: sharedPath(u.testManifest, u.dataDir),
+        trainChecksum: await checksum(u.trainManifest),
+        testChecksum: await checksum(u.testManifest),
+      }),
+    );
+  return runJobs(accuracyKind, jobs, {
+    url: parseQueueUrl(queue),
+    log,
+    onProgress: (p) =>
+      log(`accuracy suite: ${p.done}/${p.total} done, ${p.running} running, ${p.failed} failed`),
+  });
 }

@@ -6,78 +6,30 @@
  * bench/results/accuracy.md (pasted into docs/accuracy.md) and the figures to accuracy.json.
  *
  * Data are generated once under $POLARCAD_SUITE_DIR (default ~/.cache/polarcad/accuracy-suite).
- * POLARCAD_SUITE=c1,c2 runs some cohorts only (replacing their entries of the previous results); POLARCAD_SUITE_OLD=0 skips the two-stage network (=c5,c6: runs it on those cohorts only; elsewhere its previous figures are kept);
- * POLARCAD_SUITE_VARIANTS=0 skips the variants of the default (backbone ensemble, clinical variables, stacker selection).
+ * POLARCAD_SUITE=c1,c2 runs some cohorts only (replacing their entries of the previous results);
+ * POLARCAD_SUITE_OLD=0 skips the two-stage network (=c5,c6: runs it on those cohorts only; elsewhere
+ * its previous figures are kept); POLARCAD_SUITE_VARIANTS=0 skips the variants of the default
+ * (backbone ensemble, clinical variables, stacker selection).
+ * POLARCAD_QUEUE=redis://HOST:PORT/DB runs each unit (one recipe x cohort) as a job on that queue,
+ * taken by `node --import tsx bench/accuracy-worker.ts --queue URL --shared-dir SUITE_DIR` on any
+ * machine (docs/queue.md); the figures are the same.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  fitPolarModel,
-  LINEAR_RECIPES,
-  PolarModelPredictor,
-  type FitPolarOptions,
-  type LinearRecipe,
-} from '../src/models/linear/polar-model.js';
+import { LINEAR_RECIPES } from '../src/models/linear/polar-model.js';
 import { initBackend } from '../src/engine/backend.js';
-import { VIEWS } from '../src/domain/views.js';
 import {
-  cli,
   ensureCohort,
-  figures,
-  loadCohort,
   markdownTable,
+  OLD,
+  runAccuracyUnits,
   SUITE,
-  trainingPart,
+  VARIANTS,
+  type AccuracyUnit,
   type RecipeFigures,
 } from './accuracy-lib.js';
-
-const OLD = 'cnn (two-stage, stress AC: old default)';
-
-/** Variants of the default recipe measured beside it: a backbone ensemble and clinical variables. */
-const VARIANTS: readonly { readonly name: string; readonly options: Partial<FitPolarOptions> }[] = [
-  {
-    name: 'hybrid, MobileNetV2+InceptionV3 ensemble',
-    options: { backbones: ['MobileNetV2', 'InceptionV3'] },
-  },
-  { name: 'hybrid + clinical (age, sex)', options: { clinical: ['age', 'sex'] } },
-  { name: 'hybrid, stacker selects members by CV', options: { stacking: 'select' } },
-];
-
-async function oldDefault(
-  name: string,
-  trainManifest: string,
-  testManifest: string,
-  dir: string,
-): Promise<RecipeFigures> {
-  const t0 = performance.now();
-  const runDir = join(dir, `${name}-old`);
-  await cli([
-    'train',
-    trainManifest,
-    '--backbone',
-    'MobileNetV2',
-    '--model',
-    'cnn',
-    '--out',
-    runDir,
-    '--quiet',
-  ]);
-  const evalDir = join(dir, `${name}-old-eval`);
-  await cli(['evaluate', runDir, testManifest, '--out', evalDir, '--no-report']);
-  const seconds = (performance.now() - t0) / 1000;
-  const rows = (await readFile(join(evalDir, 'predictions.csv'), 'utf8')).trim().split('\n');
-  const head = rows[0].split(',');
-  const li = head.indexOf('label');
-  const pi = head.indexOf('prob');
-  const parsed = rows.slice(1).map((r) => r.split(','));
-  return figures(
-    parsed.map((c) => (c[li] === '1' || c[li] === 'CAD' ? 1 : 0)),
-    parsed.map((c) => Number(c[pi])),
-    seconds,
-  );
-}
 
 export async function run(): Promise<Record<string, unknown>> {
   await initBackend('wasm');
@@ -97,60 +49,29 @@ export async function run(): Promise<Record<string, unknown>> {
     )
     .catch(() => ({}));
   const results: Record<string, Record<string, RecipeFigures>> = only === undefined ? {} : { ...previous };
+  const variants = process.env['POLARCAD_SUITE_VARIANTS'] === '0' ? [] : VARIANTS.map((v) => v.name);
+  const oldOnly = process.env['POLARCAD_SUITE_OLD'];
+  const runsOld = (cohort: string): boolean =>
+    oldOnly === undefined || (oldOnly !== '0' && oldOnly.split(',').includes(cohort));
+  const units: AccuracyUnit[] = [];
   for (const c of SUITE.filter((s) => only === undefined || only.includes(s.name))) {
     const trainManifest = await ensureCohort(c, 'train', dataDir);
     const testManifest = await ensureCohort(c, 'test', dataDir);
-    const train = await loadCohort(trainManifest);
-    const test = await loadCohort(testManifest);
-    const fit = trainingPart(train.patients);
-    results[c.name] = {};
-    const fitted = async (recipe: LinearRecipe, extra: Partial<FitPolarOptions>): Promise<RecipeFigures> => {
-      const t0 = performance.now();
-      const { model } = await fitPolarModel(fit, {
-        recipe,
-        views: [...VIEWS],
-        colormap: train.colormap,
-        seed: 1,
-        ...extra,
-      });
-      const predictor = await PolarModelPredictor.open(model);
-      const probs = (
-        await predictor.predict(
-          test.patients.map((p) => p.crops),
-          test.patients.map((p) => p.clinical),
-        )
-      ).map((p) => p.probability);
-      await predictor.dispose();
-      return figures(
-        test.patients.map((p) => p.label),
-        probs,
-        (performance.now() - t0) / 1000,
-      );
-    };
-    const runs: [string, LinearRecipe, Partial<FitPolarOptions>][] = [
-      ...LINEAR_RECIPES.map((r): [string, LinearRecipe, Partial<FitPolarOptions>] => [r, r, {}]),
-      ...(process.env['POLARCAD_SUITE_VARIANTS'] === '0'
-        ? []
-        : VARIANTS.map((v): [string, LinearRecipe, Partial<FitPolarOptions>] => [
-            v.name,
-            'hybrid',
-            v.options,
-          ])),
-    ];
-    for (const [name, recipe, extra] of runs) {
-      results[c.name][name] = await fitted(recipe, extra);
-      process.stderr.write(`${c.name} ${name}: ${JSON.stringify(results[c.name][name])}\n`);
-    }
-    const oldOnly = process.env['POLARCAD_SUITE_OLD'];
-    const previousOld = (previous[c.name] as Record<string, RecipeFigures> | undefined)?.[OLD];
-    if (oldOnly === '0' || (oldOnly !== undefined && !oldOnly.split(',').includes(c.name))) {
-      if (previousOld !== undefined) results[c.name][OLD] = previousOld;
-    } else {
-      results[c.name][OLD] = await oldDefault(c.name, trainManifest, testManifest, dataDir);
-      process.stderr.write(`${c.name} old: ${JSON.stringify(results[c.name][OLD])}\n`);
-    }
+    const recipes = [...LINEAR_RECIPES, ...variants, ...(runsOld(c.name) ? [OLD] : [])];
+    for (const recipe of recipes)
+      units.push({ cohort: c.name, recipe, trainManifest, testManifest, dataDir });
   }
-  const table = markdownTable(results, [...LINEAR_RECIPES, ...VARIANTS.map((v) => v.name), OLD]);
+  // POLARCAD_QUEUE=redis://HOST:PORT/DB: every unit as a job (docs/queue.md)
+  const figs = await runAccuracyUnits(units, process.env['POLARCAD_QUEUE'], (line) =>
+    process.stderr.write(`${line}\n`),
+  );
+  // a cohort's two-stage figures are kept from the previous results when it was not rerun
+  for (const u of units)
+    results[u.cohort] = { ...(previous[u.cohort]?.[OLD] ? { [OLD]: previous[u.cohort][OLD] } : {}) };
+  units.forEach((u, i) => {
+    results[u.cohort][u.recipe] = figs[i];
+  });
+  const table = markdownTable(results, [...LINEAR_RECIPES, ...variants, OLD]);
   await writeFile(fileURLToPath(new URL('./results/accuracy.md', import.meta.url)), `${table}\n`);
   return { suite: SUITE, testPatients: 400, results, table };
 }

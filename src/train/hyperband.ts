@@ -34,6 +34,19 @@ export interface TrialOutcome {
   readonly score: number;
   /** Validation loss (lower is better), the tie-breaker. */
   readonly loss: number;
+  /** Seconds the evaluation took where it ran (default: measured around the call). */
+  readonly seconds?: number;
+}
+
+/** One evaluation asked of {@link HyperbandOptions.evaluateRound}. */
+export interface RoundRequest<C> {
+  readonly config: C;
+  readonly epochs: number;
+  /** The stream reserved for this trial (its `seed` names it: the same trial, the same stream). */
+  readonly rng: Rng;
+  readonly bracket: number;
+  readonly round: number;
+  readonly configIndex: number;
 }
 
 /**
@@ -81,6 +94,11 @@ export interface HyperbandOptions<C> {
   /** Draws one configuration from the search space. */
   readonly sample: (rng: Rng) => C;
   readonly evaluate: HyperbandObjective<C>;
+  /**
+   * Evaluate a round's configurations together (they are independent: e.g. as jobs on a queue,
+   * src/workflows/queue/); outcomes in the requests' order. Default: `evaluate`, one after another.
+   */
+  readonly evaluateRound?: (requests: readonly RoundRequest<C>[], data: HyperbandData) => Promise<TrialOutcome[]>;
   /** Training / validation ids handed to the objective. */
   readonly data: HyperbandData;
   readonly seed: number | string;
@@ -183,29 +201,46 @@ export async function hyperband<C>(opts: HyperbandOptions<C>): Promise<Hyperband
     let alive = Array.from({ length: bracket.n[0] }, (_, j) => ({ index: j, config: opts.sample(sampler) }));
     for (let i = 0; i <= bracket.s; i++) {
       const epochs = bracket.epochs[i];
+      const requests = alive.map((c) => ({
+        config: c.config,
+        epochs,
+        rng: root.fork(`bracket${bracket.s}/round${i}/config${c.index}`),
+        bracket: bracket.s,
+        round: i,
+        configIndex: c.index,
+      }));
       const results: HyperbandTrial<C>[] = [];
-      for (const c of alive) {
-        const rng = root.fork(`bracket${bracket.s}/round${i}/config${c.index}`);
-        const start = performance.now();
-        const out = await opts.evaluate(c.config, epochs, rng, data);
+      const record = (q: RoundRequest<C>, out: TrialOutcome, seconds: number): void => {
         if (typeof out?.score !== 'number' || typeof out?.loss !== 'number') {
           throw new Error(`hyperband: the objective must return { score, loss } numbers (bracket ${bracket.s}, round ${i})`);
         }
         const trial: HyperbandTrial<C> = {
           bracket: bracket.s,
           round: i,
-          configIndex: c.index,
-          configId: `b${bracket.s}c${c.index}`,
-          config: c.config,
+          configIndex: q.configIndex,
+          configId: `b${bracket.s}c${q.configIndex}`,
+          config: q.config,
           epochs,
           score: out.score,
           loss: out.loss,
-          seconds: (performance.now() - start) / 1000,
+          seconds: out.seconds ?? seconds,
         };
         results.push(trial);
         trials.push(trial);
         opts.onTrial?.(trial, trials.length, total);
-      }
+      };
+      if (opts.evaluateRound !== undefined) {
+        const start = performance.now();
+        const outs = await opts.evaluateRound(requests, data);
+        if (outs.length !== requests.length) throw new Error(`hyperband: evaluateRound returned ${outs.length} outcomes for ${requests.length} trials`);
+        const each = (performance.now() - start) / 1000 / requests.length;
+        requests.forEach((q, j) => record(q, outs[j], each));
+      } else
+        for (const q of requests) {
+          const start = performance.now();
+          const out = await opts.evaluate(q.config, epochs, q.rng, data);
+          record(q, out, (performance.now() - start) / 1000);
+        }
       if (i === bracket.s) break;
       const keep = Math.floor(bracket.n[i] / eta);
       const ranked = results.slice().sort(better);

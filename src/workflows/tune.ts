@@ -13,9 +13,16 @@ import { hyperbandChart, writeChart } from '../report/charts/index.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { FeatureCache } from '../engine/cache.js';
 import { frozenFrontier } from '../engine/features.js';
-import { loadExperimentCohort, prepareExperimentBackbone, type ExperimentCommon } from './experiment.js';
+import {
+  loadExperimentCohort,
+  prepareExperimentBackbone,
+  type ExperimentCohort,
+  type ExperimentCommon,
+  type PreparedBackbone,
+} from './experiment.js';
+import { getBackbone } from '../models/table.js';
+import { Rng } from '../util/rng.js';
 import { InputError } from '../util/errors.js';
-import type { Rng } from '../util/rng.js';
 import {
   DEFAULT_HEAD_SPACE,
   hyperband,
@@ -26,6 +33,8 @@ import {
   type HyperbandData,
   type HyperbandResult,
   type HyperbandTrial,
+  type RoundRequest,
+  type TrialOutcome,
 } from '../train/hyperband.js';
 import { seededInit } from '../train/init.js';
 import { trainStages, type Example, type TrainingSetup } from '../train/trainer.js';
@@ -246,7 +255,7 @@ export async function writeTuneOutputs(
 }
 
 /** Options of {@link runTune} (`polarcad tune`). */
-export interface RunTuneOptions extends Omit<ExperimentCommon, 'epochsScale'> {
+export interface RunTuneOptions extends Omit<ExperimentCommon, 'epochsScale' | 'runner'> {
   readonly backbone: string;
   /** 'imagenet' (default), 'none' or a path. */
   readonly weights?: string;
@@ -254,47 +263,174 @@ export interface RunTuneOptions extends Omit<ExperimentCommon, 'epochsScale'> {
   readonly maxEpochs?: number;
   readonly eta?: number;
   readonly onTrial?: (trial: HyperbandTrial<HeadConfig>, done: number, total: number) => void;
+  /** Who runs each round's trials (default: one after another in this process; `--queue`: a job queue). */
+  readonly runner?: TrialRunner;
+}
+
+/** The options of a tuning run that decide a trial's outcome, besides the trial itself. */
+export type TuneSettings = Pick<
+  RunTuneOptions,
+  'manifest' | 'input' | 'augment' | 'seed' | 'batchSize' | 'inputSize' | 'backbone' | 'weights'
+>;
+
+/** One Hyperband trial: plain data (a queued job carries it as it is). */
+export interface TuneTrialUnit {
+  readonly config: HeadConfig;
+  readonly epochs: number;
+  /** The seed of the trial's own random stream (Hyperband's `rng.seed`). */
+  readonly rngSeed: string;
+}
+
+/** Runs one Hyperband round's trials and gives their outcomes back in order. */
+export type TrialRunner = (batch: {
+  readonly settings: TuneSettings;
+  readonly cohort: ExperimentCohort;
+  readonly trials: readonly TuneTrialUnit[];
+}) => Promise<TrialOutcome[]>;
+
+/**
+ * What the trials of one tuning run share: the cohort, the backbone and its warm-up features
+ * (computed once). Opened by the in-process run and by a queue worker alike.
+ */
+export class TuneContext {
+  private readonly objective: ReturnType<typeof headObjective>;
+  private readonly data: HyperbandData;
+
+  private constructor(
+    readonly cohort: ExperimentCohort,
+    readonly prepared: PreparedBackbone,
+    readonly featureSeconds: number,
+    batchSize: number | undefined,
+  ) {
+    const o: TuneHeadOptions = {
+      setup: prepared.setup,
+      backbone: prepared.backbone,
+      lrExponent: prepared.spec.lrExponent,
+      train: cohort.train,
+      validation: cohort.validation,
+      batchSize,
+      seed: 0, // unused by the objective (each trial brings its own stream)
+    };
+    this.objective = headObjective(o);
+    this.data = hyperbandData(cohort);
+  }
+
+  /**
+   * Load the backbone of `s` and compute the warm-up features of the training and validation
+   * patients once (`cohort`: when already loaded).
+   * @example const ctx = await TuneContext.open(settings); try { await ctx.runTrial(trial) } finally { await ctx.dispose() }
+   */
+  static async open(
+    s: TuneSettings & Pick<RunTuneOptions, 'cacheDir' | 'onProgress'>,
+    cohort?: ExperimentCohort,
+  ): Promise<TuneContext> {
+    const c = cohort ?? (await loadExperimentCohort(s));
+    const cache = s.cacheDir === undefined ? undefined : new FeatureCache({ dir: s.cacheDir });
+    const p = await prepareExperimentBackbone(s.backbone, s.weights ?? 'imagenet', s, cache);
+    try {
+      const t0 = performance.now();
+      const probe = addHaiHead(p.backbone);
+      try {
+        const start = probe.layers.length - HAI_HEAD_LAYERS + 1; // the first Dense (GAP has no weights)
+        await p.setup.features(
+          probe,
+          frozenFrontier(probe, start),
+          [...c.train, ...c.validation],
+          (done, total) => s.onProgress?.('features', done, total),
+        );
+      } finally {
+        for (const l of probe.layers.slice(-HAI_HEAD_LAYERS)) l.dispose();
+      }
+      return new TuneContext(c, p, (performance.now() - t0) / 1000, s.batchSize);
+    } catch (e) {
+      await p.setup.dispose();
+      p.backbone.dispose();
+      throw e;
+    }
+  }
+
+  /**
+   * Train and score one trial (the unit of work of the in-process run and of a queue worker).
+   * @example await ctx.runTrial({ config: { units: 128, dropout: 0.3 }, epochs: 4, rngSeed: '1/bracket2/round0/config0' })
+   */
+  async runTrial(t: TuneTrialUnit): Promise<TrialOutcome> {
+    const t0 = performance.now();
+    const out = await this.objective(t.config, t.epochs, new Rng(t.rngSeed), this.data);
+    return { ...out, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  async dispose(): Promise<void> {
+    await this.prepared.setup.dispose();
+    this.prepared.backbone.dispose();
+  }
+}
+
+/** The patients Hyperband hands the objective: training and validation ids, in example order. */
+function hyperbandData(cohort: ExperimentCohort): HyperbandData {
+  return {
+    train: [...new Set(cohort.train.map((e) => e.id))],
+    validation: [...new Set(cohort.validation.map((e) => e.id))],
+  };
 }
 
 /**
  * `polarcad tune`: split the manifest as `train`/the experiments do (the test part is set aside
  * and never used), compute the warm-up features once, run Hyperband over the head, and write
  * trials.csv, best.json, hyperband.svg/.png and summary.txt into `out` (atomically, as a whole).
+ * With a `runner` (a queue), each round's trials are sent out together and this process computes
+ * no features.
+ * @example const { summary } = await runTune({ manifest: 'prep/manifest.csv', out: 'tune', input: 'stress_ac', seed: 1, backbone: 'MobileNetV2' })
  */
 export async function runTune(
   o: RunTuneOptions,
 ): Promise<{ result: HyperbandResult<HeadConfig>; summary: string }> {
+  const space = o.space ?? DEFAULT_HEAD_SPACE;
+  validateHeadSpace(space);
   const cohort = await loadExperimentCohort(o);
-  const cache = o.cacheDir === undefined ? undefined : new FeatureCache({ dir: o.cacheDir });
-  const p = await prepareExperimentBackbone(o.backbone, o.weights ?? 'imagenet', o, cache);
+  const data = hyperbandData(cohort);
+  if (data.validation.length === 0) throw new InputError('tune: the validation part is empty');
+  let ctx: TuneContext | undefined;
+  let described: { weights: string; lrExponent: number; featureSeconds: number };
+  if (o.runner === undefined) {
+    ctx = await TuneContext.open(o, cohort);
+    described = {
+      weights: ctx.prepared.weights.description,
+      lrExponent: ctx.prepared.spec.lrExponent,
+      featureSeconds: ctx.featureSeconds,
+    };
+  } else {
+    const p = await prepareExperimentBackbone(o.backbone, o.weights ?? 'imagenet', o, undefined);
+    described = { weights: p.weights.description, lrExponent: p.spec.lrExponent, featureSeconds: 0 };
+    await p.setup.dispose();
+    p.backbone.dispose();
+  }
   try {
-    const space = o.space ?? DEFAULT_HEAD_SPACE;
-    // features of the warm-up cut, once (every trial then reads them from memory)
-    const t0 = performance.now();
-    const probe = addHaiHead(p.backbone);
-    try {
-      const start = probe.layers.length - HAI_HEAD_LAYERS + 1; // the first Dense (GAP has no weights)
-      await p.setup.features(
-        probe,
-        frozenFrontier(probe, start),
-        [...cohort.train, ...cohort.validation],
-        (done, total) => o.onProgress?.('features', done, total),
-      );
-    } finally {
-      for (const l of probe.layers.slice(-HAI_HEAD_LAYERS)) l.dispose();
-    }
-    const featureSeconds = (performance.now() - t0) / 1000;
-    const result = await tuneHead({
-      setup: p.setup,
-      backbone: p.backbone,
-      lrExponent: p.spec.lrExponent,
-      train: cohort.train,
-      validation: cohort.validation,
-      space,
-      maxEpochs: o.maxEpochs,
-      eta: o.eta,
-      batchSize: o.batchSize,
+    const settings: TuneSettings = {
+      manifest: o.manifest,
+      input: o.input,
       seed: o.seed,
+      backbone: o.backbone,
+      ...(o.augment !== undefined ? { augment: o.augment } : {}),
+      ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+      ...(o.inputSize !== undefined ? { inputSize: o.inputSize } : {}),
+      ...(o.weights !== undefined ? { weights: o.weights } : {}),
+    };
+    const runRound = async (requests: readonly RoundRequest<HeadConfig>[]): Promise<TrialOutcome[]> => {
+      const trials = requests.map((q) => ({ config: q.config, epochs: q.epochs, rngSeed: q.rng.seed }));
+      if (o.runner !== undefined) return o.runner({ settings, cohort, trials });
+      const outs: TrialOutcome[] = [];
+      for (const t of trials) outs.push(await (ctx as TuneContext).runTrial(t));
+      return outs;
+    };
+    const result = await hyperband<HeadConfig>({
+      maxResource: o.maxEpochs ?? 100,
+      eta: o.eta ?? 3,
+      seed: o.seed,
+      data,
+      sample: (rng) => sampleHeadConfig(space, rng),
+      evaluate: async (config, epochs, rng) =>
+        (await runRound([{ config, epochs, rng, bracket: 0, round: 0, configIndex: 0 }]))[0],
+      evaluateRound: runRound,
       onTrial: (t, done, total) => {
         o.onProgress?.('hyperband', done, total);
         o.onTrial?.(t, done, total);
@@ -302,25 +438,24 @@ export async function runTune(
     });
     const summary = await writeDirAtomic(o.out, 'tune', (tmp) =>
       writeTuneOutputs(tmp, result, {
-        backbone: p.spec.name,
-        weights: p.weights.description,
+        backbone: getBackbone(o.backbone).name,
+        weights: described.weights,
         manifest: cohort.data.manifest.path,
         manifestSha256: cohort.data.manifest.sha256,
         input: o.input,
         seed: o.seed,
-        defaultLrExponent: p.spec.lrExponent,
+        defaultLrExponent: described.lrExponent,
         space,
         split: {
           train: cohort.split.train.length,
           validation: cohort.split.validation.length,
           test: cohort.split.test.length,
         },
-        featureSeconds,
+        featureSeconds: described.featureSeconds,
       }),
     );
     return { result, summary };
   } finally {
-    await p.setup.dispose();
-    p.backbone.dispose();
+    await ctx?.dispose();
   }
 }

@@ -4,6 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseQueueUrl } from '../../src/workflows/queue/connection.js';
 import { canonicalJson, decodeResult, encodeResult, jobIdOf } from '../../src/workflows/queue/codec.js';
 import { sharedPath } from '../../src/workflows/queue/experiment-jobs.js';
@@ -27,6 +30,37 @@ test('parseQueueUrl: redis:// and rediss:// with user, password and database; ba
       () => parseQueueUrl(bad),
       (e: unknown) => e instanceof InputError && /--queue/.test(e.message),
     );
+});
+
+test('parseQueueUrl: rediss:// TLS options: SNI for host names only, ?ca=FILE read as PEM, bad options named', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'polarcad-queue-ca-'));
+  try {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    writeFileSync(join(dir, 'ca.pem'), pem);
+    writeFileSync(join(dir, 'not.pem'), 'hello');
+    const a = parseQueueUrl(`rediss://:pw@10.0.0.5:6380/2?ca=${join(dir, 'ca.pem')}`);
+    assert.deepEqual(a.options.tls, { ca: pem }); // an IP address: no SNI server name
+    assert.deepEqual(
+      [a.options.password, a.options.username, a.options.port, a.options.db],
+      ['pw', undefined, 6380, 2],
+    );
+    assert.equal(a.display, `rediss://:***@10.0.0.5:6380/2?ca=${join(dir, 'ca.pem')}`);
+    assert.deepEqual(parseQueueUrl('rediss://[::1]:6380').options.tls, {});
+    const bad: [string, RegExp][] = [
+      [`rediss://h/0?ca=${join(dir, 'missing.pem')}`, /cannot read the CA certificate/],
+      [`rediss://h/0?ca=${join(dir, 'not.pem')}`, /is not a PEM certificate/],
+      ['rediss://h/0?cert=x', /unknown option "cert"/],
+      ['redis://h/0?ca=x', /for rediss:\/\/ \(TLS\) only/],
+    ];
+    for (const [url, re] of bad)
+      assert.throws(
+        () => parseQueueUrl(url),
+        (e: unknown) => e instanceof InputError && /^--queue: /.test(e.message) && re.test(e.message),
+        url,
+      );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('job ids: the same inputs in any key order are the same job; another seed is another job', () => {

@@ -7,70 +7,28 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { copyFile, cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { cli } from '../helpers/cli.js';
 import { loadExperimentCohort } from '../../src/workflows/experiment.js';
 import { parseQueueUrl, runSweep, SweepFailed } from '../../src/workflows/queue/index.js';
 import { EXPERIMENT_JOB, planExperimentJobs } from '../../src/workflows/queue/experiment-jobs.js';
 import { freePort, redisAvailable, startRedis, type RedisServer } from '../helpers/redis.js';
+import { spawnCli as spawnChild, startsPerJob } from './queue-helpers.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const skip = redisAvailable() ? false : 'redis-server is not installed (.ci/run installs it)';
 
 let dir = '';
 let manifest = '';
 let redis: RedisServer | null = null;
 const children: ChildProcess[] = [];
-
-/** `polarcad ARGS` as a child process, its output collected. */
-function spawnCli(args: string[]): {
-  proc: ChildProcess;
-  output: () => string;
-  waitFor: (re: RegExp, ms?: number) => Promise<void>;
-  exit: Promise<number | null>;
-} {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(proc);
-  let text = '';
-  const waiters: { re: RegExp; done: () => void }[] = [];
-  const onData = (b: Buffer): void => {
-    text += b.toString();
-    for (const w of waiters.splice(0))
-      if (w.re.test(text)) w.done();
-      else waiters.push(w);
-  };
-  proc.stdout?.on('data', onData);
-  proc.stderr?.on('data', onData);
-  const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return {
-    proc,
-    output: () => text,
-    exit,
-    waitFor: (re, ms = 60_000) =>
-      new Promise<void>((res, rej) => {
-        if (re.test(text)) return res();
-        const t = setTimeout(() => rej(new Error(`timed out waiting for ${re}; output:\n${text}`)), ms);
-        waiters.push({
-          re,
-          done: () => {
-            clearTimeout(t);
-            res();
-          },
-        });
-      }),
-  };
-}
+const spawnCli = (args: string[]): ReturnType<typeof spawnChild> => spawnChild(args, children);
 
 function worker(url: string, extra: string[] = []): ReturnType<typeof spawnCli> {
-  return spawnCli(['worker', '--queue', url, '--lock-ms', '2000', ...extra]);
+  return spawnCli(['worker', '--queue', url, '--lock-ms', '5000', ...extra]);
 }
 
 const SWEEP = ['--backbone', 'MobileNetV2', '--input-size', '64', '--epochs-scale', '0.01'];
@@ -87,12 +45,6 @@ async function tableWithoutTimes(out: string): Promise<Record<string, string>[]>
   >[];
   return rows.map(({ train_seconds: _t, ...rest }) => rest);
 }
-
-const startsPerJob = (log: string): Map<string, number> => {
-  const m = new Map<string, number>();
-  for (const x of log.matchAll(/^start (experiment-[0-9a-f]+)/gm)) m.set(x[1], (m.get(x[1]) ?? 0) + 1);
-  return m;
-};
 
 before(async () => {
   if (skip) return;

@@ -10,6 +10,9 @@ import { addFoldsOption, foldsOf } from '../options/folds.js';
 import { InputError } from '../../util/errors.js';
 import { claimOutputDir } from '../../util/output.js';
 import { withForce } from '../options/out.js';
+import { queueFoldRunner, sharedPath } from '../../workflows/queue/index.js';
+import { parseQueueCli, withQueueOptions, type QueueCli } from '../options/queue.js';
+import { progressHook } from './experiment-options.js';
 import {
   addTrainingOptions,
   parseTrainingOptions,
@@ -17,7 +20,7 @@ import {
   type TrainingCli,
 } from '../options/training.js';
 
-interface CvCli extends TrainingCli {
+interface CvCli extends TrainingCli, QueueCli {
   backbone?: string;
   folds?: string;
   k?: string;
@@ -43,32 +46,47 @@ export function registerCv(program: Command): void {
     cacheDir: 'feature cache folder (default OUT/.cache)',
   })
     .option('--resamples <n>', 'bootstrap resamples for the pooled AUC and F1 intervals', '2000')
-    .option('--no-report', 'do not write report.html')
-    .action(async (manifest: string, c: CvCli) => {
-      if (c.backbone === undefined)
-        throw new InputError('cv: --backbone is required (see `polarcad models`)');
-      if (c.out === undefined) throw new InputError('cv: --out DIR is required');
-      await claimOutputDir(c.out, 'cv', { inputs: [manifest], force: c.force, create: true });
-      const r = await runCrossValidation(
-        {
-          manifest,
-          out: c.out,
-          backbone: c.backbone,
-          k: foldsOf(c),
-          ...parseTrainingOptions(c),
-          resamples: wholeOption('--resamples', c.resamples),
-          onFold: (f, k) => process.stderr.write(`fold ${f}/${k}\n`),
-        },
-        { onWarning: (m) => process.stderr.write(`${m}\n`) },
-      );
-      const lines = r.cv.folds.map(
-        (f) =>
-          `fold ${f.fold + 1}: n ${f.metrics.n}, accuracy ${f.metrics.accuracy.toFixed(3)}, AUC ${Number.isFinite(f.metrics.auc) ? f.metrics.auc.toFixed(3) : 'n/a'}`,
-      );
-      const s = r.cv.summary;
-      process.stdout.write(
-        `${lines.join('\n')}\nmean ± SD over folds: accuracy ${s.accuracy.mean.toFixed(3)} ± ${s.accuracy.sd.toFixed(3)}, AUC ${s.auc.mean.toFixed(3)} ± ${s.auc.sd.toFixed(3)}\n\npooled out-of-fold (95% CI):\n${formatMetricsTable([r.pooled])}\nwritten to ${r.out}\n`,
-      );
-      if (c.report) process.stdout.write(`report: ${(await writeReport(r.out)).html}\n`);
-    });
+    .option('--no-report', 'do not write report.html');
+  withQueueOptions(cmd).action(async (manifest: string, c: CvCli) => {
+    if (c.backbone === undefined) throw new InputError('cv: --backbone is required (see `polarcad models`)');
+    if (c.out === undefined) throw new InputError('cv: --out DIR is required');
+    const queue = parseQueueCli(c);
+    if (queue !== undefined) {
+      // before anything is written: workers find the manifest and write the folds under the shared folder
+      sharedPath(manifest, queue.sharedDir);
+      sharedPath(c.out, queue.sharedDir, 'the output folder (workers write the folds there)');
+    }
+    await claimOutputDir(c.out, 'cv', { inputs: [manifest], force: c.force, create: true });
+    const progress = progressHook();
+    const r = await runCrossValidation(
+      {
+        manifest,
+        out: c.out,
+        backbone: c.backbone,
+        k: foldsOf(c),
+        ...parseTrainingOptions(c),
+        resamples: wholeOption('--resamples', c.resamples),
+        onFold: (f, k) => process.stderr.write(`fold ${f}/${k}\n`),
+        ...(queue !== undefined
+          ? {
+              runner: queueFoldRunner({
+                ...queue,
+                log: (line) => process.stderr.write(`${line}\n`),
+                onProgress: progress.update,
+              }),
+            }
+          : {}),
+      },
+      { onWarning: (m) => process.stderr.write(`${m}\n`) },
+    ).finally(() => progress.stop());
+    const lines = r.cv.folds.map(
+      (f) =>
+        `fold ${f.fold + 1}: n ${f.metrics.n}, accuracy ${f.metrics.accuracy.toFixed(3)}, AUC ${Number.isFinite(f.metrics.auc) ? f.metrics.auc.toFixed(3) : 'n/a'}`,
+    );
+    const s = r.cv.summary;
+    process.stdout.write(
+      `${lines.join('\n')}\nmean ± SD over folds: accuracy ${s.accuracy.mean.toFixed(3)} ± ${s.accuracy.sd.toFixed(3)}, AUC ${s.auc.mean.toFixed(3)} ± ${s.auc.sd.toFixed(3)}\n\npooled out-of-fold (95% CI):\n${formatMetricsTable([r.pooled])}\nwritten to ${r.out}\n`,
+    );
+    if (c.report) process.stdout.write(`report: ${(await writeReport(r.out)).html}\n`);
+  });
 }

@@ -19,8 +19,10 @@ import {
   type CommonCli,
 } from './experiment-options.js';
 import { claimOutputDir } from '../../util/output.js';
+import { queueTrialRunner } from '../../workflows/queue/index.js';
+import { parseQueueCli, withQueueOptions, type QueueCli } from '../options/queue.js';
 
-interface TuneCli extends CommonCli {
+interface TuneCli extends CommonCli, QueueCli {
   backbone: string;
   weights: string;
   maxEpochs: string;
@@ -53,8 +55,9 @@ export function registerTune(program: Command): void {
       'search the LR exponent a too: choices "3,4" or range "2.5..4.5" (default: the backbone table\'s a)',
     ],
   ]);
-  commonExperimentOptions(cmd).action(async (manifest: string, o: TuneCli) => {
-    const common = parseCommon(manifest, o);
+  withQueueOptions(commonExperimentOptions(cmd)).action(async (manifest: string, o: TuneCli) => {
+    const { runner: _inProcess, ...common } = parseCommon(manifest, o);
+    const queue = parseQueueCli(o);
     await claimOutputDir(o.out, 'tune', { inputs: [manifest], force: o.force });
     const maxEpochs = Number(o.maxEpochs);
     if (!isWhole(o.maxEpochs) || maxEpochs < 1)
@@ -73,6 +76,15 @@ export function registerTune(program: Command): void {
     try {
       const { summary } = await runTune({
         ...common,
+        ...(queue !== undefined
+          ? {
+              runner: queueTrialRunner({
+                ...queue,
+                ...(common.log ? { log: common.log } : {}),
+                onProgress: progress.update,
+              }),
+            }
+          : {}),
         backbone: o.backbone,
         weights: o.weights,
         space,

@@ -20,7 +20,7 @@ export function registerWorker(program: Command): void {
   const cmd = program
     .command('worker')
     .description(
-      'take jobs (experiment configurations) from a Redis queue and run them, until SIGTERM or Ctrl-C (the job in flight is finished first)',
+      'take jobs (experiment configurations, cv folds, Hyperband trials) from a Redis queue and run them, until SIGTERM or Ctrl-C (the job in flight is finished first)',
     )
     .requiredOption('--queue <url>', 'the Redis of the queue: redis://HOST:PORT/DB, rediss:// for TLS');
   addOptions(cmd, [

@@ -3,6 +3,8 @@
  * optional user and password), a quick reachability check so a wrong URL is a clear error within
  * seconds, and a watchdog that turns a Redis going away into an error instead of a hang.
  */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Redis } from 'ioredis';
 import { InputError, errorMessage } from '../../util/errors.js';
 
@@ -13,7 +15,8 @@ export interface RedisSettings {
   readonly db: number;
   readonly username?: string;
   readonly password?: string;
-  readonly tls?: { readonly servername: string };
+  /** rediss://: TLS, the server's certificate checked against Node's CAs, or `ca` (PEM text) given by ?ca=FILE. */
+  readonly tls?: { readonly servername?: string; readonly ca?: string };
   readonly maxRetriesPerRequest: null;
   readonly connectTimeout: number;
   readonly retryStrategy: (times: number) => number;
@@ -28,7 +31,9 @@ export interface QueueUrl {
 }
 
 /**
- * Parse `--queue`: redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss://… (TLS).
+ * Parse `--queue`: redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss://…[?ca=FILE] (TLS; FILE: the
+ * PEM certificate of the authority that signed the server's certificate, when it is not one Node
+ * trusts). The user and password (percent-encoded in the URL) go to Redis' AUTH.
  * @throws InputError naming the option and the problem
  * @example parseQueueUrl('redis://127.0.0.1:6379/0').options.port // 6379
  */
@@ -49,19 +54,46 @@ export function parseQueueUrl(text: string): QueueUrl {
   if (dbText !== '' && !/^\d+$/.test(dbText))
     throw new InputError(`--queue: the database must be a whole number (/0, /1, …), got "/${dbText}"`);
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  const tls = u.protocol === 'rediss:' ? tlsOptions(u, host) : undefined;
+  if (u.protocol !== 'rediss:' && u.search !== '')
+    throw new InputError(`--queue: options after "?" are for rediss:// (TLS) only, got "${u.search}"`);
   const options: RedisSettings = {
     host,
     port,
     db: dbText === '' ? 0 : Number(dbText),
     ...(u.username !== '' ? { username: decodeURIComponent(u.username) } : {}),
     ...(u.password !== '' ? { password: decodeURIComponent(u.password) } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: { servername: host } } : {}),
+    ...(tls !== undefined ? { tls } : {}),
     // BullMQ's blocking connections need this; a lost connection is caught by the watchdog instead
     maxRetriesPerRequest: null,
     connectTimeout: 3000,
     retryStrategy: (times: number) => Math.min(100 * times, 1000),
   };
   return { display: mask(u), options };
+}
+
+/** TLS options of a rediss:// URL: SNI by host name (not for an IP address), ?ca=FILE read now. */
+function tlsOptions(u: URL, host: string): { servername?: string; ca?: string } {
+  const unknown = [...u.searchParams.keys()].filter((k) => k !== 'ca');
+  if (unknown.length > 0)
+    throw new InputError(
+      `--queue: unknown option ${unknown.map((k) => `"${k}"`).join(', ')} (rediss:// takes ?ca=FILE)`,
+    );
+  const caPath = u.searchParams.get('ca');
+  let ca: string | undefined;
+  if (caPath !== null)
+    try {
+      ca = readFileSync(caPath, 'utf8');
+    } catch (e) {
+      throw new InputError(`--queue: cannot read the CA certificate ?ca=${caPath}: ${errorMessage(e)}`, {
+        cause: e,
+      });
+    }
+  if (ca !== undefined && !ca.includes('-----BEGIN CERTIFICATE-----'))
+    throw new InputError(
+      `--queue: ?ca=${caPath} is not a PEM certificate (no "-----BEGIN CERTIFICATE-----")`,
+    );
+  return { ...(isIP(host) === 0 ? { servername: host } : {}), ...(ca !== undefined ? { ca } : {}) };
 }
 
 function mask(u: URL): string {

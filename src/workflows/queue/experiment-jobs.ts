@@ -1,34 +1,41 @@
 /**
- * The experiments' configurations as queue jobs: what a job carries (the manifest named relative
- * to the shared folder, the data checksum, the settings that decide the result, the unit), its
- * deterministic id, and the worker's side: check the data by checksum, then run the SAME unit
+ * The experiments' configurations as queue jobs ({@link experimentKind}): what a job carries (the
+ * manifest named relative to the shared folder, the data checksum, the settings that decide the
+ * result, the unit), and the worker's side: check the data by checksum, then run the SAME unit
  * function as the in-process run ({@link runExperimentUnit}).
  */
-import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { INPUT_KINDS } from '../../train/experiment-data.js';
 import { STRATEGY_IDS } from '../../train/strategies.js';
-import { InputError } from '../../util/errors.js';
 import {
   cohortChecksum,
   ExperimentContext,
   runExperimentUnit,
   type ExperimentCohort,
   type ExperimentCommon,
-  type ExperimentHooks,
   type ExperimentSettings,
   type ExperimentUnit,
   type UnitResult,
 } from '../experiment.js';
-import { canonicalJson, jobIdOf } from './codec.js';
+import {
+  ContextPool,
+  localPath,
+  planJob,
+  sharedPath,
+  verifyChecksum,
+  type JobKind,
+  type PlannedJob,
+} from './jobs.js';
 
-/** BullMQ job name of an experiment configuration. */
-export const EXPERIMENT_JOB = 'experiment-unit';
+export { sharedPath, PermanentJobError, type PlannedJob } from './jobs.js';
+
+/** BullMQ job name (and id prefix) of an experiment configuration. */
+export const EXPERIMENT_JOB = 'experiment';
 
 /** Version of the job format (part of the id: a new format never reuses an old result). */
 const FORMAT = 1;
 
-const settingsSchema = z.object({
+export const settingsSchema = z.object({
   input: z.enum(INPUT_KINDS),
   augment: z.number().int().optional(),
   seed: z.union([z.number(), z.string()]),
@@ -73,14 +80,8 @@ const jobSchema = z.object({
 /** What an experiment job carries. */
 export type ExperimentJobData = z.infer<typeof jobSchema>;
 
-/** A job ready to be added: id, name (for messages) and data. */
-export interface PlannedJob<D> {
-  readonly id: string;
-  readonly label: string;
-  readonly data: D;
-}
-
-function resultSettings(s: ExperimentSettings): ExperimentJobData['settings'] {
+/** The result-deciding settings of an experiment (what a job carries besides its unit). */
+export function resultSettings(s: ExperimentSettings): ExperimentJobData['settings'] {
   return {
     input: s.input,
     ...(s.augment !== undefined ? { augment: s.augment } : {}),
@@ -92,26 +93,61 @@ function resultSettings(s: ExperimentSettings): ExperimentJobData['settings'] {
   };
 }
 
-/**
- * The manifest as a job names it: relative to `sharedDir` (every machine mounts it elsewhere),
- * or absolute without one.
- * @throws InputError when the manifest is not under the shared folder
- * @example sharedPath('/mnt/lab/study/manifest.csv', '/mnt/lab') // 'study/manifest.csv'
- */
-export function sharedPath(path: string, sharedDir: string | undefined): string {
-  const abs = resolve(path);
-  if (sharedDir === undefined) return abs;
-  const rel = relative(resolve(sharedDir), abs);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
-    throw new InputError(
-      `--shared-dir ${sharedDir}: the manifest ${abs} is not inside it (workers find the data under their own --shared-dir)`,
-    );
-  return rel.split(sep).join('/');
+function unitLabel(unit: ExperimentUnit): string {
+  return unit.experiment === 'strategies'
+    ? `strategies/${unit.strategy}`
+    : unit.experiment === 'backbones'
+      ? `backbones/${unit.backbone}`
+      : `finetune-depth/conv-${unit.depth}`;
 }
 
 /**
- * One job per configuration; the id hashes the data checksum, the result-deciding settings and the
- * unit (not the paths: the same data elsewhere is the same job).
+ * An experiment configuration as a job kind: the id hashes the data checksum, the result-deciding
+ * settings and the unit (not the paths: the same data elsewhere is the same job); a worker keeps
+ * the loaded context (data, backbones) between jobs of the same sweep.
+ */
+export const experimentKind: JobKind<ExperimentJobData, UnitResult> = {
+  name: EXPERIMENT_JOB,
+  format: FORMAT,
+  schema: jobSchema,
+  idInputs: (d) => ({ checksum: d.checksum, settings: d.settings, unit: d.unit }),
+  label: (d) => d.label ?? unitLabel(d.unit),
+  open(env) {
+    const pool = new ContextPool<ExperimentContext>(env.keep, (c) => c.dispose());
+    return {
+      async run(job) {
+        const manifest = localPath(job.manifest, env.sharedDir);
+        const settings = { ...job.settings, manifest };
+        return pool.with(
+          { manifest, checksum: job.checksum, settings },
+          async () => {
+            let ctx: ExperimentContext | undefined;
+            const open = async (): Promise<string> => {
+              ctx = await ExperimentContext.open({
+                ...(env.cacheDir !== undefined ? { cacheDir: env.cacheDir } : {}),
+                log: (line) => env.log(`  ${line}`),
+                ...settings,
+              });
+              return cohortChecksum(ctx.cohort.data);
+            };
+            try {
+              await verifyChecksum(manifest, job.checksum, open, env.sharedDir);
+            } catch (e) {
+              await ctx?.dispose();
+              throw e;
+            }
+            return ctx as ExperimentContext;
+          },
+          (ctx) => runExperimentUnit(ctx, job.unit),
+        );
+      },
+      dispose: () => pool.dispose(),
+    };
+  },
+};
+
+/**
+ * One job per configuration of an experiment.
  * @example planExperimentJobs(common, cohort, units, '/mnt/lab')[0].id // 'experiment-…'
  */
 export function planExperimentJobs(
@@ -123,100 +159,7 @@ export function planExperimentJobs(
   const checksum = cohortChecksum(cohort.data);
   const manifest = sharedPath(cohort.data.manifest.path, sharedDir);
   const settings = resultSettings(common);
-  return units.map((unit) => {
-    const clean = JSON.parse(canonicalJson(unit)) as ExperimentUnit;
-    const label =
-      unit.experiment === 'strategies'
-        ? `strategies/${unit.strategy}`
-        : unit.experiment === 'backbones'
-          ? `backbones/${unit.backbone}`
-          : `finetune-depth/conv-${unit.depth}`;
-    const data: ExperimentJobData = { format: FORMAT, label, manifest, checksum, settings, unit: clean };
-    return {
-      id: jobIdOf('experiment', { format: FORMAT, checksum, settings, unit: clean }),
-      label,
-      data,
-    };
-  });
-}
-
-/** A worker-side problem that retrying cannot fix (bad job, data differing from the coordinator's). */
-export class PermanentJobError extends InputError {}
-
-/**
- * The worker's side of experiment jobs: contexts (data + loaded backbones) kept between jobs of the
- * same sweep, one per job in flight.
- */
-export class ExperimentJobRunner {
-  private readonly idle = new Map<string, ExperimentContext[]>();
-
-  /** `sharedDir`: where relative manifests are found; `hooks`: cache folder and log lines. */
-  constructor(
-    private readonly sharedDir: string | undefined,
-    private readonly hooks: ExperimentHooks,
-    private readonly keep: number,
-  ) {}
-
-  /**
-   * Validate `raw` job data, check the data by checksum and run the unit.
-   * @throws PermanentJobError for a malformed job, a missing manifest or a checksum mismatch
-   * @example const result = await runner.run(job.data)
-   */
-  async run(raw: unknown): Promise<UnitResult> {
-    const parsed = jobSchema.safeParse(raw);
-    if (!parsed.success)
-      throw new PermanentJobError(`not an experiment job of format ${FORMAT}: ${parsed.error.message}`);
-    const job = parsed.data;
-    if (!isAbsolute(job.manifest) && this.sharedDir === undefined)
-      throw new PermanentJobError(
-        `the job names its manifest relative to the shared folder (${job.manifest}): start the worker with --shared-dir`,
-      );
-    const manifest = resolve(this.sharedDir ?? '/', job.manifest);
-    const key = canonicalJson({ manifest, checksum: job.checksum, settings: job.settings });
-    let ctx = this.idle.get(key)?.pop();
-    if (ctx === undefined) {
-      try {
-        ctx = await ExperimentContext.open({ ...this.hooks, ...job.settings, manifest });
-      } catch (e) {
-        if (e instanceof InputError)
-          throw new PermanentJobError(
-            `input ${job.manifest} under --shared-dir ${this.sharedDir ?? '/'}: ${e.message}`,
-            { cause: e },
-          );
-        throw e;
-      }
-      const found = cohortChecksum(ctx.cohort.data);
-      if (found !== job.checksum) {
-        await ctx.dispose();
-        throw new PermanentJobError(
-          `input checksum mismatch: ${manifest} and its images have checksum ${found.slice(0, 16)}…, the job expects ${job.checksum.slice(0, 16)}… (the shared folder differs from the coordinator's data)`,
-        );
-      }
-    }
-    try {
-      return await runExperimentUnit(ctx, job.unit);
-    } finally {
-      await this.release(key, ctx);
-    }
-  }
-
-  private async release(key: string, ctx: ExperimentContext): Promise<void> {
-    // keep contexts of this sweep only (a new sweep's data replaces the old)
-    for (const [k, list] of this.idle)
-      if (k !== key) {
-        for (const c of list) await c.dispose();
-        this.idle.delete(k);
-      }
-    const list = this.idle.get(key) ?? [];
-    if (list.length < this.keep) {
-      list.push(ctx);
-      this.idle.set(key, list);
-    } else await ctx.dispose();
-  }
-
-  /** Release every kept context. */
-  async dispose(): Promise<void> {
-    for (const list of this.idle.values()) for (const c of list) await c.dispose();
-    this.idle.clear();
-  }
+  return units.map((unit) =>
+    planJob(experimentKind, { format: FORMAT, label: unitLabel(unit), manifest, checksum, settings, unit }),
+  );
 }

@@ -4,10 +4,9 @@
  * in-process run writes.
  */
 import type { UnitResult, UnitRunner } from '../experiment.js';
-import { decodeResult } from './codec.js';
 import type { QueueUrl } from './connection.js';
-import { EXPERIMENT_JOB, planExperimentJobs } from './experiment-jobs.js';
-import { runSweep } from './sweep.js';
+import { experimentKind, planExperimentJobs } from './experiment-jobs.js';
+import { runJobs } from './jobs.js';
 
 /** Options of {@link queueRunner}. */
 export interface QueueRunnerOptions {
@@ -25,7 +24,7 @@ export interface QueueRunnerOptions {
 export function queueRunner(o: QueueRunnerOptions): UnitRunner {
   return async ({ common, cohort, units }) => {
     const jobs = planExperimentJobs(common, cohort, units, o.sharedDir);
-    const texts = await runSweep(EXPERIMENT_JOB, jobs, {
+    const results = await runJobs(experimentKind, jobs, {
       url: o.url,
       ...(o.queueName !== undefined ? { queueName: o.queueName } : {}),
       ...(o.attempts !== undefined ? { attempts: o.attempts } : {}),
@@ -34,8 +33,7 @@ export function queueRunner(o: QueueRunnerOptions): UnitRunner {
         common.onProgress?.('sweep', p.done, p.total, `${p.running} running, ${p.failed} failed`),
     });
     // paths in the run directories are this machine's, as in the in-process run
-    return texts.map((t) => {
-      const r = decodeResult<UnitResult>(t);
+    return results.map((r): UnitResult => {
       return {
         ...r,
         runDir: { ...r.runDir, config: { ...r.runDir.config, manifest: cohort.data.manifest.path } },

@@ -6,7 +6,7 @@
  */
 import { Job, Queue, QueueEvents } from 'bullmq';
 import { InputError } from '../../util/errors.js';
-import type { PlannedJob } from './experiment-jobs.js';
+import type { PlannedJob } from './jobs.js';
 import { checkRedis, closeAll, watchRedis, type QueueUrl } from './connection.js';
 
 /** The queue polarcad uses unless told otherwise. */
@@ -141,12 +141,13 @@ async function follow<D>(
   const check = async (id: string, first: boolean): Promise<void> => {
     const i = index.get(id) as number;
     if (results[i] !== undefined || failures.has(id)) return;
-    const job = await Job.fromId<D, string>(queue, id);
+    // the state first: a job read before its state is final could miss its return value
+    const state = await queue.getJobState(id);
+    const job = state === 'unknown' ? undefined : await Job.fromId<D, string>(queue, id);
     if (job === undefined) {
       failures.set(id, 'the job is no longer in the queue (removed by someone else?)');
       return;
     }
-    const state = await job.getState();
     if (state === 'completed') {
       running.delete(id);
       results[i] = job.returnvalue;

@@ -10,7 +10,8 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { errorMessage } from '../../util/errors.js';
 import { encodeResult } from './codec.js';
 import { checkRedis, closeAll, watchRedis, type QueueUrl } from './connection.js';
-import { EXPERIMENT_JOB, ExperimentJobRunner, PermanentJobError } from './experiment-jobs.js';
+import { PermanentJobError, type JobEnv, type JobHandler, type WorkerKind } from './jobs.js';
+import { BUILTIN_KINDS } from './kinds.js';
 import { DEFAULT_QUEUE_NAME } from './sweep.js';
 
 /** Options of {@link startWorker}. */
@@ -28,6 +29,8 @@ export interface WorkerOptions {
   /** How long Redis may not answer before the worker stops with an error (default 30 s). */
   readonly graceMs?: number;
   readonly log: (line: string) => void;
+  /** The kinds of job this worker runs (default: the experiments, cv folds and Hyperband trials). */
+  readonly kinds?: readonly WorkerKind[];
 }
 
 /** A started worker. */
@@ -50,11 +53,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const name = `${hostname()}:${process.pid}`;
   const concurrency = o.concurrency ?? 1;
   const lockMs = o.lockMs ?? 30_000;
-  const runner = new ExperimentJobRunner(
-    o.sharedDir,
-    { ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}), log: (line) => o.log(`  ${line}`) },
-    concurrency,
-  );
+  const jobs = new KindDispatch(o.kinds ?? BUILTIN_KINDS, {
+    ...(o.sharedDir !== undefined ? { sharedDir: o.sharedDir } : {}),
+    ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
+    keep: concurrency,
+    log: o.log,
+  });
   const label = (job: Job<unknown, string>): string => {
     const d = job.data as { label?: unknown };
     return `${job.id ?? '?'}${typeof d.label === 'string' ? ` ${d.label}` : ''}`;
@@ -62,9 +66,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const worker = new Worker<unknown, string>(
     o.queueName ?? DEFAULT_QUEUE_NAME,
     async (job) => {
-      if (job.name !== EXPERIMENT_JOB) throw new UnrecoverableError(`unknown kind of job "${job.name}"`);
       try {
-        return encodeResult(await runner.run(job.data));
+        return encodeResult(await jobs.run(job.name, job.data));
       } catch (e) {
         if (e instanceof PermanentJobError) throw new UnrecoverableError(`${name}: ${e.message}`);
         throw new Error(`${name}: ${errorMessage(e)}`, { cause: e });
@@ -109,18 +112,51 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     closing ??= (async () => {
       watch.stop();
       await worker.close();
-      await runner.dispose();
+      await jobs.dispose();
       resolveClosed();
     })();
     return closing;
   };
   const stopped = Promise.race([closed, watch.lost]).catch(async (e: unknown) => {
     await closeAll([{ close: () => worker.close(true), disconnect: () => worker.disconnect() }]);
-    await runner.dispose();
+    await jobs.dispose();
     throw e;
   });
   o.log(
     `worker ${name} on ${o.url.display} queue "${o.queueName ?? DEFAULT_QUEUE_NAME}", concurrency ${concurrency}, shared folder ${o.sharedDir ?? '(none: jobs name absolute paths)'}`,
   );
   return { name, stopped, close };
+}
+
+/** The worker's kinds of job: each job goes to its kind's handler (opened on its first job). */
+class KindDispatch {
+  private readonly kinds: Map<string, WorkerKind>;
+  private readonly handlers = new Map<string, JobHandler<unknown, unknown>>();
+
+  constructor(
+    kinds: readonly WorkerKind[],
+    private readonly env: JobEnv,
+  ) {
+    this.kinds = new Map(kinds.map((k) => [k.name, k]));
+  }
+
+  /** @throws PermanentJobError for an unknown kind or malformed data */
+  async run(name: string, raw: unknown): Promise<unknown> {
+    const kind = this.kinds.get(name);
+    if (kind === undefined)
+      throw new PermanentJobError(
+        `unknown kind of job "${name}" (this worker runs ${[...this.kinds.keys()].join(', ')})`,
+      );
+    let handler = this.handlers.get(name);
+    if (handler === undefined) {
+      handler = kind.open(this.env);
+      this.handlers.set(name, handler);
+    }
+    return handler.run(raw);
+  }
+
+  async dispose(): Promise<void> {
+    for (const h of this.handlers.values()) await h.dispose();
+    this.handlers.clear();
+  }
 }
