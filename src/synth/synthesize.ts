@@ -5,13 +5,14 @@
  * in-memory equivalent.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { writeDirAtomic } from '../util/atomic.js';
 import { Rng } from '../util/rng.js';
 import type { Label } from '../domain/views.js';
 import { cohortLabels, generatePatient, resolveCohortOptions } from './cohort.js';
 import type { CohortOptions } from './types.js';
 import { mapPool } from '../util/pool.js';
+import { startModuleWorker } from '../util/worker-thread.js';
 import { writePatientVolumes } from './volume-write.js';
 import {
   validateWriteOptions,
@@ -48,16 +49,9 @@ export async function synthesizeOne(job: Omit<WorkerJob, 'indices'>, index: numb
   return { ...rows, volumes: await writePatientVolumes(job.dir, p.id, index, job.labels[index], job.cohort) };
 }
 
-/**
- * Start a worker on worker.js; when running from TypeScript sources (tsx), a worker does not
- * inherit the tsx loader, so bootstrap it with tsx's ESM API first.
- */
+/** Start a worker on worker.ts / worker.js (`startModuleWorker`). */
 function startWorker(workerData: WorkerJob): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./worker.js', here), { workerData });
-  const target = JSON.stringify(new URL('./worker.ts', here).href);
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${target}); });`;
-  return new Worker(boot, { eval: true, workerData });
+  return startModuleWorker(import.meta.url, './worker', { workerData });
 }
 
 async function runWorkers(

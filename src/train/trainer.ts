@@ -27,7 +27,12 @@ import { Rng } from '../util/rng.js';
 import { Adam, type AdamState } from './adam.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { runSubGraph, subGraph, type SubGraph } from './graph.js';
+import { crossEntropy, oneHot } from './loss.js';
+import { GradientPool } from './parallel/pool.js';
 import { isBetter, type EpochScore } from './selection.js';
+import { applyWeights, snapshotWeights, weightKey, type WeightValues } from './weights.js';
+
+export { applyWeights, snapshotWeights, type WeightValues } from './weights.js';
 
 /** One training example: a patient's input (possibly a rotated copy). */
 export interface Example {
@@ -40,9 +45,6 @@ export interface Example {
   /** Loads the source when its features are not cached. */
   load: () => Promise<FeatureSource>;
 }
-
-/** Named weight values (key `<layer>/<weight>`). */
-export type WeightValues = Map<string, Float32Array>;
 
 /** Options of {@link TrainingSetup.create}. */
 export interface TrainingSetupOptions {
@@ -245,6 +247,12 @@ export interface TrainOptions {
   checkpointDir?: string;
   /** Polled after every batch; when it returns true the run stops, leaving the last epoch's checkpoint. */
   shouldStop?: () => boolean;
+  /**
+   * Worker threads for the gradient step (data parallel, `train/parallel/pool.ts`): absent = this
+   * thread (the default); N >= 1 = each batch split over N workers, the same losses and weights up
+   * to float rounding. Refused for stages with BatchNormalization in training mode.
+   */
+  workers?: number;
 }
 
 /** Result of {@link trainStages}. */
@@ -261,35 +269,6 @@ export interface TrainResult {
   interrupted: boolean;
   /** First layer index trained by the last stage (predict with {@link predict} from it). */
   lastStart: number;
-}
-
-function weightKey(layer: tf.layers.Layer, w: tf.LayerVariable): string {
-  const n = w.originalName;
-  return `${layer.name}/${n.slice(n.lastIndexOf('/') + 1)}`;
-}
-
-/** Values of every weight of `layers` (trainable or not). */
-export function snapshotWeights(layers: readonly tf.layers.Layer[]): WeightValues {
-  const out: WeightValues = new Map();
-  for (const l of layers)
-    for (const w of l.weights) out.set(weightKey(l, w), w.read().dataSync().slice() as Float32Array);
-  return out;
-}
-
-/** Write `values` into the weights of `model` they name (others untouched). */
-export function applyWeights(model: tf.LayersModel, values: ReadonlyMap<string, Float32Array>): void {
-  tf.tidy(() => {
-    for (const l of model.layers) {
-      for (const w of l.weights) {
-        const v = values.get(weightKey(l, w));
-        if (v === undefined) continue;
-        const shape = w.shape.map((d) => d ?? 1);
-        if (v.length !== shape.reduce((a, b) => a * b, 1))
-          throw new Error(`weight ${weightKey(l, w)}: ${v.length} values for shape [${shape.join(', ')}]`);
-        w.write(tf.tensor(v, shape));
-      }
-    }
-  });
 }
 
 /** Index of the first layer with trainable weights (after `setTrainableTop`). */
@@ -309,24 +288,6 @@ function stack(
   const buf = new Float32Array(idx.length * per);
   idx.forEach((r, k) => buf.set(rows[r][j], k * per));
   return tf.tensor(buf, [idx.length, ...shape]);
-}
-
-/**
- * One-hot rows [n, 2] of `labels`, written directly (`tf.oneHot` of a `tf.tensor1d` costs two
- * tensors, and the index tensor leaked once per batch).
- */
-function oneHot(labels: readonly Label[]): tf.Tensor2D {
-  const buf = new Float32Array(labels.length * 2);
-  labels.forEach((l, i) => (buf[i * 2 + l] = 1));
-  return tf.tensor2d(buf, [labels.length, 2]);
-}
-
-/** Keras categorical cross-entropy on probabilities (clipped to [1e-7, 1 - 1e-7]) for 2 classes. */
-function crossEntropy(probs: tf.Tensor, oneHot: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    const p = tf.clipByValue(tf.div(probs, tf.sum(probs, -1, true)), 1e-7, 1 - 1e-7);
-    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(p)), -1))) as tf.Scalar;
-  });
 }
 
 function cutShapes(model: tf.LayersModel, cut: readonly string[]): number[][] {
@@ -451,7 +412,10 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
   let interrupted = false;
   let finalScore: EpochScore = { accuracy: NaN, loss: NaN };
   const root = new Rng(o.seed);
+  let pool: GradientPool | null = null;
   try {
+    if (o.workers !== undefined)
+      pool = await GradientPool.start({ model, headLayers, stages: o.stages, workers: o.workers });
     for (const [si, stage] of o.stages.entries()) {
       const bnPolicy = stage.bnPolicy ?? 'follow';
       const trainBn = stage.trainBn ?? false;
@@ -545,6 +509,19 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
       const stageT0 = performance.now() - meta.seconds * 1000;
       // micro-batch size: given, or planned on this stage's first step from a memory probe
       let microBatch = o.microBatch;
+      await pool?.beginStage({
+        name: stage.name,
+        start,
+        unfreeze: stage.unfreeze,
+        bnPolicy,
+        part,
+        params,
+        rows: trainRows,
+        shapes,
+        labels: trainLabels,
+        dropouts: g.dropouts,
+        microBatch,
+      });
       for (let epoch = meta.epochsDone + 1; epoch <= stage.epochs && !meta.stoppedEarly; epoch++) {
         const e0 = performance.now();
         const rng = root.fork(`${stage.name}/${epoch}`);
@@ -554,35 +531,46 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
         for (let b0 = 0; b0 < order.length; b0 += o.batchSize) {
           const idx = order.slice(b0, b0 + o.batchSize);
           const n = idx.length;
-          const xs = shapes.map((s, j) => stack(trainRows, idx, j, s));
-          const y = oneHot(idx.map((i) => trainLabels[i]));
-          const masks = g.dropouts.map((d) => {
+          const maskValues = g.dropouts.map((d) => {
             const keep = 1 - d.rate;
             const buf = new Float32Array(n * d.width);
             for (let i = 0; i < buf.length; i++) buf[i] = rng.next() < keep ? 1 / keep : 0;
-            return tf.tensor(buf, [n, d.width]);
+            return buf;
           });
-          const nx = xs.length;
-          // class-1 probabilities of every call, in call order: the micro-batches cover the batch
-          // in order, so the last n values are the batch's (a memory probe would come first)
-          const probsOut: number[] = [];
-          const res = await accumulateGradients(
-            (ins) => {
-              const mm = new Map(g.dropouts.map((d, k) => [d.name, ins[nx + 1 + k]]));
-              const p = runSubGraph(g, ins.slice(0, nx), { bnTraining: trainBn, masks: mm });
-              probsOut.push(...tf.tidy(() => p.slice([0, 1], [-1, 1]).dataSync()));
-              return crossEntropy(p, ins[nx]);
-            },
-            [...xs, y, ...masks],
-            n,
-            { microBatch, varList },
-          );
-          microBatch ??= res.microBatch;
-          lossSum += (await res.value.data())[0] * n;
-          adam.applyGradients(res.grads);
-          tf.dispose([res.value, ...Object.values(res.grads), ...xs, y, ...masks]);
-          const pr = probsOut.slice(probsOut.length - n);
-          idx.forEach((i, k) => (correct += (pr[k] > 0.5 ? 1 : 0) === trainLabels[i] ? 1 : 0));
+          // loss, gradients and class-1 probabilities of the batch: on worker threads or here
+          let step: { loss: number; grads: tf.NamedTensorMap; probs: ArrayLike<number> };
+          if (pool !== null) step = await pool.step(idx, maskValues);
+          else {
+            const xs = shapes.map((s, j) => stack(trainRows, idx, j, s));
+            const y = oneHot(idx.map((i) => trainLabels[i]));
+            const masks = maskValues.map((buf, k) => tf.tensor(buf, [n, g.dropouts[k].width]));
+            const nx = xs.length;
+            // class-1 probabilities of every call, in call order: the micro-batches cover the batch
+            // in order, so the last n values are the batch's (a memory probe would come first)
+            const probsOut: number[] = [];
+            const res = await accumulateGradients(
+              (ins) => {
+                const mm = new Map(g.dropouts.map((d, k) => [d.name, ins[nx + 1 + k]]));
+                const p = runSubGraph(g, ins.slice(0, nx), { bnTraining: trainBn, masks: mm });
+                probsOut.push(...tf.tidy(() => p.slice([0, 1], [-1, 1]).dataSync()));
+                return crossEntropy(p, ins[nx]);
+              },
+              [...xs, y, ...masks],
+              n,
+              { microBatch, varList },
+            );
+            microBatch ??= res.microBatch;
+            step = {
+              loss: (await res.value.data())[0],
+              grads: res.grads,
+              probs: probsOut.slice(probsOut.length - n),
+            };
+            tf.dispose([res.value, ...xs, y, ...masks]);
+          }
+          lossSum += step.loss * n;
+          adam.applyGradients(step.grads);
+          tf.dispose(Object.values(step.grads));
+          idx.forEach((i, k) => (correct += (step.probs[k] > 0.5 ? 1 : 0) === trainLabels[i] ? 1 : 0));
           if (o.shouldStop?.() === true) {
             interrupted = true;
             break;
@@ -645,6 +633,7 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
       lastStart: starts[starts.length - 1],
     };
   } finally {
+    await pool?.close();
     applyWeights(model, initial);
     model.layers.forEach((l, i) => (l.trainable = trainability[i]));
   }

@@ -100,6 +100,8 @@ export interface TrainRunOptions {
   cacheDir?: string;
   /** Micro-batch size for gradient accumulation (same loss, gradients and accuracy; less memory). */
   microBatch?: number;
+  /** Worker threads for the gradient step (`TrainOptions.workers`; default: this thread). */
+  trainWorkers?: number;
   /**
    * Fit a temperature (Guo et al. 2017) on the validation patients' probabilities after training;
    * writes calibration.json and a prob_calibrated column in predictions.csv. Never fitted on test data.
@@ -240,6 +242,7 @@ function checkOptions(o: Resolved): void {
   checkInt('--augment', o.augment, 0);
   checkInt('--seed', o.seed, 0);
   if (o.microBatch !== undefined) checkInt('--micro-batch', o.microBatch, 1);
+  if (o.trainWorkers !== undefined) checkInt('--train-workers', o.trainWorkers, 1);
   if (o.unfreeze !== undefined && o.unfreezeFrom !== undefined)
     throw new InputError('give --unfreeze or --unfreeze-from, not both');
   if (o.selectOn !== 'validation' && o.selectOn !== 'test')
@@ -689,6 +692,7 @@ export async function runTraining(
       batchSize: o.batchSize,
       seed: o.seed,
       microBatch: o.microBatch,
+      ...(o.trainWorkers !== undefined ? { workers: o.trainWorkers } : {}),
       checkpointDir: ckptDir,
       onEvent: hooks.onEvent,
       shouldStop: hooks.shouldStop,

@@ -6,7 +6,8 @@
  *   its first epoch event, exits 130 leaving checkpoints, and the run is resumed to completion.
  * Both resumed runs must equal an uninterrupted run: history (without timings), metrics.json,
  * predictions.csv and the saved model's weights.bin byte for byte.
- * Also: `--micro-batch` reaches the trainer and gives the same training as whole batches.
+ * Also: `--micro-batch` reaches the trainer and gives the same training as whole batches, and so
+ * does `--train-workers 2` (data-parallel gradient steps on worker threads).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -278,5 +279,26 @@ describe('polarcad train --resume', () => {
     const bad = await cli([...base(join(dir, 'micro-bad')), '--micro-batch', '0']);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /--micro-batch must be an integer >= 1, got 0/);
+  });
+
+  test('--train-workers 2 reaches the trainer: recorded, the same training up to float rounding', async () => {
+    const run = join(dir, 'workers');
+    const r = await cli([...base(run), '--train-workers', '2']);
+    assert.equal(r.code, 0, r.err);
+    const cfg = JSON.parse(await readFile(join(run, 'config.json'), 'utf8'));
+    assert.equal(cfg.options.trainWorkers, 2);
+    const h = await history(run);
+    const ref = await history(full);
+    assert.equal(h.length, 5);
+    h.forEach((row, i) => {
+      assert.equal(row.acc, ref[i].acc);
+      for (const k of ['loss', 'val_loss']) {
+        const [a, b] = [Number(row[k]), Number(ref[i][k])];
+        assert.ok(Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b)), `epoch ${i + 1} ${k}: ${a} vs ${b}`);
+      }
+    });
+    const bad = await cli([...base(join(dir, 'workers-bad')), '--train-workers', '0']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--train-workers must be a whole number in \[1, 256\], got "0"/);
   });
 });

@@ -21,6 +21,7 @@ import { InputError, errorMessage } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
 import { claimOutputDir } from '../../util/output.js';
 import { withForce } from '../options/out.js';
+import { parseTrainWorkers, TRAIN_WORKERS_OPTION } from '../options/train-workers.js';
 import {
   addTrainingOptions,
   numberOption,
@@ -45,6 +46,7 @@ interface TrainCli extends TrainingCli {
   selectOn: string;
   restoreBest: boolean;
   microBatch?: string;
+  trainWorkers?: string;
   calibrate?: boolean;
   resume?: string;
   quiet?: boolean;
@@ -111,6 +113,7 @@ export function registerTrain(program: Command): void {
       '--micro-batch <n>',
       'split each batch into micro-batches of N for the gradient (same result, less memory; default: whole batch)',
     )
+    .option(...TRAIN_WORKERS_OPTION)
     .option(
       '--calibrate',
       'fit a temperature on the validation patients after training (calibration.json, prob_calibrated in predictions.csv)',
@@ -122,6 +125,10 @@ export function registerTrain(program: Command): void {
       if (c.model === 'cnn' && c.clinical !== undefined)
         throw new InputError(
           '--clinical: fused by the closed-form models (--model hybrid|cnn-segments|*-logistic), not by --model cnn',
+        );
+      if (c.model !== 'cnn' && c.trainWorkers !== undefined)
+        throw new InputError(
+          '--train-workers: only for --model cnn (the closed-form models fit in one step)',
         );
       if (c.model !== 'cnn' && c.resume === undefined) {
         await runLinear(manifest, c);
@@ -155,6 +162,7 @@ export function registerTrain(program: Command): void {
               selectOn: c.selectOn as 'validation' | 'test',
               restoreBest: c.restoreBest,
               microBatch: wholeOption('--micro-batch', c.microBatch),
+              trainWorkers: parseTrainWorkers(c.trainWorkers),
               calibrate: c.calibrate,
             };
       if (c.resume === undefined)
