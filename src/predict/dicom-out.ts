@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import dcmjs from 'dcmjs';
 import type { DataSet } from 'dicom-parser';
 import sharp from 'sharp';
-import { parseDicomBytes } from '../ingest/readers.js';
+import { parseDicomBytes } from '../util/dicom.js';
 import type { StudyFile } from './inputs.js';
 import type { StudyResult } from './study.js';
 

@@ -5,7 +5,7 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { detectFormat, parseDicomBytes } from '../ingest/readers.js';
+import { detectFormat, parseDicomBytes } from '../util/dicom.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { decodeDicomSeries, decodeDicomVolume } from './dicom.js';
 import { resolveLimits, type VolumeLimits } from './limits.js';
