@@ -1,6 +1,6 @@
 /**
- * Model-input preparation: resizing and the 2x2 AC+NAC tile of Apostolopoulos et al. (2020);
- * resize + the per-backbone scaling is `toModelInput` in `src/models/scaling.ts`.
+ * Model-input preparation: resizing, the 2x2 AC+NAC tile of Apostolopoulos et al. (2020), and
+ * `toModelInput` (resize + the per-backbone scaling of `src/models/scaling.ts`).
  *
  * Resizing filter (`resizeRgb`), separable, per axis:
  * - downsampling (source longer than target along that axis): exact area averaging ("box" /
@@ -13,6 +13,7 @@
  */
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, type View } from '../domain/views.js';
+import { scalePixels, type ScalingMode } from '../models/scaling.js';
 import { InputError } from '../util/errors.js';
 
 interface AxisWeights {
@@ -120,6 +121,16 @@ export function resizeRgb(img: RgbImage, width: number, height: number): RgbImag
     }
   }
   return { width, height, data: out };
+}
+
+/**
+ * The input tensor data of one image for a backbone: resized to `size` x `size` (see
+ * `resizeRgb`; non-square inputs are stretched) and scaled by `mode`. Layout HWC (row-major,
+ * channels last), channel order RGB except `caffe` (BGR), length size * size * 3.
+ */
+export function toModelInput(img: RgbImage, size: number, mode: ScalingMode): Float32Array {
+  const resized = img.width === size && img.height === size ? img : resizeRgb(img, size, size);
+  return scalePixels(resized.data, mode);
 }
 
 /**

@@ -1,12 +1,8 @@
 /**
  * Per-backbone input scaling (Keras keeps `preprocess_input` beside each application; this module
  * sits beside the backbone table `table.ts`, whose rows name their mode). The one place that
- * declares the scaling modes and applies them to pixels (`scalePixels`, and `toModelInput`: resize
- * + scale).
+ * declares the scaling modes and applies them to pixels.
  */
-import type { RgbImage } from '../domain/image.js';
-import { resizeRgb } from '../ingest/preprocess.js';
-
 /**
  * Input scaling of a backbone (Keras `imagenet_utils.preprocess_input` modes):
  * - `raw`:   RGB in [0, 255], unchanged.
@@ -62,14 +58,4 @@ export function scalePixels(rgb: Uint8Array, mode: ScalingMode): Float32Array {
     }
   }
   return out;
-}
-
-/**
- * The input tensor data of one image for a backbone: resized to `size` x `size` (see
- * `resizeRgb`; non-square inputs are stretched) and scaled by `mode`. Layout HWC (row-major,
- * channels last), channel order RGB except `caffe` (BGR), length size * size * 3.
- */
-export function toModelInput(img: RgbImage, size: number, mode: ScalingMode): Float32Array {
-  const resized = img.width === size && img.height === size ? img : resizeRgb(img, size, size);
-  return scalePixels(resized.data, mode);
 }

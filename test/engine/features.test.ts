@@ -21,8 +21,7 @@ import {
 import type { RgbImage } from '../../src/domain/image.js';
 import { VIEWS } from '../../src/domain/views.js';
 import { rotateMap, rotatePatient } from '../../src/ingest/augment.js';
-import { tile2x2 } from '../../src/ingest/preprocess.js';
-import { toModelInput } from '../../src/models/scaling.js';
+import { tile2x2, toModelInput } from '../../src/ingest/preprocess.js';
 import { getBackbone } from '../../src/models/table.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';

@@ -15,7 +15,7 @@ import { initBackend, tf } from '../../src/engine/backend.js';
 import { cam, camChannelWeights, gradCam, splitAtLayer } from '../../src/explain/cam.js';
 import { Explainer, explainInfoFrom, explainStudy } from '../../src/explain/index.js';
 import type { RgbImage } from '../../src/domain/image.js';
-import { toModelInput } from '../../src/models/scaling.js';
+import { toModelInput } from '../../src/ingest/preprocess.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RgbImage } from '../../src/domain/image.js';
 import { VIEWS, type View } from '../../src/domain/views.js';
-import { resizeRgb, tile2x2 } from '../../src/ingest/preprocess.js';
-import { scalePixels, toModelInput } from '../../src/models/scaling.js';
+import { resizeRgb, tile2x2, toModelInput } from '../../src/ingest/preprocess.js';
+import { scalePixels } from '../../src/models/scaling.js';
 import { InputError } from '../../src/util/errors.js';
 
 /** An image whose three channels are given per pixel by f(x, y). */
