@@ -20,7 +20,7 @@ import type { Label } from '../domain/views.js';
 import type { FeatureCache } from '../engine/cache.js';
 import { FeatureExtractor, type FeatureSource, type InputLayout } from '../engine/features.js';
 import { accumulateGradients } from '../engine/microbatch.js';
-import type { ScalingMode } from '../models/scaling.js';
+import type { ScalingMode } from '../domain/scaling.js';
 import { setTrainableTop, countParams, type BnPolicy } from '../models/unfreeze.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
