@@ -8,9 +8,9 @@
 import { basename, resolve } from 'node:path';
 import type { RgbImage } from '../domain/image.js';
 import type { Label, View } from '../domain/views.js';
-import { guardOverlap } from '../evaluate/overlap.js';
+import { guardOverlap } from '../rundir/overlap.js';
 import { subgroupColumns } from '../evaluate/subgroups.js';
-import { writeEvaluation, type EvaluateOptions, type EvaluateResult } from '../evaluate/evaluate-model.js';
+import { writeEvaluation, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
 import { clinicalOfRow, loadManifest } from '../ingest/manifest.js';
 import { readImage } from '../ingest/readers.js';
 import { RECIPE_DESCRIPTIONS } from '../models/linear/polar-model.js';

@@ -23,17 +23,17 @@ import { readRunConfig, writeRunJson, type RunConfig } from '../rundir/run.js';
 import { writePredictions } from '../rundir/tables.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
-import { metricsWithIntervals } from './intervals.js';
+import { metricsWithIntervals } from '../evaluate/intervals.js';
 import {
   METRICS_ROW_FIGURES,
   metricsFile,
   metricsRowFromIntervals,
   type MetricsFile,
   type MetricsRow,
-} from './metrics-row.js';
-import { thresholdForSensitivity } from './metrics.js';
-import { guardOverlap, overlapSummary, type Overlap } from './overlap.js';
-import { subgroupColumns, subgroupRows, type SubgroupRow } from './subgroups.js';
+} from '../evaluate/metrics-row.js';
+import { thresholdForSensitivity } from '../evaluate/metrics.js';
+import { guardOverlap, overlapSummary, type Overlap } from '../rundir/overlap.js';
+import { subgroupColumns, subgroupRows, type SubgroupRow } from '../evaluate/subgroups.js';
 import { stringify } from '../util/csv.js';
 
 /** A model ready for inference, with where it came from. */
