@@ -17,12 +17,12 @@ import type { Colormap } from '../polarmap/colormaps.js';
 import type { Sex } from '../polarmap/normal-database.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
-import { MAX_STUDY_FILES, viewFromName, type StudyFile } from './inputs.js';
-import type { Predictor } from './predictor.js';
-import { predictStudy, type StudyResult } from './study.js';
+import { MAX_STUDY_FILES, viewFromName, type StudyFile } from '../predict/inputs.js';
+import type { Predictor } from '../predict/predictor.js';
+import { predictStudy, type StudyResult } from '../predict/study.js';
 import { readInputFile } from '../util/read-input.js';
 import { readerResultPdf } from '../report/reader-pdf.js';
-import { encapsulatedPdf, inputStudyRefs, secondaryCapture } from './dicom-out.js';
+import { encapsulatedPdf, inputStudyRefs, secondaryCapture } from '../predict/dicom-out.js';
 
 /** Output formats of `polarcad predict`. */
 export const PREDICT_FORMATS = ['table', 'csv', 'json'] as const;
