@@ -25,8 +25,9 @@ import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { metricsWithIntervals } from '../evaluate/intervals.js';
 import {
-  METRICS_ROW_FIGURES,
+  METRICS_ROW_CSV_COLUMNS,
   metricsFile,
+  metricsRowCsvCells,
   metricsRowFromIntervals,
   type MetricsFile,
   type MetricsRow,
@@ -266,29 +267,9 @@ function evaluationRows(
 
 /** subgroups.csv: one row per subgroup, each figure with its interval. */
 function subgroupsCsv(subgroups: readonly SubgroupRow[]): string {
-  const cell = (v: MetricsRow['auc'], k: 'estimate' | 'lo' | 'hi'): number | string => v?.[k] ?? '';
   return stringify(
-    subgroups.map((g) => [
-      g.column,
-      g.value,
-      g.row.n,
-      g.row.positives,
-      ...METRICS_ROW_FIGURES.flatMap((f) => [
-        cell(g.row[f], 'estimate'),
-        cell(g.row[f], 'lo'),
-        cell(g.row[f], 'hi'),
-      ]),
-    ]),
-    {
-      header: true,
-      columns: [
-        'column',
-        'value',
-        'n',
-        'cad',
-        ...METRICS_ROW_FIGURES.flatMap((f) => [f, `${f}_lo`, `${f}_hi`]),
-      ],
-    },
+    subgroups.map((g) => [g.column, g.value, g.row.n, g.row.positives, ...metricsRowCsvCells(g.row)]),
+    { header: true, columns: ['column', 'value', 'n', 'cad', ...METRICS_ROW_CSV_COLUMNS] },
   );
 }
 
