@@ -242,6 +242,59 @@ function summaryText(s: {
 }
 
 /**
+ * The training and test patients: a stratified held-out part of the cohort, or the whole cohort and
+ * a separate test manifest (no patient in both), with how the test set is described.
+ */
+async function trainAndTest(
+  cohort: Cohort,
+  o: TrainLinearOptions,
+  seed: number,
+  progress: TrainLinearHooks['onProgress'],
+): Promise<{ train: LabelledCrops[]; test: LabelledCrops[]; evaluatedOn: string }> {
+  if (o.testManifest === undefined) {
+    const { train, test } = splitCohort(cohort, o, seed);
+    return { train, test, evaluatedOn: `held-out test part (${test.length} patients, seed ${seed})` };
+  }
+  const t = await loadCohort(o.testManifest, cohort.views, progress);
+  const ids = new Set(cohort.patients.map((p) => p.id));
+  const clash = t.patients.filter((p) => ids.has(p.id)).map((p) => p.id);
+  if (clash.length > 0)
+    throw new InputError(
+      `--test-manifest ${o.testManifest}: patient(s) ${clash.slice(0, 5).join(', ')} are also in the training manifest`,
+    );
+  return {
+    train: cohort.patients,
+    test: t.patients,
+    evaluatedOn: `test manifest ${resolve(o.testManifest)} (${t.patients.length} patients)`,
+  };
+}
+
+/** predictions.csv of the test patients, with a probability column per baseline. */
+function predictionsCsv(
+  test: readonly LabelledCrops[],
+  probs: readonly number[],
+  baselines: readonly { name: string; probs: readonly number[] }[],
+): string {
+  const header = [
+    'patient_id',
+    'label',
+    'prob',
+    'predicted',
+    'split',
+    ...baselines.map((b) => `prob_${b.name.replace('-', '_')}`),
+  ];
+  const lines = test.map((p, i) => [
+    p.id,
+    p.label,
+    probs[i],
+    probs[i] >= 0.5 ? 1 : 0,
+    'test',
+    ...baselines.map((b) => b.probs[i]),
+  ]);
+  return stringify(lines, { header: true, columns: header });
+}
+
+/**
  * Train a closed-form polar-map model and write its run directory (see the module comment).
  * @example
  * await trainLinear({ manifest: 'prepared/manifest.csv', out: 'runs/hybrid', recipe: 'hybrid' });
@@ -253,20 +306,7 @@ export async function trainLinear(
   const t0 = performance.now();
   const seed = o.seed ?? 1;
   const cohort = await loadCohort(o.manifest, o.views, hooks.onProgress);
-  let { train, test } = splitCohort(cohort, o, seed);
-  let evaluatedOn = `held-out test part (${test.length} patients, seed ${seed})`;
-  if (o.testManifest !== undefined) {
-    const t = await loadCohort(o.testManifest, cohort.views, hooks.onProgress);
-    const ids = new Set(cohort.patients.map((p) => p.id));
-    const clash = t.patients.filter((p) => ids.has(p.id)).map((p) => p.id);
-    if (clash.length > 0)
-      throw new InputError(
-        `--test-manifest ${o.testManifest}: patient(s) ${clash.slice(0, 5).join(', ')} are also in the training manifest`,
-      );
-    train = cohort.patients;
-    test = t.patients;
-    evaluatedOn = `test manifest ${resolve(o.testManifest)} (${test.length} patients)`;
-  }
+  const { train, test, evaluatedOn } = await trainAndTest(cohort, o, seed, hooks.onProgress);
   checkClinical(o.clinical, cohort, o.manifest);
   const { cm, how } = await colormapFor(o.colormap, train);
   const fitOpts = {
@@ -335,23 +375,7 @@ export async function trainLinear(
       model,
       o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {},
     );
-    const header = [
-      'patient_id',
-      'label',
-      'prob',
-      'predicted',
-      'split',
-      ...baselines.map((b) => `prob_${b.name.replace('-', '_')}`),
-    ];
-    const lines = test.map((p, i) => [
-      p.id,
-      p.label,
-      probs[i],
-      probs[i] >= 0.5 ? 1 : 0,
-      'test',
-      ...baselines.map((b) => b.probs[i]),
-    ]);
-    await writeFileAtomic(runFile(dir, 'predictions'), stringify(lines, { header: true, columns: header }));
+    await writeFileAtomic(runFile(dir, 'predictions'), predictionsCsv(test, probs, baselines));
     const main = rows[0];
     await writeRunJson(dir, 'metrics', {
       evaluatedOn,
