@@ -59,6 +59,50 @@ export interface DemoResult {
   readonly seconds: Readonly<Record<string, number>>;
 }
 
+/**
+ * The train run's test patients and whether the score used the same ones (a warning when not), with
+ * the run's config.
+ */
+async function checkSameSplit(
+  out: string,
+  patients: readonly { id: string; split?: string }[],
+  onWarning: ((message: string) => void) | undefined,
+): Promise<{
+  cfg: { resolved: { split: { test: string[] }; weights: { description: string } } };
+  trainTest: string[];
+  sameSplit: boolean;
+}> {
+  const cfg = JSON.parse(await readFile(join(out, 'train', 'config.json'), 'utf8')) as {
+    resolved: { split: { test: string[] }; weights: { description: string } };
+  };
+  const trainTest = [...cfg.resolved.split.test].sort();
+  const scoreTest = patients
+    .filter((p) => p.split === 'test')
+    .map((p) => p.id)
+    .sort();
+  const sameSplit = JSON.stringify(trainTest) === JSON.stringify(scoreTest);
+  if (!sameSplit)
+    onWarning?.('demo: the network and the semi-quantitative baseline were evaluated on different patients');
+  return { cfg, trainTest, sameSplit };
+}
+
+/** Grad-CAM overlays of the train run's test patients; the note says how many, or why none. */
+async function demoHeatmaps(
+  out: string,
+  timed: <T>(name: string, f: () => Promise<T>) => Promise<T>,
+  onWarning: ((message: string) => void) | undefined,
+): Promise<string> {
+  try {
+    const { writeRunHeatmaps } = await import('../report/heatmaps.js');
+    const n = await timed('heatmaps', () => writeRunHeatmaps(join(out, 'train'), { perOutcome: 2 }));
+    return `heatmaps: ${n} Grad-CAM overlays`;
+  } catch (e) {
+    const note = `heatmaps: not available (${errorMessage(e)})`;
+    onWarning?.(`demo: ${note}`);
+    return note;
+  }
+}
+
 const STEPS = 6;
 
 /**
@@ -160,32 +204,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       onProgress: (d, t) => opts.onProgress?.('score', d, t),
     }),
   );
-  const cfg = JSON.parse(await readFile(join(out, 'train', 'config.json'), 'utf8')) as {
-    resolved: { split: { test: string[] }; weights: { description: string } };
-  };
-  const trainTest = [...cfg.resolved.split.test].sort();
-  const scoreTest = score.patients
-    .filter((p) => p.split === 'test')
-    .map((p) => p.id)
-    .sort();
-  const sameSplit = JSON.stringify(trainTest) === JSON.stringify(scoreTest);
-  if (!sameSplit)
-    opts.onWarning?.(
-      'demo: the network and the semi-quantitative baseline were evaluated on different patients',
-    );
+  const { cfg, trainTest, sameSplit } = await checkSameSplit(out, score.patients, opts.onWarning);
 
   step(5, STEPS, 'heatmaps: Grad-CAM of test patients (true/false positives/negatives)');
-  let heatmapNote = 'heatmaps: skipped';
-  if (opts.heatmaps !== false) {
-    try {
-      const { writeRunHeatmaps } = await import('../report/heatmaps.js');
-      const n = await timed('heatmaps', () => writeRunHeatmaps(join(out, 'train'), { perOutcome: 2 }));
-      heatmapNote = `heatmaps: ${n} Grad-CAM overlays`;
-    } catch (e) {
-      heatmapNote = `heatmaps: not available (${errorMessage(e)})`;
-      opts.onWarning?.(`demo: ${heatmapNote}`);
-    }
-  }
+  const heatmapNote =
+    opts.heatmaps === false ? 'heatmaps: skipped' : await demoHeatmaps(out, timed, opts.onWarning);
 
   step(6, STEPS, 'report: one self-contained HTML file');
   seconds.total = (performance.now() - t00) / 1000;
