@@ -19,12 +19,11 @@ import {
   type Conv2DBackpropInputAttrs,
   type KernelBackend,
   type KernelConfig,
-  type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import { convGeometry, type ConvGeometry } from './conv_geometry.js';
 import { interleavePhases } from './loops.js';
-import { input, type KernelScope, withScope } from './kernel_scope.js';
+import { type KernelScope, wasmKernelConfig, withScope } from './kernel_scope.js';
 
 /**
  * The rearranged filter G [T_h, T_w, Cout, sh*sw*Cin] for the sub-pixel formulation,
@@ -146,17 +145,9 @@ export function conv2DBackpropInput(
   });
 }
 
-const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo =>
-  conv2DBackpropInput(
-    input(inputs, 'dy', Conv2DBackpropInput),
-    input(inputs, 'filter', Conv2DBackpropInput),
-    attrs as unknown as Conv2DBackpropInputAttrs,
-    backend as KernelBackend,
-  );
-
 /** Kernel registration for the wasm backend (replaces the stock Conv2DBackpropInput). */
-export const conv2DBackpropInputConfig: KernelConfig = {
-  kernelName: Conv2DBackpropInput,
-  backendName: 'wasm',
-  kernelFunc: kernelFunc as KernelFunc,
-};
+export const conv2DBackpropInputConfig: KernelConfig = wasmKernelConfig<Conv2DBackpropInputAttrs>(
+  Conv2DBackpropInput,
+  ['dy', 'filter'],
+  (a, b, attrs, backend) => conv2DBackpropInput(a, b, attrs, backend),
+);

@@ -17,14 +17,13 @@ import {
   type DepthwiseConv2dNativeBackpropInputAttrs,
   type KernelBackend,
   type KernelConfig,
-  type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import { axisPlan } from './conv2d_backprop_input.js';
 import { depthwiseSimd } from './depthwise_simd.js';
 import { depthwiseInputGrad } from './loops.js';
 import { convGeometry, type ConvGeometry } from './conv_geometry.js';
-import { input, type KernelScope, withScope } from './kernel_scope.js';
+import { type KernelScope, wasmKernelConfig, withScope } from './kernel_scope.js';
 
 /**
  * Filter G [T_h, T_w, C*m, sh*sw] with G[u,v,k,r1*sw+r2] = w[(T_h-1-u)*sh + r1, (T_w-1-v)*sw + r2, k]
@@ -152,17 +151,10 @@ export function depthwiseConv2dBackpropInput(
   });
 }
 
-const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo =>
-  depthwiseConv2dBackpropInput(
-    input(inputs, 'dy', DepthwiseConv2dNativeBackpropInput),
-    input(inputs, 'filter', DepthwiseConv2dNativeBackpropInput),
-    attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs,
-    backend as KernelBackend,
-  );
-
 /** Kernel registration for the wasm backend. */
-export const depthwiseConv2dBackpropInputConfig: KernelConfig = {
-  kernelName: DepthwiseConv2dNativeBackpropInput,
-  backendName: 'wasm',
-  kernelFunc: kernelFunc as KernelFunc,
-};
+export const depthwiseConv2dBackpropInputConfig: KernelConfig =
+  wasmKernelConfig<DepthwiseConv2dNativeBackpropInputAttrs>(
+    DepthwiseConv2dNativeBackpropInput,
+    ['dy', 'filter'],
+    (a, b, attrs, backend) => depthwiseConv2dBackpropInput(a, b, attrs, backend),
+  );
