@@ -23,7 +23,7 @@ import {
 } from '@tensorflow/tfjs';
 import { convGeometry, type ConvGeometry } from './conv_geometry.js';
 import { interleavePhases } from './loops.js';
-import { type KernelScope, wasmKernelConfig, withScope } from './kernel_scope.js';
+import { type ExplicitPad, type KernelScope, wasmKernelConfig, withScope } from './kernel_scope.js';
 
 /**
  * The rearranged filter G [T_h, T_w, Cout, sh*sw*Cin] for the sub-pixel formulation,
@@ -73,6 +73,37 @@ export interface AxisPlan {
   m0: number;
 }
 
+/** dy cropped where the plans ask for negative padding (rows and columns that reach no input pixel). */
+export function cropToPlan(
+  s: KernelScope,
+  dy: TensorInfo,
+  ph: AxisPlan,
+  pw: AxisPlan,
+  g: ConvGeometry,
+  channels: number,
+): TensorInfo {
+  const cropTop = Math.max(-ph.before, 0);
+  const cropLeft = Math.max(-pw.before, 0);
+  const cropBottom = Math.max(-ph.after, 0);
+  const cropRight = Math.max(-pw.after, 0);
+  if (cropTop + cropLeft + cropBottom + cropRight === 0) return dy;
+  return s.slice(
+    dy,
+    [0, cropTop, cropLeft, 0],
+    [g.batch, g.outH - cropTop - cropBottom, g.outW - cropLeft - cropRight, channels],
+  );
+}
+
+/** The explicit (non-negative) padding of the plans, in the tfjs NHWC form. */
+export function planPads(ph: AxisPlan, pw: AxisPlan): ExplicitPad {
+  return [
+    [0, 0],
+    [Math.max(ph.before, 0), Math.max(ph.after, 0)],
+    [Math.max(pw.before, 0), Math.max(pw.after, 0)],
+    [0, 0],
+  ];
+}
+
 export function axisPlan(top: number, inSize: number, outSize: number, k: number, stride: number): AxisPlan {
   const t = Math.ceil(k / stride);
   const m0 = Math.floor(top / stride);
@@ -107,31 +138,9 @@ export function conv2DBackpropInput(
   return withScope(backend, backendName, (s) => {
     const ph = axisPlan(g.top, g.inH, g.outH, g.kh, stride);
     const pw = axisPlan(g.left, g.inW, g.outW, g.kw, stride);
-    // Crop dy where the plan asks for negative padding (rows that reach no input pixel).
-    let d = dy;
-    const cropTop = Math.max(-ph.before, 0);
-    const cropLeft = Math.max(-pw.before, 0);
-    const cropBottom = Math.max(-ph.after, 0);
-    const cropRight = Math.max(-pw.after, 0);
-    if (cropTop + cropLeft + cropBottom + cropRight > 0) {
-      d = s.slice(
-        dy,
-        [0, cropTop, cropLeft, 0],
-        [g.batch, g.outH - cropTop - cropBottom, g.outW - cropLeft - cropRight, g.outC],
-      );
-    }
+    const d = cropToPlan(s, dy, ph, pw, g, g.outC);
     const gFilter = subPixelFilter(s, filter, g);
-    const phases = s.conv2d(
-      d,
-      gFilter,
-      [1, 1],
-      [
-        [0, 0],
-        [Math.max(ph.before, 0), Math.max(ph.after, 0)],
-        [Math.max(pw.before, 0), Math.max(pw.after, 0)],
-        [0, 0],
-      ],
-    );
+    const phases = s.conv2d(d, gFilter, [1, 1], planPads(ph, pw));
     s.free(gFilter);
     const offH = g.top - ph.m0 * stride;
     const offW = g.left - pw.m0 * stride;

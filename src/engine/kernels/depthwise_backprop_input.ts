@@ -19,7 +19,7 @@ import {
   type KernelConfig,
   type TensorInfo,
 } from '@tensorflow/tfjs';
-import { axisPlan } from './conv2d_backprop_input.js';
+import { axisPlan, cropToPlan, planPads } from './conv2d_backprop_input.js';
 import { depthwiseSimd } from './depthwise_simd.js';
 import { depthwiseInputGrad } from './loops.js';
 import { convGeometry, type ConvGeometry } from './conv_geometry.js';
@@ -113,30 +113,9 @@ export function depthwiseConv2dBackpropInput(
   return withScope(backend, backendName, (s) => {
     const ph = axisPlan(g.top, g.inH, g.outH, g.kh, stride);
     const pw = axisPlan(g.left, g.inW, g.outW, g.kw, stride);
-    let d = dy;
-    const cropTop = Math.max(-ph.before, 0);
-    const cropLeft = Math.max(-pw.before, 0);
-    const cropBottom = Math.max(-ph.after, 0);
-    const cropRight = Math.max(-pw.after, 0);
-    if (cropTop + cropLeft + cropBottom + cropRight > 0) {
-      d = s.slice(
-        dy,
-        [0, cropTop, cropLeft, 0],
-        [g.batch, g.outH - cropTop - cropBottom, g.outW - cropLeft - cropRight, cm],
-      );
-    }
+    const d = cropToPlan(s, dy, ph, pw, g, cm);
     const gFilter = subPixelDepthwiseFilter(s, filter, g, cm);
-    let t = s.depthwise(
-      d,
-      gFilter,
-      [1, 1],
-      [
-        [0, 0],
-        [Math.max(ph.before, 0), Math.max(ph.after, 0)],
-        [Math.max(pw.before, 0), Math.max(pw.after, 0)],
-        [0, 0],
-      ],
-    ); // [N, h, w, C*m*s*s], channel ((c*m + q)*s*s + r)
+    let t = s.depthwise(d, gFilter, [1, 1], planPads(ph, pw)); // [N, h, w, C*m*s*s], channel ((c*m + q)*s*s + r)
     s.free(gFilter);
     const [n, h, w] = t.shape;
     if (mult > 1) {
