@@ -25,6 +25,40 @@ import { convGeometry, type ConvGeometry } from './conv_geometry.js';
 import { interleavePhases } from './loops.js';
 import { type ExplicitPad, type KernelScope, wasmKernelConfig, withScope } from './kernel_scope.js';
 
+/** One tap of the sub-pixel filter: tile (u, v), phase (r1, r2), and the kernel cell (a, b) it takes. */
+export interface SubPixelTap {
+  readonly u: number;
+  readonly v: number;
+  readonly r1: number;
+  readonly r2: number;
+  readonly a: number;
+  readonly b: number;
+}
+
+/**
+ * The taps of the sub-pixel formulation of a strided transposed convolution: tile (u, v) of the
+ * T_h x T_w = ceil(kh/sh) x ceil(kw/sw) flipped filter, phase (r1, r2), kernel cell
+ * a = (T_h-1-u)*sh + r1, b = (T_w-1-v)*sw + r2; cells beyond the kernel are left out (zeros).
+ */
+export function subPixelTaps(g: ConvGeometry): SubPixelTap[] {
+  const th = Math.ceil(g.kh / g.sh);
+  const tw = Math.ceil(g.kw / g.sw);
+  const taps: SubPixelTap[] = [];
+  for (let u = 0; u < th; u++) {
+    for (let r1 = 0; r1 < g.sh; r1++) {
+      const a = (th - 1 - u) * g.sh + r1;
+      if (a >= g.kh) continue;
+      for (let v = 0; v < tw; v++) {
+        for (let r2 = 0; r2 < g.sw; r2++) {
+          const b = (tw - 1 - v) * g.sw + r2;
+          if (b < g.kw) taps.push({ u, v, r1, r2, a, b });
+        }
+      }
+    }
+  }
+  return taps;
+}
+
 /**
  * The rearranged filter G [T_h, T_w, Cout, sh*sw*Cin] for the sub-pixel formulation,
  * G[u,v,o,(r1*sw + r2)*Cin + c] = w[(T_h-1-u)*sh + r1, (T_w-1-v)*sw + r2, c, o] (0 beyond the kernel).
@@ -43,23 +77,13 @@ function subPixelFilter(s: KernelScope, filter: TensorInfo, g: ConvGeometry): Te
   const w = s.values(filter);
   const out = new Float32Array(th * tw * co * g.sh * g.sw * ci);
   const phases = g.sh * g.sw * ci;
-  for (let u = 0; u < th; u++) {
-    for (let r1 = 0; r1 < g.sh; r1++) {
-      const a = (th - 1 - u) * g.sh + r1;
-      if (a >= g.kh) continue;
-      for (let v = 0; v < tw; v++) {
-        for (let r2 = 0; r2 < g.sw; r2++) {
-          const b = (tw - 1 - v) * g.sw + r2;
-          if (b >= g.kw) continue;
-          const src = (a * g.kw + b) * ci * co;
-          const dstBase = (u * tw + v) * co * phases + (r1 * g.sw + r2) * ci;
-          for (let c = 0; c < ci; c++) {
-            const srcRow = src + c * co;
-            let dst = dstBase + c;
-            for (let o = 0; o < co; o++, dst += phases) out[dst] = w[srcRow + o];
-          }
-        }
-      }
+  for (const { u, v, r1, r2, a, b } of subPixelTaps(g)) {
+    const src = (a * g.kw + b) * ci * co;
+    const dstBase = (u * tw + v) * co * phases + (r1 * g.sw + r2) * ci;
+    for (let c = 0; c < ci; c++) {
+      const srcRow = src + c * co;
+      let dst = dstBase + c;
+      for (let o = 0; o < co; o++, dst += phases) out[dst] = w[srcRow + o];
     }
   }
   return s.fromValues(out, [th, tw, co, phases]);

@@ -19,7 +19,7 @@ import {
   type KernelConfig,
   type TensorInfo,
 } from '@tensorflow/tfjs';
-import { axisPlan, cropToPlan, planPads } from './conv2d_backprop_input.js';
+import { axisPlan, cropToPlan, planPads, subPixelTaps } from './conv2d_backprop_input.js';
 import { depthwiseSimd } from './depthwise_simd.js';
 import { depthwiseInputGrad } from './loops.js';
 import { convGeometry, type ConvGeometry } from './conv_geometry.js';
@@ -40,20 +40,10 @@ function subPixelDepthwiseFilter(
   const ph = g.sh * g.sw;
   const w = s.values(filter);
   const out = new Float32Array(th * tw * cm * ph);
-  for (let u = 0; u < th; u++) {
-    for (let r1 = 0; r1 < g.sh; r1++) {
-      const a = (th - 1 - u) * g.sh + r1;
-      if (a >= g.kh) continue;
-      for (let v = 0; v < tw; v++) {
-        for (let r2 = 0; r2 < g.sw; r2++) {
-          const b = (tw - 1 - v) * g.sw + r2;
-          if (b >= g.kw) continue;
-          const src = (a * g.kw + b) * cm;
-          const dst = (u * tw + v) * cm * ph + r1 * g.sw + r2;
-          for (let k = 0; k < cm; k++) out[dst + k * ph] = w[src + k];
-        }
-      }
-    }
+  for (const { u, v, r1, r2, a, b } of subPixelTaps(g)) {
+    const src = (a * g.kw + b) * cm;
+    const dst = (u * tw + v) * cm * ph + r1 * g.sw + r2;
+    for (let k = 0; k < cm; k++) out[dst + k * ph] = w[src + k];
   }
   return s.fromValues(out, [th, tw, cm, ph]);
 }
