@@ -7,7 +7,7 @@
  * (Selvaraju et al. 2017), 95% intervals (Wilson; stratified bootstrap; DeLong et al. 1988 for AUC
  * comparisons).
  */
-import { evaluateModel, type EvaluateOptions, type EvaluateResult } from './evaluate/evaluate-model.js';
+import { evaluateModel, type EvaluateOptions, type EvaluateResult } from './workflows/evaluate.js';
 import { loadPredictor, type PredictorOptions } from './predict/predictor.js';
 import {
   predictStudy,

@@ -3,7 +3,7 @@
  * image the backbone sees (Hai et al. 2022: one map; Apostolopoulos et al. 2020: the 2x2 AC+NAC
  * tile and its AC-only / NAC-only variants). Training, evaluation, prediction, the experiments and
  * the reports all take a mode's views, layout and arrangement from here; the per-backbone pixel
- * scaling lives beside the backbone table (`src/models/scaling.ts`).
+ * scaling is `src/domain/scaling.ts` (each row of the backbone table `src/models/table.ts` names its mode).
  *
  * One meaning per name:
  * - a view name (`stress_ac`, `rest_ac`, `stress_nac`, `rest_nac`): that map alone, 'image' layout;

@@ -34,6 +34,7 @@
 import { featureCacheDir } from '../util/env.js';
 import { createHash } from 'node:crypto';
 import { chmod, open, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -428,16 +429,21 @@ export interface CacheInfo {
   readonly mode: number | null;
 }
 
+/** The entries of folder `d`, or null when it cannot be read (absent, not a folder). */
+async function entriesOf(d: string): Promise<Dirent[] | null> {
+  try {
+    return await readdir(d, { withFileTypes: true });
+  } catch {
+    return null;
+  }
+}
+
 /** Every entry file (and stale temporary) under a cache folder, with its size and time. */
 async function cacheFiles(dir: string): Promise<{ path: string; size: number; mtimeMs: number }[]> {
   const out: { path: string; size: number; mtimeMs: number }[] = [];
   const walk = async (d: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
+    const entries = await entriesOf(d);
+    if (entries === null) return;
     for (const e of entries) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
@@ -495,12 +501,8 @@ export async function clearCache(
     bytes += f.size;
   }
   const prune = async (d: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
+    const entries = await entriesOf(d);
+    if (entries === null) return;
     for (const e of entries) if (e.isDirectory()) await prune(join(d, e.name));
     if (d !== dir) await rmdir(d).catch(() => undefined);
   };

@@ -16,7 +16,7 @@ import { isImage, type FeatureSource, type InputLayout } from '../domain/input-m
 import { VIEWS } from '../domain/views.js';
 import { rotateMap, rotatePatient } from '../ingest/augment.js';
 import { tile2x2, toModelInput } from '../ingest/preprocess.js';
-import { isScalingMode, type ScalingMode } from '../models/scaling.js';
+import { isScalingMode, type ScalingMode } from '../domain/scaling.js';
 import { InputError } from '../util/errors.js';
 import { FeatureCache, type CacheStats, type FeatureTensor } from './cache.js';
 import { exportToOnnx } from './onnx/export.js';

@@ -32,6 +32,21 @@ export const METRICS_ROW_FIGURES = [
 ] as const;
 export type MetricsRowFigure = (typeof METRICS_ROW_FIGURES)[number];
 
+/** The CSV columns of a row's figures with their intervals: `auc`, `auc_lo`, `auc_hi`, ... */
+export const METRICS_ROW_CSV_COLUMNS: readonly string[] = METRICS_ROW_FIGURES.flatMap((f) => [
+  f,
+  `${f}_lo`,
+  `${f}_hi`,
+]);
+
+/** A row's figures with their intervals as CSV cells, in {@link METRICS_ROW_CSV_COLUMNS} order ('' where undefined). */
+export function metricsRowCsvCells(row: Pick<MetricsRow, MetricsRowFigure>): (number | string)[] {
+  return METRICS_ROW_FIGURES.flatMap((f) => {
+    const v = row[f];
+    return [v?.estimate ?? '', v?.lo ?? '', v?.hi ?? ''];
+  });
+}
+
 /** A figure with its interval; `null`s where undefined. */
 export interface IntervalValue {
   readonly estimate: number | null;

@@ -7,7 +7,7 @@
  * CAD at its own threshold. No correction for multiple comparisons.
  */
 import type { Label } from '../domain/views.js';
-import type { PatientPrediction } from '../rundir/tables.js';
+import type { PatientPrediction } from '../domain/prediction.js';
 import { InputError } from '../util/errors.js';
 import { metricsWithIntervals } from './intervals.js';
 import { metricsRowFromIntervals, type MetricsRow } from './metrics-row.js';

@@ -19,7 +19,7 @@ import { DEFAULT_PREPARE_SIZE, prepareStudy } from '../ingest/prepare.js';
 import { decodeImage } from '../ingest/readers.js';
 import type { Colormap } from '../polarmap/colormaps.js';
 import type { Sex } from '../polarmap/normal-database.js';
-import { rgbToUptake, segmentMeans } from '../polarmap/read-uptake.js';
+import { cropSegmentMeans } from '../polarmap/read-uptake.js';
 import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { mapPool } from '../util/pool.js';
@@ -70,30 +70,6 @@ export async function isPreparedManifest(manifest: Manifest): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/**
- * The 17 raw segment means of one square, disc-inscribed crop read with colour map `cm`.
- * @param name the image's name for error messages
- * @throws InputError naming the image when it is not square or no disc pixel matches the table
- */
-export function cropSegmentMeans(
-  img: RgbImage,
-  name: string,
-  cm: Colormap,
-  maxDistance?: number,
-): Float64Array {
-  if (img.width !== img.height) {
-    throw new InputError(
-      `${name}: ${img.width}x${img.height} pixels, not a square polar-map crop (is this a raw export? use --input raw)`,
-    );
-  }
-  const { map, valid } = rgbToUptake(img, cm, maxDistance === undefined ? {} : { maxDistance });
-  const segments = segmentMeans(map, valid);
-  if (!segments.some((v) => Number.isFinite(v) && v > 0)) {
-    throw new InputError(`${name}: no pixel of the disc matches the colour map ${cm.name}`);
-  }
-  return segments;
 }
 
 interface Crop {

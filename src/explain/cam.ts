@@ -111,16 +111,14 @@ function toActivation(name: string | undefined, where: string): OutputActivation
   );
 }
 
-/**
- * Split `model` at `camLayer` (a top-level layer whose output alone feeds every later layer).
- * @throws InputError when the layer does not exist, is not a 4-D feature map, a later layer also
- *   reads an earlier layer (a skip connection across the cut), or the output layer's
- *   pre-activation score cannot be found.
- */
-export function splitAtLayer(model: tf.LayersModel, camLayer: string): SplitModel {
+/** The CAM layer's index and its feature-map shape [h, w, c], checked as `splitAtLayer` says. */
+function checkCamLayer(
+  model: tf.LayersModel,
+  camLayer: string,
+  where: string,
+): { idx: number; featureShape: FeatureShape } {
   const layers = model.layers;
   const idx = layers.findIndex((l) => l.name === camLayer);
-  const where = `model "${model.name}"`;
   if (idx < 0) throw new InputError(`${where} has no top-level layer named "${camLayer}" (the CAM layer)`);
   if (idx === layers.length - 1)
     throw new InputError(`${where}: CAM layer "${camLayer}" is the last layer; there is no head after it`);
@@ -142,42 +140,41 @@ export function splitAtLayer(model: tf.LayersModel, camLayer: string): SplitMode
       `${where}: CAM layer "${camLayer}" output is [${outShape?.join(', ')}], expected a feature map [batch, h, w, c]`,
     );
   }
-  const featureShape = outShape.slice(1) as unknown as FeatureShape;
-  const head = layers.slice(idx + 1);
-  const outputLayer = model.outputs[0].sourceLayer;
-  if (head[head.length - 1] !== outputLayer)
-    throw new InputError(`${where}: the output layer "${outputLayer.name}" is not the last layer`);
+  return { idx, featureShape: outShape.slice(1) as unknown as FeatureShape };
+}
 
-  // Where the pre-activation class scores come from.
-  let logitsLayer: tf.layers.Layer;
-  let activation: OutputActivation;
-  let skipLast: boolean;
+/** Where the pre-activation class scores come from: the output Dense, or the layer before an Activation. */
+function scoreSource(
+  outputLayer: tf.layers.Layer,
+  head: readonly tf.layers.Layer[],
+  where: string,
+): { logitsLayer: tf.layers.Layer; activation: OutputActivation; skipLast: boolean } {
   if (isDense(outputLayer)) {
-    logitsLayer = outputLayer;
-    activation = toActivation(
+    const activation = toActivation(
       configOf<DenseConfig>(outputLayer).activation,
       `${where}, layer "${outputLayer.name}"`,
     );
-    skipLast = false;
-  } else if (outputLayer.getClassName() === 'Activation' && head.length >= 2) {
-    activation = toActivation(
+    return { logitsLayer: outputLayer, activation, skipLast: false };
+  }
+  if (outputLayer.getClassName() === 'Activation' && head.length >= 2) {
+    const activation = toActivation(
       configOf<{ activation: string }>(outputLayer).activation,
       `${where}, layer "${outputLayer.name}"`,
     );
-    logitsLayer = head[head.length - 2];
-    skipLast = true;
-  } else {
-    throw new InputError(
-      `${where}: output layer "${outputLayer.name}" (${outputLayer.getClassName()}) is neither Dense nor Activation; cannot find the class scores`,
-    );
+    return { logitsLayer: head[head.length - 2], activation, skipLast: true };
   }
-  const outWidth = outputLayer.inboundNodes[0].outputTensors[0].shape;
-  const classes = outWidth[outWidth.length - 1];
-  if (typeof classes !== 'number' || classes < 1) throw new InputError(`${where}: unknown number of classes`);
-  const run = skipLast ? head.slice(0, -1) : head;
+  throw new InputError(
+    `${where}: output layer "${outputLayer.name}" (${outputLayer.getClassName()}) is neither Dense nor Activation; cannot find the class scores`,
+  );
+}
 
-  /** Layer outputs from the feature map; the logits layer's activation left out. */
-  const logits = (x: tf.Tensor4D): tf.Tensor2D => {
+/** Layer outputs from the feature map through `run`; the logits layer's activation left out. */
+function headLogits(
+  camLayer: string,
+  run: readonly tf.layers.Layer[],
+  logitsLayer: tf.layers.Layer,
+): (x: tf.Tensor4D) => tf.Tensor2D {
+  return (x) => {
     const values = new Map<string, tf.Tensor>([[camLayer, x]]);
     for (const layer of run) {
       const ins = layer.inboundNodes[0].inputTensors.map((t) => {
@@ -201,14 +198,15 @@ export function splitAtLayer(model: tf.LayersModel, camLayer: string): SplitMode
     }
     return values.get(logitsLayer.name) as tf.Tensor2D;
   };
+}
 
-  const probabilities = (x: tf.Tensor4D): tf.Tensor2D =>
-    tf.tidy(() => {
-      const z = logits(x);
-      return activation === 'softmax' ? tf.softmax(z) : activation === 'sigmoid' ? tf.sigmoid(z) : z;
-    });
-
-  const score = (x: tf.Tensor4D, classIndex: number): tf.Scalar => {
+/** The class score whose gradient Grad-CAM takes (a logit difference for 2-class softmax). */
+function classScore(
+  logits: (x: tf.Tensor4D) => tf.Tensor2D,
+  classes: number,
+  activation: OutputActivation,
+): (x: tf.Tensor4D, classIndex: number) => tf.Scalar {
+  return (x, classIndex) => {
     checkClass(classIndex, classes, activation);
     const z = logits(x);
     const row = tf.squeeze(tf.slice(z, [0, 0], [1, classes]), [0]) as tf.Tensor1D;
@@ -219,21 +217,52 @@ export function splitAtLayer(model: tf.LayersModel, camLayer: string): SplitMode
       return tf.sub(zc, tf.squeeze(tf.slice(row, [1 - classIndex], [1]))) as tf.Scalar;
     return zc;
   };
+}
 
-  // CAM applies to GAP -> [Dropout ->] Dense(K).
-  let camWeights: CamWeights | null = null;
+/** The Dense weights of a GAP -> [Dropout ->] Dense(K) head (where CAM applies), else null. */
+function camWeightsOf(
+  head: readonly tf.layers.Layer[],
+  outputLayer: tf.layers.Layer,
+  skipLast: boolean,
+  featureShape: FeatureShape,
+  classes: number,
+): CamWeights | null {
   const kinds = head.map((l) => l.getClassName()).filter((c) => c !== 'Dropout');
-  if (!skipLast && kinds.length === 2 && kinds[0] === 'GlobalAveragePooling2D' && kinds[1] === 'Dense') {
-    const [k, b] = outputLayer.getWeights();
-    const channels = featureShape[2];
-    camWeights = {
-      kernel: Float32Array.from(k.dataSync() as Float32Array),
-      bias: b !== undefined ? Float32Array.from(b.dataSync() as Float32Array) : new Float32Array(classes),
-      channels,
-      classes,
-    };
-  }
+  if (skipLast || kinds.length !== 2 || kinds[0] !== 'GlobalAveragePooling2D' || kinds[1] !== 'Dense')
+    return null;
+  const [k, b] = outputLayer.getWeights();
+  return {
+    kernel: Float32Array.from(k.dataSync() as Float32Array),
+    bias: b !== undefined ? Float32Array.from(b.dataSync() as Float32Array) : new Float32Array(classes),
+    channels: featureShape[2],
+    classes,
+  };
+}
 
+/**
+ * Split `model` at `camLayer` (a top-level layer whose output alone feeds every later layer).
+ * @throws InputError when the layer does not exist, is not a 4-D feature map, a later layer also
+ *   reads an earlier layer (a skip connection across the cut), or the output layer's
+ *   pre-activation score cannot be found.
+ */
+export function splitAtLayer(model: tf.LayersModel, camLayer: string): SplitModel {
+  const where = `model "${model.name}"`;
+  const { idx, featureShape } = checkCamLayer(model, camLayer, where);
+  const head = model.layers.slice(idx + 1);
+  const outputLayer = model.outputs[0].sourceLayer;
+  if (head[head.length - 1] !== outputLayer)
+    throw new InputError(`${where}: the output layer "${outputLayer.name}" is not the last layer`);
+  const { logitsLayer, activation, skipLast } = scoreSource(outputLayer, head, where);
+  const outWidth = outputLayer.inboundNodes[0].outputTensors[0].shape;
+  const classes = outWidth[outWidth.length - 1];
+  if (typeof classes !== 'number' || classes < 1) throw new InputError(`${where}: unknown number of classes`);
+  const run = skipLast ? head.slice(0, -1) : head;
+  const logits = headLogits(camLayer, run, logitsLayer);
+  const probabilities = (x: tf.Tensor4D): tf.Tensor2D =>
+    tf.tidy(() => {
+      const z = logits(x);
+      return activation === 'softmax' ? tf.softmax(z) : activation === 'sigmoid' ? tf.sigmoid(z) : z;
+    });
   return {
     camLayer,
     head: {
@@ -242,10 +271,10 @@ export function splitAtLayer(model: tf.LayersModel, camLayer: string): SplitMode
       classes,
       activation,
       layerNames: run.map((l) => l.name),
-      camWeights,
+      camWeights: camWeightsOf(head, outputLayer, skipLast, featureShape, classes),
       logits,
       probabilities,
-      score,
+      score: classScore(logits, classes, activation),
     },
     exportBackbone: () => exportToOnnx(model, { outputs: [camLayer] }),
   };

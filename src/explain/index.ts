@@ -12,7 +12,7 @@ import type { RgbImage } from '../domain/image.js';
 import { prepareInput, type FeatureSource, type InputLayout, type PatientViews } from '../engine/features.js';
 import { OnnxModel } from '../engine/onnx/session.js';
 import { tile2x2 } from '../ingest/preprocess.js';
-import { isScalingMode, type ScalingMode } from '../models/scaling.js';
+import { isScalingMode, type ScalingMode } from '../domain/scaling.js';
 import { getBackbone } from '../models/table.js';
 import type { TerritoryMap, Vessel } from '../polarmap/territories.js';
 import { InputError } from '../util/errors.js';

@@ -255,16 +255,15 @@ function at(row: number, line: number, column?: string): string {
   return `row ${row}${line !== row ? ` (line ${line})` : ''}${column ? `, column ${column}` : ''}`;
 }
 
-function validateRecords(
-  records: ParsedRecord[],
-  dir: string,
-  opts: ManifestOptions,
-): { rows: StudyRow[]; clinicalColumns: string[]; problems: string[] } {
+/** The header's column positions and its problems (unnamed, repeated, missing or unknown columns). */
+function validateHeader(first: ParsedRecord): {
+  header: string[];
+  index: Map<string, number>;
+  problems: string[];
+} {
   const problems: string[] = [];
-  if (records.length === 0)
-    return { rows: [], clinicalColumns: [], problems: ['the manifest is empty (no header row)'] };
-  const header = records[0].record.map((h) => h.trim());
-  const headerAt = at(1, records[0].line);
+  const header = first.record.map((h) => h.trim());
+  const headerAt = at(1, first.line);
   const index = new Map<string, number>();
   header.forEach((h, i) => {
     if (h === '') problems.push(`${headerAt}: column ${i + 1} has no name`);
@@ -286,6 +285,120 @@ function validateRecords(
   }
   if (index.has('layout') && !index.has('page'))
     problems.push(`${headerAt}: column layout needs a page column`);
+  return { header, index, problems };
+}
+
+/** One data row being checked: its fields by column name, where it is, and the problems found. */
+interface RowCheck {
+  readonly get: (column: string) => string;
+  readonly has: (column: string) => boolean;
+  readonly here: (column?: string) => string;
+  readonly dir: string;
+  readonly problems: string[];
+}
+
+/** The images of a row: view images, volumes (a view given twice is a problem) and the page. */
+function rowImages(
+  c: RowCheck,
+): Pick<StudyRow, 'views' | 'page'> & { volumes: Partial<Record<View, string>> } {
+  const { get, here, dir, problems } = c;
+  const views: Partial<Record<View, string>> = {};
+  for (const v of VIEWS) {
+    const s = get(v);
+    if (s !== '') views[v] = resolve(dir, s);
+  }
+  const volumes: Partial<Record<View, string>> = {};
+  for (const col of VOLUME_COLUMNS) {
+    const s = get(col);
+    if (s === '') continue;
+    const v = volumeView(col);
+    if (views[v] !== undefined || volumes[v] !== undefined)
+      problems.push(
+        `${here(col)}: the ${v} view is given twice (an image and a volume, or two volume columns)`,
+      );
+    else volumes[v] = resolve(dir, s);
+  }
+  const pageStr = get('page');
+  const layoutStr = get('layout');
+  const nViews = Object.keys(views).length + Object.keys(volumes).length;
+  let page: StudyPage | undefined;
+  if (nViews === 0 && pageStr === '') {
+    problems.push(`${here()}: no view image and no page (give ${VIEWS.join('/')} columns or a page)`);
+  } else if (nViews > 0 && pageStr !== '') {
+    problems.push(
+      `${here()}: has both view images (${Object.keys(views).join(', ')}) and a page; give one or the other`,
+    );
+  }
+  if (pageStr === '' && layoutStr !== '') problems.push(`${here('layout')}: a layout is given but no page`);
+  if (pageStr !== '') {
+    const layout = layoutStr === '' ? DEFAULT_LAYOUT : parseLayout(layoutStr);
+    if (typeof layout === 'string') problems.push(`${here('layout')}: ${layout}`);
+    else page = { path: resolve(dir, pageStr), layout };
+  }
+  return { views, volumes, ...(page ? { page } : {}) };
+}
+
+/** The manual disc boxes of a row; a box for a view the row does not have is a problem. */
+function rowBoxes(c: RowCheck, images: Pick<StudyRow, 'views' | 'page'>): Partial<Record<View, Box>> {
+  const { get, here, problems } = c;
+  const boxes: Partial<Record<View, Box>> = {};
+  for (const v of VIEWS) {
+    const col = `box_${v}`;
+    if (!c.has(col)) continue;
+    const parsed = boxSchema.safeParse(get(col));
+    if (!parsed.success) {
+      for (const iss of parsed.error.issues) problems.push(`${here(col)}: ${iss.message}`);
+      continue;
+    }
+    if (parsed.data === undefined) continue;
+    if (get('page') === '' && images.views[v] === undefined)
+      problems.push(`${here(col)}: a box is given but there is no ${v} image`);
+    else if (images.page && !images.page.layout.some((lr) => lr.includes(v)))
+      problems.push(`${here(col)}: a box is given but the layout has no ${v}`);
+    else boxes[v] = parsed.data;
+  }
+  return boxes;
+}
+
+/** A patient id seen before (case-insensitive: ids become folder names), or a required label missing. */
+function checkIdentity(
+  c: RowCheck,
+  fixed: z.infer<typeof fixedSchema>,
+  rowNo: number,
+  firstSeen: Map<string, number>,
+  opts: ManifestOptions,
+): void {
+  const key = fixed.patient_id.toLowerCase();
+  const first = firstSeen.get(key);
+  if (first !== undefined) {
+    c.problems.push(
+      `${c.here('patient_id')}: duplicate patient id "${fixed.patient_id}" (first on row ${first})`,
+    );
+  } else {
+    firstSeen.set(key, rowNo);
+  }
+  if (opts.requireLabels && fixed.label === null)
+    c.problems.push(`${c.here('label')}: label is empty but labels are required`);
+}
+
+/** With `requireBothClasses`: a problem when the labelled rows are all of one class. */
+function checkBothClasses(rows: readonly StudyRow[]): string[] {
+  const n = { 0: 0, 1: 0 };
+  for (const r of rows) if (r.label !== null) n[r.label]++;
+  if (n[0] > 0 && n[1] > 0) return [];
+  return [
+    `both classes are needed but the manifest has ${n[1]} ${LABEL_NAMES[1]} and ${n[0]} ${LABEL_NAMES[0]} labelled rows`,
+  ];
+}
+
+function validateRecords(
+  records: ParsedRecord[],
+  dir: string,
+  opts: ManifestOptions,
+): { rows: StudyRow[]; clinicalColumns: string[]; problems: string[] } {
+  if (records.length === 0)
+    return { rows: [], clinicalColumns: [], problems: ['the manifest is empty (no header row)'] };
+  const { header, index, problems } = validateHeader(records[0]);
   if (problems.length > 0) return { rows: [], clinicalColumns: [], problems };
 
   const clinicalColumns = header.filter((h) => !KNOWN_COLUMNS.has(h) && !h.startsWith('box_'));
@@ -303,8 +416,8 @@ function validateRecords(
       const i = index.get(c);
       return i === undefined ? '' : record[i].trim();
     };
+    const check: RowCheck = { get, has: (c) => index.has(c), here, dir, problems };
     const before = problems.length;
-
     const fixed = fixedSchema.safeParse({
       patient_id: get('patient_id'),
       label: get('label'),
@@ -315,71 +428,9 @@ function validateRecords(
       for (const iss of fixed.error.issues)
         problems.push(`${here(String(iss.path[0] ?? ''))}: ${iss.message}`);
     }
-
-    const views: Partial<Record<View, string>> = {};
-    for (const v of VIEWS) {
-      const s = get(v);
-      if (s !== '') views[v] = resolve(dir, s);
-    }
-    const volumes: Partial<Record<View, string>> = {};
-    for (const c of VOLUME_COLUMNS) {
-      const s = get(c);
-      if (s === '') continue;
-      const v = volumeView(c);
-      if (views[v] !== undefined || volumes[v] !== undefined)
-        problems.push(
-          `${here(c)}: the ${v} view is given twice (an image and a volume, or two volume columns)`,
-        );
-      else volumes[v] = resolve(dir, s);
-    }
-    const pageStr = get('page');
-    const layoutStr = get('layout');
-    const nViews = Object.keys(views).length + Object.keys(volumes).length;
-    let page: StudyPage | undefined;
-    if (nViews === 0 && pageStr === '') {
-      problems.push(`${here()}: no view image and no page (give ${VIEWS.join('/')} columns or a page)`);
-    } else if (nViews > 0 && pageStr !== '') {
-      problems.push(
-        `${here()}: has both view images (${Object.keys(views).join(', ')}) and a page; give one or the other`,
-      );
-    }
-    if (pageStr === '' && layoutStr !== '') problems.push(`${here('layout')}: a layout is given but no page`);
-    if (pageStr !== '') {
-      const layout = layoutStr === '' ? DEFAULT_LAYOUT : parseLayout(layoutStr);
-      if (typeof layout === 'string') problems.push(`${here('layout')}: ${layout}`);
-      else page = { path: resolve(dir, pageStr), layout };
-    }
-
-    const boxes: Partial<Record<View, Box>> = {};
-    for (const v of VIEWS) {
-      const col = `box_${v}`;
-      if (!index.has(col)) continue;
-      const parsed = boxSchema.safeParse(get(col));
-      if (!parsed.success) {
-        for (const iss of parsed.error.issues) problems.push(`${here(col)}: ${iss.message}`);
-        continue;
-      }
-      if (parsed.data === undefined) continue;
-      if (pageStr === '' && views[v] === undefined)
-        problems.push(`${here(col)}: a box is given but there is no ${v} image`);
-      else if (page && !page.layout.some((lr) => lr.includes(v)))
-        problems.push(`${here(col)}: a box is given but the layout has no ${v}`);
-      else boxes[v] = parsed.data;
-    }
-
-    if (fixed.success) {
-      const key = fixed.data.patient_id.toLowerCase(); // case-insensitive: ids become folder names
-      const first = firstSeen.get(key);
-      if (first !== undefined) {
-        problems.push(
-          `${here('patient_id')}: duplicate patient id "${fixed.data.patient_id}" (first on row ${first})`,
-        );
-      } else {
-        firstSeen.set(key, rowNo);
-      }
-      if (opts.requireLabels && fixed.data.label === null)
-        problems.push(`${here('label')}: label is empty but labels are required`);
-    }
+    const images = rowImages(check);
+    const boxes = rowBoxes(check, images);
+    if (fixed.success) checkIdentity(check, fixed.data, rowNo, firstSeen, opts);
     if (problems.length > before || !fixed.success) continue;
 
     const clinical: Record<string, string> = {};
@@ -390,23 +441,15 @@ function validateRecords(
       label: fixed.data.label,
       ...(fixed.data.sex !== undefined ? { sex: fixed.data.sex } : {}),
       ...(fixed.data.age !== undefined ? { age: fixed.data.age } : {}),
-      views,
-      ...(Object.keys(volumes).length > 0 ? { volumes } : {}),
-      ...(page ? { page } : {}),
+      views: images.views,
+      ...(Object.keys(images.volumes).length > 0 ? { volumes: images.volumes } : {}),
+      ...(images.page ? { page: images.page } : {}),
       boxes,
       clinical,
     });
   }
   if (records.length === 1) problems.push('the manifest has a header but no patient rows');
-  if (opts.requireBothClasses && problems.length === 0) {
-    const n = { 0: 0, 1: 0 };
-    for (const r of rows) if (r.label !== null) n[r.label]++;
-    if (n[0] === 0 || n[1] === 0) {
-      problems.push(
-        `both classes are needed but the manifest has ${n[1]} ${LABEL_NAMES[1]} and ${n[0]} ${LABEL_NAMES[0]} labelled rows`,
-      );
-    }
-  }
+  if (opts.requireBothClasses && problems.length === 0) problems.push(...checkBothClasses(rows));
   return { rows, clinicalColumns, problems };
 }
 

@@ -16,7 +16,7 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { stringify } from '../util/csv.js';
-import type { Disc, RgbImage } from '../domain/image.js';
+import type { Box, Disc, RgbImage } from '../domain/image.js';
 import { VIEWS, type View } from '../domain/views.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { writeDirAtomic } from '../util/atomic.js';
@@ -166,6 +166,14 @@ function boxProblem(
   return null;
 }
 
+/** The manual box of the view as its disc. @throws InputError (naming `source`) when it lies outside the image */
+function useBox(w: ViewWork, img: RgbImage, box: Box, source: string): void {
+  const bad = boxProblem(img, w.view, box);
+  if (bad) throw new InputError(`${source}: ${bad}`);
+  w.disc = boxToDisc(box);
+  w.discFrom = 'box';
+}
+
 /** Clean one disc into a PNG crop, filling in the work item. */
 async function cleanInto(w: ViewWork, img: RgbImage, size: number): Promise<void> {
   if (!w.disc) return;
@@ -231,10 +239,7 @@ export async function prepareStudy(
         const box = row.boxes[w.view];
         try {
           if (box) {
-            const bad = boxProblem(img, w.view, box);
-            if (bad) throw new InputError(`${page.path}: ${bad}`);
-            w.disc = boxToDisc(box);
-            w.discFrom = 'box';
+            useBox(w, img, box, page.path);
           } else {
             w.disc = auto[w.view] ?? null;
             w.discFrom = 'auto';
@@ -259,10 +264,7 @@ export async function prepareStudy(
         const img = await readImage(w.source, readOpts);
         const box = row.boxes[w.view];
         if (box) {
-          const bad = boxProblem(img, w.view, box);
-          if (bad) throw new InputError(`${w.source}: ${bad}`);
-          w.disc = boxToDisc(box);
-          w.discFrom = 'box';
+          useBox(w, img, box, w.source);
         } else {
           const discs = findDiscs(img);
           w.discsFound = discs.length;

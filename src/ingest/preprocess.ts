@@ -1,6 +1,6 @@
 /**
  * Model-input preparation: resizing, the 2x2 AC+NAC tile of Apostolopoulos et al. (2020), and
- * `toModelInput` (resize + the per-backbone scaling of `src/models/scaling.ts`).
+ * `toModelInput` (resize + the per-backbone scaling of `src/domain/scaling.ts`).
  *
  * Resizing filter (`resizeRgb`), separable, per axis:
  * - downsampling (source longer than target along that axis): exact area averaging ("box" /
@@ -13,7 +13,7 @@
  */
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, type View } from '../domain/views.js';
-import { scalePixels, type ScalingMode } from '../models/scaling.js';
+import { scalePixels, type ScalingMode } from '../domain/scaling.js';
 import { InputError } from '../util/errors.js';
 
 interface AxisWeights {

@@ -30,9 +30,9 @@ import { buildXception } from './backbones/xception.js';
 
 export type { BuildOptions } from './backbones/common.js';
 
-import type { ScalingMode } from './scaling.js';
+import type { ScalingMode } from '../domain/scaling.js';
 
-export type { ScalingMode } from './scaling.js';
+export type { ScalingMode } from '../domain/scaling.js';
 
 /** Backbone families; one builder file per family in `src/models/backbones/`. */
 export type BackboneFamily =

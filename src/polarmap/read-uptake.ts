@@ -115,3 +115,27 @@ export function segmentMeans(map: UptakeMap, valid?: Uint8Array): Float64Array {
   for (let s = 0; s < N_SEGMENTS; s++) out[s] = count[s] > 0 ? sum[s] / count[s] : Number.NaN;
   return out;
 }
+
+/**
+ * The 17 raw segment means of one square, disc-inscribed crop read with colour map `cm`.
+ * @param name the image's name for error messages
+ * @throws InputError naming the image when it is not square or no disc pixel matches the table
+ */
+export function cropSegmentMeans(
+  img: RgbImage,
+  name: string,
+  cm: Colormap,
+  maxDistance?: number,
+): Float64Array {
+  if (img.width !== img.height) {
+    throw new InputError(
+      `${name}: ${img.width}x${img.height} pixels, not a square polar-map crop (is this a raw export? use --input raw)`,
+    );
+  }
+  const { map, valid } = rgbToUptake(img, cm, maxDistance === undefined ? {} : { maxDistance });
+  const segments = segmentMeans(map, valid);
+  if (!segments.some((v) => Number.isFinite(v) && v > 0)) {
+    throw new InputError(`${name}: no pixel of the disc matches the colour map ${cm.name}`);
+  }
+  return segments;
+}

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import dcmjs from 'dcmjs';
 import type { DataSet } from 'dicom-parser';
 import sharp from 'sharp';
-import { parseDicomBytes } from '../ingest/readers.js';
+import { parseDicomBytes } from '../util/dicom.js';
 import type { StudyFile } from './inputs.js';
 import type { StudyResult } from './study.js';
 
@@ -173,6 +173,13 @@ const source = (refs: InputStudyRefs | null): Record<string, unknown> =>
       }
     : {};
 
+/** A copy of `bytes` padded with a zero byte to an even length (PS3.5 7.1: values have even length). */
+function evenLength(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.byteLength + (bytes.byteLength % 2));
+  out.set(bytes);
+  return out;
+}
+
 /**
  * The overlay figure (PNG) as a Secondary Capture Image (PS3.3 A.8.1), Part 10 bytes.
  * @example await writeFile('P001.sc.dcm', await secondaryCapture(result, png, refs))
@@ -188,8 +195,7 @@ export async function secondaryCapture(
     .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const pixels = new Uint8Array(data.byteLength + (data.byteLength % 2)); // even length (PS3.5 7.1)
-  pixels.set(data);
+  const pixels = evenLength(data);
   return part10({
     ...common(r, refs, {
       sopClassUid: SOP_CLASSES.secondaryCapture,
@@ -230,8 +236,7 @@ export function encapsulatedPdf(
   refs: InputStudyRefs | null,
   now = new Date(),
 ): Uint8Array {
-  const doc = new Uint8Array(pdf.byteLength + (pdf.byteLength % 2));
-  doc.set(pdf);
+  const doc = evenLength(pdf);
   return part10({
     ...common(r, refs, {
       sopClassUid: SOP_CLASSES.encapsulatedPdf,

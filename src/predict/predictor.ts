@@ -20,7 +20,7 @@ import { initBackend } from '../engine/backend.js';
 import { Explainer, explainInfoFrom } from '../explain/index.js';
 import { layoutOf, viewsOf, type InputMode } from '../domain/input-mode.js';
 import type { View } from '../domain/views.js';
-import type { ScalingMode } from '../models/scaling.js';
+import type { ScalingMode } from '../domain/scaling.js';
 import '../models/layers/keras-layers.js';
 import { getBackbone } from '../models/table.js';
 import type { NormalDatabase } from '../polarmap/normal-database.js';

@@ -27,7 +27,7 @@ import {
   type InputLayout,
 } from '../domain/input-mode.js';
 import { resizeRgb, tile2x2 } from '../ingest/preprocess.js';
-import { cropSegmentMeans } from '../evaluate/semiquant-read.js';
+import { cropSegmentMeans } from '../polarmap/read-uptake.js';
 import type { Colormap } from '../polarmap/colormaps.js';
 import type { Correction, Sex } from '../polarmap/normal-database.js';
 import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';

@@ -511,152 +511,120 @@ async function loadHeatmaps(dir: string): Promise<HeatmapItem[] | null> {
   return out;
 }
 
-/**
- * Read one folder into `acc`; `main`: the report's own folder (not a `--with` one), whose
- * closed-form run also brings its baselines.
- */
-async function loadOne(dir: string, acc: Accum, depth = 0, main = false): Promise<void> {
-  if (await pathExists(join(dir, 'demo.json'))) {
-    const d = await readJsonObject(join(dir, 'demo.json'));
-    acc.kinds.push('demo');
-    for (const k of ['train', 'evaluate', 'score']) {
-      const sub = str(d[k]);
-      if (sub !== undefined) await loadOne(resolve(dir, sub), acc, depth + 1);
-    }
-    for (const [k, v] of Object.entries(obj(d.facts))) acc.facts.push([k, String(v)]);
-    for (const n of strArr(d.notes)) acc.notes.push(n);
-    return;
-  }
-  if (await pathExists(join(dir, 'cv.json'))) {
-    const c = await readJsonObject(join(dir, 'cv.json'));
-    acc.kinds.push('cv');
-    const predictions = await readPredictions(join(dir, 'predictions.csv'));
-    const threshold = typeof c.threshold === 'number' ? c.threshold : 0.5;
-    const name = str(c.name) ?? 'cv';
-    const protocol = str(c.protocol) ?? 'k-fold cross-validation';
-    acc.networks.push({
-      name,
-      description: str(c.description) ?? name,
+/** A `polarcad cv` folder: its out-of-fold predictions as one network, and the folds. */
+async function loadCvDir(dir: string, acc: Accum): Promise<void> {
+  const c = await readJsonObject(join(dir, 'cv.json'));
+  acc.kinds.push('cv');
+  const predictions = await readPredictions(join(dir, 'predictions.csv'));
+  const threshold = typeof c.threshold === 'number' ? c.threshold : 0.5;
+  const name = str(c.name) ?? 'cv';
+  const protocol = str(c.protocol) ?? 'k-fold cross-validation';
+  acc.networks.push({
+    name,
+    description: str(c.description) ?? name,
+    dir,
+    predictions,
+    row: await storedOrRecomputed(
       dir,
+      {
+        name,
+        description: str(c.description) ?? name,
+        evaluatedOn: `all patients, out of fold (${protocol})`,
+      },
       predictions,
-      row: await storedOrRecomputed(
-        dir,
-        {
-          name,
-          description: str(c.description) ?? name,
-          evaluatedOn: `all patients, out of fold (${protocol})`,
-        },
-        predictions,
-        threshold,
-        str(c.seed) ?? Number(c.seed ?? 1),
-      ),
-      history: [],
-      selected: [],
-      ...(obj(c.weights).description
-        ? {
-            weights: {
-              source: String(obj(c.weights).source),
-              description: String(obj(c.weights).description),
-            },
-          }
-        : {}),
-      selectOn: 'validation',
-      ...(str(c.backbone) ? { backbone: str(c.backbone) } : {}),
+      threshold,
+      str(c.seed) ?? Number(c.seed ?? 1),
+    ),
+    history: [],
+    selected: [],
+    ...(obj(c.weights).description
+      ? {
+          weights: {
+            source: String(obj(c.weights).source),
+            description: String(obj(c.weights).description),
+          },
+        }
+      : {}),
+    selectOn: 'validation',
+    ...(str(c.backbone) ? { backbone: str(c.backbone) } : {}),
+  });
+  acc.cv = {
+    k: Number(c.k),
+    protocol,
+    folds: (Array.isArray(c.folds) ? c.folds : []).map((f) => f as CvFold),
+    mean: obj(c.mean) as CvSummary['mean'],
+  };
+  acc.manifest ??= str(obj(c.manifest).path);
+}
+
+/** A `polarcad evaluate` folder: the patients the run never saw as one network (the others apart). */
+async function loadEvaluateDir(dir: string, acc: Accum): Promise<void> {
+  const e = await readJsonObject(join(dir, 'evaluate.json'));
+  acc.kinds.push('evaluate');
+  const all = await readPredictions(join(dir, 'predictions.csv'));
+  // --allow-overlap: the patients the run saw are reported apart (split train/selection)
+  const unseen = all.filter((p) => p.split === undefined || p.split === 'unseen');
+  const predictions = unseen.length > 0 ? unseen : all;
+  const overlapWarning = str(obj(e.overlap).warning);
+  if (overlapWarning !== undefined) {
+    acc.warnings.push(overlapWarning);
+    // the patients the run saw, apart from the others (evaluate --allow-overlap)
+    const stored = storedRows(await readRunJson(dir, 'metrics'), {
+      name: '',
+      description: '',
+      kind: 'model',
+      evaluatedOn: '',
     });
-    acc.cv = {
-      k: Number(c.k),
-      protocol,
-      folds: (Array.isArray(c.folds) ? c.folds : []).map((f) => f as CvFold),
-      mean: obj(c.mean) as CvSummary['mean'],
-    };
-    acc.manifest ??= str(obj(c.manifest).path);
-    return;
-  }
-  if (await pathExists(join(dir, 'evaluate.json'))) {
-    const e = await readJsonObject(join(dir, 'evaluate.json'));
-    acc.kinds.push('evaluate');
-    const all = await readPredictions(join(dir, 'predictions.csv'));
-    // --allow-overlap: the patients the run saw are reported apart (split train/selection)
-    const unseen = all.filter((p) => p.split === undefined || p.split === 'unseen');
-    const predictions = unseen.length > 0 ? unseen : all;
-    const overlapWarning = str(obj(e.overlap).warning);
-    if (overlapWarning !== undefined) {
-      acc.warnings.push(overlapWarning);
-      // the patients the run saw, apart from the others (evaluate --allow-overlap)
-      const stored = storedRows(await readRunJson(dir, 'metrics'), {
-        name: '',
-        description: '',
-        kind: 'model',
-        evaluatedOn: '',
+    if (stored !== null && stored.length > 1)
+      acc.comparisons.push({
+        title: 'Patients the run never saw, and those it trained or selected on (optimistic)',
+        rows: stored,
+        notes: [overlapWarning],
       });
-      if (stored !== null && stored.length > 1)
-        acc.comparisons.push({
-          title: 'Patients the run never saw, and those it trained or selected on (optimistic)',
-          rows: stored,
-          notes: [overlapWarning],
-        });
+  }
+  const threshold = Number(obj(e.threshold).value ?? 0.5);
+  const name = str(e.name) ?? 'model';
+  const evaluatedOn = `manifest ${basename(str(obj(e.manifest).path) ?? '?')} (${predictions.length} patients${predictions.length < all.length ? ' the run never saw' : ''})`;
+  let base: NetworkResult | undefined;
+  const run = str(e.run);
+  if (run !== undefined && (await pathExists(join(run, 'config.json')))) {
+    try {
+      base = await loadTrainRun(run);
+    } catch {
+      base = undefined;
     }
-    const threshold = Number(obj(e.threshold).value ?? 0.5);
-    const name = str(e.name) ?? 'model';
-    const evaluatedOn = `manifest ${basename(str(obj(e.manifest).path) ?? '?')} (${predictions.length} patients${predictions.length < all.length ? ' the run never saw' : ''})`;
-    let base: NetworkResult | undefined;
-    const run = str(e.run);
-    if (run !== undefined && (await pathExists(join(run, 'config.json')))) {
-      try {
-        base = await loadTrainRun(run);
-      } catch {
-        base = undefined;
-      }
-    }
-    acc.networks.push({
-      ...(base ?? { history: [], selected: [] }),
-      name,
-      description: str(e.description) ?? name,
+  }
+  acc.networks.push({
+    ...(base ?? { history: [], selected: [] }),
+    name,
+    description: str(e.description) ?? name,
+    dir,
+    predictions,
+    row: await storedOrRecomputed(
       dir,
+      { name, description: str(e.description) ?? name, evaluatedOn },
       predictions,
-      row: await storedOrRecomputed(
-        dir,
-        { name, description: str(e.description) ?? name, evaluatedOn },
-        predictions,
-        threshold,
-        1,
-      ),
-      ...(str(obj(e.manifest).path) ? { manifest: str(obj(e.manifest).path) } : {}),
-      split: { train: [], validation: [], test: [] },
-      ...(obj(e.weights).description
-        ? {
-            weights: {
-              source: String(obj(e.weights).source),
-              description: String(obj(e.weights).description),
-            },
-          }
-        : {}),
-    });
-    acc.thresholdRule = str(obj(e.threshold).rule);
-    acc.manifest ??= str(obj(e.manifest).path);
-    acc.heatmaps ??= await loadHeatmaps(dir);
-    return;
-  }
-  if (await pathExists(join(dir, 'score.json'))) {
-    await loadScoreDir(dir, acc);
-    return;
-  }
-  if (await pathExists(join(dir, 'config.json'))) {
-    const cfg = await readJsonObject(join(dir, 'config.json'));
-    if (cfg.polarcad === 'train' || (cfg.command === 'train' && typeof cfg.model === 'string')) {
-      acc.kinds.push('train');
-      const n = await loadTrainRun(dir);
-      acc.networks.push(n);
-      if (main && n.closedForm !== undefined) acc.networks.push(...(await closedFormBaselines(n)));
-      acc.manifest ??= n.manifest;
-      acc.heatmaps ??= await loadHeatmaps(dir);
-      if (n.selectOn === 'test')
-        acc.warnings.push(
-          `${n.name}: best epochs were selected on the TEST set (--select-on test, the protocol of Hai et al. 2022); its test figures are optimistically biased.`,
-        );
-      return;
-    }
-  }
+      threshold,
+      1,
+    ),
+    ...(str(obj(e.manifest).path) ? { manifest: str(obj(e.manifest).path) } : {}),
+    split: { train: [], validation: [], test: [] },
+    ...(obj(e.weights).description
+      ? {
+          weights: {
+            source: String(obj(e.weights).source),
+            description: String(obj(e.weights).description),
+          },
+        }
+      : {}),
+  });
+  acc.thresholdRule = str(obj(e.threshold).rule);
+  acc.manifest ??= str(obj(e.manifest).path);
+  acc.heatmaps ??= await loadHeatmaps(dir);
+}
+
+/** The experiment tables of a folder (backbones.csv, ...), each a comparison; false when there is none. */
+async function loadExperimentTables(dir: string, acc: Accum): Promise<boolean> {
   let found = false;
   for (const [file, title] of EXPERIMENT_TABLES) {
     if (!(await pathExists(join(dir, file)))) continue;
@@ -683,7 +651,54 @@ async function loadOne(dir: string, acc: Accum, depth = 0, main = false): Promis
     }
     acc.comparisons.push({ title, rows: tableRows, notes });
   }
-  if (found) return;
+  return found;
+}
+
+/**
+ * Read one folder into `acc`; `main`: the report's own folder (not a `--with` one), whose
+ * closed-form run also brings its baselines.
+ */
+async function loadOne(dir: string, acc: Accum, depth = 0, main = false): Promise<void> {
+  if (await pathExists(join(dir, 'demo.json'))) {
+    const d = await readJsonObject(join(dir, 'demo.json'));
+    acc.kinds.push('demo');
+    for (const k of ['train', 'evaluate', 'score']) {
+      const sub = str(d[k]);
+      if (sub !== undefined) await loadOne(resolve(dir, sub), acc, depth + 1);
+    }
+    for (const [k, v] of Object.entries(obj(d.facts))) acc.facts.push([k, String(v)]);
+    for (const n of strArr(d.notes)) acc.notes.push(n);
+    return;
+  }
+  if (await pathExists(join(dir, 'cv.json'))) {
+    await loadCvDir(dir, acc);
+    return;
+  }
+  if (await pathExists(join(dir, 'evaluate.json'))) {
+    await loadEvaluateDir(dir, acc);
+    return;
+  }
+  if (await pathExists(join(dir, 'score.json'))) {
+    await loadScoreDir(dir, acc);
+    return;
+  }
+  if (await pathExists(join(dir, 'config.json'))) {
+    const cfg = await readJsonObject(join(dir, 'config.json'));
+    if (cfg.polarcad === 'train' || (cfg.command === 'train' && typeof cfg.model === 'string')) {
+      acc.kinds.push('train');
+      const n = await loadTrainRun(dir);
+      acc.networks.push(n);
+      if (main && n.closedForm !== undefined) acc.networks.push(...(await closedFormBaselines(n)));
+      acc.manifest ??= n.manifest;
+      acc.heatmaps ??= await loadHeatmaps(dir);
+      if (n.selectOn === 'test')
+        acc.warnings.push(
+          `${n.name}: best epochs were selected on the TEST set (--select-on test, the protocol of Hai et al. 2022); its test figures are optimistically biased.`,
+        );
+      return;
+    }
+  }
+  if (await loadExperimentTables(dir, acc)) return;
   if (depth === 0) {
     throw new InputError(
       `${dir}: not a polarcad output folder (expected config.json of \`polarcad train\`, score.json, evaluate.json, cv.json, demo.json, or an experiment table such as backbones.csv)`,

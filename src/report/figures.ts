@@ -95,24 +95,11 @@ async function render(
   return { name, title, svg: chart.svg, caption };
 }
 
-/**
- * Build, render and write every figure `data` supports into `figuresDir` (the report's
- * `figures/`). Figures whose data are missing are simply absent (the sections say so).
- */
-export async function buildFigures(data: ReportData, figuresDir: string): Promise<ReportFigures> {
-  const all: Figure[] = [];
-  const nets = data.networks;
-  const primary = nets[0];
-  let roc: Figure | undefined;
-  let conf: Figure | undefined;
-  let cal: Figure | undefined;
-  let calibrationSummary: CalibrationSummary | undefined;
-  let comparison: Figure | undefined;
-  const training: Figure[] = [];
-
+/** The ROC curves of the report: the networks (names made unique), then the score rules (SSS, TPD). */
+function rocCurves(data: ReportData): RocCurveInput[] {
   const curves: RocCurveInput[] = [];
   const used = new Set<string>();
-  for (const n of nets.slice(0, PALETTE.length - Math.min(2, data.scoreCurves.length))) {
+  for (const n of data.networks.slice(0, PALETTE.length - Math.min(2, data.scoreCurves.length))) {
     let label = n.name;
     for (let k = 2; used.has(label); k++) label = `${n.name} (${k})`;
     used.add(label);
@@ -143,6 +130,25 @@ export async function buildFigures(data: ReportData, figuresDir: string): Promis
       ...(op ? { operatingPoint: op } : {}),
     });
   }
+  return curves;
+}
+
+/**
+ * Build, render and write every figure `data` supports into `figuresDir` (the report's
+ * `figures/`). Figures whose data are missing are simply absent (the sections say so).
+ */
+export async function buildFigures(data: ReportData, figuresDir: string): Promise<ReportFigures> {
+  const all: Figure[] = [];
+  const nets = data.networks;
+  const primary = nets[0];
+  let roc: Figure | undefined;
+  let conf: Figure | undefined;
+  let cal: Figure | undefined;
+  let calibrationSummary: CalibrationSummary | undefined;
+  let comparison: Figure | undefined;
+  const training: Figure[] = [];
+
+  const curves = rocCurves(data);
   if (curves.length > 0) {
     roc = await render(
       figuresDir,

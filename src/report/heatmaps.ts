@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { discMask, renderOverlayFigure } from '../explain/overlay.js';
 import type { StudyFile } from '../predict/inputs.js';
-import { studiesOfManifest } from '../predict/run.js';
+import { studiesOfManifest } from '../predict/studies.js';
 import { loadPredictor } from '../predict/predictor.js';
 import { predictStudy } from '../predict/study.js';
 import { runFile } from '../rundir/files.js';

@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { ScalingMode } from '../models/scaling.js';
+import type { ScalingMode } from '../domain/scaling.js';
 import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';

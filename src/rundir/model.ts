@@ -25,7 +25,7 @@ import { z } from 'zod';
 import { INPUT_MODES } from '../domain/input-mode.js';
 import { initBackend } from '../engine/backend.js';
 import '../models/layers/keras-layers.js';
-import { SCALING_MODES, scalePixels, type ScalingMode } from '../models/scaling.js';
+import { SCALING_MODES, scalePixels, type ScalingMode } from '../domain/scaling.js';
 import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
@@ -103,7 +103,7 @@ const SELF_CHECK_TOLERANCE = 1e-3;
 
 /**
  * The reference inputs of the self-check: `n` seeded images of uniform RGB bytes, scaled as the
- * backbone expects (`src/models/scaling.ts`).
+ * backbone expects (`src/domain/scaling.ts`).
  */
 export function selfCheckInputs(seed: string, n: number, size: number, scaling: ScalingMode): tf.Tensor4D {
   const rng = new Rng(seed);

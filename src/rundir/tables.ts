@@ -3,6 +3,7 @@
  * row per patient). One dialect is written (`acc` / `val_acc`, as documented in docs/training.md);
  * the older experiments dialect (`accuracy` / `val_accuracy`) is still read.
  */
+import type { PatientPrediction } from '../domain/prediction.js';
 import { parse } from 'csv-parse/sync';
 import { stringify } from '../util/csv.js';
 import type { Label } from '../domain/views.js';
@@ -101,15 +102,7 @@ export async function readHistory(path: string): Promise<HistoryPoint[]> {
   return out;
 }
 
-/** One patient's probability of CAD. */
-export interface PatientPrediction {
-  readonly id: string;
-  readonly label: Label;
-  readonly prob: number;
-  readonly fold?: number;
-  /** the `split` column, when written (e.g. `test`; `unseen` / `train` / `selection` of `evaluate --allow-overlap`) */
-  readonly split?: string;
-}
+export type { PatientPrediction };
 
 /** One row of predictions.csv as written. */
 export interface PredictionRecord {

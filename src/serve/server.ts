@@ -44,7 +44,7 @@ import { predictStudy, type StudyImages, type StudyResult } from '../predict/stu
 import { InputError } from '../util/errors.js';
 import { Limiter, QueueFullError, TimeoutError } from './limiter.js';
 import { ResultStore, StoreFullError } from './results.js';
-import { registerSecurity, type Reader } from './security.js';
+import { registerSecurity, type Reader, type Security } from './security.js';
 import { isVolumeBytes } from '../volume/read.js';
 import { volumeBytesToCrop } from '../volume/pipeline.js';
 
@@ -150,26 +150,64 @@ function statusOf(e: unknown): { status: number; message: string } {
   return { status: 500, message: 'internal error' };
 }
 
+/** The limits of a server, defaults filled in. */
+interface ServerLimits {
+  readonly maxFileBytes: number;
+  readonly maxPixels: number;
+  readonly maxRequestPixels: number;
+  readonly predictTimeoutMs: number;
+}
+
+/** What the routes share. */
+interface ServerContext {
+  readonly predictor: Predictor;
+  readonly opts: ServeOptions;
+  readonly limits: ServerLimits;
+  readonly limiter: Limiter;
+  readonly store: ResultStore<Stored>;
+  readonly security: Security;
+}
+
+function serverLimits(opts: ServeOptions): ServerLimits {
+  const maxPixels = opts.maxPixels ?? 25_000_000;
+  return {
+    maxFileBytes: opts.maxFileBytes ?? 20 * 2 ** 20,
+    maxPixels,
+    maxRequestPixels: opts.maxRequestPixels ?? maxPixels,
+    predictTimeoutMs: opts.predictTimeoutMs ?? 30_000,
+  };
+}
+
 /**
  * The server for a loaded predictor (not listening yet: call `listen`, or `inject` in tests).
  * Closing the server does not dispose the predictor.
  */
 export async function buildServer(predictor: Predictor, opts: ServeOptions = {}): Promise<FastifyInstance> {
-  const maxFileBytes = opts.maxFileBytes ?? 20 * 2 ** 20;
-  const maxPixels = opts.maxPixels ?? 25_000_000;
+  const limits = serverLimits(opts);
   const limiter = new Limiter(opts.concurrency ?? 2, opts.queue ?? 32);
-  const predictTimeoutMs = opts.predictTimeoutMs ?? 30_000;
   const store = new ResultStore<Stored>({
     ttlMs: opts.resultTtlMs,
     keepMs: opts.keepTtlMs,
     capacity: opts.maxResults,
     keptCapacity: opts.maxKept,
   });
-  const maxRequestPixels = opts.maxRequestPixels ?? maxPixels;
   const dir = staticDir();
   const page = Object.fromEntries(Object.keys(STATIC_FILES).map((f) => [f, readFileSync(`${dir}${f}`)]));
+  const app = createApp(opts, limits.maxFileBytes);
+  const security = await registerPlugins(app, opts, limits.maxFileBytes);
+  const ctx: ServerContext = { predictor, opts, limits, limiter, store, security };
+  registerLogAndErrors(app);
+  registerPageRoutes(app, page, security);
+  registerInfoRoutes(app, ctx);
+  registerPredictRoute(app, ctx);
+  registerResultRoutes(app, ctx);
+  app.addHook('onClose', async () => store.clear());
+  return app;
+}
 
-  const app = Fastify({
+/** Fastify with the privacy-keeping logger, the request timeout, the body limit and TLS. */
+function createApp(opts: ServeOptions, maxFileBytes: number): FastifyInstance {
+  return Fastify({
     logger:
       opts.logLevel === 'silent'
         ? false
@@ -188,6 +226,14 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
     bodyLimit: MAX_STUDY_FILES * maxFileBytes + 1024 * 1024,
     ...(opts.tls !== undefined ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
   }) as unknown as FastifyInstance;
+}
+
+/** Security headers (helmet), the Host/CSRF/reader checks, and multipart uploads with their limits. */
+async function registerPlugins(
+  app: FastifyInstance,
+  opts: ServeOptions,
+  maxFileBytes: number,
+): Promise<Security> {
   await app.register(helmet, {
     contentSecurityPolicy: {
       useDefaults: false,
@@ -205,16 +251,15 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
     ...(opts.allowedHosts !== undefined ? { allowedHosts: opts.allowedHosts } : {}),
     tls: opts.tls !== undefined,
   });
-  const indexHtml = Buffer.from(
-    page['index.html']
-      .toString('utf8')
-      .replace('<head>', `<head>\n    <meta name="polarcad-csrf" content="${security.csrf}" />`),
-  );
   await app.register(multipart, {
     limits: { fileSize: maxFileBytes, files: MAX_STUDY_FILES, fields: 8, parts: MAX_STUDY_FILES + 8 },
     throwFileSizeLimit: true,
   });
+  return security;
+}
 
+/** One log line per request, JSON errors, and 404 for unknown routes. */
+function registerLogAndErrors(app: FastifyInstance): void {
   // one line per request: route pattern (never the URL: it can hold a result id), status, sizes, time
   app.addHook('onResponse', async (req, reply) => {
     const len = Number(req.headers['content-length'] ?? 0);
@@ -242,7 +287,15 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
   app.setNotFoundHandler((_req, reply) => {
     void reply.code(404).send({ error: 'not found' });
   });
+}
 
+/** The page (with its anti-forgery token) and its static files. */
+function registerPageRoutes(app: FastifyInstance, page: Record<string, Buffer>, security: Security): void {
+  const indexHtml = Buffer.from(
+    page['index.html']
+      .toString('utf8')
+      .replace('<head>', `<head>\n    <meta name="polarcad-csrf" content="${security.csrf}" />`),
+  );
   app.get('/', async (_req, reply) =>
     reply.type(STATIC_FILES['index.html']).header('cache-control', 'no-store').send(indexHtml),
   );
@@ -252,6 +305,11 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
       return reply.code(404).send({ error: 'not found' });
     return reply.type(type).header('cache-control', 'no-cache').send(page[req.params.file]);
   });
+}
+
+/** `/api/session`, `/healthz` and `/api/model`. */
+function registerInfoRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { predictor, opts, limits, limiter, store, security } = ctx;
   app.get('/api/session', async (req, reply) =>
     reply.header('cache-control', 'no-store').send({ reader: security.readerOf(req), csrf: security.csrf }),
   );
@@ -259,44 +317,57 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
   app.get('/api/model', async () => ({
     ...predictor.card,
     limits: {
-      maxFileBytes,
-      maxPixels,
-      maxRequestPixels,
+      maxFileBytes: limits.maxFileBytes,
+      maxPixels: limits.maxPixels,
+      maxRequestPixels: limits.maxRequestPixels,
       maxFiles: MAX_STUDY_FILES,
       concurrency: limiter.concurrency,
       queue: limiter.queue,
-      predictTimeoutMs,
+      predictTimeoutMs: limits.predictTimeoutMs,
     },
     retention: {
       resultSeconds: Math.round((opts.resultTtlMs ?? 120_000) / 1000),
       keptSeconds: Math.round((opts.keepTtlMs ?? 8 * 3_600_000) / 1000),
     },
   }));
+}
 
+/** The uploaded files of a multipart request (an empty file input skipped) and its `keep` field. */
+async function readUploads(
+  req: FastifyRequest,
+  keepQuery: boolean,
+): Promise<{ files: StudyFile[]; keep: boolean }> {
+  const files: StudyFile[] = [];
+  let keep = keepQuery;
+  try {
+    for await (const part of req.parts()) {
+      if (part.type === 'file') {
+        const bytes = await part.toBuffer();
+        if (bytes.length === 0 && part.filename === '') continue; // an empty file input of a form
+        const view = isView(part.fieldname) ? part.fieldname : undefined;
+        files.push({
+          bytes,
+          name: `file ${files.length + 1}${view !== undefined ? ` (${view})` : ''}`,
+          ...(view !== undefined ? { view } : {}),
+        });
+      } else if (part.fieldname === 'keep')
+        keep = String(part.value) === '1' || String(part.value) === 'true';
+    }
+  } catch (e) {
+    throw multipartError(e);
+  }
+  return { files, keep };
+}
+
+/** `POST /api/predict`: the uploads through the predictor under the concurrency limit. */
+function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): void {
+  const { predictor, opts, limits, limiter, store, security } = ctx;
   app.post<{ Querystring: { keep?: string } }>('/api/predict', async (req, reply) => {
     if (!req.isMultipart())
       return reply.code(415).send({
         error: 'send the images as multipart/form-data (one export page, or up to four polar maps)',
       });
-    const files: StudyFile[] = [];
-    let keep = req.query.keep === '1' || req.query.keep === 'true';
-    try {
-      for await (const part of req.parts()) {
-        if (part.type === 'file') {
-          const bytes = await part.toBuffer();
-          if (bytes.length === 0 && part.filename === '') continue; // an empty file input of a form
-          const view = isView(part.fieldname) ? part.fieldname : undefined;
-          files.push({
-            bytes,
-            name: `file ${files.length + 1}${view !== undefined ? ` (${view})` : ''}`,
-            ...(view !== undefined ? { view } : {}),
-          });
-        } else if (part.fieldname === 'keep')
-          keep = String(part.value) === '1' || String(part.value) === 'true';
-      }
-    } catch (e) {
-      throw multipartError(e);
-    }
+    const { files, keep } = await readUploads(req, req.query.keep === '1' || req.query.keep === 'true');
     const owner = security.readerOf(req);
     if (keep) store.checkRoomToKeep();
     const out = await limiter.run(async () => {
@@ -310,19 +381,23 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
         predictor,
         { files: maps },
         {
-          maxPixels,
-          maxTotalPixels: maxRequestPixels,
+          maxPixels: limits.maxPixels,
+          maxTotalPixels: limits.maxRequestPixels,
           study: 'upload',
           strict: opts.strict === true,
         },
       );
-    }, predictTimeoutMs);
+    }, limits.predictTimeoutMs);
     files.length = 0; // the uploads are not kept
     const id = store.add({ result: out.result, images: out.images, kept: keep, owner }, keep);
     void reply.header('cache-control', 'no-store');
     return withLinks(id, out.result, keep);
   });
+}
 
+/** A result, its two images and its deletion, each visible to the reader who asked for it only. */
+function registerResultRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { store, security } = ctx;
   const own = (req: FastifyRequest<{ Params: { id: string } }>): Stored | undefined => {
     const s = store.get(req.params.id);
     return s !== undefined && s.owner === security.readerOf(req) ? s : undefined;
@@ -356,8 +431,6 @@ export async function buildServer(predictor: Predictor, opts: ServeOptions = {})
       return reply.code(404).send({ error: 'no such result' });
     return { deleted: true };
   });
-  app.addHook('onClose', async () => store.clear());
-  return app;
 }
 
 /** The JSON of `POST /api/predict`: the predict JSON plus the result id and links. */

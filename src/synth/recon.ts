@@ -5,6 +5,7 @@
  */
 import { createUptakeMap, type UptakeMap } from '../domain/image.js';
 import type { Rng } from '../util/rng.js';
+import { gaussianKernel } from '../util/gaussian.js';
 import type { PolarGrid } from './polar-grid.js';
 
 /** Reference map size for count densities: densities are per pixel of a 128-pixel map. */
@@ -28,19 +29,6 @@ export function poissonDeviate(rng: Rng, mean: number): number {
     p *= mean / k;
     cdf += p;
   }
-  return k;
-}
-
-/** Normalised 1-D Gaussian kernel with radius ceil(3 sigma). */
-export function gaussianKernel(sigma: number): Float64Array {
-  const rad = Math.max(1, Math.ceil(3 * sigma));
-  const k = new Float64Array(2 * rad + 1);
-  let s = 0;
-  for (let i = -rad; i <= rad; i++) {
-    k[i + rad] = Math.exp(-(i * i) / (2 * sigma * sigma));
-    s += k[i + rad];
-  }
-  for (let i = 0; i < k.length; i++) k[i] /= s;
   return k;
 }
 

@@ -20,7 +20,7 @@ import type { Label } from '../domain/views.js';
 import type { FeatureCache } from '../engine/cache.js';
 import { FeatureExtractor, type FeatureSource, type InputLayout } from '../engine/features.js';
 import { accumulateGradients } from '../engine/microbatch.js';
-import type { ScalingMode } from '../models/scaling.js';
+import type { ScalingMode } from '../domain/scaling.js';
 import { setTrainableTop, countParams, type BnPolicy } from '../models/unfreeze.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
@@ -372,16 +372,7 @@ function validateStage(s: StageSpec, nBackbone: number): void {
   }
 }
 
-/**
- * Train `model` through `stages` on `train`, selecting each stage's epoch on `validation`
- * (accuracy, ties to lower loss: {@link isBetter}). Each stage starts from the previous stage's kept
- * weights. At the end the model's weights are put back as they were before the call (so the
- * setup's features stay valid); the trained values are in `result.weights`.
- * @throws InputError for a bad stage, an empty training or validation set.
- */
-export async function trainStages(o: TrainOptions): Promise<TrainResult> {
-  const { model, headLayers, setup } = o;
-  const nBackbone = model.layers.length - headLayers;
+function validateTrainOptions(o: TrainOptions, nBackbone: number): void {
   if (o.train.length === 0) throw new InputError('training set is empty');
   if (o.validation.length === 0)
     throw new InputError('validation set is empty (needed for best-epoch selection)');
@@ -396,247 +387,402 @@ export async function trainStages(o: TrainOptions): Promise<TrainResult> {
     if (names.has(s.name)) throw new InputError(`stage name '${s.name}' used twice`);
     names.add(s.name);
   }
+}
+
+/** What `trainStages` accumulates over its stages. */
+interface RunState {
+  readonly history: HistoryRow[];
+  readonly outcomes: StageOutcome[];
+  interrupted: boolean;
+  finalScore: EpochScore;
+  readonly root: Rng;
+  /** The gradient step's worker threads ({@link TrainOptions.workers}), or null: this thread. */
+  pool: GradientPool | null;
+}
+
+/** The frozen features of one stage: cut activations of the training and validation examples. */
+interface StageData {
+  readonly shapes: number[][];
+  readonly trainRows: Float32Array[][];
+  readonly valRows: Float32Array[][];
+  readonly featureSeconds: number;
+}
+
+/** The trainable variables of one stage, their learning rates and the optimiser. */
+interface StageOptimizer {
+  readonly adam: Adam;
+  readonly params: { key: string; variable: tf.Variable; lr: number }[];
+  readonly keys: string[];
+  readonly varList: tf.Variable[];
+  readonly learningRates: { lr: number; variables: number }[];
+}
+
+/** Everything one stage's epochs share; `microBatch` is planned on the stage's first step. */
+interface StageContext {
+  readonly o: TrainOptions;
+  readonly stage: StageSpec;
+  readonly g: SubGraph;
+  readonly part: tf.layers.Layer[];
+  readonly data: StageData;
+  readonly opt: StageOptimizer;
+  readonly trainLabels: Label[];
+  readonly valLabels: Label[];
+  microBatch: number | undefined;
+  readonly pool: GradientPool | null;
+}
+
+/** The stage's progress and the weights of its best epoch so far. */
+interface Selection {
+  meta: StageMeta;
+  best: WeightValues | null;
+}
+
+/**
+ * Train `model` through `stages` on `train`, selecting each stage's epoch on `validation`
+ * (accuracy, ties to lower loss: {@link isBetter}). Each stage starts from the previous stage's kept
+ * weights. At the end the model's weights are put back as they were before the call (so the
+ * setup's features stay valid); the trained values are in `result.weights`.
+ * @throws InputError for a bad stage, an empty training or validation set.
+ */
+export async function trainStages(o: TrainOptions): Promise<TrainResult> {
+  const { model, headLayers } = o;
+  validateTrainOptions(o, model.layers.length - headLayers);
   const trainability = model.layers.map((l) => l.trainable);
   // everything any stage may change, to restore at the end
   const starts = o.stages.map((s) => {
     setTrainableTop(model, s.unfreeze, headLayers, s.bnPolicy ?? 'follow');
     return firstTrainable(model);
   });
-  const minStart = Math.min(...starts);
-  const changeable = model.layers.slice(minStart);
+  const changeable = model.layers.slice(Math.min(...starts));
   const initial = snapshotWeights(changeable);
-  const history: HistoryRow[] = [];
-  const outcomes: StageOutcome[] = [];
-  const trainLabels = o.train.map((e) => e.label);
-  const valLabels = o.validation.map((e) => e.label);
-  let interrupted = false;
-  let finalScore: EpochScore = { accuracy: NaN, loss: NaN };
-  const root = new Rng(o.seed);
-  let pool: GradientPool | null = null;
+  const run: RunState = {
+    history: [],
+    outcomes: [],
+    interrupted: false,
+    finalScore: { accuracy: NaN, loss: NaN },
+    root: new Rng(o.seed),
+    pool: null,
+  };
   try {
     if (o.workers !== undefined)
-      pool = await GradientPool.start({ model, headLayers, stages: o.stages, workers: o.workers });
+      run.pool = await GradientPool.start({ model, headLayers, stages: o.stages, workers: o.workers });
     for (const [si, stage] of o.stages.entries()) {
-      const bnPolicy = stage.bnPolicy ?? 'follow';
-      const trainBn = stage.trainBn ?? false;
-      const restoreBest = stage.restoreBest ?? true;
-      setTrainableTop(model, stage.unfreeze, headLayers, bnPolicy);
-      const start = starts[si];
-      const g = subGraph(model, start, headLayers);
-      const part = model.layers.slice(start);
-      const counts = countParams(model);
-      const ckpt =
-        o.checkpointDir === undefined ? null : await loadCheckpoint<StageMeta>(o.checkpointDir, stage.name);
-      if (ckpt !== null && ckpt.meta.complete) {
-        applyWeights(model, ckpt.arrays);
-        history.push(...ckpt.meta.history);
-        const best = ckpt.meta.best ?? { accuracy: NaN, loss: NaN };
-        finalScore = best;
-        const outcome = stageOutcome(stage, g, model, ckpt.meta, counts, [], 0, true);
-        outcomes.push(outcome);
-        o.onEvent?.({ type: 'stage-end', outcome });
-        continue;
-      }
-      // frozen features of this stage
-      const t0 = performance.now();
-      const shapes = cutShapes(model, g.cut);
-      const all = [...o.train, ...o.validation];
-      const rows = await setup.features(model, g.cut, all, (done, total, hits) =>
-        o.onEvent?.({ type: 'features', stage: stage.name, done, total, hits }),
-      );
-      const trainRows = rows.slice(0, o.train.length);
-      const valRows = rows.slice(o.train.length);
-      const featureSeconds = (performance.now() - t0) / 1000;
-
-      // variables, learning rates, optimiser
-      const rules = (stage.layerLr ?? []).map((r) => ({ re: new RegExp(r.layers), lr: r.lr }));
-      const params = part.flatMap((l) =>
-        l.trainableWeights.map((w) => ({
-          key: weightKey(l, w),
-          variable: w.read() as tf.Variable,
-          lr: rules.find((r) => r.re.test(l.name))?.lr ?? stage.lr,
-        })),
-      );
-      const adam = new Adam(params);
-      const lrCounts = new Map<number, number>();
-      for (const p of params) lrCounts.set(p.lr, (lrCounts.get(p.lr) ?? 0) + 1);
-      const learningRates = [...lrCounts.entries()].map(([lr, variables]) => ({ lr, variables }));
-      const varList = params.map((p) => p.variable);
-
-      let meta: StageMeta = {
-        stage: stage.name,
-        epochsDone: 0,
-        complete: false,
-        bestEpoch: 0,
-        best: null,
-        wait: 0,
-        stoppedEarly: false,
-        history: [],
-        adam: { step: 0, keys: params.map((p) => p.key) },
-        seconds: 0,
-      };
-      let best: WeightValues | null = null;
-      if (ckpt !== null) {
-        meta = ckpt.meta;
-        const cur: WeightValues = new Map();
-        best = new Map();
-        const m: Record<string, Float32Array> = {};
-        const v: Record<string, Float32Array> = {};
-        for (const [k, a] of ckpt.arrays) {
-          if (k.startsWith('current:')) cur.set(k.slice(8), a);
-          else if (k.startsWith('best:')) best.set(k.slice(5), a);
-          else if (k.startsWith('adam-m:')) m[k.slice(7)] = a;
-          else if (k.startsWith('adam-v:')) v[k.slice(7)] = a;
-        }
-        if (best.size === 0) best = null;
-        applyWeights(model, cur);
-        adam.setState({ step: meta.adam.step, m, v } satisfies AdamState);
-      }
-      if (ckpt === null && si > 0 && restoreBest && (stage.startAsCandidate ?? true)) {
-        // epoch 0: the weights this stage starts from
-        meta.best = scoreProbabilities(probabilities(g, valRows, shapes), valLabels);
-        meta.bestEpoch = 0;
-        best = snapshotWeights(part);
-      }
-      o.onEvent?.({
-        type: 'stage-start',
-        stage: stage.name,
-        epochs: stage.epochs,
-        startEpoch: meta.epochsDone + 1,
-        unfreeze: stage.unfreeze,
-        lr: stage.lr,
-      });
-      const stageT0 = performance.now() - meta.seconds * 1000;
-      // micro-batch size: given, or planned on this stage's first step from a memory probe
-      let microBatch = o.microBatch;
-      await pool?.beginStage({
-        name: stage.name,
-        start,
-        unfreeze: stage.unfreeze,
-        bnPolicy,
-        part,
-        params,
-        rows: trainRows,
-        shapes,
-        labels: trainLabels,
-        dropouts: g.dropouts,
-        microBatch,
-      });
-      for (let epoch = meta.epochsDone + 1; epoch <= stage.epochs && !meta.stoppedEarly; epoch++) {
-        const e0 = performance.now();
-        const rng = root.fork(`${stage.name}/${epoch}`);
-        const order = rng.shuffle(trainRows.map((_, i) => i));
-        let lossSum = 0;
-        let correct = 0;
-        for (let b0 = 0; b0 < order.length; b0 += o.batchSize) {
-          const idx = order.slice(b0, b0 + o.batchSize);
-          const n = idx.length;
-          const maskValues = g.dropouts.map((d) => {
-            const keep = 1 - d.rate;
-            const buf = new Float32Array(n * d.width);
-            for (let i = 0; i < buf.length; i++) buf[i] = rng.next() < keep ? 1 / keep : 0;
-            return buf;
-          });
-          // loss, gradients and class-1 probabilities of the batch: on worker threads or here
-          let step: { loss: number; grads: tf.NamedTensorMap; probs: ArrayLike<number> };
-          if (pool !== null) step = await pool.step(idx, maskValues);
-          else {
-            const xs = shapes.map((s, j) => stack(trainRows, idx, j, s));
-            const y = oneHot(idx.map((i) => trainLabels[i]));
-            const masks = maskValues.map((buf, k) => tf.tensor(buf, [n, g.dropouts[k].width]));
-            const nx = xs.length;
-            // class-1 probabilities of every call, in call order: the micro-batches cover the batch
-            // in order, so the last n values are the batch's (a memory probe would come first)
-            const probsOut: number[] = [];
-            const res = await accumulateGradients(
-              (ins) => {
-                const mm = new Map(g.dropouts.map((d, k) => [d.name, ins[nx + 1 + k]]));
-                const p = runSubGraph(g, ins.slice(0, nx), { bnTraining: trainBn, masks: mm });
-                probsOut.push(...tf.tidy(() => p.slice([0, 1], [-1, 1]).dataSync()));
-                return crossEntropy(p, ins[nx]);
-              },
-              [...xs, y, ...masks],
-              n,
-              { microBatch, varList },
-            );
-            microBatch ??= res.microBatch;
-            step = {
-              loss: (await res.value.data())[0],
-              grads: res.grads,
-              probs: probsOut.slice(probsOut.length - n),
-            };
-            tf.dispose([res.value, ...xs, y, ...masks]);
-          }
-          lossSum += step.loss * n;
-          adam.applyGradients(step.grads);
-          tf.dispose(Object.values(step.grads));
-          idx.forEach((i, k) => (correct += (step.probs[k] > 0.5 ? 1 : 0) === trainLabels[i] ? 1 : 0));
-          if (o.shouldStop?.() === true) {
-            interrupted = true;
-            break;
-          }
-        }
-        if (interrupted) break;
-        const val = scoreProbabilities(probabilities(g, valRows, shapes), valLabels);
-        const row: HistoryRow = {
-          stage: stage.name,
-          epoch,
-          loss: lossSum / order.length,
-          accuracy: correct / order.length,
-          valLoss: val.loss,
-          valAccuracy: val.accuracy,
-          lr: stage.lr,
-          seconds: (performance.now() - e0) / 1000,
-        };
-        meta.history.push(row);
-        const improved = meta.best === null || isBetter(val, meta.best);
-        if (improved) {
-          meta.best = val;
-          meta.bestEpoch = epoch;
-          meta.wait = 0;
-          best = snapshotWeights(part);
-        } else meta.wait++;
-        meta.epochsDone = epoch;
-        if (stage.patience !== undefined && meta.wait >= stage.patience) meta.stoppedEarly = true;
-        meta.seconds = (performance.now() - stageT0) / 1000;
-        o.onEvent?.({ type: 'epoch', row, epochs: stage.epochs, best: improved });
-        if (o.checkpointDir !== undefined) await saveStage(o.checkpointDir, meta, part, best, adam);
-      }
-      if (interrupted) {
-        adam.dispose();
-        break;
-      }
-      if (restoreBest && best !== null) applyWeights(model, best);
-      if (!restoreBest) {
-        meta.bestEpoch = meta.epochsDone;
-        const last = meta.history[meta.history.length - 1];
-        if (last !== undefined) meta.best = { accuracy: last.valAccuracy, loss: last.valLoss };
-      }
-      meta.complete = true;
-      meta.seconds = (performance.now() - stageT0) / 1000;
-      adam.dispose();
-      if (o.checkpointDir !== undefined)
-        await saveCheckpoint(o.checkpointDir, stage.name, meta, snapshotWeights(part));
-      history.push(...meta.history);
-      finalScore = meta.best ?? { accuracy: NaN, loss: NaN };
-      const outcome = stageOutcome(stage, g, model, meta, counts, learningRates, featureSeconds, false);
-      outcomes.push(outcome);
-      o.onEvent?.({ type: 'stage-end', outcome });
+      await runStage(o, stage, si, starts[si], run);
+      if (run.interrupted) break;
     }
     return {
-      history,
-      stages: outcomes,
+      history: run.history,
+      stages: run.outcomes,
       weights: snapshotWeights(changeable),
-      validation: finalScore,
+      validation: run.finalScore,
       selectionIds: o.validation.map((e) => e.id),
-      interrupted,
+      interrupted: run.interrupted,
       lastStart: starts[starts.length - 1],
     };
   } finally {
-    await pool?.close();
+    await run.pool?.close();
     applyWeights(model, initial);
     model.layers.forEach((l, i) => (l.trainable = trainability[i]));
   }
+}
+
+/** One stage: resumed whole from a complete checkpoint, or trained epoch by epoch. */
+async function runStage(
+  o: TrainOptions,
+  stage: StageSpec,
+  si: number,
+  start: number,
+  run: RunState,
+): Promise<void> {
+  const { model, headLayers } = o;
+  setTrainableTop(model, stage.unfreeze, headLayers, stage.bnPolicy ?? 'follow');
+  const g = subGraph(model, start, headLayers);
+  const part = model.layers.slice(start);
+  const counts = countParams(model);
+  const ckpt =
+    o.checkpointDir === undefined ? null : await loadCheckpoint<StageMeta>(o.checkpointDir, stage.name);
+  if (ckpt !== null && ckpt.meta.complete) {
+    applyWeights(model, ckpt.arrays);
+    run.history.push(...ckpt.meta.history);
+    run.finalScore = ckpt.meta.best ?? { accuracy: NaN, loss: NaN };
+    endStage(o, run, stageOutcome(stage, g, model, ckpt.meta, counts, [], 0, true));
+    return;
+  }
+  const data = await stageFeatures(o, stage, g);
+  const opt = stageOptimizer(part, stage);
+  const sel: Selection =
+    ckpt === null
+      ? { meta: freshMeta(stage.name, opt.keys), best: null }
+      : resumeStage(model, ckpt, opt.adam);
+  const ctx: StageContext = {
+    o,
+    stage,
+    g,
+    part,
+    data,
+    opt,
+    trainLabels: o.train.map((e) => e.label),
+    valLabels: o.validation.map((e) => e.label),
+    microBatch: o.microBatch,
+    pool: run.pool,
+  };
+  const restoreBest = stage.restoreBest ?? true;
+  if (ckpt === null && si > 0 && restoreBest && (stage.startAsCandidate ?? true)) {
+    // epoch 0: the weights this stage starts from
+    sel.meta.best = scoreProbabilities(probabilities(g, data.valRows, data.shapes), ctx.valLabels);
+    sel.meta.bestEpoch = 0;
+    sel.best = snapshotWeights(part);
+  }
+  o.onEvent?.({
+    type: 'stage-start',
+    stage: stage.name,
+    epochs: stage.epochs,
+    startEpoch: sel.meta.epochsDone + 1,
+    unfreeze: stage.unfreeze,
+    lr: stage.lr,
+  });
+  const stageT0 = performance.now() - sel.meta.seconds * 1000;
+  await run.pool?.beginStage({
+    name: stage.name,
+    start,
+    unfreeze: stage.unfreeze,
+    bnPolicy: stage.bnPolicy ?? 'follow',
+    part,
+    params: opt.params,
+    rows: data.trainRows,
+    shapes: data.shapes,
+    labels: ctx.trainLabels,
+    dropouts: g.dropouts,
+    microBatch: ctx.microBatch,
+  });
+  for (let epoch = sel.meta.epochsDone + 1; epoch <= stage.epochs && !sel.meta.stoppedEarly; epoch++) {
+    if (!(await runEpoch(ctx, sel, epoch, run.root, stageT0))) {
+      opt.adam.dispose();
+      run.interrupted = true;
+      return;
+    }
+  }
+  await completeStage(ctx, sel, stageT0);
+  run.history.push(...sel.meta.history);
+  run.finalScore = sel.meta.best ?? { accuracy: NaN, loss: NaN };
+  endStage(
+    o,
+    run,
+    stageOutcome(stage, g, model, sel.meta, counts, opt.learningRates, data.featureSeconds, false),
+  );
+}
+
+function endStage(o: TrainOptions, run: RunState, outcome: StageOutcome): void {
+  run.outcomes.push(outcome);
+  o.onEvent?.({ type: 'stage-end', outcome });
+}
+
+/** The frozen features of the stage's cut, computed (or read from the cache) once per example. */
+async function stageFeatures(o: TrainOptions, stage: StageSpec, g: SubGraph): Promise<StageData> {
+  const t0 = performance.now();
+  const shapes = cutShapes(o.model, g.cut);
+  const all = [...o.train, ...o.validation];
+  const rows = await o.setup.features(o.model, g.cut, all, (done, total, hits) =>
+    o.onEvent?.({ type: 'features', stage: stage.name, done, total, hits }),
+  );
+  return {
+    shapes,
+    trainRows: rows.slice(0, o.train.length),
+    valRows: rows.slice(o.train.length),
+    featureSeconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** Variables of the stage's trainable layers, each at its layer group's learning rate, and Adam. */
+function stageOptimizer(part: readonly tf.layers.Layer[], stage: StageSpec): StageOptimizer {
+  const rules = (stage.layerLr ?? []).map((r) => ({ re: new RegExp(r.layers), lr: r.lr }));
+  const params = part.flatMap((l) =>
+    l.trainableWeights.map((w) => ({
+      key: weightKey(l, w),
+      variable: w.read() as tf.Variable,
+      lr: rules.find((r) => r.re.test(l.name))?.lr ?? stage.lr,
+    })),
+  );
+  const lrCounts = new Map<number, number>();
+  for (const p of params) lrCounts.set(p.lr, (lrCounts.get(p.lr) ?? 0) + 1);
+  return {
+    adam: new Adam(params),
+    params,
+    keys: params.map((p) => p.key),
+    varList: params.map((p) => p.variable),
+    learningRates: [...lrCounts.entries()].map(([lr, variables]) => ({ lr, variables })),
+  };
+}
+
+function freshMeta(stage: string, keys: string[]): StageMeta {
+  return {
+    stage,
+    epochsDone: 0,
+    complete: false,
+    bestEpoch: 0,
+    best: null,
+    wait: 0,
+    stoppedEarly: false,
+    history: [],
+    adam: { step: 0, keys },
+    seconds: 0,
+  };
+}
+
+/** Continue an interrupted stage: its current and best weights and Adam's moments. */
+function resumeStage(
+  model: tf.LayersModel,
+  ckpt: { meta: StageMeta; arrays: ReadonlyMap<string, Float32Array> },
+  adam: Adam,
+): Selection {
+  const cur: WeightValues = new Map();
+  const best: WeightValues = new Map();
+  const m: Record<string, Float32Array> = {};
+  const v: Record<string, Float32Array> = {};
+  for (const [k, a] of ckpt.arrays) {
+    if (k.startsWith('current:')) cur.set(k.slice(8), a);
+    else if (k.startsWith('best:')) best.set(k.slice(5), a);
+    else if (k.startsWith('adam-m:')) m[k.slice(7)] = a;
+    else if (k.startsWith('adam-v:')) v[k.slice(7)] = a;
+  }
+  applyWeights(model, cur);
+  adam.setState({ step: ckpt.meta.adam.step, m, v } satisfies AdamState);
+  return { meta: ckpt.meta, best: best.size === 0 ? null : best };
+}
+
+/**
+ * One epoch: a shuffled pass over the training rows, the validation score, the epoch selection
+ * and the checkpoint. Returns false when `shouldStop` interrupted it.
+ */
+async function runEpoch(
+  ctx: StageContext,
+  sel: Selection,
+  epoch: number,
+  root: Rng,
+  stageT0: number,
+): Promise<boolean> {
+  const { o, stage, g, data } = ctx;
+  const e0 = performance.now();
+  const rng = root.fork(`${stage.name}/${epoch}`);
+  const order = rng.shuffle(data.trainRows.map((_, i) => i));
+  let lossSum = 0;
+  let correct = 0;
+  for (let b0 = 0; b0 < order.length; b0 += o.batchSize) {
+    const step = await trainBatch(ctx, order.slice(b0, b0 + o.batchSize), rng);
+    lossSum += step.lossSum;
+    correct += step.correct;
+    if (o.shouldStop?.() === true) return false;
+  }
+  const val = scoreProbabilities(probabilities(g, data.valRows, data.shapes), ctx.valLabels);
+  const row: HistoryRow = {
+    stage: stage.name,
+    epoch,
+    loss: lossSum / order.length,
+    accuracy: correct / order.length,
+    valLoss: val.loss,
+    valAccuracy: val.accuracy,
+    lr: stage.lr,
+    seconds: (performance.now() - e0) / 1000,
+  };
+  const improved = selectEpoch(ctx, sel, row, val);
+  sel.meta.seconds = (performance.now() - stageT0) / 1000;
+  o.onEvent?.({ type: 'epoch', row, epochs: stage.epochs, best: improved });
+  if (o.checkpointDir !== undefined)
+    await saveStage(o.checkpointDir, sel.meta, ctx.part, sel.best, ctx.opt.adam);
+  return true;
+}
+
+/** Keep the epoch's weights when it beats the best so far; count patience. Returns whether it did. */
+function selectEpoch(ctx: StageContext, sel: Selection, row: HistoryRow, val: EpochScore): boolean {
+  const meta = sel.meta;
+  meta.history.push(row);
+  const improved = meta.best === null || isBetter(val, meta.best);
+  if (improved) {
+    meta.best = val;
+    meta.bestEpoch = row.epoch;
+    meta.wait = 0;
+    sel.best = snapshotWeights(ctx.part);
+  } else meta.wait++;
+  meta.epochsDone = row.epoch;
+  if (ctx.stage.patience !== undefined && meta.wait >= ctx.stage.patience) meta.stoppedEarly = true;
+  return improved;
+}
+
+/**
+ * One optimiser step on the rows `idx` (dropout masks drawn from `rng`), in micro-batches when the
+ * batch does not fit. Returns the batch's summed loss and its correctly classified count.
+ */
+async function trainBatch(
+  ctx: StageContext,
+  idx: readonly number[],
+  rng: Rng,
+): Promise<{ lossSum: number; correct: number }> {
+  const { g, trainLabels } = ctx;
+  const maskValues = g.dropouts.map((d) => {
+    const keep = 1 - d.rate;
+    const buf = new Float32Array(idx.length * d.width);
+    for (let i = 0; i < buf.length; i++) buf[i] = rng.next() < keep ? 1 / keep : 0;
+    return buf;
+  });
+  // loss, gradients and class-1 probabilities of the batch: on worker threads or here
+  const step =
+    ctx.pool !== null ? await ctx.pool.step(idx, maskValues) : await localStep(ctx, idx, maskValues);
+  ctx.opt.adam.applyGradients(step.grads);
+  tf.dispose(Object.values(step.grads));
+  let correct = 0;
+  idx.forEach((i, k) => (correct += (step.probs[k] > 0.5 ? 1 : 0) === trainLabels[i] ? 1 : 0));
+  return { lossSum: step.loss * idx.length, correct };
+}
+
+/** The gradient step on this thread, in micro-batches when the batch does not fit. */
+async function localStep(
+  ctx: StageContext,
+  idx: readonly number[],
+  maskValues: readonly Float32Array[],
+): Promise<{ loss: number; grads: tf.NamedTensorMap; probs: ArrayLike<number> }> {
+  const { g, data, trainLabels } = ctx;
+  const n = idx.length;
+  const xs = data.shapes.map((s, j) => stack(data.trainRows, idx, j, s));
+  const y = oneHot(idx.map((i) => trainLabels[i]));
+  const masks = maskValues.map((buf, k) => tf.tensor(buf, [n, g.dropouts[k].width]));
+  const nx = xs.length;
+  const trainBn = ctx.stage.trainBn ?? false;
+  // class-1 probabilities of every call, in call order: the micro-batches cover the batch
+  // in order, so the last n values are the batch's (a memory probe would come first)
+  const probsOut: number[] = [];
+  const res = await accumulateGradients(
+    (ins) => {
+      const mm = new Map(g.dropouts.map((d, k) => [d.name, ins[nx + 1 + k]]));
+      const p = runSubGraph(g, ins.slice(0, nx), { bnTraining: trainBn, masks: mm });
+      probsOut.push(...tf.tidy(() => p.slice([0, 1], [-1, 1]).dataSync()));
+      return crossEntropy(p, ins[nx]);
+    },
+    [...xs, y, ...masks],
+    n,
+    { microBatch: ctx.microBatch, varList: ctx.opt.varList },
+  );
+  ctx.microBatch ??= res.microBatch;
+  const loss = (await res.value.data())[0];
+  tf.dispose([res.value, ...xs, y, ...masks]);
+  return { loss, grads: res.grads, probs: probsOut.slice(probsOut.length - n) };
+}
+
+/** Keep the best epoch's weights (or the last epoch's), mark the stage complete and checkpoint it. */
+async function completeStage(ctx: StageContext, sel: Selection, stageT0: number): Promise<void> {
+  const { o, stage, part } = ctx;
+  const meta = sel.meta;
+  const restoreBest = stage.restoreBest ?? true;
+  if (restoreBest && sel.best !== null) applyWeights(o.model, sel.best);
+  if (!restoreBest) {
+    meta.bestEpoch = meta.epochsDone;
+    const last = meta.history[meta.history.length - 1];
+    if (last !== undefined) meta.best = { accuracy: last.valAccuracy, loss: last.valLoss };
+  }
+  meta.complete = true;
+  meta.seconds = (performance.now() - stageT0) / 1000;
+  ctx.opt.adam.dispose();
+  if (o.checkpointDir !== undefined)
+    await saveCheckpoint(o.checkpointDir, stage.name, meta, snapshotWeights(part));
 }
 
 async function saveStage(

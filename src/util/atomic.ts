@@ -142,15 +142,29 @@ export async function writeDirAtomic<T>(
   } catch (e) {
     throw writeError(dir, e);
   }
-  const untrack = track(tmp);
-  try {
-    const result = await build(tmp);
+  return buildThenSwap(tmp, build, async () => {
     try {
       await writeOutputMarker(tmp, kind);
       await swapInto(tmp, dir);
     } catch (e) {
       throw writeError(dir, e);
     }
+  });
+}
+
+/**
+ * `build` into the temporary folder `tmp` (tracked, so an exit removes it), then `finish` (which
+ * moves it into place); on any failure `tmp` is removed and the error passed on.
+ */
+async function buildThenSwap<T>(
+  tmp: string,
+  build: (tmpDir: string) => Promise<T>,
+  finish: () => Promise<void>,
+): Promise<T> {
+  const untrack = track(tmp);
+  try {
+    const result = await build(tmp);
+    await finish();
     return result;
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
@@ -185,15 +199,5 @@ export async function replaceFolderAtomic<T>(dir: string, build: (tmpDir: string
   await mkdir(dirname(dir), { recursive: true });
   await cleanStaleTemporaries(dir);
   await mkdir(tmp, { recursive: true });
-  const untrack = track(tmp);
-  try {
-    const result = await build(tmp);
-    await swapInto(tmp, dir);
-    return result;
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  } finally {
-    untrack();
-  }
+  return buildThenSwap(tmp, build, () => swapInto(tmp, dir));
 }

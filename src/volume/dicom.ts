@@ -13,7 +13,7 @@ import {
   dicomUint,
   parseDicomBytes,
   readSamples,
-} from '../ingest/readers.js';
+} from '../util/dicom.js';
 import { InputError } from '../util/errors.js';
 import { resolveLimits, type VolumeLimits } from './limits.js';
 import { cross, dot, type Affine, type Vec3, type Volume } from './types.js';

@@ -1,5 +1,5 @@
 /** Volume filters and interpolation: separable Gaussian smoothing and trilinear sampling in world mm. */
-import { gaussianKernel } from '../synth/recon.js';
+import { gaussianKernel } from '../util/gaussian.js';
 import { invertAffine, type Vec3, type Volume } from './types.js';
 
 /** One separable pass along axis `axis` (0 = i, 1 = j, 2 = k), zero padding. */

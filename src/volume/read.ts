@@ -5,7 +5,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { detectFormat, parseDicomBytes } from '../ingest/readers.js';
+import { detectFormat, parseDicomBytes } from '../util/dicom.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { readInputFile } from '../util/read-input.js';
 import { decodeDicomSeries, decodeDicomVolume } from './dicom.js';

@@ -11,7 +11,14 @@
  * overlaid), atomically.
  */
 import { basename, join, resolve } from 'node:path';
-import { METRICS_ROW_FIGURES, type IntervalValue, type MetricsRow } from '../evaluate/metrics-row.js';
+import type { Label } from '../domain/views.js';
+import {
+  METRICS_ROW_CSV_COLUMNS,
+  METRICS_ROW_FIGURES,
+  metricsRowCsvCells,
+  type IntervalValue,
+  type MetricsRow,
+} from '../evaluate/metrics-row.js';
 import { rocCurve } from '../evaluate/metrics.js';
 import { commonPatients, formatP, pairedTests, probsFor, type RunPair } from '../evaluate/paired.js';
 import { rocChart } from '../report/charts/roc.js';
@@ -85,16 +92,19 @@ function markdownOf(rows: readonly MetricsRow[], pairs: readonly RunPair[], pati
   return lines.join('\n');
 }
 
-/**
- * Compare runs on their common test patients (see the module comment).
- * @example await compareRuns(['runs/hybrid', 'runs/mnv2'], { out: 'cmp', names: ['hybrid', 'cnn'] });
- * @throws InputError for fewer than 2 runs, names that do not match or repeat, or too few common patients
- */
-export async function compareRuns(dirs: readonly string[], o: CompareOptions): Promise<CompareResult> {
+/** A run being compared: its name in the tables, its folder and its results. */
+interface ComparedRun {
+  readonly name: string;
+  readonly dir: string;
+  readonly net: NetworkResult;
+}
+
+/** The runs with their names: given (`names`), else the runs' own, made unique by the folder name. */
+async function namedRuns(dirs: readonly string[], o: CompareOptions): Promise<ComparedRun[]> {
   if (dirs.length < 2) throw new InputError(`compare: give at least 2 runs, got ${dirs.length}`);
   if (o.names !== undefined && o.names.length !== dirs.length)
     throw new InputError(`--names: ${o.names.length} names for ${dirs.length} runs`);
-  const runs: { name: string; dir: string; net: NetworkResult }[] = [];
+  const runs: ComparedRun[] = [];
   for (const [k, d] of dirs.entries()) {
     const net = await loadRun(d);
     let name = o.names?.[k]?.trim() || net.name;
@@ -104,9 +114,17 @@ export async function compareRuns(dirs: readonly string[], o: CompareOptions): P
       throw new InputError(`--names: "${name}" is used twice; give each run its own name`);
     runs.push({ name, dir: resolve(d), net });
   }
-  const { ids, labels } = commonPatients(runs.map((r) => ({ dir: r.dir, predictions: r.net.predictions })));
-  const seed = o.seed ?? 1;
-  const probsOf = runs.map((r) => probsFor(r.net.predictions, ids));
+  return runs;
+}
+
+/** Each run's metrics row on the common patients: its stored row when it has no other patients. */
+async function commonRows(
+  runs: readonly ComparedRun[],
+  ids: readonly string[],
+  labels: readonly Label[],
+  probsOf: readonly number[][],
+  seed: number | string,
+): Promise<MetricsRow[]> {
   const rows: MetricsRow[] = [];
   for (const [k, r] of runs.entries()) {
     const t = r.net.row.threshold ?? 0.5;
@@ -122,77 +140,104 @@ export async function compareRuns(dirs: readonly string[], o: CompareOptions): P
         : await storedOrRecomputed(r.dir, meta, preds, t, `${String(seed)}/compare`),
     );
   }
+  return rows;
+}
+
+/** compare.csv: one row per run, each figure with its interval. */
+function compareCsv(runs: readonly ComparedRun[], rows: readonly MetricsRow[]): string {
+  return stringify(
+    rows.map((r, k) => [r.name, runs[k].dir, r.n, r.threshold ?? '', ...metricsRowCsvCells(r)]),
+    { header: true, columns: ['run', 'dir', 'n', 'threshold', ...METRICS_ROW_CSV_COLUMNS] },
+  );
+}
+
+/** pairs.csv: one row per pair of runs. */
+function pairsCsv(pairs: readonly RunPair[]): string {
+  return stringify(
+    pairs.map((p) => [
+      p.a,
+      p.b,
+      p.aucA,
+      p.aucB,
+      p.aucDifference,
+      p.aucDifferenceCi[0],
+      p.aucDifferenceCi[1],
+      p.delongP,
+      p.accuracyA,
+      p.accuracyB,
+      p.aRightBWrong,
+      p.aWrongBRight,
+      p.mcnemarP,
+      p.mcnemarMethod,
+    ]),
+    {
+      header: true,
+      columns: [
+        'a',
+        'b',
+        'auc_a',
+        'auc_b',
+        'auc_difference',
+        'auc_difference_lo',
+        'auc_difference_hi',
+        'delong_p',
+        'accuracy_a',
+        'accuracy_b',
+        'a_right_b_wrong',
+        'a_wrong_b_right',
+        'mcnemar_p',
+        'mcnemar_method',
+      ],
+    },
+  );
+}
+
+/** The ROC curves of the runs on the common patients, as one chart written to `path` (.svg, .png). */
+async function writeRocChart(
+  path: string,
+  runs: readonly ComparedRun[],
+  rows: readonly MetricsRow[],
+  labels: readonly Label[],
+  probsOf: readonly number[][],
+): Promise<void> {
+  await writeChart(
+    rocChart(
+      runs.map((r, k) => {
+        const auc = rows[k].auc?.estimate;
+        return {
+          name: r.name,
+          points: rocCurve(labels, probsOf[k]).filter(
+            (p) => Number.isFinite(p.fpr) && Number.isFinite(p.tpr),
+          ),
+          ...(auc !== null && auc !== undefined ? { auc } : {}),
+        };
+      }),
+      { title: `ROC curves on ${labels.length} common test patients` },
+    ),
+    path,
+  );
+}
+
+/**
+ * Compare runs on their common test patients (see the module comment).
+ * @example await compareRuns(['runs/hybrid', 'runs/mnv2'], { out: 'cmp', names: ['hybrid', 'cnn'] });
+ * @throws InputError for fewer than 2 runs, names that do not match or repeat, or too few common patients
+ */
+export async function compareRuns(dirs: readonly string[], o: CompareOptions): Promise<CompareResult> {
+  const runs = await namedRuns(dirs, o);
+  const { ids, labels } = commonPatients(runs.map((r) => ({ dir: r.dir, predictions: r.net.predictions })));
+  const probsOf = runs.map((r) => probsFor(r.net.predictions, ids));
+  const rows = await commonRows(runs, ids, labels, probsOf, o.seed ?? 1);
   const pairs = pairedTests(
     labels,
     runs.map((r, k) => ({ name: r.name, probs: probsOf[k], threshold: rows[k].threshold ?? 0.5 })),
   );
   const markdown = markdownOf(rows, pairs, ids.length);
   const out = resolve(o.out);
-  const cell = (v: IntervalValue | null, k: 'estimate' | 'lo' | 'hi'): number | string => v?.[k] ?? '';
   await writeDirAtomic(out, 'compare', async (tmp) => {
     await writeFileAtomic(join(tmp, 'compare.md'), markdown);
-    await writeFileAtomic(
-      join(tmp, 'compare.csv'),
-      stringify(
-        rows.map((r, k) => [
-          r.name,
-          runs[k].dir,
-          r.n,
-          r.threshold ?? '',
-          ...METRICS_ROW_FIGURES.flatMap((f) => [cell(r[f], 'estimate'), cell(r[f], 'lo'), cell(r[f], 'hi')]),
-        ]),
-        {
-          header: true,
-          columns: [
-            'run',
-            'dir',
-            'n',
-            'threshold',
-            ...METRICS_ROW_FIGURES.flatMap((f) => [f, `${f}_lo`, `${f}_hi`]),
-          ],
-        },
-      ),
-    );
-    await writeFileAtomic(
-      join(tmp, 'pairs.csv'),
-      stringify(
-        pairs.map((p) => [
-          p.a,
-          p.b,
-          p.aucA,
-          p.aucB,
-          p.aucDifference,
-          p.aucDifferenceCi[0],
-          p.aucDifferenceCi[1],
-          p.delongP,
-          p.accuracyA,
-          p.accuracyB,
-          p.aRightBWrong,
-          p.aWrongBRight,
-          p.mcnemarP,
-          p.mcnemarMethod,
-        ]),
-        {
-          header: true,
-          columns: [
-            'a',
-            'b',
-            'auc_a',
-            'auc_b',
-            'auc_difference',
-            'auc_difference_lo',
-            'auc_difference_hi',
-            'delong_p',
-            'accuracy_a',
-            'accuracy_b',
-            'a_right_b_wrong',
-            'a_wrong_b_right',
-            'mcnemar_p',
-            'mcnemar_method',
-          ],
-        },
-      ),
-    );
+    await writeFileAtomic(join(tmp, 'compare.csv'), compareCsv(runs, rows));
+    await writeFileAtomic(join(tmp, 'pairs.csv'), pairsCsv(pairs));
     await writeFileAtomic(
       join(tmp, 'compare.json'),
       jsonText({
@@ -203,22 +248,7 @@ export async function compareRuns(dirs: readonly string[], o: CompareOptions): P
         pairs,
       }),
     );
-    await writeChart(
-      rocChart(
-        runs.map((r, k) => {
-          const auc = rows[k].auc?.estimate;
-          return {
-            name: r.name,
-            points: rocCurve(labels, probsOf[k]).filter(
-              (p) => Number.isFinite(p.fpr) && Number.isFinite(p.tpr),
-            ),
-            ...(auc !== null && auc !== undefined ? { auc } : {}),
-          };
-        }),
-        { title: `ROC curves on ${ids.length} common test patients` },
-      ),
-      join(tmp, 'roc'),
-    );
+    await writeRocChart(join(tmp, 'roc'), runs, rows, labels, probsOf);
   });
   return { out, patients: ids.length, rows, pairs, markdown };
 }

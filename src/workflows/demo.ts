@@ -59,7 +59,66 @@ export interface DemoResult {
   readonly seconds: Readonly<Record<string, number>>;
 }
 
+/**
+ * The train run's test patients and whether the score used the same ones (a warning when not), with
+ * the run's config.
+ */
+async function checkSameSplit(
+  out: string,
+  patients: readonly { id: string; split?: string }[],
+  onWarning: ((message: string) => void) | undefined,
+): Promise<{
+  trainTest: string[];
+  sameSplit: boolean;
+}> {
+  const cfg = JSON.parse(await readFile(join(out, 'train', 'config.json'), 'utf8')) as {
+    resolved: { split: { test: string[] } };
+  };
+  const trainTest = [...cfg.resolved.split.test].sort();
+  const scoreTest = patients
+    .filter((p) => p.split === 'test')
+    .map((p) => p.id)
+    .sort();
+  const sameSplit = JSON.stringify(trainTest) === JSON.stringify(scoreTest);
+  if (!sameSplit)
+    onWarning?.('demo: the network and the semi-quantitative baseline were evaluated on different patients');
+  return { trainTest, sameSplit };
+}
+
+/** Evidence overlays of the train run's test patients; the note says how many, or why none. */
+async function demoHeatmaps(
+  out: string,
+  timed: <T>(name: string, f: () => Promise<T>) => Promise<T>,
+  onWarning: ((message: string) => void) | undefined,
+): Promise<string> {
+  try {
+    const { writeRunHeatmaps } = await import('../report/heatmaps.js');
+    const n = await timed('heatmaps', () => writeRunHeatmaps(join(out, 'train'), { perOutcome: 2 }));
+    return `heatmaps: ${n} evidence overlays`;
+  } catch (e) {
+    const note = `heatmaps: not available (${errorMessage(e)})`;
+    onWarning?.(`demo: ${note}`);
+    return note;
+  }
+}
+
 const STEPS = 6;
+
+/** What a previous demo wrote into `out` (claimed as a demo folder), removed before a new one. */
+const DEMO_OUTPUTS = [
+  'cohort',
+  'prepared',
+  'train',
+  'score',
+  'figures',
+  'heatmaps',
+  'demo.json',
+  'report.html',
+];
+
+async function clearPreviousDemo(out: string): Promise<void> {
+  for (const sub of DEMO_OUTPUTS) await rm(join(out, sub), { recursive: true, force: true });
+}
 
 /**
  * Run the demo into `opts.out` (see the module comment). An existing folder is written only if it
@@ -81,17 +140,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     seconds[name] = (performance.now() - t0) / 1000;
     return r;
   };
-  for (const sub of [
-    'cohort',
-    'prepared',
-    'train',
-    'score',
-    'figures',
-    'heatmaps',
-    'demo.json',
-    'report.html',
-  ])
-    await rm(join(out, sub), { recursive: true, force: true });
+  await clearPreviousDemo(out);
 
   step(1, STEPS, `synth: ${patients} synthetic patients (51% CAD, seed ${seed})`);
   const cohort = await timed('synth', () =>
@@ -155,32 +204,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       onProgress: (d, t) => opts.onProgress?.('score', d, t),
     }),
   );
-  const cfg = JSON.parse(await readFile(join(out, 'train', 'config.json'), 'utf8')) as {
-    resolved: { split: { test: string[] } };
-  };
-  const trainTest = [...cfg.resolved.split.test].sort();
-  const scoreTest = score.patients
-    .filter((p) => p.split === 'test')
-    .map((p) => p.id)
-    .sort();
-  const sameSplit = JSON.stringify(trainTest) === JSON.stringify(scoreTest);
-  if (!sameSplit)
-    opts.onWarning?.(
-      'demo: the network and the semi-quantitative baseline were evaluated on different patients',
-    );
+  const { trainTest, sameSplit } = await checkSameSplit(out, score.patients, opts.onWarning);
 
   step(5, STEPS, "heatmaps: the model's evidence on test patients (true/false positives/negatives)");
-  let heatmapNote = 'heatmaps: skipped';
-  if (opts.heatmaps !== false) {
-    try {
-      const { writeRunHeatmaps } = await import('../report/heatmaps.js');
-      const n = await timed('heatmaps', () => writeRunHeatmaps(join(out, 'train'), { perOutcome: 2 }));
-      heatmapNote = `heatmaps: ${n} evidence overlays`;
-    } catch (e) {
-      heatmapNote = `heatmaps: not available (${errorMessage(e)})`;
-      opts.onWarning?.(`demo: ${heatmapNote}`);
-    }
-  }
+  const heatmapNote =
+    opts.heatmaps === false ? 'heatmaps: skipped' : await demoHeatmaps(out, timed, opts.onWarning);
 
   step(6, STEPS, 'report: one self-contained HTML file');
   seconds.total = (performance.now() - t00) / 1000;

@@ -249,6 +249,151 @@ function summaryText(s: {
 }
 
 /**
+ * The training and test patients: a stratified held-out part of the cohort, or the whole cohort and
+ * a separate test manifest (no patient in both), with how the test set is described.
+ */
+async function trainAndTest(
+  cohort: Cohort,
+  o: TrainLinearOptions,
+  seed: number,
+  progress: TrainLinearHooks['onProgress'],
+): Promise<{ train: LabelledCrops[]; test: LabelledCrops[]; evaluatedOn: string }> {
+  if (o.testManifest === undefined) {
+    const { train, test } = splitCohort(cohort, o, seed);
+    return { train, test, evaluatedOn: `held-out test part (${test.length} patients, seed ${seed})` };
+  }
+  const t = await loadCohort(o.testManifest, cohort.views, progress);
+  const ids = new Set(cohort.patients.map((p) => p.id));
+  const clash = t.patients.filter((p) => ids.has(p.id)).map((p) => p.id);
+  if (clash.length > 0)
+    throw new InputError(
+      `--test-manifest ${o.testManifest}: patient(s) ${clash.slice(0, 5).join(', ')} are also in the training manifest`,
+    );
+  return {
+    train: cohort.patients,
+    test: t.patients,
+    evaluatedOn: `test manifest ${resolve(o.testManifest)} (${t.patients.length} patients)`,
+  };
+}
+
+/** predictions.csv of the test patients, with a probability column per baseline. */
+function predictionsCsv(
+  test: readonly LabelledCrops[],
+  probs: readonly number[],
+  baselines: readonly { name: string; probs: readonly number[] }[],
+): string {
+  const header = [
+    'patient_id',
+    'label',
+    'prob',
+    'predicted',
+    'split',
+    ...baselines.map((b) => `prob_${b.name.replace('-', '_')}`),
+  ];
+  const lines = test.map((p, i) => [
+    p.id,
+    p.label,
+    probs[i],
+    probs[i] >= 0.5 ? 1 : 0,
+    'test',
+    ...baselines.map((b) => b.probs[i]),
+  ]);
+  return stringify(lines, { header: true, columns: header });
+}
+
+/** Everything a closed-form run directory holds (see {@link writeLinearRun}). */
+interface LinearRunContents {
+  readonly o: TrainLinearOptions;
+  readonly seed: number;
+  readonly cohort: Cohort;
+  readonly colormap: string;
+  readonly colormapSource: string;
+  readonly train: readonly LabelledCrops[];
+  readonly test: readonly LabelledCrops[];
+  readonly model: PolarModel;
+  readonly probs: readonly number[];
+  readonly baselines: Awaited<ReturnType<typeof fitBaselines>>;
+  readonly rows: MetricsRow[];
+  readonly comparisons: PairedComparison[];
+  readonly eceValue: number;
+  readonly summary: string;
+  readonly evaluatedOn: string;
+  readonly seconds: number;
+}
+
+/** Write the run directory atomically: the model, its baselines, predictions, metrics, summary and config. */
+async function writeLinearRun(out: string, r: LinearRunContents): Promise<void> {
+  const {
+    o,
+    seed,
+    cohort,
+    train,
+    test,
+    model,
+    probs,
+    baselines,
+    rows,
+    comparisons,
+    eceValue,
+    summary,
+    evaluatedOn,
+    seconds,
+  } = r;
+  await writeDirAtomic(out, 'train', async (dir) => {
+    await saveLinearModel(
+      runFile(dir, 'model'),
+      model,
+      o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {},
+    );
+    for (const b of baselines)
+      await saveLinearModel(
+        baselineDir(dir, b.name),
+        b.model,
+        o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {},
+      );
+    await writeFileAtomic(runFile(dir, 'predictions'), predictionsCsv(test, probs, baselines));
+    const main = rows[0];
+    await writeRunJson(dir, 'metrics', {
+      evaluatedOn,
+      n: main.n,
+      threshold: 0.5,
+      accuracy: main.accuracy,
+      auc: main.auc,
+      sensitivity: main.sensitivity,
+      specificity: main.specificity,
+      precision: main.precision,
+      f1: main.f1,
+      confusion: main.confusion,
+      ece: eceValue,
+      selectionLeaksTest: false,
+      rows,
+      comparisons,
+    });
+    await writeFileAtomic(runFile(dir, 'summary'), summary);
+    await writeRunJson(dir, 'config', {
+      status: 'complete',
+      command: 'train',
+      model: o.recipe,
+      options: { ...o, seed },
+      resolved: {
+        views: cohort.views,
+        colormap: r.colormap,
+        colormapSource: r.colormapSource,
+        manifest: { path: resolve(o.manifest), sha256: cohort.sha256 },
+        split: { train: train.map((p) => p.id), validation: [], test: test.map((p) => p.id) },
+      },
+      calibrated: true,
+      calibration:
+        model.members.length > 1
+          ? 'stacker on out-of-fold logits'
+          : 'temperature on out-of-fold probabilities',
+      temperature: model.temperature,
+      seconds,
+    });
+  });
+}
+
+/**
  * Train a closed-form polar-map model and write its run directory (see the module comment).
  * @example
  * await trainLinear({ manifest: 'prepared/manifest.csv', out: 'runs/hybrid', recipe: 'hybrid' });
@@ -260,20 +405,7 @@ export async function trainLinear(
   const t0 = performance.now();
   const seed = o.seed ?? 1;
   const cohort = await loadCohort(o.manifest, o.views, hooks.onProgress);
-  let { train, test } = splitCohort(cohort, o, seed);
-  let evaluatedOn = `held-out test part (${test.length} patients, seed ${seed})`;
-  if (o.testManifest !== undefined) {
-    const t = await loadCohort(o.testManifest, cohort.views, hooks.onProgress);
-    const ids = new Set(cohort.patients.map((p) => p.id));
-    const clash = t.patients.filter((p) => ids.has(p.id)).map((p) => p.id);
-    if (clash.length > 0)
-      throw new InputError(
-        `--test-manifest ${o.testManifest}: patient(s) ${clash.slice(0, 5).join(', ')} are also in the training manifest`,
-      );
-    train = cohort.patients;
-    test = t.patients;
-    evaluatedOn = `test manifest ${resolve(o.testManifest)} (${test.length} patients)`;
-  }
+  const { train, test, evaluatedOn } = await trainAndTest(cohort, o, seed, hooks.onProgress);
   checkClinical(o.clinical, cohort, o.manifest);
   const { cm, how } = await colormapFor(o.colormap, train);
   const fitOpts = {
@@ -339,73 +471,23 @@ export async function trainLinear(
     seconds,
   });
   const out = resolve(o.out);
-  await writeDirAtomic(out, 'train', async (dir) => {
-    await saveLinearModel(
-      runFile(dir, 'model'),
-      model,
-      o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {},
-    );
-    for (const b of baselines)
-      await saveLinearModel(
-        baselineDir(dir, b.name),
-        b.model,
-        o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {},
-      );
-    const header = [
-      'patient_id',
-      'label',
-      'prob',
-      'predicted',
-      'split',
-      ...baselines.map((b) => `prob_${b.name.replace('-', '_')}`),
-    ];
-    const lines = test.map((p, i) => [
-      p.id,
-      p.label,
-      probs[i],
-      probs[i] >= 0.5 ? 1 : 0,
-      'test',
-      ...baselines.map((b) => b.probs[i]),
-    ]);
-    await writeFileAtomic(runFile(dir, 'predictions'), stringify(lines, { header: true, columns: header }));
-    const main = rows[0];
-    await writeRunJson(dir, 'metrics', {
-      evaluatedOn,
-      n: main.n,
-      threshold: 0.5,
-      accuracy: main.accuracy,
-      auc: main.auc,
-      sensitivity: main.sensitivity,
-      specificity: main.specificity,
-      precision: main.precision,
-      f1: main.f1,
-      confusion: main.confusion,
-      ece: eceValue,
-      selectionLeaksTest: false,
-      rows,
-      comparisons,
-    });
-    await writeFileAtomic(runFile(dir, 'summary'), summary);
-    await writeRunJson(dir, 'config', {
-      status: 'complete',
-      command: 'train',
-      model: o.recipe,
-      options: { ...o, seed },
-      resolved: {
-        views: cohort.views,
-        colormap: cm.name,
-        colormapSource: how,
-        manifest: { path: resolve(o.manifest), sha256: cohort.sha256 },
-        split: { train: train.map((p) => p.id), validation: [], test: test.map((p) => p.id) },
-      },
-      calibrated: true,
-      calibration:
-        model.members.length > 1
-          ? 'stacker on out-of-fold logits'
-          : 'temperature on out-of-fold probabilities',
-      temperature: model.temperature,
-      seconds,
-    });
+  await writeLinearRun(out, {
+    o,
+    seed,
+    cohort,
+    colormap: cm.name,
+    colormapSource: how,
+    train,
+    test,
+    model,
+    probs,
+    baselines,
+    rows,
+    comparisons,
+    eceValue,
+    summary,
+    evaluatedOn,
+    seconds,
   });
   return { out, rows, comparisons, summary, model };
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type * as tf from '@tensorflow/tfjs';
 import { main } from '../../src/cli/main.js';
-import { CSV_COLUMNS } from '../../src/predict/run.js';
+import { CSV_COLUMNS } from '../../src/workflows/predict.js';
 import { buildTestModel, pageBytes, singleMapBytes, testPatient, writeTestRun } from '../predict/fixtures.js';
 
 let tmp = '';

@@ -16,6 +16,7 @@ import {
   depthwiseSimd,
 } from '../../src/engine/kernels/index.js';
 import { Rng } from '../../src/util/rng.js';
+import { randn, relError as relErr } from '../helpers/numeric.js';
 
 type Pad = 'same' | 'valid';
 
@@ -30,24 +31,6 @@ interface Case {
 }
 
 const N = 2;
-
-function randn(rng: Rng, size: number): Float32Array {
-  const a = new Float32Array(size);
-  for (let i = 0; i < size; i++) a[i] = rng.normal();
-  return a;
-}
-
-/** max |a-b| / max |b|. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return den === 0 ? num : num / den;
-}
 
 interface Operands {
   x: Float32Array;

@@ -10,6 +10,7 @@ import { initBackend, tf } from '../../src/engine/backend.js';
 import { gemmSimd } from '../../src/engine/kernels/gemm_simd.js';
 import { batchMatMulConfig, stockBatchMatMulKernel, transpose2d } from '../../src/engine/kernels/matmul.js';
 import { Rng } from '../../src/util/rng.js';
+import { relError as relErr } from '../helpers/numeric.js';
 
 before(async () => {
   await initBackend('wasm');
@@ -23,17 +24,6 @@ before(async () => {
 
 function randn(rng: Rng, n: number): number[] {
   return Array.from({ length: n }, () => rng.normal());
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return den === 0 ? num : num / den;
 }
 
 async function product(

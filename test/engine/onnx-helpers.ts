@@ -7,6 +7,9 @@ import { tf } from '../../src/engine/backend.js';
 import { exportToOnnx, type OnnxExportOptions } from '../../src/engine/onnx/export.js';
 import { OnnxModel } from '../../src/engine/onnx/session.js';
 import { Rng } from '../../src/util/rng.js';
+import { relError } from '../helpers/numeric.js';
+
+export { relError };
 
 /**
  * Overwrite every weight with seeded random values.
@@ -60,18 +63,6 @@ export function randomInput(shape: number[], seed: number, lo = -1, hi = 1): Flo
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = rng.uniform(lo, hi);
   return out;
-}
-
-/** max |a - b| / max |b| (b is the reference). */
-export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length mismatch ${a.length} vs ${b.length}`);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return den === 0 ? num : num / den;
 }
 
 export interface ParityResult {

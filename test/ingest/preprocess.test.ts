@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { RgbImage } from '../../src/domain/image.js';
 import { VIEWS, type View } from '../../src/domain/views.js';
 import { resizeRgb, tile2x2, toModelInput } from '../../src/ingest/preprocess.js';
-import { scalePixels } from '../../src/models/scaling.js';
+import { scalePixels } from '../../src/domain/scaling.js';
 import { InputError } from '../../src/util/errors.js';
 
 /** An image whose three channels are given per pixel by f(x, y). */

@@ -5,13 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import {
-  readImage,
-  decodeImage,
-  detectFormat,
-  grayToByte,
-  DEFAULT_MAX_PIXELS,
-} from '../../src/ingest/readers.js';
+import { readImage, decodeImage, grayToByte, DEFAULT_MAX_PIXELS } from '../../src/ingest/readers.js';
+import { detectFormat } from '../../src/util/dicom.js';
 import { InputError } from '../../src/util/errors.js';
 import { makeDicom, TS } from '../helpers/dicom.js';
 

@@ -17,7 +17,7 @@ import { bullseyeSvg, segmentCentre, SCORE_COLOURS } from '../../src/predict/bul
 import { confidenceOf } from '../../src/predict/confidence.js';
 import { mapsFromFiles, viewFromName } from '../../src/predict/inputs.js';
 import { loadPredictor, type Predictor } from '../../src/predict/predictor.js';
-import { groupImages, studyNameOf } from '../../src/predict/run.js';
+import { groupImages, studyNameOf } from '../../src/workflows/predict.js';
 import { predictStudy } from '../../src/predict/study.js';
 import { SEGMENTS, segmentAtNormalised } from '../../src/polarmap/geometry.js';
 import {

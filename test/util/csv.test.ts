@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { loadManifest, manifestToCsv } from '../../src/ingest/manifest.js';
-import { formatCsv } from '../../src/predict/run.js';
+import { formatCsv } from '../../src/workflows/predict.js';
 import { safeCell, stringify, unescapeCell } from '../../src/util/csv.js';
 
 const RISKY = ['=HYPERLINK("http://x","y")', '+1-202', '-cmd', '@SUM(A1)', '\tx', '\rx'];

@@ -1,9 +1,9 @@
 /**
  * `polarcad evaluate MODEL_OR_RUN_DIR MANIFEST --out DIR [--threshold 0.5 | --sensitivity 0.9]`:
- * a saved model on a labelled manifest (library: src/evaluate/evaluate-model.ts), then the report.
+ * a saved model on a labelled manifest (library: src/workflows/evaluate.ts), then the report.
  */
 import type { Command } from 'commander';
-import { evaluateModel } from '../../evaluate/evaluate-model.js';
+import { evaluateModel } from '../../workflows/evaluate.js';
 import { isLinearModel } from '../../rundir/linear.js';
 import { evaluateLinear } from '../../workflows/evaluate-linear.js';
 import { formatMetricsTable } from '../../evaluate/metrics-row.js';

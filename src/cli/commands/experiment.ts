@@ -59,7 +59,13 @@ export function registerExperiment(program: Command): void {
   const exp = program
     .command('experiment')
     .description('the comparisons of Hai et al. (2022) and Apostolopoulos et al. (2020)');
+  registerStrategies(exp);
+  registerBackbones(exp);
+  registerFinetuneDepth(exp);
+}
 
+/** `experiment strategies`: Hai et al.'s six training strategies on one backbone. */
+function registerStrategies(exp: Command): void {
   const strategies = exp
     .command('strategies')
     .description("Hai et al.'s six training strategies on one backbone: Table 4 and Figure 4")
@@ -95,7 +101,10 @@ export function registerExperiment(program: Command): void {
       );
     },
   );
+}
 
+/** `experiment backbones`: the two-stage protocol over several backbones. */
+function registerBackbones(exp: Command): void {
   const backbones = exp
     .command('backbones')
     .description(
@@ -119,7 +128,10 @@ export function registerExperiment(program: Command): void {
       );
     },
   );
+}
 
+/** `experiment finetune-depth`: Apostolopoulos et al.'s sweep of trainable top layers. */
+function registerFinetuneDepth(exp: Command): void {
   const depth = exp
     .command('finetune-depth')
     .description(

@@ -2,7 +2,7 @@
  * `polarcad predict MODEL IMAGES... | --manifest M [--format table|csv|json] [--out DIR]
  *   [--normal-db FILE] [--colormap SPEC] [--layout L] [--threads N]`: CAD probability, decision,
  * territory summary, SSS/SRS/SDS (with a normal database) and Grad-CAM overlays per study
- * (library: src/predict/run.ts).
+ * (library: src/workflows/predict.ts).
  */
 import { parseClinicalValues } from '../../models/linear/clinical.js';
 import type { Command } from 'commander';
@@ -15,7 +15,7 @@ import {
   formatTable,
   runPredict,
   type PredictFormat,
-} from '../../predict/run.js';
+} from '../../workflows/predict.js';
 import { resolveColormap } from '../../polarmap/custom-colormap.js';
 import { loadNormalDatabase } from '../../polarmap/normal-database.js';
 import { InputError } from '../../util/errors.js';

@@ -55,6 +55,23 @@ interface TrainCli extends TrainingCli {
 }
 
 export function registerTrain(program: Command): void {
+  defineTrainOptions(program).action(async (manifest: string | undefined, c: TrainCli) => {
+    if (c.model === 'cnn' && c.clinical !== undefined)
+      throw new InputError(
+        '--clinical: fused by the closed-form models (--model hybrid|cnn-segments|*-logistic), not by --model cnn',
+      );
+    if (c.model !== 'cnn' && c.trainWorkers !== undefined)
+      throw new InputError('--train-workers: only for --model cnn (the closed-form models fit in one step)');
+    if (c.model !== 'cnn' && c.resume === undefined) {
+      await runLinear(manifest, c);
+      return;
+    }
+    await runCnn(manifest, c);
+  });
+}
+
+/** The `train` command and its options. */
+function defineTrainOptions(program: Command): Command {
   const cmd = withForce(program.command('train'))
     .description(
       'train a model on prepared polar maps, test it on a held-out part beside the baselines, write a run directory',
@@ -82,7 +99,7 @@ export function registerTrain(program: Command): void {
       'hybrid|cnn-segments|*-logistic: manifest columns fused into the model (e.g. age,sex); missing values imputed with an indicator; the run also reports the model without them',
     )
     .option('--out <dir>', 'run directory to write');
-  addTrainingOptions(cmd, {
+  return addTrainingOptions(cmd, {
     augment: 'class-balanced rotation augmentation of the training part to N items (0 = off)',
     seed: 'seed of splits, initialisation, shuffling and dropout',
     inputSize: 'override the input side (only with --weights none; for quick experiments)',
@@ -120,123 +137,121 @@ export function registerTrain(program: Command): void {
     )
     .option('--resume <dir>', 'continue the interrupted run in DIR')
     .option('--quiet', 'no progress output')
-    .option('--json', 'JSON-lines events on stdout instead of progress bars')
-    .action(async (manifest: string | undefined, c: TrainCli) => {
-      if (c.model === 'cnn' && c.clinical !== undefined)
-        throw new InputError(
-          '--clinical: fused by the closed-form models (--model hybrid|cnn-segments|*-logistic), not by --model cnn',
-        );
-      if (c.model !== 'cnn' && c.trainWorkers !== undefined)
-        throw new InputError(
-          '--train-workers: only for --model cnn (the closed-form models fit in one step)',
-        );
-      if (c.model !== 'cnn' && c.resume === undefined) {
-        await runLinear(manifest, c);
-        return;
-      }
-      if (c.bnPolicy !== undefined && !(BN_POLICIES as readonly string[]).includes(c.bnPolicy))
-        throw new InputError(`--bn-policy must be one of ${BN_POLICIES.join(', ')}`);
-      if (c.resume === undefined) {
-        if (manifest === undefined)
-          throw new InputError(
-            'train: give MANIFEST (the manifest.csv of `polarcad prepare`) or --resume RUN_DIR',
-          );
-        if (c.backbone === undefined)
-          throw new InputError('train: --backbone is required (see `polarcad models`)');
-        if (c.out === undefined) throw new InputError('train: --out RUN_DIR is required');
-      }
-      const opts: TrainRunOptions =
-        c.resume !== undefined
-          ? { manifest: '', backbone: '', out: c.resume, resume: true }
-          : {
-              manifest: manifest as string,
-              backbone: c.backbone as string,
-              out: c.out as string,
-              ...parseTrainingOptions(c),
-              units: wholeOption('--units', c.units),
-              dropout: numberOption('--dropout', c.dropout),
-              unfreezeFrom: c.unfreezeFrom,
-              bnPolicy: c.bnPolicy as BnPolicy | undefined,
-              trainBn: c.trainBn,
-              testManifest: c.testManifest,
-              selectOn: c.selectOn as 'validation' | 'test',
-              restoreBest: c.restoreBest,
-              microBatch: wholeOption('--micro-batch', c.microBatch),
-              trainWorkers: parseTrainWorkers(c.trainWorkers),
-              calibrate: c.calibrate,
-            };
-      if (c.resume === undefined)
-        await claimOutputDir(c.out as string, 'train', {
-          inputs: [manifest as string, ...(c.testManifest !== undefined ? [c.testManifest] : [])],
-          force: c.force,
-          create: true,
-        });
-      const mode = c.json === true ? 'json' : c.quiet === true ? 'quiet' : 'bar';
-      let bar: Progress | null = null;
-      const stopBar = (): void => {
-        bar?.stop();
-        bar = null;
-      };
-      const onEvent = (e: TrainEvent): void => {
-        if (mode === 'json') {
-          process.stdout.write(JSON.stringify(e) + '\n');
-          return;
-        }
-        if (mode === 'quiet') return;
-        if (e.type === 'features') {
-          bar ??= createProgress(`${e.stage} features`);
-          bar.update(e.done, e.total);
-        } else if (e.type === 'stage-start') {
-          stopBar();
-          bar = createProgress(`${e.stage} (lr ${e.lr}, top ${e.unfreeze} layers)`);
-          bar.update(e.startEpoch - 1, e.epochs);
-        } else if (e.type === 'epoch') {
-          bar?.update(e.row.epoch, e.epochs);
-          if (!process.stderr.isTTY && (e.row.epoch % 10 === 0 || e.row.epoch === e.epochs)) {
-            process.stderr.write(
-              `${e.row.stage} epoch ${e.row.epoch}/${e.epochs}: loss ${e.row.loss.toFixed(4)} acc ${e.row.accuracy.toFixed(3)} val_loss ${e.row.valLoss.toFixed(4)} val_acc ${e.row.valAccuracy.toFixed(3)}\n`,
-            );
-          }
-        } else if (e.type === 'stage-end') stopBar();
-      };
-      let stop = false;
-      const onSigint = (): void => {
-        if (stop) process.exit(130);
-        stop = true;
+    .option('--json', 'JSON-lines events on stdout instead of progress bars');
+}
+
+/** The options of `runTraining` from the flags of `--model cnn` (or of `--resume`). */
+function cnnRunOptions(manifest: string | undefined, c: TrainCli): TrainRunOptions {
+  if (c.bnPolicy !== undefined && !(BN_POLICIES as readonly string[]).includes(c.bnPolicy))
+    throw new InputError(`--bn-policy must be one of ${BN_POLICIES.join(', ')}`);
+  if (c.resume !== undefined) return { manifest: '', backbone: '', out: c.resume, resume: true };
+  if (manifest === undefined)
+    throw new InputError('train: give MANIFEST (the manifest.csv of `polarcad prepare`) or --resume RUN_DIR');
+  if (c.backbone === undefined) throw new InputError('train: --backbone is required (see `polarcad models`)');
+  if (c.out === undefined) throw new InputError('train: --out RUN_DIR is required');
+  return {
+    manifest,
+    backbone: c.backbone,
+    out: c.out,
+    ...parseTrainingOptions(c),
+    units: wholeOption('--units', c.units),
+    dropout: numberOption('--dropout', c.dropout),
+    unfreezeFrom: c.unfreezeFrom,
+    bnPolicy: c.bnPolicy as BnPolicy | undefined,
+    trainBn: c.trainBn,
+    testManifest: c.testManifest,
+    selectOn: c.selectOn as 'validation' | 'test',
+    restoreBest: c.restoreBest,
+    microBatch: wholeOption('--micro-batch', c.microBatch),
+    trainWorkers: parseTrainWorkers(c.trainWorkers),
+    calibrate: c.calibrate,
+  };
+}
+
+type OutputMode = 'json' | 'quiet' | 'bar';
+
+/** Training events as JSON lines, progress bars (plain lines when stderr is not a terminal), or nothing. */
+function trainProgress(mode: OutputMode): { onEvent: (e: TrainEvent) => void; stopBar: () => void } {
+  let bar: Progress | null = null;
+  const stopBar = (): void => {
+    bar?.stop();
+    bar = null;
+  };
+  const onEvent = (e: TrainEvent): void => {
+    if (mode === 'json') {
+      process.stdout.write(JSON.stringify(e) + '\n');
+      return;
+    }
+    if (mode === 'quiet') return;
+    if (e.type === 'features') {
+      bar ??= createProgress(`${e.stage} features`);
+      bar.update(e.done, e.total);
+    } else if (e.type === 'stage-start') {
+      stopBar();
+      bar = createProgress(`${e.stage} (lr ${e.lr}, top ${e.unfreeze} layers)`);
+      bar.update(e.startEpoch - 1, e.epochs);
+    } else if (e.type === 'epoch') {
+      bar?.update(e.row.epoch, e.epochs);
+      if (!process.stderr.isTTY && (e.row.epoch % 10 === 0 || e.row.epoch === e.epochs)) {
         process.stderr.write(
-          '\npolarcad train: stopping after the current batch (Ctrl-C again to abort now)...\n',
+          `${e.row.stage} epoch ${e.row.epoch}/${e.epochs}: loss ${e.row.loss.toFixed(4)} acc ${e.row.accuracy.toFixed(3)} val_loss ${e.row.valLoss.toFixed(4)} val_acc ${e.row.valAccuracy.toFixed(3)}\n`,
         );
-      };
-      process.on('SIGINT', onSigint);
-      try {
-        const r = await runTraining(opts, {
-          onEvent,
-          onWarning: (m) => process.stderr.write(`${m}\n`),
-          shouldStop: () => stop,
-        });
-        stopBar();
-        if (r.interrupted) {
-          const msg = `interrupted; resume with: polarcad train --resume ${r.out}`;
-          if (mode === 'json')
-            process.stdout.write(JSON.stringify({ type: 'interrupted', out: r.out }) + '\n');
-          else process.stderr.write(`${msg}\n`);
-          throw new InputError(msg, { exitCode: 130 });
-        }
-        if (mode === 'json')
-          process.stdout.write(
-            JSON.stringify({ type: 'done', out: r.out, metrics: r.metrics?.metrics }) + '\n',
-          );
-        else if (mode === 'bar') process.stdout.write(r.summary ?? '');
-        if (mode !== 'json') process.stdout.write(`run written to ${r.out}\n`);
-        const report = await writeReport(r.out).catch(
-          (e: unknown) => void process.stderr.write(`report not written: ${errorMessage(e)}\n`),
-        );
-        if (report && mode !== 'json') process.stdout.write(`report: ${report.html}\n`);
-      } finally {
-        stopBar();
-        process.off('SIGINT', onSigint);
       }
+    } else if (e.type === 'stage-end') stopBar();
+  };
+  return { onEvent, stopBar };
+}
+
+/** `--model cnn` (or `--resume`): the two-stage network; Ctrl-C stops after the current batch. */
+async function runCnn(manifest: string | undefined, c: TrainCli): Promise<void> {
+  const opts = cnnRunOptions(manifest, c);
+  if (c.resume === undefined)
+    await claimOutputDir(opts.out, 'train', {
+      inputs: [opts.manifest, ...(c.testManifest !== undefined ? [c.testManifest] : [])],
+      force: c.force,
+      create: true,
     });
+  const mode: OutputMode = c.json === true ? 'json' : c.quiet === true ? 'quiet' : 'bar';
+  const { onEvent, stopBar } = trainProgress(mode);
+  let stop = false;
+  const onSigint = (): void => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write(
+      '\npolarcad train: stopping after the current batch (Ctrl-C again to abort now)...\n',
+    );
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const r = await runTraining(opts, {
+      onEvent,
+      onWarning: (m) => process.stderr.write(`${m}\n`),
+      shouldStop: () => stop,
+    });
+    stopBar();
+    await reportCnnRun(r, mode);
+  } finally {
+    stopBar();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** The end of a CNN run on the terminal: interrupted (exit 130), or the summary and the report. */
+async function reportCnnRun(r: Awaited<ReturnType<typeof runTraining>>, mode: OutputMode): Promise<void> {
+  if (r.interrupted) {
+    const msg = `interrupted; resume with: polarcad train --resume ${r.out}`;
+    if (mode === 'json') process.stdout.write(JSON.stringify({ type: 'interrupted', out: r.out }) + '\n');
+    else process.stderr.write(`${msg}\n`);
+    throw new InputError(msg, { exitCode: 130 });
+  }
+  if (mode === 'json')
+    process.stdout.write(JSON.stringify({ type: 'done', out: r.out, metrics: r.metrics?.metrics }) + '\n');
+  else if (mode === 'bar') process.stdout.write(r.summary ?? '');
+  if (mode !== 'json') process.stdout.write(`run written to ${r.out}\n`);
+  const report = await writeReport(r.out).catch(
+    (e: unknown) => void process.stderr.write(`report not written: ${errorMessage(e)}\n`),
+  );
+  if (report && mode !== 'json') process.stdout.write(`report: ${report.html}\n`);
 }
 
 function parseList(flag: string, text: string): string[] {

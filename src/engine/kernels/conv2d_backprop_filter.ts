@@ -12,11 +12,10 @@ import {
   type Conv2DBackpropFilterAttrs,
   type KernelBackend,
   type KernelConfig,
-  type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import { convGeometry } from './conv_geometry.js';
-import { input, withScope } from './kernel_scope.js';
+import { wasmKernelConfig, withScope } from './kernel_scope.js';
 import { gatherTap } from './loops.js';
 
 /** Compute the filter gradient of an NHWC convolution. */
@@ -55,17 +54,9 @@ export function conv2DBackpropFilter(
   });
 }
 
-const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo =>
-  conv2DBackpropFilter(
-    input(inputs, 'x', Conv2DBackpropFilter),
-    input(inputs, 'dy', Conv2DBackpropFilter),
-    attrs as unknown as Conv2DBackpropFilterAttrs,
-    backend as KernelBackend,
-  );
-
 /** Kernel registration for the wasm backend. */
-export const conv2DBackpropFilterConfig: KernelConfig = {
-  kernelName: Conv2DBackpropFilter,
-  backendName: 'wasm',
-  kernelFunc: kernelFunc as KernelFunc,
-};
+export const conv2DBackpropFilterConfig: KernelConfig = wasmKernelConfig<Conv2DBackpropFilterAttrs>(
+  Conv2DBackpropFilter,
+  ['x', 'dy'],
+  (a, b, attrs, backend) => conv2DBackpropFilter(a, b, attrs, backend),
+);

@@ -19,12 +19,45 @@ import {
   type Conv2DBackpropInputAttrs,
   type KernelBackend,
   type KernelConfig,
-  type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import { convGeometry, type ConvGeometry } from './conv_geometry.js';
 import { interleavePhases } from './loops.js';
-import { input, type KernelScope, withScope } from './kernel_scope.js';
+import { type ExplicitPad, type KernelScope, wasmKernelConfig, withScope } from './kernel_scope.js';
+
+/** One tap of the sub-pixel filter: tile (u, v), phase (r1, r2), and the kernel cell (a, b) it takes. */
+export interface SubPixelTap {
+  readonly u: number;
+  readonly v: number;
+  readonly r1: number;
+  readonly r2: number;
+  readonly a: number;
+  readonly b: number;
+}
+
+/**
+ * The taps of the sub-pixel formulation of a strided transposed convolution: tile (u, v) of the
+ * T_h x T_w = ceil(kh/sh) x ceil(kw/sw) flipped filter, phase (r1, r2), kernel cell
+ * a = (T_h-1-u)*sh + r1, b = (T_w-1-v)*sw + r2; cells beyond the kernel are left out (zeros).
+ */
+export function subPixelTaps(g: ConvGeometry): SubPixelTap[] {
+  const th = Math.ceil(g.kh / g.sh);
+  const tw = Math.ceil(g.kw / g.sw);
+  const taps: SubPixelTap[] = [];
+  for (let u = 0; u < th; u++) {
+    for (let r1 = 0; r1 < g.sh; r1++) {
+      const a = (th - 1 - u) * g.sh + r1;
+      if (a >= g.kh) continue;
+      for (let v = 0; v < tw; v++) {
+        for (let r2 = 0; r2 < g.sw; r2++) {
+          const b = (tw - 1 - v) * g.sw + r2;
+          if (b < g.kw) taps.push({ u, v, r1, r2, a, b });
+        }
+      }
+    }
+  }
+  return taps;
+}
 
 /**
  * The rearranged filter G [T_h, T_w, Cout, sh*sw*Cin] for the sub-pixel formulation,
@@ -44,23 +77,13 @@ function subPixelFilter(s: KernelScope, filter: TensorInfo, g: ConvGeometry): Te
   const w = s.values(filter);
   const out = new Float32Array(th * tw * co * g.sh * g.sw * ci);
   const phases = g.sh * g.sw * ci;
-  for (let u = 0; u < th; u++) {
-    for (let r1 = 0; r1 < g.sh; r1++) {
-      const a = (th - 1 - u) * g.sh + r1;
-      if (a >= g.kh) continue;
-      for (let v = 0; v < tw; v++) {
-        for (let r2 = 0; r2 < g.sw; r2++) {
-          const b = (tw - 1 - v) * g.sw + r2;
-          if (b >= g.kw) continue;
-          const src = (a * g.kw + b) * ci * co;
-          const dstBase = (u * tw + v) * co * phases + (r1 * g.sw + r2) * ci;
-          for (let c = 0; c < ci; c++) {
-            const srcRow = src + c * co;
-            let dst = dstBase + c;
-            for (let o = 0; o < co; o++, dst += phases) out[dst] = w[srcRow + o];
-          }
-        }
-      }
+  for (const { u, v, r1, r2, a, b } of subPixelTaps(g)) {
+    const src = (a * g.kw + b) * ci * co;
+    const dstBase = (u * tw + v) * co * phases + (r1 * g.sw + r2) * ci;
+    for (let c = 0; c < ci; c++) {
+      const srcRow = src + c * co;
+      let dst = dstBase + c;
+      for (let o = 0; o < co; o++, dst += phases) out[dst] = w[srcRow + o];
     }
   }
   return s.fromValues(out, [th, tw, co, phases]);
@@ -72,6 +95,37 @@ export interface AxisPlan {
   after: number;
   /** first produced row of the padded input, in units of the stride */
   m0: number;
+}
+
+/** dy cropped where the plans ask for negative padding (rows and columns that reach no input pixel). */
+export function cropToPlan(
+  s: KernelScope,
+  dy: TensorInfo,
+  ph: AxisPlan,
+  pw: AxisPlan,
+  g: ConvGeometry,
+  channels: number,
+): TensorInfo {
+  const cropTop = Math.max(-ph.before, 0);
+  const cropLeft = Math.max(-pw.before, 0);
+  const cropBottom = Math.max(-ph.after, 0);
+  const cropRight = Math.max(-pw.after, 0);
+  if (cropTop + cropLeft + cropBottom + cropRight === 0) return dy;
+  return s.slice(
+    dy,
+    [0, cropTop, cropLeft, 0],
+    [g.batch, g.outH - cropTop - cropBottom, g.outW - cropLeft - cropRight, channels],
+  );
+}
+
+/** The explicit (non-negative) padding of the plans, in the tfjs NHWC form. */
+export function planPads(ph: AxisPlan, pw: AxisPlan): ExplicitPad {
+  return [
+    [0, 0],
+    [Math.max(ph.before, 0), Math.max(ph.after, 0)],
+    [Math.max(pw.before, 0), Math.max(pw.after, 0)],
+    [0, 0],
+  ];
 }
 
 export function axisPlan(top: number, inSize: number, outSize: number, k: number, stride: number): AxisPlan {
@@ -108,31 +162,9 @@ export function conv2DBackpropInput(
   return withScope(backend, backendName, (s) => {
     const ph = axisPlan(g.top, g.inH, g.outH, g.kh, stride);
     const pw = axisPlan(g.left, g.inW, g.outW, g.kw, stride);
-    // Crop dy where the plan asks for negative padding (rows that reach no input pixel).
-    let d = dy;
-    const cropTop = Math.max(-ph.before, 0);
-    const cropLeft = Math.max(-pw.before, 0);
-    const cropBottom = Math.max(-ph.after, 0);
-    const cropRight = Math.max(-pw.after, 0);
-    if (cropTop + cropLeft + cropBottom + cropRight > 0) {
-      d = s.slice(
-        dy,
-        [0, cropTop, cropLeft, 0],
-        [g.batch, g.outH - cropTop - cropBottom, g.outW - cropLeft - cropRight, g.outC],
-      );
-    }
+    const d = cropToPlan(s, dy, ph, pw, g, g.outC);
     const gFilter = subPixelFilter(s, filter, g);
-    const phases = s.conv2d(
-      d,
-      gFilter,
-      [1, 1],
-      [
-        [0, 0],
-        [Math.max(ph.before, 0), Math.max(ph.after, 0)],
-        [Math.max(pw.before, 0), Math.max(pw.after, 0)],
-        [0, 0],
-      ],
-    );
+    const phases = s.conv2d(d, gFilter, [1, 1], planPads(ph, pw));
     s.free(gFilter);
     const offH = g.top - ph.m0 * stride;
     const offW = g.left - pw.m0 * stride;
@@ -146,17 +178,9 @@ export function conv2DBackpropInput(
   });
 }
 
-const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo =>
-  conv2DBackpropInput(
-    input(inputs, 'dy', Conv2DBackpropInput),
-    input(inputs, 'filter', Conv2DBackpropInput),
-    attrs as unknown as Conv2DBackpropInputAttrs,
-    backend as KernelBackend,
-  );
-
 /** Kernel registration for the wasm backend (replaces the stock Conv2DBackpropInput). */
-export const conv2DBackpropInputConfig: KernelConfig = {
-  kernelName: Conv2DBackpropInput,
-  backendName: 'wasm',
-  kernelFunc: kernelFunc as KernelFunc,
-};
+export const conv2DBackpropInputConfig: KernelConfig = wasmKernelConfig<Conv2DBackpropInputAttrs>(
+  Conv2DBackpropInput,
+  ['dy', 'filter'],
+  (a, b, attrs, backend) => conv2DBackpropInput(a, b, attrs, backend),
+);

@@ -13,11 +13,10 @@ import {
   type DepthwiseConv2dNativeBackpropFilterAttrs,
   type KernelBackend,
   type KernelConfig,
-  type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import { convGeometry } from './conv_geometry.js';
-import { input, withScope } from './kernel_scope.js';
+import { wasmKernelConfig, withScope } from './kernel_scope.js';
 import { depthwiseSimd } from './depthwise_simd.js';
 import { depthwiseFilterGrad } from './loops.js';
 
@@ -54,17 +53,10 @@ export function depthwiseConv2dBackpropFilter(
   });
 }
 
-const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo =>
-  depthwiseConv2dBackpropFilter(
-    input(inputs, 'x', DepthwiseConv2dNativeBackpropFilter),
-    input(inputs, 'dy', DepthwiseConv2dNativeBackpropFilter),
-    attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs,
-    backend as KernelBackend,
-  );
-
 /** Kernel registration for the wasm backend. */
-export const depthwiseConv2dBackpropFilterConfig: KernelConfig = {
-  kernelName: DepthwiseConv2dNativeBackpropFilter,
-  backendName: 'wasm',
-  kernelFunc: kernelFunc as KernelFunc,
-};
+export const depthwiseConv2dBackpropFilterConfig: KernelConfig =
+  wasmKernelConfig<DepthwiseConv2dNativeBackpropFilterAttrs>(
+    DepthwiseConv2dNativeBackpropFilter,
+    ['x', 'dy'],
+    (a, b, attrs, backend) => depthwiseConv2dBackpropFilter(a, b, attrs, backend),
+  );

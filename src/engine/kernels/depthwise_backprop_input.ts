@@ -17,14 +17,13 @@ import {
   type DepthwiseConv2dNativeBackpropInputAttrs,
   type KernelBackend,
   type KernelConfig,
-  type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs';
-import { axisPlan } from './conv2d_backprop_input.js';
+import { axisPlan, cropToPlan, planPads, subPixelTaps } from './conv2d_backprop_input.js';
 import { depthwiseSimd } from './depthwise_simd.js';
 import { depthwiseInputGrad } from './loops.js';
 import { convGeometry, type ConvGeometry } from './conv_geometry.js';
-import { input, type KernelScope, withScope } from './kernel_scope.js';
+import { type KernelScope, wasmKernelConfig, withScope } from './kernel_scope.js';
 
 /**
  * Filter G [T_h, T_w, C*m, sh*sw] with G[u,v,k,r1*sw+r2] = w[(T_h-1-u)*sh + r1, (T_w-1-v)*sw + r2, k]
@@ -41,20 +40,10 @@ function subPixelDepthwiseFilter(
   const ph = g.sh * g.sw;
   const w = s.values(filter);
   const out = new Float32Array(th * tw * cm * ph);
-  for (let u = 0; u < th; u++) {
-    for (let r1 = 0; r1 < g.sh; r1++) {
-      const a = (th - 1 - u) * g.sh + r1;
-      if (a >= g.kh) continue;
-      for (let v = 0; v < tw; v++) {
-        for (let r2 = 0; r2 < g.sw; r2++) {
-          const b = (tw - 1 - v) * g.sw + r2;
-          if (b >= g.kw) continue;
-          const src = (a * g.kw + b) * cm;
-          const dst = (u * tw + v) * cm * ph + r1 * g.sw + r2;
-          for (let k = 0; k < cm; k++) out[dst + k * ph] = w[src + k];
-        }
-      }
-    }
+  for (const { u, v, r1, r2, a, b } of subPixelTaps(g)) {
+    const src = (a * g.kw + b) * cm;
+    const dst = (u * tw + v) * cm * ph + r1 * g.sw + r2;
+    for (let k = 0; k < cm; k++) out[dst + k * ph] = w[src + k];
   }
   return s.fromValues(out, [th, tw, cm, ph]);
 }
@@ -114,30 +103,9 @@ export function depthwiseConv2dBackpropInput(
   return withScope(backend, backendName, (s) => {
     const ph = axisPlan(g.top, g.inH, g.outH, g.kh, stride);
     const pw = axisPlan(g.left, g.inW, g.outW, g.kw, stride);
-    let d = dy;
-    const cropTop = Math.max(-ph.before, 0);
-    const cropLeft = Math.max(-pw.before, 0);
-    const cropBottom = Math.max(-ph.after, 0);
-    const cropRight = Math.max(-pw.after, 0);
-    if (cropTop + cropLeft + cropBottom + cropRight > 0) {
-      d = s.slice(
-        dy,
-        [0, cropTop, cropLeft, 0],
-        [g.batch, g.outH - cropTop - cropBottom, g.outW - cropLeft - cropRight, cm],
-      );
-    }
+    const d = cropToPlan(s, dy, ph, pw, g, cm);
     const gFilter = subPixelDepthwiseFilter(s, filter, g, cm);
-    let t = s.depthwise(
-      d,
-      gFilter,
-      [1, 1],
-      [
-        [0, 0],
-        [Math.max(ph.before, 0), Math.max(ph.after, 0)],
-        [Math.max(pw.before, 0), Math.max(pw.after, 0)],
-        [0, 0],
-      ],
-    ); // [N, h, w, C*m*s*s], channel ((c*m + q)*s*s + r)
+    let t = s.depthwise(d, gFilter, [1, 1], planPads(ph, pw)); // [N, h, w, C*m*s*s], channel ((c*m + q)*s*s + r)
     s.free(gFilter);
     const [n, h, w] = t.shape;
     if (mult > 1) {
@@ -152,17 +120,10 @@ export function depthwiseConv2dBackpropInput(
   });
 }
 
-const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo =>
-  depthwiseConv2dBackpropInput(
-    input(inputs, 'dy', DepthwiseConv2dNativeBackpropInput),
-    input(inputs, 'filter', DepthwiseConv2dNativeBackpropInput),
-    attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs,
-    backend as KernelBackend,
-  );
-
 /** Kernel registration for the wasm backend. */
-export const depthwiseConv2dBackpropInputConfig: KernelConfig = {
-  kernelName: DepthwiseConv2dNativeBackpropInput,
-  backendName: 'wasm',
-  kernelFunc: kernelFunc as KernelFunc,
-};
+export const depthwiseConv2dBackpropInputConfig: KernelConfig =
+  wasmKernelConfig<DepthwiseConv2dNativeBackpropInputAttrs>(
+    DepthwiseConv2dNativeBackpropInput,
+    ['dy', 'filter'],
+    (a, b, attrs, backend) => depthwiseConv2dBackpropInput(a, b, attrs, backend),
+  );

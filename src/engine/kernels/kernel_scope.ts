@@ -11,6 +11,8 @@ import {
   getKernel,
   type DataType,
   type KernelBackend,
+  type KernelConfig,
+  type KernelFunc,
   type NamedAttrMap,
   type NamedTensorInfoMap,
   type TensorInfo,
@@ -228,4 +230,23 @@ export function input(inputs: NamedTensorInfoMap, name: string, kernelName: stri
   const t = inputs[name];
   if (t === undefined) throw new Error(`${kernelName} (polarcad wasm kernel): missing input '${name}'`);
   return t;
+}
+
+/**
+ * The wasm-backend registration of a two-input kernel: `run(a, b, attrs, backend)` on the inputs
+ * named `names` (missing ones are a clear error naming the kernel).
+ */
+export function wasmKernelConfig<A>(
+  kernelName: string,
+  names: readonly [string, string],
+  run: (a: TensorInfo, b: TensorInfo, attrs: A, backend: KernelBackend) => TensorInfo,
+): KernelConfig {
+  const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo =>
+    run(
+      input(inputs, names[0], kernelName),
+      input(inputs, names[1], kernelName),
+      attrs as unknown as A,
+      backend as KernelBackend,
+    );
+  return { kernelName, backendName: 'wasm', kernelFunc: kernelFunc as KernelFunc };
 }

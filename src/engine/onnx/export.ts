@@ -85,75 +85,54 @@ function findPath(model: tf.LayersModel, name: string): tf.layers.Layer[] | null
 }
 
 /**
- * Convert `model` to ONNX bytes.
- * @throws InputError naming the layer and its class for an unsupported layer, and for unknown
- *   output layer names or a bad opset.
+ * Converts the calls of a (possibly nested) layers model into ONNX nodes of one graph, each call
+ * once: `memo` keeps the converted outputs per (scope, layer, node), and a sub-model called from a
+ * parent is a child scope whose inputs are the parent's converted tensors.
  */
-export function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}): Uint8Array {
-  const opset = opts.opset ?? 17;
-  if (!Number.isInteger(opset) || opset < 13 || opset > 17) throw new InputError(`ONNX export: opset ${opset} is not supported (13..17)`);
-  const g = new GraphBuilder();
+class GraphConverter {
+  private scopeCounter = 0;
+  private readonly memo = new Map<string, Value[]>();
+  private readonly childScopes = new Map<string, Scope>();
+  readonly top: Scope;
 
-  // Graph inputs (NHWC, as the tfjs model takes them), transposed to NCHW lazily by consumers.
-  if (model.inputs.length > 1 && opts.inputName !== undefined) {
-    throw new InputError(`ONNX export: inputName is only valid for single-input models (this one has ${model.inputs.length})`);
+  constructor(
+    readonly g: GraphBuilder,
+    model: tf.LayersModel,
+    topInputs: Value[],
+  ) {
+    this.top = { id: this.scopeCounter++, model, prefix: '', bindInputs: () => topInputs };
   }
-  const graphInputs: ValueInfoProtoObj[] = [];
-  const topInputs: Value[] = model.inputs.map((t) => {
-    const name = g.reserve(model.inputs.length === 1 ? (opts.inputName ?? 'input') : sanitize(t.sourceLayer.name));
-    const shape = shapeOf(t);
-    graphInputs.push(valueInfo(name, shape));
-    return { name, shape, nchw: false };
-  });
 
-  // Resolve the requested outputs to (container path, symbolic tensor).
-  const requested = opts.outputs ?? model.outputs.map((t) => t.sourceLayer.name);
-  if (requested.length === 0) throw new InputError('ONNX export: no outputs requested');
-  const targets = requested.map((layerName) => {
-    const path = findPath(model, layerName);
-    if (path === null) throw new InputError(`ONNX export: model "${model.name}" has no layer named "${layerName}"`);
-    const layer = path[path.length - 1];
-    const out = layer.inboundNodes.length > 0 ? layer.getOutputAt(0) : null;
-    if (out === null || Array.isArray(out)) throw new InputError(`ONNX export: layer "${layerName}" does not have exactly one output`);
-    return { layerName, path, tensor: out as SymbolicTensor };
-  });
-  const outNames = requested.map((n) => g.reserve(sanitize(n)));
-
-  let scopeCounter = 0;
-  const memo = new Map<string, Value[]>();
-  const childScopes = new Map<string, Scope>();
-
-  const top: Scope = { id: scopeCounter++, model, prefix: '', bindInputs: () => topInputs };
-
-  const childScope = (parent: Scope, container: tf.LayersModel, nodeIndex: number): Scope => {
+  /** The scope of `container`'s call `nodeIndex` inside `parent` (one per call). */
+  childScope(parent: Scope, container: tf.LayersModel, nodeIndex: number): Scope {
     const key = `${parent.id}:${container.id}:${nodeIndex}`;
-    let s = childScopes.get(key);
+    let s = this.childScopes.get(key);
     if (s === undefined) {
       const node = container.inboundNodes[nodeIndex];
       if (node === undefined) throw new InputError(`ONNX export: sub-model "${container.name}" is never called`);
       let bound: Value[] | null = null;
       const scope: Scope = {
-        id: scopeCounter++,
+        id: this.scopeCounter++,
         model: container,
         prefix: `${parent.prefix}${sanitize(container.name)}/`,
-        bindInputs: () => (bound ??= node.inputTensors.map((t) => convertTensor(parent, t))),
+        bindInputs: () => (bound ??= node.inputTensors.map((t) => this.convertTensor(parent, t))),
       };
-      childScopes.set(key, scope);
+      this.childScopes.set(key, scope);
       s = scope;
     }
     return s;
-  };
+  }
 
   /** The converted value of a symbolic tensor of `scope.model`'s graph. */
-  function convertTensor(scope: Scope, t: SymbolicTensor): Value {
+  convertTensor(scope: Scope, t: SymbolicTensor): Value {
     const inputIndex = scope.model.inputs.findIndex((x) => x.id === t.id);
     if (inputIndex >= 0) return scope.bindInputs()[inputIndex];
     const layer = t.sourceLayer;
     const key = `${scope.id}:${layer.id}:${t.nodeIndex}`;
-    let outs = memo.get(key);
+    let outs = this.memo.get(key);
     if (outs === undefined) {
-      outs = convertCall(scope, layer, t.nodeIndex);
-      memo.set(key, outs);
+      outs = this.convertCall(scope, layer, t.nodeIndex);
+      this.memo.set(key, outs);
     }
     const v = outs[t.tensorIndex];
     if (v === undefined) throw new Error(`internal error: layer ${layer.name} has no output ${t.tensorIndex}`);
@@ -161,15 +140,15 @@ export function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}
   }
 
   /** Convert one call (inbound node) of `layer` inside `scope`. */
-  function convertCall(scope: Scope, layer: tf.layers.Layer, nodeIndex: number): Value[] {
+  private convertCall(scope: Scope, layer: tf.layers.Layer, nodeIndex: number): Value[] {
     const node = layer.inboundNodes[nodeIndex];
     const className = layer.getClassName();
     if (className === 'InputLayer') {
       throw new InputError(`ONNX export: input layer "${layer.name}" is not an input of model "${scope.model.name}"`);
     }
     if (isContainer(layer)) {
-      const inner = childScope(scope, layer, nodeIndex);
-      return layer.outputs.map((o) => convertTensor(inner, o));
+      const inner = this.childScope(scope, layer, nodeIndex);
+      return layer.outputs.map((o) => this.convertTensor(inner, o));
     }
     const converter = converterFor(className);
     if (converter === undefined) {
@@ -177,7 +156,7 @@ export function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}
         `ONNX export: layer "${layer.name}" (class ${className}) is not supported; supported classes: ${supportedLayerClasses().join(', ')}`,
       );
     }
-    const inputs = node.inputTensors.map((t) => convertTensor(scope, t));
+    const inputs = node.inputTensors.map((t) => this.convertTensor(scope, t));
     const outputShapes = node.outputTensors.map(shapeOf);
     let config: Record<string, unknown>;
     try {
@@ -186,7 +165,7 @@ export function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}
       config = {};
     }
     return converter({
-      g,
+      g: this.g,
       layer,
       className,
       config,
@@ -196,17 +175,61 @@ export function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}
       hint: `${scope.prefix}${sanitize(layer.name)}`,
     });
   }
+}
+
+/** Graph inputs (NHWC, as the tfjs model takes them), transposed to NCHW lazily by consumers. */
+function graphInputsOf(g: GraphBuilder, model: tf.LayersModel, opts: OnnxExportOptions): { infos: ValueInfoProtoObj[]; values: Value[] } {
+  if (model.inputs.length > 1 && opts.inputName !== undefined) {
+    throw new InputError(`ONNX export: inputName is only valid for single-input models (this one has ${model.inputs.length})`);
+  }
+  const infos: ValueInfoProtoObj[] = [];
+  const values: Value[] = model.inputs.map((t) => {
+    const name = g.reserve(model.inputs.length === 1 ? (opts.inputName ?? 'input') : sanitize(t.sourceLayer.name));
+    const shape = shapeOf(t);
+    infos.push(valueInfo(name, shape));
+    return { name, shape, nchw: false };
+  });
+  return { infos, values };
+}
+
+/** The requested outputs resolved to (container path, symbolic tensor). */
+function outputTargets(model: tf.LayersModel, requested: readonly string[]): { layerName: string; path: tf.layers.Layer[]; tensor: SymbolicTensor }[] {
+  if (requested.length === 0) throw new InputError('ONNX export: no outputs requested');
+  return requested.map((layerName) => {
+    const path = findPath(model, layerName);
+    if (path === null) throw new InputError(`ONNX export: model "${model.name}" has no layer named "${layerName}"`);
+    const layer = path[path.length - 1];
+    const out = layer.inboundNodes.length > 0 ? layer.getOutputAt(0) : null;
+    if (out === null || Array.isArray(out)) throw new InputError(`ONNX export: layer "${layerName}" does not have exactly one output`);
+    return { layerName, path, tensor: out as SymbolicTensor };
+  });
+}
+
+/**
+ * Convert `model` to ONNX bytes.
+ * @throws InputError naming the layer and its class for an unsupported layer, and for unknown
+ *   output layer names or a bad opset.
+ */
+export function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}): Uint8Array {
+  const opset = opts.opset ?? 17;
+  if (!Number.isInteger(opset) || opset < 13 || opset > 17) throw new InputError(`ONNX export: opset ${opset} is not supported (13..17)`);
+  const g = new GraphBuilder();
+  const inputs = graphInputsOf(g, model, opts);
+  const requested = opts.outputs ?? model.outputs.map((t) => t.sourceLayer.name);
+  const targets = outputTargets(model, requested);
+  const outNames = requested.map((n) => g.reserve(sanitize(n)));
+  const conv = new GraphConverter(g, model, inputs.values);
 
   const graphOutputs: ValueInfoProtoObj[] = [];
   targets.forEach((target, i) => {
-    let scope = top;
+    let scope = conv.top;
     for (const container of target.path.slice(0, -1)) {
       // A layer inside a sub-model: use that sub-model's first call in its parent.
       const c = container as tf.LayersModel;
       const callIndex = c.inboundNodes.findIndex((n) => n.inputTensors.length > 0 && n.inputTensors.every((t) => !c.inputs.some((x) => x.id === t.id)));
-      scope = childScope(scope, c, callIndex >= 0 ? callIndex : 0);
+      scope = conv.childScope(scope, c, callIndex >= 0 ? callIndex : 0);
     }
-    const v = g.toLogical(convertTensor(scope, target.tensor));
+    const v = g.toLogical(conv.convertTensor(scope, target.tensor));
     g.node('Identity', [v.name], {}, `${outNames[i]}_out`, [outNames[i]]);
     graphOutputs.push(valueInfo(outNames[i], v.shape));
   });
@@ -221,7 +244,7 @@ export function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}
       name: sanitize(model.name),
       node: g.nodes,
       initializer: g.initializers,
-      input: graphInputs,
+      input: inputs.infos,
       output: graphOutputs,
     },
     metadata_props: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),

@@ -211,64 +211,46 @@ function rank4(ctx: ConvertContext, x: Value): void {
   if (x.shape.length !== 4) fail(ctx, `expected a 4-D input, got shape [${x.shape.join(',')}]`);
 }
 
-const convert2d: LayerConverter = (ctx) => {
+/** The input and window of a Conv2D-like layer (channels-last, 4-D): kernel, strides, dilation, pads. */
+function convWindow(ctx: ConvertContext): { x: Value; k: [number, number]; s: [number, number]; d: [number, number]; pads: ReturnType<typeof windowPads> } {
   requireChannelsLast(ctx);
   const x = single(ctx);
   rank4(ctx, x);
   const k = pair(ctx, 'kernelSize');
   const s = pair(ctx, 'strides', [1, 1]);
   const d = pair(ctx, 'dilationRate', [1, 1]);
-  const useBias = ctx.config.useBias !== false;
-  const y = conv(
-    ctx,
-    x,
-    hwioToOihw(weight(ctx, 'kernel')),
-    useBias ? weight(ctx, 'bias').data : null,
-    { k, s, d, group: 1, pads: windowPads(ctx, x, k, s, d) },
-    outShape(ctx),
-    ctx.hint,
-  );
+  return { x, k, s, d, pads: windowPads(ctx, x, k, s, d) };
+}
+
+/** The layer's bias, or null with `useBias: false`. */
+function biasOf(ctx: ConvertContext): Float32Array | null {
+  return ctx.config.useBias !== false ? weight(ctx, 'bias').data : null;
+}
+
+const convert2d: LayerConverter = (ctx) => {
+  const { x, k, s, d, pads } = convWindow(ctx);
+  const y = conv(ctx, x, hwioToOihw(weight(ctx, 'kernel')), biasOf(ctx), { k, s, d, group: 1, pads }, outShape(ctx), ctx.hint);
   return [activationOf(ctx, y)];
 };
 
 const convertDepthwise: LayerConverter = (ctx) => {
-  requireChannelsLast(ctx);
-  const x = single(ctx);
-  rank4(ctx, x);
-  const k = pair(ctx, 'kernelSize');
-  const s = pair(ctx, 'strides', [1, 1]);
-  const d = pair(ctx, 'dilationRate', [1, 1]);
+  const { x, k, s, d, pads } = convWindow(ctx);
   const dk = weight(ctx, 'depthwise_kernel');
-  const useBias = ctx.config.useBias !== false;
-  const y = conv(
-    ctx,
-    x,
-    depthwiseToOihw(dk),
-    useBias ? weight(ctx, 'bias').data : null,
-    { k, s, d, group: dk.shape[2], pads: windowPads(ctx, x, k, s, d) },
-    outShape(ctx),
-    ctx.hint,
-  );
+  const y = conv(ctx, x, depthwiseToOihw(dk), biasOf(ctx), { k, s, d, group: dk.shape[2], pads }, outShape(ctx), ctx.hint);
   return [activationOf(ctx, y)];
 };
 
 const convertSeparable: LayerConverter = (ctx) => {
-  requireChannelsLast(ctx);
-  const x = single(ctx);
-  rank4(ctx, x);
-  const k = pair(ctx, 'kernelSize');
-  const s = pair(ctx, 'strides', [1, 1]);
-  const d = pair(ctx, 'dilationRate', [1, 1]);
+  const { x, k, s, d, pads } = convWindow(ctx);
   const dk = weight(ctx, 'depthwise_kernel');
   const out = outShape(ctx);
   const mid: (number | null)[] = [out[0], out[1], out[2], dk.shape[2] * dk.shape[3]];
-  const dw = conv(ctx, x, depthwiseToOihw(dk), null, { k, s, d, group: dk.shape[2], pads: windowPads(ctx, x, k, s, d) }, mid, `${ctx.hint}/depthwise`);
-  const useBias = ctx.config.useBias !== false;
+  const dw = conv(ctx, x, depthwiseToOihw(dk), null, { k, s, d, group: dk.shape[2], pads }, mid, `${ctx.hint}/depthwise`);
   const y = conv(
     ctx,
     dw,
     hwioToOihw(weight(ctx, 'pointwise_kernel')),
-    useBias ? weight(ctx, 'bias').data : null,
+    biasOf(ctx),
     { k: [1, 1], s: [1, 1], d: [1, 1], group: 1, pads: { pads: [0, 0, 0, 0] } },
     out,
     ctx.hint,

@@ -24,20 +24,14 @@ export function rocLegendLabel(c: Pick<RocCurveInput, 'name' | 'auc'>): string {
   return c.auc === undefined ? c.name : `${c.name} (AUC ${fixed(c.auc, 3)})`;
 }
 
-/**
- * ROC curves (sensitivity against 1 − specificity) with the chance diagonal, a legend carrying
- * each curve's AUC, and the operating point (with its threshold) marked on each curve.
- * Points are drawn in order of increasing FPR (ties by TPR), as a ROC curve is monotone.
- */
-export function rocChart(curves: readonly RocCurveInput[], options: RocChartOptions = {}): VegaLiteSpec {
-  requireNonEmpty(curves, 'rocChart: curves');
-  requireUniqueNames(
-    curves.map((c) => c.name),
-    'rocChart: curves',
-  );
-  if (curves.length > PALETTE.length)
-    throw new RangeError(`rocChart: at most ${PALETTE.length} curves, got ${curves.length}`);
-  const labels = curves.map(rocLegendLabel);
+/** The checked curve points (sorted by FPR, then TPR) and operating points, labelled by legend entry. */
+function rocData(
+  curves: readonly RocCurveInput[],
+  labels: readonly string[],
+): {
+  lines: { curve: string; fpr: number; tpr: number; i: number }[];
+  ops: { curve: string; fpr: number; tpr: number; label: string }[];
+} {
   const lines: { curve: string; fpr: number; tpr: number; i: number }[] = [];
   const ops: { curve: string; fpr: number; tpr: number; label: string }[] = [];
   curves.forEach((c, k) => {
@@ -60,6 +54,24 @@ export function rocChart(curves: readonly RocCurveInput[], options: RocChartOpti
       });
     }
   });
+  return { lines, ops };
+}
+
+/**
+ * ROC curves (sensitivity against 1 − specificity) with the chance diagonal, a legend carrying
+ * each curve's AUC, and the operating point (with its threshold) marked on each curve.
+ * Points are drawn in order of increasing FPR (ties by TPR), as a ROC curve is monotone.
+ */
+export function rocChart(curves: readonly RocCurveInput[], options: RocChartOptions = {}): VegaLiteSpec {
+  requireNonEmpty(curves, 'rocChart: curves');
+  requireUniqueNames(
+    curves.map((c) => c.name),
+    'rocChart: curves',
+  );
+  if (curves.length > PALETTE.length)
+    throw new RangeError(`rocChart: at most ${PALETTE.length} curves, got ${curves.length}`);
+  const labels = curves.map(rocLegendLabel);
+  const { lines, ops } = rocData(curves, labels);
 
   const size = options.size ?? SIZES.square;
   const color = {

@@ -74,16 +74,8 @@ const TRAIN = 'Training';
 const VAL = 'Validation';
 const KEPT = 'Kept epoch';
 
-/**
- * Accuracy and loss per epoch, training (solid) against validation (dashed), one colour per stage
- * (e.g. "head only" then "fine-tune"), in two side-by-side panels; the kept epochs are marked with
- * a diamond on the validation curve (training curve if the stage has no validation). This is the
- * figure Hai et al. (2022) and Apostolopoulos et al. (2020) show to diagnose over-fitting.
- */
-export function trainingCurves(
-  history: readonly TrainingHistoryRow[],
-  options: TrainingCurvesOptions = {},
-): VegaLiteSpec {
+/** Every row's figures are finite and each (stage, epoch) appears once. */
+function checkHistory(history: readonly TrainingHistoryRow[]): void {
   requireNonEmpty(history, 'trainingCurves: history');
   const seen = new Set<string>();
   history.forEach((r, i) => {
@@ -100,11 +92,14 @@ export function trainingCurves(
       throw new InputError(`${where}: stage ${JSON.stringify(r.stage)} epoch ${r.epoch} appears twice`);
     seen.add(key);
   });
-  const place = placeEpochs(history);
-  if (place.stages.length > PALETTE.length)
-    throw new RangeError(`trainingCurves: at most ${PALETTE.length} stages`);
+}
 
-  type Long = { stage: string; epoch: number; x: number; metric: string; split: string; value: number };
+/** One point of a curve: a figure of one split at one epoch. */
+type Long = { stage: string; epoch: number; x: number; metric: string; split: string; value: number };
+type Placement = ReturnType<typeof placeEpochs>;
+
+/** The history as one point per (epoch, figure, split), in the order of the x axis. */
+function longRows(history: readonly TrainingHistoryRow[], place: Placement): Long[] {
   const long: Long[] = [];
   for (const r of [...history].sort((a, b) => place.x(a.stage, a.epoch) - place.x(b.stage, b.epoch))) {
     const x = place.x(r.stage, r.epoch);
@@ -115,8 +110,17 @@ export function trainingCurves(
     if (r.valLoss !== undefined)
       long.push({ stage: r.stage, epoch: r.epoch, x, metric: 'Loss', split: VAL, value: r.valLoss });
   }
+  return long;
+}
+
+/** The kept epochs' points (on the validation curve, or the training curve without validation). */
+function keptRows(
+  history: readonly TrainingHistoryRow[],
+  selected: NonNullable<TrainingCurvesOptions['selected']>,
+  place: Placement,
+): (Long & { marker: string })[] {
   const kept: (Long & { marker: string })[] = [];
-  (options.selected ?? []).forEach((s, i) => {
+  selected.forEach((s, i) => {
     if (s.epoch === 0) return;
     const row = history.find((r) => r.stage === s.stage && r.epoch === s.epoch);
     if (row === undefined) {
@@ -131,6 +135,26 @@ export function trainingCurves(
     kept.push({ stage: row.stage, epoch: row.epoch, x, metric: 'Accuracy', split, value: acc, marker: KEPT });
     kept.push({ stage: row.stage, epoch: row.epoch, x, metric: 'Loss', split, value: loss, marker: KEPT });
   });
+  return kept;
+}
+
+/**
+ * Accuracy and loss per epoch, training (solid) against validation (dashed), one colour per stage
+ * (e.g. "head only" then "fine-tune"), in two side-by-side panels; the kept epochs are marked with
+ * a diamond on the validation curve (training curve if the stage has no validation). This is the
+ * figure Hai et al. (2022) and Apostolopoulos et al. (2020) show to diagnose over-fitting.
+ */
+export function trainingCurves(
+  history: readonly TrainingHistoryRow[],
+  options: TrainingCurvesOptions = {},
+): VegaLiteSpec {
+  checkHistory(history);
+  const place = placeEpochs(history);
+  if (place.stages.length > PALETTE.length)
+    throw new RangeError(`trainingCurves: at most ${PALETTE.length} stages`);
+
+  const long = longRows(history, place);
+  const kept = keptRows(history, options.selected ?? [], place);
 
   const splits = [...new Set(long.map((r) => r.split))].sort((a, b) =>
     a === TRAIN ? -1 : b === TRAIN ? 1 : 0,

@@ -9,34 +9,25 @@
  * (docs/manifest.md) gives one study per row (a page, or the view columns); its manual disc boxes
  * are not used here.
  */
-import { basename, extname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { stringify } from '../util/csv.js';
-import { VIEWS, type View } from '../domain/views.js';
-import { clinicalOfRow, loadManifest, type Layout } from '../ingest/manifest.js';
+import type { Layout } from '../ingest/manifest.js';
 import type { Colormap } from '../polarmap/colormaps.js';
-import type { Sex } from '../polarmap/normal-database.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
-import { MAX_STUDY_FILES, viewFromName, type StudyFile } from './inputs.js';
-import type { Predictor } from './predictor.js';
-import { predictStudy, type StudyResult } from './study.js';
+import { MAX_STUDY_FILES, type StudyFile } from '../predict/inputs.js';
+import { groupImages, studiesOfManifest, type StudySpec } from '../predict/studies.js';
+
+export { groupImages, studiesOfManifest, studyNameOf, type StudySpec } from '../predict/studies.js';
+import type { Predictor } from '../predict/predictor.js';
+import { predictStudy, type StudyResult } from '../predict/study.js';
 import { readInputFile } from '../util/read-input.js';
 import { readerResultPdf } from '../report/reader-pdf.js';
-import { encapsulatedPdf, inputStudyRefs, secondaryCapture } from './dicom-out.js';
+import { encapsulatedPdf, inputStudyRefs, secondaryCapture } from '../predict/dicom-out.js';
 
 /** Output formats of `polarcad predict`. */
 export const PREDICT_FORMATS = ['table', 'csv', 'json'] as const;
 export type PredictFormat = (typeof PREDICT_FORMATS)[number];
-
-/** One study to predict: its name and files (paths). */
-export interface StudySpec {
-  readonly study: string;
-  readonly files: readonly { readonly path: string; readonly view?: View }[];
-  readonly label?: 0 | 1 | null;
-  readonly sex?: Sex;
-  /** clinical values (manifest columns, or --clinical-values) for models with a clinical member */
-  readonly clinical?: Readonly<Record<string, string>>;
-}
 
 /** One row of the output: a result, or the reason the study could not be read. */
 export interface PredictRow {
@@ -69,33 +60,6 @@ export interface RunPredictOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-/** The study name of a single-map file: its base name without extension, view token and trailing separators. */
-export function studyNameOf(path: string): string {
-  const base = basename(path, extname(path));
-  const cut = base.replace(/(?:^|[ _.-])(stress|rest)[ _.-]?(n?ac)(?![a-z])/i, '').replace(/[ _.-]+$/, '');
-  return cut.length > 0 ? cut : base;
-}
-
-/** Group image paths into studies (see the module comment). */
-export function groupImages(paths: readonly string[]): StudySpec[] {
-  const groups = new Map<string, { path: string; view?: View }[]>();
-  const order: string[] = [];
-  for (const p of paths) {
-    const view = viewFromName(basename(p));
-    let key = view === undefined ? basename(p, extname(p)) : studyNameOf(p);
-    if (view === undefined && groups.has(key)) key = `${key} (${order.length + 1})`;
-    if (!groups.has(key)) {
-      groups.set(key, []);
-      order.push(key);
-    }
-    (groups.get(key) as { path: string; view?: View }[]).push({
-      path: resolve(p),
-      ...(view !== undefined ? { view } : {}),
-    });
-  }
-  return order.map((study) => ({ study, files: groups.get(study) as { path: string; view?: View }[] }));
-}
-
 async function readFiles(spec: StudySpec): Promise<StudyFile[]> {
   if (spec.files.length > MAX_STUDY_FILES)
     throw new InputError(
@@ -107,21 +71,6 @@ async function readFiles(spec: StudySpec): Promise<StudyFile[]> {
     out.push({ bytes, name: f.path, ...(f.view !== undefined ? { view: f.view } : {}) });
   }
   return out;
-}
-
-/** Studies of a manifest: one per row. */
-export async function studiesOfManifest(path: string): Promise<StudySpec[]> {
-  const m = await loadManifest(path);
-  return m.rows.map((r) => ({
-    study: r.patientId,
-    label: r.label,
-    ...(r.sex !== undefined ? { sex: r.sex } : {}),
-    clinical: clinicalOfRow(r),
-    files:
-      r.page !== undefined
-        ? [{ path: r.page.path }]
-        : VIEWS.filter((v) => r.views[v] !== undefined).map((v) => ({ path: r.views[v] as string, view: v })),
-  }));
 }
 
 function safeName(s: string): string {

@@ -1,6 +1,7 @@
 /**
- * Per-backbone input scaling (Keras keeps `preprocess_input` beside each application; this module
- * sits beside the backbone table `table.ts`, whose rows name their mode). The one place that
+ * Per-backbone input scaling, part of the model input (Keras keeps `preprocess_input` beside each
+ * application; here each row of the backbone table `src/models/table.ts` names its mode, and this
+ * module, below the engine that feeds the backbones, says what each mode does). The one place that
  * declares the scaling modes and applies them to pixels.
  */
 /**

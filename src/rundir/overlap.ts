@@ -8,7 +8,7 @@
  * apart from the unseen ones (two rows, a warning).
  */
 import { basename } from 'node:path';
-import { readRunPatients, type RunPatients } from '../rundir/run.js';
+import { readRunPatients, type RunPatients } from './run.js';
 import { InputError } from '../util/errors.js';
 
 /** How the run used a patient: fitted on (`train`) or chose something on (`selection`). */

@@ -23,18 +23,19 @@ import { readRunConfig, writeRunJson, type RunConfig } from '../rundir/run.js';
 import { writePredictions } from '../rundir/tables.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
-import { metricsWithIntervals } from './intervals.js';
+import { metricsWithIntervals } from '../evaluate/intervals.js';
 import {
-  METRICS_ROW_FIGURES,
+  METRICS_ROW_CSV_COLUMNS,
   metricsFile,
+  metricsRowCsvCells,
   metricsRowFromIntervals,
   type MetricsFile,
   type MetricsRow,
-} from './metrics-row.js';
-import { thresholdForSensitivity } from './metrics.js';
-import { guardOverlap, overlapSummary, type Overlap } from './overlap.js';
-import { subgroupColumns, subgroupRows, type SubgroupRow } from './subgroups.js';
-import { compareWithBaselines, type PairedComparison, type RecipeProbabilities } from './paired.js';
+} from '../evaluate/metrics-row.js';
+import { thresholdForSensitivity } from '../evaluate/metrics.js';
+import { guardOverlap, overlapSummary, type Overlap } from '../rundir/overlap.js';
+import { subgroupColumns, subgroupRows, type SubgroupRow } from '../evaluate/subgroups.js';
+import { compareWithBaselines, type PairedComparison, type RecipeProbabilities } from '../evaluate/paired.js';
 import { stringify } from '../util/csv.js';
 
 /** A model ready for inference, with where it came from. */
@@ -237,26 +238,33 @@ function besideRows(
   return { rows: r.rows.slice(1), comparisons: r.comparisons };
 }
 
+/** The manifest an evaluation read. */
+interface EvaluatedManifest {
+  readonly path: string;
+  readonly sha256: string;
+  readonly rows: readonly StudyRow[];
+  readonly clinicalColumns: readonly string[];
+}
+
+/** The scores of one evaluation: labels, probabilities and the threshold, in manifest order. */
+interface Scores {
+  readonly labels: readonly Label[];
+  readonly probs: readonly number[];
+  readonly threshold: { readonly value: number; readonly rule: string };
+}
+
 /**
- * Metrics with intervals of `probs` on the manifest's patients at `threshold`, written as an
- * evaluation folder (predictions.csv, metrics.json, evaluate.json), atomically. Shared by every
- * kind of model.
+ * The metrics rows: the patients the run never saw (all of them when it saw none), then, when
+ * there are any, those it trained or selected on (`<name>_seen`, optimistic).
  */
-export async function writeEvaluation(
-  manifest: {
-    readonly path: string;
-    readonly sha256: string;
-    readonly rows: readonly StudyRow[];
-    readonly clinicalColumns: readonly string[];
-  },
-  labels: readonly Label[],
-  probs: readonly number[],
-  threshold: { readonly value: number; readonly rule: string },
+function evaluationRows(
+  manifest: EvaluatedManifest,
+  s: Scores,
   opts: EvaluateOptions,
   model: EvaluatedModel,
-): Promise<EvaluateResult> {
+  seen: ReadonlyMap<string, string>,
+): MetricsRow[] {
   const seed = opts.seed ?? 1;
-  const seen = model.overlap?.seen ?? new Map<string, string>();
   const evaluatedOn = `manifest ${basename(manifest.path)}`;
   const part = (
     keep: (id: string) => boolean,
@@ -266,16 +274,16 @@ export async function writeEvaluation(
     const idx = manifest.rows.map((r, i) => (keep(r.patientId) ? i : -1)).filter((i) => i >= 0);
     if (idx.length === 0) return null;
     const mw = metricsWithIntervals(
-      idx.map((i) => labels[i]),
-      idx.map((i) => probs[i]),
-      { threshold: threshold.value, seed: `${String(seed)}/evaluate${suffix}`, resamples: opts.resamples },
+      idx.map((i) => s.labels[i]),
+      idx.map((i) => s.probs[i]),
+      { threshold: s.threshold.value, seed: `${String(seed)}/evaluate${suffix}`, resamples: opts.resamples },
     );
     return metricsRowFromIntervals(
       { ...meta, evaluatedOn: `${meta.evaluatedOn} (${idx.length} patients)`, kind: 'model' },
       mw,
     );
   };
-  const rows = [
+  return [
     part((id) => !seen.has(id), '', {
       name: model.name,
       description: model.description,
@@ -287,6 +295,63 @@ export async function writeEvaluation(
       evaluatedOn: `${evaluatedOn}, patients the run trained or selected on`,
     }),
   ].filter((r): r is MetricsRow => r !== null);
+}
+
+/** subgroups.csv: one row per subgroup, each figure with its interval. */
+function subgroupsCsv(subgroups: readonly SubgroupRow[]): string {
+  return stringify(
+    subgroups.map((g) => [g.column, g.value, g.row.n, g.row.positives, ...metricsRowCsvCells(g.row)]),
+    { header: true, columns: ['column', 'value', 'n', 'cad', ...METRICS_ROW_CSV_COLUMNS] },
+  );
+}
+
+/** evaluate.json: the model, the manifest, the threshold and what the run had seen of it. */
+function evaluateRecord(
+  manifest: EvaluatedManifest,
+  threshold: Scores['threshold'],
+  model: EvaluatedModel,
+  seen: ReadonlyMap<string, string>,
+  overlapWarning: string | undefined,
+): Record<string, unknown> {
+  return {
+    polarcad: 'evaluate',
+    name: model.name,
+    description: model.description,
+    ...model.info,
+    manifest: { path: manifest.path, sha256: manifest.sha256 },
+    threshold,
+    ...(model.overlap
+      ? {
+          overlap: {
+            run: model.overlap.runDir,
+            patients: seen.size,
+            of: manifest.rows.length,
+            sameManifest: model.overlap.sameManifest,
+            train: [...seen].filter(([, s]) => s === 'train').map(([id]) => id),
+            selection: [...seen].filter(([, s]) => s === 'selection').map(([id]) => id),
+            ...(overlapWarning !== undefined ? { warning: overlapWarning } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * Metrics with intervals of `probs` on the manifest's patients at `threshold`, written as an
+ * evaluation folder (predictions.csv, metrics.json, evaluate.json), atomically. Shared by every
+ * kind of model.
+ */
+export async function writeEvaluation(
+  manifest: EvaluatedManifest,
+  labels: readonly Label[],
+  probs: readonly number[],
+  threshold: { readonly value: number; readonly rule: string },
+  opts: EvaluateOptions,
+  model: EvaluatedModel,
+): Promise<EvaluateResult> {
+  const seed = opts.seed ?? 1;
+  const seen = model.overlap?.seen ?? new Map<string, string>();
+  const rows = evaluationRows(manifest, { labels, probs, threshold }, opts, model, seen);
   const row = rows[0];
   // subgroups of the headline patients (those the run never saw, when there are any)
   const headline = manifest.rows
@@ -332,56 +397,8 @@ export async function writeEvaluation(
       })),
     );
     await writeRunJson(tmp, 'metrics', subgroups.length > 0 ? { ...file, subgroups } : file);
-    if (subgroups.length > 0) {
-      const cell = (v: MetricsRow['auc'], k: 'estimate' | 'lo' | 'hi'): number | string => v?.[k] ?? '';
-      await writeFileAtomic(
-        runFile(tmp, 'subgroups'),
-        stringify(
-          subgroups.map((g) => [
-            g.column,
-            g.value,
-            g.row.n,
-            g.row.positives,
-            ...METRICS_ROW_FIGURES.flatMap((f) => [
-              cell(g.row[f], 'estimate'),
-              cell(g.row[f], 'lo'),
-              cell(g.row[f], 'hi'),
-            ]),
-          ]),
-          {
-            header: true,
-            columns: [
-              'column',
-              'value',
-              'n',
-              'cad',
-              ...METRICS_ROW_FIGURES.flatMap((f) => [f, `${f}_lo`, `${f}_hi`]),
-            ],
-          },
-        ),
-      );
-    }
-    await writeRunJson(tmp, 'evaluate', {
-      polarcad: 'evaluate',
-      name: model.name,
-      description: model.description,
-      ...model.info,
-      manifest: { path: manifest.path, sha256: manifest.sha256 },
-      threshold,
-      ...(model.overlap
-        ? {
-            overlap: {
-              run: model.overlap.runDir,
-              patients: seen.size,
-              of: manifest.rows.length,
-              sameManifest: model.overlap.sameManifest,
-              train: [...seen].filter(([, s]) => s === 'train').map(([id]) => id),
-              selection: [...seen].filter(([, s]) => s === 'selection').map(([id]) => id),
-              ...(overlapWarning !== undefined ? { warning: overlapWarning } : {}),
-            },
-          }
-        : {}),
-    });
+    if (subgroups.length > 0) await writeFileAtomic(runFile(tmp, 'subgroups'), subgroupsCsv(subgroups));
+    await writeRunJson(tmp, 'evaluate', evaluateRecord(manifest, threshold, model, seen, overlapWarning));
   });
   return {
     out,
