@@ -21,7 +21,6 @@
  *   BENCH_PYTHON=/usr/bin/python3 (default)       the interpreter with Debian's python3-torch
  *   node --import tsx bench/engine-doc.ts         rewrite the table in docs/engine.md
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -38,88 +37,16 @@ import {
   type SideResult,
   type TopBlockName,
 } from './engine-lib.js';
+import { PYTHON, pytorch, runProcess, tail, torchMissing } from './pytorch-side.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WORKER = join(here, 'engine-worker.ts');
-const REFERENCE = join(here, 'pytorch', 'reference.py');
-const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
-const TIMEOUT_MS = 10 * 60_000;
-
-interface Proc {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runProcess(cmd: string, args: string[], timeoutMs = TIMEOUT_MS): Promise<Proc> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      process.stderr.write(d);
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (timedOut)
-        reject(new Error(`${cmd} ${args.join(' ')}: timed out after ${Math.round(timeoutMs / 1000)} s`));
-      else resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function tail(s: string): string {
-  return s.trim().split('\n').slice(-3).join(' | ');
-}
-
 /** polarcad side: one worker process. */
 async function polarcad(args: string[]): Promise<Side> {
   try {
     const p = await runProcess(process.execPath, ['--import', 'tsx', WORKER, ...args]);
     if (p.code !== 0) return { error: `worker exited with ${p.code}: ${tail(p.stderr)}` };
     return parseWorkerOutput(p.stdout) as SideResult;
-  } catch (e) {
-    return { error: errorMessage(e) };
-  }
-}
-
-/** Whether the PyTorch side can run: null when it can, else the reason. */
-async function torchMissing(): Promise<{ reason: string | null; info?: Record<string, unknown> }> {
-  try {
-    const p = await runProcess(PYTHON, [REFERENCE, 'info'], 120_000);
-    const line = p.stdout.trim().split('\n').at(-1) ?? '';
-    const info = line.startsWith('{') ? (JSON.parse(line) as Record<string, unknown>) : {};
-    if (p.code === 0) return { reason: null, info };
-    if (info.error === 'torch-missing')
-      return {
-        reason: `PyTorch is not installed for ${PYTHON} (${String(info.message)}); install python3-torch python3-torchvision`,
-      };
-    return { reason: `${PYTHON} reference.py info exited with ${p.code}: ${tail(p.stderr)}` };
-  } catch (e) {
-    return { reason: `cannot run ${PYTHON}: ${errorMessage(e)}` };
-  }
-}
-
-/** PyTorch side: one reference.py process. */
-async function pytorch(args: string[], missing: string | null): Promise<Side> {
-  if (missing !== null) return { skipped: missing };
-  try {
-    const p = await runProcess(PYTHON, [REFERENCE, ...args]);
-    const line = p.stdout.trim().split('\n').at(-1) ?? '';
-    if (p.code !== 0 || !line.startsWith('{'))
-      return { error: `reference.py exited with ${p.code}: ${tail(p.stderr)}` };
-    return JSON.parse(line) as SideResult;
   } catch (e) {
     return { error: errorMessage(e) };
   }

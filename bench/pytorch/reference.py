@@ -7,6 +7,7 @@ Run with Debian's PyTorch 1.13 (`apt-get install python3-torch python3-torchvisi
     /usr/bin/python3 bench/pytorch/reference.py forward ResNet50V2|ResNet152V2|MobileNetV2 [--runs N]
     /usr/bin/python3 bench/pytorch/reference.py step ResNet50V2|MobileNetV2 [--steps N]
     /usr/bin/python3 bench/pytorch/reference.py warmup [--epochs 100 --train 175 --val 44]
+    /usr/bin/python3 bench/pytorch/reference.py fullepoch ResNet50V2|MobileNetV2 [--train 141 --val 35]
 
 Each call prints ONE JSON object on stdout (times in ms, peak RSS from resource.getrusage in MiB).
 One measurement per process, so the peak RSS belongs to that measurement alone.
@@ -315,9 +316,52 @@ def cmd_warmup(a):
     }
 
 
+def cmd_fullepoch(a):
+    """One epoch with EVERY layer trainable (Hai et al. strategy 2), at 224 px, batch --batch: the
+    backbone + Hai head, BatchNorm in inference mode (moving statistics; gamma/beta train) as
+    polarcad's trainer by default, Adam; then the validation forward of --val images. Random inputs
+    (the time does not depend on the pixels)."""
+    g = torch.Generator().manual_seed(SEED)
+    backbone = build_backbone(a.model)
+    width = 1280 if a.model == "MobileNetV2" else 2048
+    head = HaiHead(width)
+    xtr = torch.rand(a.train, 3, 224, 224, generator=g) * 2 - 1
+    ytr = torch.randint(0, 2, (a.train,), generator=g)
+    xva = torch.rand(a.val, 3, 224, 224, generator=g) * 2 - 1
+    opt = torch.optim.Adam(list(backbone.parameters()) + list(head.parameters()), lr=1e-5, eps=1e-7)
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    backbone.eval()  # BN inference mode; every weight still trains
+    head.train()
+    order = torch.randperm(a.train, generator=g)
+    for b0 in range(0, a.train, a.batch):
+        idx = order[b0 : b0 + a.batch]
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(head(backbone(xtr[idx])), ytr[idx])
+        loss.backward()
+        opt.step()
+    train_s = time.perf_counter() - t0
+    head.eval()
+    with torch.no_grad():
+        for b0 in range(0, a.val, a.batch):
+            head(backbone(xva[b0 : b0 + a.batch]))
+    seconds = time.perf_counter() - t0
+    return {
+        "figure": "fullepoch",
+        "model": a.model,
+        "train": a.train,
+        "val": a.val,
+        "batch": a.batch,
+        "trainableParams": params(backbone) + params(head),
+        "trainSeconds": round(train_s, 2),
+        "seconds": round(seconds, 2),
+        "cpuSeconds": round(time.process_time() - c0, 2),
+    }
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("command", choices=["info", "forward", "step", "warmup"])
+    p.add_argument("command", choices=["info", "forward", "step", "warmup", "fullepoch"])
     p.add_argument("model", nargs="?", default="ResNet50V2")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--runs", type=int, default=3)
@@ -328,7 +372,7 @@ def main():
     a = p.parse_args()
     out = base_info()
     if a.command != "info":
-        out.update({"forward": cmd_forward, "step": cmd_step, "warmup": cmd_warmup}[a.command](a))
+        out.update({"forward": cmd_forward, "step": cmd_step, "warmup": cmd_warmup, "fullepoch": cmd_fullepoch}[a.command](a))
     out["peakRssMiB"] = round(peak_rss_mib(), 1)
     out["loadavgEnd"] = [round(x, 2) for x in os.getloadavg()]
     emit(out)
