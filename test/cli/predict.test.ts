@@ -213,4 +213,72 @@ describe('polarcad serve', () => {
       );
     },
   );
+
+  test(
+    '--log-file keeps the JSON request log apart: appended to the file (0600), stdout only human lines; a bad --log-level or --log-file is refused',
+    { timeout: 120_000 },
+    async () => {
+      const log = join(runDir, '..', 'serve-log.jsonl');
+      await writeFile(log, '{"earlier":"line"}\n');
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join('src', 'cli', 'bin.ts'),
+          'serve',
+          runDir,
+          '--port',
+          '0',
+          '--threads',
+          '1',
+          '--log-file',
+          log,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const address = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+      });
+      try {
+        assert.equal((await fetch(`${address}/healthz`)).status, 200);
+      } finally {
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        child.kill('SIGTERM');
+        assert.equal(await exited, 0, err);
+      }
+      assert.equal(out.split('\n').filter((l) => l.startsWith('{')).length, 0, `stdout: ${out}`);
+      const lines = (await readFile(log, 'utf8')).trim().split('\n');
+      assert.equal(lines[0], '{"earlier":"line"}', 'the earlier content is kept');
+      assert.ok(
+        lines.slice(1).some((l) => (JSON.parse(l) as { route?: string }).route === '/healthz'),
+        'request lines in the log file',
+      );
+      for (const [args, re] of [
+        [['--log-level', 'loud'], /--log-level must be one of info, warn, error, silent/],
+        [['--log-file', join(runDir, 'no-such-dir', 'x.log')], /--log-file .*x\.log: cannot append/],
+      ] as const) {
+        const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+          const c = spawn(
+            process.execPath,
+            ['--import', 'tsx', join('src', 'cli', 'bin.ts'), 'serve', runDir, '--port', '0', ...args],
+            { stdio: ['ignore', 'ignore', 'pipe'] },
+          );
+          let e = '';
+          c.stderr.on('data', (d: Buffer) => (e += d.toString()));
+          c.on('exit', (code) => resolve({ code, err: e }));
+        });
+        assert.notEqual(r.code, 0, args.join(' '));
+        assert.match(r.err, re);
+      }
+    },
+  );
 });

@@ -6,6 +6,7 @@
  * generated and printed when none is given) and TLS, unless `--insecure` (docs/security.md).
  * Stops on SIGINT / SIGTERM.
  */
+import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { loadPredictor } from '../../predict/predictor.js';
 import { loadNormalDatabase } from '../../polarmap/normal-database.js';
@@ -35,6 +36,27 @@ interface ServeCliOptions {
   allowedHost: string[];
   insecure?: boolean;
   strict?: boolean;
+  logFile?: string;
+  logLevel: string;
+}
+
+const LOG_LEVELS = ['info', 'warn', 'error', 'silent'] as const;
+
+/**
+ * The JSON request log's destination: appended to --log-file (created 0600, so that the terminal
+ * shows only the human lines), else stdout beside them; opened before the server starts so that a
+ * bad path is an input error, not a crash.
+ */
+async function logStreamOf(file: string | undefined): Promise<WriteStream | undefined> {
+  if (file === undefined) return undefined;
+  const stream = createWriteStream(file, { flags: 'a', mode: 0o600 });
+  await new Promise<void>((res, rej) => {
+    stream.once('open', () => res());
+    stream.once('error', (e: NodeJS.ErrnoException) =>
+      rej(new InputError(`--log-file ${file}: cannot append to it (${e.code ?? e.message})`)),
+    );
+  });
+  return stream;
 }
 
 /** The readers: from --users, from --token-file, generated beyond loopback, or none. */
@@ -116,8 +138,16 @@ export function registerServe(program: Command): void {
       '--insecure',
       'allow plain HTTP beyond loopback (a trusted network only; readers still need a token)',
     )
+    .option(
+      '--log-file <file>',
+      'append the JSON request log to FILE (default: stdout, beside the human lines)',
+    )
+    .option('--log-level <level>', `request log level: ${LOG_LEVELS.join(' | ')}`, 'info')
     .action(async (model: string, o: ServeCliOptions) => {
       const port = int('--port', o.port, 0, 65535);
+      const logLevel = LOG_LEVELS.find((l) => l === o.logLevel);
+      if (logLevel === undefined)
+        throw new InputError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${o.logLevel}"`);
       const loopback = isLoopback(o.host);
       const tls = await tlsOf(o);
       if (!loopback && tls === undefined && o.insecure !== true)
@@ -127,6 +157,7 @@ export function registerServe(program: Command): void {
       const { readers, generated } = await readersOf(o, loopback);
       const normalDb = o.normalDb === undefined ? undefined : await loadNormalDatabase(o.normalDb);
       const threads = int('--threads', o.threads, 1, 256);
+      const logStream = await logStreamOf(o.logFile);
       const predictor = await loadPredictor(model, {
         ...(normalDb ? { normalDb } : {}),
         threads,
@@ -139,6 +170,8 @@ export function registerServe(program: Command): void {
         ...(tls !== undefined ? { tls } : {}),
         allowedHosts: o.allowedHost,
         strict: o.strict === true,
+        logLevel,
+        ...(logStream !== undefined ? { logStream } : {}),
       });
       if (!loopback && tls === undefined)
         process.stderr.write(
@@ -161,5 +194,6 @@ export function registerServe(program: Command): void {
       });
       await app.close();
       await predictor.dispose();
+      logStream?.end();
     });
 }
