@@ -21,6 +21,8 @@ export const READ_LIMITS = {
   json: 64 * 2 ** 20,
   /** model weights (tfjs weights.bin, an ONNX file) */
   model: 2 * 2 ** 30,
+  /** a SPECT volume file (NIfTI, multi-frame DICOM) or one slice of a DICOM series */
+  volume: 512 * 2 ** 20,
 } as const;
 export type InputKind = keyof typeof READ_LIMITS;
 
@@ -29,12 +31,13 @@ const NAMES: Readonly<Record<InputKind, string>> = {
   table: 'a table',
   json: 'a JSON file',
   model: 'a model file',
+  volume: 'a volume',
 };
 
+/** A size in words: bytes below 1 MiB (a limit of 1000 bytes is not "0.00 MiB"), else MiB or GiB. */
 function mib(n: number): string {
-  return n >= 2 ** 30
-    ? `${(n / 2 ** 30).toFixed(0)} GiB`
-    : `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0)} MiB`;
+  if (n < 2 ** 20) return `${n} bytes`;
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(0)} GiB` : `${(n / 2 ** 20).toFixed(0)} MiB`;
 }
 
 async function openInput(path: string): Promise<FileHandle> {

@@ -15,7 +15,7 @@ import type { Volume } from './types.js';
 
 /** A regular file of at most `maxBytes` (no device, FIFO or socket: the one input reader). */
 function readLimited(path: string, maxBytes: number): Promise<Buffer> {
-  return readInputFile(path, 'image', maxBytes);
+  return readInputFile(path, 'volume', maxBytes);
 }
 
 /**

@@ -15,6 +15,8 @@ import { VIEWS } from '../../src/domain/views.js';
 import { prepareInput } from '../../src/engine/features.js';
 import { bullseyeSvg, segmentCentre, SCORE_COLOURS } from '../../src/predict/bullseye.js';
 import { confidenceOf } from '../../src/predict/confidence.js';
+import { encapsulatedPdf, readBackDicom, secondaryCapture } from '../../src/predict/dicom-out.js';
+import { readerResultPdf } from '../../src/report/reader-pdf.js';
 import { mapsFromFiles, viewFromName } from '../../src/predict/inputs.js';
 import { loadPredictor, type Predictor } from '../../src/predict/predictor.js';
 import { groupImages, studyNameOf } from '../../src/workflows/predict.js';
@@ -201,7 +203,7 @@ describe('predictStudy', () => {
     }
   });
 
-  test("with a normal database: SSS/SRS/SDS from the page, SDS = SSS - SRS, bull's-eye by score", async () => {
+  test("with a normal database: SSS/SRS/SDS from the page, SDS = SSS - SRS, bull's-eye by score; the scores in the PDF and the DICOM comments", async () => {
     // normal limits from 12 synthetic normal patients' noise-free-rendered AC maps
     const samples: NormalSample[] = [];
     for (let i = 0; i < 12; i++) {
@@ -212,7 +214,7 @@ describe('predictStudy', () => {
     const db = buildNormalDatabase(samples, { minStudies: 10 });
     const withDb = await loadPredictor(runDir, { threads: 1, normalDb: db });
     try {
-      const { result } = await predictStudy(withDb, {
+      const { result, images } = await predictStudy(withDb, {
         files: [{ bytes: await pageBytes(testPatient(4, 1)), name: 'page.png' }],
       });
       assert.equal(result.scores.available, true, result.scores.reason ?? '');
@@ -225,6 +227,15 @@ describe('predictStudy', () => {
       assert.equal(result.bullseye.kind, 'score');
       assert.deepEqual(result.bullseye.values, ac.stress);
       assert.equal(result.scores.colormap, 'rainbow');
+      // the scores leave the tool: in the PDF and in both DICOM objects' Image Comments
+      const pdf = await readerResultPdf(result, await images.overlayPng());
+      assert.equal(Buffer.from(pdf.subarray(0, 5)).toString('latin1'), '%PDF-');
+      const scores = `AC SSS ${ac.sss} SRS ${ac.srs} SDS ${ac.sds}`;
+      for (const dcm of [
+        await secondaryCapture(result, await images.overlayPng(), null),
+        encapsulatedPdf(result, pdf, null),
+      ])
+        assert.ok(readBackDicom(dcm).comments.endsWith(scores), readBackDicom(dcm).comments);
     } finally {
       await withDb.dispose();
     }

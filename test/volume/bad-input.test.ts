@@ -81,7 +81,7 @@ describe('bad volumes', () => {
       await writeFile(file, gz);
       await assert.rejects(
         readVolume(file, { maxBytes: 1000 }),
-        new RegExp(`v\\.nii\\.gz: file is ${gz.length} bytes, over the limit of 1000`),
+        new RegExp(`v\\.nii\\.gz: ${gz.length} bytes, larger than the 1000 bytes limit for a volume`),
       );
       const dir = join(root, 'series');
       await mkdir(dir);
