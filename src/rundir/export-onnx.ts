@@ -63,6 +63,25 @@ async function readInfo(dir: string): Promise<{ info: PolarcadModelInfo; text: s
 }
 
 /**
+ * A closed-form model (`train --model hybrid|cnn-segments|segment-logistic|pixel-logistic`) is not
+ * one network: its heads are ridge logistic regressions on segment-pooled features and uptakes,
+ * stacked, in `linear-model.json`. ONNX export covers the tfjs network runs only; say so plainly.
+ */
+async function refuseClosedForm(dir: string): Promise<void> {
+  for (const d of [dir, join(dir, 'model')]) {
+    if (
+      await stat(join(d, MODEL_FILES.linear)).then(
+        () => true,
+        () => false,
+      )
+    )
+      throw new InputError(
+        `${d}: a closed-form model (${MODEL_FILES.linear}: ridge logistic heads on segment-pooled features, stacked) is not a single network and has no ONNX export; predict, serve and evaluate load the run directly, and ${MODEL_FILES.linear} is plain JSON (its CNN member names the backbone and weights it reads)`,
+      );
+  }
+}
+
+/**
  * Export the tfjs layers model in `modelDir` (a folder or its model.json) to the ONNX file `out`
  * (written atomically), with the preprocessing in the metadata.
  * @throws InputError for a missing / malformed model or polarcad.json, unknown output layers and
@@ -80,6 +99,7 @@ export async function exportModelFolder(
   } catch {
     throw new InputError(`${abs}: no such model folder or model.json`);
   }
+  await refuseClosedForm(dir);
   const { info, text } = await readInfo(dir);
   await verifyChecksums(dir, info as SavedModelInfo);
   const model = await loadTfjsFolder(abs);

@@ -29,26 +29,42 @@ async function saveFolder(m: tf.LayersModel, where: string): Promise<void> {
       }),
     );
   });
-  await writeFile(join(where, 'model.json'), JSON.stringify({ modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] }));
+  await writeFile(
+    join(where, 'model.json'),
+    JSON.stringify({
+      modelTopology: artifacts.modelTopology,
+      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+    }),
+  );
   await writeFile(join(where, 'weights.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer));
 }
-
 
 before(async () => {
   await initBackend('cpu');
   tmp = await mkdtemp(join(tmpdir(), 'polarcad-export-'));
   const backbone = buildMobileNetV2({ inputShape: [96, 96, 3], alpha: 0.35 });
-  const gap = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(backbone.outputs[0]) as tf.SymbolicTensor;
+  const gap = tf.layers
+    .globalAveragePooling2d({ name: 'gap' })
+    .apply(backbone.outputs[0]) as tf.SymbolicTensor;
   const d = tf.layers.dense({ units: 16, activation: 'relu', name: 'fc' }).apply(gap) as tf.SymbolicTensor;
   const dr = tf.layers.dropout({ rate: 0.5, name: 'drop' }).apply(d) as tf.SymbolicTensor;
-  const probs = tf.layers.dense({ units: 2, activation: 'softmax', name: 'probs' }).apply(dr) as tf.SymbolicTensor;
+  const probs = tf.layers
+    .dense({ units: 2, activation: 'softmax', name: 'probs' })
+    .apply(dr) as tf.SymbolicTensor;
   model = tf.model({ inputs: backbone.inputs, outputs: probs, name: 'polarcad_mnv2' });
   randomizeWeights(model, 5, 0.3, 'he');
   dir = join(tmp, 'trained');
   await saveFolder(model, dir);
   await writeFile(
     join(dir, 'polarcad.json'),
-    JSON.stringify({ backbone: 'MobileNetV2', inputSize: 96, scaling: 'tf', classes: ['normal', 'cad'], camLayer: 'out_relu', epochs: 3 }),
+    JSON.stringify({
+      backbone: 'MobileNetV2',
+      inputSize: 96,
+      scaling: 'tf',
+      classes: ['normal', 'cad'],
+      camLayer: 'out_relu',
+      epochs: 3,
+    }),
   );
 });
 
@@ -72,7 +88,10 @@ describe('polarcad export', () => {
     assert.equal(s.metadata['polarcad.classes'], '["normal","cad"]');
     assert.equal(JSON.parse(s.metadata['polarcad.json']).epochs, 3);
     assert.deepEqual(s.inputs, [{ name: 'input', dims: ['batch', 96, 96, 3] }]);
-    assert.deepEqual(s.outputs.map((o) => o.name), ['out_relu', 'probs']);
+    assert.deepEqual(
+      s.outputs.map((o) => o.name),
+      ['out_relu', 'probs'],
+    );
     // 0.35-width MobileNetV2 ends in 1280 channels at 3x3 for 96 px input.
     assert.deepEqual(s.outputs[0].dims, ['batch', 3, 3, 1280]);
 
@@ -82,7 +101,10 @@ describe('polarcad export', () => {
     const res = await session.run(xs, shape);
     await session.dispose();
     const [featRef, probRef] = tf.tidy(() => {
-      const cut = tf.model({ inputs: model.inputs, outputs: [model.getLayer('out_relu').output as tf.SymbolicTensor, model.outputs[0]] });
+      const cut = tf.model({
+        inputs: model.inputs,
+        outputs: [model.getLayer('out_relu').output as tf.SymbolicTensor, model.outputs[0]],
+      });
       return (cut.predict(tf.tensor(xs, shape)) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array);
     });
     assert.ok(relError(res.out_relu.data, featRef) < 1e-4);
@@ -92,7 +114,18 @@ describe('polarcad export', () => {
 
   test('--outputs picks layers; bad format, missing folder, bad polarcad.json and unknown layers are named', async () => {
     const out = join(tmp, 'gap.onnx');
-    const ok = await cli(['export', dir, '--format', 'onnx', '--out', out, '--outputs', 'gap', '--opset', '13']);
+    const ok = await cli([
+      'export',
+      dir,
+      '--format',
+      'onnx',
+      '--out',
+      out,
+      '--outputs',
+      'gap',
+      '--opset',
+      '13',
+    ]);
     assert.equal(ok.code, 0, ok.err);
     const s = summariseOnnx(new Uint8Array(await readFile(out)));
     assert.deepEqual(s.outputs, [{ name: 'gap', dims: ['batch', 1280] }]);
@@ -106,7 +139,16 @@ describe('polarcad export', () => {
     assert.equal(missing.code, 2);
     assert.match(missing.err, /nope: no such model folder/);
 
-    const layer = await cli(['export', dir, '--format', 'onnx', '--out', join(tmp, 'x.onnx'), '--outputs', 'nonexistent']);
+    const layer = await cli([
+      'export',
+      dir,
+      '--format',
+      'onnx',
+      '--out',
+      join(tmp, 'x.onnx'),
+      '--outputs',
+      'nonexistent',
+    ]);
     assert.equal(layer.code, 2);
     assert.match(layer.err, /no layer named "nonexistent"/);
 
@@ -120,6 +162,18 @@ describe('polarcad export', () => {
     const size = await cli(['export', bad, '--format', 'onnx', '--out', join(tmp, 'y.onnx')]);
     assert.equal(size.code, 2);
     assert.match(size.err, /field "inputSize": 224 does not match the model input 96x96/);
+    // a closed-form run (or its model folder) is refused with the reason, not a missing-file error
+    const closed = join(tmp, 'closed-run');
+    await mkdir(join(closed, 'model'), { recursive: true });
+    await writeFile(join(closed, 'model', 'linear-model.json'), '{}');
+    for (const target of [closed, join(closed, 'model')]) {
+      const r = await cli(['export', target, '--format', 'onnx', '--out', join(tmp, 'y.onnx')]);
+      assert.equal(r.code, 2);
+      assert.match(
+        r.err,
+        /a closed-form model .* has no ONNX export; predict, serve and evaluate load the run directly/,
+      );
+    }
     // Nothing half-written on failure.
     await assert.rejects(readFile(join(tmp, 'y.onnx')));
   });
