@@ -173,29 +173,50 @@ describe('polarcad predict', () => {
   });
 });
 
+/** `polarcad serve RUN --port 0 --threads 1 ...extra`, resolved once it prints its address. */
+async function startServe(extra: readonly string[]): Promise<{
+  child: ReturnType<typeof spawn>;
+  address: string;
+  out: () => string;
+  err: () => string;
+}> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join('src', 'cli', 'bin.ts'),
+      'serve',
+      runDir,
+      '--port',
+      '0',
+      '--threads',
+      '1',
+      ...extra,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const address = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+  });
+  return { child, address, out: () => out, err: () => err };
+}
+
 describe('polarcad serve', () => {
   test(
     'starts on 127.0.0.1, answers /healthz and /api/model, stops cleanly on SIGTERM',
     { timeout: 120_000 },
     async () => {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', join('src', 'cli', 'bin.ts'), 'serve', runDir, '--port', '0', '--threads', '1'],
-        {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let out = '';
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const address = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
-          if (m) resolve(m[1]);
-        });
-        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-      });
+      const server = await startServe([]);
+      const { child, address } = server;
       try {
         const h = (await (await fetch(`${address}/healthz`)).json()) as { status: string };
         assert.equal(h.status, 'ok');
@@ -204,9 +225,12 @@ describe('polarcad serve', () => {
       } finally {
         const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
         child.kill('SIGTERM');
-        assert.equal(await exited, 0, err);
+        assert.equal(await exited, 0, server.err());
       }
-      const lines = out.split('\n').filter((l) => l.startsWith('{'));
+      const lines = server
+        .out()
+        .split('\n')
+        .filter((l) => l.startsWith('{'));
       assert.ok(
         lines.some((l) => (JSON.parse(l) as { route?: string }).route === '/healthz'),
         'request lines on stdout',
@@ -220,42 +244,23 @@ describe('polarcad serve', () => {
     async () => {
       const log = join(runDir, '..', 'serve-log.jsonl');
       await writeFile(log, '{"earlier":"line"}\n');
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          join('src', 'cli', 'bin.ts'),
-          'serve',
-          runDir,
-          '--port',
-          '0',
-          '--threads',
-          '1',
-          '--log-file',
-          log,
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let out = '';
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const address = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
-          if (m) resolve(m[1]);
-        });
-        child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-      });
+      const server = await startServe(['--log-file', log]);
+      const { child, address } = server;
       try {
         assert.equal((await fetch(`${address}/healthz`)).status, 200);
       } finally {
         const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
         child.kill('SIGTERM');
-        assert.equal(await exited, 0, err);
+        assert.equal(await exited, 0, server.err());
       }
-      assert.equal(out.split('\n').filter((l) => l.startsWith('{')).length, 0, `stdout: ${out}`);
+      assert.equal(
+        server
+          .out()
+          .split('\n')
+          .filter((l) => l.startsWith('{')).length,
+        0,
+        `stdout: ${server.out()}`,
+      );
       const lines = (await readFile(log, 'utf8')).trim().split('\n');
       assert.equal(lines[0], '{"earlier":"line"}', 'the earlier content is kept');
       assert.ok(
