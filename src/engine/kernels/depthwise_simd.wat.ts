@@ -15,7 +15,104 @@
  * dwInputGrad: dx[n,y,x,c] = sum over the taps (a,b) with y+top-a = i*sh, x+left-b = j*sw (i, j
  *   inside dy) of dy[n,i,j,c] * w[a,b,c] -- a gather, so each dx value is accumulated in registers
  *   and written once (no zero-fill, no read-modify-write), for any stride.
+ *
+ * Both functions walk the channels in blocks of 16 (four v128 registers) and then of 4 (one); the
+ * text of those channel loops is generated once per block width by the helpers below.
  */
+/** The accumulator registers $v0.. of a channel block of `width` channels (4 per f32x4 register). */
+function registers(width: 16 | 4): number[] {
+  return Array.from({ length: width / 4 }, (_, k) => k);
+}
+
+/** The memory operand offset of register k's 4 channels (none for the first). */
+function offset(k: number): string {
+  return k === 0 ? '' : ` offset=${16 * k}`;
+}
+
+/** $v0.. = 0 for a block of `width` channels. */
+function zeroRegisters(width: 16 | 4): string {
+  return registers(width)
+    .map((k) => `(local.set $v${k} (v128.const i32x4 0 0 0 0))`)
+    .join('\n');
+}
+
+/** $vk += p[k] * q[k] over the `width` channels at pointers `p` and `q` (f32x4 multiply-adds). */
+function multiplyAdd(width: 16 | 4, p: string, q: string): string {
+  return registers(width)
+    .map(
+      (k) =>
+        `(local.set $v${k} (f32x4.add (local.get $v${k})
+          (f32x4.mul (v128.load${offset(k)} (local.get ${p})) (v128.load${offset(k)} (local.get ${q})))))`,
+    )
+    .join('\n');
+}
+
+/**
+ * dwFilterGrad's loop over channel blocks of `width` channels, from $cb up to `end`: each block is
+ * summed along j in registers and added to `acc` at tap (a, b).
+ */
+function filterChannelLoop(width: 16 | 4, end: string): string {
+  return String.raw`(block $c${width}Done (loop $c${width}Loop
+    (br_if $c${width}Done (i32.ge_s (local.get $cb) (local.get ${end})))
+    (local.set $px (i32.add (i32.add (local.get $xRow)
+      (i32.mul (i32.sub (i32.add (i32.mul (local.get $jLo) (local.get $sw)) (local.get $b)) (local.get $left))
+               (local.get $pix)))
+      (i32.shl (local.get $cb) (i32.const 2))))
+    (local.set $pd (i32.add (i32.add (local.get $dyRow) (i32.mul (local.get $jLo) (local.get $pix)))
+      (i32.shl (local.get $cb) (i32.const 2))))
+    ${zeroRegisters(width)}
+    (local.set $cnt (i32.sub (local.get $jEnd) (local.get $jLo)))
+    (loop $j${width}
+      ${multiplyAdd(width, '$px', '$pd')}
+      (local.set $px (i32.add (local.get $px) (local.get $xStep)))
+      (local.set $pd (i32.add (local.get $pd) (local.get $pix)))
+      (local.set $cnt (i32.sub (local.get $cnt) (i32.const 1)))
+      (br_if $j${width} (local.get $cnt)))
+    (local.set $pa (i32.add (local.get $accTap) (i32.shl (local.get $cb) (i32.const 2))))
+    ${registers(width)
+      .map(
+        (k) =>
+          `(v128.store${offset(k)} (local.get $pa) (f32x4.add (v128.load${offset(k)} (local.get $pa)) (local.get $v${k})))`,
+      )
+      .join('\n')}
+    (local.set $cb (i32.add (local.get $cb) (i32.const ${width})))
+    (br $c${width}Loop)))`;
+}
+
+/**
+ * dwInputGrad's loop over channel blocks of `width` channels, from $cb up to `end`: each block of
+ * dx at $pdx is gathered over the nrows x nj taps in registers and stored once.
+ */
+function inputChannelLoop(width: 16 | 4, end: string): string {
+  return String.raw`(block $c${width}Done (loop $c${width}Loop
+    (br_if $c${width}Done (i32.ge_s (local.get $cb) (local.get ${end})))
+    (local.set $cOff (i32.shl (local.get $cb) (i32.const 2)))
+    ${zeroRegisters(width)}
+    (local.set $pdR (i32.add (local.get $pd0) (local.get $cOff)))
+    (local.set $pwR (i32.add (local.get $pw0) (local.get $cOff)))
+    (local.set $ci (local.get $nrows))
+    (block $iDone${width} (loop $iLoop${width}
+      (br_if $iDone${width} (i32.le_s (local.get $ci) (i32.const 0)))
+      (local.set $pd (local.get $pdR))
+      (local.set $pw (local.get $pwR))
+      (local.set $cj (local.get $nj))
+      (loop $jLoop${width}
+        ${multiplyAdd(width, '$pd', '$pw')}
+        (local.set $pd (i32.add (local.get $pd) (local.get $pix)))
+        (local.set $pw (i32.sub (local.get $pw) (local.get $wColStep)))
+        (local.set $cj (i32.sub (local.get $cj) (i32.const 1)))
+        (br_if $jLoop${width} (local.get $cj)))
+      (local.set $pdR (i32.add (local.get $pdR) (local.get $dRowStep)))
+      (local.set $pwR (i32.sub (local.get $pwR) (local.get $wRowStep)))
+      (local.set $ci (i32.sub (local.get $ci) (i32.const 1)))
+      (br $iLoop${width})))
+    ${registers(width)
+      .map((k) => `(v128.store${offset(k)} (i32.add (local.get $pdx) (local.get $cOff)) (local.get $v${k}))`)
+      .join('\n')}
+    (local.set $cb (i32.add (local.get $cb) (i32.const ${width})))
+    (br $c${width}Loop)))`;
+}
+
 export const DEPTHWISE_WAT = String.raw`
 (module
   (memory (export "memory") 1)
@@ -78,63 +175,10 @@ export const DEPTHWISE_WAT = String.raw`
                   (then
                     (local.set $accTap (i32.add (local.get $acc)
                       (i32.mul (i32.add (i32.mul (local.get $a) (local.get $kw)) (local.get $b)) (local.get $pix))))
-                    ;; 16 channels per step
+                    ;; 16 channels per step, then the remaining channels 4 per step
                     (local.set $cb (i32.const 0))
-                    (block $c16Done (loop $c16Loop
-                      (br_if $c16Done (i32.ge_s (local.get $cb) (local.get $cb16)))
-                      (local.set $px (i32.add (i32.add (local.get $xRow)
-                        (i32.mul (i32.sub (i32.add (i32.mul (local.get $jLo) (local.get $sw)) (local.get $b)) (local.get $left))
-                                 (local.get $pix)))
-                        (i32.shl (local.get $cb) (i32.const 2))))
-                      (local.set $pd (i32.add (i32.add (local.get $dyRow) (i32.mul (local.get $jLo) (local.get $pix)))
-                        (i32.shl (local.get $cb) (i32.const 2))))
-                      (local.set $v0 (v128.const i32x4 0 0 0 0))
-                      (local.set $v1 (v128.const i32x4 0 0 0 0))
-                      (local.set $v2 (v128.const i32x4 0 0 0 0))
-                      (local.set $v3 (v128.const i32x4 0 0 0 0))
-                      (local.set $cnt (i32.sub (local.get $jEnd) (local.get $jLo)))
-                      (loop $j16
-                        (local.set $v0 (f32x4.add (local.get $v0)
-                          (f32x4.mul (v128.load (local.get $px)) (v128.load (local.get $pd)))))
-                        (local.set $v1 (f32x4.add (local.get $v1)
-                          (f32x4.mul (v128.load offset=16 (local.get $px)) (v128.load offset=16 (local.get $pd)))))
-                        (local.set $v2 (f32x4.add (local.get $v2)
-                          (f32x4.mul (v128.load offset=32 (local.get $px)) (v128.load offset=32 (local.get $pd)))))
-                        (local.set $v3 (f32x4.add (local.get $v3)
-                          (f32x4.mul (v128.load offset=48 (local.get $px)) (v128.load offset=48 (local.get $pd)))))
-                        (local.set $px (i32.add (local.get $px) (local.get $xStep)))
-                        (local.set $pd (i32.add (local.get $pd) (local.get $pix)))
-                        (local.set $cnt (i32.sub (local.get $cnt) (i32.const 1)))
-                        (br_if $j16 (local.get $cnt)))
-                      (local.set $pa (i32.add (local.get $accTap) (i32.shl (local.get $cb) (i32.const 2))))
-                      (v128.store (local.get $pa) (f32x4.add (v128.load (local.get $pa)) (local.get $v0)))
-                      (v128.store offset=16 (local.get $pa) (f32x4.add (v128.load offset=16 (local.get $pa)) (local.get $v1)))
-                      (v128.store offset=32 (local.get $pa) (f32x4.add (v128.load offset=32 (local.get $pa)) (local.get $v2)))
-                      (v128.store offset=48 (local.get $pa) (f32x4.add (v128.load offset=48 (local.get $pa)) (local.get $v3)))
-                      (local.set $cb (i32.add (local.get $cb) (i32.const 16)))
-                      (br $c16Loop)))
-                    ;; remaining channels, 4 per step
-                    (block $c4Done (loop $c4Loop
-                      (br_if $c4Done (i32.ge_s (local.get $cb) (local.get $cp)))
-                      (local.set $px (i32.add (i32.add (local.get $xRow)
-                        (i32.mul (i32.sub (i32.add (i32.mul (local.get $jLo) (local.get $sw)) (local.get $b)) (local.get $left))
-                                 (local.get $pix)))
-                        (i32.shl (local.get $cb) (i32.const 2))))
-                      (local.set $pd (i32.add (i32.add (local.get $dyRow) (i32.mul (local.get $jLo) (local.get $pix)))
-                        (i32.shl (local.get $cb) (i32.const 2))))
-                      (local.set $v0 (v128.const i32x4 0 0 0 0))
-                      (local.set $cnt (i32.sub (local.get $jEnd) (local.get $jLo)))
-                      (loop $j4
-                        (local.set $v0 (f32x4.add (local.get $v0)
-                          (f32x4.mul (v128.load (local.get $px)) (v128.load (local.get $pd)))))
-                        (local.set $px (i32.add (local.get $px) (local.get $xStep)))
-                        (local.set $pd (i32.add (local.get $pd) (local.get $pix)))
-                        (local.set $cnt (i32.sub (local.get $cnt) (i32.const 1)))
-                        (br_if $j4 (local.get $cnt)))
-                      (local.set $pa (i32.add (local.get $accTap) (i32.shl (local.get $cb) (i32.const 2))))
-                      (v128.store (local.get $pa) (f32x4.add (v128.load (local.get $pa)) (local.get $v0)))
-                      (local.set $cb (i32.add (local.get $cb) (i32.const 4)))
-                      (br $c4Loop)))))
+                    ${filterChannelLoop(16, '$cb16')}
+                    ${filterChannelLoop(4, '$cp')}))
                 (local.set $b (i32.add (local.get $b) (i32.const 1)))
                 (br $bLoop)))))
           (local.set $a (i32.add (local.get $a) (i32.const 1)))
@@ -199,70 +243,8 @@ export const DEPTHWISE_WAT = String.raw`
           ;; rows of taps for this pixel (none when no row or no column of dy reaches it)
           (local.set $nrows (select (local.get $ni) (i32.const 0) (i32.gt_s (local.get $nj) (i32.const 0))))
           (local.set $cb (i32.const 0))
-          (block $c16Done (loop $c16Loop
-            (br_if $c16Done (i32.ge_s (local.get $cb) (local.get $cb16)))
-            (local.set $cOff (i32.shl (local.get $cb) (i32.const 2)))
-            (local.set $v0 (v128.const i32x4 0 0 0 0))
-            (local.set $v1 (v128.const i32x4 0 0 0 0))
-            (local.set $v2 (v128.const i32x4 0 0 0 0))
-            (local.set $v3 (v128.const i32x4 0 0 0 0))
-            (local.set $pdR (i32.add (local.get $pd0) (local.get $cOff)))
-            (local.set $pwR (i32.add (local.get $pw0) (local.get $cOff)))
-            (local.set $ci (local.get $nrows))
-            (block $iDone (loop $iLoop
-              (br_if $iDone (i32.le_s (local.get $ci) (i32.const 0)))
-              (local.set $pd (local.get $pdR))
-              (local.set $pw (local.get $pwR))
-              (local.set $cj (local.get $nj))
-              (loop $jLoop
-                (local.set $v0 (f32x4.add (local.get $v0)
-                  (f32x4.mul (v128.load (local.get $pd)) (v128.load (local.get $pw)))))
-                (local.set $v1 (f32x4.add (local.get $v1)
-                  (f32x4.mul (v128.load offset=16 (local.get $pd)) (v128.load offset=16 (local.get $pw)))))
-                (local.set $v2 (f32x4.add (local.get $v2)
-                  (f32x4.mul (v128.load offset=32 (local.get $pd)) (v128.load offset=32 (local.get $pw)))))
-                (local.set $v3 (f32x4.add (local.get $v3)
-                  (f32x4.mul (v128.load offset=48 (local.get $pd)) (v128.load offset=48 (local.get $pw)))))
-                (local.set $pd (i32.add (local.get $pd) (local.get $pix)))
-                (local.set $pw (i32.sub (local.get $pw) (local.get $wColStep)))
-                (local.set $cj (i32.sub (local.get $cj) (i32.const 1)))
-                (br_if $jLoop (local.get $cj)))
-              (local.set $pdR (i32.add (local.get $pdR) (local.get $dRowStep)))
-              (local.set $pwR (i32.sub (local.get $pwR) (local.get $wRowStep)))
-              (local.set $ci (i32.sub (local.get $ci) (i32.const 1)))
-              (br $iLoop)))
-            (v128.store (i32.add (local.get $pdx) (local.get $cOff)) (local.get $v0))
-            (v128.store offset=16 (i32.add (local.get $pdx) (local.get $cOff)) (local.get $v1))
-            (v128.store offset=32 (i32.add (local.get $pdx) (local.get $cOff)) (local.get $v2))
-            (v128.store offset=48 (i32.add (local.get $pdx) (local.get $cOff)) (local.get $v3))
-            (local.set $cb (i32.add (local.get $cb) (i32.const 16)))
-            (br $c16Loop)))
-          (block $c4Done (loop $c4Loop
-            (br_if $c4Done (i32.ge_s (local.get $cb) (local.get $cp)))
-            (local.set $cOff (i32.shl (local.get $cb) (i32.const 2)))
-            (local.set $v0 (v128.const i32x4 0 0 0 0))
-            (local.set $pdR (i32.add (local.get $pd0) (local.get $cOff)))
-            (local.set $pwR (i32.add (local.get $pw0) (local.get $cOff)))
-            (local.set $ci (local.get $nrows))
-            (block $iDone4 (loop $iLoop4
-              (br_if $iDone4 (i32.le_s (local.get $ci) (i32.const 0)))
-              (local.set $pd (local.get $pdR))
-              (local.set $pw (local.get $pwR))
-              (local.set $cj (local.get $nj))
-              (loop $jLoop4
-                (local.set $v0 (f32x4.add (local.get $v0)
-                  (f32x4.mul (v128.load (local.get $pd)) (v128.load (local.get $pw)))))
-                (local.set $pd (i32.add (local.get $pd) (local.get $pix)))
-                (local.set $pw (i32.sub (local.get $pw) (local.get $wColStep)))
-                (local.set $cj (i32.sub (local.get $cj) (i32.const 1)))
-                (br_if $jLoop4 (local.get $cj)))
-              (local.set $pdR (i32.add (local.get $pdR) (local.get $dRowStep)))
-              (local.set $pwR (i32.sub (local.get $pwR) (local.get $wRowStep)))
-              (local.set $ci (i32.sub (local.get $ci) (i32.const 1)))
-              (br $iLoop4)))
-            (v128.store (i32.add (local.get $pdx) (local.get $cOff)) (local.get $v0))
-            (local.set $cb (i32.add (local.get $cb) (i32.const 4)))
-            (br $c4Loop)))
+          ${inputChannelLoop(16, '$cb16')}
+          ${inputChannelLoop(4, '$cp')}
           (local.set $pdx (i32.add (local.get $pdx) (local.get $pix)))
           (local.set $xx (i32.add (local.get $xx) (i32.const 1)))
           (br $xLoop)))
