@@ -36,15 +36,27 @@ function zeroRegisters(width: 16 | 4): string {
     .join('\n');
 }
 
-/** $vk += p[k] * q[k] over the `width` channels at pointers `p` and `q` (f32x4 multiply-adds). */
-function multiplyAdd(width: 16 | 4, p: string, q: string): string {
-  return registers(width)
-    .map(
-      (k) =>
-        `(local.set $v${k} (f32x4.add (local.get $v${k})
-          (f32x4.mul (v128.load${offset(k)} (local.get ${p})) (v128.load${offset(k)} (local.get ${q})))))`,
-    )
-    .join('\n');
+/** One pointer of a multiply-add run: [its local, how it moves to the next pixel, by which local]. */
+type RunPointer = readonly [local: string, op: 'i32.add' | 'i32.sub', step: string];
+
+/**
+ * `(loop $label ...)`: $vk += p[k] * q[k] over the `width` channels at pointers `p` and `q` (f32x4
+ * multiply-adds), then both pointers move to their next pixel; repeated `counter` times (the
+ * counter must be at least 1 on entry and is 0 after).
+ */
+function multiplyAddRun(label: string, width: 16 | 4, p: RunPointer, q: RunPointer, counter: string): string {
+  const madds = registers(width).map(
+    (k) =>
+      `(local.set $v${k} (f32x4.add (local.get $v${k})
+        (f32x4.mul (v128.load${offset(k)} (local.get ${p[0]})) (v128.load${offset(k)} (local.get ${q[0]})))))`,
+  );
+  const moves = [p, q].map(
+    ([local, op, step]) => `(local.set ${local} (${op} (local.get ${local}) (local.get ${step})))`,
+  );
+  return `(loop ${label}
+    ${[...madds, ...moves].join('\n')}
+    (local.set ${counter} (i32.sub (local.get ${counter}) (i32.const 1)))
+    (br_if ${label} (local.get ${counter})))`;
 }
 
 /**
@@ -62,12 +74,7 @@ function filterChannelLoop(width: 16 | 4, end: string): string {
       (i32.shl (local.get $cb) (i32.const 2))))
     ${zeroRegisters(width)}
     (local.set $cnt (i32.sub (local.get $jEnd) (local.get $jLo)))
-    (loop $j${width}
-      ${multiplyAdd(width, '$px', '$pd')}
-      (local.set $px (i32.add (local.get $px) (local.get $xStep)))
-      (local.set $pd (i32.add (local.get $pd) (local.get $pix)))
-      (local.set $cnt (i32.sub (local.get $cnt) (i32.const 1)))
-      (br_if $j${width} (local.get $cnt)))
+    ${multiplyAddRun(`$j${width}`, width, ['$px', 'i32.add', '$xStep'], ['$pd', 'i32.add', '$pix'], '$cnt')}
     (local.set $pa (i32.add (local.get $accTap) (i32.shl (local.get $cb) (i32.const 2))))
     ${registers(width)
       .map(
@@ -96,12 +103,7 @@ function inputChannelLoop(width: 16 | 4, end: string): string {
       (local.set $pd (local.get $pdR))
       (local.set $pw (local.get $pwR))
       (local.set $cj (local.get $nj))
-      (loop $jLoop${width}
-        ${multiplyAdd(width, '$pd', '$pw')}
-        (local.set $pd (i32.add (local.get $pd) (local.get $pix)))
-        (local.set $pw (i32.sub (local.get $pw) (local.get $wColStep)))
-        (local.set $cj (i32.sub (local.get $cj) (i32.const 1)))
-        (br_if $jLoop${width} (local.get $cj)))
+      ${multiplyAddRun(`$jLoop${width}`, width, ['$pd', 'i32.add', '$pix'], ['$pw', 'i32.sub', '$wColStep'], '$cj')}
       (local.set $pdR (i32.add (local.get $pdR) (local.get $dRowStep)))
       (local.set $pwR (i32.sub (local.get $pwR) (local.get $wRowStep)))
       (local.set $ci (i32.sub (local.get $ci) (i32.const 1)))
@@ -112,6 +114,50 @@ function inputChannelLoop(width: 16 | 4, end: string): string {
     (local.set $cb (i32.add (local.get $cb) (i32.const ${width})))
     (br $c${width}Loop)))`;
 }
+
+/**
+ * `for ($v = from; $v < end; $v++) body` in WAT, as a block $<v>Done around a loop $<v>Loop; `from`
+ * is a constant or a local, `end` a local. It is a template tag, countedLoop(v, from, end)`body`, so
+ * that the body reads as WAT below its loop header.
+ */
+function countedLoop(v: string, from: number | string, end: string) {
+  const start = typeof from === 'number' ? `(i32.const ${from})` : `(local.get ${from})`;
+  return (body: TemplateStringsArray, ...values: unknown[]): string => `(local.set $${v} ${start})
+    (block $${v}Done (loop $${v}Loop
+      (br_if $${v}Done (i32.ge_s (local.get $${v}) (local.get ${end})))
+      ${String.raw(body, ...values)}
+      (local.set $${v} (i32.add (local.get $${v}) (i32.const 1)))
+      (br $${v}Loop)))`;
+}
+
+/** The locals of one axis of dwInputGrad: input coordinate, padding, filter size, stride, dy size. */
+interface Axis {
+  readonly at: string;
+  readonly pad: string;
+  readonly k: string;
+  readonly s: string;
+  readonly out: string;
+}
+
+/**
+ * dwInputGrad, one axis: `r` = padded coordinate at + pad; `lo` = first dy index i with
+ * i*s <= r < i*s + k, 0 <= i < out, and `count` = how many follow ($firstInside / $endInside, as
+ * the comment in dwInputGrad derives).
+ */
+function reachingRange(axis: Axis, r: string, lo: string, count: string): string {
+  const { at, pad, k, s, out } = axis;
+  return `(local.set ${r} (i32.add (local.get ${at}) (local.get ${pad})))
+    (local.set ${lo} (call $firstInside (i32.const 0)
+      (i32.sub (i32.sub (local.get ${k}) (i32.const 1)) (local.get ${r})) (local.get ${s})))
+    (local.set ${count} (i32.sub
+      (call $endInside (i32.const 0) (i32.const 0) (local.get ${s}) (i32.add (local.get ${r}) (i32.const 1)) (local.get ${out}))
+      (local.get ${lo})))`;
+}
+
+/** The parameters after the pointers and the image range that both kernels take (see the header). */
+const GEOMETRY_PARAMS = ['inH', 'inW', 'cp', 'outH', 'outW', 'kh', 'kw', 'sh', 'sw', 'top', 'left']
+  .map((name) => `(param $${name} i32)`)
+  .join(' ');
 
 export const DEPTHWISE_WAT = String.raw`
 (module
@@ -136,8 +182,7 @@ export const DEPTHWISE_WAT = String.raw`
 
   (func (export "dwFilterGrad")
     (param $x i32) (param $dy i32) (param $acc i32) (param $n0 i32) (param $n1 i32)
-    (param $inH i32) (param $inW i32) (param $cp i32) (param $outH i32) (param $outW i32)
-    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    ${GEOMETRY_PARAMS}
     (local $n i32) (local $i i32) (local $a i32) (local $b i32) (local $ii i32)
     (local $jLo i32) (local $jEnd i32) (local $cnt i32) (local $cb i32) (local $cb16 i32)
     (local $pix i32) (local $xStep i32) (local $xRow i32) (local $dyRow i32) (local $accTap i32)
@@ -147,27 +192,19 @@ export const DEPTHWISE_WAT = String.raw`
     (local.set $xStep (i32.mul (local.get $sw) (local.get $pix)))
     ;; channels handled 16 at a time: [0, cb16); the rest 4 at a time
     (local.set $cb16 (i32.and (local.get $cp) (i32.const -16)))
-    (local.set $n (local.get $n0))
-    (block $nDone (loop $nLoop
-      (br_if $nDone (i32.ge_s (local.get $n) (local.get $n1)))
-      (local.set $i (i32.const 0))
-      (block $iDone (loop $iLoop
-        (br_if $iDone (i32.ge_s (local.get $i) (local.get $outH)))
+    ${countedLoop('n', '$n0', '$n1')`
+      ${countedLoop('i', 0, '$outH')`
         (local.set $dyRow (i32.add (local.get $dy)
           (i32.mul (i32.mul (i32.add (i32.mul (local.get $n) (local.get $outH)) (local.get $i)) (local.get $outW))
                    (local.get $pix))))
-        (local.set $a (i32.const 0))
-        (block $aDone (loop $aLoop
-          (br_if $aDone (i32.ge_s (local.get $a) (local.get $kh)))
+        ${countedLoop('a', 0, '$kh')`
           (local.set $ii (i32.sub (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $a)) (local.get $top)))
           (if (i32.and (i32.ge_s (local.get $ii) (i32.const 0)) (i32.lt_s (local.get $ii) (local.get $inH)))
             (then
               (local.set $xRow (i32.add (local.get $x)
                 (i32.mul (i32.mul (i32.add (i32.mul (local.get $n) (local.get $inH)) (local.get $ii)) (local.get $inW))
                          (local.get $pix))))
-              (local.set $b (i32.const 0))
-              (block $bDone (loop $bLoop
-                (br_if $bDone (i32.ge_s (local.get $b) (local.get $kw)))
+              ${countedLoop('b', 0, '$kw')`
                 (local.set $jLo (call $firstInside (local.get $left) (local.get $b) (local.get $sw)))
                 (local.set $jEnd (call $endInside (local.get $left) (local.get $b) (local.get $sw)
                   (local.get $inW) (local.get $outW)))
@@ -178,20 +215,11 @@ export const DEPTHWISE_WAT = String.raw`
                     ;; 16 channels per step, then the remaining channels 4 per step
                     (local.set $cb (i32.const 0))
                     ${filterChannelLoop(16, '$cb16')}
-                    ${filterChannelLoop(4, '$cp')}))
-                (local.set $b (i32.add (local.get $b) (i32.const 1)))
-                (br $bLoop)))))
-          (local.set $a (i32.add (local.get $a) (i32.const 1)))
-          (br $aLoop)))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $iLoop)))
-      (local.set $n (i32.add (local.get $n) (i32.const 1)))
-      (br $nLoop))))
+                    ${filterChannelLoop(4, '$cp')}))`}))`}`}`})
 
   (func (export "dwInputGrad")
     (param $dy i32) (param $w i32) (param $dx i32) (param $n0 i32) (param $n1 i32)
-    (param $inH i32) (param $inW i32) (param $cp i32) (param $outH i32) (param $outW i32)
-    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    ${GEOMETRY_PARAMS}
     (local $n i32) (local $y i32) (local $xx i32) (local $ry i32) (local $rx i32)
     (local $iLo i32) (local $ni i32) (local $nrows i32) (local $jLo i32) (local $nj i32)
     (local $pix i32) (local $cb i32) (local $cb16 i32) (local $cOff i32)
@@ -206,30 +234,14 @@ export const DEPTHWISE_WAT = String.raw`
     (local.set $wColStep (i32.mul (local.get $sw) (local.get $pix)))
     (local.set $pdx (i32.add (local.get $dx)
       (i32.mul (i32.mul (i32.mul (local.get $n0) (local.get $inH)) (local.get $inW)) (local.get $pix))))
-    (local.set $n (local.get $n0))
-    (block $nDone (loop $nLoop
-      (br_if $nDone (i32.ge_s (local.get $n) (local.get $n1)))
-      (local.set $y (i32.const 0))
-      (block $yDone (loop $yLoop
-        (br_if $yDone (i32.ge_s (local.get $y) (local.get $inH)))
+    ${countedLoop('n', '$n0', '$n1')`
+      ${countedLoop('y', 0, '$inH')`
         ;; rows i of dy reaching padded row ry = y + top: i*sh <= ry < i*sh + kh, 0 <= i < outH, i.e.
         ;; iLo = max(0, ceil((ry - kh + 1) / sh)) ($firstInside with pad 0, b = kh - 1 - ry) and
         ;; iEnd = min(outH, floor(ry / sh) + 1) ($endInside with inSize = ry + 1); columns likewise
-        (local.set $ry (i32.add (local.get $y) (local.get $top)))
-        (local.set $iLo (call $firstInside (i32.const 0)
-          (i32.sub (i32.sub (local.get $kh) (i32.const 1)) (local.get $ry)) (local.get $sh)))
-        (local.set $ni (i32.sub
-          (call $endInside (i32.const 0) (i32.const 0) (local.get $sh) (i32.add (local.get $ry) (i32.const 1)) (local.get $outH))
-          (local.get $iLo)))
-        (local.set $xx (i32.const 0))
-        (block $xDone (loop $xLoop
-          (br_if $xDone (i32.ge_s (local.get $xx) (local.get $inW)))
-          (local.set $rx (i32.add (local.get $xx) (local.get $left)))
-          (local.set $jLo (call $firstInside (i32.const 0)
-            (i32.sub (i32.sub (local.get $kw) (i32.const 1)) (local.get $rx)) (local.get $sw)))
-          (local.set $nj (i32.sub
-            (call $endInside (i32.const 0) (i32.const 0) (local.get $sw) (i32.add (local.get $rx) (i32.const 1)) (local.get $outW))
-            (local.get $jLo)))
+        ${reachingRange({ at: '$y', pad: '$top', k: '$kh', s: '$sh', out: '$outH' }, '$ry', '$iLo', '$ni')}
+        ${countedLoop('xx', 0, '$inW')`
+          ${reachingRange({ at: '$xx', pad: '$left', k: '$kw', s: '$sw', out: '$outW' }, '$rx', '$jLo', '$nj')}
           ;; dy[n, iLo, jLo] and w[ry - iLo*sh, rx - jLo*sw]
           (local.set $pd0 (i32.add (local.get $dy)
             (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $outH)) (local.get $iLo)) (local.get $outW))
@@ -245,12 +257,6 @@ export const DEPTHWISE_WAT = String.raw`
           (local.set $cb (i32.const 0))
           ${inputChannelLoop(16, '$cb16')}
           ${inputChannelLoop(4, '$cp')}
-          (local.set $pdx (i32.add (local.get $pdx) (local.get $pix)))
-          (local.set $xx (i32.add (local.get $xx) (i32.const 1)))
-          (br $xLoop)))
-        (local.set $y (i32.add (local.get $y) (i32.const 1)))
-        (br $yLoop)))
-      (local.set $n (i32.add (local.get $n) (i32.const 1)))
-      (br $nLoop))))
+          (local.set $pdx (i32.add (local.get $pdx) (local.get $pix)))`}`}`})
 )
 `;
