@@ -8,15 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { CustomScaleLayer } from '../layers/keras-layers.js';
-import {
-  ap,
-  channels,
-  KerasNamer,
-  kerasInput,
-  squareShape,
-  type BuildOptions,
-  type SymbolicTensor,
-} from './common.js';
+import type { BuildOptions, SymbolicTensor } from './common.js';
+import { ap, channels, KerasNamer, kerasModel } from './common.js';
 
 /** Options of one convolution + batch norm + activation unit (Keras `conv2d_bn`). */
 interface ConvBnOptions {
@@ -192,14 +185,15 @@ class IrnLayers {
 export function buildInceptionResNetV2(opts: BuildOptions = {}): tf.LayersModel {
   const style = opts.autoNaming ?? 'legacy';
   const b = new IrnLayers(new KerasNamer(style), style);
-  const input = kerasInput(squareShape(opts, 299));
-  let x = b.mixed5b(b.stem(input));
-  for (let i = 1; i <= 10; i++) x = b.block(x, 0.17, 'block35', i);
-  x = b.mixed6a(x);
-  for (let i = 1; i <= 20; i++) x = b.block(x, 0.1, 'block17', i);
-  x = b.mixed7a(x);
-  for (let i = 1; i <= 9; i++) x = b.block(x, 0.2, 'block8', i);
-  x = b.block(x, 1.0, 'block8', 10, null);
-  x = b.cbn(x, 1536, 1, { name: 'conv_7b' });
-  return tf.model({ inputs: input, outputs: x, name: opts.name ?? 'inception_resnet_v2' });
+  return kerasModel(opts, 299, 'inception_resnet_v2', (input) => {
+    let x = b.mixed5b(b.stem(input));
+    for (let i = 1; i <= 10; i++) x = b.block(x, 0.17, 'block35', i);
+    x = b.mixed6a(x);
+    for (let i = 1; i <= 20; i++) x = b.block(x, 0.1, 'block17', i);
+    x = b.mixed7a(x);
+    for (let i = 1; i <= 9; i++) x = b.block(x, 0.2, 'block8', i);
+    x = b.block(x, 1.0, 'block8', 10, null);
+    x = b.cbn(x, 1536, 1, { name: 'conv_7b' });
+    return x;
+  });
 }
