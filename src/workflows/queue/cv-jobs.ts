@@ -18,7 +18,7 @@ import {
   verifyChecksum,
   type JobKind,
 } from './jobs.js';
-import type { QueueRunnerOptions } from './experiment-runner.js';
+import { sweepOptions, type CoordinatorOptions } from './experiment-runner.js';
 
 /** BullMQ job name (and id prefix) of a cross-validation fold. */
 export const CV_FOLD_JOB = 'cv-fold';
@@ -82,12 +82,7 @@ export const cvFoldKind: JobKind<CvFoldJobData, CvFoldResult> = {
  * inside --shared-dir (workers write the folds' run directories there).
  * @example await runCrossValidation({ ...options, runner: queueFoldRunner({ url, sharedDir: '/mnt/lab' }) })
  */
-export function queueFoldRunner(
-  o: QueueRunnerOptions & {
-    readonly log?: (line: string) => void;
-    readonly onProgress?: (label: string, done: number, total: number, detail?: string) => void;
-  },
-): FoldRunner {
+export function queueFoldRunner(o: CoordinatorOptions): FoldRunner {
   return async (folds) => {
     if (folds.length === 0) return [];
     const checksum = await manifestChecksum(folds[0].manifest);
@@ -106,13 +101,7 @@ export function queueFoldRunner(
         train: stripUndefined(f.train),
       }),
     );
-    return runJobs(cvFoldKind, jobs, {
-      url: o.url,
-      ...(o.queueName !== undefined ? { queueName: o.queueName } : {}),
-      ...(o.attempts !== undefined ? { attempts: o.attempts } : {}),
-      ...(o.log ? { log: o.log } : {}),
-      onProgress: (p) => o.onProgress?.('folds', p.done, p.total, `${p.running} running, ${p.failed} failed`),
-    });
+    return runJobs(cvFoldKind, jobs, sweepOptions(o, 'folds'));
   };
 }
 

@@ -164,6 +164,34 @@ export async function verifyChecksum(
 }
 
 /**
+ * Open a context on the data at `path` and check the data's checksum (`checksumOf` the context)
+ * against the coordinator's, as {@link verifyChecksum}; the context is disposed of when the
+ * check fails.
+ * @throws PermanentJobError as verifyChecksum
+ * @example await openVerified(manifest, job.checksum, () => TuneContext.open(settings), (c) => cohortChecksum(c.cohort.data), sharedDir)
+ */
+export async function openVerified<T extends { dispose(): Promise<void> }>(
+  path: string,
+  expected: string,
+  open: () => Promise<T>,
+  checksumOf: (ctx: T) => string,
+  sharedDir: string | undefined,
+): Promise<T> {
+  let ctx: T | undefined;
+  const compute = async (): Promise<string> => {
+    ctx = await open();
+    return checksumOf(ctx);
+  };
+  try {
+    await verifyChecksum(path, expected, compute, sharedDir);
+  } catch (e) {
+    await ctx?.dispose();
+    throw e;
+  }
+  return ctx as T;
+}
+
+/**
  * Loaded contexts (data, backbones, features) kept between jobs of the same sweep on a worker:
  * up to `keep` per key; taking a context of another key releases the others.
  */
