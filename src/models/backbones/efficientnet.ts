@@ -107,6 +107,30 @@ export interface EfficientNetOptions extends BuildOptions {
   imagenetStdRescaling?: boolean;
 }
 
+/**
+ * Conv2D without bias (default 'same', stride 1) -> BatchNormalization -> swish, named
+ * `${prefix}conv`, `${prefix}bn` and `${prefix}activation` (the stem, expansion and top units).
+ */
+function convBnSwish(
+  x: SymbolicTensor,
+  prefix: string,
+  filters: number,
+  kernelSize: number,
+  o: { strides?: number; padding?: 'same' | 'valid' } = {},
+): SymbolicTensor {
+  const conv = tf.layers.conv2d({
+    filters,
+    kernelSize,
+    ...(o.strides !== undefined ? { strides: o.strides } : {}),
+    padding: o.padding ?? 'same',
+    useBias: false,
+    name: `${prefix}conv`,
+  });
+  x = ap(conv, x);
+  x = ap(tf.layers.batchNormalization({ axis: -1, name: `${prefix}bn` }), x);
+  return ap(tf.layers.activation({ activation: 'swish', name: `${prefix}activation` }), x);
+}
+
 function block(
   inputs: SymbolicTensor,
   dropRate: number,
@@ -117,18 +141,7 @@ function block(
   const filters = a.filtersIn * a.expandRatio;
   let x = inputs;
   if (a.expandRatio !== 1) {
-    x = ap(
-      tf.layers.conv2d({
-        filters,
-        kernelSize: 1,
-        padding: 'same',
-        useBias: false,
-        name: `${name}expand_conv`,
-      }),
-      x,
-    );
-    x = ap(tf.layers.batchNormalization({ axis: -1, name: `${name}expand_bn` }), x);
-    x = ap(tf.layers.activation({ activation: act, name: `${name}expand_activation` }), x);
+    x = convBnSwish(x, `${name}expand_`, filters, 1);
   }
   let pad: 'same' | 'valid' = 'same';
   if (a.strides === 2) {
@@ -232,19 +245,7 @@ function buildEfficientNet(
       );
     }
     x = ap(tf.layers.zeroPadding2d({ padding: correctPad(x, 3), name: 'stem_conv_pad' }), x);
-    x = ap(
-      tf.layers.conv2d({
-        filters: roundFilters(32),
-        kernelSize: 3,
-        strides: 2,
-        padding: 'valid',
-        useBias: false,
-        name: 'stem_conv',
-      }),
-      x,
-    );
-    x = ap(tf.layers.batchNormalization({ axis: -1, name: 'stem_bn' }), x);
-    x = ap(tf.layers.activation({ activation: 'swish', name: 'stem_activation' }), x);
+    x = convBnSwish(x, 'stem_', roundFilters(32), 3, { strides: 2, padding: 'valid' });
 
     const total = DEFAULT_BLOCKS_ARGS.reduce((s, a) => s + roundRepeats(a.repeats), 0);
     let b = 0;
@@ -264,18 +265,7 @@ function buildEfficientNet(
         b += 1;
       }
     });
-    x = ap(
-      tf.layers.conv2d({
-        filters: roundFilters(1280),
-        kernelSize: 1,
-        padding: 'same',
-        useBias: false,
-        name: 'top_conv',
-      }),
-      x,
-    );
-    x = ap(tf.layers.batchNormalization({ axis: -1, name: 'top_bn' }), x);
-    x = ap(tf.layers.activation({ activation: 'swish', name: 'top_activation' }), x);
+    x = convBnSwish(x, 'top_', roundFilters(1280), 1);
     return x;
   });
 }

@@ -34,6 +34,22 @@ export function buildXception(opts: BuildOptions = {}): tf.LayersModel {
     const pool = (name: string): tf.layers.Layer =>
       tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name });
     const add = (): tf.layers.Layer => tf.layers.add({ name: nm.next('add') });
+    /**
+     * Block `b` of the entry flow (2-4) or the exit flow (13): ReLU (not in block 2), separable
+     * convolution to f1, batch norm, ReLU, separable convolution to f2, batch norm, max pooling,
+     * plus the strided 1x1 convolution of the block's input.
+     */
+    const downBlock = (x: SymbolicTensor, b: number, f1: number, f2: number): SymbolicTensor => {
+      const residual = residualConv(x, f2);
+      if (b !== 2) x = ap(act(`block${b}_sepconv1_act`), x);
+      x = ap(sep(f1, `block${b}_sepconv1`), x);
+      x = ap(bn(`block${b}_sepconv1_bn`), x);
+      x = ap(act(`block${b}_sepconv2_act`), x);
+      x = ap(sep(f2, `block${b}_sepconv2`), x);
+      x = ap(bn(`block${b}_sepconv2_bn`), x);
+      x = ap(pool(`block${b}_pool`), x);
+      return ap(add(), [x, residual]);
+    };
 
     let x = ap(
       tf.layers.conv2d({ filters: 32, kernelSize: 3, strides: 2, useBias: false, name: 'block1_conv1' }),
@@ -51,17 +67,7 @@ export function buildXception(opts: BuildOptions = {}): tf.LayersModel {
       [3, 256],
       [4, 728],
     ];
-    for (const [b, f] of entry) {
-      const residual = residualConv(x, f);
-      if (b !== 2) x = ap(act(`block${b}_sepconv1_act`), x);
-      x = ap(sep(f, `block${b}_sepconv1`), x);
-      x = ap(bn(`block${b}_sepconv1_bn`), x);
-      x = ap(act(`block${b}_sepconv2_act`), x);
-      x = ap(sep(f, `block${b}_sepconv2`), x);
-      x = ap(bn(`block${b}_sepconv2_bn`), x);
-      x = ap(pool(`block${b}_pool`), x);
-      x = ap(add(), [x, residual]);
-    }
+    for (const [b, f] of entry) x = downBlock(x, b, f, f);
 
     // Middle flow: blocks 5-12.
     for (let i = 0; i < 8; i++) {
@@ -76,15 +82,7 @@ export function buildXception(opts: BuildOptions = {}): tf.LayersModel {
     }
 
     // Exit flow.
-    const residual = residualConv(x, 1024);
-    x = ap(act('block13_sepconv1_act'), x);
-    x = ap(sep(728, 'block13_sepconv1'), x);
-    x = ap(bn('block13_sepconv1_bn'), x);
-    x = ap(act('block13_sepconv2_act'), x);
-    x = ap(sep(1024, 'block13_sepconv2'), x);
-    x = ap(bn('block13_sepconv2_bn'), x);
-    x = ap(pool('block13_pool'), x);
-    x = ap(add(), [x, residual]);
+    x = downBlock(x, 13, 728, 1024);
 
     x = ap(sep(1536, 'block14_sepconv1'), x);
     x = ap(bn('block14_sepconv1_bn'), x);
