@@ -10,7 +10,7 @@
  * `loadDepthwiseSimd()` is async (wabt initialises asynchronously); `initBackend` awaits it. Until
  * it has resolved, `depthwiseSimd()` returns null and the kernels use the JS loops of loops.ts.
  */
-import wabt from 'wabt';
+import { compileWat } from './wat.js';
 import type { ConvGeometry } from './conv_geometry.js';
 import { DEPTHWISE_WAT } from './depthwise_simd.wat.js';
 
@@ -207,15 +207,8 @@ let ready: DepthwiseSimd | null = null;
 let loading: Promise<DepthwiseSimd> | null = null;
 
 /** Compile `DEPTHWISE_WAT` with wabt (SIMD enabled) to a wasm binary. */
-export async function compileDepthwiseWat(): Promise<Uint8Array> {
-  const w = await wabt();
-  const mod = w.parseWat('depthwise_simd.wat', DEPTHWISE_WAT, { simd: true });
-  try {
-    mod.validate();
-    return mod.toBinary({}).buffer;
-  } finally {
-    mod.destroy();
-  }
+export function compileDepthwiseWat(): Promise<Uint8Array> {
+  return compileWat('depthwise_simd.wat', DEPTHWISE_WAT);
 }
 
 /**
