@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { loadManifest } from '../../ingest/manifest.js';
 import { runCvFold, type CvFoldResult, type CvFoldUnit, type FoldRunner } from '../cv.js';
 import {
+  cohortJobSchema,
   localPath,
   manifestChecksum,
   planJob,
@@ -25,13 +26,9 @@ export const CV_FOLD_JOB = 'cv-fold';
 
 const FORMAT = 1;
 
-const jobSchema = z.object({
-  format: z.literal(FORMAT),
-  /** Relative to the shared folder (absolute without one). */
-  manifest: z.string(),
+const jobSchema = cohortJobSchema(FORMAT, {
   /** The fold's folder, relative to the shared folder (absolute without one). */
   dir: z.string(),
-  checksum: z.string(),
   fold: z.number().int().nonnegative(),
   k: z.number().int().min(2),
   trainIds: z.array(z.string()),

@@ -18,6 +18,7 @@ import {
   type UnitResult,
 } from '../experiment.js';
 import {
+  cohortJobSchema,
   ContextPool,
   localPath,
   planJob,
@@ -69,12 +70,9 @@ const unitSchema = z.discriminatedUnion('experiment', [
   }),
 ]);
 
-const jobSchema = z.object({
-  format: z.literal(FORMAT),
+const jobSchema = cohortJobSchema(FORMAT, {
   /** For log lines only (not part of the id). */
   label: z.string().optional(),
-  manifest: z.string(),
-  checksum: z.string(),
   settings: settingsSchema,
   unit: unitSchema,
 });

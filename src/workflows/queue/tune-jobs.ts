@@ -11,17 +11,14 @@ import { cohortChecksum } from '../experiment.js';
 import { TuneContext, type TrialRunner, type TuneSettings } from '../tune.js';
 import { cohortJobHandler, settingsSchema } from './experiment-jobs.js';
 import { sweepOptions, type CoordinatorOptions } from './experiment-runner.js';
-import { planJob, runJobs, sharedPath, type JobKind } from './jobs.js';
+import { cohortJobSchema, planJob, runJobs, sharedPath, type JobKind } from './jobs.js';
 
 /** BullMQ job name (and id prefix) of a Hyperband trial. */
 export const TUNE_TRIAL_JOB = 'tune-trial';
 
 const FORMAT = 1;
 
-const jobSchema = z.object({
-  format: z.literal(FORMAT),
-  manifest: z.string(),
-  checksum: z.string(),
+const jobSchema = cohortJobSchema(FORMAT, {
   settings: settingsSchema.omit({ epochsScale: true, microBatch: true }).extend({
     backbone: z.string(),
     weights: z.string().optional(),
