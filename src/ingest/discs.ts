@@ -26,7 +26,14 @@
  */
 import type { Disc, RgbImage } from '../domain/image.js';
 import { InputError } from '../util/errors.js';
-import { convexHull, fitCircleTrimmed, polygonArea, samplePolygon, type Circle, type Point } from './circle-fit.js';
+import {
+  convexHull,
+  fitCircleTrimmed,
+  polygonArea,
+  samplePolygon,
+  type Circle,
+  type Point,
+} from './circle-fit.js';
 
 export interface FindDiscOptions {
   /** Smallest disc radius in pixels of the input image. Default max(8, 3% of the shorter side). */
@@ -102,7 +109,12 @@ interface Component {
 }
 
 /** 8-connected components of a binary mask; returns the label image and component stats. */
-function components(mask: Uint8Array, w: number, h: number, minCount: number): { labels: Int32Array; comps: Component[] } {
+function components(
+  mask: Uint8Array,
+  w: number,
+  h: number,
+  minCount: number,
+): { labels: Int32Array; comps: Component[] } {
   const labels = new Int32Array(w * h);
   const stack = new Int32Array(w * h);
   const comps: Component[] = [];
@@ -158,7 +170,9 @@ export function findDiscs(img: RgbImage, opts: FindDiscOptions = {}): Disc[] {
 export function findDiscCandidates(img: RgbImage, opts: FindDiscOptions = {}): DiscCandidate[] {
   const { width: W, height: H } = img;
   if (W < 3 || H < 3 || img.data.length !== W * H * 3) {
-    throw new InputError(`image is ${W}x${H} with ${img.data.length} bytes: not a valid RGB image for disc finding`);
+    throw new InputError(
+      `image is ${W}x${H} with ${img.data.length} bytes: not a valid RGB image for disc finding`,
+    );
   }
   const threshold = opts.threshold ?? 40;
   const minRadius = opts.minRadius ?? Math.max(8, 0.03 * Math.min(W, H));
@@ -190,26 +204,59 @@ export function findDiscCandidates(img: RgbImage, opts: FindDiscOptions = {}): D
     if (circle.r < minR) continue;
     const fill = comp.count / (Math.PI * circle.r * circle.r);
     if (hullRatio < 0.6 || onCircle < 0.55 || outside > 0 || fill < 0.35) continue;
-    const full: Circle = { cx: (circle.cx + 0.5) * s - 0.5, cy: (circle.cy + 0.5) * s - 0.5, r: circle.r * s };
+    const full: Circle = {
+      cx: (circle.cx + 0.5) * s - 0.5,
+      cy: (circle.cy + 0.5) * s - 0.5,
+      r: circle.r * s,
+    };
     const refined = refineCircle(strength, W, H, full, threshold) ?? full;
-    accepted.push({ cx: refined.cx, cy: refined.cy, radius: refined.r, onCircle, fill, score: onCircle * Math.min(1, fill) });
+    accepted.push({
+      cx: refined.cx,
+      cy: refined.cy,
+      radius: refined.r,
+      onCircle,
+      fill,
+      score: onCircle * Math.min(1, fill),
+    });
   }
   const maxR = accepted.reduce((m, d) => Math.max(m, d.radius), 0);
   let discs = accepted.filter((d) => d.radius >= 0.6 * maxR);
   // a fragment inside an accepted disc is not a disc of its own
-  discs = discs.filter((d) => !discs.some((e) => e !== d && e.radius > d.radius && Math.hypot(e.cx - d.cx, e.cy - d.cy) < e.radius));
+  discs = discs.filter(
+    (d) =>
+      !discs.some((e) => e !== d && e.radius > d.radius && Math.hypot(e.cx - d.cx, e.cy - d.cy) < e.radius),
+  );
 
   if (opts.expected !== undefined) {
     if (discs.length < opts.expected) {
       throw new InputError(`found ${discs.length} polar-map disc(s), expected ${opts.expected}`);
     }
-    if (discs.length > opts.expected) discs = discs.slice().sort((a, b) => b.score - a.score).slice(0, opts.expected);
+    if (discs.length > opts.expected)
+      discs = discs
+        .slice()
+        .sort((a, b) => b.score - a.score)
+        .slice(0, opts.expected);
   }
-  return readingOrder(discs).map(({ cx, cy, radius, onCircle, fill }) => ({ cx, cy, radius, onCircle, fill }));
+  return readingOrder(discs).map(({ cx, cy, radius, onCircle, fill }) => ({
+    cx,
+    cy,
+    radius,
+    onCircle,
+    fill,
+  }));
 }
 
 /** Sort discs into reading order: rows top to bottom, each row left to right. */
 export function readingOrder<T extends Disc>(discs: readonly T[]): T[] {
+  return discRows(discs).flatMap((row) => row.sort((a, b) => a.cx - b.cx));
+}
+
+/**
+ * Group discs into rows, top to bottom: a disc joins the current row when its centre is within
+ * half a radius (the larger of its own and the row's mean) of the row's mean height. The discs of
+ * a row are in order of height, not yet left to right.
+ */
+export function discRows<T extends Disc>(discs: readonly T[]): T[][] {
   const byY = discs.slice().sort((a, b) => a.cy - b.cy);
   const rows: T[][] = [];
   for (const d of byY) {
@@ -224,7 +271,7 @@ export function readingOrder<T extends Disc>(discs: readonly T[]): T[] {
     }
     rows.push([d]);
   }
-  return rows.flatMap((row) => row.sort((a, b) => a.cx - b.cx));
+  return rows;
 }
 
 /** Circle fitted to a component's convex hull, with shape measures. */
@@ -246,7 +293,12 @@ function coarseCircle(
     }
     if (lo < 0) continue;
     // pixel outline corners, so the hull covers whole pixels
-    pts.push({ x: lo - 0.5, y: y - 0.5 }, { x: lo - 0.5, y: y + 0.5 }, { x: hi + 0.5, y: y - 0.5 }, { x: hi + 0.5, y: y + 0.5 });
+    pts.push(
+      { x: lo - 0.5, y: y - 0.5 },
+      { x: lo - 0.5, y: y + 0.5 },
+      { x: hi + 0.5, y: y - 0.5 },
+      { x: hi + 0.5, y: y + 0.5 },
+    );
   }
   const hull = convexHull(pts);
   if (hull.length < 3) return undefined;
@@ -263,7 +315,12 @@ function coarseCircle(
     if (Math.abs(d) <= tol) on++;
     if (d > Math.max(3, 0.1 * c.r)) outside++;
   }
-  return { circle: c, onCircle: on / xs.length, hullRatio: polygonArea(hull) / (Math.PI * c.r * c.r), outside };
+  return {
+    circle: c,
+    onCircle: on / xs.length,
+    hullRatio: polygonArea(hull) / (Math.PI * c.r * c.r),
+    outside,
+  };
 }
 
 /** Bilinear sample of the strength image (0 outside). */
@@ -282,7 +339,13 @@ function sampleStrength(st: Uint8Array, W: number, H: number, x: number, y: numb
 }
 
 /** Sub-pixel outer-edge refinement along rays, then a trimmed circle fit (full resolution). */
-function refineCircle(st: Uint8Array, W: number, H: number, c: Circle, threshold: number): Circle | undefined {
+function refineCircle(
+  st: Uint8Array,
+  W: number,
+  H: number,
+  c: Circle,
+  threshold: number,
+): Circle | undefined {
   const nRays = Math.min(720, Math.max(64, Math.round(Math.PI * c.r)));
   const run = Math.max(3, Math.round(0.03 * c.r));
   const rStart = 0.82 * c.r;

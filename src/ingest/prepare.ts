@@ -29,7 +29,7 @@ import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
 import { readJsonObject } from '../util/fs.js';
 import { formatLayout, type Layout } from '../domain/layout.js';
 import { loadManifest, manifestToCsv, type StudyRow } from './manifest.js';
-import { findDiscs } from './discs.js';
+import { discRows, findDiscs } from './discs.js';
 import { cleanDisc, boxToDisc } from './clean.js';
 
 export const DEFAULT_PREPARE_SIZE = 256;
@@ -106,19 +106,7 @@ export function assignLayout(discs: readonly Disc[], layout: Layout): Partial<Re
   if (discs.length !== total) {
     return `found ${discs.length} disc${discs.length === 1 ? '' : 's'}, the layout "${formatLayout(layout)}" has ${total}`;
   }
-  const rows: Disc[][] = [];
-  for (const d of discs.slice().sort((a, b) => a.cy - b.cy)) {
-    const row = rows[rows.length - 1];
-    if (row) {
-      const meanY = row.reduce((s, e) => s + e.cy, 0) / row.length;
-      const meanR = row.reduce((s, e) => s + e.radius, 0) / row.length;
-      if (Math.abs(d.cy - meanY) < 0.5 * Math.max(meanR, d.radius)) {
-        row.push(d);
-        continue;
-      }
-    }
-    rows.push([d]);
-  }
+  const rows = discRows(discs);
   const found = rows.map((r) => r.length);
   if (found.length !== expected.length || found.some((n, i) => n !== expected[i])) {
     return `found discs in ${found.length} row${found.length === 1 ? '' : 's'} of ${found.join('+')}, the layout "${formatLayout(layout)}" expects ${expected.join('+')}`;

@@ -17,7 +17,7 @@ import {
   getColormap,
   isBuiltinColormap,
 } from './colormaps.js';
-import { readInputText } from '../util/read-input.js';
+import { readNamedInputText } from '../util/read-input.js';
 
 type Rgb = [number, number, number];
 
@@ -91,12 +91,7 @@ export function colormapFromCsvText(text: string, source: string): Colormap {
 
 /** Read a colour table from a CSV file (see `colormapFromCsvText` for the format). */
 export async function loadColormapCsv(path: string): Promise<Colormap> {
-  let text: string;
-  try {
-    text = await readInputText(path, 'table');
-  } catch (e) {
-    throw new InputError(`colour map ${path}: cannot read file (${errorMessage(e)})`, { cause: e });
-  }
+  const text = await readNamedInputText('colour map', path, 'table');
   const cm = colormapFromCsvText(text, path);
   return { ...cm, name: basename(path) };
 }

@@ -25,7 +25,7 @@ import type { View } from '../domain/views.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { N_SEGMENTS } from './geometry.js';
-import { readInputText } from '../util/read-input.js';
+import { readNamedInputText } from '../util/read-input.js';
 
 export type Sex = 'F' | 'M';
 export type Correction = 'AC' | 'NAC';
@@ -266,12 +266,7 @@ export async function saveNormalDatabase(path: string, db: NormalDatabase): Prom
 
 /** Read and validate a normal database JSON file. */
 export async function loadNormalDatabase(path: string): Promise<NormalDatabase> {
-  let text: string;
-  try {
-    text = await readInputText(path, 'json');
-  } catch (e) {
-    throw new InputError(`normal database ${path}: cannot read file (${errorMessage(e)})`, { cause: e });
-  }
+  const text = await readNamedInputText('normal database', path, 'json');
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -102,10 +102,34 @@ const da = (d: Date): string => d.toISOString().slice(0, 10).replace(/-/g, '');
 const tm = (d: Date): string => d.toISOString().slice(11, 19).replace(/:/g, '');
 
 /** Patient, study and common attributes shared by both objects (naturalised dcmjs keywords). */
+/** The series polarcad writes its objects in: SOP class, modality, number and description. */
+interface OutputSeries {
+  readonly sopClassUid: string;
+  readonly modality: string;
+  readonly seriesNumber: number;
+  readonly seriesDescription: string;
+}
+
+/** The overlay (Secondary Capture) and report (Encapsulated PDF) series, numbered 9901 and 9902. */
+const SERIES = {
+  overlay: {
+    sopClassUid: SOP_CLASSES.secondaryCapture,
+    modality: 'OT',
+    seriesNumber: 9901,
+    seriesDescription: 'polarcad Grad-CAM overlay',
+  },
+  pdf: {
+    sopClassUid: SOP_CLASSES.encapsulatedPdf,
+    modality: 'DOC',
+    seriesNumber: 9902,
+    seriesDescription: 'polarcad second-reader result',
+  },
+} as const satisfies Record<string, OutputSeries>;
+
 function common(
   r: StudyResult,
   refs: InputStudyRefs | null,
-  o: { sopClassUid: string; modality: string; seriesNumber: number; seriesDescription: string; now: Date },
+  o: OutputSeries & { readonly now: Date },
 ): Record<string, unknown> {
   return {
     SpecificCharacterSet: 'ISO_IR 192',
@@ -197,13 +221,7 @@ export async function secondaryCapture(
     .toBuffer({ resolveWithObject: true });
   const pixels = evenLength(data);
   return part10({
-    ...common(r, refs, {
-      sopClassUid: SOP_CLASSES.secondaryCapture,
-      modality: 'OT',
-      seriesNumber: 9901,
-      seriesDescription: 'polarcad Grad-CAM overlay',
-      now,
-    }),
+    ...common(r, refs, { ...SERIES.overlay, now }),
     ConversionType: 'WSD',
     Laterality: '',
     PatientOrientation: '',
@@ -238,13 +256,7 @@ export function encapsulatedPdf(
 ): Uint8Array {
   const doc = evenLength(pdf);
   return part10({
-    ...common(r, refs, {
-      sopClassUid: SOP_CLASSES.encapsulatedPdf,
-      modality: 'DOC',
-      seriesNumber: 9902,
-      seriesDescription: 'polarcad second-reader result',
-      now,
-    }),
+    ...common(r, refs, { ...SERIES.pdf, now }),
     ConversionType: 'WSD',
     AcquisitionDateTime: `${da(now)}${tm(now)}`,
     BurnedInAnnotation: 'YES',

@@ -6,7 +6,7 @@
 import type { Label } from '../domain/views.js';
 import type { Vessel } from '../polarmap/territories.js';
 import type { Rng } from '../util/rng.js';
-import type { Difficulty, Lesion, LesionKind, LesionSite } from './types.js';
+import type { Difficulty, Lesion, LesionKind, LesionSite, PatientProfile } from './types.js';
 import type { LesionWarp } from './territory-field.js';
 
 /** How often the hard cases occur, and the noise / attenuation scale, per difficulty. */
@@ -59,11 +59,7 @@ export interface AttenuationShadow {
   readonly radial: 'broad' | 'basal';
 }
 
-export interface Scenario {
-  readonly label: Label;
-  readonly sex: 'F' | 'M';
-  readonly age: number;
-  readonly bmi: number;
+export interface Scenario extends PatientProfile {
   readonly lesions: readonly LesionPlan[];
   readonly variants: readonly string[];
   readonly normal: NormalPattern;

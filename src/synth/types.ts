@@ -57,13 +57,17 @@ export interface PatientTruth {
   readonly sds: number;
 }
 
-export interface SyntheticPatient {
-  /** 'P0001', 'P0002', ... */
-  readonly id: string;
+/** Who a synthetic patient is: diagnosis and demographics, drawn with the scenario. */
+export interface PatientProfile {
   readonly label: Label;
   readonly sex: 'F' | 'M';
   readonly age: number;
   readonly bmi: number;
+}
+
+export interface SyntheticPatient extends PatientProfile {
+  /** 'P0001', 'P0002', ... */
+  readonly id: string;
   readonly lesions: readonly Lesion[];
   /** normal variants and confounders applied, e.g. 'apical_thinning', 'breast_attenuation', 'lbbb' */
   readonly variants: readonly string[];

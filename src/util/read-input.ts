@@ -107,3 +107,16 @@ export async function withInputFile<T>(
 export async function readInputText(path: string, kind: InputKind): Promise<string> {
   return (await readInputFile(path, kind)).toString('utf8');
 }
+
+/**
+ * {@link readInputText} for a file that the message calls `what`: any failure becomes an
+ * InputError "`what` `path`: cannot read file (reason)".
+ * @example const text = await readNamedInputText('colour map', 'scale.csv', 'table');
+ */
+export async function readNamedInputText(what: string, path: string, kind: InputKind): Promise<string> {
+  try {
+    return await readInputText(path, kind);
+  } catch (e) {
+    throw new InputError(`${what} ${path}: cannot read file (${errorMessage(e)})`, { cause: e });
+  }
+}

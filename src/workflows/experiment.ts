@@ -359,15 +359,30 @@ async function writeCurves(
   return [acc.svgPath, loss.svgPath];
 }
 
-async function writeTable(
+/**
+ * Write an experiment's table `base`.csv and `base`.md (titled `titles.table`, with `notes`) and
+ * its validation curves (`base`-curves, titled `titles.curves`) into `dir`; returns the
+ * experiment's result naming them.
+ */
+async function writeExperiment(
   dir: string,
   base: string,
   rows: readonly ExperimentRow[],
-  title: string,
+  results: readonly ConfigurationResult[],
+  titles: { readonly table: string; readonly curves: string },
   notes: readonly string[],
-): Promise<void> {
-  await writeFileAtomic(join(dir, `${base}.csv`), experimentCsv(rows));
-  await writeFileAtomic(join(dir, `${base}.md`), experimentMarkdown(rows, title, notes));
+): Promise<ExperimentResult> {
+  const tableCsv = join(dir, `${base}.csv`);
+  const tableMd = join(dir, `${base}.md`);
+  await writeFileAtomic(tableCsv, experimentCsv(rows));
+  await writeFileAtomic(tableMd, experimentMarkdown(rows, titles.table, notes));
+  const figures = await writeCurves(dir, `${base}-curves`, results, titles.curves);
+  return { rows, tableCsv, tableMd, figures };
+}
+
+/** The note naming the weights the configurations used. */
+function weightsNote(results: readonly UnitResult[]): string {
+  return `weights: ${unique(results.map((r) => r.weights)).join('; ')}`;
 }
 
 function cacheOf(c: ExperimentHooks): FeatureCache | undefined {
@@ -658,20 +673,12 @@ export async function runStrategiesExperiment(o: StrategiesOptions): Promise<Exp
     })),
   );
   const rows = results.map((r) => r.row);
-  const notes = [
-    splitNote(cohort, o),
-    ...results.flatMap((r) => r.notes),
-    `weights: ${unique(results.map((r) => r.weights)).join('; ')}`,
-  ];
-  await writeTable(
-    o.out,
-    'strategies',
-    rows,
-    `Training strategies, ${spec.name} (Hai et al. 2022, Table 4)`,
-    notes,
-  );
-  const figures = await writeCurves(o.out, 'strategies-curves', results, `Training strategies, ${spec.name}`);
-  return { rows, tableCsv: join(o.out, 'strategies.csv'), tableMd: join(o.out, 'strategies.md'), figures };
+  const notes = [splitNote(cohort, o), ...results.flatMap((r) => r.notes), weightsNote(results)];
+  const titles = {
+    table: `Training strategies, ${spec.name} (Hai et al. 2022, Table 4)`,
+    curves: `Training strategies, ${spec.name}`,
+  };
+  return writeExperiment(o.out, 'strategies', rows, results, titles, notes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -713,15 +720,11 @@ export async function runBackbonesExperiment(o: BackbonesOptions): Promise<Exper
   let next = 0;
   const rows = plan.map((x) => (isUnit(x) ? results[next++].row : x));
   const notes = [splitNote(cohort, o), ...results.flatMap((r) => r.notes)];
-  await writeTable(
-    o.out,
-    'backbones',
-    rows,
-    'Backbones, two-stage transfer learning (Hai et al. 2022, Table 3)',
-    notes,
-  );
-  const figures = await writeCurves(o.out, 'backbones-curves', results, 'Backbones, two-stage');
-  return { rows, tableCsv: join(o.out, 'backbones.csv'), tableMd: join(o.out, 'backbones.md'), figures };
+  const titles = {
+    table: 'Backbones, two-stage transfer learning (Hai et al. 2022, Table 3)',
+    curves: 'Backbones, two-stage',
+  };
+  return writeExperiment(o.out, 'backbones', rows, results, titles, notes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -790,29 +793,15 @@ export async function runFinetuneDepthExperiment(o: FinetuneDepthOptions): Promi
   const rows = results.map((r) => r.row);
   const notes: string[] = [
     splitNote(cohort, o),
-    `weights: ${unique(results.map((r) => r.weights)).join('; ')}`,
+    weightsNote(results),
     'head: global max pooling, Dense(500, ReLU), Dropout(0.5), Dense(250, ReLU), Dropout(0.5), Dense(2, softmax) (Apostolopoulos et al. 2020)',
     ...results.flatMap((r) => r.notes),
   ];
-  await writeTable(
-    o.out,
-    'finetune-depth',
-    rows,
-    `Trainable top convolutional layers, ${spec.name} (Apostolopoulos et al. 2020)`,
-    notes,
-  );
-  const figures = await writeCurves(
-    o.out,
-    'finetune-depth-curves',
-    results,
-    `Trainable convolutional layers, ${spec.name}`,
-  );
-  return {
-    rows,
-    tableCsv: join(o.out, 'finetune-depth.csv'),
-    tableMd: join(o.out, 'finetune-depth.md'),
-    figures,
+  const titles = {
+    table: `Trainable top convolutional layers, ${spec.name} (Apostolopoulos et al. 2020)`,
+    curves: `Trainable convolutional layers, ${spec.name}`,
   };
+  return writeExperiment(o.out, 'finetune-depth', rows, results, titles, notes);
 }
 
 // ---------------------------------------------------------------------------------------------

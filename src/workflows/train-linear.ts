@@ -323,38 +323,15 @@ interface LinearRunContents {
 
 /** Write the run directory atomically: the model, its baselines, predictions, metrics, summary and config. */
 async function writeLinearRun(out: string, r: LinearRunContents): Promise<void> {
-  const {
-    o,
-    seed,
-    cohort,
-    train,
-    test,
-    model,
-    probs,
-    baselines,
-    rows,
-    comparisons,
-    eceValue,
-    summary,
-    evaluatedOn,
-    seconds,
-  } = r;
+  const { o, model, baselines, rows } = r;
+  const saveOpts = o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {};
   await writeDirAtomic(out, 'train', async (dir) => {
-    await saveLinearModel(
-      runFile(dir, 'model'),
-      model,
-      o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {},
-    );
-    for (const b of baselines)
-      await saveLinearModel(
-        baselineDir(dir, b.name),
-        b.model,
-        o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {},
-      );
-    await writeFileAtomic(runFile(dir, 'predictions'), predictionsCsv(test, probs, baselines));
+    await saveLinearModel(runFile(dir, 'model'), model, saveOpts);
+    for (const b of baselines) await saveLinearModel(baselineDir(dir, b.name), b.model, saveOpts);
+    await writeFileAtomic(runFile(dir, 'predictions'), predictionsCsv(r.test, r.probs, baselines));
     const main = rows[0];
     await writeRunJson(dir, 'metrics', {
-      evaluatedOn,
+      evaluatedOn: r.evaluatedOn,
       n: main.n,
       threshold: 0.5,
       accuracy: main.accuracy,
@@ -364,23 +341,23 @@ async function writeLinearRun(out: string, r: LinearRunContents): Promise<void> 
       precision: main.precision,
       f1: main.f1,
       confusion: main.confusion,
-      ece: eceValue,
+      ece: r.eceValue,
       selectionLeaksTest: false,
       rows,
-      comparisons,
+      comparisons: r.comparisons,
     });
-    await writeFileAtomic(runFile(dir, 'summary'), summary);
+    await writeFileAtomic(runFile(dir, 'summary'), r.summary);
     await writeRunJson(dir, 'config', {
       status: 'complete',
       command: 'train',
       model: o.recipe,
-      options: { ...o, seed },
+      options: { ...o, seed: r.seed },
       resolved: {
-        views: cohort.views,
+        views: r.cohort.views,
         colormap: r.colormap,
         colormapSource: r.colormapSource,
-        manifest: { path: resolve(o.manifest), sha256: cohort.sha256 },
-        split: { train: train.map((p) => p.id), validation: [], test: test.map((p) => p.id) },
+        manifest: { path: resolve(o.manifest), sha256: r.cohort.sha256 },
+        split: { train: r.train.map((p) => p.id), validation: [], test: r.test.map((p) => p.id) },
       },
       calibrated: true,
       calibration:
@@ -388,7 +365,7 @@ async function writeLinearRun(out: string, r: LinearRunContents): Promise<void> 
           ? 'stacker on out-of-fold logits'
           : 'temperature on out-of-fold probabilities',
       temperature: model.temperature,
-      seconds,
+      seconds: r.seconds,
     });
   });
 }

@@ -18,7 +18,7 @@
  * its weights returned the old product). The new weights go to a fresh buffer of the caller's,
  * which then becomes the variable's value (its old dataId is released, and with it the cache entry).
  */
-import wabt from 'wabt';
+import { compileWat } from './wat.js';
 
 /** WebAssembly text of the update; `n` floats from each pointer, SIMD by 4 then a scalar tail. */
 export const ADAM_WAT = String.raw`
@@ -122,15 +122,8 @@ export function tfjsWasmMemory(backend: unknown): object | null {
 }
 
 /** Compile `ADAM_WAT` with wabt (SIMD enabled) to a wasm binary. */
-export async function compileAdamWat(): Promise<Uint8Array> {
-  const w = await wabt();
-  const mod = w.parseWat('adam_simd.wat', ADAM_WAT, { simd: true });
-  try {
-    mod.validate();
-    return mod.toBinary({}).buffer;
-  } finally {
-    mod.destroy();
-  }
+export function compileAdamWat(): Promise<Uint8Array> {
+  return compileWat('adam_simd.wat', ADAM_WAT);
 }
 
 const kernels = new WeakMap<object, AdamKernel>();

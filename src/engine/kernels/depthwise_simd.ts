@@ -10,7 +10,7 @@
  * `loadDepthwiseSimd()` is async (wabt initialises asynchronously); `initBackend` awaits it. Until
  * it has resolved, `depthwiseSimd()` returns null and the kernels use the JS loops of loops.ts.
  */
-import wabt from 'wabt';
+import { compileWat } from './wat.js';
 import type { ConvGeometry } from './conv_geometry.js';
 import { DEPTHWISE_WAT } from './depthwise_simd.wat.js';
 
@@ -110,6 +110,21 @@ export class DepthwiseSimd {
   }
 
   /**
+   * Run `kernel` on the one image whose operands lie at byte offsets `a` and `b`, writing at `out`,
+   * for geometry `g` with `cp` (padded) channels.
+   */
+  private runImage(
+    kernel: KernelExport,
+    a: number,
+    b: number,
+    out: number,
+    g: ConvGeometry,
+    cp: number,
+  ): void {
+    kernel(a, b, out, 0, 1, g.inH, g.inW, cp, g.outH, g.outW, g.kh, g.kw, g.sh, g.sw, g.top, g.left);
+  }
+
+  /**
    * Depthwise filter gradient dW[a,b,c,q] = sum_{n,i,j} x[n, i*sh+a-top, j*sw+b-left, c] *
    * dy[n,i,j,c*m+q] for x [N,inH,inW,C] and dy [N,outH,outW,C*m]; returns [kh,kw,C,m] values.
    * Each image is summed in f32 by the SIMD loop, images are summed in float64.
@@ -136,24 +151,7 @@ export class DepthwiseSimd {
       copyPadded(xm, x.subarray(n * xPix * g.inC, (n + 1) * xPix * g.inC), xPix, g.inC, mult, cp);
       copyPadded(dym, dy.subarray(n * dyPix * k, (n + 1) * dyPix * k), dyPix, k, 1, cp);
       acc.fill(0);
-      this.ex.dwFilterGrad(
-        xOff,
-        dyOff,
-        accOff,
-        0,
-        1,
-        g.inH,
-        g.inW,
-        cp,
-        g.outH,
-        g.outW,
-        g.kh,
-        g.kw,
-        g.sh,
-        g.sw,
-        g.top,
-        g.left,
-      );
+      this.runImage(this.ex.dwFilterGrad, xOff, dyOff, accOff, g, cp);
       // Images are summed in float64 (each image's sum is f32, in SIMD registers).
       for (let t = 0; t < taps; t++) {
         for (let c = 0; c < k; c++) total[t * k + c] += acc[t * cp + c];
@@ -187,24 +185,7 @@ export class DepthwiseSimd {
     const dym = this.f32(dyOff, dyLen);
     for (let n = 0; n < g.batch; n++) {
       copyPadded(dym, dy.subarray(n * dyPix * k, (n + 1) * dyPix * k), dyPix, k, 1, cp);
-      this.ex.dwInputGrad(
-        dyOff,
-        wOff,
-        dxOff + n * imagePixels * cp * 4,
-        0,
-        1,
-        g.inH,
-        g.inW,
-        cp,
-        g.outH,
-        g.outW,
-        g.kh,
-        g.kw,
-        g.sh,
-        g.sw,
-        g.top,
-        g.left,
-      );
+      this.runImage(this.ex.dwInputGrad, dyOff, wOff, dxOff + n * imagePixels * cp * 4, g, cp);
     }
     const dxp = this.f32(dxOff, dxLen);
     if (mult === 1 && cp === c) return dxp;
@@ -226,15 +207,8 @@ let ready: DepthwiseSimd | null = null;
 let loading: Promise<DepthwiseSimd> | null = null;
 
 /** Compile `DEPTHWISE_WAT` with wabt (SIMD enabled) to a wasm binary. */
-export async function compileDepthwiseWat(): Promise<Uint8Array> {
-  const w = await wabt();
-  const mod = w.parseWat('depthwise_simd.wat', DEPTHWISE_WAT, { simd: true });
-  try {
-    mod.validate();
-    return mod.toBinary({}).buffer;
-  } finally {
-    mod.destroy();
-  }
+export function compileDepthwiseWat(): Promise<Uint8Array> {
+  return compileWat('depthwise_simd.wat', DEPTHWISE_WAT);
 }
 
 /**

@@ -14,7 +14,7 @@
  * Like the depthwise kernels (depthwise_simd.ts), the WAT is compiled at run time with wabt and
  * runs in its OWN memory: operands are copied in, the result is copied out.
  */
-import wabt from 'wabt';
+import { compileWat } from './wat.js';
 
 const GEMM_WAT = String.raw`
 (module
@@ -112,15 +112,7 @@ export class GemmSimd {
 }
 
 async function compile(): Promise<GemmSimd> {
-  const w = await wabt();
-  const mod = w.parseWat('gemm_simd.wat', GEMM_WAT, { simd: true });
-  let bytes: Uint8Array;
-  try {
-    mod.validate();
-    bytes = mod.toBinary({}).buffer;
-  } finally {
-    mod.destroy();
-  }
+  const bytes = await compileWat('gemm_simd.wat', GEMM_WAT);
   const api = (
     globalThis as unknown as {
       WebAssembly: {

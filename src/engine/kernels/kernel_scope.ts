@@ -26,6 +26,11 @@ export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** tfjs attributes of an NHWC (depthwise) convolution with dilation 1, plus `extra`. */
+function convAttrs(strides: [number, number], pad: ExplicitPad | 'valid', extra: object = {}): NamedAttrMap {
+  return { strides, pad, ...extra, dilations: [1, 1], dimRoundingMode: undefined } as unknown as NamedAttrMap;
+}
+
 /**
  * Tracks the intermediates of one composite kernel invocation. Every method returns a new
  * `TensorInfo` owned by the scope; `keep` hands one out (it is then not disposed), `dispose`
@@ -162,13 +167,7 @@ export class KernelScope {
     strides: [number, number],
     pad: ExplicitPad | 'valid',
   ): TensorInfo {
-    return this.run('Conv2D', { x, filter }, {
-      strides,
-      pad,
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-      dimRoundingMode: undefined,
-    } as unknown as NamedAttrMap);
+    return this.run('Conv2D', { x, filter }, convAttrs(strides, pad, { dataFormat: 'NHWC' }));
   }
 
   /** NHWC depthwise convolution (filter [kh,kw,C,multiplier]), dilation 1. */
@@ -178,12 +177,7 @@ export class KernelScope {
     strides: [number, number],
     pad: ExplicitPad | 'valid',
   ): TensorInfo {
-    return this.run('DepthwiseConv2dNative', { x, filter }, {
-      strides,
-      pad,
-      dilations: [1, 1],
-      dimRoundingMode: undefined,
-    } as unknown as NamedAttrMap);
+    return this.run('DepthwiseConv2dNative', { x, filter }, convAttrs(strides, pad));
   }
 
   /** Dispose `t` now (it must be owned by this scope); frees memory inside long loops. */

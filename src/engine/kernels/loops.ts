@@ -48,6 +48,37 @@ export function gatherTap(x: Float32Array, g: ConvGeometry, a: number, b: number
 }
 
 /**
+ * Visit every (pixel, filter tap) pair of a depthwise convolution with geometry `g` whose input
+ * pixel lies inside the input: `visit(xOff, dyOff, fOff)` gets the element offsets of input pixel
+ * x[n, i*sh+a-top, j*sw+b-left, :] (`c` channels a pixel), of dy[n,i,j,:] and of filter tap
+ * w[a,b,:] (`cm` = C * multiplier channels each).
+ */
+function forEachDepthwiseTap(
+  g: ConvGeometry,
+  cm: number,
+  visit: (xOff: number, dyOff: number, fOff: number) => void,
+): void {
+  const c = g.inC;
+  for (let n = 0; n < g.batch; n++) {
+    for (let i = 0; i < g.outH; i++) {
+      for (let a = 0; a < g.kh; a++) {
+        const ii = i * g.sh + a - g.top;
+        if (ii < 0 || ii >= g.inH) continue;
+        const rowIn = (n * g.inH + ii) * g.inW;
+        for (let j = 0; j < g.outW; j++) {
+          const dyOff = ((n * g.outH + i) * g.outW + j) * cm;
+          for (let b = 0; b < g.kw; b++) {
+            const jj = j * g.sw + b - g.left;
+            if (jj < 0 || jj >= g.inW) continue;
+            visit((rowIn + jj) * c, dyOff, (a * g.kw + b) * cm);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
  * Depthwise filter gradient: dW[a,b,c,q] = sum_{n,i,j} x[n, i*sh+a-top, j*sw+b-left, c] *
  * dy[n,i,j,c*m+q] (m = channel multiplier), accumulated in float64. Returns [kh,kw,C,m] values.
  */
@@ -60,32 +91,16 @@ export function depthwiseFilterGrad(
   const c = g.inC;
   const cm = c * mult;
   const acc = new Float64Array(g.kh * g.kw * cm);
-  for (let n = 0; n < g.batch; n++) {
-    for (let i = 0; i < g.outH; i++) {
-      for (let a = 0; a < g.kh; a++) {
-        const ii = i * g.sh + a - g.top;
-        if (ii < 0 || ii >= g.inH) continue;
-        const rowIn = (n * g.inH + ii) * g.inW;
-        for (let j = 0; j < g.outW; j++) {
-          const dyOff = ((n * g.outH + i) * g.outW + j) * cm;
-          for (let b = 0; b < g.kw; b++) {
-            const jj = j * g.sw + b - g.left;
-            if (jj < 0 || jj >= g.inW) continue;
-            const xOff = (rowIn + jj) * c;
-            const fOff = (a * g.kw + b) * cm;
-            if (mult === 1) {
-              for (let k = 0; k < c; k++) acc[fOff + k] += x[xOff + k] * dy[dyOff + k];
-            } else {
-              for (let k = 0; k < c; k++) {
-                const xv = x[xOff + k];
-                for (let q = 0; q < mult; q++) acc[fOff + k * mult + q] += xv * dy[dyOff + k * mult + q];
-              }
-            }
-          }
-        }
+  forEachDepthwiseTap(g, cm, (xOff, dyOff, fOff) => {
+    if (mult === 1) {
+      for (let k = 0; k < c; k++) acc[fOff + k] += x[xOff + k] * dy[dyOff + k];
+    } else {
+      for (let k = 0; k < c; k++) {
+        const xv = x[xOff + k];
+        for (let q = 0; q < mult; q++) acc[fOff + k * mult + q] += xv * dy[dyOff + k * mult + q];
       }
     }
-  }
+  });
   return Float32Array.from(acc);
 }
 
@@ -102,33 +117,17 @@ export function depthwiseInputGrad(
   const c = g.inC;
   const cm = c * mult;
   const dx = new Float32Array(g.batch * g.inH * g.inW * c);
-  for (let n = 0; n < g.batch; n++) {
-    for (let i = 0; i < g.outH; i++) {
-      for (let a = 0; a < g.kh; a++) {
-        const ii = i * g.sh + a - g.top;
-        if (ii < 0 || ii >= g.inH) continue;
-        const rowIn = (n * g.inH + ii) * g.inW;
-        for (let j = 0; j < g.outW; j++) {
-          const dyOff = ((n * g.outH + i) * g.outW + j) * cm;
-          for (let b = 0; b < g.kw; b++) {
-            const jj = j * g.sw + b - g.left;
-            if (jj < 0 || jj >= g.inW) continue;
-            const xOff = (rowIn + jj) * c;
-            const fOff = (a * g.kw + b) * cm;
-            if (mult === 1) {
-              for (let k = 0; k < c; k++) dx[xOff + k] += dy[dyOff + k] * w[fOff + k];
-            } else {
-              for (let k = 0; k < c; k++) {
-                let s = 0;
-                for (let q = 0; q < mult; q++) s += dy[dyOff + k * mult + q] * w[fOff + k * mult + q];
-                dx[xOff + k] += s;
-              }
-            }
-          }
-        }
+  forEachDepthwiseTap(g, cm, (xOff, dyOff, fOff) => {
+    if (mult === 1) {
+      for (let k = 0; k < c; k++) dx[xOff + k] += dy[dyOff + k] * w[fOff + k];
+    } else {
+      for (let k = 0; k < c; k++) {
+        let s = 0;
+        for (let q = 0; q < mult; q++) s += dy[dyOff + k * mult + q] * w[fOff + k * mult + q];
+        dx[xOff + k] += s;
       }
     }
-  }
+  });
   return dx;
 }
 

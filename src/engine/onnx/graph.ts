@@ -63,7 +63,8 @@ export class GraphBuilder {
   /** Add a float32 initialiser. */
   constF32(hint: string, dims: readonly number[], data: Float32Array): string {
     const n = dims.reduce((a, b) => a * b, 1);
-    if (n !== data.length) throw new Error(`internal error: ${hint}: ${data.length} values for dims [${dims.join(',')}]`);
+    if (n !== data.length)
+      throw new Error(`internal error: ${hint}: ${data.length} values for dims [${dims.join(',')}]`);
     const name = this.fresh(hint);
     const raw = new Uint8Array(data.byteLength);
     const view = new DataView(raw.buffer);
@@ -87,7 +88,13 @@ export class GraphBuilder {
   }
 
   /** Append a node; returns its output names (fresh names from `hint` unless `outputs` given). */
-  node(op: string, inputs: readonly string[], attrs: Record<string, AttrValue>, hint: string, outputs?: string[]): string[] {
+  node(
+    op: string,
+    inputs: readonly string[],
+    attrs: Record<string, AttrValue>,
+    hint: string,
+    outputs?: string[],
+  ): string[] {
     const out = outputs ?? [this.fresh(hint)];
     this.nodes.push({
       input: [...inputs],
@@ -100,7 +107,14 @@ export class GraphBuilder {
   }
 
   /** One-output node returning a Value with the given logical shape and layout. */
-  op(op: string, inputs: readonly string[], attrs: Record<string, AttrValue>, hint: string, shape: readonly (number | null)[], nchw: boolean): Value {
+  op(
+    op: string,
+    inputs: readonly string[],
+    attrs: Record<string, AttrValue>,
+    hint: string,
+    shape: readonly (number | null)[],
+    nchw: boolean,
+  ): Value {
     const [name] = this.node(op, inputs, attrs, hint);
     return { name, shape, nchw };
   }
@@ -108,25 +122,28 @@ export class GraphBuilder {
   /** The value in NCHW layout (rank 4), transposing once and caching the result. */
   toNCHW(v: Value): Value {
     if (v.shape.length !== 4 || v.nchw) return v;
-    const key = `${v.name}>nchw`;
-    let t = this.transposed.get(key);
-    if (t === undefined) {
-      t = this.op('Transpose', [v.name], { perm: TO_NCHW }, `${v.name}_nchw`, v.shape, true);
-      this.transposed.set(key, t);
-      this.transposed.set(`${t.name}>nhwc`, v);
-    }
-    return t;
+    return this.transposeOnce(v, true);
   }
 
   /** The value in its logical (channels-last) layout, transposing once and caching the result. */
   toLogical(v: Value): Value {
     if (!v.nchw) return v;
-    const key = `${v.name}>nhwc`;
+    return this.transposeOnce(v, false);
+  }
+
+  /**
+   * `v` transposed to NCHW (`toNchw`) or back to NHWC, by one Transpose node per value and
+   * direction; the transpose is cached as the way back too.
+   */
+  private transposeOnce(v: Value, toNchw: boolean): Value {
+    const [to, back] = toNchw ? ['nchw', 'nhwc'] : ['nhwc', 'nchw'];
+    const key = `${v.name}>${to}`;
     let t = this.transposed.get(key);
     if (t === undefined) {
-      t = this.op('Transpose', [v.name], { perm: TO_NHWC }, `${v.name}_nhwc`, v.shape, false);
+      const perm = toNchw ? TO_NCHW : TO_NHWC;
+      t = this.op('Transpose', [v.name], { perm }, `${v.name}_${to}`, v.shape, toNchw);
       this.transposed.set(key, t);
-      this.transposed.set(`${t.name}>nchw`, v);
+      this.transposed.set(`${t.name}>${back}`, v);
     }
     return t;
   }

@@ -50,9 +50,28 @@ export function resnetBatchNorm(name: string): tf.layers.Layer {
   return tf.layers.batchNormalization({ axis: -1, epsilon: 1.001e-5, name });
 }
 
+/** A named `ZeroPadding2D` layer adding `pad` rows and columns on every side. */
+export function zeroPad(pad: number, name: string): tf.layers.Layer {
+  return tf.layers.zeroPadding2d({
+    padding: [
+      [pad, pad],
+      [pad, pad],
+    ],
+    name,
+  });
+}
+
 /** A named ReLU `Activation` layer. */
 export function reluLayer(name: string): tf.layers.Layer {
   return tf.layers.activation({ activation: 'relu', name });
+}
+
+/**
+ * {@link resnetBatchNorm} then ReLU on `x`, named `${prefix}bn` and `${prefix}relu` (the
+ * pre-activation unit of ResNetV2 and DenseNet).
+ */
+export function bnRelu(x: SymbolicTensor, prefix: string): SymbolicTensor {
+  return ap(reluLayer(`${prefix}relu`), ap(resnetBatchNorm(`${prefix}bn`), x));
 }
 
 /** Apply `layer` to one or several symbolic tensors, typed. */
@@ -98,4 +117,62 @@ export function kerasInput(shape: [number, number, 3]): SymbolicTensor {
 /** Default input shape for a square native size. */
 export function squareShape(opts: BuildOptions, native: number): [number, number, 3] {
   return opts.inputShape ?? [native, native, 3];
+}
+
+/** How the ResNet / DenseNet stem differs between the two families. */
+export interface StemOptions {
+  /** Names of the 3-pixel padding before the convolution and the 1-pixel one before the pooling. */
+  readonly padNames: readonly [string, string];
+  readonly poolName: string;
+  readonly useBias: boolean;
+  /** Applied after the convolution (DenseNet: batch norm + ReLU; ResNetV2: nothing). */
+  readonly afterConv?: (x: SymbolicTensor) => SymbolicTensor;
+}
+
+/**
+ * The stem that Keras' resnet.py and densenet.py share: ZeroPadding2D(3) -> Conv2D(64, 7x7,
+ * stride 2) 'conv1_conv' -> `afterConv` -> ZeroPadding2D(1) -> MaxPooling2D(3x3, stride 2).
+ */
+export function resnetStem(input: SymbolicTensor, o: StemOptions): SymbolicTensor {
+  let x = ap(zeroPad(3, o.padNames[0]), input);
+  x = ap(
+    tf.layers.conv2d({ filters: 64, kernelSize: 7, strides: 2, useBias: o.useBias, name: 'conv1_conv' }),
+    x,
+  );
+  if (o.afterConv !== undefined) x = o.afterConv(x);
+  x = ap(zeroPad(1, o.padNames[1]), x);
+  return ap(tf.layers.maxPooling2d({ poolSize: 3, strides: 2, name: o.poolName }), x);
+}
+
+/** Blocks per stage of a four-stage family (ResNetV2, DenseNet). */
+export type StageBlocks = readonly [number, number, number, number];
+
+/**
+ * The builder of one variant of a four-stage family (e.g. ResNet50V2 of ResNetV2): a Keras model
+ * (see {@link kerasModel}) of native side 224 named `name`, whose layers `body` builds with the
+ * variant's block counts per stage and a fresh namer for the layers Keras leaves unnamed.
+ */
+export function familyVariant(
+  body: (input: SymbolicTensor, blocks: StageBlocks, nm: KerasNamer) => SymbolicTensor,
+  blocks: StageBlocks,
+  name: string,
+): (opts?: BuildOptions) => tf.LayersModel {
+  return (opts = {}) => {
+    const nm = new KerasNamer(opts.autoNaming);
+    return kerasModel(opts, 224, name, (input) => body(input, blocks, nm));
+  };
+}
+
+/**
+ * A Keras Applications model: the input 'input_1' of shape `opts.inputShape` (default native x
+ * native x 3), the output that `body` builds on it, and the name `opts.name`, else `name`.
+ */
+export function kerasModel(
+  opts: BuildOptions,
+  native: number,
+  name: string,
+  body: (input: SymbolicTensor) => SymbolicTensor,
+): tf.LayersModel {
+  const input = kerasInput(squareShape(opts, native));
+  return tf.model({ inputs: input, outputs: body(input), name: opts.name ?? name });
 }

@@ -4,27 +4,16 @@
  * unnamed in Keras ('zero_padding2d_1', 'zero_padding2d_2' in legacy naming).
  */
 import * as tf from '@tensorflow/tfjs';
-import {
-  ap,
-  channels,
-  KerasNamer,
-  kerasInput,
-  squareShape,
-  type BuildOptions,
-  type SymbolicTensor,
-  reluLayer as relu,
-  resnetBatchNorm as bn,
-} from './common.js';
+import type { StageBlocks, SymbolicTensor } from './common.js';
+import { ap, bnRelu, familyVariant, channels, KerasNamer, resnetStem } from './common.js';
 
 function convBlock(x: SymbolicTensor, growthRate: number, name: string): SymbolicTensor {
-  let x1 = ap(bn(`${name}_0_bn`), x);
-  x1 = ap(relu(`${name}_0_relu`), x1);
+  let x1 = bnRelu(x, `${name}_0_`);
   x1 = ap(
     tf.layers.conv2d({ filters: 4 * growthRate, kernelSize: 1, useBias: false, name: `${name}_1_conv` }),
     x1,
   );
-  x1 = ap(bn(`${name}_1_bn`), x1);
-  x1 = ap(relu(`${name}_1_relu`), x1);
+  x1 = bnRelu(x1, `${name}_1_`);
   x1 = ap(
     tf.layers.conv2d({
       filters: growthRate,
@@ -44,8 +33,7 @@ function denseBlock(x: SymbolicTensor, blocks: number, name: string): SymbolicTe
 }
 
 function transitionBlock(x: SymbolicTensor, reduction: number, name: string): SymbolicTensor {
-  x = ap(bn(`${name}_bn`), x);
-  x = ap(relu(`${name}_relu`), x);
+  x = bnRelu(x, `${name}_`);
   x = ap(
     tf.layers.conv2d({
       filters: Math.trunc(channels(x) * reduction),
@@ -58,58 +46,25 @@ function transitionBlock(x: SymbolicTensor, reduction: number, name: string): Sy
   return ap(tf.layers.averagePooling2d({ poolSize: 2, strides: 2, name: `${name}_pool` }), x);
 }
 
-function buildDenseNet(
-  blocks: readonly [number, number, number, number],
-  name: string,
-  opts: BuildOptions,
-): tf.LayersModel {
-  const nm = new KerasNamer(opts.autoNaming);
-  const input = kerasInput(squareShape(opts, 224));
-  let x = ap(
-    tf.layers.zeroPadding2d({
-      padding: [
-        [3, 3],
-        [3, 3],
-      ],
-      name: nm.next('zero_padding2d'),
-    }),
-    input,
-  );
-  x = ap(tf.layers.conv2d({ filters: 64, kernelSize: 7, strides: 2, useBias: false, name: 'conv1_conv' }), x);
-  x = ap(bn('conv1_bn'), x);
-  x = ap(relu('conv1_relu'), x);
-  x = ap(
-    tf.layers.zeroPadding2d({
-      padding: [
-        [1, 1],
-        [1, 1],
-      ],
-      name: nm.next('zero_padding2d'),
-    }),
-    x,
-  );
-  x = ap(tf.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'pool1' }), x);
-  x = denseBlock(x, blocks[0], 'conv2');
-  x = transitionBlock(x, 0.5, 'pool2');
-  x = denseBlock(x, blocks[1], 'conv3');
-  x = transitionBlock(x, 0.5, 'pool3');
-  x = denseBlock(x, blocks[2], 'conv4');
-  x = transitionBlock(x, 0.5, 'pool4');
-  x = denseBlock(x, blocks[3], 'conv5');
-  x = ap(bn('bn'), x);
-  x = ap(relu('relu'), x);
-  return tf.model({ inputs: input, outputs: x, name: opts.name ?? name });
+/** The DenseNet layers on `input` for `blocks` per stage. */
+function denseNetLayers(input: SymbolicTensor, blocks: StageBlocks, nm: KerasNamer): SymbolicTensor {
+  let x = resnetStem(input, {
+    padNames: [nm.next('zero_padding2d'), nm.next('zero_padding2d')],
+    poolName: 'pool1',
+    useBias: false,
+    afterConv: (y) => bnRelu(y, 'conv1_'),
+  });
+  // dense blocks 'conv2' .. 'conv5', each but the last followed by transition 'pool2' .. 'pool4'
+  blocks.forEach((n, stage) => {
+    x = denseBlock(x, n, `conv${stage + 2}`);
+    if (stage < blocks.length - 1) x = transitionBlock(x, 0.5, `pool${stage + 2}`);
+  });
+  return bnRelu(x, '');
 }
 
 /** Keras `DenseNet121(include_top=False)`; output 'relu' (1024 channels). */
-export function buildDenseNet121(opts: BuildOptions = {}): tf.LayersModel {
-  return buildDenseNet([6, 12, 24, 16], 'densenet121', opts);
-}
+export const buildDenseNet121 = familyVariant(denseNetLayers, [6, 12, 24, 16], 'densenet121');
 /** Keras `DenseNet169(include_top=False)`; output 'relu' (1664 channels). */
-export function buildDenseNet169(opts: BuildOptions = {}): tf.LayersModel {
-  return buildDenseNet([6, 12, 32, 32], 'densenet169', opts);
-}
+export const buildDenseNet169 = familyVariant(denseNetLayers, [6, 12, 32, 32], 'densenet169');
 /** Keras `DenseNet201(include_top=False)`; output 'relu' (1920 channels). */
-export function buildDenseNet201(opts: BuildOptions = {}): tf.LayersModel {
-  return buildDenseNet([6, 12, 48, 32], 'densenet201', opts);
-}
+export const buildDenseNet201 = familyVariant(denseNetLayers, [6, 12, 48, 32], 'densenet201');

@@ -10,15 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Normalization, Rescaling } from '../layers/keras-layers.js';
-import {
-  ap,
-  correctPad,
-  KerasNamer,
-  kerasInput,
-  squareShape,
-  type BuildOptions,
-  type SymbolicTensor,
-} from './common.js';
+import type { BuildOptions, SymbolicTensor } from './common.js';
+import { ap, correctPad, KerasNamer, kerasModel } from './common.js';
 
 /** ImageNet per-channel standard deviation (RGB), as in Keras efficientnet.py. */
 export const IMAGENET_STDDEV_RGB = [0.229, 0.224, 0.225] as const;
@@ -114,6 +107,30 @@ export interface EfficientNetOptions extends BuildOptions {
   imagenetStdRescaling?: boolean;
 }
 
+/**
+ * Conv2D without bias (default 'same', stride 1) -> BatchNormalization -> swish, named
+ * `${prefix}conv`, `${prefix}bn` and `${prefix}activation` (the stem, expansion and top units).
+ */
+function convBnSwish(
+  x: SymbolicTensor,
+  prefix: string,
+  filters: number,
+  kernelSize: number,
+  o: { strides?: number; padding?: 'same' | 'valid' } = {},
+): SymbolicTensor {
+  const conv = tf.layers.conv2d({
+    filters,
+    kernelSize,
+    ...(o.strides !== undefined ? { strides: o.strides } : {}),
+    padding: o.padding ?? 'same',
+    useBias: false,
+    name: `${prefix}conv`,
+  });
+  x = ap(conv, x);
+  x = ap(tf.layers.batchNormalization({ axis: -1, name: `${prefix}bn` }), x);
+  return ap(tf.layers.activation({ activation: 'swish', name: `${prefix}activation` }), x);
+}
+
 function block(
   inputs: SymbolicTensor,
   dropRate: number,
@@ -124,18 +141,7 @@ function block(
   const filters = a.filtersIn * a.expandRatio;
   let x = inputs;
   if (a.expandRatio !== 1) {
-    x = ap(
-      tf.layers.conv2d({
-        filters,
-        kernelSize: 1,
-        padding: 'same',
-        useBias: false,
-        name: `${name}expand_conv`,
-      }),
-      x,
-    );
-    x = ap(tf.layers.batchNormalization({ axis: -1, name: `${name}expand_bn` }), x);
-    x = ap(tf.layers.activation({ activation: act, name: `${name}expand_activation` }), x);
+    x = convBnSwish(x, `${name}expand_`, filters, 1);
   }
   let pad: 'same' | 'valid' = 'same';
   if (a.strides === 2) {
@@ -226,57 +232,42 @@ function buildEfficientNet(
   };
   const roundRepeats = (r: number): number => Math.ceil(depth * r);
 
-  const input = kerasInput(squareShape(opts, native));
-  let x = ap(new Rescaling({ scale: 1 / 255, name: nm.next('rescaling') }), input);
-  x = ap(new Normalization({ axis: -1, name: nm.next('normalization') }), x);
-  if (opts.imagenetStdRescaling ?? true) {
-    x = ap(
-      new Rescaling({ scale: IMAGENET_STDDEV_RGB.map((s) => 1 / Math.sqrt(s)), name: nm.next('rescaling') }),
-      x,
-    );
-  }
-  x = ap(tf.layers.zeroPadding2d({ padding: correctPad(x, 3), name: 'stem_conv_pad' }), x);
-  x = ap(
-    tf.layers.conv2d({
-      filters: roundFilters(32),
-      kernelSize: 3,
-      strides: 2,
-      padding: 'valid',
-      useBias: false,
-      name: 'stem_conv',
-    }),
-    x,
-  );
-  x = ap(tf.layers.batchNormalization({ axis: -1, name: 'stem_bn' }), x);
-  x = ap(tf.layers.activation({ activation: 'swish', name: 'stem_activation' }), x);
-
-  const total = DEFAULT_BLOCKS_ARGS.reduce((s, a) => s + roundRepeats(a.repeats), 0);
-  let b = 0;
-  DEFAULT_BLOCKS_ARGS.forEach((args, i) => {
-    const a = { ...args, filtersIn: roundFilters(args.filtersIn), filtersOut: roundFilters(args.filtersOut) };
-    const reps = roundRepeats(args.repeats);
-    for (let j = 0; j < reps; j++) {
-      if (j > 0) {
-        a.strides = 1;
-        a.filtersIn = a.filtersOut;
-      }
-      x = block(x, (dropConnectRate * b) / total, `block${i + 1}${String.fromCharCode(j + 97)}_`, a);
-      b += 1;
+  return kerasModel(opts, native, name, (input) => {
+    let x = ap(new Rescaling({ scale: 1 / 255, name: nm.next('rescaling') }), input);
+    x = ap(new Normalization({ axis: -1, name: nm.next('normalization') }), x);
+    if (opts.imagenetStdRescaling ?? true) {
+      x = ap(
+        new Rescaling({
+          scale: IMAGENET_STDDEV_RGB.map((s) => 1 / Math.sqrt(s)),
+          name: nm.next('rescaling'),
+        }),
+        x,
+      );
     }
+    x = ap(tf.layers.zeroPadding2d({ padding: correctPad(x, 3), name: 'stem_conv_pad' }), x);
+    x = convBnSwish(x, 'stem_', roundFilters(32), 3, { strides: 2, padding: 'valid' });
+
+    const total = DEFAULT_BLOCKS_ARGS.reduce((s, a) => s + roundRepeats(a.repeats), 0);
+    let b = 0;
+    DEFAULT_BLOCKS_ARGS.forEach((args, i) => {
+      const a = {
+        ...args,
+        filtersIn: roundFilters(args.filtersIn),
+        filtersOut: roundFilters(args.filtersOut),
+      };
+      const reps = roundRepeats(args.repeats);
+      for (let j = 0; j < reps; j++) {
+        if (j > 0) {
+          a.strides = 1;
+          a.filtersIn = a.filtersOut;
+        }
+        x = block(x, (dropConnectRate * b) / total, `block${i + 1}${String.fromCharCode(j + 97)}_`, a);
+        b += 1;
+      }
+    });
+    x = convBnSwish(x, 'top_', roundFilters(1280), 1);
+    return x;
   });
-  x = ap(
-    tf.layers.conv2d({
-      filters: roundFilters(1280),
-      kernelSize: 1,
-      padding: 'same',
-      useBias: false,
-      name: 'top_conv',
-    }),
-    x,
-  );
-  x = ap(tf.layers.batchNormalization({ axis: -1, name: 'top_bn' }), x);
-  x = ap(tf.layers.activation({ activation: 'swish', name: 'top_activation' }), x);
-  return tf.model({ inputs: input, outputs: x, name: opts.name ?? name });
 }
 
 /** Keras `EfficientNetB0(include_top=False)`: width 1.0, depth 1.0, 224 px; output 'top_activation' (1280). */

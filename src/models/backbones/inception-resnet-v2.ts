@@ -8,15 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { CustomScaleLayer } from '../layers/keras-layers.js';
-import {
-  ap,
-  channels,
-  KerasNamer,
-  kerasInput,
-  squareShape,
-  type BuildOptions,
-  type SymbolicTensor,
-} from './common.js';
+import type { BuildOptions, SymbolicTensor } from './common.js';
+import { ap, channels, KerasNamer, kerasModel } from './common.js';
 
 /** Options of one convolution + batch norm + activation unit (Keras `conv2d_bn`). */
 interface ConvBnOptions {
@@ -26,6 +19,12 @@ interface ConvBnOptions {
   useBias?: boolean;
   name?: string;
 }
+
+/** One unit of a {@link IrnLayers.tower}: filters, kernel size and the unit's options. */
+type TowerStep = [filters: number, kernel: number | [number, number], options?: ConvBnOptions];
+
+const VALID: ConvBnOptions = { padding: 'valid' };
+const VALID_STRIDE_2: ConvBnOptions = { strides: 2, padding: 'valid' };
 
 /** The layer builders of Inception-ResNet-v2, naming layers in Keras' creation order. */
 class IrnLayers {
@@ -87,28 +86,26 @@ class IrnLayers {
     return ap(tf.layers.concatenate({ axis: -1, name }), xs);
   }
 
+  /** A tower of {@link cbn} units on `x`, one per [filters, kernel, options] step, built in order. */
+  tower(x: SymbolicTensor, ...steps: TowerStep[]): SymbolicTensor {
+    return steps.reduce((y, [filters, kernel, o]) => this.cbn(y, filters, kernel, o), x);
+  }
+
   /** The branches of an Inception-ResNet block of the given type. */
   private branches(x: SymbolicTensor, type: 'block35' | 'block17' | 'block8'): SymbolicTensor[] {
     if (type === 'block35') {
       const b0 = this.cbn(x, 32, 1);
-      let b1 = this.cbn(x, 32, 1);
-      b1 = this.cbn(b1, 32, 3);
-      let b2 = this.cbn(x, 32, 1);
-      b2 = this.cbn(b2, 48, 3);
-      b2 = this.cbn(b2, 64, 3);
+      const b1 = this.tower(x, [32, 1], [32, 3]);
+      const b2 = this.tower(x, [32, 1], [48, 3], [64, 3]);
       return [b0, b1, b2];
     }
     if (type === 'block17') {
       const b0 = this.cbn(x, 192, 1);
-      let b1 = this.cbn(x, 128, 1);
-      b1 = this.cbn(b1, 160, [1, 7]);
-      b1 = this.cbn(b1, 192, [7, 1]);
+      const b1 = this.tower(x, [128, 1], [160, [1, 7]], [192, [7, 1]]);
       return [b0, b1];
     }
     const b0 = this.cbn(x, 192, 1);
-    let b1 = this.cbn(x, 192, 1);
-    b1 = this.cbn(b1, 224, [1, 3]);
-    b1 = this.cbn(b1, 256, [3, 1]);
+    const b1 = this.tower(x, [192, 1], [224, [1, 3]], [256, [3, 1]]);
     return [b0, b1];
   }
 
@@ -134,23 +131,17 @@ class IrnLayers {
   }
 
   stem(input: SymbolicTensor): SymbolicTensor {
-    let x = this.cbn(input, 32, 3, { strides: 2, padding: 'valid' });
-    x = this.cbn(x, 32, 3, { padding: 'valid' });
-    x = this.cbn(x, 64, 3);
+    let x = this.tower(input, [32, 3, VALID_STRIDE_2], [32, 3, VALID], [64, 3]);
     x = this.maxPool(x);
-    x = this.cbn(x, 80, 1, { padding: 'valid' });
-    x = this.cbn(x, 192, 3, { padding: 'valid' });
+    x = this.tower(x, [80, 1, VALID], [192, 3, VALID]);
     return this.maxPool(x);
   }
 
   /** Mixed 5b (Inception-A). */
   mixed5b(x: SymbolicTensor): SymbolicTensor {
     const b0 = this.cbn(x, 96, 1);
-    let b1 = this.cbn(x, 48, 1);
-    b1 = this.cbn(b1, 64, 5);
-    let b2 = this.cbn(x, 64, 1);
-    b2 = this.cbn(b2, 96, 3);
-    b2 = this.cbn(b2, 96, 3);
+    const b1 = this.tower(x, [48, 1], [64, 5]);
+    const b2 = this.tower(x, [64, 1], [96, 3], [96, 3]);
     let bp = ap(
       tf.layers.averagePooling2d({
         poolSize: 3,
@@ -166,23 +157,17 @@ class IrnLayers {
 
   /** Mixed 6a (Reduction-A). */
   mixed6a(x: SymbolicTensor): SymbolicTensor {
-    const b0 = this.cbn(x, 384, 3, { strides: 2, padding: 'valid' });
-    let b1 = this.cbn(x, 256, 1);
-    b1 = this.cbn(b1, 256, 3);
-    b1 = this.cbn(b1, 384, 3, { strides: 2, padding: 'valid' });
+    const b0 = this.cbn(x, 384, 3, VALID_STRIDE_2);
+    const b1 = this.tower(x, [256, 1], [256, 3], [384, 3, VALID_STRIDE_2]);
     const bp = this.maxPool(x);
     return this.concat([b0, b1, bp], 'mixed_6a');
   }
 
   /** Mixed 7a (Reduction-B). */
   mixed7a(x: SymbolicTensor): SymbolicTensor {
-    let b0 = this.cbn(x, 256, 1);
-    b0 = this.cbn(b0, 384, 3, { strides: 2, padding: 'valid' });
-    let b1 = this.cbn(x, 256, 1);
-    b1 = this.cbn(b1, 288, 3, { strides: 2, padding: 'valid' });
-    let b2 = this.cbn(x, 256, 1);
-    b2 = this.cbn(b2, 288, 3);
-    b2 = this.cbn(b2, 320, 3, { strides: 2, padding: 'valid' });
+    const b0 = this.tower(x, [256, 1], [384, 3, VALID_STRIDE_2]);
+    const b1 = this.tower(x, [256, 1], [288, 3, VALID_STRIDE_2]);
+    const b2 = this.tower(x, [256, 1], [288, 3], [320, 3, VALID_STRIDE_2]);
     const bp = this.maxPool(x);
     return this.concat([b0, b1, b2, bp], 'mixed_7a');
   }
@@ -192,14 +177,15 @@ class IrnLayers {
 export function buildInceptionResNetV2(opts: BuildOptions = {}): tf.LayersModel {
   const style = opts.autoNaming ?? 'legacy';
   const b = new IrnLayers(new KerasNamer(style), style);
-  const input = kerasInput(squareShape(opts, 299));
-  let x = b.mixed5b(b.stem(input));
-  for (let i = 1; i <= 10; i++) x = b.block(x, 0.17, 'block35', i);
-  x = b.mixed6a(x);
-  for (let i = 1; i <= 20; i++) x = b.block(x, 0.1, 'block17', i);
-  x = b.mixed7a(x);
-  for (let i = 1; i <= 9; i++) x = b.block(x, 0.2, 'block8', i);
-  x = b.block(x, 1.0, 'block8', 10, null);
-  x = b.cbn(x, 1536, 1, { name: 'conv_7b' });
-  return tf.model({ inputs: input, outputs: x, name: opts.name ?? 'inception_resnet_v2' });
+  return kerasModel(opts, 299, 'inception_resnet_v2', (input) => {
+    let x = b.mixed5b(b.stem(input));
+    for (let i = 1; i <= 10; i++) x = b.block(x, 0.17, 'block35', i);
+    x = b.mixed6a(x);
+    for (let i = 1; i <= 20; i++) x = b.block(x, 0.1, 'block17', i);
+    x = b.mixed7a(x);
+    for (let i = 1; i <= 9; i++) x = b.block(x, 0.2, 'block8', i);
+    x = b.block(x, 1.0, 'block8', 10, null);
+    x = b.cbn(x, 1536, 1, { name: 'conv_7b' });
+    return x;
+  });
 }

@@ -5,16 +5,8 @@
  * Keras and get automatic names ('max_pooling2d_1', ...).
  */
 import * as tf from '@tensorflow/tfjs';
-import {
-  ap,
-  KerasNamer,
-  kerasInput,
-  squareShape,
-  type BuildOptions,
-  type SymbolicTensor,
-  reluLayer as relu,
-  resnetBatchNorm as bn,
-} from './common.js';
+import type { StageBlocks, SymbolicTensor } from './common.js';
+import { ap, bnRelu, familyVariant, KerasNamer, resnetStem, zeroPad } from './common.js';
 
 function residualBlockV2(
   x: SymbolicTensor,
@@ -24,8 +16,7 @@ function residualBlockV2(
   name: string,
   nm: KerasNamer,
 ): SymbolicTensor {
-  let preact = ap(bn(`${name}_preact_bn`), x);
-  preact = ap(relu(`${name}_preact_relu`), preact);
+  const preact = bnRelu(x, `${name}_preact_`);
   let shortcut: SymbolicTensor;
   if (convShortcut) {
     shortcut = ap(
@@ -42,24 +33,13 @@ function residualBlockV2(
     tf.layers.conv2d({ filters, kernelSize: 1, strides: 1, useBias: false, name: `${name}_1_conv` }),
     preact,
   );
-  y = ap(bn(`${name}_1_bn`), y);
-  y = ap(relu(`${name}_1_relu`), y);
-  y = ap(
-    tf.layers.zeroPadding2d({
-      padding: [
-        [1, 1],
-        [1, 1],
-      ],
-      name: `${name}_2_pad`,
-    }),
-    y,
-  );
+  y = bnRelu(y, `${name}_1_`);
+  y = ap(zeroPad(1, `${name}_2_pad`), y);
   y = ap(
     tf.layers.conv2d({ filters, kernelSize: 3, strides: stride, useBias: false, name: `${name}_2_conv` }),
     y,
   );
-  y = ap(bn(`${name}_2_bn`), y);
-  y = ap(relu(`${name}_2_relu`), y);
+  y = bnRelu(y, `${name}_2_`);
   y = ap(tf.layers.conv2d({ filters: 4 * filters, kernelSize: 1, name: `${name}_3_conv` }), y);
   return ap(tf.layers.add({ name: `${name}_out` }), [shortcut, y]);
 }
@@ -77,53 +57,23 @@ function stackV2(
   return residualBlockV2(x, filters, stride1, false, `${name}_block${blocks}`, nm);
 }
 
-function buildResNetV2(
-  blocks: readonly [number, number, number, number],
-  name: string,
-  opts: BuildOptions,
-): tf.LayersModel {
-  const nm = new KerasNamer(opts.autoNaming);
-  const input = kerasInput(squareShape(opts, 224));
-  let x = ap(
-    tf.layers.zeroPadding2d({
-      padding: [
-        [3, 3],
-        [3, 3],
-      ],
-      name: 'conv1_pad',
-    }),
-    input,
-  );
-  x = ap(tf.layers.conv2d({ filters: 64, kernelSize: 7, strides: 2, useBias: true, name: 'conv1_conv' }), x);
-  x = ap(
-    tf.layers.zeroPadding2d({
-      padding: [
-        [1, 1],
-        [1, 1],
-      ],
-      name: 'pool1_pad',
-    }),
-    x,
-  );
-  x = ap(tf.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'pool1_pool' }), x);
-  x = stackV2(x, 64, blocks[0], 2, 'conv2', nm);
-  x = stackV2(x, 128, blocks[1], 2, 'conv3', nm);
-  x = stackV2(x, 256, blocks[2], 2, 'conv4', nm);
-  x = stackV2(x, 512, blocks[3], 1, 'conv5', nm);
-  x = ap(bn('post_bn'), x);
-  x = ap(relu('post_relu'), x);
-  return tf.model({ inputs: input, outputs: x, name: opts.name ?? name });
+/** The ResNetV2 layers on `input` for `blocks` per stage. */
+function resNetV2Layers(input: SymbolicTensor, blocks: StageBlocks, nm: KerasNamer): SymbolicTensor {
+  let x = resnetStem(input, {
+    padNames: ['conv1_pad', 'pool1_pad'],
+    poolName: 'pool1_pool',
+    useBias: true,
+  });
+  // stacks 'conv2' .. 'conv5' of 64, 128, 256, 512 filters; all but the last end with stride 2
+  blocks.forEach((n, stage) => {
+    x = stackV2(x, 64 * 2 ** stage, n, stage < blocks.length - 1 ? 2 : 1, `conv${stage + 2}`, nm);
+  });
+  return bnRelu(x, 'post_');
 }
 
 /** Keras `ResNet50V2(include_top=False)`; output 'post_relu' (2048 channels). */
-export function buildResNet50V2(opts: BuildOptions = {}): tf.LayersModel {
-  return buildResNetV2([3, 4, 6, 3], 'resnet50v2', opts);
-}
+export const buildResNet50V2 = familyVariant(resNetV2Layers, [3, 4, 6, 3], 'resnet50v2');
 /** Keras `ResNet101V2(include_top=False)`. */
-export function buildResNet101V2(opts: BuildOptions = {}): tf.LayersModel {
-  return buildResNetV2([3, 4, 23, 3], 'resnet101v2', opts);
-}
+export const buildResNet101V2 = familyVariant(resNetV2Layers, [3, 4, 23, 3], 'resnet101v2');
 /** Keras `ResNet152V2(include_top=False)`. */
-export function buildResNet152V2(opts: BuildOptions = {}): tf.LayersModel {
-  return buildResNetV2([3, 8, 36, 3], 'resnet152v2', opts);
-}
+export const buildResNet152V2 = familyVariant(resNetV2Layers, [3, 8, 36, 3], 'resnet152v2');

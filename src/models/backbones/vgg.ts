@@ -4,28 +4,30 @@
  * 'block{b}_pool' layers, so Keras .h5 weights map by name.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ap, kerasInput, squareShape, type BuildOptions } from './common.js';
+import type { BuildOptions } from './common.js';
+import { ap, kerasModel } from './common.js';
 
 function buildVgg(convsPerBlock: readonly number[], name: string, opts: BuildOptions): tf.LayersModel {
-  const input = kerasInput(squareShape(opts, 224));
-  const filters = [64, 128, 256, 512, 512];
-  let x = input;
-  convsPerBlock.forEach((n, b) => {
-    for (let i = 1; i <= n; i++) {
-      x = ap(
-        tf.layers.conv2d({
-          filters: filters[b],
-          kernelSize: 3,
-          activation: 'relu',
-          padding: 'same',
-          name: `block${b + 1}_conv${i}`,
-        }),
-        x,
-      );
-    }
-    x = ap(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `block${b + 1}_pool` }), x);
+  return kerasModel(opts, 224, name, (input) => {
+    const filters = [64, 128, 256, 512, 512];
+    let x = input;
+    convsPerBlock.forEach((n, b) => {
+      for (let i = 1; i <= n; i++) {
+        x = ap(
+          tf.layers.conv2d({
+            filters: filters[b],
+            kernelSize: 3,
+            activation: 'relu',
+            padding: 'same',
+            name: `block${b + 1}_conv${i}`,
+          }),
+          x,
+        );
+      }
+      x = ap(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `block${b + 1}_pool` }), x);
+    });
+    return x;
   });
-  return tf.model({ inputs: input, outputs: x, name: opts.name ?? name });
 }
 
 /** Keras `VGG16(include_top=False)`; output 'block5_pool' (512 channels). */

@@ -1,5 +1,5 @@
 import type { VegaLiteSpec } from './render.js';
-import { PALETTE, REFERENCE_GREY, SIZES } from './theme.js';
+import { identityLine, PALETTE, SIZES } from './theme.js';
 import { fixed, requireCount, requireInRange, requireNonEmpty } from './validate.js';
 
 /** One probability bin: mean predicted probability, observed fraction of positives, case count. */
@@ -74,16 +74,10 @@ export function reliabilityChart(
         width: size,
         height: size,
         layer: [
-          {
-            data: {
-              values: [
-                { meanPredicted: 0, fractionPositive: 0 },
-                { meanPredicted: 1, fractionPositive: 1 },
-              ],
-            },
-            mark: { type: 'line', color: REFERENCE_GREY, strokeDash: [5, 4], strokeWidth: 1.2 },
-            encoding: { x, y: { field: 'fractionPositive', type: 'quantitative' } },
-          },
+          identityLine('meanPredicted', 'fractionPositive', {
+            x,
+            y: { field: 'fractionPositive', type: 'quantitative' },
+          }),
           {
             data: { values: drawn },
             layer: [

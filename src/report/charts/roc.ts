@@ -1,6 +1,6 @@
 import type { VegaLiteSpec } from './render.js';
-import { PALETTE, REFERENCE_GREY, SIZES } from './theme.js';
-import { fixed, requireFinite, requireInRange, requireNonEmpty, requireUniqueNames } from './validate.js';
+import { identityLine, PALETTE, SIZES } from './theme.js';
+import { fixed, requireFinite, requireInRange, requireNonEmpty, requireSeries } from './validate.js';
 
 /** One ROC curve: points of (false positive rate, true positive rate), optional AUC and operating point. */
 export interface RocCurveInput {
@@ -63,13 +63,7 @@ function rocData(
  * Points are drawn in order of increasing FPR (ties by TPR), as a ROC curve is monotone.
  */
 export function rocChart(curves: readonly RocCurveInput[], options: RocChartOptions = {}): VegaLiteSpec {
-  requireNonEmpty(curves, 'rocChart: curves');
-  requireUniqueNames(
-    curves.map((c) => c.name),
-    'rocChart: curves',
-  );
-  if (curves.length > PALETTE.length)
-    throw new RangeError(`rocChart: at most ${PALETTE.length} curves, got ${curves.length}`);
+  requireSeries(curves, 'rocChart', 'curves');
   const labels = curves.map(rocLegendLabel);
   const { lines, ops } = rocData(curves, labels);
 
@@ -115,16 +109,7 @@ export function rocChart(curves: readonly RocCurveInput[], options: RocChartOpti
     width: size,
     height: size,
     layer: [
-      {
-        data: {
-          values: [
-            { fpr: 0, tpr: 0 },
-            { fpr: 1, tpr: 1 },
-          ],
-        },
-        mark: { type: 'line', color: REFERENCE_GREY, strokeDash: [5, 4], strokeWidth: 1.2 },
-        encoding: { x, y },
-      },
+      identityLine('fpr', 'tpr', { x, y }),
       {
         data: { values: lines },
         mark: { type: 'line', strokeWidth: 2.2 },

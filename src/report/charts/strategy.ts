@@ -1,7 +1,7 @@
 import { InputError } from '../../util/errors.js';
 import type { VegaLiteSpec } from './render.js';
 import { PALETTE, SIZES } from './theme.js';
-import { requireFinite, requireNonEmpty, requireUniqueNames } from './validate.js';
+import { requireFinite, requireNonEmpty, requireSeries } from './validate.js';
 
 /** One training run (a fine-tuning strategy): its metric per epoch. */
 export interface StrategyRun {
@@ -31,13 +31,7 @@ export function strategyCurves(
   runs: readonly StrategyRun[],
   options: StrategyCurvesOptions = {},
 ): VegaLiteSpec {
-  requireNonEmpty(runs, 'strategyCurves: runs');
-  requireUniqueNames(
-    runs.map((r) => r.name),
-    'strategyCurves: runs',
-  );
-  if (runs.length > PALETTE.length)
-    throw new RangeError(`strategyCurves: at most ${PALETTE.length} runs, got ${runs.length}`);
+  requireSeries(runs, 'strategyCurves', 'runs');
   const higher = options.higherIsBetter ?? true;
   const names = runs.map((r) => r.name);
   const rows: { run: string; epoch: number; value: number }[] = [];

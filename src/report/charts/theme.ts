@@ -21,6 +21,31 @@ export const PALETTE: readonly string[] = [
 /** Neutral ink for reference lines (chance diagonal, perfect calibration). */
 export const REFERENCE_GREY = '#7f7f7f';
 
+/**
+ * The dashed grey y = x line from (0, 0) to (1, 1) (chance in a ROC plot, perfect calibration) as a
+ * Vega-Lite layer: two points with fields `xField` and `yField`, drawn with `encoding`.
+ */
+export function identityLine<E>(
+  xField: string,
+  yField: string,
+  encoding: E,
+): {
+  data: { values: Record<string, number>[] };
+  mark: { type: 'line'; color: string; strokeDash: number[]; strokeWidth: number };
+  encoding: E;
+} {
+  return {
+    data: {
+      values: [
+        { [xField]: 0, [yField]: 0 },
+        { [xField]: 1, [yField]: 1 },
+      ],
+    },
+    mark: { type: 'line', color: REFERENCE_GREY, strokeDash: [5, 4], strokeWidth: 1.2 },
+    encoding,
+  };
+}
+
 /** Default plot sizes (pixels of the data rectangle, before axes and legends). */
 export const SIZES = {
   square: 340,

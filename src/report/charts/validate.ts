@@ -1,4 +1,5 @@
 import { InputError } from '../../util/errors.js';
+import { PALETTE } from './theme.js';
 
 /** Throw an `InputError` naming `where` unless `x` is a finite number. */
 export function requireFinite(x: number, where: string): number {
@@ -49,4 +50,20 @@ export function fixed(x: number, digits: number): string {
 /** Percentage with one decimal ("84.0%"), or an em dash when undefined (0/0). */
 export function percent(num: number, den: number): string {
   return den > 0 ? `${fixed((100 * num) / den, 1)}%` : '—';
+}
+
+/**
+ * Throw unless `series` (a chart's curves or runs, one palette colour each) is non-empty, its names
+ * are unique non-empty strings and there are no more than the palette has colours; `chart` and
+ * `noun` name them in the messages, e.g. ('rocChart', 'curves').
+ */
+export function requireSeries(series: readonly { name: string }[], chart: string, noun: string): void {
+  const where = `${chart}: ${noun}`;
+  requireNonEmpty(series, where);
+  requireUniqueNames(
+    series.map((s) => s.name),
+    where,
+  );
+  if (series.length > PALETTE.length)
+    throw new RangeError(`${chart}: at most ${PALETTE.length} ${noun}, got ${series.length}`);
 }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { loadManifest } from '../../ingest/manifest.js';
 import { runCvFold, type CvFoldResult, type CvFoldUnit, type FoldRunner } from '../cv.js';
 import {
+  cohortJobSchema,
   localPath,
   manifestChecksum,
   planJob,
@@ -18,20 +19,16 @@ import {
   verifyChecksum,
   type JobKind,
 } from './jobs.js';
-import type { QueueRunnerOptions } from './experiment-runner.js';
+import { sweepOptions, type CoordinatorOptions } from './experiment-runner.js';
 
 /** BullMQ job name (and id prefix) of a cross-validation fold. */
 export const CV_FOLD_JOB = 'cv-fold';
 
 const FORMAT = 1;
 
-const jobSchema = z.object({
-  format: z.literal(FORMAT),
-  /** Relative to the shared folder (absolute without one). */
-  manifest: z.string(),
+const jobSchema = cohortJobSchema(FORMAT, {
   /** The fold's folder, relative to the shared folder (absolute without one). */
   dir: z.string(),
-  checksum: z.string(),
   fold: z.number().int().nonnegative(),
   k: z.number().int().min(2),
   trainIds: z.array(z.string()),
@@ -82,12 +79,7 @@ export const cvFoldKind: JobKind<CvFoldJobData, CvFoldResult> = {
  * inside --shared-dir (workers write the folds' run directories there).
  * @example await runCrossValidation({ ...options, runner: queueFoldRunner({ url, sharedDir: '/mnt/lab' }) })
  */
-export function queueFoldRunner(
-  o: QueueRunnerOptions & {
-    readonly log?: (line: string) => void;
-    readonly onProgress?: (label: string, done: number, total: number, detail?: string) => void;
-  },
-): FoldRunner {
+export function queueFoldRunner(o: CoordinatorOptions): FoldRunner {
   return async (folds) => {
     if (folds.length === 0) return [];
     const checksum = await manifestChecksum(folds[0].manifest);
@@ -106,13 +98,7 @@ export function queueFoldRunner(
         train: stripUndefined(f.train),
       }),
     );
-    return runJobs(cvFoldKind, jobs, {
-      url: o.url,
-      ...(o.queueName !== undefined ? { queueName: o.queueName } : {}),
-      ...(o.attempts !== undefined ? { attempts: o.attempts } : {}),
-      ...(o.log ? { log: o.log } : {}),
-      onProgress: (p) => o.onProgress?.('folds', p.done, p.total, `${p.running} running, ${p.failed} failed`),
-    });
+    return runJobs(cvFoldKind, jobs, sweepOptions(o, 'folds'));
   };
 }
 

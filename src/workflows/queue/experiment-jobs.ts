@@ -18,11 +18,14 @@ import {
   type UnitResult,
 } from '../experiment.js';
 import {
+  cohortJobSchema,
   ContextPool,
   localPath,
   planJob,
   sharedPath,
-  verifyChecksum,
+  openVerified,
+  type JobEnv,
+  type JobHandler,
   type JobKind,
   type PlannedJob,
 } from './jobs.js';
@@ -67,12 +70,9 @@ const unitSchema = z.discriminatedUnion('experiment', [
   }),
 ]);
 
-const jobSchema = z.object({
-  format: z.literal(FORMAT),
+const jobSchema = cohortJobSchema(FORMAT, {
   /** For log lines only (not part of the id). */
   label: z.string().optional(),
-  manifest: z.string(),
-  checksum: z.string(),
   settings: settingsSchema,
   unit: unitSchema,
 });
@@ -112,39 +112,60 @@ export const experimentKind: JobKind<ExperimentJobData, UnitResult> = {
   schema: jobSchema,
   idInputs: (d) => ({ checksum: d.checksum, settings: d.settings, unit: d.unit }),
   label: (d) => d.label ?? unitLabel(d.unit),
-  open(env) {
-    const pool = new ContextPool<ExperimentContext>(env.keep, (c) => c.dispose());
-    return {
-      async run(job) {
-        const manifest = localPath(job.manifest, env.sharedDir);
-        const settings = { ...job.settings, manifest };
-        return pool.with(
-          { manifest, checksum: job.checksum, settings },
-          async () => {
-            let ctx: ExperimentContext | undefined;
-            const open = async (): Promise<string> => {
-              ctx = await ExperimentContext.open({
-                ...(env.cacheDir !== undefined ? { cacheDir: env.cacheDir } : {}),
-                log: (line) => env.log(`  ${line}`),
-                ...settings,
-              });
-              return cohortChecksum(ctx.cohort.data);
-            };
-            try {
-              await verifyChecksum(manifest, job.checksum, open, env.sharedDir);
-            } catch (e) {
-              await ctx?.dispose();
-              throw e;
-            }
-            return ctx as ExperimentContext;
-          },
-          (ctx) => runExperimentUnit(ctx, job.unit),
-        );
-      },
-      dispose: () => pool.dispose(),
-    };
-  },
+  open: (env) =>
+    cohortJobHandler(
+      env,
+      (settings) =>
+        ExperimentContext.open({
+          ...(env.cacheDir !== undefined ? { cacheDir: env.cacheDir } : {}),
+          log: (line) => env.log(`  ${line}`),
+          ...settings,
+        }),
+      (ctx, job: ExperimentJobData) => runExperimentUnit(ctx, job.unit),
+    ),
 };
+
+/** A context loaded from a job's cohort that a worker keeps between jobs (experiments, tuning). */
+interface CohortContext {
+  readonly cohort: { readonly data: Parameters<typeof cohortChecksum>[0] };
+  dispose(): Promise<void>;
+}
+
+/**
+ * The worker's side of a job kind that runs on a context loaded from the job's cohort: contexts
+ * are kept in a {@link ContextPool} keyed by data and settings, opened by `open` with the job's
+ * settings and this machine's manifest path, and checked against the job's checksum first.
+ */
+export function cohortJobHandler<
+  J extends { readonly manifest: string; readonly checksum: string; readonly settings: object },
+  C extends CohortContext,
+  R,
+>(
+  env: JobEnv,
+  open: (settings: J['settings'] & { manifest: string }) => Promise<C>,
+  use: (ctx: C, job: J) => Promise<R>,
+): JobHandler<J, R> {
+  const pool = new ContextPool<C>(env.keep, (c) => c.dispose());
+  return {
+    async run(job) {
+      const manifest = localPath(job.manifest, env.sharedDir);
+      const settings = { ...job.settings, manifest };
+      return pool.with(
+        { manifest, checksum: job.checksum, settings },
+        () =>
+          openVerified(
+            manifest,
+            job.checksum,
+            () => open(settings),
+            (ctx) => cohortChecksum(ctx.cohort.data),
+            env.sharedDir,
+          ),
+        (ctx) => use(ctx, job),
+      );
+    },
+    dispose: () => pool.dispose(),
+  };
+}
 
 /**
  * One job per configuration of an experiment.

@@ -7,6 +7,7 @@ import type { UnitResult, UnitRunner } from '../experiment.js';
 import type { QueueUrl } from './connection.js';
 import { experimentKind, planExperimentJobs } from './experiment-jobs.js';
 import { runJobs } from './jobs.js';
+import type { SweepOptions } from './sweep.js';
 
 /** Options of {@link queueRunner}. */
 export interface QueueRunnerOptions {
@@ -17,6 +18,27 @@ export interface QueueRunnerOptions {
   readonly attempts?: number;
 }
 
+/** Runner options of a coordinator that reports on its own (the cv and tune commands). */
+export type CoordinatorOptions = QueueRunnerOptions & {
+  readonly log?: (line: string) => void;
+  readonly onProgress?: (label: string, done: number, total: number, detail?: string) => void;
+};
+
+/**
+ * How a coordinator runs its jobs: through the queue of `o`, logging to `o.log`, with the
+ * sweep's progress reported to `o.onProgress` under `label` ('N running, M failed').
+ * @example await runJobs(cvFoldKind, jobs, sweepOptions(o, 'folds'))
+ */
+export function sweepOptions(o: CoordinatorOptions, label: string): SweepOptions {
+  return {
+    url: o.url,
+    ...(o.queueName !== undefined ? { queueName: o.queueName } : {}),
+    ...(o.attempts !== undefined ? { attempts: o.attempts } : {}),
+    ...(o.log ? { log: o.log } : {}),
+    onProgress: (p) => o.onProgress?.(label, p.done, p.total, `${p.running} running, ${p.failed} failed`),
+  };
+}
+
 /**
  * The runner of `--queue URL`: the command becomes the coordinator of the sweep.
  * @example await runStrategiesExperiment({ ...common, runner: queueRunner({ url: parseQueueUrl('redis://127.0.0.1:6379/0') }) })
@@ -24,14 +46,11 @@ export interface QueueRunnerOptions {
 export function queueRunner(o: QueueRunnerOptions): UnitRunner {
   return async ({ common, cohort, units }) => {
     const jobs = planExperimentJobs(common, cohort, units, o.sharedDir);
-    const results = await runJobs(experimentKind, jobs, {
-      url: o.url,
-      ...(o.queueName !== undefined ? { queueName: o.queueName } : {}),
-      ...(o.attempts !== undefined ? { attempts: o.attempts } : {}),
-      ...(common.log ? { log: common.log } : {}),
-      onProgress: (p) =>
-        common.onProgress?.('sweep', p.done, p.total, `${p.running} running, ${p.failed} failed`),
-    });
+    const results = await runJobs(
+      experimentKind,
+      jobs,
+      sweepOptions({ ...o, log: common.log, onProgress: common.onProgress }, 'sweep'),
+    );
     // paths in the run directories are this machine's, as in the in-process run
     return results.map((r): UnitResult => {
       return {

@@ -7,7 +7,7 @@
  * kind uses, the data checksum of a manifest, and the per-worker pool of loaded contexts.
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { loadManifest } from '../../ingest/manifest.js';
 import { InputError } from '../../util/errors.js';
 import { sha256File, sha256Hex } from '../../util/hash.js';
@@ -47,6 +47,15 @@ export interface JobKind<D, R> {
   label(data: D): string;
   /** The worker's side (called once per worker, on the first job of this kind). */
   open(env: JobEnv): JobHandler<D, R>;
+}
+
+/**
+ * The schema of a job that names a cohort: the kind's data `format`, the manifest (relative to the
+ * shared folder, absolute without one), the checksum of its data, and the kind's own `fields`.
+ * @example const jobSchema = cohortJobSchema(1, { seed: z.number() });
+ */
+export function cohortJobSchema<F extends number, S extends z.ZodRawShape>(format: F, fields: S) {
+  return z.object({ format: z.literal(format), manifest: z.string(), checksum: z.string(), ...fields });
 }
 
 /** A job ready to be added: id, name (for messages) and data. */
@@ -161,6 +170,34 @@ export async function verifyChecksum(
     throw new PermanentJobError(
       `input checksum mismatch: ${path} and its images have checksum ${found.slice(0, 16)}…, the job expects ${expected.slice(0, 16)}… (the shared folder differs from the coordinator's data)`,
     );
+}
+
+/**
+ * Open a context on the data at `path` and check the data's checksum (`checksumOf` the context)
+ * against the coordinator's, as {@link verifyChecksum}; the context is disposed of when the
+ * check fails.
+ * @throws PermanentJobError as verifyChecksum
+ * @example await openVerified(manifest, job.checksum, () => TuneContext.open(settings), (c) => cohortChecksum(c.cohort.data), sharedDir)
+ */
+export async function openVerified<T extends { dispose(): Promise<void> }>(
+  path: string,
+  expected: string,
+  open: () => Promise<T>,
+  checksumOf: (ctx: T) => string,
+  sharedDir: string | undefined,
+): Promise<T> {
+  let ctx: T | undefined;
+  const compute = async (): Promise<string> => {
+    ctx = await open();
+    return checksumOf(ctx);
+  };
+  try {
+    await verifyChecksum(path, expected, compute, sharedDir);
+  } catch (e) {
+    await ctx?.dispose();
+    throw e;
+  }
+  return ctx as T;
 }
 
 /**

@@ -9,27 +9,16 @@ import { z } from 'zod';
 import type { TrialOutcome } from '../../train/hyperband.js';
 import { cohortChecksum } from '../experiment.js';
 import { TuneContext, type TrialRunner, type TuneSettings } from '../tune.js';
-import { settingsSchema } from './experiment-jobs.js';
-import type { QueueRunnerOptions } from './experiment-runner.js';
-import {
-  ContextPool,
-  localPath,
-  planJob,
-  runJobs,
-  sharedPath,
-  verifyChecksum,
-  type JobKind,
-} from './jobs.js';
+import { cohortJobHandler, settingsSchema } from './experiment-jobs.js';
+import { sweepOptions, type CoordinatorOptions } from './experiment-runner.js';
+import { cohortJobSchema, planJob, runJobs, sharedPath, type JobKind } from './jobs.js';
 
 /** BullMQ job name (and id prefix) of a Hyperband trial. */
 export const TUNE_TRIAL_JOB = 'tune-trial';
 
 const FORMAT = 1;
 
-const jobSchema = z.object({
-  format: z.literal(FORMAT),
-  manifest: z.string(),
-  checksum: z.string(),
+const jobSchema = cohortJobSchema(FORMAT, {
   settings: settingsSchema.omit({ epochsScale: true, microBatch: true }).extend({
     backbone: z.string(),
     weights: z.string().optional(),
@@ -56,49 +45,23 @@ export const tuneTrialKind: JobKind<TuneTrialJobData, TrialOutcome> = {
   idInputs: ({ manifest: _m, ...rest }) => rest,
   label: (d) =>
     `tune/${d.trial.rngSeed.split('/').slice(-3).join('/')} (${d.trial.config.units} units, ${d.trial.epochs} epochs)`,
-  open(env) {
-    const pool = new ContextPool<TuneContext>(env.keep, (c) => c.dispose());
-    return {
-      async run(job) {
-        const manifest = localPath(job.manifest, env.sharedDir);
-        const settings: TuneSettings = { ...job.settings, manifest };
-        return pool.with(
-          { manifest, checksum: job.checksum, settings },
-          async () => {
-            let ctx: TuneContext | undefined;
-            const open = async (): Promise<string> => {
-              ctx = await TuneContext.open({
-                ...settings,
-                ...(env.cacheDir !== undefined ? { cacheDir: env.cacheDir } : {}),
-              });
-              return cohortChecksum(ctx.cohort.data);
-            };
-            try {
-              await verifyChecksum(manifest, job.checksum, open, env.sharedDir);
-            } catch (e) {
-              await ctx?.dispose();
-              throw e;
-            }
-            return ctx as TuneContext;
-          },
-          (ctx) => ctx.runTrial(job.trial),
-        );
-      },
-      dispose: () => pool.dispose(),
-    };
-  },
+  open: (env) =>
+    cohortJobHandler(
+      env,
+      (settings: TuneSettings) =>
+        TuneContext.open({
+          ...settings,
+          ...(env.cacheDir !== undefined ? { cacheDir: env.cacheDir } : {}),
+        }),
+      (ctx, job: TuneTrialJobData) => ctx.runTrial(job.trial),
+    ),
 };
 
 /**
  * The trial runner of `tune --queue URL`: each round's trials as jobs.
  * @example await runTune({ ...options, runner: queueTrialRunner({ url, sharedDir: '/mnt/lab' }) })
  */
-export function queueTrialRunner(
-  o: QueueRunnerOptions & {
-    readonly log?: (line: string) => void;
-    readonly onProgress?: (label: string, done: number, total: number, detail?: string) => void;
-  },
-): TrialRunner {
+export function queueTrialRunner(o: CoordinatorOptions): TrialRunner {
   return async ({ settings, cohort, trials }) => {
     const { manifest: _m, ...rest } = settings;
     const common = {
@@ -108,12 +71,6 @@ export function queueTrialRunner(
       settings: rest,
     } as const;
     const jobs = trials.map((trial) => planJob(tuneTrialKind, { ...common, trial }));
-    return runJobs(tuneTrialKind, jobs, {
-      url: o.url,
-      ...(o.queueName !== undefined ? { queueName: o.queueName } : {}),
-      ...(o.attempts !== undefined ? { attempts: o.attempts } : {}),
-      ...(o.log ? { log: o.log } : {}),
-      onProgress: (p) => o.onProgress?.('round', p.done, p.total, `${p.running} running, ${p.failed} failed`),
-    });
+    return runJobs(tuneTrialKind, jobs, sweepOptions(o, 'round'));
   };
 }
