@@ -18,7 +18,7 @@
  *   BENCH_MERGE=1 BENCH_BACKBONES=VGG16 npm run bench -- backbones    re-measure VGG16, keep the other rows
  *   node --import tsx bench/backbones-doc.ts       rewrite the table in docs/backbones.md
  */
-import { spawn } from 'node:child_process';
+import { runProcess } from './pytorch-side.js';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -26,7 +26,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BACKBONES, getBackbone } from '../src/models/table.js';
 import { errorMessage } from '../src/util/errors.js';
-import { errorGist, mergeRows, parseWorkerOutput, speedRatios, type BackboneRow, type WorkerResult } from './backbones-lib.js';
+import {
+  errorGist,
+  mergeRows,
+  parseWorkerOutput,
+  speedRatios,
+  type BackboneRow,
+  type WorkerResult,
+} from './backbones-lib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WORKER = join(here, 'backbone-worker.ts');
@@ -34,39 +41,11 @@ const QUICK_SET = ['MobileNetV2', 'EfficientNetB0', 'ResNet50V2'];
 /** Per-process time limits (ms). */
 const TIMEOUT = { tfjs: 12 * 60_000, export: 5 * 60_000, ort: 6 * 60_000 };
 
-interface WorkerRun {
-  stdout: string;
-  stderr: string;
-}
-
 /** Run the worker; rejects with the exit status and the end of stderr on failure or timeout. */
-function runWorker(args: string[], timeoutMs: number): Promise<WorkerRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      process.stderr.write(d);
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) reject(new Error(`timed out after ${Math.round(timeoutMs / 1000)} s`));
-      else if (code !== 0) {
-        reject(new Error(`worker exited with ${code ?? signal}: ${errorGist(stderr)}`));
-      } else resolve({ stdout, stderr });
-    });
-  });
+async function runWorker(args: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
+  const p = await runProcess(process.execPath, ['--import', 'tsx', WORKER, ...args], timeoutMs);
+  if (p.code !== 0) throw new Error(`worker exited with ${p.code ?? 'a signal'}: ${errorGist(p.stderr)}`);
+  return p;
 }
 
 async function measure(args: string[], timeoutMs: number): Promise<WorkerResult | { error: string }> {
@@ -86,7 +65,9 @@ function chosenBackbones(quick: boolean): string[] {
 /** Rows of the existing bench/results/backbones.json (for BENCH_MERGE=1), or none. */
 async function previousRows(): Promise<BackboneRow[]> {
   try {
-    const old = JSON.parse(await readFile(join(here, 'results', 'backbones.json'), 'utf8')) as { figures?: { backbones?: BackboneRow[] } };
+    const old = JSON.parse(await readFile(join(here, 'results', 'backbones.json'), 'utf8')) as {
+      figures?: { backbones?: BackboneRow[] };
+    };
     return old.figures?.backbones ?? [];
   } catch {
     return [];
@@ -125,7 +106,13 @@ export async function run(): Promise<Record<string, unknown>> {
         }
         await rm(onnx, { force: true });
       }
-      const row: BackboneRow = { backbone: name, measuredAt: new Date().toISOString(), inputSize: spec.inputSize, tfjs, ort };
+      const row: BackboneRow = {
+        backbone: name,
+        measuredAt: new Date().toISOString(),
+        inputSize: spec.inputSize,
+        tfjs,
+        ort,
+      };
       if ('batches' in tfjs && 'batches' in ort) row.ratio = speedRatios(tfjs, ort);
       rows.push(row);
       await writeFile(partial, `${JSON.stringify(rows, null, 2)}\n`);
@@ -133,7 +120,14 @@ export async function run(): Promise<Record<string, unknown>> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  const merged = process.env.BENCH_MERGE === '1' ? mergeRows(await previousRows(), rows, BACKBONES.map((b) => b.name)) : rows;
+  const merged =
+    process.env.BENCH_MERGE === '1'
+      ? mergeRows(
+          await previousRows(),
+          rows,
+          BACKBONES.map((b) => b.name),
+        )
+      : rows;
   return {
     quick,
     unit: 'ms per image (median forward wall time / batch); memory in MiB',
