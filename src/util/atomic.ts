@@ -4,7 +4,8 @@
  * half-written output and a failure leaves none.
  *
  * Temporaries never outlive their process: those of this process are removed on failure and on
- * SIGINT / SIGTERM (then the signal takes its default course unless the command handles it), and
+ * SIGINT / SIGTERM when the command does not handle the signal (then the signal takes its default
+ * course; a command that does, through `onStopSignals`, finishes or fails on its ordinary path), and
  * those a killed process left behind (its pid no longer runs) are removed by the next write
  * beside them. A previous output moved aside (`.tmp.old`) by a process killed before it renamed
  * the new one into place is put back, never deleted, when nothing took its place.
@@ -19,11 +20,14 @@ const live = new Set<string>();
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 function onSignal(signal: NodeJS.Signals): void {
+  // the command handles the signal (util/signals.ts): it stops at a safe point and its outputs in
+  // flight are renamed or removed on the ordinary path, so they are left alone here
+  if (process.listeners(signal).some((l) => l !== onSignal)) return;
   for (const p of live) rmSync(p, { recursive: true, force: true });
   live.clear();
   for (const s of SIGNALS) process.off(s, onSignal);
   // nobody else handles the signal: take its default course (exit), as without our handler
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  process.kill(process.pid, signal);
 }
 
 /** Remember a temporary for removal on SIGINT/SIGTERM; returns the function that forgets it. */

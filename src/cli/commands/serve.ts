@@ -20,6 +20,7 @@ import {
 } from '../../serve/security.js';
 import { InputError } from '../../util/errors.js';
 import { readInputFile, readInputText } from '../../util/read-input.js';
+import { onStopSignals } from '../../util/signals.js';
 
 interface ServeCliOptions {
   port: string;
@@ -187,13 +188,16 @@ export function registerServe(program: Command): void {
         );
       else if (readers !== undefined)
         process.stdout.write(`polarcad serve: ${readers.length} reader(s) with access tokens\n`);
+      let off = (): void => {};
       await new Promise<void>((res) => {
-        const stop = (): void => res();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        off = onStopSignals(['SIGINT', 'SIGTERM'], () => res());
       });
-      await app.close();
-      await predictor.dispose();
-      logStream?.end();
+      try {
+        await app.close();
+        await predictor.dispose();
+        logStream?.end();
+      } finally {
+        off();
+      }
     });
 }

@@ -20,6 +20,7 @@ import { writeReport } from '../../report/html.js';
 import { InputError, errorMessage } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
 import { claimOutputDir } from '../../util/output.js';
+import { onStopSignals } from '../../util/signals.js';
 import { withForce } from '../options/out.js';
 import { parseTrainWorkers, TRAIN_WORKERS_OPTION } from '../options/train-workers.js';
 import {
@@ -214,14 +215,12 @@ async function runCnn(manifest: string | undefined, c: TrainCli): Promise<void> 
   const mode: OutputMode = c.json === true ? 'json' : c.quiet === true ? 'quiet' : 'bar';
   const { onEvent, stopBar } = trainProgress(mode);
   let stop = false;
-  const onSigint = (): void => {
-    if (stop) process.exit(130);
+  const off = onStopSignals(['SIGINT'], () => {
     stop = true;
     process.stderr.write(
       '\npolarcad train: stopping after the current batch (Ctrl-C again to abort now)...\n',
     );
-  };
-  process.on('SIGINT', onSigint);
+  });
   try {
     const r = await runTraining(opts, {
       onEvent,
@@ -232,7 +231,7 @@ async function runCnn(manifest: string | undefined, c: TrainCli): Promise<void> 
     await reportCnnRun(r, mode);
   } finally {
     stopBar();
-    process.off('SIGINT', onSigint);
+    off();
   }
 }
 

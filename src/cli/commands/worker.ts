@@ -7,6 +7,7 @@ import { initBackend } from '../../engine/backend.js';
 import '../../models/layers/keras-layers.js';
 import { checkRedis, parseQueueUrl, startWorker } from '../../workflows/queue/index.js';
 import { addOptions, wholeOption } from '../options/parse.js';
+import { onStopSignals } from '../../util/signals.js';
 
 interface WorkerCli {
   queue: string;
@@ -49,20 +50,15 @@ export function registerWorker(program: Command): void {
       ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
       log: (line) => process.stdout.write(`${line}\n`),
     });
-    const stop = (signal: string): void => {
-      process.stdout.write(`${signal}: finishing the job in flight, then stopping\n`);
+    const off = onStopSignals(['SIGTERM', 'SIGINT'], (signal) => {
+      process.stdout.write(`${signal}: finishing the job in flight, then stopping (again to abort now)\n`);
       void w.close();
-    };
-    const onTerm = (): void => stop('SIGTERM');
-    const onInt = (): void => stop('SIGINT');
-    process.once('SIGTERM', onTerm);
-    process.once('SIGINT', onInt);
+    });
     try {
       await w.stopped;
       process.stdout.write(`worker ${w.name} stopped\n`);
     } finally {
-      process.off('SIGTERM', onTerm);
-      process.off('SIGINT', onInt);
+      off();
     }
   });
 }

@@ -6,6 +6,7 @@
  */
 import { Job, Queue, QueueEvents } from 'bullmq';
 import { InputError } from '../../util/errors.js';
+import { onStopSignals } from '../../util/signals.js';
 import type { PlannedJob } from './jobs.js';
 import { checkRedis, closeAll, watchRedis, type QueueUrl } from './connection.js';
 
@@ -67,21 +68,21 @@ export async function runSweep<D>(
   queue.on('error', () => {}); // the watchdog reports a lost Redis
   events.on('error', () => {});
   const watch = watchRedis(o.url, o.graceMs ?? 10_000);
-  let onSigint: () => void = () => {};
+  let off = (): void => {};
   const interrupted = new Promise<never>((_, reject) => {
-    onSigint = () =>
+    off = onStopSignals(['SIGINT'], () =>
       reject(
         new InputError(
           'interrupted: the jobs stay in the queue (workers go on with them); run the same command again to collect the results',
           { exitCode: 130 },
         ),
-      );
-    process.once('SIGINT', onSigint);
+      ),
+    );
   });
   try {
     return await Promise.race([follow(name, jobs, queue, events, o), watch.lost, interrupted]);
   } finally {
-    process.off('SIGINT', onSigint);
+    off();
     watch.stop();
     await closeAll([events, queue]);
   }
