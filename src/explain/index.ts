@@ -20,6 +20,9 @@ import { attributeHeatmap, attributeTile, type Attribution, type TileAttribution
 import { cam, gradCam, splitAtLayer, type HeadPart, type SplitModel } from './cam.js';
 import {
   discMask,
+  displayedHeatmap,
+  EVIDENCE_LEGEND,
+  evidenceWeight,
   heatmapOnMap,
   renderOverlayFigure,
   toDisplaySize,
@@ -119,8 +122,16 @@ export interface StudyExplanation {
   readonly method: 'gradcam' | 'cam';
   /** The rectified map at the CAM layer's resolution (row-major height x width). */
   readonly heatmap: { readonly width: number; readonly height: number; readonly data: Float32Array };
-  /** The heatmap resized to the polar map (display size), 0 outside the disc(s), in [0, 1]. */
+  /**
+   * The heatmap as displayed: resized to the polar map (display size), 0 outside the disc(s), and
+   * weighted by the evidence for CAD (`relativeOnMap` x `evidenceWeight`), so its values lie in
+   * [0, evidenceWeight] on the figure's fixed [0, 1] colour scale.
+   */
   readonly heatmapOnMap: { readonly size: number; readonly data: Float32Array };
+  /** The same heatmap divided by its own maximum (in [0, 1], maximum 1): the territory shares come from it. */
+  readonly relativeOnMap: { readonly size: number; readonly data: Float32Array };
+  /** The weight of the displayed heatmap: P(CAD) clamped to [0, 1] (`evidenceWeight`). */
+  readonly evidenceWeight: number;
   /** The figure: original | overlay | colour bar | sentence. */
   readonly overlayPng: Uint8Array;
   readonly figure: FigureLayout;
@@ -257,14 +268,18 @@ export class Explainer {
       layout === 'tile2x2' ? attributeTile(onMap, D, attrOpts) : attributeHeatmap(onMap, D, attrOpts);
     const p = g.probabilities[head.classes === 1 ? 0 : this.cadClass];
     const probability = head.classes === 1 && this.cadClass === 0 ? 1 - p : p;
+    // the display is on a fixed scale weighted by the evidence for CAD: a confident normal looks quiet
+    const weight = evidenceWeight(probability);
+    const displayed = displayedHeatmap(onMap, weight);
     const { png, layout: figure } = await renderOverlayFigure(
       shown,
-      onMap,
+      displayed,
       shownMask,
       {
         originalTitle: opts.title ?? (layout === 'tile2x2' ? '2x2 tile' : 'Polar map'),
         overlayTitle: `${used === 'cam' ? 'CAM' : 'Grad-CAM'}, CAD class`,
         caption: `P(CAD) = ${probability.toFixed(2)}. ${attr.sentence}`,
+        legendLabel: EVIDENCE_LEGEND,
       },
       { ...opts.overlay, layout },
     );
@@ -275,7 +290,9 @@ export class Explainer {
       score: g.score,
       method: used,
       heatmap: { width: w, height: h, data: map },
-      heatmapOnMap: { size: D, data: onMap },
+      heatmapOnMap: { size: D, data: displayed },
+      relativeOnMap: { size: D, data: onMap },
+      evidenceWeight: weight,
       overlayPng: png,
       figure,
       territories: attr.territories,

@@ -137,7 +137,9 @@ export function discMask(size: number, layout: InputLayout = 'image', marginPx =
 /**
  * The heatmap on the polar map: `map` (h x w, e.g. the 7 x 7 Grad-CAM) resized bilinearly to
  * `size` x `size`, set to 0 outside the mask, negative values clipped to 0, and divided by its
- * maximum inside the mask (so it spans [0, 1]; an all-zero map stays 0).
+ * maximum inside the mask (so it spans [0, 1]; an all-zero map stays 0). This *relative* heatmap
+ * gives the territory shares; what is displayed is {@link displayedHeatmap} (weighted by the
+ * evidence for CAD), so that a confident normal study looks quiet.
  */
 export function heatmapOnMap(
   map: Float32Array,
@@ -158,6 +160,33 @@ export function heatmapOnMap(
   if (max > 0) for (let i = 0; i < up.length; i++) up[i] /= max;
   return up;
 }
+
+/**
+ * Weight of a CNN heatmap on the display: the model's evidence for CAD, here its predicted
+ * probability of CAD clamped to [0, 1] (NaN -> 0). Grad-CAM and CAM only say *where* the CAD score
+ * comes from, never *how much* of it there is, and {@link heatmapOnMap} scales every study to a
+ * maximum of 1; so a confident normal study (P = 0.10) would otherwise show a full-brightness blob.
+ * Multiplying by this weight puts every study on one fixed colour scale: the brightest pixel of a
+ * displayed heatmap equals P(CAD) (0.10 for that normal study, 0.95 for a clear CAD study).
+ */
+export function evidenceWeight(probability: number): number {
+  return Number.isFinite(probability) ? Math.min(1, Math.max(0, probability)) : 0;
+}
+
+/**
+ * The heatmap as displayed: the relative heatmap of {@link heatmapOnMap} (maximum 1) times the
+ * evidence weight of {@link evidenceWeight}, so its values lie in [0, weight] on the colour bar's
+ * fixed [0, 1] scale. The territory shares are computed from the relative heatmap (shares do not
+ * depend on a common factor, and a weight of 0 would erase them); the brightest pixel is the same
+ * in both, so the words and the picture point at the same place.
+ */
+export function displayedHeatmap(relative: Float32Array, weight: number): Float32Array {
+  const w = evidenceWeight(weight);
+  return relative.map((v) => v * w);
+}
+
+/** Colour-bar label of a displayed (evidence-weighted) CNN heatmap. */
+export const EVIDENCE_LEGEND = 'importance x P(CAD)';
 
 /** Options of {@link blendHeatmap} and {@link renderOverlayFigure}. */
 export interface OverlayOptions {

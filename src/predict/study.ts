@@ -18,7 +18,14 @@ import {
   type Attribution,
 } from '../explain/attribution.js';
 import { cam, gradCam } from '../explain/cam.js';
-import { discMask, heatmapOnMap, renderOverlayFigure } from '../explain/overlay.js';
+import {
+  discMask,
+  displayedHeatmap,
+  EVIDENCE_LEGEND,
+  evidenceWeight,
+  heatmapOnMap,
+  renderOverlayFigure,
+} from '../explain/overlay.js';
 import {
   INPUT_MODE_SPECS,
   correctionViews,
@@ -108,7 +115,7 @@ export interface StudyResult {
 
 /** Images that go with a result (not part of its JSON); PNGs are encoded on first request and kept. */
 export interface StudyImages {
-  /** The heatmap on the display raster, [0, 1], `size` x `size`. */
+  /** The heatmap as displayed on the display raster, `size` x `size`, on a fixed [0, 1] scale (CNN: weighted by P(CAD); linear: evidence per segment). */
   readonly heatmap: Float32Array;
   readonly size: number;
   /** The map (or tile) the model read, at display size. */
@@ -338,10 +345,12 @@ export async function predictStudy(
     timings: { readMs, backboneMs, gradcamMs, explainMs, scoresMs, totalMs: ms(t0) },
     warnings: cmWarning === null ? [] : [cmWarning],
   };
-  const images = studyImages(shown, heat, layout, {
+  // displayed on a fixed scale weighted by the evidence for CAD (explain/overlay.ts displayedHeatmap)
+  const images = studyImages(shown, displayedHeatmap(heat, evidenceWeight(probability)), layout, {
     caption,
     originalTitle,
     overlayTitle: `${method}, CAD class`,
+    legendLabel: EVIDENCE_LEGEND,
   });
   return { result, images };
 }
@@ -355,7 +364,7 @@ export function studyImages(
   shown: RgbImage,
   heat: Float32Array,
   layout: InputLayout,
-  titles: { caption: string; originalTitle: string; overlayTitle: string },
+  titles: { caption: string; originalTitle: string; overlayTitle: string; legendLabel?: string },
 ): StudyImages {
   const size = shown.width;
   let overlay: Promise<Uint8Array> | null = null;

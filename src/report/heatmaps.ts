@@ -8,7 +8,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { discMask, renderOverlayFigure } from '../explain/overlay.js';
+import { discMask, EVIDENCE_LEGEND, renderOverlayFigure } from '../explain/overlay.js';
 import type { StudyFile } from '../predict/inputs.js';
 import { studiesOfManifest } from '../predict/studies.js';
 import { loadPredictor } from '../predict/predictor.js';
@@ -126,6 +126,7 @@ export async function runHeatmapItems(
           predictor.linear !== null
             ? 'Evidence for CAD per segment (fixed scale)'
             : `${predictor.card.explanation}, CAD class`,
+        ...(predictor.linear === null ? { legendLabel: EVIDENCE_LEGEND } : {}),
       };
       const fig = await renderOverlayFigure(
         images.display,

@@ -373,6 +373,47 @@ describe('Explainer', () => {
     model.dispose();
   });
 
+  test('the displayed heatmap is weighted by the evidence for CAD: same Grad-CAM, quiet at P = 0.10, bright at P = 0.95', async () => {
+    // GAP -> Dense(2): the output bias moves the probability but not the Grad-CAM (the gradient of
+    // z1 - z0 with respect to the features does not depend on the bias), so only the weight differs
+    const model = tinyModel({ hidden: null, pool: 'avg', seed: 21 });
+    const info = { camLayer: 'feat', inputSize: IN, scaling: 'unit' as const };
+    const img = checkerImage(32);
+    const opts = { displaySize: 32, threads: 1, method: 'gradcam' as const };
+    const base = await explainStudy(model, info, img, opts);
+    const out = model.getLayer('out');
+    const [k, b] = out.getWeights();
+    const b0 = b.arraySync() as number[];
+    const at = async (p: number): ReturnType<typeof explainStudy> => {
+      const shift = Math.log(p / (1 - p)) - base.score;
+      out.setWeights([k, tf.tensor1d([b0[0], b0[1] + shift])]);
+      return explainStudy(model, info, img, opts);
+    };
+    const normal = await at(0.1);
+    const cad = await at(0.95);
+    assert.ok(Math.abs(normal.probability - 0.1) < 1e-3, `${normal.probability}`);
+    assert.ok(Math.abs(cad.probability - 0.95) < 1e-3, `${cad.probability}`);
+    for (const e of [base, normal, cad]) {
+      assert.equal(e.evidenceWeight, e.probability);
+      const rel = e.relativeOnMap.data;
+      assert.equal(Math.max(...rel), 1, 'a non-empty relative heatmap has maximum 1');
+      let max = 0;
+      for (let i = 0; i < rel.length; i++) {
+        const d = e.heatmapOnMap.data[i];
+        assert.ok(d >= 0 && d <= e.evidenceWeight + 1e-6, `displayed ${d} above the weight ${e.evidenceWeight}`);
+        assert.ok(Math.abs(d - rel[i] * e.evidenceWeight) < 1e-6);
+        max = Math.max(max, d);
+      }
+      assert.ok(Math.abs(max - e.evidenceWeight) < 1e-6, `displayed maximum ${max} = P(CAD)`);
+    }
+    // the same picture up to brightness: same relative heatmap, same shares and words
+    for (let i = 0; i < normal.relativeOnMap.data.length; i++)
+      assert.ok(Math.abs(normal.relativeOnMap.data[i] - cad.relativeOnMap.data[i]) < 1e-5);
+    assert.equal(normal.sentence, cad.sentence);
+    assert.ok(Math.max(...normal.heatmapOnMap.data) < 0.2 * Math.max(...cad.heatmapOnMap.data));
+    model.dispose();
+  });
+
   test('2x2 tile layout: four views explained together, shares per view sum to 1', async () => {
     const model = tinyModel({ hidden: 5, pool: 'avg', seed: 14 });
     const views = {

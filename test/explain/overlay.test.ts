@@ -15,6 +15,8 @@ import type { RgbImage } from '../../src/domain/image.js';
 import {
   blendHeatmap,
   discMask,
+  displayedHeatmap,
+  evidenceWeight,
   heatmapLut,
   heatmapOnMap,
   overlayPathFor,
@@ -117,6 +119,35 @@ test('heatmapOnMap: resized, 0 outside the disc, negative clipped, max 1', () =>
     heatmapOnMap(new Float32Array(9), 3, 3, 30, mask).every((v) => v === 0),
     'an all-zero map stays 0',
   );
+});
+
+test('displayed heatmap on a fixed scale: the same Grad-CAM reads quiet at P(CAD) = 0.10 and bright at 0.95', () => {
+  const src = Float32Array.from([0, 0.2, 1, 0.1, 0.5, 0.9, 0, 0, 0.3]);
+  const mask = discMask(40);
+  const relative = heatmapOnMap(src, 3, 3, 40, mask);
+  assert.equal(Math.max(...relative), 1, 'the relative heatmap is divided by its own maximum');
+  const normal = displayedHeatmap(relative, evidenceWeight(0.1));
+  const cad = displayedHeatmap(relative, evidenceWeight(0.95));
+  const maxN = Math.max(...normal);
+  const maxC = Math.max(...cad);
+  assert.ok(Math.abs(maxN - 0.1) < 1e-6, `normal study: displayed maximum ${maxN}`);
+  assert.ok(Math.abs(maxC - 0.95) < 1e-6, `CAD study: displayed maximum ${maxC}`);
+  assert.ok(maxN < 0.2 * maxC, `P=0.10 maximum ${maxN} is far below P=0.95 maximum ${maxC}`);
+  for (let i = 0; i < relative.length; i++) {
+    assert.ok(Math.abs(normal[i] - 0.1 * relative[i]) < 1e-6);
+    assert.ok(Math.abs(cad[i] - 0.95 * relative[i]) < 1e-6);
+  }
+  // the weight is clamped to [0, 1]; a NaN probability shows nothing
+  assert.deepEqual([evidenceWeight(-0.2), evidenceWeight(1.7), evidenceWeight(Number.NaN)], [0, 1, 0]);
+  // and the rendered overlay of the normal study is darker (inferno: low = dark) than the CAD study's
+  const img = mapImage(40);
+  const lum = (h: Float32Array): number => {
+    const o = blendHeatmap(img, h, mask, { underlay: 'gray' });
+    let sum = 0;
+    for (let i = 0; i < 1600; i++) if (mask[i] === 1) sum += o.data[i * 3] + o.data[i * 3 + 1] + o.data[i * 3 + 2];
+    return sum;
+  };
+  assert.ok(lum(normal) < lum(cad), 'the normal study renders darker');
 });
 
 test('blendHeatmap: outside the mask unchanged; inside = gray underlay and colour by hand', () => {
