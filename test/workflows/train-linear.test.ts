@@ -114,6 +114,7 @@ test('predict reads a hybrid run: the same probability as the run, per-disc evid
     study: string;
     probability: number;
     sentence: string;
+    territories: Record<'LAD' | 'LCx' | 'RCA', number>;
     viewsUsed: string[];
     timings: { totalMs: number };
   }[];
@@ -123,7 +124,23 @@ test('predict reads a hybrid run: the same probability as the run, per-disc evid
   const diff = Math.abs(mine.probability - Number(preds[0].prob));
   assert.ok(diff < 0.05, `predict ${mine.probability} vs run ${preds[0].prob}`);
   assert.deepEqual(mine.viewsUsed, [...VIEWS]);
-  assert.ok(mine.sentence.length > 0);
+  // words from the same raster: every study's sentence names the territory with the largest share
+  // (or says the evidence heatmap is empty, with all shares 0)
+  let named = 0;
+  for (const x of results) {
+    const t = x.territories;
+    const largest = (['LAD', 'LCx', 'RCA'] as const).reduce((a, b) => (t[b] > t[a] ? b : a));
+    const m = /\((LAD|LCx|RCA) territory/.exec(x.sentence);
+    if (m === null) {
+      assert.match(x.sentence, /empty/, `${x.study}: no territory named in "${x.sentence}"`);
+      assert.deepEqual([t.LAD, t.LCx, t.RCA], [0, 0, 0], `${x.study}: ${x.sentence}`);
+      continue;
+    }
+    named++;
+    assert.equal(m[1], largest, `${x.study}: "${x.sentence}" vs shares ${JSON.stringify(t)}`);
+    assert.ok(t[largest] > 0);
+  }
+  assert.ok(named > 0, 'at least one study has evidence for CAD to describe');
   // tamper with the model file: checksum refusal naming it
   const file = join(out, 'model', 'linear-model.json');
   const text = await readFile(file, 'utf8');
