@@ -260,7 +260,7 @@ export class Explainer {
       );
     const shown = toDisplaySize(original, D);
     const mask = discMask(D, layout);
-    const onMap = heatmapOnMap(map, h, w, D, mask);
+    const onMap = heatmapOnMap(map, h, w, D, mask, layout);
     // the figure also covers the displayed map's anti-aliased rim (1 px beyond the disc)
     const shownMask = discMask(D, layout, 1);
     const attrOpts = { territories: opts.territories };

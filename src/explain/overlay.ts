@@ -135,11 +135,50 @@ export function discMask(size: number, layout: InputLayout = 'image', marginPx =
 }
 
 /**
+ * Bilinear resize as {@link resizeBilinear} (half-pixel centres), but each output row's source
+ * coordinate is clamped to source rows [r0, r1] and each column's to columns [c0, c1]: the output
+ * never mixes in cells outside that block. `out` receives the block of output rows [y0, y1) and
+ * columns [x0, x1) of a `outH` x `outW` raster.
+ */
+function resizeBilinearBlock(
+  src: Float32Array,
+  h: number,
+  w: number,
+  out: Float32Array,
+  outH: number,
+  outW: number,
+  rows: { y0: number; y1: number; r0: number; r1: number },
+  cols: { x0: number; x1: number; c0: number; c1: number },
+): void {
+  const coord = (i: number, n: number, o: number, lo: number, hi: number): [number, number, number] => {
+    const x = Math.min(hi, Math.max(lo, ((i + 0.5) * n) / o - 0.5));
+    const i0 = Math.floor(x);
+    return [i0, Math.min(hi, i0 + 1), x - i0];
+  };
+  for (let y = rows.y0; y < rows.y1; y++) {
+    const [a0, a1, fy] = coord(y, h, outH, rows.r0, rows.r1);
+    for (let x = cols.x0; x < cols.x1; x++) {
+      const [b0, b1, fx] = coord(x, w, outW, cols.c0, cols.c1);
+      const top = src[a0 * w + b0] + (src[a0 * w + b1] - src[a0 * w + b0]) * fx;
+      const bot = src[a1 * w + b0] + (src[a1 * w + b1] - src[a1 * w + b0]) * fx;
+      out[y * outW + x] = top + (bot - top) * fy;
+    }
+  }
+}
+
+/**
  * The heatmap on the polar map: `map` (h x w, e.g. the 7 x 7 Grad-CAM) resized bilinearly to
  * `size` x `size`, set to 0 outside the mask, negative values clipped to 0, and divided by its
  * maximum inside the mask (so it spans [0, 1]; an all-zero map stays 0). This *relative* heatmap
  * gives the territory shares; what is displayed is {@link displayedHeatmap} (weighted by the
  * evidence for CAD), so that a confident normal study looks quiet.
+ *
+ * Layout 'tile2x2' (four discs, one per quadrant): each quadrant is resized from its own cells
+ * only (rows 0 .. ceil(h/2) - 1 for the top discs, floor(h/2) .. h - 1 for the bottom ones, and
+ * likewise for columns), so no disc borrows heat from its neighbour across the seam and no blob is
+ * smeared over the seam. For an even grid this is exactly the bilinear resize of each quadrant's
+ * (h/2 x w/2) block to its disc; for an odd grid the middle row/column, which straddles the seam,
+ * is shared.
  */
 export function heatmapOnMap(
   map: Float32Array,
@@ -147,10 +186,35 @@ export function heatmapOnMap(
   w: number,
   size: number,
   mask: Uint8Array,
+  layout: InputLayout = 'image',
 ): Float32Array {
   if (mask.length !== size * size)
     throw new InputError(`disc mask has ${mask.length} pixels, expected ${size}x${size}`);
-  const up = resizeBilinear(map, h, w, size, size);
+  let up: Float32Array;
+  if (layout === 'tile2x2') {
+    if (map.length !== h * w) throw new InputError(`heatmap has ${map.length} values, expected ${h}x${w}`);
+    if (size % 2 !== 0 || h < 1 || w < 1) throw new InputError(`tile heatmap: bad size ${size} for ${h}x${w}`);
+    up = new Float32Array(size * size);
+    const n = size / 2;
+    const halves = (len: number): [number, number][] => [
+      [0, Math.ceil(len / 2) - 1],
+      [Math.floor(len / 2), len - 1],
+    ];
+    halves(h).forEach(([r0, r1], qy) =>
+      halves(w).forEach(([c0, c1], qx) =>
+        resizeBilinearBlock(
+          map,
+          h,
+          w,
+          up,
+          size,
+          size,
+          { y0: qy * n, y1: (qy + 1) * n, r0, r1 },
+          { x0: qx * n, x1: (qx + 1) * n, c0, c1 },
+        ),
+      ),
+    );
+  } else up = resizeBilinear(map, h, w, size, size);
   let max = 0;
   for (let i = 0; i < up.length; i++) {
     const v = mask[i] === 1 && up[i] > 0 ? up[i] : 0;

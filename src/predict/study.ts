@@ -300,7 +300,7 @@ export async function predictStudy(
   const size = DISPLAY_SIZE[layout];
   const shown = display.width === size && display.height === size ? display : resizeRgb(display, size, size);
   const mask = discMask(size, layout);
-  const heat = heatmapOnMap(map, gc.height, gc.width, size, mask);
+  const heat = heatmapOnMap(map, gc.height, gc.width, size, mask, layout);
   let att: Attribution;
   if (layout === 'image') att = attributeHeatmap(heat, size);
   else {

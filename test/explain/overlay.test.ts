@@ -121,6 +121,48 @@ test('heatmapOnMap: resized, 0 outside the disc, negative clipped, max 1', () =>
   );
 });
 
+test('heatmapOnMap, 2x2 tile: each disc resized from its own quadrant (no heat across the seam)', () => {
+  const size = 48;
+  const n = size / 2;
+  const mask = discMask(size, 'tile2x2');
+  const rng = new Rng(5);
+  const src = Float32Array.from({ length: 64 }, () => rng.uniform(0, 1)); // 8 x 8 grid, 4 x 4 per quadrant
+  const got = heatmapOnMap(src, 8, 8, size, mask, 'tile2x2');
+  // by hand: the bilinear resize of each 4 x 4 block to its 24 x 24 quadrant, masked, over the common maximum
+  const want = new Float32Array(size * size);
+  for (let qy = 0; qy < 2; qy++) {
+    for (let qx = 0; qx < 2; qx++) {
+      const block = Float32Array.from({ length: 16 }, (_, k) => src[(qy * 4 + Math.floor(k / 4)) * 8 + qx * 4 + (k % 4)]);
+      const up = resizeBilinear(block, 4, 4, n, n);
+      for (let y = 0; y < n; y++)
+        for (let x = 0; x < n; x++) {
+          const i = (qy * n + y) * size + qx * n + x;
+          want[i] = mask[i] === 1 ? up[y * n + x] : 0;
+        }
+    }
+  }
+  const max = Math.max(...want);
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i] / max) < 1e-6, `pixel ${i}`);
+  // one hot cell of the top-left quadrant, right at the seam: no heat on the other three discs
+  const hot = new Float32Array(64);
+  hot[3 * 8 + 3] = 1;
+  const h = heatmapOnMap(hot, 8, 8, size, mask, 'tile2x2');
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++)
+      if (x >= n || y >= n) assert.equal(h[y * size + x], 0, `(${x}, ${y}) outside the top-left disc`);
+  assert.equal(Math.max(...h), 1);
+  // whereas the resize across the whole tile leaks it into the neighbouring discs
+  const whole = heatmapOnMap(hot, 8, 8, size, mask);
+  let leak = 0;
+  for (let y = 0; y < size; y++) for (let x = n; x < size; x++) if (mask[y * size + x] === 1) leak += whole[y * size + x];
+  assert.ok(leak > 0);
+  // an odd grid (7 x 7): the middle row/column is shared, and the result stays in [0, 1]
+  const odd = heatmapOnMap(Float32Array.from({ length: 49 }, (_, k) => k % 5), 7, 7, size, mask, 'tile2x2');
+  assert.equal(Math.max(...odd), 1);
+  assert.ok(odd.every((v, i) => v >= 0 && (mask[i] === 1 || v === 0)));
+  assert.throws(() => heatmapOnMap(src, 8, 8, 47, discMask(47), 'tile2x2'), InputError);
+});
+
 test('displayed heatmap on a fixed scale: the same Grad-CAM reads quiet at P(CAD) = 0.10 and bright at 0.95', () => {
   const src = Float32Array.from([0, 0.2, 1, 0.1, 0.5, 0.9, 0, 0, 0.3]);
   const mask = discMask(40);
