@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -44,4 +45,38 @@ test('CI runs npm audit on the production dependencies and records the verdict',
   assert.match(ci, /npm audit --omit=dev --audit-level=high/);
   assert.match(ci, /> "\$audit_log"/);
   assert.match(ci, /audit_log=\.ci\/npm-audit\.log/);
+});
+
+/** semver (already installed: npm's own range semantics), loaded untyped. */
+const semver = createRequire(import.meta.url)('semver') as {
+  minVersion(range: string): { version: string } | null;
+  satisfies(version: string, range: string): boolean;
+};
+
+test('engines.node is >=20.19 and every runtime package in package-lock.json accepts that floor', async () => {
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } };
+  assert.equal(pkg.engines.node, '>=20.19');
+  const floor = semver.minVersion(pkg.engines.node)?.version ?? '';
+  assert.equal(floor, '20.19.0');
+  const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean; engines?: { node?: string } | string[] }>;
+  };
+  const nodeRange = (path: string): string | undefined => {
+    const e = lock.packages[path]?.engines;
+    return e === undefined || Array.isArray(e) ? undefined : e.node;
+  };
+  assert.equal(nodeRange(''), '>=20.19', 'package-lock.json agrees with package.json');
+  const refused: string[] = [];
+  let checked = 0;
+  for (const [path, p] of Object.entries(lock.packages)) {
+    const range = nodeRange(path);
+    if (path === '' || p.dev === true || range === undefined) continue;
+    checked++;
+    if (!semver.satisfies(floor, range)) refused.push(`${path}: node ${range}`);
+  }
+  assert.ok(checked > 20, `${checked} runtime packages with engines.node`);
+  assert.deepEqual(refused, [], `runtime packages that refuse Node ${floor}`);
+  // the floor is tight: yargs 18 under vega-lite refuses an older Node 20
+  const yargs = nodeRange('node_modules/vega-lite/node_modules/yargs');
+  assert.ok(yargs !== undefined && !semver.satisfies('20.18.0', yargs), `yargs: ${yargs}`);
 });

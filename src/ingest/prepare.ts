@@ -377,6 +377,23 @@ export async function preparedColormap(manifestPath: string): Promise<string | n
 }
 
 /**
+ * One line per problem: the views of one patient that fail for the same reason (a page whose discs
+ * do not match its layout fails every view) share one line, "row R (patient P), v1, v2: reason".
+ */
+export function problemLines(images: readonly ImageReport[]): string[] {
+  const groups = new Map<string, { head: string; views: string[]; reason: string }>();
+  for (const i of images) {
+    if (i.status !== 'error') continue;
+    const key = `${i.row}\u0000${i.patientId}\u0000${i.reason}`;
+    const g = groups.get(key);
+    if (g) g.views.push(i.view);
+    else
+      groups.set(key, { head: `row ${i.row} (patient ${i.patientId})`, views: [i.view], reason: i.reason });
+  }
+  return [...groups.values()].map((g) => `${g.head}, ${g.views.join(', ')}: ${g.reason}`);
+}
+
+/**
  * Prepare a manifest's images (see the module comment). Returns the report that was written.
  * @throws InputErrors listing every problem (default policy), or when no patient is usable.
  */
@@ -400,13 +417,12 @@ export async function prepare(manifestPath: string, opts: PrepareOptions): Promi
       return r;
     });
     const images = results.flatMap((r) => r.images);
-    const problems = images
-      .filter((i) => i.status === 'error')
-      .map((i) => `row ${i.row} (patient ${i.patientId}), ${i.view}: ${i.reason}`);
+    const problems = problemLines(images);
     const okRows = manifest.rows.filter((_, i) => results[i].ok);
+    const unusable = images.filter((i) => i.status === 'error').length;
     if (problems.length > 0 && !opts.skipBad) {
       throw new InputErrors(
-        `${manifestPath}: ${problems.length} unusable image${problems.length === 1 ? '' : 's'}; nothing was written (use --skip-bad to leave those patients out)`,
+        `${manifestPath}: ${unusable} unusable image${unusable === 1 ? '' : 's'}; nothing was written (use --skip-bad to leave those patients out)`,
         problems,
       );
     }

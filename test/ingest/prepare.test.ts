@@ -382,10 +382,8 @@ describe('prepare: bad input', () => {
       assert.ok(e instanceof InputErrors);
       const p = join(dir, 'page-one-disc.png');
       const msg = `${p}: found 1 disc, the layout "stress_ac,rest_ac/stress_nac,rest_nac" has 4`;
-      assert.deepEqual(
-        e.problems,
-        ['stress_ac', 'rest_ac', 'stress_nac', 'rest_nac'].map((v) => `row 2 (patient G1), ${v}: ${msg}`),
-      );
+      // once per patient, not once per view
+      assert.deepEqual(e.problems, [`row 2 (patient G1), stress_ac, rest_ac, stress_nac, rest_nac: ${msg}`]);
       return true;
     });
   });
@@ -467,6 +465,16 @@ describe('polarcad prepare (CLI)', () => {
     const skip = await run(['prepare', bad, '--out', out2, '--skip-bad']);
     assert.equal(skip.code, 0, skip.err);
     assert.equal(skip.out, `prepared 1 of 2 patients into ${out2} (1 skipped, see report.csv)\n`);
+
+    // --quiet: nothing on stdout or stderr, same output; errors are still reported
+    const quiet = await run(['prepare', bad, '--out', out2, '--skip-bad', '--quiet', '--force']);
+    assert.equal(quiet.code, 0, quiet.err);
+    assert.equal(quiet.out, '');
+    assert.equal(quiet.err, '');
+    assert.equal((await loadManifest(join(out2, 'manifest.csv'))).rows.length, 1);
+    const quietFail = await run(['prepare', bad, '--out', join(dir, 'out-cli-quiet'), '--quiet']);
+    assert.equal(quietFail.code, 2);
+    assert.match(quietFail.err, /row 3 \(patient C2\), stress_ac: .*is not a JPEG, PNG or DICOM file/);
 
     const opt = await run(['prepare', good, '--out', out2, '--views', 'stress_ac,stress']);
     assert.equal(opt.code, 2);

@@ -319,6 +319,16 @@ describe('page, model card, health', () => {
     }
     assert.equal((await app.inject({ method: 'GET', url: '/static/..%2Fserver.ts' })).statusCode, 404);
   });
+  test('the explanation sentence is printed once on the page: visually only in the overlay caption', async () => {
+    const js = (await app.inject({ method: 'GET', url: '/static/app.js' })).body;
+    const css = (await app.inject({ method: 'GET', url: '/static/style.css' })).body;
+    // the paragraph is filled (screen readers) but visually hidden while the captioned overlay is shown
+    assert.match(js, /sentence\.classList\.toggle\('visually-hidden', Boolean\(study\.overlayBlob\)\)/);
+    assert.match(css, /\.visually-hidden \{[^}]*clip: rect\(0 0 0 0\)[^}]*\}/);
+    // the downloaded report writes the sentence only when it has no overlay figure carrying it
+    assert.match(js, /study\.overlayBlob \? y \+ 16 : wrapText\(ctx, r\.sentence/);
+    assert.equal(js.match(/r\.sentence/g)?.length, 2);
+  });
   test('GET /api/model: the model card with intended use and limits; GET /healthz', async () => {
     const c = (await app.inject({ method: 'GET', url: '/api/model' })).json<{
       backbone: string;

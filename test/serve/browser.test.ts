@@ -130,6 +130,12 @@ test(
       );
       assert.equal(await page.locator('.study .bullseye svg path').count(), 17);
       assert.match((await page.textContent('.study .sentence')) ?? '', /territor/);
+      // printed once: the overlay figure carries the sentence as its caption, the paragraph is for screen readers
+      assert.ok(
+        await page.$eval('.study .sentence', (e) =>
+          (e as unknown as { classList: { contains(c: string): boolean } }).classList.contains('visually-hidden'),
+        ),
+      );
       const overlayWidth = await page.$eval(
         '.study .overlay',
         (i) => (i as unknown as { naturalWidth: number }).naturalWidth,

@@ -1,5 +1,5 @@
 /**
- * `polarcad prepare MANIFEST --out DIR [--size 256] [--views all|stress_ac,...] [--max-pixels N] [--skip-bad]`:
+ * `polarcad prepare MANIFEST --out DIR [--size 256] [--views all|stress_ac,...] [--max-pixels N] [--skip-bad] [--quiet]`:
  * clean polar-map crops from raw exports (library: src/ingest/prepare.ts).
  */
 import type { Command } from 'commander';
@@ -12,6 +12,7 @@ import { DEFAULT_MAX_PIXELS } from '../../ingest/readers.js';
 import { createProgress } from '../progress.js';
 import { claimOutputDir } from '../../util/output.js';
 import { withForce } from '../options/out.js';
+import { QUIET_OPTION } from '../options/quiet.js';
 
 function parseViews(s: string): 'all' | View[] {
   if (s.trim() === 'all') return 'all';
@@ -35,6 +36,7 @@ interface PrepareCliOptions {
   maxPixels: string;
   skipBad?: boolean;
   force?: boolean;
+  quiet?: boolean;
   volumeColormap: string;
 }
 
@@ -65,13 +67,15 @@ export function registerPrepare(program: Command): void {
       `colour map of the maps made from volume columns: ${BUILTIN_COLORMAPS.join('|')}`,
       'rainbow',
     )
+    .option(...QUIET_OPTION)
     .action(async (manifest: string, o: PrepareCliOptions) => {
       if (!isBuiltinColormap(o.volumeColormap))
         throw new InputError(
           `--volume-colormap: must be one of ${BUILTIN_COLORMAPS.join(', ')}, got "${o.volumeColormap}"`,
         );
       await claimOutputDir(o.out, 'prepare', { inputs: [manifest], force: o.force });
-      const progress = createProgress('prepare');
+      const quiet = o.quiet === true;
+      const progress = quiet ? null : createProgress('prepare');
       try {
         const report = await prepare(manifest, {
           out: o.out,
@@ -80,15 +84,16 @@ export function registerPrepare(program: Command): void {
           maxPixels: wholeNumber('--max-pixels', o.maxPixels),
           skipBad: o.skipBad ?? false,
           volumeColormap: getColormap(o.volumeColormap),
-          onProgress: (done, total) => progress.update(done, total),
+          onProgress: (done, total) => progress?.update(done, total),
         });
-        progress.stop();
+        progress?.stop();
         const { ok, skipped, total } = report.patients;
-        process.stdout.write(
-          `prepared ${ok} of ${total} patients into ${report.out}${skipped > 0 ? ` (${skipped} skipped, see report.csv)` : ''}\n`,
-        );
+        if (!quiet)
+          process.stdout.write(
+            `prepared ${ok} of ${total} patients into ${report.out}${skipped > 0 ? ` (${skipped} skipped, see report.csv)` : ''}\n`,
+          );
       } finally {
-        progress.stop();
+        progress?.stop();
       }
     });
 }

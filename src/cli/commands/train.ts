@@ -23,6 +23,7 @@ import { claimOutputDir } from '../../util/output.js';
 import { onStopSignals } from '../../util/signals.js';
 import { withForce } from '../options/out.js';
 import { parseTrainWorkers, TRAIN_WORKERS_OPTION } from '../options/train-workers.js';
+import { QUIET_OPTION } from '../options/quiet.js';
 import {
   addTrainingOptions,
   numberOption,
@@ -137,7 +138,7 @@ function defineTrainOptions(program: Command): Command {
       'fit a temperature on the validation patients after training (calibration.json, prob_calibrated in predictions.csv)',
     )
     .option('--resume <dir>', 'continue the interrupted run in DIR')
-    .option('--quiet', 'no progress output')
+    .option(...QUIET_OPTION)
     .option('--json', 'JSON-lines events on stdout instead of progress bars');
 }
 

@@ -37,7 +37,8 @@ export interface EmbeddedModel {
   readonly description: string;
 }
 
-const COMMON =
+/** What the embedded weights are (both models), as the CLI and reports say it: no class names. */
+export const COMMON =
   'retrained by its authors on a 5-class content-moderation task (top blocks at least, ' +
   'how deep is not recorded in the files); ' +
   'every weight quantised to 8 bits (uint8, per-tensor min/scale). Not ImageNet weights.';

@@ -33,6 +33,15 @@ export function bestPerColumn(rows: readonly MetricsRow[]): Map<string, number> 
   return best;
 }
 
+/**
+ * The threshold cell: a probability threshold only for rows that have one. A decision rule's (or a
+ * reader's) yes/no calls are scored as 0/1 at 0.5 internally, but that is no threshold a reader
+ * could apply, so such rows (and continuous scores) show "–".
+ */
+function thresholdCell(r: MetricsRow): string {
+  return r.threshold === null || r.kind === 'rule' || r.kind === 'reader' ? '–' : esc(r.threshold);
+}
+
 /** The results table as HTML (every string escaped). */
 export function metricsTable(
   rows: readonly MetricsRow[],
@@ -50,7 +59,7 @@ export function metricsTable(
           b !== undefined && v !== null && v.estimate !== null && Math.abs(v.estimate - b) < 1e-12,
         );
       }).join('');
-      return `<tr><th scope="row" title="${esc(r.description)}">${esc(r.name)}<div class="desc">${esc(r.description)}</div></th><td>${esc(r.kind)}</td><td>${r.n} (${r.positives}/${r.negatives})</td><td>${r.threshold === null ? '–' : esc(r.threshold)}</td>${cells}</tr>`;
+      return `<tr><th scope="row" title="${esc(r.description)}">${esc(r.name)}<div class="desc">${esc(r.description)}</div></th><td>${esc(r.kind)}</td><td>${r.n} (${r.positives}/${r.negatives})</td><td>${thresholdCell(r)}</td>${cells}</tr>`;
     })
     .join('\n');
   const caption = opts.caption === undefined ? '' : `<caption>${esc(opts.caption)}</caption>`;

@@ -97,7 +97,13 @@ function show(study, ms) {
     r.bullseye.kind === 'score'
       ? '17-segment stress scores (0 normal - 4 absent)'
       : "17 segments: share of the model's heatmap (no normal database loaded)";
-  $('.sentence', el).textContent = r.sentence;
+  // The overlay PNG carries the explanation sentence as its caption (it is the figure saved and
+  // shared on its own), so the sentence is printed once: the paragraph stays in the page for screen
+  // readers (the image's text is not readable to them) but is visually hidden while the captioned
+  // overlay is shown, and is shown when the overlay could not be loaded.
+  const sentence = $('.sentence', el);
+  sentence.textContent = r.sentence;
+  sentence.classList.toggle('visually-hidden', Boolean(study.overlayBlob));
   const cells = el.querySelectorAll('.territories td');
   ['LAD', 'LCx', 'RCA'].forEach((v, i) => (cells[i].textContent = pct(r.territories[v])));
   $('.scores', el).textContent = scoresText(r.scores);
@@ -225,7 +231,8 @@ async function downloadReport(study) {
     );
   }
   ctx.font = '18px DejaVu Sans, sans-serif';
-  let ty = wrapText(ctx, r.sentence, 310, y + 24, W - 350, 26);
+  // the overlay figure already carries the sentence as its caption: written again only without it
+  let ty = study.overlayBlob ? y + 16 : wrapText(ctx, r.sentence, 310, y + 24, W - 350, 26);
   ty = wrapText(
     ctx,
     `Territories: LAD ${pct(r.territories.LAD)}, LCx ${pct(r.territories.LCx)}, RCA ${pct(r.territories.RCA)} of the heatmap.`,
