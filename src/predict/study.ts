@@ -29,7 +29,7 @@ import {
 import { resizeRgb, tile2x2 } from '../ingest/preprocess.js';
 import { cropSegmentMeans } from '../polarmap/read-uptake.js';
 import { getColormap, isBuiltinColormap, type Colormap } from '../polarmap/colormaps.js';
-import type { Correction, Sex } from '../polarmap/normal-database.js';
+import { normalDbColormapWarning, type Correction, type Sex } from '../polarmap/normal-database.js';
 import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
 import { scoreStudy } from '../polarmap/scoring.js';
 import type { Vessel } from '../polarmap/territories.js';
@@ -62,6 +62,8 @@ export interface StudyScores {
   readonly colormap: string | null;
   /** Where `colormap` came from (see {@link ColormapSource}); null when none was settled. */
   readonly colormapSource: ColormapSource | null;
+  /** Set when `colormap` is not the one the normal database was fitted with (`normalDbColormapWarning`). */
+  readonly warning: string | null;
   readonly AC: CorrectionScores | null;
   readonly NAC: CorrectionScores | null;
 }
@@ -211,6 +213,7 @@ export function studyScores(
     reason,
     colormap,
     colormapSource: colormap === null ? null : source,
+    warning: null,
     AC: null,
     NAC: null,
   });
@@ -243,6 +246,8 @@ export function studyScores(
       return none(e instanceof InputError ? e.message : errorMessage(e));
     }
   }
+  const warning = normalDbColormapWarning(p.normalDb, cm.name);
+  if (warning !== null && opts.strict === true) throw new InputError(`${warning}; refused (strict)`);
   const out: { AC: CorrectionScores | null; NAC: CorrectionScores | null } = { AC: null, NAC: null };
   for (const c of pairs) {
     const { stress: sv, rest: rv } = correctionViews(c);
@@ -265,7 +270,7 @@ export function studyScores(
       return none(e instanceof InputError ? e.message : errorMessage(e), cm.name);
     }
   }
-  return { available: true, reason: null, colormap: cm.name, colormapSource: source, ...out };
+  return { available: true, reason: null, colormap: cm.name, colormapSource: source, warning, ...out };
 }
 
 /**
@@ -367,7 +372,10 @@ export async function predictStudy(
     bullseye,
     model: { backbone: p.card.backbone, input: p.card.input },
     timings: { readMs, backboneMs, gradcamMs, explainMs, scoresMs, totalMs: ms(t0) },
-    warnings: cmWarning === null ? [] : [cmWarning],
+    warnings: [
+      ...(cmWarning === null ? [] : [cmWarning]),
+      ...(scores.warning === null ? [] : [scores.warning]),
+    ],
   };
   const images = studyImages(shown, heat, layout, {
     caption,

@@ -122,6 +122,7 @@ describe('polarcad score', () => {
     assert.deepEqual(info.normalDatabases[0].normalIds, trainNormals);
     const db = await loadNormalDatabase(join(out, 'normal-db.json'));
     assert.equal(db.minStudies, 8);
+    assert.equal(db.colormap, 'rainbow', 'normal-db.json records the colour map its normals were read with');
     assert.equal(
       db.strata.find((s) => s.state === 'stress' && s.correction === 'AC' && s.sex === null)?.n,
       trainNormals.length,

@@ -22,6 +22,7 @@ import { segmentMeans } from '../../src/polarmap/read-uptake.js';
 import { loadPredictor } from '../../src/predict/predictor.js';
 import { predictStudy, runColormap } from '../../src/predict/study.js';
 import { buildServer } from '../../src/serve/server.js';
+import { InputError } from '../../src/util/errors.js';
 import { cli } from '../helpers/cli.js';
 import { buildTestModel, pageBytes, testPatient, writeTestRun } from './fixtures.js';
 
@@ -92,6 +93,36 @@ describe("the scores' colour map", () => {
     } finally {
       await p.dispose();
       await plain.dispose();
+    }
+  });
+
+  test('a normal database fitted with another colour map: a loud warning, refused under strict', async () => {
+    const fitted = await loadPredictor(coolRun, { threads: 1, normalDb: { ...db, colormap: 'cool' } });
+    try {
+      const files = [{ bytes: coolBytes, name: 'page.png' }];
+      const same = (await predictStudy(fitted, { files })).result;
+      assert.equal(same.scores.warning, null);
+      assert.deepEqual(same.warnings, []);
+      const other = (await predictStudy(fitted, { files }, { colormap: getColormap('rainbow') })).result;
+      assert.match(
+        other.scores.warning ?? '',
+        /the maps are read in rainbow, but the normal database was fitted with cool maps/,
+      );
+      assert.ok(other.warnings.includes(other.scores.warning ?? ''));
+      await assert.rejects(
+        predictStudy(fitted, { files }, { colormap: getColormap('rainbow'), strict: true }),
+        (e: Error) => e instanceof InputError && /fitted with cool maps.*refused \(strict\)/.test(e.message),
+      );
+      // a database that records no colour map (older files) warns about nothing
+      const unstamped = await loadPredictor(coolRun, { threads: 1, normalDb: db });
+      try {
+        const old = (await predictStudy(unstamped, { files }, { colormap: getColormap('rainbow') })).result;
+        assert.equal(old.scores.warning, null);
+      } finally {
+        await unstamped.dispose();
+      }
+    } finally {
+      await fitted.dispose();
     }
   });
 
