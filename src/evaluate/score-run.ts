@@ -134,7 +134,11 @@ export interface ScoreManifestResult extends SemiquantResult {
   readonly colormap: {
     readonly name: string;
     readonly recognised: boolean;
+    /** given (--colormap), prepared (prepare's report.json) or recognised */
+    readonly source: 'given' | 'prepared' | 'recognised';
     readonly coverage: number | null;
+    /** why the recognised colour map is unsure, or null */
+    readonly doubt: string | null;
   };
   readonly raw: boolean;
 }
@@ -169,7 +173,13 @@ export async function scoreManifest(
     seed: result.seed,
     rows: result.metrics,
   });
-  const colormap = { name: reading.colormap, recognised: reading.recognised, coverage: reading.coverage };
+  const colormap = {
+    name: reading.colormap,
+    recognised: reading.recognised,
+    source: reading.source,
+    coverage: reading.coverage,
+    doubt: reading.doubt,
+  };
   // the normal database records the colour map its normals were read with (a given one keeps its own)
   const stamp = (db: NormalDatabase): NormalDatabase => ({
     ...db,

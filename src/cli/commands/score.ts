@@ -38,6 +38,12 @@ interface ScoreCliOptions {
   resamples: string;
 }
 
+const COLORMAP_SOURCE_WORDS = {
+  given: 'given with --colormap',
+  prepared: 'recorded by prepare',
+  recognised: 'recognised',
+} as const;
+
 export function registerScore(program: Command): void {
   addFoldsOption(
     withColormap(withForce(program.command('score')), 'recognised among the built-in ones'),
@@ -93,9 +99,10 @@ export function registerScore(program: Command): void {
           onProgress: (done, total) => progress.update(done, total),
         });
         progress.stop();
+        if (r.colormap.doubt !== null) process.stderr.write(`polarcad score: WARNING: ${r.colormap.doubt}\n`);
         const test = r.patients.filter((p) => p.split === 'test').length;
         process.stdout.write(
-          `scored ${r.patients.length} patients (${r.raw ? 'raw exports' : 'prepared crops'}, colour map ${r.colormap.name}${r.colormap.recognised ? ' (recognised)' : ''}) into ${r.out}\n` +
+          `scored ${r.patients.length} patients (${r.raw ? 'raw exports' : 'prepared crops'}, colour map ${r.colormap.name} (${COLORMAP_SOURCE_WORDS[r.colormap.source]}${r.colormap.coverage !== null ? `, coverage ${(100 * r.colormap.coverage).toFixed(1)}%` : ''})) into ${r.out}\n` +
             `metrics on ${test} patients: ${r.evaluatedOn}\n\n${formatMetricsTable(r.metrics)}`,
         );
       } finally {
