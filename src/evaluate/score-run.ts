@@ -16,7 +16,11 @@ import { LABEL_NAMES } from '../domain/views.js';
 import { loadManifest } from '../ingest/manifest.js';
 import type { Colormap } from '../polarmap/colormaps.js';
 import { N_SEGMENTS } from '../polarmap/geometry.js';
-import { normalDatabaseToJson, saveNormalDatabase } from '../polarmap/normal-database.js';
+import {
+  normalDatabaseToJson,
+  saveNormalDatabase,
+  type NormalDatabase,
+} from '../polarmap/normal-database.js';
 import type { StudyScoring } from '../polarmap/scoring.js';
 import { VESSELS } from '../polarmap/territories.js';
 import { writeDirAtomic } from '../util/atomic.js';
@@ -130,7 +134,11 @@ export interface ScoreManifestResult extends SemiquantResult {
   readonly colormap: {
     readonly name: string;
     readonly recognised: boolean;
+    /** given (--colormap), prepared (prepare's report.json) or recognised */
+    readonly source: 'given' | 'prepared' | 'recognised';
     readonly coverage: number | null;
+    /** why the recognised colour map is unsure, or null */
+    readonly doubt: string | null;
   };
   readonly raw: boolean;
 }
@@ -165,7 +173,18 @@ export async function scoreManifest(
     seed: result.seed,
     rows: result.metrics,
   });
-  const colormap = { name: reading.colormap, recognised: reading.recognised, coverage: reading.coverage };
+  const colormap = {
+    name: reading.colormap,
+    recognised: reading.recognised,
+    source: reading.source,
+    coverage: reading.coverage,
+    doubt: reading.doubt,
+  };
+  // the normal database records the colour map its normals were read with (a given one keeps its own)
+  const stamp = (db: NormalDatabase): NormalDatabase => ({
+    ...db,
+    colormap: db.colormap ?? reading.colormap,
+  });
   const out = resolve(opts.out);
   await writeDirAtomic(out, 'score', async (tmp) => {
     await writeFile(join(tmp, 'scores.csv'), scoresToCsv(result.patients));
@@ -193,13 +212,14 @@ export async function scoreManifest(
       for (const d of result.databases) {
         await writeFile(
           join(tmp, 'normal-db', `fold-${String(d.fold).padStart(2, '0')}.json`),
-          normalDatabaseToJson(d.db),
+          normalDatabaseToJson(stamp(d.db)),
         );
       }
     } else {
-      await writeFile(join(tmp, 'normal-db.json'), normalDatabaseToJson(result.databases[0].db));
+      await writeFile(join(tmp, 'normal-db.json'), normalDatabaseToJson(stamp(result.databases[0].db)));
     }
   });
-  if (opts.saveNormalDb !== undefined) await saveNormalDatabase(opts.saveNormalDb, result.databases[0].db);
+  if (opts.saveNormalDb !== undefined)
+    await saveNormalDatabase(opts.saveNormalDb, stamp(result.databases[0].db));
   return { ...result, out, metricsFile: file, colormap, raw: reading.raw };
 }

@@ -15,12 +15,12 @@ import { join } from 'node:path';
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, type Label, type View } from '../domain/views.js';
 import type { Manifest, StudyRow } from '../ingest/manifest.js';
-import { DEFAULT_PREPARE_SIZE, prepareStudy } from '../ingest/prepare.js';
+import { DEFAULT_PREPARE_SIZE, preparedColormap, prepareStudy } from '../ingest/prepare.js';
 import { decodeImage } from '../ingest/readers.js';
-import type { Colormap } from '../polarmap/colormaps.js';
+import { getColormap, isBuiltinColormap, type Colormap } from '../polarmap/colormaps.js';
 import type { Sex } from '../polarmap/normal-database.js';
 import { cropSegmentMeans } from '../polarmap/read-uptake.js';
-import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
+import { ColormapRecogniser, recognitionDoubt } from '../polarmap/recognise-colormap.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { mapPool } from '../util/pool.js';
 import { readInputFile, readInputText } from '../util/read-input.js';
@@ -137,6 +137,10 @@ export interface StudiesReading {
   readonly colormap: string;
   /** true when recognised from the images (not given) */
   readonly recognised: boolean;
+  /** why the recognised colour map is unsure (`recognitionDoubt`), or null */
+  readonly doubt: string | null;
+  /** where it came from: `given` (--colormap), `prepared` (prepare's report.json), or `recognised` */
+  readonly source: 'given' | 'prepared' | 'recognised';
   /** share of the sampled disc pixels the recognised table covers (null when given) */
   readonly coverage: number | null;
   /** whether the crops came from raw exports (through `prepareStudy`) */
@@ -172,7 +176,8 @@ function throwProblems(manifest: Manifest, results: readonly unknown[], what: st
 
 /**
  * Read every study of a (labelled) manifest into segment uptakes. Without a given colour map,
- * the table is recognised over ALL crops together (`ColormapRecogniser`: one image alone can be
+ * prepared crops are read with the colour map `prepare` recorded in their report.json
+ * (`preparedColormap`); otherwise the table is recognised over ALL crops together (`ColormapRecogniser`: one image alone can be
  * ambiguous); an ambiguous result is an error asking for `--colormap`. All problems are
  * collected and thrown together (`InputErrors`, one line per patient). Progress counts two
  * passes (crops, then uptake) over the rows.
@@ -188,7 +193,10 @@ export async function readStudies(
   let done = 0;
   const tick = (): void => opts.onProgress?.(++done, total);
   const concurrency = opts.concurrency ?? 2;
-  const recogniser = opts.colormap ? null : new ColormapRecogniser({ maxDistance: opts.maxDistance });
+  const recorded = opts.colormap || raw ? null : await preparedColormap(manifest.path);
+  const prepared = recorded !== null && isBuiltinColormap(recorded) ? getColormap(recorded) : undefined;
+  const given = opts.colormap ?? prepared;
+  const recogniser = given ? null : new ColormapRecogniser({ maxDistance: opts.maxDistance });
 
   const loaded = await collect(
     manifest.rows,
@@ -208,6 +216,7 @@ export async function readStudies(
 
   let cm: Colormap;
   let coverage: number | null = null;
+  let doubt: string | null = null;
   if (recogniser) {
     const r = recogniser.result();
     if (r.alsoFits.length > 0) {
@@ -217,7 +226,8 @@ export async function readStudies(
     }
     cm = r.colormap;
     coverage = r.coverage;
-  } else cm = opts.colormap as Colormap;
+    doubt = recognitionDoubt(r);
+  } else cm = given as Colormap;
 
   const measured = await collect(
     manifest.rows,
@@ -243,7 +253,9 @@ export async function readStudies(
     studies: measured as StudyUptake[],
     colormap: cm.name,
     recognised: recogniser !== null,
+    source: recogniser !== null ? 'recognised' : opts.colormap ? 'given' : 'prepared',
     coverage,
+    doubt,
     raw,
   };
 }

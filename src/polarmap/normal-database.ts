@@ -71,6 +71,8 @@ export interface NormalDatabase {
   readonly normalisation: 'max-segment';
   readonly minStudies: number;
   readonly strata: readonly Stratum[];
+  /** Name of the colour map the normals' exports were read with (`score` records it); absent in older files. */
+  readonly colormap?: string;
 }
 
 /** The normal limits chosen for a query. */
@@ -236,6 +238,7 @@ const databaseSchema = z.object({
   normalisation: z.literal('max-segment'),
   minStudies: z.number().int().min(2),
   strata: z.array(stratumSchema),
+  colormap: z.string().min(1).optional(),
 });
 
 /**
@@ -252,6 +255,17 @@ export function parseNormalDatabase(value: unknown, source: string): NormalDatab
     throw new InputError(`normal database ${source}: invalid\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
   return r.data as NormalDatabase;
+}
+
+/**
+ * The warning for scoring maps read in colour map `name` against a normal database fitted with
+ * another one (its recorded `colormap`), or null when they agree or the database records none.
+ * The normal limits are relative uptakes read through one table: another table shifts every segment.
+ * @example normalDbColormapWarning(db, 'rainbow') // 'the maps are read in rainbow, but the normal database was fitted with hot maps: ...'
+ */
+export function normalDbColormapWarning(db: NormalDatabase, name: string): string | null {
+  if (db.colormap === undefined || db.colormap === name) return null;
+  return `the maps are read in ${name}, but the normal database was fitted with ${db.colormap} maps: SSS/SRS/SDS may be wrong (give --colormap ${db.colormap} if the exports are in it, or use a normal database fitted with ${name} maps)`;
 }
 
 /** JSON text of a normal database (pretty-printed). */

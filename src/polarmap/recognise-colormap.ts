@@ -115,7 +115,13 @@ export class ColormapRecogniser {
    * The best-fitting table and the names of others that fit about as well.
    * @throws InputError when no image was added or the best table covers less than `minCoverage`
    */
-  result(): { colormap: Colormap; coverage: number; alsoFits: string[] } {
+  result(): {
+    colormap: Colormap;
+    coverage: number;
+    alsoFits: string[];
+    /** the next-best table and its coverage (null with one candidate) */
+    runnerUp: { name: string; coverage: number } | null;
+  } {
     const fits = this.fits();
     if (this.total === 0) throw new InputError('colour map: no image to recognise it from');
     const best = fits[0];
@@ -131,7 +137,9 @@ export class ColormapRecogniser {
       .slice(1)
       .filter((f) => best.coverage - f.coverage <= amb)
       .map((f) => f.colormap.name);
-    return { colormap: best.colormap, coverage: best.coverage, alsoFits };
+    const next = fits[1];
+    const runnerUp = next === undefined ? null : { name: next.colormap.name, coverage: next.coverage };
+    return { colormap: best.colormap, coverage: best.coverage, alsoFits, runnerUp };
   }
 }
 
@@ -149,4 +157,31 @@ export function recogniseImageColormap(img: RgbImage, opts: RecogniseOptions = {
     if (e instanceof InputError) return undefined;
     throw e;
   }
+}
+
+/** Coverage under which a recognised colour map is called unsure (see {@link recognitionDoubt}). */
+export const SURE_COVERAGE = 0.9;
+/** Coverage margin to the next-best table under which a recognised colour map is called unsure. */
+export const SURE_MARGIN = 0.05;
+
+/**
+ * Why a recognised colour map is unsure, with its confidence (coverage), or null when it is sure:
+ * the best table covers less than {@link SURE_COVERAGE} of the sampled disc pixels, or the
+ * next-best table comes within {@link SURE_MARGIN} of it. The CLI prints it as a loud warning.
+ * @example recognitionDoubt({ colormap: hot, coverage: 0.72, runnerUp: null }) // 'the colour map hot was recognised with only 72.0% coverage ...'
+ */
+export function recognitionDoubt(r: {
+  readonly colormap: Colormap;
+  readonly coverage: number;
+  readonly runnerUp: { readonly name: string; readonly coverage: number } | null;
+}): string | null {
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  const why: string[] = [];
+  if (r.coverage < SURE_COVERAGE)
+    why.push(`only ${pct(r.coverage)} coverage (sure from ${pct(SURE_COVERAGE)})`);
+  if (r.runnerUp !== null && r.coverage - r.runnerUp.coverage < SURE_MARGIN)
+    why.push(`${r.runnerUp.name} is close behind (${pct(r.runnerUp.coverage)} against ${pct(r.coverage)})`);
+  return why.length === 0
+    ? null
+    : `the colour map ${r.colormap.name} was recognised unsure: ${why.join('; ')}; give it with --colormap NAME|TABLE.csv|COLOURBAR.png`;
 }

@@ -130,6 +130,7 @@ export async function predictLinearStudy(
     timings: { readMs, backboneMs, gradcamMs: 0, explainMs, scoresMs, totalMs: ms(t0) },
     warnings: [
       ...warnings,
+      ...(scores.warning === null ? [] : [scores.warning]),
       ...(r.missingClinical.length > 0
         ? [
             `clinical variable(s) ${r.missingClinical.join(', ')} not given: imputed as in training (give them with --clinical-values, e.g. age=63,sex=M)`,

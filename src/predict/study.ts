@@ -35,8 +35,8 @@ import {
 } from '../domain/input-mode.js';
 import { resizeRgb, tile2x2 } from '../ingest/preprocess.js';
 import { cropSegmentMeans } from '../polarmap/read-uptake.js';
-import type { Colormap } from '../polarmap/colormaps.js';
-import type { Correction, Sex } from '../polarmap/normal-database.js';
+import { getColormap, isBuiltinColormap, type Colormap } from '../polarmap/colormaps.js';
+import { normalDbColormapWarning, type Correction, type Sex } from '../polarmap/normal-database.js';
 import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
 import { scoreStudy } from '../polarmap/scoring.js';
 import type { Vessel } from '../polarmap/territories.js';
@@ -67,9 +67,19 @@ export interface StudyScores {
   /** Why not (no normal database, maps missing, colour map not recognised). */
   readonly reason: string | null;
   readonly colormap: string | null;
+  /** Where `colormap` came from (see {@link ColormapSource}); null when none was settled. */
+  readonly colormapSource: ColormapSource | null;
+  /** Set when `colormap` is not the one the normal database was fitted with (`normalDbColormapWarning`). */
+  readonly warning: string | null;
   readonly AC: CorrectionScores | null;
   readonly NAC: CorrectionScores | null;
 }
+
+/**
+ * Where the scores' colour map came from: `given` (--colormap), `run` (recorded with the trained
+ * run: a CNN's polarcad.json name, a closed-form model's table) or `recognised` in the study itself.
+ */
+export type ColormapSource = 'given' | 'run' | 'recognised';
 
 /** Milliseconds per stage. */
 export interface StudyTimings {
@@ -170,6 +180,18 @@ export function colormapWarning(p: Predictor, maps: Partial<Record<View, RgbImag
   return `the maps ${seen}, but the model was trained on ${trained} maps: its probability may be wrong (export the study in ${trained})`;
 }
 
+/**
+ * The colour map recorded with the trained run: a closed-form model's full table, or the built-in
+ * colour map named in a CNN's polarcad.json (`train` records the prepared cohort's); null when the
+ * run records none (or a name that is not built in).
+ * @example runColormap(p)?.name // 'rainbow'
+ */
+export function runColormap(p: Predictor): Colormap | null {
+  if (p.linear !== null) return p.linear.colormap;
+  const name = p.info['colormap'];
+  return typeof name === 'string' && isBuiltinColormap(name) ? getColormap(name) : null;
+}
+
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
 
 /** The source of the model input and the display raster for the model's input mode. */
@@ -182,16 +204,23 @@ function sourceFor(
   return { src, display: tile2x2(src, DISPLAY_SIZE.tile2x2), layout: 'tile2x2' };
 }
 
-/** SSS/SRS/SDS of a study when the predictor has a normal database (shared by the CNN and closed-form paths). */
+/**
+ * SSS/SRS/SDS of a study when the predictor has a normal database (shared by the CNN and closed-form
+ * paths). The maps are read with `opts.colormap` when given, else the colour map recorded with the
+ * run ({@link runColormap}), else the one recognised in the study; `colormapSource` says which.
+ */
 export function studyScores(
   p: Predictor,
   maps: Partial<Record<View, RgbImage>>,
   opts: PredictStudyOptions,
 ): StudyScores {
+  let source: ColormapSource = 'given';
   const none = (reason: string, colormap: string | null = null): StudyScores => ({
     available: false,
     reason,
     colormap,
+    colormapSource: colormap === null ? null : source,
+    warning: null,
     AC: null,
     NAC: null,
   });
@@ -206,6 +235,11 @@ export function studyScores(
     return none('SSS/SRS/SDS need the stress and rest maps of one correction (AC or NAC)');
   let cm = opts.colormap;
   if (cm === undefined) {
+    cm = runColormap(p) ?? undefined;
+    source = 'run';
+  }
+  if (cm === undefined) {
+    source = 'recognised';
     const rec = new ColormapRecogniser();
     for (const img of Object.values(maps)) if (img !== undefined) rec.add(img);
     try {
@@ -219,6 +253,8 @@ export function studyScores(
       return none(e instanceof InputError ? e.message : errorMessage(e));
     }
   }
+  const warning = normalDbColormapWarning(p.normalDb, cm.name);
+  if (warning !== null && opts.strict === true) throw new InputError(`${warning}; refused (strict)`);
   const out: { AC: CorrectionScores | null; NAC: CorrectionScores | null } = { AC: null, NAC: null };
   for (const c of pairs) {
     const { stress: sv, rest: rv } = correctionViews(c);
@@ -241,7 +277,7 @@ export function studyScores(
       return none(e instanceof InputError ? e.message : errorMessage(e), cm.name);
     }
   }
-  return { available: true, reason: null, colormap: cm.name, ...out };
+  return { available: true, reason: null, colormap: cm.name, colormapSource: source, warning, ...out };
 }
 
 /**
@@ -343,7 +379,10 @@ export async function predictStudy(
     bullseye,
     model: { backbone: p.card.backbone, input: p.card.input },
     timings: { readMs, backboneMs, gradcamMs, explainMs, scoresMs, totalMs: ms(t0) },
-    warnings: cmWarning === null ? [] : [cmWarning],
+    warnings: [
+      ...(cmWarning === null ? [] : [cmWarning]),
+      ...(scores.warning === null ? [] : [scores.warning]),
+    ],
   };
   // displayed on a fixed scale weighted by the evidence for CAD (explain/overlay.ts displayedHeatmap)
   const images = studyImages(shown, displayedHeatmap(heat, evidenceWeight(probability)), layout, {

@@ -40,6 +40,7 @@ import helmet from '@fastify/helmet';
 import { isView } from '../domain/views.js';
 import { MAX_STUDY_FILES, type StudyFile } from '../predict/inputs.js';
 import type { Predictor } from '../predict/predictor.js';
+import type { Colormap } from '../polarmap/colormaps.js';
 import { predictStudy, type StudyImages, type StudyResult } from '../predict/study.js';
 import { InputError } from '../util/errors.js';
 import { Limiter, QueueFullError, TimeoutError } from './limiter.js';
@@ -72,6 +73,8 @@ export interface ServeOptions {
   readers?: readonly Reader[];
   /** Host names accepted besides the listening address (e.g. the reading room's DNS name). */
   allowedHosts?: readonly string[];
+  /** Colour map of the exports for SSS/SRS/SDS (`serve --colormap`; default: see `studyScores`). */
+  colormap?: Colormap;
   /** Refuse a study whose colour map is not the model's (400) instead of warning in the answer. */
   strict?: boolean;
   /** TLS certificate and key (PEM): the server speaks HTTPS. */
@@ -385,6 +388,7 @@ function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): void {
           maxTotalPixels: limits.maxRequestPixels,
           study: 'upload',
           strict: opts.strict === true,
+          ...(opts.colormap !== undefined ? { colormap: opts.colormap } : {}),
         },
       );
     }, limits.predictTimeoutMs);

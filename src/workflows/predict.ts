@@ -167,6 +167,27 @@ function scoresCell(r: StudyResult): string {
   return s === null ? 'n/a' : `${s.correction} ${s.sss}/${s.srs}/${s.sds}`;
 }
 
+const SOURCE_WORDS = {
+  given: 'given with --colormap',
+  run: 'recorded with the trained run',
+  recognised: 'recognised in the study',
+} as const;
+
+/**
+ * The line saying which colour map(s) the SSS/SRS/SDS were read with and where each came from
+ * (see `studyScores`), or null when no study has scores.
+ * @example scoresColormapNote(rows) // 'SSS/SRS/SDS read in colour map hot (recorded with the trained run)'
+ */
+export function scoresColormapNote(rows: readonly PredictRow[]): string | null {
+  const seen = new Set<string>();
+  for (const r of rows) {
+    const s = r.result?.scores;
+    if (s?.available === true && s.colormap !== null && s.colormapSource !== null)
+      seen.add(`${s.colormap} (${SOURCE_WORDS[s.colormapSource]})`);
+  }
+  return seen.size === 0 ? null : `SSS/SRS/SDS read in colour map ${[...seen].join(', ')}`;
+}
+
 /** Rows as an aligned text table (errors listed under it). */
 export function formatTable(rows: readonly PredictRow[]): string {
   const head = ['study', 'P(CAD)', 'decision', 'confidence', 'top territory', 'SSS/SRS/SDS', 'heatmap'];
@@ -205,6 +226,8 @@ export function formatTable(rows: readonly PredictRow[]): string {
   if (written.length > 0) out.push('', `written: ${written.join(', ')}`);
   const scoreNote = rows.find((r) => r.result !== null && !r.result.scores.available)?.result?.scores.reason;
   if (scoreNote) out.push('', `SSS/SRS/SDS: ${scoreNote}`);
+  const cmNote = scoresColormapNote(rows);
+  if (cmNote !== null) out.push('', cmNote);
   return out.join('\n') + '\n';
 }
 

@@ -49,7 +49,8 @@ describe('polarcad score', () => {
     const out = join(root, 'o1');
     const r = await run(['score', prep, '--out', out, '--min-normals', '8', '--resamples', '200']);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /scored 24 patients \(prepared crops, colour map rainbow \(recognised\)\)/);
+    // prepared crops: the colour map prepare recorded in report.json, not recognised afresh (issue 13)
+    assert.match(r.out, /scored 24 patients \(prepared crops, colour map rainbow \(recorded by prepare\)\)/);
     assert.match(r.out, /metrics on 4 patients: hold-out test part \(20%, stratified, seed 1\)/);
     assert.match(r.out, /^apostolopoulos_nac\s+4\s/m);
     assert.deepEqual((await readdir(out)).sort(), [
@@ -113,15 +114,17 @@ describe('polarcad score', () => {
 
     const info = JSON.parse(await readFile(join(out, 'score.json'), 'utf8')) as {
       normalDatabases: { normalIds: string[] }[];
-      colormap: { name: string; recognised: boolean };
+      colormap: { name: string; recognised: boolean; source: string };
     };
     const trainNormals = rows
       .filter((x) => x.split === 'train' && x.label === 'normal')
       .map((x) => x.patient_id)
       .sort();
     assert.deepEqual(info.normalDatabases[0].normalIds, trainNormals);
+    assert.equal(info.colormap.source, 'prepared');
     const db = await loadNormalDatabase(join(out, 'normal-db.json'));
     assert.equal(db.minStudies, 8);
+    assert.equal(db.colormap, 'rainbow', 'normal-db.json records the colour map its normals were read with');
     assert.equal(
       db.strata.find((s) => s.state === 'stress' && s.correction === 'AC' && s.sex === null)?.n,
       trainNormals.length,
@@ -144,7 +147,8 @@ describe('polarcad score', () => {
       dbFile,
     ]);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /raw exports/);
+    assert.match(r.out, /raw exports, colour map rainbow \(recognised, coverage \d+\.\d%\)/);
+    assert.doesNotMatch(r.err, /WARNING/, 'a sure recognition (94.8% coverage) prints no warning');
     assert.equal(
       await readFile(join(out, 'scores.csv'), 'utf8'),
       await readFile(join(root, 'o1', 'scores.csv'), 'utf8'),

@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import type { RgbImage } from '../../src/domain/image.js';
 import { getColormap, uptakeToRgb, type BuiltinColormapName } from '../../src/polarmap/colormaps.js';
 import { normalisedRadius } from '../../src/polarmap/geometry.js';
-import { recogniseImageColormap } from '../../src/polarmap/recognise-colormap.js';
+import {
+  ColormapRecogniser,
+  recogniseImageColormap,
+  recognitionDoubt,
+} from '../../src/polarmap/recognise-colormap.js';
 import { Rng } from '../../src/util/rng.js';
 
 /** A square crop painted with `name` at the uptakes `value(x, y)` inside the disc, black outside. */
@@ -35,4 +39,22 @@ test('recogniseImageColormap: random colours fit no table -> undefined', () => {
   const img = paint('gray', 48, () => 0);
   for (let i = 0; i < img.data.length; i++) img.data[i] = rng.int(0, 255);
   assert.equal(recogniseImageColormap(img), undefined);
+});
+
+test('recognitionDoubt: sure for a clean map; unsure (with its coverage) for low coverage or a close runner-up', () => {
+  const rec = new ColormapRecogniser();
+  rec.add(paint('cool', 96, (x) => 0.3 + (0.6 * x) / 96));
+  const r = rec.result();
+  assert.equal(r.colormap.name, 'cool');
+  assert.ok(r.runnerUp !== null && r.runnerUp.name !== 'cool');
+  assert.equal(recognitionDoubt(r), null);
+  const cool = getColormap('cool');
+  assert.match(
+    recognitionDoubt({ colormap: cool, coverage: 0.72, runnerUp: { name: 'hot', coverage: 0.3 } }) ?? '',
+    /cool was recognised unsure: only 72\.0% coverage \(sure from 90\.0%\); give it with --colormap/,
+  );
+  assert.match(
+    recognitionDoubt({ colormap: cool, coverage: 0.95, runnerUp: { name: 'hot', coverage: 0.93 } }) ?? '',
+    /unsure: hot is close behind \(93\.0% against 95\.0%\)/,
+  );
 });

@@ -13,7 +13,7 @@ import { saveModel } from '../../src/rundir/model.js';
 import type { View } from '../../src/domain/views.js';
 import { addHaiHead } from '../../src/models/heads.js';
 import { loadBackbone } from '../../src/models/weights/resolve.js';
-import { getColormap } from '../../src/polarmap/colormaps.js';
+import { getColormap, type Colormap } from '../../src/polarmap/colormaps.js';
 import {
   drawPage,
   drawSingleMap,
@@ -111,9 +111,13 @@ export function testPatient(index = 0, label: 0 | 1 = 1, seed = 11): SyntheticPa
   return generatePatient(seed, index, 8, label, o);
 }
 
-/** The export page of a patient (2x2 layout, rainbow, segment grid), PNG or JPEG bytes. */
-export async function pageBytes(p: SyntheticPatient, format: 'png' | 'jpeg' = 'png'): Promise<Buffer> {
-  return encode(drawPage(p, { colormap: getColormap('rainbow'), grid: true }).drawing, format);
+/** The export page of a patient (2x2 layout, segment grid; rainbow unless `colormap`), PNG or JPEG bytes. */
+export async function pageBytes(
+  p: SyntheticPatient,
+  format: 'png' | 'jpeg' = 'png',
+  colormap: Colormap = getColormap('rainbow'),
+): Promise<Buffer> {
+  return encode(drawPage(p, { colormap, grid: true }).drawing, format);
 }
 
 /** One single-map export of a view (PNG). */

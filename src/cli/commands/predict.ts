@@ -16,7 +16,7 @@ import {
   runPredict,
   type PredictFormat,
 } from '../../workflows/predict.js';
-import { resolveColormap } from '../../polarmap/custom-colormap.js';
+import { colormapOption, withColormap } from '../options/colormap.js';
 import { loadNormalDatabase } from '../../polarmap/normal-database.js';
 import { InputError } from '../../util/errors.js';
 import { createProgress } from '../progress.js';
@@ -39,7 +39,10 @@ interface PredictCliOptions {
 }
 
 export function registerPredict(program: Command): void {
-  withForce(program.command('predict'))
+  withColormap(
+    withForce(program.command('predict')),
+    'the one recorded with the trained run, else recognised in each study',
+  )
     .description(
       'CAD probability, decision at the operating threshold, Grad-CAM territory summary and (with --normal-db) SSS/SRS/SDS for each study; export pages or single maps, JPEG, PNG or DICOM',
     )
@@ -52,7 +55,6 @@ export function registerPredict(program: Command): void {
     .option('--format <f>', `output: ${PREDICT_FORMATS.join(', ')}`, 'table')
     .option('--out <dir>', "write each study's Grad-CAM overlay figure there (<study>.gradcam.png)")
     .option('--normal-db <file>', 'normal database (polarcad score --save-normal-db) for SSS/SRS/SDS')
-    .option('--colormap <spec>', 'colour map of the exports for the scores (default: recognised)')
     .option('--layout <layout>', 'layout of export pages (default stress_ac,rest_ac/stress_nac,rest_nac)')
     .option(
       '--clinical-values <list>',
@@ -81,7 +83,7 @@ export function registerPredict(program: Command): void {
       if (o.out !== undefined)
         await claimOutputDir(o.out, 'predict', { inputs: [model, ...images], force: o.force, create: true });
       const normalDb = o.normalDb === undefined ? undefined : await loadNormalDatabase(o.normalDb);
-      const colormap = o.colormap === undefined ? undefined : await resolveColormap(o.colormap);
+      const colormap = await colormapOption(o.colormap);
       const predictor = await loadPredictor(model, {
         ...(normalDb ? { normalDb } : {}),
         ...(threads !== undefined ? { threads } : {}),

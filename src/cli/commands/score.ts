@@ -8,7 +8,7 @@ import { formatMetricsTable } from '../../evaluate/metrics-row.js';
 import { SCORE_INPUTS, type ScoreInput } from '../../evaluate/semiquant-read.js';
 import { SEMIQUANT_SPLITS, type SemiquantSplit } from '../../evaluate/semiquant.js';
 import { scoreManifest } from '../../evaluate/score-run.js';
-import { resolveColormap } from '../../polarmap/custom-colormap.js';
+import { colormapOption, withColormap } from '../options/colormap.js';
 import { loadNormalDatabase } from '../../polarmap/normal-database.js';
 import { wholeNumber } from '../options/parse.js';
 import { InputError } from '../../util/errors.js';
@@ -38,8 +38,17 @@ interface ScoreCliOptions {
   resamples: string;
 }
 
+const COLORMAP_SOURCE_WORDS = {
+  given: 'given with --colormap',
+  prepared: 'recorded by prepare',
+  recognised: 'recognised',
+} as const;
+
 export function registerScore(program: Command): void {
-  addFoldsOption(withForce(program.command('score')), 'folds for --split cv')
+  addFoldsOption(
+    withColormap(withForce(program.command('score')), 'recognised among the built-in ones'),
+    'folds for --split cv',
+  )
     .description(
       'semi-quantitative baseline: segment scores, SSS/SRS/SDS, TPD and the published rules against a normal database fitted on the training normals; writes DIR/scores.csv, DIR/metrics.json, DIR/normal-db.json',
     )
@@ -48,10 +57,6 @@ export function registerScore(program: Command): void {
       'labelled manifest: prepared by `polarcad prepare`, or raw exports (docs/manifest.md)',
     )
     .requiredOption('--out <dir>', 'output folder (replaced only when the run succeeds)')
-    .option(
-      '--colormap <spec>',
-      'colour map of the exports: gray|hot|cool|rainbow, a CSV table or a colour-bar image (default: recognised among the built-in ones)',
-    )
     .option('--seed <n>', 'seed of the split and of the bootstrap intervals', '1')
     .option(
       '--split <kind>',
@@ -67,7 +72,7 @@ export function registerScore(program: Command): void {
       const split = parseChoice<SemiquantSplit>('--split', o.split, SEMIQUANT_SPLITS);
       const input = parseChoice<ScoreInput>('--input', o.input, SCORE_INPUTS);
       const seed = /^\d+$/.test(o.seed.trim()) ? Number(o.seed) : o.seed;
-      const colormap = o.colormap === undefined ? undefined : await resolveColormap(o.colormap);
+      const colormap = await colormapOption(o.colormap);
       const normalDb = o.normalDb === undefined ? undefined : await loadNormalDatabase(o.normalDb);
       await claimOutputDir(o.out, 'score', {
         inputs: [manifest, ...(o.normalDb !== undefined ? [o.normalDb] : [])],
@@ -94,9 +99,10 @@ export function registerScore(program: Command): void {
           onProgress: (done, total) => progress.update(done, total),
         });
         progress.stop();
+        if (r.colormap.doubt !== null) process.stderr.write(`polarcad score: WARNING: ${r.colormap.doubt}\n`);
         const test = r.patients.filter((p) => p.split === 'test').length;
         process.stdout.write(
-          `scored ${r.patients.length} patients (${r.raw ? 'raw exports' : 'prepared crops'}, colour map ${r.colormap.name}${r.colormap.recognised ? ' (recognised)' : ''}) into ${r.out}\n` +
+          `scored ${r.patients.length} patients (${r.raw ? 'raw exports' : 'prepared crops'}, colour map ${r.colormap.name} (${COLORMAP_SOURCE_WORDS[r.colormap.source]}${r.colormap.coverage !== null ? `, coverage ${(100 * r.colormap.coverage).toFixed(1)}%` : ''})) into ${r.out}\n` +
             `metrics on ${test} patients: ${r.evaluatedOn}\n\n${formatMetricsTable(r.metrics)}`,
         );
       } finally {

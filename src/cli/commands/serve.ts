@@ -18,6 +18,8 @@ import {
   loadReaders,
   type Reader,
 } from '../../serve/security.js';
+import { colormapOption, withColormap } from '../options/colormap.js';
+import { runColormap } from '../../predict/study.js';
 import { InputError } from '../../util/errors.js';
 import { readInputFile, readInputText } from '../../util/read-input.js';
 import { onStopSignals } from '../../util/signals.js';
@@ -26,6 +28,7 @@ interface ServeCliOptions {
   port: string;
   host: string;
   normalDb?: string;
+  colormap?: string;
   threads: string;
   concurrency: string;
   queue: string;
@@ -97,8 +100,10 @@ function int(name: string, s: string, min: number, max = Number.MAX_SAFE_INTEGER
 }
 
 export function registerServe(program: Command): void {
-  program
-    .command('serve')
+  withColormap(
+    program.command('serve'),
+    'the one recorded with the trained run, else recognised in each study',
+  )
     .description(
       "the reader's workstation: a web page and JSON API (POST /api/predict, GET /api/model, GET /healthz) on 127.0.0.1",
     )
@@ -157,6 +162,7 @@ export function registerServe(program: Command): void {
         );
       const { readers, generated } = await readersOf(o, loopback);
       const normalDb = o.normalDb === undefined ? undefined : await loadNormalDatabase(o.normalDb);
+      const colormap = await colormapOption(o.colormap);
       const threads = int('--threads', o.threads, 1, 256);
       const logStream = await logStreamOf(o.logFile);
       const predictor = await loadPredictor(model, {
@@ -171,6 +177,7 @@ export function registerServe(program: Command): void {
         ...(tls !== undefined ? { tls } : {}),
         allowedHosts: o.allowedHost,
         strict: o.strict === true,
+        ...(colormap !== undefined ? { colormap } : {}),
         logLevel,
         ...(logStream !== undefined ? { logStream } : {}),
       });
@@ -182,6 +189,12 @@ export function registerServe(program: Command): void {
       process.stdout.write(
         `polarcad serve: ${predictor.card.backbone} (${predictor.card.input}) at ${address}/  (Ctrl-C stops)\n`,
       );
+      if (normalDb !== undefined) {
+        const recorded = runColormap(predictor);
+        process.stdout.write(
+          `polarcad serve: SSS/SRS/SDS read in colour map ${colormap !== undefined ? `${colormap.name} (given with --colormap)` : recorded !== null ? `${recorded.name} (recorded with the trained run)` : '(recognised in each study)'}\n`,
+        );
+      }
       if (generated && readers !== undefined)
         process.stdout.write(
           `polarcad serve: readers sign in once at ${address}/?token=${readers[0].token}  (keep this token private; a new one each start)\n`,
