@@ -38,7 +38,15 @@ after(async () => {
 describe('polarcad demo --quick', () => {
   test('runs the whole story and prints where the report is with the summary table', async () => {
     assert.equal(result.code, 0, result.err);
-    for (let i = 1; i <= 6; i++) assert.match(result.err, new RegExp(`\\[${i}/6\\] `), `progress step ${i}`);
+    for (let i = 1; i <= 6; i++) {
+      assert.match(result.err, new RegExp(`\\[${i}/6\\] `), `progress step ${i}`);
+      // each step's own time, printed once when it ends (not the time since the start)
+      assert.equal(
+        result.err.match(new RegExp(`^\\[${i}/6\\] done in \\d+ (s|min \\d\\d s)$`, 'gm'))?.length,
+        1,
+        `step ${i} time`,
+      );
+    }
     assert.match(result.out, /report: .*report\.html/);
     // the default model, the network alone, both baselines and the semi-quantitative rules side by
     // side on the same patients, with intervals, and the paired tests in words

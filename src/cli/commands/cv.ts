@@ -13,6 +13,7 @@ import { withForce } from '../options/out.js';
 import { queueFoldRunner, sharedPath } from '../../workflows/queue/index.js';
 import { parseQueueCli, withQueueOptions, type QueueCli } from '../options/queue.js';
 import { progressHook } from './experiment-options.js';
+import { trainProgress } from './train.js';
 import {
   addTrainingOptions,
   parseTrainingOptions,
@@ -58,6 +59,7 @@ export function registerCv(program: Command): void {
     }
     await claimOutputDir(c.out, 'cv', { inputs: [manifest], force: c.force, create: true });
     const progress = progressHook();
+    const epochs = trainProgress('bar');
     const r = await runCrossValidation(
       {
         manifest,
@@ -66,7 +68,10 @@ export function registerCv(program: Command): void {
         k: foldsOf(c),
         ...parseTrainingOptions(c),
         resamples: wholeOption('--resamples', c.resamples),
-        onFold: (f, k) => process.stderr.write(`fold ${f}/${k}\n`),
+        onFold: (f, k) => {
+          epochs.stopBar();
+          process.stderr.write(`fold ${f}/${k}\n`);
+        },
         ...(queue !== undefined
           ? {
               runner: queueFoldRunner({
@@ -77,8 +82,16 @@ export function registerCv(program: Command): void {
             }
           : {}),
       },
-      { onWarning: (m) => process.stderr.write(`${m}\n`) },
-    ).finally(() => progress.stop());
+      {
+        onWarning: (m) => process.stderr.write(`${m}\n`),
+        // in process: each fold's training events, as `train` prints them (bars on a terminal,
+        // else a line every 10 epochs with the stage's ETA); queued folds report through the queue
+        ...(queue === undefined ? { onEvent: epochs.onEvent } : {}),
+      },
+    ).finally(() => {
+      epochs.stopBar();
+      progress.stop();
+    });
     const lines = r.cv.folds.map(
       (f) =>
         `fold ${f.fold + 1}: n ${f.metrics.n}, accuracy ${f.metrics.accuracy.toFixed(3)}, AUC ${Number.isFinite(f.metrics.auc) ? f.metrics.auc.toFixed(3) : 'n/a'}`,

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { runDemo } from '../../workflows/demo.js';
 import { withForce } from '../options/out.js';
 import { wholeOption } from '../options/parse.js';
-import { createProgress, type Progress } from '../progress.js';
+import { createProgress, formatDuration, stepClock, type Progress } from '../progress.js';
 
 interface DemoCli {
   out: string;
@@ -39,7 +39,14 @@ export function registerDemo(program: Command): void {
         bar?.stop();
         bar = null;
       };
-      const t0 = performance.now();
+      const steps = stepClock();
+      let lastStep = 0;
+      let stepCount = 0;
+      // each step's own time, printed when it ends (the next step starts, or the demo ends)
+      const stepDone = (ms: number | null): void => {
+        if (ms !== null && lastStep > 0)
+          process.stderr.write(`[${lastStep}/${stepCount}] done in ${formatDuration(ms)}\n`);
+      };
       const onProgress = (l: string, done: number, total: number): void => {
         if (l !== label) {
           stop();
@@ -60,7 +67,10 @@ export function registerDemo(program: Command): void {
           heatmaps: o.heatmaps,
           onStep: (i, n, text) => {
             stop();
-            process.stderr.write(`[${i}/${n}] ${text} (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+            stepDone(steps.next());
+            lastStep = i;
+            stepCount = n;
+            process.stderr.write(`[${i}/${n}] ${text}\n`);
           },
           onProgress,
           onWarning: (m) => {
@@ -69,6 +79,7 @@ export function registerDemo(program: Command): void {
           },
         });
         stop();
+        stepDone(steps.end());
         process.stdout.write(
           `\npolarcad demo: done in ${r.seconds.total.toFixed(0)} s\n\n${r.table}\nreport: ${r.report}\n`,
         );

@@ -18,7 +18,7 @@ import type { TrainEvent } from '../../train/trainer.js';
 import { BN_POLICIES, type BnPolicy } from '../../models/unfreeze.js';
 import { writeReport } from '../../report/html.js';
 import { InputError, errorMessage } from '../../util/errors.js';
-import { createProgress, type Progress } from '../progress.js';
+import { createProgress, etaClock, type Progress } from '../progress.js';
 import { claimOutputDir } from '../../util/output.js';
 import { onStopSignals } from '../../util/signals.js';
 import { withForce } from '../options/out.js';
@@ -170,11 +170,18 @@ function cnnRunOptions(manifest: string | undefined, c: TrainCli): TrainRunOptio
   };
 }
 
-type OutputMode = 'json' | 'quiet' | 'bar';
+export type OutputMode = 'json' | 'quiet' | 'bar';
 
-/** Training events as JSON lines, progress bars (plain lines when stderr is not a terminal), or nothing. */
-function trainProgress(mode: OutputMode): { onEvent: (e: TrainEvent) => void; stopBar: () => void } {
+/**
+ * Training events as JSON lines, progress bars (plain lines when stderr is not a terminal: one
+ * every 10 epochs and at the end of a stage, with the stage's ETA), or nothing.
+ */
+export function trainProgress(
+  mode: OutputMode,
+  now?: () => number,
+): { onEvent: (e: TrainEvent) => void; stopBar: () => void } {
   let bar: Progress | null = null;
+  const eta = etaClock(now);
   const stopBar = (): void => {
     bar?.stop();
     bar = null;
@@ -192,11 +199,12 @@ function trainProgress(mode: OutputMode): { onEvent: (e: TrainEvent) => void; st
       stopBar();
       bar = createProgress(`${e.stage} (lr ${e.lr}, top ${e.unfreeze} layers)`);
       bar.update(e.startEpoch - 1, e.epochs);
+      eta.start(e.startEpoch - 1);
     } else if (e.type === 'epoch') {
       bar?.update(e.row.epoch, e.epochs);
       if (!process.stderr.isTTY && (e.row.epoch % 10 === 0 || e.row.epoch === e.epochs)) {
         process.stderr.write(
-          `${e.row.stage} epoch ${e.row.epoch}/${e.epochs}: loss ${e.row.loss.toFixed(4)} acc ${e.row.accuracy.toFixed(3)} val_loss ${e.row.valLoss.toFixed(4)} val_acc ${e.row.valAccuracy.toFixed(3)}\n`,
+          `${e.row.stage} epoch ${e.row.epoch}/${e.epochs}: loss ${e.row.loss.toFixed(4)} acc ${e.row.accuracy.toFixed(3)} val_loss ${e.row.valLoss.toFixed(4)} val_acc ${e.row.valAccuracy.toFixed(3)}, ${eta.eta(e.row.epoch, e.epochs)}\n`,
         );
       }
     } else if (e.type === 'stage-end') stopBar();
