@@ -37,7 +37,7 @@ import { resizeRgb, tile2x2 } from '../ingest/preprocess.js';
 import { cropSegmentMeans } from '../polarmap/read-uptake.js';
 import { getColormap, isBuiltinColormap, type Colormap } from '../polarmap/colormaps.js';
 import { normalDbColormapWarning, type Correction, type Sex } from '../polarmap/normal-database.js';
-import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
+import { ColormapRecogniser, recognitionDoubt } from '../polarmap/recognise-colormap.js';
 import { scoreStudy } from '../polarmap/scoring.js';
 import type { Vessel } from '../polarmap/territories.js';
 import { InputError, errorMessage } from '../util/errors.js';
@@ -69,7 +69,10 @@ export interface StudyScores {
   readonly colormap: string | null;
   /** Where `colormap` came from (see {@link ColormapSource}); null when none was settled. */
   readonly colormapSource: ColormapSource | null;
-  /** Set when `colormap` is not the one the normal database was fitted with (`normalDbColormapWarning`). */
+  /**
+   * Set when `colormap` is not the one the normal database was fitted with (`normalDbColormapWarning`),
+   * or was recognised unsure in the study (`recognitionDoubt`, with its coverage).
+   */
   readonly warning: string | null;
   readonly AC: CorrectionScores | null;
   readonly NAC: CorrectionScores | null;
@@ -233,6 +236,7 @@ export function studyScores(
   );
   if (pairs.length === 0)
     return none('SSS/SRS/SDS need the stress and rest maps of one correction (AC or NAC)');
+  let doubt: string | null = null;
   let cm = opts.colormap;
   if (cm === undefined) {
     cm = runColormap(p) ?? undefined;
@@ -249,12 +253,14 @@ export function studyScores(
           `the colour map is ambiguous in this study (${[r.colormap.name, ...r.alsoFits].join(' or ')}); give it with --colormap`,
         );
       cm = r.colormap;
+      doubt = recognitionDoubt(r);
     } catch (e) {
       return none(e instanceof InputError ? e.message : errorMessage(e));
     }
   }
-  const warning = normalDbColormapWarning(p.normalDb, cm.name);
-  if (warning !== null && opts.strict === true) throw new InputError(`${warning}; refused (strict)`);
+  const mismatch = normalDbColormapWarning(p.normalDb, cm.name);
+  if (mismatch !== null && opts.strict === true) throw new InputError(`${mismatch}; refused (strict)`);
+  const warning = [mismatch, doubt].filter((w) => w !== null).join('; ') || null;
   const out: { AC: CorrectionScores | null; NAC: CorrectionScores | null } = { AC: null, NAC: null };
   for (const c of pairs) {
     const { stress: sv, rest: rv } = correctionViews(c);

@@ -90,6 +90,7 @@ describe("the scores' colour map", () => {
       assert.equal(recognised.colormapSource, 'recognised');
       assert.equal(recognised.colormap, 'cool');
       assert.equal(recognised.AC!.sss, run.AC!.sss);
+      assert.equal(recognised.warning, null, 'a sure recognition (no doubt) adds no warning');
     } finally {
       await p.dispose();
       await plain.dispose();
