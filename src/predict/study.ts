@@ -22,7 +22,6 @@ import {
   discMask,
   displayedHeatmap,
   EVIDENCE_LEGEND,
-  evidenceWeight,
   heatmapOnMap,
   renderOverlayFigure,
 } from '../explain/overlay.js';
@@ -391,7 +390,7 @@ export async function predictStudy(
     ],
   };
   // displayed on a fixed scale weighted by the evidence for CAD (explain/overlay.ts displayedHeatmap)
-  const images = studyImages(shown, displayedHeatmap(heat, evidenceWeight(probability)), layout, {
+  const images = studyImages(shown, displayedHeatmap(heat, probability), layout, {
     caption,
     originalTitle,
     overlayTitle: `${method}, CAD class`,
