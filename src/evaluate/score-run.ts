@@ -18,6 +18,7 @@ import type { Colormap } from '../polarmap/colormaps.js';
 import { N_SEGMENTS } from '../polarmap/geometry.js';
 import {
   normalDatabaseToJson,
+  normalDbColormapWarning,
   saveNormalDatabase,
   type NormalDatabase,
 } from '../polarmap/normal-database.js';
@@ -125,6 +126,8 @@ export interface ScoreManifestOptions extends SemiquantOptions {
   /** crop size for raw exports (default 256) */
   readonly size?: number;
   readonly maxPixels?: number;
+  /** refuse a given normal database fitted in another colour map (default: warn) */
+  readonly strict?: boolean;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -139,6 +142,8 @@ export interface ScoreManifestResult extends SemiquantResult {
     readonly coverage: number | null;
     /** why the recognised colour map is unsure, or null */
     readonly doubt: string | null;
+    /** a given normal database fitted in another colour map (`normalDbColormapWarning`), or null */
+    readonly normalDbWarning: string | null;
   };
   readonly raw: boolean;
 }
@@ -165,6 +170,10 @@ export async function scoreManifest(
     maxPixels: opts.maxPixels,
     onProgress: opts.onProgress,
   });
+  const normalDbWarning =
+    opts.normalDb === undefined ? null : normalDbColormapWarning(opts.normalDb, reading.colormap);
+  if (normalDbWarning !== null && opts.strict === true)
+    throw new InputError(`${normalDbWarning}; refused (strict)`);
   const result = runSemiquant(reading.studies, opts);
   const file = metricsFile({
     command: 'score',
@@ -179,6 +188,7 @@ export async function scoreManifest(
     source: reading.source,
     coverage: reading.coverage,
     doubt: reading.doubt,
+    normalDbWarning,
   };
   // the normal database records the colour map its normals were read with (a given one keeps its own)
   const stamp = (db: NormalDatabase): NormalDatabase => ({

@@ -17,7 +17,7 @@ import { VIEWS, type Label, type View } from '../domain/views.js';
 import type { Manifest, StudyRow } from '../ingest/manifest.js';
 import { DEFAULT_PREPARE_SIZE, preparedColormap, prepareStudy } from '../ingest/prepare.js';
 import { decodeImage } from '../ingest/readers.js';
-import { getColormap, isBuiltinColormap, type Colormap } from '../polarmap/colormaps.js';
+import type { Colormap } from '../polarmap/colormaps.js';
 import type { Sex } from '../polarmap/normal-database.js';
 import { cropSegmentMeans } from '../polarmap/read-uptake.js';
 import { ColormapRecogniser, recognitionDoubt } from '../polarmap/recognise-colormap.js';
@@ -92,7 +92,13 @@ async function loadCrops(row: StudyRow, raw: boolean, opts: ReadStudiesOptions):
   if (row.label === null) throw new InputError(`${where(row)}: no label`);
   const crops: Crop[] = [];
   if (raw) {
-    const prep = await prepareStudy(row, 'all', opts.size ?? DEFAULT_PREPARE_SIZE, opts.maxPixels);
+    const prep = await prepareStudy(
+      row,
+      'all',
+      opts.size ?? DEFAULT_PREPARE_SIZE,
+      opts.maxPixels,
+      opts.colormap !== undefined ? { colormap: opts.colormap } : {},
+    );
     if (!prep.ok) {
       const bad = prep.images.filter((i) => i.status === 'error').map((i) => `${i.view}: ${i.reason}`);
       throw new InputError(`${where(row)}: ${bad.join('; ')}`);
@@ -137,11 +143,11 @@ export interface StudiesReading {
   readonly colormap: string;
   /** true when recognised from the images (not given) */
   readonly recognised: boolean;
-  /** why the recognised colour map is unsure (`recognitionDoubt`), or null */
+  /** why the colour map is unsure (`recognitionDoubt`, or as prepare recorded it), or null */
   readonly doubt: string | null;
   /** where it came from: `given` (--colormap), `prepared` (prepare's report.json), or `recognised` */
   readonly source: 'given' | 'prepared' | 'recognised';
-  /** share of the sampled disc pixels the recognised table covers (null when given) */
+  /** share of the sampled disc pixels the table covers (recognised, or as prepare recorded it; null when given here) */
   readonly coverage: number | null;
   /** whether the crops came from raw exports (through `prepareStudy`) */
   readonly raw: boolean;
@@ -194,8 +200,7 @@ export async function readStudies(
   const tick = (): void => opts.onProgress?.(++done, total);
   const concurrency = opts.concurrency ?? 2;
   const recorded = opts.colormap || raw ? null : await preparedColormap(manifest.path);
-  const prepared = recorded !== null && isBuiltinColormap(recorded) ? getColormap(recorded) : undefined;
-  const given = opts.colormap ?? prepared;
+  const given = opts.colormap ?? recorded?.colormap;
   const recogniser = given ? null : new ColormapRecogniser({ maxDistance: opts.maxDistance });
 
   const loaded = await collect(
@@ -215,8 +220,8 @@ export async function readStudies(
   throwProblems(manifest, loaded, what);
 
   let cm: Colormap;
-  let coverage: number | null = null;
-  let doubt: string | null = null;
+  let coverage: number | null = recorded?.coverage ?? null;
+  let doubt: string | null = recorded?.doubt ?? null;
   if (recogniser) {
     const r = recogniser.result();
     if (r.alsoFits.length > 0) {

@@ -8,7 +8,9 @@
  * al. 2022 do before training) and write
  *   OUT/<patient_id>/<view>.png   the cleaned crops (size x size)
  *   OUT/manifest.csv              a manifest of the crops (input for later stages)
- *   OUT/report.json, report.csv   per image: discs found, disc, grid pixels filled, status, reason
+ *   OUT/report.json, report.csv   per image: discs found, disc, grid pixels filled, status, reason;
+ *                                 report.json also records the crops' colour map (table, given or
+ *                                 recognised, coverage, doubt), which score, train and predict use
  * Policy: by default any unusable image fails the whole run with every problem listed and no
  * output left behind (`writeDirAtomic`); with `skipBad` such patients are left out and the
  * report says why.
@@ -25,7 +27,17 @@ import { getColormap, type Colormap } from '../polarmap/colormaps.js';
 import { encodeCrop, volumeFileToPolarMap } from '../volume/pipeline.js';
 import { mapPool } from '../util/pool.js';
 import { decodeImage, readImage } from './readers.js';
-import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
+import {
+  ColormapRecogniser,
+  SURE_COVERAGE,
+  recognitionDoubt,
+} from '../polarmap/recognise-colormap.js';
+import {
+  recordColormap,
+  recordedColormapSchema,
+  recordedTable,
+  type RecordedColormap,
+} from '../polarmap/colormap-record.js';
 import { readJsonObject } from '../util/fs.js';
 import { formatLayout, type Layout } from '../domain/layout.js';
 import { loadManifest, manifestToCsv, type StudyRow } from './manifest.js';
@@ -47,8 +59,13 @@ export interface PrepareOptions {
   readonly skipBad?: boolean;
   /** patients processed at once; default 2 (the machine has 2 cores; decoding runs in sharp's threads) */
   readonly concurrency?: number;
-  /** colour map of the crops made from volume columns (default rainbow) */
+  /** colour map of the crops made from volume columns (default: `colormap`, else rainbow) */
   readonly volumeColormap?: Colormap;
+  /**
+   * the exports' colour map (`--colormap`): used to clean the discs and recorded as given;
+   * default: recognised over all crops among the built-in tables
+   */
+  readonly colormap?: Colormap;
   /** called after each patient */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -86,12 +103,17 @@ export interface PrepareReport {
   /** every problem, one line each ("row R (patient P), view: reason") */
   readonly problems: readonly string[];
   readonly images: readonly ImageReport[];
-  /** The colour map of the cleaned crops, recognised over all of them (null when none fits). */
-  readonly colormap: {
-    readonly name: string;
-    readonly coverage: number;
-    readonly alsoFits: readonly string[];
-  } | null;
+  /**
+   * The colour map of the cleaned crops, given or recognised over all of them, with its table and
+   * coverage (null when none was given and none fits).
+   */
+  readonly colormap: PreparedColormapRecord | null;
+}
+
+/** The colour map prepare records in report.json (see `RecordedColormap`). */
+export interface PreparedColormapRecord extends RecordedColormap {
+  /** other built-in tables that fit about as well (recognised only) */
+  readonly alsoFits: readonly string[];
 }
 
 /**
@@ -163,9 +185,12 @@ function useBox(w: ViewWork, img: RgbImage, box: Box, source: string): void {
 }
 
 /** Clean one disc into a PNG crop, filling in the work item. */
-async function cleanInto(w: ViewWork, img: RgbImage, size: number): Promise<void> {
+async function cleanInto(w: ViewWork, img: RgbImage, size: number, colormap?: Colormap): Promise<void> {
   if (!w.disc) return;
-  const { image, filled } = cleanDisc(img, w.disc, { outSize: size });
+  const { image, filled } = cleanDisc(img, w.disc, {
+    outSize: size,
+    ...(colormap !== undefined ? { colormap } : {}),
+  });
   w.filled = filled;
   w.crop = await encodeRgbPng(image);
 }
@@ -183,14 +208,18 @@ function describe(e: unknown): string {
  * @param views 'all' = every view the row has; a list = the row must have each of them
  * @param size side of the output crops in pixels
  * @param maxPixels pixel limit per input image (see `readImage`)
+ * @param maps `colormap`: the exports' colour map (for cleaning; default recognised per disc);
+ *   `volumeColormap`: the colour map of maps made from volume columns (default `colormap`, else rainbow)
  */
 export async function prepareStudy(
   row: StudyRow,
   views: 'all' | readonly View[],
   size: number,
   maxPixels: number | undefined,
-  volumeColormap: Colormap = getColormap('rainbow'),
+  maps: { readonly colormap?: Colormap; readonly volumeColormap?: Colormap } = {},
 ): Promise<StudyPreparation> {
+  const volumeColormap = maps.volumeColormap ?? maps.colormap ?? getColormap('rainbow');
+  const clean = (w: ViewWork, img: RgbImage): Promise<void> => cleanInto(w, img, size, maps.colormap);
   const available: View[] = row.page
     ? VIEWS.filter((v) => row.page?.layout.some((r) => r.includes(v)))
     : VIEWS.filter((v) => row.views[v] !== undefined || row.volumes?.[v] !== undefined);
@@ -232,7 +261,7 @@ export async function prepareStudy(
             w.disc = auto[w.view] ?? null;
             w.discFrom = 'auto';
           }
-          await cleanInto(w, img, size);
+          await clean(w, img);
         } catch (e) {
           w.error = describe(e);
         }
@@ -266,7 +295,7 @@ export async function prepareStudy(
           w.disc = discs[0];
           w.discFrom = 'auto';
         }
-        await cleanInto(w, img, size);
+        await clean(w, img);
       } catch (e) {
         w.error = describe(e);
       }
@@ -345,35 +374,75 @@ function checkOptions(opts: PrepareOptions): number {
   return size;
 }
 
-/** The colour map of a cohort's cleaned crops by `ColormapRecogniser` (pooled), or null when none fits. */
-async function cohortColormap(results: readonly StudyPreparation[]): Promise<PrepareReport['colormap']> {
-  const rec = new ColormapRecogniser();
+/**
+ * Why a given colour map is doubtful: it covers less than `SURE_COVERAGE` of the crops' disc
+ * pixels (the exports are probably in another table), or null.
+ */
+export function givenColormapDoubt(name: string, coverage: number): string | null {
+  if (coverage >= SURE_COVERAGE) return null;
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  return `the given colour map ${name} covers only ${pct(coverage)} of the disc pixels (sure from ${pct(SURE_COVERAGE)}): are the exports in it?`;
+}
+
+/**
+ * The colour map of a cohort's cleaned crops: the given one with its coverage, else recognised by
+ * `ColormapRecogniser` (pooled) with its coverage and doubt; null when none is given and none fits.
+ */
+async function cohortColormap(
+  results: readonly StudyPreparation[],
+  given: Colormap | undefined,
+): Promise<PreparedColormapRecord | null> {
+  const rec = new ColormapRecogniser(given ? { candidates: [given], minCoverage: 0 } : {});
   for (const r of results)
     for (const png of Object.values(r.crops)) if (png !== undefined) rec.add(await decodeImage(png, 'crop'));
+  if (given) {
+    const { coverage } = rec.result();
+    const doubt = givenColormapDoubt(given.name, coverage);
+    return { ...recordColormap(given), source: 'given', coverage, doubt, alsoFits: [] };
+  }
   try {
-    const { colormap, coverage, alsoFits } = rec.result();
-    return { name: colormap.name, coverage, alsoFits };
+    const r = rec.result();
+    const { colormap, coverage, alsoFits } = r;
+    return { ...recordColormap(colormap), source: 'recognised', coverage, doubt: recognitionDoubt(r), alsoFits };
   } catch (e) {
     if (e instanceof InputError) return null;
     throw e;
   }
 }
 
+/** The colour map `prepare` recorded for prepared crops, as read back by {@link preparedColormap}. */
+export interface PreparedColormap {
+  readonly colormap: Colormap;
+  readonly source: RecordedColormap['source'];
+  readonly coverage: number | null;
+  readonly doubt: string | null;
+}
+
 /**
  * The colour map recorded by `prepare` for the crops of `manifestPath` (its report.json beside
- * it), or null when the manifest is not prepare's output or none was recognised. `train` stores
- * it with the model, so `predict` and `serve` can warn about studies in another colour map.
- * @example await preparedColormap('prepared/manifest.csv') // 'rainbow'
+ * it: the full table, so a user table needs no file later), or null when the manifest is not
+ * prepare's output or none was given or recognised. `score` reads the crops with it; `train`
+ * stores it with the model, so `predict` and `serve` read scores with it and warn about studies
+ * in another colour map. A report.json written before tables were recorded gives its built-in name.
+ * @example (await preparedColormap('prepared/manifest.csv'))?.colormap.name // 'rainbow'
  */
-export async function preparedColormap(manifestPath: string): Promise<string | null> {
+export async function preparedColormap(manifestPath: string): Promise<PreparedColormap | null> {
   const dir = dirname(resolve(manifestPath));
+  let report: Record<string, unknown>;
   try {
-    const report = await readJsonObject(join(dir, 'report.json'));
-    const cm = report['colormap'] as { name?: unknown } | null | undefined;
-    return report['out'] === dir && typeof cm?.name === 'string' && cm.name !== '' ? cm.name : null;
+    report = await readJsonObject(join(dir, 'report.json'));
   } catch {
     return null;
   }
+  if (report['out'] !== dir) return null;
+  const value = report['colormap'] as { name?: unknown } | null | undefined;
+  const full = recordedColormapSchema.safeParse(value);
+  if (full.success) {
+    const { source, coverage, doubt } = full.data;
+    return { colormap: recordedTable(full.data) as Colormap, source, coverage, doubt };
+  }
+  const colormap = recordedTable(value?.name);
+  return colormap === null ? null : { colormap, source: 'recognised', coverage: null, doubt: null };
 }
 
 /**
@@ -407,7 +476,10 @@ export async function prepare(manifestPath: string, opts: PrepareOptions): Promi
 
   return writeDirAtomic(out, 'prepare', async (tmp) => {
     const results = await mapPool(manifest.rows, opts.concurrency ?? 2, async (row) => {
-      const r = await prepareStudy(row, views, size, opts.maxPixels, opts.volumeColormap);
+      const r = await prepareStudy(row, views, size, opts.maxPixels, {
+        ...(opts.colormap !== undefined ? { colormap: opts.colormap } : {}),
+        ...(opts.volumeColormap !== undefined ? { volumeColormap: opts.volumeColormap } : {}),
+      });
       if (r.ok) {
         await mkdir(join(tmp, row.patientId));
         for (const [view, png] of Object.entries(r.crops))
@@ -446,7 +518,7 @@ export async function prepare(manifestPath: string, opts: PrepareOptions): Promi
       patients: { total, ok: okRows.length, skipped: total - okRows.length },
       problems,
       images,
-      colormap: await cohortColormap(results),
+      colormap: await cohortColormap(results, opts.colormap),
     };
     await writeFile(join(tmp, 'manifest.csv'), manifestToCsv(outRows, out, manifest.clinicalColumns));
     await writeFile(join(tmp, 'report.json'), JSON.stringify(report, null, 2) + '\n');

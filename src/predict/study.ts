@@ -34,7 +34,8 @@ import {
 } from '../domain/input-mode.js';
 import { resizeRgb, tile2x2 } from '../ingest/preprocess.js';
 import { cropSegmentMeans } from '../polarmap/read-uptake.js';
-import { getColormap, isBuiltinColormap, type Colormap } from '../polarmap/colormaps.js';
+import { BUILTIN_COLORMAPS, getColormap, type Colormap } from '../polarmap/colormaps.js';
+import { recordedTable } from '../polarmap/colormap-record.js';
 import { normalDbColormapWarning, type Correction, type Sex } from '../polarmap/normal-database.js';
 import { ColormapRecogniser, recognitionDoubt } from '../polarmap/recognise-colormap.js';
 import { scoreStudy } from '../polarmap/scoring.js';
@@ -168,7 +169,10 @@ export interface PredictStudyOptions extends Omit<MapsFromFilesOptions, 'needed'
 export function colormapWarning(p: Predictor, maps: Partial<Record<View, RgbImage>>): string | null {
   const trained = p.info['colormap'];
   if (typeof trained !== 'string' || trained === '') return null;
-  const rec = new ColormapRecogniser();
+  // the run's own table (a user table too) is a candidate beside the built-in ones
+  const own = runColormap(p);
+  const builtins = BUILTIN_COLORMAPS.map((n) => getColormap(n)).filter((c) => c.name !== own?.name);
+  const rec = new ColormapRecogniser({ candidates: own === null ? builtins : [own, ...builtins] });
   for (const img of Object.values(maps)) if (img !== undefined) rec.add(img);
   let seen: string;
   try {
@@ -190,8 +194,7 @@ export function colormapWarning(p: Predictor, maps: Partial<Record<View, RgbImag
  */
 export function runColormap(p: Predictor): Colormap | null {
   if (p.linear !== null) return p.linear.colormap;
-  const name = p.info['colormap'];
-  return typeof name === 'string' && isBuiltinColormap(name) ? getColormap(name) : null;
+  return recordedTable(p.info['colormapTable']) ?? recordedTable(p.info['colormap']);
 }
 
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;

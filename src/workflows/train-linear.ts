@@ -37,6 +37,7 @@ import {
 } from '../models/linear/polar-model.js';
 import type { Colormap } from '../polarmap/colormaps.js';
 import { resolveColormap } from '../polarmap/custom-colormap.js';
+import { preparedColormap } from '../ingest/prepare.js';
 import { ColormapRecogniser } from '../polarmap/recognise-colormap.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { baselineDir, runFile } from '../rundir/files.js';
@@ -148,8 +149,11 @@ async function loadCohort(
 async function colormapFor(
   spec: string | undefined,
   patients: readonly LabelledCrops[],
+  manifest: string,
 ): Promise<{ cm: Colormap; how: string }> {
   if (spec !== undefined) return { cm: await resolveColormap(spec), how: `given (${spec})` };
+  const prepared = await preparedColormap(manifest);
+  if (prepared !== null) return { cm: prepared.colormap, how: `recorded by prepare (${prepared.source})` };
   const rec = new ColormapRecogniser({});
   for (const p of patients) for (const img of Object.values(p.crops)) rec.add(img);
   const r = rec.result();
@@ -384,7 +388,7 @@ export async function trainLinear(
   const cohort = await loadCohort(o.manifest, o.views, hooks.onProgress);
   const { train, test, evaluatedOn } = await trainAndTest(cohort, o, seed, hooks.onProgress);
   checkClinical(o.clinical, cohort, o.manifest);
-  const { cm, how } = await colormapFor(o.colormap, train);
+  const { cm, how } = await colormapFor(o.colormap, train, o.manifest);
   const fitOpts = {
     views: cohort.views,
     colormap: cm,

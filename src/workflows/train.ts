@@ -28,6 +28,8 @@ import { metricsWithIntervals, type MetricsWithIntervals } from '../evaluate/int
 import { balanceByAugmentation } from '../ingest/augment.js';
 import { loadManifest, type StudyRow } from '../ingest/manifest.js';
 import { preparedColormap } from '../ingest/prepare.js';
+import { recordColormap, type ColormapRecord } from '../polarmap/colormap-record.js';
+import { resolveColormap } from '../polarmap/custom-colormap.js';
 import { rowSource } from '../ingest/input-source.js';
 import { carveValidation, stratifiedHoldout } from '../ingest/splits.js';
 import {
@@ -109,6 +111,13 @@ export interface TrainRunOptions {
   calibrate?: boolean;
   /** Resolved-options file of an interrupted run: continue it. */
   resume?: boolean;
+  /**
+   * The exports' colour map given with `--colormap`: a built-in name, a CSV table or a colour-bar
+   * image (`resolveColormap`); default: the one `prepare` recorded for the manifest. The network reads the RGB
+   * crops as they are; the colour map is recorded with the model (polarcad.json), where `predict`
+   * and `serve` read SSS/SRS/SDS with it and warn about studies in another colour map.
+   */
+  colormap?: string;
 }
 
 /** Outcome of {@link runTraining}. */
@@ -224,6 +233,7 @@ async function resolveOptions(
     ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
   } as Resolved;
   checkOptions(o);
+  if (o.colormap !== undefined) await resolveColormap(o.colormap); // a bad --colormap fails before training
   return { opts, o };
 }
 
@@ -550,6 +560,24 @@ interface RunOutcome {
   warnings: string[];
 }
 
+/**
+ * The colour-map fields of a CNN's polarcad.json: `colormap` (its name, as before), `colormapTable`
+ * (name and rows: a user table needs no file later) and `colormapSource` (given with --colormap, or
+ * prepare's: given / recognised there); none when neither is known.
+ */
+async function cnnRunColormap(
+  o: Resolved,
+): Promise<{ colormap?: string; colormapTable?: ColormapRecord; colormapSource?: string }> {
+  if (o.colormap !== undefined) {
+    const table = recordColormap(await resolveColormap(o.colormap));
+    return { colormap: table.name, colormapTable: table, colormapSource: 'given' };
+  }
+  const prepared = await preparedColormap(o.manifest);
+  if (prepared === null) return {};
+  const table = recordColormap(prepared.colormap);
+  return { colormap: table.name, colormapTable: table, colormapSource: `prepared (${prepared.source})` };
+}
+
 /** Write every file of the finished run into `work`, config.json (status complete) last. */
 async function writeRunFiles(
   work: string,
@@ -564,7 +592,7 @@ async function writeRunFiles(
   const spec = loaded.spec;
   const { k, bnPolicy, unfreezeRule } = r.u;
   const { lr1, lr2 } = r.plan;
-  const colormap = await preparedColormap(o.manifest);
+  const colormap = await cnnRunColormap(o);
   const { result, probs, metrics, calibration, calibrated, seconds, warnings } = x;
   await writeHistory(runFile(work, 'history'), result.history);
   await writePredictions(
@@ -602,7 +630,7 @@ async function writeRunFiles(
     classes: ['normal', 'cad'],
     camLayer: spec.camLayer,
     input: o.input,
-    ...(colormap !== null ? { colormap } : {}), // the crops' colour map: predict/serve warn on others
+    ...colormap, // the crops' colour map: predict/serve score with it and warn on others
   };
   await saveModel(runFile(work, 'model'), model, info);
   await recordOnnxExport(work, exportToOnnx(model));

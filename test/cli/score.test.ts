@@ -50,7 +50,7 @@ describe('polarcad score', () => {
     const r = await run(['score', prep, '--out', out, '--min-normals', '8', '--resamples', '200']);
     assert.equal(r.code, 0, r.err);
     // prepared crops: the colour map prepare recorded in report.json, not recognised afresh (issue 13)
-    assert.match(r.out, /scored 24 patients \(prepared crops, colour map rainbow \(recorded by prepare\)\)/);
+    assert.match(r.out, /scored 24 patients \(prepared crops, colour map rainbow \(recorded by prepare, coverage 94\.8%\)\)/);
     assert.match(r.out, /metrics on 4 patients: hold-out test part \(20%, stratified, seed 1\)/);
     assert.match(r.out, /^apostolopoulos_nac\s+4\s/m);
     assert.deepEqual((await readdir(out)).sort(), [

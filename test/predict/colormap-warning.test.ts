@@ -57,7 +57,7 @@ describe('colour map of the training maps', () => {
       colormap: { name: string };
     };
     assert.equal(onDisk.colormap.name, 'rainbow');
-    assert.equal(await preparedColormap(join(out, 'manifest.csv')), 'rainbow');
+    assert.equal((await preparedColormap(join(out, 'manifest.csv')))?.colormap.name, 'rainbow');
     assert.equal(await preparedColormap(join(raw, 'manifest.csv')), null);
   });
 

@@ -1,6 +1,7 @@
 /**
- * `polarcad prepare MANIFEST --out DIR [--size 256] [--views all|stress_ac,...] [--max-pixels N] [--skip-bad] [--quiet]`:
- * clean polar-map crops from raw exports (library: src/ingest/prepare.ts).
+ * `polarcad prepare MANIFEST --out DIR [--size 256] [--views all|stress_ac,...] [--max-pixels N] [--skip-bad]
+ *   [--colormap NAME|CSV|BAR.png] [--quiet]`: clean polar-map crops from raw exports (library:
+ * src/ingest/prepare.ts); report.json records the crops' colour map (given or recognised).
  */
 import type { Command } from 'commander';
 import { VIEWS, isView, type View } from '../../domain/views.js';
@@ -13,6 +14,7 @@ import { createProgress } from '../progress.js';
 import { claimOutputDir } from '../../util/output.js';
 import { withForce } from '../options/out.js';
 import { QUIET_OPTION } from '../options/quiet.js';
+import { colormapOption, withColormap } from '../options/colormap.js';
 
 function parseViews(s: string): 'all' | View[] {
   if (s.trim() === 'all') return 'all';
@@ -37,11 +39,15 @@ interface PrepareCliOptions {
   skipBad?: boolean;
   force?: boolean;
   quiet?: boolean;
-  volumeColormap: string;
+  volumeColormap?: string;
+  colormap?: string;
 }
 
 export function registerPrepare(program: Command): void {
-  withForce(program.command('prepare'))
+  withColormap(
+    withForce(program.command('prepare')),
+    'recognised among the built-in ones; recorded in report.json for score/train/predict',
+  )
     .description(
       'find, crop and clean the polar maps of a manifest; writes DIR/<patient>/<view>.png, DIR/manifest.csv and a report',
     )
@@ -64,15 +70,15 @@ export function registerPrepare(program: Command): void {
     )
     .option(
       '--volume-colormap <name>',
-      `colour map of the maps made from volume columns: ${BUILTIN_COLORMAPS.join('|')}`,
-      'rainbow',
+      `colour map of the maps made from volume columns: ${BUILTIN_COLORMAPS.join('|')} (default: --colormap's, else rainbow)`,
     )
     .option(...QUIET_OPTION)
     .action(async (manifest: string, o: PrepareCliOptions) => {
-      if (!isBuiltinColormap(o.volumeColormap))
+      if (o.volumeColormap !== undefined && !isBuiltinColormap(o.volumeColormap))
         throw new InputError(
           `--volume-colormap: must be one of ${BUILTIN_COLORMAPS.join(', ')}, got "${o.volumeColormap}"`,
         );
+      const colormap = await colormapOption(o.colormap);
       await claimOutputDir(o.out, 'prepare', { inputs: [manifest], force: o.force });
       const quiet = o.quiet === true;
       const progress = quiet ? null : createProgress('prepare');
@@ -83,14 +89,18 @@ export function registerPrepare(program: Command): void {
           views: parseViews(o.views),
           maxPixels: wholeNumber('--max-pixels', o.maxPixels),
           skipBad: o.skipBad ?? false,
-          volumeColormap: getColormap(o.volumeColormap),
+          ...(o.volumeColormap !== undefined ? { volumeColormap: getColormap(o.volumeColormap) } : {}),
+          ...(colormap !== undefined ? { colormap } : {}),
           onProgress: (done, total) => progress?.update(done, total),
         });
         progress?.stop();
+        const cm = report.colormap;
+        if (cm?.doubt != null) process.stderr.write(`polarcad prepare: WARNING: ${cm.doubt}\n`);
         const { ok, skipped, total } = report.patients;
         if (!quiet)
           process.stdout.write(
-            `prepared ${ok} of ${total} patients into ${report.out}${skipped > 0 ? ` (${skipped} skipped, see report.csv)` : ''}\n`,
+            `prepared ${ok} of ${total} patients into ${report.out}${skipped > 0 ? ` (${skipped} skipped, see report.csv)` : ''}\n` +
+              `colour map ${cm === null ? 'not recognised (give --colormap to score or train)' : `${cm.name} (${cm.source}${cm.coverage !== null ? `, coverage ${(100 * cm.coverage).toFixed(1)}%` : ''})`}\n`,
           );
       } finally {
         progress?.stop();

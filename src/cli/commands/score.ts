@@ -36,6 +36,7 @@ interface ScoreCliOptions {
   saveNormalDb?: string;
   input: string;
   resamples: string;
+  strict?: boolean;
 }
 
 const COLORMAP_SOURCE_WORDS = {
@@ -68,6 +69,10 @@ export function registerScore(program: Command): void {
     .option('--save-normal-db <file>', 'also write the fitted normal database to this file')
     .option('--input <kind>', `auto (prepared if DIR has prepare's report.json), prepared or raw`, 'auto')
     .option('--resamples <n>', 'bootstrap resamples for the AUC and F1 intervals', '2000')
+    .option(
+      '--strict',
+      'refuse a --normal-db fitted with maps in another colour map than the one read here (default: warn)',
+    )
     .action(async (manifest: string, o: ScoreCliOptions) => {
       const split = parseChoice<SemiquantSplit>('--split', o.split, SEMIQUANT_SPLITS);
       const input = parseChoice<ScoreInput>('--input', o.input, SCORE_INPUTS);
@@ -96,10 +101,12 @@ export function registerScore(program: Command): void {
           ...(colormap ? { colormap } : {}),
           ...(normalDb ? { normalDb } : {}),
           ...(o.saveNormalDb === undefined ? {} : { saveNormalDb: o.saveNormalDb }),
+          ...(o.strict === true ? { strict: true } : {}),
           onProgress: (done, total) => progress.update(done, total),
         });
         progress.stop();
-        if (r.colormap.doubt !== null) process.stderr.write(`polarcad score: WARNING: ${r.colormap.doubt}\n`);
+        for (const w of [r.colormap.doubt, r.colormap.normalDbWarning])
+          if (w !== null) process.stderr.write(`polarcad score: WARNING: ${w}\n`);
         const test = r.patients.filter((p) => p.split === 'test').length;
         process.stdout.write(
           `scored ${r.patients.length} patients (${r.raw ? 'raw exports' : 'prepared crops'}, colour map ${r.colormap.name} (${COLORMAP_SOURCE_WORDS[r.colormap.source]}${r.colormap.coverage !== null ? `, coverage ${(100 * r.colormap.coverage).toFixed(1)}%` : ''})) into ${r.out}\n` +

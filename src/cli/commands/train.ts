@@ -24,6 +24,7 @@ import { onStopSignals } from '../../util/signals.js';
 import { withForce } from '../options/out.js';
 import { parseTrainWorkers, TRAIN_WORKERS_OPTION } from '../options/train-workers.js';
 import { QUIET_OPTION } from '../options/quiet.js';
+import { colormapSpec, withColormap } from '../options/colormap.js';
 import {
   addTrainingOptions,
   numberOption,
@@ -74,7 +75,10 @@ export function registerTrain(program: Command): void {
 
 /** The `train` command and its options. */
 function defineTrainOptions(program: Command): Command {
-  const cmd = withForce(program.command('train'))
+  const cmd = withColormap(
+    withForce(program.command('train')),
+    "the one prepare recorded, else recognised; recorded with the run for predict/serve's SSS/SRS/SDS",
+  )
     .description(
       'train a model on prepared polar maps, test it on a held-out part beside the baselines, write a run directory',
     )
@@ -87,10 +91,6 @@ function defineTrainOptions(program: Command): Command {
     .option(
       '--views <list>',
       'views for --model hybrid|cnn-segments|*-logistic (default: every view every row has)',
-    )
-    .option(
-      '--colormap <spec>',
-      "the exports' colour map: name, CSV table or colour-bar image (default: recognised)",
     )
     .option(
       '--backbone <name>',
@@ -146,7 +146,11 @@ function defineTrainOptions(program: Command): Command {
 function cnnRunOptions(manifest: string | undefined, c: TrainCli): TrainRunOptions {
   if (c.bnPolicy !== undefined && !(BN_POLICIES as readonly string[]).includes(c.bnPolicy))
     throw new InputError(`--bn-policy must be one of ${BN_POLICIES.join(', ')}`);
-  if (c.resume !== undefined) return { manifest: '', backbone: '', out: c.resume, resume: true };
+  if (c.resume !== undefined) {
+    if (c.colormap !== undefined)
+      throw new InputError('--colormap: a resumed run keeps the colour map it was started with');
+    return { manifest: '', backbone: '', out: c.resume, resume: true };
+  }
   if (manifest === undefined)
     throw new InputError('train: give MANIFEST (the manifest.csv of `polarcad prepare`) or --resume RUN_DIR');
   if (c.backbone === undefined) throw new InputError('train: --backbone is required (see `polarcad models`)');
@@ -167,6 +171,7 @@ function cnnRunOptions(manifest: string | undefined, c: TrainCli): TrainRunOptio
     microBatch: wholeOption('--micro-batch', c.microBatch),
     trainWorkers: parseTrainWorkers(c.trainWorkers),
     calibrate: c.calibrate,
+    ...(c.colormap !== undefined ? { colormap: colormapSpec(c.colormap) } : {}),
   };
 }
 
@@ -303,7 +308,7 @@ async function runLinear(manifest: string | undefined, c: TrainCli): Promise<voi
       ...(c.clinical !== undefined ? { clinical: parseList('--clinical', c.clinical) } : {}),
       ...(t.weights !== undefined ? { weights: t.weights } : {}),
       ...(parseViews(c.views) !== undefined ? { views: parseViews(c.views) } : {}),
-      ...(c.colormap !== undefined ? { colormap: c.colormap } : {}),
+      ...(c.colormap !== undefined ? { colormap: colormapSpec(c.colormap) } : {}),
       ...(t.seed !== undefined ? { seed: t.seed } : {}),
       ...(c.testManifest !== undefined ? { testManifest: c.testManifest } : {}),
       ...(t.cacheDir !== undefined ? { cacheDir: t.cacheDir } : {}),

@@ -1,10 +1,12 @@
 /**
  * `--colormap SPEC`, the one colour-map option of the commands that read uptake from exported maps
- * (`score`, `predict`, `serve`): a built-in name, a CSV table or a colour-bar image, resolved by
- * `resolveColormap` (src/polarmap/custom-colormap.ts).
+ * (`prepare`, `score`, `train`, `predict`, `serve`): a built-in name, a CSV table or a colour-bar
+ * image, resolved by `resolveColormap` (src/polarmap/custom-colormap.ts).
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Colormap } from '../../polarmap/colormaps.js';
+import { isBuiltinColormap } from '../../polarmap/colormaps.js';
 import { resolveColormap } from '../../polarmap/custom-colormap.js';
 
 /**
@@ -24,4 +26,13 @@ export function withColormap(cmd: Command, fallback: string): Command {
  */
 export async function colormapOption(spec: string | undefined): Promise<Colormap | undefined> {
   return spec === undefined ? undefined : resolveColormap(spec);
+}
+
+/**
+ * A `--colormap` value kept for later (a run's options, read again on `--resume`): a built-in name
+ * as it is, a file as an absolute path.
+ * @example colormapSpec('thermal.csv') // '/home/me/study/thermal.csv'
+ */
+export function colormapSpec(spec: string): string {
+  return isBuiltinColormap(spec) ? spec : resolve(spec);
 }

@@ -20,7 +20,7 @@ import { initBackend } from '../../engine/backend.js';
 import { FeatureCache } from '../../engine/cache.js';
 import { FeatureExtractor, imageContentHash } from '../../engine/features.js';
 import { sha256Hex } from '../../util/hash.js';
-import { colormapFromRows, getColormap, type Colormap } from '../../polarmap/colormaps.js';
+import { getColormap, type Colormap } from '../../polarmap/colormaps.js';
 import { renderUptakeMap, rgbToUptake } from '../../polarmap/read-uptake.js';
 import { InputError } from '../../util/errors.js';
 import { loadBackbone } from '../weights/resolve.js';
@@ -55,24 +55,13 @@ export const memberFeaturesSchema = z.discriminatedUnion('kind', [
 export type ImageMemberFeatures = Exclude<MemberFeatures, { kind: 'clinical' }>;
 export type MemberFeatures = z.infer<typeof memberFeaturesSchema>;
 
-/** A colour map as recorded in a saved model: its name and its RGB rows. */
-export const colormapRecordSchema = z.object({
-  name: z.string(),
-  rows: z.array(z.tuple([z.number().int(), z.number().int(), z.number().int()])).min(2),
-});
-export type ColormapRecord = z.infer<typeof colormapRecordSchema>;
-
-/** Record a colour map (name + table). */
-export function recordColormap(cm: Colormap): ColormapRecord {
-  const rows: [number, number, number][] = [];
-  for (let i = 0; i < cm.entries; i++) rows.push([cm.table[i * 3], cm.table[i * 3 + 1], cm.table[i * 3 + 2]]);
-  return { name: cm.name, rows };
-}
-
-/** The colour map of a record. */
-export function colormapOfRecord(r: ColormapRecord): Colormap {
-  return colormapFromRows(r.name, r.rows);
-}
+// one place for the recorded colour map (polarmap/colormap-record.ts); re-exported for the model files
+export {
+  colormapOfRecord,
+  colormapRecordSchema,
+  recordColormap,
+  type ColormapRecord,
+} from '../../polarmap/colormap-record.js';
 
 /** A patient's crops, by view. */
 export type PatientCrops = Partial<Record<View, RgbImage>>;
