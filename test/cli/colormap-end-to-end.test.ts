@@ -8,11 +8,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { prepare } from '../../src/ingest/prepare.js';
 import { readImage } from '../../src/ingest/readers.js';
 import {
   BUILTIN_COLORMAPS,
@@ -23,6 +22,7 @@ import {
 import { ColormapRecogniser, recognitionDoubt } from '../../src/polarmap/recognise-colormap.js';
 import { generateCohort, writeCohort, type Cohort } from '../../src/synth/index.js';
 import { cli } from '../helpers/cli.js';
+import { buildTestModel, writeTestRun } from '../predict/fixtures.js';
 
 /** A "thermal" table close to hot: black, dark violet, crimson, orange, yellow, white. */
 function thermal(): Colormap {
@@ -62,6 +62,19 @@ async function exportsIn(name: string, cm: Colormap): Promise<string> {
     canvas: 120,
   });
   return join(root, name, 'raw', 'manifest.csv');
+}
+
+/** A patient's thermal stress and rest exports, copied as single maps named after their view (P0001_stress_ac.png). */
+async function studyFiles(id: string): Promise<string[]> {
+  const dir = join(root, 'study');
+  await mkdir(dir, { recursive: true });
+  return Promise.all(
+    ['stress_ac', 'rest_ac'].map(async (v) => {
+      const to = join(dir, `${id}_${v}.png`);
+      await copyFile(join(root, 'thermal', 'raw', id, `${v}.png`), to);
+      return to;
+    }),
+  );
 }
 
 type Row = Record<string, string>;
@@ -218,5 +231,99 @@ describe('the colour map end to end', () => {
     assert.equal(b.colormap.name, 'hot');
     assert.ok(b.coverage < 0.9, `hot covers only ${b.coverage} of thermal exports`);
     assert.match(recognitionDoubt(b) ?? '', /hot was recognised unsure: only \d+\.\d% coverage/);
+  });
+  test('train --model cnn --colormap thermal.csv records the table with the run; predict reads SSS/SRS/SDS with it', async () => {
+    const run = join(root, 'thermal', 'cnn');
+    const t = await cli([
+      'train',
+      join(root, 'thermal', 'prep', 'manifest.csv'),
+      '--model',
+      'cnn',
+      '--backbone',
+      'MobileNetV2',
+      '--weights',
+      'none',
+      '--input-size',
+      '96',
+      '--views',
+      'stress_ac',
+      '--out',
+      run,
+      '--warmup-epochs',
+      '1',
+      '--finetune-epochs',
+      '1',
+      '--batch-size',
+      '8',
+      '--cache-dir',
+      join(root, 'cache'),
+      '--colormap',
+      thermalCsv,
+      '--quiet',
+    ]);
+    assert.equal(t.code, 0, t.err);
+    const info = JSON.parse(await readFile(join(run, 'model', 'polarcad.json'), 'utf8')) as {
+      colormap: string;
+      colormapSource: string;
+      colormapTable: { name: string; rows: number[][] };
+    };
+    assert.equal(info.colormap, 'thermal.csv');
+    assert.equal(info.colormapSource, 'given');
+    assert.deepEqual(info.colormapTable.rows[200], Array.from(THERMAL.table.subarray(600, 603)));
+
+    // one normal study exported in thermal, scored with the run's table and the thermal normal database
+    const normal = cohort.patients.find((p) => p.label === 0 && p.lesions.length === 0);
+    assert.ok(normal);
+    const files = await studyFiles(normal.id);
+    const db = join(root, 'thermal', 'db.json');
+    const r = await cli(['predict', run, ...files, '--normal-db', db, '--format', 'json']);
+    assert.equal(r.code, 0, r.err);
+    const [row] = JSON.parse(r.out) as {
+      scores: { available: boolean; colormap: string; colormapSource: string; AC: { sss: number } };
+      warnings: string[];
+    }[];
+    assert.equal(row.scores.available, true);
+    assert.equal(row.scores.colormap, 'thermal.csv');
+    assert.equal(row.scores.colormapSource, 'run');
+    assert.ok(row.scores.AC.sss <= 3, `normal SSS ${row.scores.AC.sss} (want ~0)`);
+    assert.deepEqual(row.warnings, [], "the study is in the run's own (user) table: no colour-map warning");
+    assert.doesNotMatch(r.err, /WARNING/);
+  });
+
+  test('predict with a run that records no colour map: an unsure recognition is a loud warning in the JSON and on stderr', async () => {
+    const model = await buildTestModel();
+    try {
+      const run = await writeTestRun(join(root, 'plain-run'), model);
+      const p = cohort.patients.find((x) => x.label === 0 && x.lesions.length === 0);
+      assert.ok(p);
+      const files = await studyFiles(p.id);
+      const r = await cli([
+        'predict',
+        run,
+        ...files,
+        '--normal-db',
+        join(root, 'thermal', 'db.json'),
+        '--format',
+        'json',
+      ]);
+      assert.equal(r.code, 0, r.err);
+      const [row] = JSON.parse(r.out) as {
+        scores: { colormap: string; colormapSource: string; warning: string | null; reason: string | null };
+        warnings: string[];
+      }[];
+      assert.equal(row.scores.colormap, 'hot', row.scores.reason ?? '');
+      assert.equal(row.scores.colormapSource, 'recognised');
+      assert.match(
+        row.scores.warning ?? '',
+        /the colour map hot was recognised unsure: only \d+\.\d% coverage/,
+      );
+      assert.ok(
+        row.warnings.some((w) => /recognised unsure/.test(w)),
+        row.warnings.join(' | '),
+      );
+      assert.match(r.err, /polarcad predict: WARNING: .*recognised unsure/);
+    } finally {
+      model.dispose();
+    }
   });
 });
