@@ -27,11 +27,7 @@ import { getColormap, type Colormap } from '../polarmap/colormaps.js';
 import { encodeCrop, volumeFileToPolarMap } from '../volume/pipeline.js';
 import { mapPool } from '../util/pool.js';
 import { decodeImage, readImage } from './readers.js';
-import {
-  ColormapRecogniser,
-  SURE_COVERAGE,
-  recognitionDoubt,
-} from '../polarmap/recognise-colormap.js';
+import { ColormapRecogniser, SURE_COVERAGE, recognitionDoubt } from '../polarmap/recognise-colormap.js';
 import {
   recordColormap,
   recordedColormapSchema,
@@ -403,7 +399,13 @@ async function cohortColormap(
   try {
     const r = rec.result();
     const { colormap, coverage, alsoFits } = r;
-    return { ...recordColormap(colormap), source: 'recognised', coverage, doubt: recognitionDoubt(r), alsoFits };
+    return {
+      ...recordColormap(colormap),
+      source: 'recognised',
+      coverage,
+      doubt: recognitionDoubt(r),
+      alsoFits,
+    };
   } catch (e) {
     if (e instanceof InputError) return null;
     throw e;

@@ -444,7 +444,10 @@ describe('polarcad prepare (CLI)', () => {
     const out = join(dir, 'out-cli');
     const ok = await run(['prepare', good, '--out', out, '--size', '48', '--views', 'stress_ac']);
     assert.equal(ok.code, 0, ok.err);
-    assert.equal(ok.out, `prepared 2 of 2 patients into ${out}\n`);
+    assert.equal(
+      ok.out,
+      `prepared 2 of 2 patients into ${out}\ncolour map hot (recognised, coverage 96.0%)\n`,
+    );
     assert.equal(ok.err, '', 'no progress bar when stderr is not a TTY');
     assert.equal((await readImage(join(out, 'C2', 'stress_ac.png'))).width, 48);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as PrepareReport;
@@ -464,7 +467,10 @@ describe('polarcad prepare (CLI)', () => {
 
     const skip = await run(['prepare', bad, '--out', out2, '--skip-bad']);
     assert.equal(skip.code, 0, skip.err);
-    assert.equal(skip.out, `prepared 1 of 2 patients into ${out2} (1 skipped, see report.csv)\n`);
+    assert.equal(
+      skip.out,
+      `prepared 1 of 2 patients into ${out2} (1 skipped, see report.csv)\ncolour map hot (recognised, coverage 97.1%)\n`,
+    );
 
     // --quiet: nothing on stdout or stderr, same output; errors are still reported
     const quiet = await run(['prepare', bad, '--out', out2, '--skip-bad', '--quiet', '--force']);
