@@ -15,6 +15,7 @@ import type { MetricsFile, MetricsRow } from '../evaluate/metrics-row.js';
 import { commonPatients, pairedTests, pairVerdict, probsFor, type RunPair } from '../evaluate/paired.js';
 import { metricsRowFromIntervals, storedRows } from '../evaluate/metrics-row.js';
 import { loadManifest } from '../ingest/manifest.js';
+import type { SubgroupRow } from '../evaluate/subgroups.js';
 import { readRunJson } from '../rundir/run.js';
 import {
   readCsv,
@@ -173,6 +174,8 @@ export interface ReportData {
   readonly facts: readonly (readonly [string, string])[];
   /** paired DeLong / McNemar tests of the models on common patients, when there are 2 or more */
   readonly paired?: PairedSection;
+  /** an evaluation's results by subgroup (`evaluate --by`: sex, categorical clinical columns), with intervals */
+  readonly subgroups?: readonly SubgroupRow[];
   /** why paired tests are absent although several models are shown */
   readonly pairedNote?: string;
 }
@@ -442,6 +445,7 @@ interface Accum {
   notes: string[];
   warnings: string[];
   facts: [string, string][];
+  subgroups: SubgroupRow[];
 }
 
 function empty(): Accum {
@@ -455,6 +459,7 @@ function empty(): Accum {
     notes: [],
     warnings: [],
     facts: [],
+    subgroups: [],
   };
 }
 
@@ -619,8 +624,27 @@ async function loadEvaluateDir(dir: string, acc: Accum): Promise<void> {
       : {}),
   });
   acc.thresholdRule = str(obj(e.threshold).rule);
+  acc.subgroups.push(...(await storedSubgroups(dir)));
   acc.manifest ??= str(obj(e.manifest).path);
   acc.heatmaps ??= await loadHeatmaps(dir);
+}
+
+/**
+ * The subgroup rows an evaluation stored in its metrics.json (`subgroups`, src/evaluate/subgroups.ts:
+ * the intervals computed once, by `evaluate`); none when absent.
+ * @throws InputError when `subgroups` is present but not a list of `{ column, value, row }`
+ */
+async function storedSubgroups(dir: string): Promise<SubgroupRow[]> {
+  const raw = (await readRunJson(dir, 'metrics'))?.subgroups;
+  if (raw === undefined) return [];
+  const ok = (g: unknown): g is SubgroupRow =>
+    typeof obj(g).column === 'string' &&
+    typeof obj(g).value === 'string' &&
+    typeof obj(obj(g).row).name === 'string' &&
+    typeof obj(obj(g).row).n === 'number';
+  if (!Array.isArray(raw) || !raw.every(ok))
+    throw new InputError(`${join(dir, 'metrics.json')}: "subgroups" is not a list of { column, value, row }`);
+  return raw;
 }
 
 /** The experiment tables of a folder (backbones.csv, ...), each a comparison; false when there is none. */
@@ -851,6 +875,7 @@ export async function loadReportData(dir: string, opts: LoadReportOptions = {}):
     warnings: acc.warnings,
     facts: acc.facts,
     ...('pairs' in paired ? { paired } : {}),
+    ...(acc.subgroups.length > 0 ? { subgroups: acc.subgroups } : {}),
     ...('note' in paired && (opts.with?.length ?? 0) > 0 ? { pairedNote: paired.note } : {}),
   };
 }

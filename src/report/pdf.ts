@@ -9,6 +9,7 @@ import { PDFDocument, StandardFonts, rgb, type PDFFont, type PDFPage } from 'pdf
 import { METRICS_ROW_FIGURES, type IntervalValue, type MetricsRow } from '../evaluate/metrics-row.js';
 import type { ReportData } from './data.js';
 import { formatP } from '../evaluate/paired.js';
+import { subgroupRows } from './sections/table.js';
 
 const A4 = { width: 595.28, height: 841.89 } as const;
 const MARGIN = 48;
@@ -271,6 +272,14 @@ export async function reportPdf(data: ReportData, figures: readonly PdfFigure[])
     metricsRows(flow, rows);
   } else if (data.semiquant.length > 0) metricsRows(flow, data.semiquant);
   else flow.paragraph('Not available: no predictions in this folder.', { color: 'muted' });
+  if (data.subgroups !== undefined && data.subgroups.length > 0) {
+    flow.heading('Subgroups');
+    flow.paragraph(
+      'The same patients by subgroup (sex; categorical clinical columns), each figure with its 95% interval.',
+      { size: 9 },
+    );
+    metricsRows(flow, subgroupRows(data.subgroups));
+  }
   for (const f of figures) {
     flow.paragraph(f.title, { bold: true, size: 10 });
     await flow.image(f.png, f.caption, 360);

@@ -7,6 +7,10 @@
  *   GET  /api/results/:id                the JSON again
  *   GET  /api/results/:id/overlay.png    the Grad-CAM overlay figure
  *   GET  /api/results/:id/original.png   the map the model read
+ *   GET  /api/results/:id/report.pdf     the second-reader PDF (src/report/reader-pdf.ts)
+ *   GET  /api/results/:id/overlay.dcm    DICOM Secondary Capture of the overlay figure
+ *   GET  /api/results/:id/report.dcm     DICOM Encapsulated PDF of the result (both in the input's
+ *                                        study when it was DICOM; src/predict/dicom-out.ts)
  *   DELETE /api/results/:id              forget a result now
  *   GET  /api/model                      the model card and the server's limits
  *   GET  /api/session                    the reader and the page's anti-forgery token (for programs)
@@ -14,8 +18,9 @@
  *   GET  /                               the page
  *
  * Privacy: logs hold only the route pattern, status, sizes and timings (no file names, no
- * result ids, no DICOM tags: the DICOM reader never returns them); uploads are decoded in memory
- * and dropped after the response; results are kept in memory only (`ResultStore`).
+ * result ids, no DICOM tags); uploads are decoded in memory and dropped after the response; results
+ * are kept in memory only (`ResultStore`), with, for a DICOM upload, the study's UIDs and patient
+ * attributes its DICOM downloads carry (never in the JSON answer or a log).
  * Limits: bytes per file, pixels per image, files per study, a concurrency limit with a bounded
  * queue (503 when full), a per-prediction time limit and a request (upload) timeout. Bad input gets
  * a 4xx JSON `{ error }`; the server goes on serving.
@@ -47,6 +52,8 @@ import { Limiter, QueueFullError, TimeoutError } from './limiter.js';
 import { ResultStore, StoreFullError } from './results.js';
 import { registerSecurity, type Reader, type Security } from './security.js';
 import { isVolumeBytes } from '../volume/read.js';
+import { inputStudyRefs, type InputStudyRefs } from '../predict/dicom-out.js';
+import { DOWNLOADS } from './downloads.js';
 import { volumeBytesToCrop } from '../volume/pipeline.js';
 
 /** Options of {@link buildServer}. */
@@ -87,6 +94,8 @@ export interface ServeOptions {
 interface Stored {
   result: StudyResult;
   images: StudyImages;
+  /** the input study's references when the upload was DICOM (for the DICOM downloads) */
+  refs: InputStudyRefs | null;
   kept: boolean;
   /** The reader who asked for it: nobody else reads or deletes it. */
   owner: string;
@@ -392,17 +401,25 @@ function registerPredictRoute(app: FastifyInstance, ctx: ServerContext): void {
         },
       );
     }, limits.predictTimeoutMs);
+    const refs = inputStudyRefs(files);
     files.length = 0; // the uploads are not kept
-    const id = store.add({ result: out.result, images: out.images, kept: keep, owner }, keep);
+    const id = store.add({ result: out.result, images: out.images, refs, kept: keep, owner }, keep);
     void reply.header('cache-control', 'no-store');
     return withLinks(id, out.result, keep);
   });
 }
 
-/** A result, its two images and its deletion, each visible to the reader who asked for it only. */
+/** A result id as the store makes them (a random UUID); anything else is no result. */
+const RESULT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * A result, its two images, its downloads (PDF, DICOM) and its deletion, each visible to the
+ * reader who asked for it only.
+ */
 function registerResultRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const { store, security } = ctx;
+  const { store, security, limiter, limits } = ctx;
   const own = (req: FastifyRequest<{ Params: { id: string } }>): Stored | undefined => {
+    if (!RESULT_ID.test(req.params.id)) return undefined;
     const s = store.get(req.params.id);
     return s !== undefined && s.owner === security.readerOf(req) ? s : undefined;
   };
@@ -430,6 +447,22 @@ function registerResultRoutes(app: FastifyInstance, ctx: ServerContext): void {
         .send(Buffer.from(await get(s)));
     });
   }
+  for (const d of DOWNLOADS) {
+    app.get<{ Params: { id: string } }>(`/api/results/:id/${d.name}`, async (req, reply) => {
+      const s = own(req);
+      if (s === undefined)
+        return reply
+          .code(404)
+          .send({ error: 'no such result (results are kept for a short time unless keep=1 was asked)' });
+      // made on demand, under the same concurrency and time limits as a prediction
+      const bytes = await limiter.run(() => d.make(s), limits.predictTimeoutMs);
+      return reply
+        .type(d.type)
+        .header('cache-control', 'no-store')
+        .header('content-disposition', `attachment; filename="${d.filename}"`)
+        .send(Buffer.from(bytes));
+    });
+  }
   app.delete<{ Params: { id: string } }>('/api/results/:id', async (req, reply) => {
     if (own(req) === undefined || !store.delete(req.params.id))
       return reply.code(404).send({ error: 'no such result' });
@@ -448,6 +481,13 @@ export function withLinks(
     id,
     ...result,
     kept,
-    links: { result: base, overlay: `${base}/overlay.png`, original: `${base}/original.png` },
+    links: {
+      result: base,
+      overlay: `${base}/overlay.png`,
+      original: `${base}/original.png`,
+      pdf: `${base}/report.pdf`,
+      dicomCapture: `${base}/overlay.dcm`,
+      dicomReport: `${base}/report.dcm`,
+    },
   };
 }

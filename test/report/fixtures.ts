@@ -3,9 +3,14 @@
  * a `polarcad train` run directory, a `polarcad score` folder and an experiment folder, in the
  * file formats of src/workflows/train.ts, src/evaluate/score-run.ts and src/workflows/experiment.ts.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import dcmjs from 'dcmjs';
+import sharp from 'sharp';
 import { NO_THRESHOLD_FIGURES } from '../../src/evaluate/metrics-row.js';
+import { SOP_CLASSES } from '../../src/predict/dicom-out.js';
 
 /** 10 test patients: labels and probabilities chosen so that at t = 0.5 TP 4, FN 1, TN 4, FP 1. */
 export const TEST_IDS = ['P01', 'P02', 'P03', 'P04', 'P05', 'P06', 'P07', 'P08', 'P09', 'P10'];
@@ -201,3 +206,68 @@ export async function writeExperimentDir(
   rows.push('C,C skipped,,,,,,,,,,,skipped: no ImageNet weights');
   await writeFile(join(dir, 'backbones.csv'), rows.join('\n') + '\n');
 }
+
+/** The study, series, instance and patient of {@link pageDicom}'s file. */
+export const DICOM_INPUT = {
+  study: '1.2.826.0.1.3680043.2.1125.1.123456',
+  series: '1.2.826.0.1.3680043.2.1125.1.123456.2',
+  instance: '1.2.826.0.1.3680043.2.1125.1.123456.2.1',
+  patientId: 'PID-42',
+} as const;
+
+/** The export page as a DICOM Secondary Capture with study, series and patient attributes (dcmjs). */
+export async function pageDicom(png: Uint8Array): Promise<Buffer> {
+  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+  const ds = {
+    SOPClassUID: SOP_CLASSES.secondaryCapture,
+    SOPInstanceUID: DICOM_INPUT.instance,
+    StudyInstanceUID: DICOM_INPUT.study,
+    SeriesInstanceUID: DICOM_INPUT.series,
+    PatientID: DICOM_INPUT.patientId,
+    PatientName: 'Doe^Jane',
+    AccessionNumber: 'ACC7',
+    Modality: 'NM',
+    SamplesPerPixel: 3,
+    PhotometricInterpretation: 'RGB',
+    PlanarConfiguration: 0,
+    Rows: info.height,
+    Columns: info.width,
+    BitsAllocated: 8,
+    BitsStored: 8,
+    HighBit: 7,
+    PixelRepresentation: 0,
+    PixelData: new Uint8Array(data).buffer,
+    _vrMap: { PixelData: 'OB' },
+  };
+  const dict = new DicomDict(
+    DicomMetaDictionary.denaturalizeDataset({
+      FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+      MediaStorageSOPClassUID: ds.SOPClassUID,
+      MediaStorageSOPInstanceUID: ds.SOPInstanceUID,
+      TransferSyntaxUID: '1.2.840.10008.1.2.1',
+      ImplementationClassUID: '2.25.1',
+    }),
+  );
+  dict.dict = DicomMetaDictionary.denaturalizeDataset(ds);
+  return Buffer.from(dict.write());
+}
+
+/** Render every page (pdftoppm, 40 dpi); each page must have ink on it. Returns the page count. */
+export async function renderPages(pdf: string, into: string): Promise<number> {
+  const r = spawnSync('pdftoppm', ['-r', '40', '-png', pdf, join(into, 'page')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const pages = (await readdir(into)).filter((f) => /^page-\d+\.png$/.test(f));
+  for (const p of pages) {
+    const s = await sharp(join(into, p)).stats();
+    assert.ok(s.channels[0].min < 100, `${p}: blank page`);
+  }
+  return pages.length;
+}
+
+/** The text of a PDF (pdftotext -layout). */
+export const pdfText = (pdf: string): string => {
+  const r = spawnSync('pdftotext', ['-layout', pdf, '-'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+};

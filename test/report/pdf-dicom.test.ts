@@ -14,82 +14,25 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import dcmjs from 'dcmjs';
 import sharp from 'sharp';
 import { PDFDocument } from 'pdf-lib';
 import type * as tf from '@tensorflow/tfjs';
 import { readBackDicom, SOP_CLASSES } from '../../src/predict/dicom-out.js';
 import { cli } from '../helpers/cli.js';
 import { buildTestModel, pageBytes, testPatient, writeTestRun } from '../predict/fixtures.js';
-import { writeManifest, writeTrainRun } from './fixtures.js';
+import {
+  DICOM_INPUT as INPUT,
+  pageDicom,
+  pdfText,
+  renderPages,
+  writeManifest,
+  writeTrainRun,
+} from './fixtures.js';
 
 const has = (tool: string): boolean => existsSync(`/usr/bin/${tool}`);
 let tmp = '';
 let runDir = '';
 let model: tf.LayersModel;
-
-const INPUT = {
-  study: '1.2.826.0.1.3680043.2.1125.1.123456',
-  series: '1.2.826.0.1.3680043.2.1125.1.123456.2',
-  instance: '1.2.826.0.1.3680043.2.1125.1.123456.2.1',
-  patientId: 'PID-42',
-} as const;
-
-/** The export page as a DICOM Secondary Capture with study, series and patient attributes (dcmjs). */
-async function pageDicom(png: Uint8Array): Promise<Buffer> {
-  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
-  const ds = {
-    SOPClassUID: SOP_CLASSES.secondaryCapture,
-    SOPInstanceUID: INPUT.instance,
-    StudyInstanceUID: INPUT.study,
-    SeriesInstanceUID: INPUT.series,
-    PatientID: INPUT.patientId,
-    PatientName: 'Doe^Jane',
-    AccessionNumber: 'ACC7',
-    Modality: 'NM',
-    SamplesPerPixel: 3,
-    PhotometricInterpretation: 'RGB',
-    PlanarConfiguration: 0,
-    Rows: info.height,
-    Columns: info.width,
-    BitsAllocated: 8,
-    BitsStored: 8,
-    HighBit: 7,
-    PixelRepresentation: 0,
-    PixelData: new Uint8Array(data).buffer,
-    _vrMap: { PixelData: 'OB' },
-  };
-  const dict = new DicomDict(
-    DicomMetaDictionary.denaturalizeDataset({
-      FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-      MediaStorageSOPClassUID: ds.SOPClassUID,
-      MediaStorageSOPInstanceUID: ds.SOPInstanceUID,
-      TransferSyntaxUID: '1.2.840.10008.1.2.1',
-      ImplementationClassUID: '2.25.1',
-    }),
-  );
-  dict.dict = DicomMetaDictionary.denaturalizeDataset(ds);
-  return Buffer.from(dict.write());
-}
-
-/** Render every page (pdftoppm, 40 dpi); each page must have ink on it. Returns the page count. */
-async function renderPages(pdf: string, into: string): Promise<number> {
-  const r = spawnSync('pdftoppm', ['-r', '40', '-png', pdf, join(into, 'page')], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  const pages = (await readdir(into)).filter((f) => /^page-\d+\.png$/.test(f));
-  for (const p of pages) {
-    const s = await sharp(join(into, p)).stats();
-    assert.ok(s.channels[0].min < 100, `${p}: blank page`);
-  }
-  return pages.length;
-}
-
-const pdfText = (pdf: string): string => {
-  const r = spawnSync('pdftotext', ['-layout', pdf, '-'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout;
-};
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'polarcad-pdf-dicom-'));

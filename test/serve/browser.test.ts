@@ -3,7 +3,7 @@
  * browser download): start `polarcad serve` on 127.0.0.1, open the page, upload a generated study
  * (a synthetic export page) and a non-image, wait for the result, check the probability, the
  * confidence wording, the overlay image (decoded by the browser), the bull's-eye, the model card and
- * the error card, download the PNG report and save a screenshot (to docs/images/serve-report.png and serve.png
+ * the error card, download the PNG report and the result's PDF, and save a screenshot (to docs/images/serve-report.png and serve.png
  * when POLARCAD_UPDATE_SCREENSHOTS=1, else to a temporary folder).
  * A second test opens a page of another origin (an attacker's site the reader visits) that posts a
  * study to the server with a cross-site "simple" multipart fetch and a form: nothing is stored.
@@ -133,7 +133,9 @@ test(
       // printed once: the overlay figure carries the sentence as its caption, the paragraph is for screen readers
       assert.ok(
         await page.$eval('.study .sentence', (e) =>
-          (e as unknown as { classList: { contains(c: string): boolean } }).classList.contains('visually-hidden'),
+          (e as unknown as { classList: { contains(c: string): boolean } }).classList.contains(
+            'visually-hidden',
+          ),
         ),
       );
       const overlayWidth = await page.$eval(
@@ -156,6 +158,15 @@ test(
         'the report is a PNG',
       );
       assert.ok(bytes.length > 20_000, `report ${bytes.length} bytes`);
+      // the result card's PDF link downloads the second-reader PDF made by the server
+      const [pdfDownload] = await Promise.all([
+        page.waitForEvent('download', { timeout: 30_000 }),
+        page.click('.study .link-pdf'),
+      ]);
+      assert.equal(pdfDownload.suggestedFilename(), 'polarcad-result.pdf');
+      const pdfPath = join(tmp, 'result.pdf');
+      await pdfDownload.saveAs(pdfPath);
+      assert.equal((await readFile(pdfPath)).subarray(0, 5).toString('latin1'), '%PDF-');
 
       // a greyscale copy of a rainbow map: the card warns that the model was trained on rainbow maps
       const grey = join(tmp, 'P0002_stress_ac.png');

@@ -5,7 +5,7 @@
 import type { ReportData } from '../data.js';
 import { esc, num } from '../escape.js';
 import type { Figure, ReportFigures } from '../figures.js';
-import { metricsTable } from './table.js';
+import { metricsTable, subgroupRows } from './table.js';
 import type { Section } from './types.js';
 
 /** An inline figure (SVG text already made inline-safe by the caller). */
@@ -38,6 +38,11 @@ export function metricsSection(
       metricsTable(data.semiquant, { caption: 'Semi-quantitative rules and scores (95% CI)' }),
     );
   }
+  if (data.subgroups !== undefined && data.subgroups.length > 0)
+    parts.push(
+      '<h3 id="subgroups">Subgroups</h3><p>The same patients by subgroup (sex: attenuation artefacts differ, breast in women and diaphragm in men; categorical clinical columns), each figure with its 95% interval. Small subgroups have wide intervals; a figure left out (–) is undefined there (e.g. AUC with one class).</p>',
+      metricsTable(subgroupRows(data.subgroups), { caption: 'Results by subgroup (95% CI)' }),
+    );
   const grid: string[] = [];
   if (figs.roc) grid.push(figureHtml(figs.roc, inline));
   if (figs.confusion) grid.push(figureHtml(figs.confusion, inline));

@@ -4,6 +4,7 @@
  * column marked (bold, with a ★ and a `best` class; every figure here is better when higher).
  */
 import { METRICS_ROW_FIGURES, type IntervalValue, type MetricsRow } from '../../evaluate/metrics-row.js';
+import type { SubgroupRow } from '../../evaluate/subgroups.js';
 import { esc, num } from '../escape.js';
 
 const HEADINGS: Readonly<Record<(typeof METRICS_ROW_FIGURES)[number], string>> = {
@@ -64,4 +65,12 @@ export function metricsTable(
     .join('\n');
   const caption = opts.caption === undefined ? '' : `<caption>${esc(opts.caption)}</caption>`;
   return `<table class="metrics">${caption}<thead>${head}</thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+/**
+ * Subgroup rows as table rows named `column = value` (the HTML and PDF reports show the same).
+ * @example subgroupRows(data.subgroups)[0].name // 'sex = F'
+ */
+export function subgroupRows(groups: readonly SubgroupRow[]): MetricsRow[] {
+  return groups.map((g) => ({ ...g.row, name: `${g.column} = ${g.value}` }));
 }

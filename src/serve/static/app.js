@@ -110,6 +110,10 @@ function show(study, ms) {
   $('.meta', el).textContent =
     `${r.model.backbone}, input ${r.model.input}; read from ${r.source === 'page' ? 'an export page' : 'single maps'} (${r.viewsUsed.join(', ')}); ${r.kept ? 'kept on the server' : 'discarded from the server after 2 minutes'}; ${Math.round(r.timings.totalMs)} ms`;
   $('.download', el).addEventListener('click', () => downloadReport(study));
+  // the PDF and DICOM files are made by the server from the kept result (same links as the API's)
+  $('.link-pdf', el).href = r.links.pdf;
+  $('.link-dicom-capture', el).href = r.links.dicomCapture;
+  $('.link-dicom-report', el).href = r.links.dicomReport;
 }
 
 function scoresText(s) {

@@ -1,0 +1,100 @@
+/**
+ * Issue 13: "heatmaps in every run's report": the report of a `polarcad train --model cnn` run
+ * (MobileNetV2 with random weights at 64 px, a few epochs: seconds) shows Grad-CAM heatmaps of its
+ * test patients, made by the pipeline of `predict` (src/report/heatmaps.ts), not "Not available";
+ * the PDF carries them too.
+ */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import sharp from 'sharp';
+import { cli } from '../helpers/cli.js';
+import { writePreparedCohort } from '../helpers/cohort.js';
+
+let dir = '';
+const run = (): string => join(dir, 'cnn');
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'polarcad-cnn-report-'));
+  const { manifest } = await writePreparedCohort(dir, {
+    patients: 20,
+    seed: 7,
+    colormap: 'gray',
+    grid: false,
+    canvas: 96,
+    prepare: { size: 64, views: ['stress_ac'] },
+  });
+  const r = await cli([
+    'train',
+    manifest,
+    '--model',
+    'cnn',
+    '--backbone',
+    'MobileNetV2',
+    '--weights',
+    'none',
+    '--input-size',
+    '64',
+    '--out',
+    run(),
+    '--warmup-epochs',
+    '2',
+    '--finetune-epochs',
+    '1',
+    '--batch-size',
+    '8',
+    '--cache-dir',
+    join(dir, 'cache'),
+    '--quiet',
+  ]);
+  assert.equal(r.code, 0, r.err);
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const sectionOf = (html: string, id: string): string => {
+  const i = html.indexOf(`<section id="${id}">`);
+  return html.slice(i, html.indexOf('</section>', i));
+};
+
+test("a cnn train run's report shows Grad-CAM heatmaps of its test patients (HTML and PDF)", async () => {
+  const r = await cli(['report', run(), '--pdf']);
+  assert.equal(r.code, 0, r.err);
+  const html = await readFile(join(run(), 'report.html'), 'utf8');
+  const heat = sectionOf(html, 'heatmaps');
+  assert.doesNotMatch(heat, /Not available/);
+  const figs = [
+    ...heat.matchAll(
+      /<img alt="Heatmap of patient ([^"]+)" src="data:image\/png;base64,([A-Za-z0-9+/=]+)"><figcaption><strong>\1<\/strong>, P\(CAD\) (\d\.\d+)/g,
+    ),
+  ];
+  assert.ok(figs.length >= 1, 'at least one heatmap image');
+  // each heatmap is one of the run's test patients, with its probability, and a real picture
+  const preds = parse(await readFile(join(run(), 'predictions.csv'), 'utf8'), { columns: true }) as Record<
+    string,
+    string
+  >[];
+  const tested = new Set(preds.map((p) => p.patient_id));
+  for (const [, id, b64, prob] of figs) {
+    assert.ok(tested.has(id), `${id} is a test patient of the run`);
+    assert.ok(Number(prob) >= 0 && Number(prob) <= 1, `${id}: P(CAD) ${prob}`);
+    const img = sharp(Buffer.from(b64, 'base64'));
+    const meta = await img.metadata();
+    assert.ok((meta.width ?? 0) >= 200 && (meta.height ?? 0) >= 100, `${id}: ${meta.width}x${meta.height}`);
+    const stats = await img.stats();
+    assert.ok(
+      stats.channels.slice(0, 3).some((c) => c.stdev > 10),
+      `${id}: the heatmap figure is not blank`,
+    );
+  }
+  const t = spawnSync('pdftotext', [join(run(), 'report.pdf'), '-'], { encoding: 'utf8' });
+  assert.equal(t.status, 0, t.stderr);
+  const text = t.stdout.replace(/\s+/g, ' ');
+  assert.doesNotMatch(text, /Heatmaps Not available/);
+  assert.ok(text.includes(`${figs[0][1]} (`), `the PDF captions heatmap ${figs[0][1]}`);
+});
