@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import type { View } from '../../src/domain/views.js';
 import { summariseOnnx } from '../../src/engine/onnx/schema.js';
@@ -66,9 +66,10 @@ async function train(name: string, args: string[]): Promise<string> {
 
 /** Export `run`, run the graph on the run's predicted patients; P(CAD) and member logits against the run. */
 async function exportAndCompare(
+  t: TestContext,
   run: string,
   views: readonly View[],
-): Promise<{ model: PolarModel; maxDiff: number }> {
+): Promise<{ model: PolarModel; maxDiff: number; onnx: Uint8Array }> {
   const onnx = join(dir, `${run.split('/').at(-1)}.onnx`);
   const r = await cli(['export', run, '--out', onnx, '--crop-size', String(CROP)]);
   assert.equal(r.code, 0, r.err);
@@ -95,11 +96,9 @@ async function exportAndCompare(
     { name: 'member_logits', dims: ['batch', model.members.length] },
   ]);
 
-  const preds = csvRows(await readFile(join(run, 'predictions.csv'), 'utf8'));
+  // every patient of the cohort (training and test) through the graph
   const m = await loadManifest(manifest);
-  const rows = preds.map(
-    (p) => m.rows.find((row) => row.patientId === p.patient_id) as (typeof m.rows)[number],
-  );
+  const rows = m.rows;
   const crops = await Promise.all(
     rows.map(async (row) =>
       Object.fromEntries(
@@ -113,36 +112,53 @@ async function exportAndCompare(
   const res = await session.run(
     Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor('float32', f.data, f.dims)])),
   );
+  await session.release();
   const p = res.p_cad.data as Float32Array;
   const logits = res.member_logits.data as Float32Array;
   assert.equal(p.length, rows.length);
+  // the run's own test predictions
+  const preds = csvRows(await readFile(join(run, 'predictions.csv'), 'utf8'));
+  assert.ok(preds.length >= 4);
   let maxDiff = 0;
-  preds.forEach((row, i) => {
+  for (const row of preds) {
+    const i = rows.findIndex((r) => r.patientId === row.patient_id);
     const d = Math.abs(p[i] - Number(row.prob));
     maxDiff = Math.max(maxDiff, d);
     assert.ok(d < 1e-4, `${row.patient_id}: ONNX ${p[i]}, run ${row.prob}`);
-  });
-  // the member logits are the predictor's members
+  }
+  // every patient: P(CAD) and each member's logit against the predictor (logits compared where
+  // the member's probability is not saturated in float64)
   const predictor = await PolarModelPredictor.open(model, { cacheDir: join(dir, 'cache') });
+  let maxLogitDiff = 0;
   try {
     const again = await predictor.predict(crops, clinical);
-    again.forEach((a, i) =>
+    again.forEach((a, i) => {
+      assert.ok(Math.abs(p[i] - a.probability) < 1e-4, `patient ${i}: ${p[i]} vs ${a.probability}`);
       model.members.forEach((mm, k) => {
         const want = a.members[mm.name];
-        const got = 1 / (1 + Math.exp(-logits[i * model.members.length + k]));
-        assert.ok(Math.abs(got - want) < 1e-4, `${mm.name}, patient ${i}: ${got} vs ${want}`);
-      }),
-    );
+        const got = logits[i * model.members.length + k];
+        if (Math.abs(got) > 30) return;
+        const d = Math.abs(got - Math.log(want / (1 - want)));
+        maxLogitDiff = Math.max(maxLogitDiff, d);
+        assert.ok(
+          d < 1e-4 * Math.max(10, Math.abs(got)),
+          `${mm.name}, patient ${i}: logit ${got} vs ${Math.log(want / (1 - want))}`,
+        );
+      });
+    });
   } finally {
     await predictor.dispose();
   }
-  return { model, maxDiff };
+  t.diagnostic(
+    `${model.recipe}: max |P_onnx - P_run| ${maxDiff.toExponential(2)} over ${preds.length} test patients; max |member logit diff| ${maxLogitDiff.toExponential(2)} over ${rows.length} patients; P from ${Math.min(...p).toFixed(4)} to ${Math.max(...p).toFixed(4)}`,
+  );
+  return { model, maxDiff, onnx: bytes };
 }
 
-test("hybrid run (CNN + segment uptakes, stacked, two views): the ONNX graph gives the run's P(CAD)", async () => {
+test("hybrid run (CNN + segment uptakes, stacked, two views): the ONNX graph gives the run's P(CAD)", async (t) => {
   const views: View[] = ['stress_ac', 'rest_ac'];
   const run = await train('hybrid', ['--model', 'hybrid', '--views', views.join(',')]);
-  const { model, maxDiff } = await exportAndCompare(run, views);
+  const { model, maxDiff } = await exportAndCompare(t, run, views);
   assert.deepEqual(
     model.members.map((m) => m.name),
     ['cnn-segments', 'segment-logistic'],
@@ -150,7 +166,7 @@ test("hybrid run (CNN + segment uptakes, stacked, two views): the ONNX graph giv
   assert.ok(maxDiff < 1e-4);
 });
 
-test('segment-logistic with a numeric clinical variable: uptake inputs and the clinical vector (NaN = missing)', async () => {
+test('segment-logistic with a numeric clinical variable: uptake inputs and the clinical vector (NaN = missing)', async (t) => {
   const views: View[] = ['stress_ac', 'rest_ac'];
   const run = await train('seg', [
     '--model',
@@ -160,11 +176,35 @@ test('segment-logistic with a numeric clinical variable: uptake inputs and the c
     '--clinical',
     'age',
   ]);
-  const { model } = await exportAndCompare(run, views);
+  const { model, onnx } = await exportAndCompare(t, run, views);
   assert.deepEqual(
     model.members.map((m) => m.name),
     ['segment-logistic', 'clinical'],
   );
+  // a missing age (NaN in the graph, '' for the predictor) is imputed the same way
+  const m = await loadManifest(manifest);
+  const crops = await Promise.all(
+    m.rows
+      .slice(0, 3)
+      .map(async (row) =>
+        Object.fromEntries(
+          await Promise.all(views.map(async (v) => [v, await readImage(row.views[v] as string)])),
+        ),
+      ),
+  );
+  const clinical = [{ age: '' }, { age: '91' }, { age: 'unknown' }];
+  const feeds = polarOnnxFeeds(model, crops, CROP, clinical);
+  assert.ok(Number.isNaN(feeds.clinical.data[0]) && Number.isNaN(feeds.clinical.data[2]));
+  const session = await ort.InferenceSession.create(onnx, { intraOpNumThreads: 2 });
+  const res = await session.run(
+    Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor('float32', f.data, f.dims)])),
+  );
+  await session.release();
+  const predictor = await PolarModelPredictor.open(model);
+  const want = await predictor.predict(crops, clinical);
+  await predictor.dispose();
+  assert.deepEqual(want[0].missingClinical, ['age']);
+  want.forEach((w, i) => assert.ok(Math.abs((res.p_cad.data as Float32Array)[i] - w.probability) < 1e-4));
   const s = summariseOnnx(new Uint8Array(await readFile(join(dir, 'seg.onnx'))));
   assert.deepEqual(s.inputs, [
     { name: 'uptake_stress_ac', dims: ['batch', CROP, CROP] },
@@ -173,16 +213,24 @@ test('segment-logistic with a numeric clinical variable: uptake inputs and the c
   ]);
 });
 
-test('pixel-logistic (one member, temperature-calibrated): RGB inputs resized in the graph', async () => {
+test('pixel-logistic (one member, temperature-calibrated): RGB inputs resized in the graph', async (t) => {
   const views: View[] = ['stress_ac', 'stress_nac'];
   const run = await train('pix', ['--model', 'pixel-logistic', '--views', views.join(',')]);
-  const { model } = await exportAndCompare(run, views);
+  const { model } = await exportAndCompare(t, run, views);
   assert.ok(model.temperature !== null);
   const s = summariseOnnx(new Uint8Array(await readFile(join(dir, 'pix.onnx'))));
   assert.deepEqual(s.inputs, [
     { name: 'rgb_stress_ac', dims: ['batch', CROP, CROP, 3] },
     { name: 'rgb_stress_nac', dims: ['batch', CROP, CROP, 3] },
   ]);
+});
+
+test('cnn-segments on one view (one member, temperature-calibrated; features cached by the hybrid run)', async (t) => {
+  const views: View[] = ['stress_ac'];
+  const run = await train('cnn', ['--model', 'cnn-segments', '--views', views.join(',')]);
+  const { model } = await exportAndCompare(t, run, views);
+  assert.ok(model.temperature !== null);
+  assert.equal(model.members[0].features.kind, 'cnn-segments');
 });
 
 test('a member that cannot be expressed (categorical clinical column) is refused by name, nothing written; --outputs is refused', async () => {
