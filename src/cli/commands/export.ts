@@ -51,7 +51,7 @@ export function registerExport(program: Command): void {
   program
     .command('export')
     .description(
-      'write a trained model as a standalone ONNX file: a network (TensorFlow.js layers model folder: model.json + weights [+ polarcad.json], or a run) layer by layer; a closed-form run (--model hybrid|cnn-segments|segment-logistic|pixel-logistic) as one graph from the uptake / grey / RGB images of each view to P(CAD) and the member logits (inputs documented in the file and in docs/export.md)',
+      'write a trained model as a standalone ONNX file: a network (a TensorFlow.js layers model folder: model.json + weights [+ polarcad.json], e.g. RUN/model) layer by layer; a closed-form run (--model hybrid|cnn-segments|segment-logistic|pixel-logistic) as one graph from the uptake / grey / RGB images of each view to P(CAD) and the member logits (inputs documented in the file and in docs/export.md)',
     )
     .argument('<model>', 'run directory, model folder (or its model.json)')
     .requiredOption('--out <file>', 'ONNX file to write')

@@ -99,7 +99,7 @@ export function polarOnnxInputs(model: PolarModel, cropSize: number): PolarOnnxI
           kind: 'uptake',
           view: v,
           dims: ['batch', cropSize, cropSize],
-          description: `relative uptake 0..1 of the ${v} crop (square, disc inscribed, ${cropSize} px) read through the colour map "${model.colormap.name}" (nearest table entry); NaN where the colour is not in the table; values outside the disc are ignored`,
+          description: `relative uptake 0..1 of the ${v} crop (square, disc inscribed, ${cropSize} px) read through the colour map "${model.colormap.name}" (nearest table entry); NaN where the colour is not in the table (NaN or infinite values count as unreadable); values outside the disc are ignored`,
         });
       else if (f.kind === 'cnn-segments')
         add({
@@ -190,7 +190,11 @@ class PolarGraph {
     return this.once(`segments:${v}`, () => {
       const s = this.cropSize;
       const u = this.reshape(uptakeName(v), [-1, s * s], `${v}_uptake_flat`);
-      const bad = this.op('IsNaN', [u], `${v}_unreadable`);
+      const bad = this.op(
+        'Or',
+        [this.op('IsNaN', [u], `${v}_nan`), this.op('IsInf', [u], `${v}_inf`)],
+        `${v}_unreadable`,
+      );
       const filled = this.op('Where', [bad, this.scalar('zero', 0), u], `${v}_uptake_filled`);
       const readable = this.op('Cast', [this.op('Not', [bad], `${v}_readable_b`)], `${v}_readable`, {
         to: DataType.FLOAT,
