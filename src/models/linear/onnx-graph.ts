@@ -33,7 +33,7 @@ import { DataType, encodeModel, type ValueInfoProtoObj } from '../../engine/onnx
 import { logit } from '../../evaluate/calibration.js';
 import { resizeRgb, resizeMatrix } from '../../ingest/preprocess.js';
 import { N_SEGMENTS, segmentLabels } from '../../polarmap/geometry.js';
-import { rgbToUptake } from '../../polarmap/read-uptake.js';
+import { DEFAULT_MAX_COLOR_DISTANCE, rgbToUptake } from '../../polarmap/read-uptake.js';
 import { InputError } from '../../util/errors.js';
 import { loadBackbone } from '../weights/resolve.js';
 import type { ClinicalValues } from './clinical.js';
@@ -99,7 +99,7 @@ export function polarOnnxInputs(model: PolarModel, cropSize: number): PolarOnnxI
           kind: 'uptake',
           view: v,
           dims: ['batch', cropSize, cropSize],
-          description: `relative uptake 0..1 of the ${v} crop (square, disc inscribed, ${cropSize} px) read through the colour map "${model.colormap.name}" (nearest table entry); NaN where the colour is not in the table (NaN or infinite values count as unreadable); values outside the disc are ignored`,
+          description: `relative uptake 0..1 of the ${v} crop (square, disc inscribed, ${cropSize} px) read through the colour map "${model.colormap.name}" (nearest table entry); NaN where the colour is farther than ${DEFAULT_MAX_COLOR_DISTANCE} (RGB distance) from every table entry (NaN or infinite values count as unreadable); values outside the disc are ignored`,
         });
       else if (f.kind === 'cnn-segments')
         add({
