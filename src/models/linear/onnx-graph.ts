@@ -22,7 +22,6 @@
  * {@link polarOnnxFeeds} computes the inputs from a study's crops, as a reference for other
  * runtimes and for the tests.
  */
-import type * as tf from '@tensorflow/tfjs';
 import type { RgbImage } from '../../domain/image.js';
 import { scalePixels } from '../../domain/scaling.js';
 import type { View } from '../../domain/views.js';
@@ -266,7 +265,7 @@ class PolarGraph {
       });
       const batch = views.length === 1 ? views[0] : this.op('Concat', views, `${hint}_views`, { axis: 0 });
       const input: Value = { name: batch, shape: [null, n, n, 3], nchw: false };
-      const [map] = appendLayersModel(this.g, lb.model as tf.LayersModel, [input], [f.layer]);
+      const [map] = appendLayersModel(this.g, lb.model, [input], [f.layer]);
       const cells = f.grid * f.grid;
       const sp = segmentPooling(f.grid, f.inputSize);
       const grid = this.reshape(map.name, [f.views.length, -1, cells, f.channels], `${hint}_grid`);
