@@ -67,6 +67,20 @@ function axisWeights(src: number, dst: number): AxisWeights {
 }
 
 /**
+ * The resampling of one axis of {@link resizeRgb} as a dense `dst` x `src` matrix (row i: the
+ * weights of output pixel i over the source pixels), before rounding: resizeRgb(img) is
+ * round(Ry . img . Rx^T) per channel. Lets other runtimes (the ONNX export of closed-form models)
+ * resize exactly as polarcad does.
+ */
+export function resizeMatrix(src: number, dst: number): Float64Array {
+  const w = axisWeights(src, dst);
+  const m = new Float64Array(dst * src);
+  for (let i = 0; i < dst; i++)
+    for (let k = 0; k < w.count[i]; k++) m[i * src + w.start[i] + k] = w.weights[i * w.maxTaps + k];
+  return m;
+}
+
+/**
  * Resize an RGB image to `width` x `height` (area averaging when shrinking, bilinear with
  * half-pixel centres when enlarging; see the module comment). Returns a new image; the input is
  * returned as a copy when the size is unchanged.

@@ -1,7 +1,9 @@
 /**
  * `polarcad export MODEL_DIR --format onnx`: a saved TensorFlow.js layers model folder
  * (`model.json` + weight shards, optionally `polarcad.json` beside them) written as one
- * standalone ONNX file whose `metadata_props` document the preprocessing the model expects.
+ * standalone ONNX file whose `metadata_props` document the preprocessing the model expects; a
+ * closed-form run (`linear-model.json`) as one graph of its members and stacker
+ * ({@link exportClosedForm}).
  * The `polarcad.json` format is described in docs/engine.md ("ONNX Runtime path").
  */
 import { stat } from 'node:fs/promises';
@@ -13,6 +15,9 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { pathExists, readTextFile } from '../util/fs.js';
 import { exportToOnnx } from '../engine/onnx/export.js';
+import { DEFAULT_PREPARE_SIZE } from '../ingest/prepare.js';
+import { polarModelToOnnx, type PolarOnnxInput } from '../models/linear/onnx-graph.js';
+import { openLinearModel } from './linear.js';
 import { MODEL_FILES } from './files.js';
 import { SavedModelInfoSchema, verifyChecksums, type SavedModelInfo } from './model.js';
 
@@ -62,23 +67,58 @@ async function readInfo(dir: string): Promise<{ info: PolarcadModelInfo; text: s
   return { info: parsed.data, text };
 }
 
+/** Options of {@link exportClosedForm}. */
+export interface ExportClosedFormOptions {
+  /** side of the square crops the graph's uptake / RGB inputs take (default: prepare's, 256) */
+  cropSize?: number;
+  opset?: number;
+  /** feature cache folder of the self-check (default: the engine's) */
+  cacheDir?: string;
+}
+
+/** Result of {@link exportClosedForm}. */
+export interface ExportClosedFormResult {
+  out: string;
+  bytes: number;
+  inputs: PolarOnnxInput[];
+  outputs: string[];
+  metadata: Record<string, string>;
+}
+
+/** Does `dir` (a run or a model folder) hold a closed-form model (`linear-model.json`)? */
+export async function isClosedFormModel(dir: string): Promise<boolean> {
+  for (const d of [dir, join(dir, 'model')]) if (await pathExists(join(d, MODEL_FILES.linear))) return true;
+  return false;
+}
+
 /**
- * A closed-form model (`train --model hybrid|cnn-segments|segment-logistic|pixel-logistic`) is not
- * one network: its heads are ridge logistic regressions on segment-pooled features and uptakes,
- * stacked, in `linear-model.json`. ONNX export covers the tfjs network runs only; say so plainly.
+ * Export a closed-form run (`train --model hybrid|cnn-segments|segment-logistic|pixel-logistic`)
+ * or its model folder to the ONNX file `out` (written atomically): the model is opened as predict
+ * opens it (complete run, checksum, self-check), then built as one graph
+ * (src/models/linear/onnx-graph.ts) whose inputs, outputs and preprocessing are in its
+ * doc_string and metadata_props.
+ * @throws InputError for an unfinished or changed run, and for a member that cannot be expressed
  */
-async function refuseClosedForm(dir: string): Promise<void> {
-  for (const d of [dir, join(dir, 'model')]) {
-    if (
-      await stat(join(d, MODEL_FILES.linear)).then(
-        () => true,
-        () => false,
-      )
-    )
-      throw new InputError(
-        `${d}: a closed-form model (${MODEL_FILES.linear}: ridge logistic heads on segment-pooled features, stacked) is not a single network and has no ONNX export; predict, serve and evaluate load the run directly, and ${MODEL_FILES.linear} is plain JSON (its CNN member names the backbone and weights it reads)`,
-      );
-  }
+export async function exportClosedForm(
+  runOrModel: string,
+  out: string,
+  opts: ExportClosedFormOptions = {},
+): Promise<ExportClosedFormResult> {
+  const opened = await openLinearModel(
+    runOrModel,
+    opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {},
+  );
+  await opened.predictor.dispose();
+  const model = opened.predictor.model;
+  const source = basename(opened.runDir ?? opened.modelDir);
+  const r = await polarModelToOnnx(model, {
+    cropSize: opts.cropSize ?? DEFAULT_PREPARE_SIZE,
+    ...(opts.opset !== undefined ? { opset: opts.opset } : {}),
+    source,
+    metadata: { 'polarcad.json': JSON.stringify(opened.info) },
+  });
+  await writeFileAtomic(out, r.bytes);
+  return { out, bytes: r.bytes.length, inputs: r.inputs, outputs: r.outputs, metadata: r.metadata };
 }
 
 /**
@@ -99,7 +139,10 @@ export async function exportModelFolder(
   } catch {
     throw new InputError(`${abs}: no such model folder or model.json`);
   }
-  await refuseClosedForm(dir);
+  if (await isClosedFormModel(dir))
+    throw new InputError(
+      `${abs}: a closed-form model; export it with exportClosedForm (polarcad export does this by itself)`,
+    );
   const { info, text } = await readInfo(dir);
   await verifyChecksums(dir, info as SavedModelInfo);
   const model = await loadTfjsFolder(abs);

@@ -162,18 +162,20 @@ describe('polarcad export', () => {
     const size = await cli(['export', bad, '--format', 'onnx', '--out', join(tmp, 'y.onnx')]);
     assert.equal(size.code, 2);
     assert.match(size.err, /field "inputSize": 224 does not match the model input 96x96/);
-    // a closed-form run (or its model folder) is refused with the reason, not a missing-file error
+    // a closed-form run (or its model folder) goes to the closed-form exporter, which opens it as
+    // predict does: a stand-in without polarcad.json is named, not exported
     const closed = join(tmp, 'closed-run');
     await mkdir(join(closed, 'model'), { recursive: true });
     await writeFile(join(closed, 'model', 'linear-model.json'), '{}');
     for (const target of [closed, join(closed, 'model')]) {
       const r = await cli(['export', target, '--format', 'onnx', '--out', join(tmp, 'y.onnx')]);
       assert.equal(r.code, 2);
-      assert.match(
-        r.err,
-        /a closed-form model .* has no ONNX export; predict, serve and evaluate load the run directly/,
-      );
+      assert.match(r.err, /not a polarcad model .*polarcad\.json/);
     }
+    // --crop-size belongs to closed-form runs
+    const crop = await cli(['export', dir, '--out', join(tmp, 'y.onnx'), '--crop-size', '64']);
+    assert.equal(crop.code, 2);
+    assert.match(crop.err, /--crop-size: .* is a network; it applies to closed-form runs only/);
     // Nothing half-written on failure.
     await assert.rejects(readFile(join(tmp, 'y.onnx')));
   });

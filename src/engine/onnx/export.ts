@@ -206,6 +206,33 @@ function outputTargets(model: tf.LayersModel, requested: readonly string[]): { l
 }
 
 /**
+ * Append the calls of `model` to the graph being built in `g`, fed by `inputs` (its inputs, NHWC
+ * as the tfjs model takes them), and return the outputs of the layers named `outputs` in the
+ * logical (channels-last) layout. Used by {@link exportToOnnx} and by graphs that embed a
+ * backbone cut (the closed-form models, src/models/linear/onnx-graph.ts).
+ * @throws InputError for an unknown output layer or an unsupported layer
+ */
+export function appendLayersModel(
+  g: GraphBuilder,
+  model: tf.LayersModel,
+  inputs: Value[],
+  outputs: readonly string[],
+): Value[] {
+  const targets = outputTargets(model, outputs);
+  const conv = new GraphConverter(g, model, inputs);
+  return targets.map((target) => {
+    let scope = conv.top;
+    for (const container of target.path.slice(0, -1)) {
+      // A layer inside a sub-model: use that sub-model's first call in its parent.
+      const c = container as tf.LayersModel;
+      const callIndex = c.inboundNodes.findIndex((n) => n.inputTensors.length > 0 && n.inputTensors.every((t) => !c.inputs.some((x) => x.id === t.id)));
+      scope = conv.childScope(scope, c, callIndex >= 0 ? callIndex : 0);
+    }
+    return g.toLogical(conv.convertTensor(scope, target.tensor));
+  });
+}
+
+/**
  * Convert `model` to ONNX bytes.
  * @throws InputError naming the layer and its class for an unsupported layer, and for unknown
  *   output layer names or a bad opset.
@@ -216,20 +243,12 @@ export function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}
   const g = new GraphBuilder();
   const inputs = graphInputsOf(g, model, opts);
   const requested = opts.outputs ?? model.outputs.map((t) => t.sourceLayer.name);
-  const targets = outputTargets(model, requested);
+  if (requested.length === 0) throw new InputError('ONNX export: no outputs requested');
   const outNames = requested.map((n) => g.reserve(sanitize(n)));
-  const conv = new GraphConverter(g, model, inputs.values);
+  const values = appendLayersModel(g, model, inputs.values, requested);
 
   const graphOutputs: ValueInfoProtoObj[] = [];
-  targets.forEach((target, i) => {
-    let scope = conv.top;
-    for (const container of target.path.slice(0, -1)) {
-      // A layer inside a sub-model: use that sub-model's first call in its parent.
-      const c = container as tf.LayersModel;
-      const callIndex = c.inboundNodes.findIndex((n) => n.inputTensors.length > 0 && n.inputTensors.every((t) => !c.inputs.some((x) => x.id === t.id)));
-      scope = conv.childScope(scope, c, callIndex >= 0 ? callIndex : 0);
-    }
-    const v = g.toLogical(conv.convertTensor(scope, target.tensor));
+  values.forEach((v, i) => {
     g.node('Identity', [v.name], {}, `${outNames[i]}_out`, [outNames[i]]);
     graphOutputs.push(valueInfo(outNames[i], v.shape));
   });
