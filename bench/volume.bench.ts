@@ -20,7 +20,7 @@ import { getColormap } from '../src/polarmap/colormaps.js';
 import { buildNormalDatabase, normalLimits, type NormalSample } from '../src/polarmap/normal-database.js';
 import { scoreMap } from '../src/polarmap/scoring.js';
 import { cohortLabels, patientPhantom, resolveCohortOptions } from '../src/synth/cohort.js';
-import { PHASE_OF } from '../src/synth/phantom.js';
+import { VIEW_PARTS } from '../src/domain/views.js';
 import { fieldRaster, phantomVolume, sampleAnatomy } from '../src/synth/volume.js';
 import { PEAK_COUNTS_PER_DENSITY } from '../src/synth/volume-write.js';
 import { segmentMeans } from '../src/polarmap/read-uptake.js';
@@ -94,7 +94,7 @@ function runPatient(cfg: Config, index: number, total: number, label: 0 | 1): Ca
   const { rng, scenario, grid, fields } = patientPhantom(seed, index, label, opts);
   const anatomy = sampleAnatomy(rng.fork('volume/anatomy'), { maxTiltDeg: cfg.maxTiltDeg });
   return VIEWS.map((view) => {
-    const peak = scenario.countDensity[PHASE_OF[view]] * PEAK_COUNTS_PER_DENSITY;
+    const peak = scenario.countDensity[VIEW_PARTS[view].phase] * PEAK_COUNTS_PER_DENSITY;
     const { volume, truth } = phantomVolume(
       grid,
       fields.views[view],

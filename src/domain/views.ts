@@ -24,16 +24,25 @@ export function isView(s: string): s is View {
 export type Label = 0 | 1;
 export const LABEL_NAMES: Readonly<Record<Label, string>> = { 0: 'normal', 1: 'CAD' };
 
+/** The acquisition of a view: after stress or at rest. */
+export type Phase = 'stress' | 'rest';
+
+/** What each view is: its acquisition phase and whether it is attenuation-corrected. */
+export const VIEW_PARTS: Readonly<Record<View, { readonly phase: Phase; readonly ac: boolean }>> = {
+  stress_ac: { phase: 'stress', ac: true },
+  rest_ac: { phase: 'rest', ac: true },
+  stress_nac: { phase: 'stress', ac: false },
+  rest_nac: { phase: 'rest', ac: false },
+};
+
 /**
  * Manifest columns naming a reconstructed SPECT volume per view (`prepare` turns each into that
- * view's polar map). `stress_volume` and `rest_volume` are the same as the `_ac` columns.
+ * view's polar map): PHASE_volume_ac or PHASE_volume_nac. `stress_volume` and `rest_volume` are the
+ * same as the `_ac` columns.
  */
-export const VOLUME_COLUMN_OF: Readonly<Record<View, string>> = {
-  stress_ac: 'stress_volume_ac',
-  rest_ac: 'rest_volume_ac',
-  stress_nac: 'stress_volume_nac',
-  rest_nac: 'rest_volume_nac',
-};
+export const VOLUME_COLUMN_OF = Object.fromEntries(
+  VIEWS.map((v) => [v, `${VIEW_PARTS[v].phase}_volume_${VIEW_PARTS[v].ac ? 'ac' : 'nac'}`]),
+) as Readonly<Record<View, string>>;
 export const VOLUME_ALIASES: Readonly<Record<string, View>> = {
   stress_volume: 'stress_ac',
   rest_volume: 'rest_ac',

@@ -1,65 +1,16 @@
 /**
- * Small geometric helpers for disc finding: least-squares circle fit (Kasa), a trimmed
- * (robust) refit, and the convex hull of a point set (Andrew's monotone chain).
+ * Small geometric helpers for disc finding: the least-squares circle fit (Kasa, in
+ * util/circle-fit.ts), a trimmed (robust) refit, and the convex hull of a point set (Andrew's
+ * monotone chain).
  */
+import { fitCircle, type Circle } from '../util/circle-fit.js';
 
 export interface Point {
   readonly x: number;
   readonly y: number;
 }
 
-export interface Circle {
-  readonly cx: number;
-  readonly cy: number;
-  readonly r: number;
-}
-
-/**
- * Algebraic least-squares circle fit (Kasa 1976): minimises sum (x^2 + y^2 + D x + E y + F)^2.
- * Coordinates are centred on the mean first for numerical stability. Returns undefined for
- * fewer than 3 points or a degenerate (collinear) set.
- */
-export function fitCircle(xs: ArrayLike<number>, ys: ArrayLike<number>, n = xs.length): Circle | undefined {
-  if (n < 3) return undefined;
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += xs[i];
-    my += ys[i];
-  }
-  mx /= n;
-  my /= n;
-  let suu = 0;
-  let svv = 0;
-  let suv = 0;
-  let suuu = 0;
-  let svvv = 0;
-  let suvv = 0;
-  let svuu = 0;
-  for (let i = 0; i < n; i++) {
-    const u = xs[i] - mx;
-    const v = ys[i] - my;
-    const uu = u * u;
-    const vv = v * v;
-    suu += uu;
-    svv += vv;
-    suv += u * v;
-    suuu += uu * u;
-    svvv += vv * v;
-    suvv += u * vv;
-    svuu += v * uu;
-  }
-  // Solve [suu suv; suv svv] [uc; vc] = 0.5 [suuu + suvv; svvv + svuu]
-  const det = suu * svv - suv * suv;
-  if (!(Math.abs(det) > 1e-12 * (suu * svv + 1e-300))) return undefined;
-  const b1 = 0.5 * (suuu + suvv);
-  const b2 = 0.5 * (svvv + svuu);
-  const uc = (b1 * svv - b2 * suv) / det;
-  const vc = (suu * b2 - suv * b1) / det;
-  const r = Math.sqrt(uc * uc + vc * vc + (suu + svv) / n);
-  if (!Number.isFinite(r)) return undefined;
-  return { cx: uc + mx, cy: vc + my, r };
-}
+export { fitCircle, type Circle } from '../util/circle-fit.js';
 
 /**
  * Robust circle fit: starting from `init` (or a plain fit), repeatedly keep only the points

@@ -157,58 +157,60 @@ export function cleanDisc(img: RgbImage, disc: Disc, opts: CleanOptions = {}): C
   return { image: finish(image, opts.outSize), filled };
 }
 
+/** Padding (pixels) of the planar copy that {@link thinStructureMask} compares across. */
+const PAD = 4;
+
+/**
+ * Calls `visit(i, q)` for each inside pixel of an n x n image: `i` its index in the image, `q` its
+ * index in the padded (n + 2 PAD)-square copy.
+ */
+function forEachInsidePadded(n: number, inside: Uint8Array, visit: (i: number, q: number) => void): void {
+  const m = n + 2 * PAD;
+  for (let y = 0; y < n; y++) {
+    for (let x = 0; x < n; x++) {
+      const i = y * n + x;
+      if (inside[i]) visit(i, (y + PAD) * m + x + PAD);
+    }
+  }
+}
+
 /** Pixels on ridges/valleys thinner than 8 px (see the module comment). */
 export function thinStructureMask(img: RgbImage, inside: Uint8Array, contrast: number): Uint8Array {
   const n = img.width;
-  const PAD = 4;
   const m = n + 2 * PAD;
   // padded planar copy; padding and outside-disc pixels are flagged invalid
   const R = new Int16Array(m * m);
   const G = new Int16Array(m * m);
   const B = new Int16Array(m * m);
   const valid = new Uint8Array(m * m);
-  for (let y = 0; y < n; y++) {
-    for (let x = 0; x < n; x++) {
-      const i = y * n + x;
-      if (!inside[i]) continue;
-      const q = (y + PAD) * m + x + PAD;
-      R[q] = img.data[i * 3];
-      G[q] = img.data[i * 3 + 1];
-      B[q] = img.data[i * 3 + 2];
-      valid[q] = 1;
-    }
-  }
+  forEachInsidePadded(n, inside, (i, q) => {
+    R[q] = img.data[i * 3];
+    G[q] = img.data[i * 3 + 1];
+    B[q] = img.data[i * 3 + 2];
+    valid[q] = 1;
+  });
+  /** True when the padded pixels `qa` and `qb` differ by at most `tol` in every channel. */
+  const within = (qa: number, qb: number, tol: number): boolean =>
+    Math.abs(R[qa] - R[qb]) <= tol && Math.abs(G[qa] - G[qb]) <= tol && Math.abs(B[qa] - B[qb]) <= tol;
   const similar = contrast / 2;
   const offsets: number[] = [];
   for (let s = 1; s <= PAD; s++) offsets.push(s, s * m, s * (m + 1), s * (m - 1));
   const mask = new Uint8Array(n * n);
-  for (let y = 0; y < n; y++) {
-    for (let x = 0; x < n; x++) {
-      const i = y * n + x;
-      if (!inside[i]) continue;
-      const q = (y + PAD) * m + x + PAD;
-      const r = R[q];
-      const g = G[q];
-      const b = B[q];
-      for (let k = 0; k < offsets.length; k++) {
-        const qa = q - offsets[k];
-        const qb = q + offsets[k];
-        if (!valid[qa] || !valid[qb]) continue;
-        const ra = R[qa];
-        const ga = G[qa];
-        const ba = B[qa];
-        if (Math.abs(r - ra) <= contrast && Math.abs(g - ga) <= contrast && Math.abs(b - ba) <= contrast) continue;
-        const rb = R[qb];
-        const gb = G[qb];
-        const bb = B[qb];
-        if (Math.abs(r - rb) <= contrast && Math.abs(g - gb) <= contrast && Math.abs(b - bb) <= contrast) continue;
-        if (Math.abs(ra - rb) < similar && Math.abs(ga - gb) < similar && Math.abs(ba - bb) < similar) {
-          mask[i] = 1;
-          break;
-        }
+  forEachInsidePadded(n, inside, (i, q) => {
+    for (const off of offsets) {
+      const qa = q - off;
+      const qb = q + off;
+      if (!valid[qa] || !valid[qb] || within(q, qa, contrast) || within(q, qb, contrast)) continue;
+      if (
+        Math.abs(R[qa] - R[qb]) < similar &&
+        Math.abs(G[qa] - G[qb]) < similar &&
+        Math.abs(B[qa] - B[qb]) < similar
+      ) {
+        mask[i] = 1;
+        break;
       }
     }
-  }
+  });
   return mask;
 }
 

@@ -2,9 +2,9 @@
  * `generateCohort`: a seeded, in-memory synthetic cohort with ground truth for every map.
  */
 import type { UptakeMap } from '../domain/image.js';
-import { VIEWS, type Label, type View } from '../domain/views.js';
+import { VIEW_PARTS, VIEWS, type Label, type View } from '../domain/views.js';
 import { Rng } from '../util/rng.js';
-import { phantomFields, PHASE_OF, type PhantomFields } from './phantom.js';
+import { phantomFields, type PhantomFields } from './phantom.js';
 import { polarGrid, type PolarGrid } from './polar-grid.js';
 import { reconstruct } from './recon.js';
 import { sampleScenario, type Scenario } from './scenario.js';
@@ -89,7 +89,7 @@ export function generatePatient(
   const { rng, scenario: s, grid, fields } = patientPhantom(seed, index, label, opts);
   const maps = {} as Record<View, UptakeMap>;
   for (const view of VIEWS) {
-    const phase = PHASE_OF[view];
+    const phase = VIEW_PARTS[view].phase;
     maps[view] = reconstruct(grid, fields.views[view], s.countDensity[phase], rng.fork(`noise/${view}`)).map;
   }
   // nominal acquisition counts (proportional to the count density, independent of the defects)

@@ -7,25 +7,11 @@
  * N = normal pattern and variants, P = perfusion (coronary lesions, LBBB, balanced disease) at
  * stress or rest, A = attenuation (full in NAC, a small residual after AC). Parameters: docs/synth.md.
  */
-import type { View } from '../domain/views.js';
+import { VIEW_PARTS, type Phase, type View } from '../domain/views.js';
 import { DEFAULT_TERRITORIES } from '../polarmap/territories.js';
 import { angularWindow, type PolarGrid, sigmoid } from './polar-grid.js';
 import type { AttenuationShadow, NormalPattern, Scenario } from './scenario.js';
 import { territoryMembership, territoryShape } from './territory-field.js';
-
-export type Phase = 'stress' | 'rest';
-export const PHASE_OF: Readonly<Record<View, Phase>> = {
-  stress_ac: 'stress',
-  rest_ac: 'rest',
-  stress_nac: 'stress',
-  rest_nac: 'rest',
-};
-export const IS_AC: Readonly<Record<View, boolean>> = {
-  stress_ac: true,
-  rest_ac: true,
-  stress_nac: false,
-  rest_nac: false,
-};
 
 /** The fields of one patient (Float64Array over `grid.inside`). */
 export interface PhantomFields {
@@ -145,8 +131,8 @@ export function phantomFields(grid: PolarGrid, s: Scenario): PhantomFields {
   const views = {} as Record<View, Float64Array>;
   const reference = {} as Record<View, Float64Array>;
   for (const view of ['stress_ac', 'rest_ac', 'stress_nac', 'rest_nac'] as const) {
-    const phase = PHASE_OF[view];
-    const scale = s.attenuationJitter[phase] * (IS_AC[view] ? s.acResidual : 1);
+    const { phase, ac } = VIEW_PARTS[view];
+    const scale = s.attenuationJitter[phase] * (ac ? s.acResidual : 1);
     const f = new Float64Array(n);
     const ref = new Float64Array(n);
     for (let k = 0; k < n; k++) {

@@ -7,12 +7,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Label } from '../domain/views.js';
-import { VIEWS, VOLUME_COLUMN_OF } from '../domain/views.js';
+import { VIEW_PARTS, VIEWS, VOLUME_COLUMN_OF } from '../domain/views.js';
 import { encodeNifti } from '../volume/nifti.js';
 import { encodeUptake16 } from '../volume/pipeline.js';
 import { invertAffine, type Vec3 } from '../volume/types.js';
 import { patientPhantom } from './cohort.js';
-import { PHASE_OF } from './phantom.js';
 import type { CohortOptions } from './types.js';
 import { fieldRaster, phantomVolume, sampleAnatomy, volumeAffine, type VolumeTruth } from './volume.js';
 
@@ -39,7 +38,7 @@ export async function writePatientVolumes(
   const cells: Record<string, string> = {};
   let truth: VolumeTruth | undefined;
   for (const v of VIEWS) {
-    const peak = scenario.countDensity[PHASE_OF[v]] * PEAK_COUNTS_PER_DENSITY;
+    const peak = scenario.countDensity[VIEW_PARTS[v].phase] * PEAK_COUNTS_PER_DENSITY;
     const out = phantomVolume(grid, fields.views[v], anatomy, peak, rng.fork(`volume/noise/${v}`));
     truth = out.truth;
     await writeFile(join(dir, rel, `${v}.nii.gz`), encodeNifti(out.volume));

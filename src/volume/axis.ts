@@ -20,6 +20,7 @@
  * orientation (to the patient's left, anterior and inferior) in lv.ts.
  */
 import { add, cross, dot, normalize, scale, sub, type Vec3 } from './types.js';
+import { fitCircle } from '../util/circle-fit.js';
 
 /** A weighted point of the myocardium (world mm). */
 export interface WallPoint {
@@ -73,57 +74,23 @@ function weightedQuantile(v: Float64Array, w: Float64Array, q: number): number {
 }
 
 /**
- * Weighted algebraic circle fit (Kasa): minimises sum w (x^2 + y^2 + D x + E y + F)^2, then
- * the root mean square geometric distance from the circle.
+ * Weighted algebraic circle fit (Kasa; util/circle-fit.ts), then the root mean square geometric
+ * distance from the circle (infinite for a degenerate set).
  */
 export function circleFit(
   x: ArrayLike<number>,
   y: ArrayLike<number>,
   w: ArrayLike<number>,
 ): { xc: number; yc: number; r: number; rms: number } {
-  // normal equations of [x y 1] [D E F]^T = -(x^2 + y^2)
-  let sxx = 0,
-    sxy = 0,
-    sx = 0,
-    syy = 0,
-    sy = 0,
-    s1 = 0,
-    bx = 0,
-    by = 0,
-    b1 = 0;
-  for (let i = 0; i < x.length; i++) {
-    const wi = w[i];
-    const xi = x[i];
-    const yi = y[i];
-    const z = xi * xi + yi * yi;
-    sxx += wi * xi * xi;
-    sxy += wi * xi * yi;
-    sx += wi * xi;
-    syy += wi * yi * yi;
-    sy += wi * yi;
-    s1 += wi;
-    bx -= wi * xi * z;
-    by -= wi * yi * z;
-    b1 -= wi * z;
-  }
-  const det3 = (m: number[]): number =>
-    m[0] * (m[4] * m[8] - m[5] * m[7]) -
-    m[1] * (m[3] * m[8] - m[5] * m[6]) +
-    m[2] * (m[3] * m[7] - m[4] * m[6]);
-  const a = [sxx, sxy, sx, sxy, syy, sy, sx, sy, s1];
-  const det = det3(a);
-  if (!(Math.abs(det) > 1e-12)) return { xc: 0, yc: 0, r: 0, rms: Infinity };
-  const col = (k: number, b: number[]): number[] => a.map((v, i) => (i % 3 === k ? b[Math.floor(i / 3)] : v));
-  const rhs = [bx, by, b1];
-  const D = det3(col(0, rhs)) / det;
-  const E = det3(col(1, rhs)) / det;
-  const F = det3(col(2, rhs)) / det;
-  const xc = -D / 2;
-  const yc = -E / 2;
-  const r = Math.sqrt(Math.max(0, xc * xc + yc * yc - F));
+  const f = fitCircle(x, y, x.length, w);
+  if (f === undefined) return { xc: 0, yc: 0, r: 0, rms: Infinity };
   let ss = 0;
-  for (let i = 0; i < x.length; i++) ss += w[i] * (Math.hypot(x[i] - xc, y[i] - yc) - r) ** 2;
-  return { xc, yc, r, rms: Math.sqrt(ss / s1) };
+  let s1 = 0;
+  for (let i = 0; i < x.length; i++) {
+    ss += w[i] * (Math.hypot(x[i] - f.cx, y[i] - f.cy) - f.r) ** 2;
+    s1 += w[i];
+  }
+  return { xc: f.cx, yc: f.cy, r: f.r, rms: Math.sqrt(ss / s1) };
 }
 
 /** Points relative to their centroid, as flat arrays (the search's inner loop). */

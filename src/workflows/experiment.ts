@@ -637,6 +637,17 @@ async function runUnits(
   return results;
 }
 
+/** Run one unit per value of a swept setting (`unitOf` builds it); the results and their rows, in order. */
+async function runSweep<T>(
+  common: ExperimentCommon,
+  cohort: Cohort,
+  values: readonly T[],
+  unitOf: (value: T) => ExperimentUnit,
+): Promise<{ results: UnitResult[]; rows: ExperimentRow[] }> {
+  const results = await runUnits(common, cohort, values.map(unitOf));
+  return { results, rows: results.map((r) => r.row) };
+}
+
 const unique = (xs: readonly string[]): string[] => [...new Set(xs)];
 
 // ---------------------------------------------------------------------------------------------
@@ -662,17 +673,12 @@ export interface ExperimentResult {
 export async function runStrategiesExperiment(o: StrategiesOptions): Promise<ExperimentResult> {
   const cohort = await loadCohort(o);
   const spec = getBackbone(o.backbone);
-  const results = await runUnits(
-    o,
-    cohort,
-    o.strategies.map((strategy) => ({
-      experiment: 'strategies' as const,
-      backbone: spec.name,
-      strategy,
-      ...(o.freezeFirst !== undefined ? { freezeFirst: o.freezeFirst } : {}),
-    })),
-  );
-  const rows = results.map((r) => r.row);
+  const { results, rows } = await runSweep(o, cohort, o.strategies, (strategy) => ({
+    experiment: 'strategies',
+    backbone: spec.name,
+    strategy,
+    ...(o.freezeFirst !== undefined ? { freezeFirst: o.freezeFirst } : {}),
+  }));
   const notes = [splitNote(cohort, o), ...results.flatMap((r) => r.notes), weightsNote(results)];
   const titles = {
     table: `Training strategies, ${spec.name} (Hai et al. 2022, Table 4)`,
@@ -747,6 +753,12 @@ export interface FinetuneDepthOptions extends ExperimentCommon {
 /** Default depths of Apostolopoulos et al.'s sweep. */
 export const DEFAULT_FINETUNE_DEPTHS: readonly number[] = [0, 1, 4, 8, 12, 16];
 
+/** A depth of the sweep: a whole number of convolutional layers >= 0. @throws InputError naming `--depths` */
+function checkDepth(n: number): void {
+  if (!Number.isInteger(n) || n < 0)
+    throw new InputError(`--depths: each depth must be a whole number >= 0, got ${n}`);
+}
+
 /**
  * The unfreeze depth k (top backbone layers, `model.layers` order) that makes the top `n`
  * convolutional layers trainable (and everything above them); `n` larger than the number of
@@ -756,8 +768,7 @@ export function convDepthToUnfreeze(
   backbone: tf.LayersModel,
   n: number,
 ): { k: number; convLayers: number; trainableConv: number } {
-  if (!Number.isInteger(n) || n < 0)
-    throw new InputError(`--depths: each depth must be a whole number >= 0, got ${n}`);
+  checkDepth(n);
   const layers = backbone.layers;
   const convIdx = layers
     .map((l, i) => [l.getClassName(), i] as const)
@@ -775,22 +786,15 @@ export async function runFinetuneDepthExperiment(o: FinetuneDepthOptions): Promi
   const spec = getBackbone(name);
   const weights = o.weights ?? 'imagenet';
   const cohort = await loadCohort(o);
-  for (const n of o.depths)
-    if (!Number.isInteger(n) || n < 0)
-      throw new InputError(`--depths: each depth must be a whole number >= 0, got ${n}`);
-  const results = await runUnits(
-    o,
-    cohort,
-    o.depths.map((depth) => ({
-      experiment: 'finetune-depth' as const,
-      backbone: spec.name,
-      weights,
-      depth,
-      epochs: o.epochs ?? 100,
-      ...(o.lrExponent !== undefined ? { lrExponent: o.lrExponent } : {}),
-    })),
-  );
-  const rows = results.map((r) => r.row);
+  o.depths.forEach(checkDepth);
+  const { results, rows } = await runSweep(o, cohort, o.depths, (depth) => ({
+    experiment: 'finetune-depth',
+    backbone: spec.name,
+    weights,
+    depth,
+    epochs: o.epochs ?? 100,
+    ...(o.lrExponent !== undefined ? { lrExponent: o.lrExponent } : {}),
+  }));
   const notes: string[] = [
     splitNote(cohort, o),
     weightsNote(results),

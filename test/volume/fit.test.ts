@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { cohortLabels, patientPhantom, resolveCohortOptions } from '../../src/synth/cohort.js';
 import { phantomVolume, sampleAnatomy } from '../../src/synth/volume.js';
 import { PEAK_COUNTS_PER_DENSITY } from '../../src/synth/volume-write.js';
-import { PHASE_OF } from '../../src/synth/phantom.js';
+import { VIEW_PARTS } from '../../src/domain/views.js';
 import { Rng } from '../../src/util/rng.js';
 import { circleFit, fitCylinderAxis, type WallPoint } from '../../src/volume/axis.js';
 import { gaussianSmooth } from '../../src/volume/filter.js';
@@ -97,7 +97,7 @@ describe('LV fit where a principal-axis fit fails', () => {
       const label = cohortLabels(new Rng(seed).fork('labels'), 60, 0.5)[index];
       const { rng, scenario, grid, fields } = patientPhantom(seed, index, label, opts);
       const anatomy = sampleAnatomy(rng.fork('volume/anatomy'));
-      const peak = scenario.countDensity[PHASE_OF.stress_ac] * PEAK_COUNTS_PER_DENSITY;
+      const peak = scenario.countDensity[VIEW_PARTS.stress_ac.phase] * PEAK_COUNTS_PER_DENSITY;
       const { volume, truth } = phantomVolume(
         grid,
         fields.views.stress_ac,

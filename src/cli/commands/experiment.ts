@@ -21,6 +21,7 @@ import { claimOutputDir } from '../../util/output.js';
 import { writeReport } from '../../report/html.js';
 import { InputError, errorMessage } from '../../util/errors.js';
 import { queueRunner } from '../../workflows/queue/index.js';
+import { listOption, wholeNumber } from '../options/parse.js';
 import { parseQueueCli, withQueueOptions, type QueueCli } from '../options/queue.js';
 import { commonExperimentOptions, parseCommon, progressHook, type CommonCli } from './experiment-options.js';
 
@@ -55,6 +56,11 @@ async function atomically(
   }
 }
 
+/** The subcommand `experiment NAME <manifest>` with its description (options are added by the caller). */
+function experimentCommand(exp: Command, name: string, description: string): Command {
+  return exp.command(name).description(description).argument('<manifest>', 'manifest.csv');
+}
+
 export function registerExperiment(program: Command): void {
   const exp = program
     .command('experiment')
@@ -66,10 +72,11 @@ export function registerExperiment(program: Command): void {
 
 /** `experiment strategies`: Hai et al.'s six training strategies on one backbone. */
 function registerStrategies(exp: Command): void {
-  const strategies = exp
-    .command('strategies')
-    .description("Hai et al.'s six training strategies on one backbone: Table 4 and Figure 4")
-    .argument('<manifest>', 'manifest.csv')
+  const strategies = experimentCommand(
+    exp,
+    'strategies',
+    "Hai et al.'s six training strategies on one backbone: Table 4 and Figure 4",
+  )
     .option('--backbone <name>', 'backbone', 'MobileNetV2')
     .option(
       '--strategies <list>',
@@ -84,8 +91,7 @@ function registerStrategies(exp: Command): void {
     ) => {
       const common = parseCommon(manifest, o);
       const ids = parseStrategies(o.strategies);
-      if (!/^\d+$/.test(o.freezeFirst.trim()) || Number(o.freezeFirst) < 1)
-        throw new InputError(`--freeze-first: must be a whole number >= 1, got "${o.freezeFirst}"`);
+      const freezeFirst = wholeNumber('--freeze-first', o.freezeFirst, { min: 1 });
       if (ids.some((id) => id !== 'scratch'))
         await resolveWeights(o.backbone, 'imagenet', {
           hash: false,
@@ -96,7 +102,7 @@ function registerStrategies(exp: Command): void {
           ...c,
           backbone: o.backbone,
           strategies: ids,
-          freezeFirst: Number(o.freezeFirst),
+          freezeFirst,
         }),
       );
     },
@@ -105,22 +111,17 @@ function registerStrategies(exp: Command): void {
 
 /** `experiment backbones`: the two-stage protocol over several backbones. */
 function registerBackbones(exp: Command): void {
-  const backbones = exp
-    .command('backbones')
-    .description(
-      'the two-stage protocol over several backbones (Hai et al. Table 3); backbones without weights here are skipped with a note',
-    )
-    .argument('<manifest>', 'manifest.csv')
+  const backbones = experimentCommand(
+    exp,
+    'backbones',
+    'the two-stage protocol over several backbones (Hai et al. Table 3); backbones without weights here are skipped with a note',
+  )
     .requiredOption('--backbones <list>', 'comma-separated backbone names')
     .option('--weights <spec>', 'imagenet (skip absent) | none (random init for all)', 'imagenet');
   withQueueOptions(commonExperimentOptions(backbones)).action(
     async (manifest: string, o: CommonCli & QueueCli & { backbones: string; weights: string }) => {
       const common = parseCommon(manifest, o);
-      const names = o.backbones
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== '');
-      if (names.length === 0) throw new InputError('--backbones: no backbone given');
+      const names = listOption('--backbones', o.backbones);
       if (o.weights !== 'imagenet' && o.weights !== 'none')
         throw new InputError(`--weights: must be imagenet or none, got "${o.weights}"`);
       await atomically(common, o, (c) =>
@@ -132,12 +133,11 @@ function registerBackbones(exp: Command): void {
 
 /** `experiment finetune-depth`: Apostolopoulos et al.'s sweep of trainable top layers. */
 function registerFinetuneDepth(exp: Command): void {
-  const depth = exp
-    .command('finetune-depth')
-    .description(
-      "Apostolopoulos et al.'s sweep of trainable top convolutional layers (VGG16, their head, 2x2 AC+NAC input)",
-    )
-    .argument('<manifest>', 'manifest.csv')
+  const depth = experimentCommand(
+    exp,
+    'finetune-depth',
+    "Apostolopoulos et al.'s sweep of trainable top convolutional layers (VGG16, their head, 2x2 AC+NAC input)",
+  )
     .option(
       '--depths <list>',
       'numbers of trainable top convolutional layers',
@@ -167,8 +167,7 @@ function registerFinetuneDepth(exp: Command): void {
       const depths = o.depths.split(',').map((s) => s.trim());
       if (depths.length === 0 || depths.some((d) => !/^\d+$/.test(d)))
         throw new InputError(`--depths: expected whole numbers like "0,1,4,8,12,16", got "${o.depths}"`);
-      if (!/^\d+$/.test(o.epochs.trim()) || Number(o.epochs) < 1)
-        throw new InputError(`--epochs: must be a whole number >= 1, got "${o.epochs}"`);
+      const epochs = wholeNumber('--epochs', o.epochs, { min: 1 });
       const a = o.lrExponent === undefined ? undefined : Number(o.lrExponent);
       if (a !== undefined && !(a > 0 && a < 10))
         throw new InputError(`--lr-exponent: must be a number in (0, 10), got "${o.lrExponent}"`);
@@ -183,7 +182,7 @@ function registerFinetuneDepth(exp: Command): void {
           depths: depths.map(Number),
           backbone: o.backbone,
           weights: o.weights,
-          epochs: Number(o.epochs),
+          epochs,
           ...(a !== undefined ? { lrExponent: a } : {}),
         }),
       );

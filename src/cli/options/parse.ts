@@ -50,6 +50,20 @@ export function numberOption(name: string, s: string | undefined): number | unde
   return v;
 }
 
+/**
+ * The items of a comma-separated option `name` (trimmed, empty items dropped).
+ * @throws InputError naming the option when no item is given
+ * @example listOption('--backbones', 'VGG16, ResNet50') // ['VGG16', 'ResNet50']
+ */
+export function listOption(name: string, s: string): string[] {
+  const items = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  if (items.length === 0) throw new InputError(`${name}: give at least one item, got "${s}"`);
+  return items;
+}
+
 /** One option of a command: flags, help text and (optional) default, as commander takes them. */
 export type OptionSpec = readonly [flags: string, description: string, defaultValue?: string];
 

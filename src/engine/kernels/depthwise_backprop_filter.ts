@@ -17,7 +17,7 @@ import {
 } from '@tensorflow/tfjs';
 import { convGeometry } from './conv_geometry.js';
 import { wasmKernelConfig, withScope } from './kernel_scope.js';
-import { depthwiseSimd } from './depthwise_simd.js';
+import { depthwiseSimdFor } from './depthwise_simd.js';
 import { depthwiseFilterGrad } from './loops.js';
 
 /**
@@ -39,12 +39,7 @@ export function depthwiseConv2dBackpropFilter(
   const g = convGeometry(DepthwiseConv2dNativeBackpropFilter, xShape, attrs.filterShape, attrs, true);
   const mult = attrs.filterShape[3];
   const c = g.inC;
-  const simd = impl === 'js' ? null : depthwiseSimd();
-  if (impl === 'simd' && simd === null) {
-    throw new Error(
-      `${DepthwiseConv2dNativeBackpropFilter} (polarcad wasm kernel): SIMD kernels not loaded (await loadDepthwiseSimd())`,
-    );
-  }
+  const simd = depthwiseSimdFor(DepthwiseConv2dNativeBackpropFilter, impl);
   return withScope(backend, backendName, (s) => {
     const xv = s.view(x);
     const dyv = s.view(dy);

@@ -20,7 +20,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import { axisPlan, cropToPlan, planPads, subPixelTaps } from './conv2d_backprop_input.js';
-import { depthwiseSimd } from './depthwise_simd.js';
+import { depthwiseSimdFor } from './depthwise_simd.js';
 import { depthwiseInputGrad } from './loops.js';
 import { convGeometry, type ConvGeometry } from './conv_geometry.js';
 import { type KernelScope, wasmKernelConfig, withScope } from './kernel_scope.js';
@@ -72,12 +72,7 @@ export function depthwiseConv2dBackpropInput(
   const mult = fShape[3];
   const cm = c * mult;
   const strided = g.sh > 1 || g.sw > 1;
-  const simd = impl === 'auto' || impl === 'simd' ? depthwiseSimd() : null;
-  if (impl === 'simd' && simd === null) {
-    throw new Error(
-      `${DepthwiseConv2dNativeBackpropInput} (polarcad wasm kernel): SIMD kernels not loaded (await loadDepthwiseSimd())`,
-    );
-  }
+  const simd = depthwiseSimdFor(DepthwiseConv2dNativeBackpropInput, impl);
   if (impl === 'forward' && strided) {
     throw new Error(
       `${DepthwiseConv2dNativeBackpropInput} (polarcad wasm kernel): the 'forward' method needs stride 1, got [${g.sh}, ${g.sw}]`,

@@ -234,3 +234,15 @@ export function loadDepthwiseSimd(): Promise<DepthwiseSimd> {
 export function depthwiseSimd(): DepthwiseSimd | null {
   return ready;
 }
+
+/**
+ * The SIMD kernels a depthwise gradient `kernel` uses for its method `impl`: the loaded instance
+ * for 'auto' (null before `loadDepthwiseSimd()` has resolved) and 'simd', null for any other method.
+ * @throws Error naming `kernel` when 'simd' is asked for before the kernels are loaded
+ */
+export function depthwiseSimdFor(kernel: string, impl: string): DepthwiseSimd | null {
+  const simd = impl === 'auto' || impl === 'simd' ? ready : null;
+  if (impl === 'simd' && simd === null)
+    throw new Error(`${kernel} (polarcad wasm kernel): SIMD kernels not loaded (await loadDepthwiseSimd())`);
+  return simd;
+}

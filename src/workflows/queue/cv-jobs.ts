@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { loadManifest } from '../../ingest/manifest.js';
 import { runCvFold, type CvFoldResult, type CvFoldUnit, type FoldRunner } from '../cv.js';
 import {
+  cohortJobKind,
   cohortJobSchema,
   localPath,
   manifestChecksum,
@@ -45,11 +46,10 @@ export type CvFoldJobData = z.infer<typeof jobSchema>;
  * seed and training options, and the fold's folder under the shared folder (the job writes there).
  * A worker without --cache-dir shares the feature cache OUT/.cache of the in-process run.
  */
-export const cvFoldKind: JobKind<CvFoldJobData, CvFoldResult> = {
+export const cvFoldKind: JobKind<CvFoldJobData, CvFoldResult> = cohortJobKind({
   name: CV_FOLD_JOB,
   format: FORMAT,
   schema: jobSchema,
-  idInputs: ({ manifest: _m, ...rest }) => rest,
   label: (d) => `cv/fold-${String(d.fold + 1).padStart(2, '0')} of ${d.k}`,
   open(env) {
     return {
@@ -72,7 +72,7 @@ export const cvFoldKind: JobKind<CvFoldJobData, CvFoldResult> = {
       dispose: () => Promise.resolve(),
     };
   },
-};
+});
 
 /**
  * The fold runner of `cv --queue URL`: the command becomes the coordinator; its --out must be

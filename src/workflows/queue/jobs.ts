@@ -58,6 +58,16 @@ export function cohortJobSchema<F extends number, S extends z.ZodRawShape>(forma
   return z.object({ format: z.literal(format), manifest: z.string(), checksum: z.string(), ...fields });
 }
 
+/**
+ * A job kind whose data names a cohort (see {@link cohortJobSchema}): its id hashes all of the data
+ * but the manifest's path, which differs between machines (the checksum stands for the data).
+ */
+export function cohortJobKind<D extends { readonly manifest: string }, R>(
+  kind: Omit<JobKind<D, R>, 'idInputs'>,
+): JobKind<D, R> {
+  return { ...kind, idInputs: ({ manifest: _m, ...rest }) => rest };
+}
+
 /** A job ready to be added: id, name (for messages) and data. */
 export interface PlannedJob<D> {
   readonly id: string;

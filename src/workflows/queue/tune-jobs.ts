@@ -11,7 +11,7 @@ import { cohortChecksum } from '../experiment.js';
 import { TuneContext, type TrialRunner, type TuneSettings } from '../tune.js';
 import { cohortJobHandler, settingsSchema } from './experiment-jobs.js';
 import { sweepOptions, type CoordinatorOptions } from './experiment-runner.js';
-import { cohortJobSchema, planJob, runJobs, sharedPath, type JobKind } from './jobs.js';
+import { cohortJobKind, cohortJobSchema, planJob, runJobs, sharedPath, type JobKind } from './jobs.js';
 
 /** BullMQ job name (and id prefix) of a Hyperband trial. */
 export const TUNE_TRIAL_JOB = 'tune-trial';
@@ -38,11 +38,10 @@ const jobSchema = cohortJobSchema(FORMAT, {
 export type TuneTrialJobData = z.infer<typeof jobSchema>;
 
 /** A Hyperband trial as a job kind: the id hashes the data checksum, the settings and the trial. */
-export const tuneTrialKind: JobKind<TuneTrialJobData, TrialOutcome> = {
+export const tuneTrialKind: JobKind<TuneTrialJobData, TrialOutcome> = cohortJobKind({
   name: TUNE_TRIAL_JOB,
   format: FORMAT,
   schema: jobSchema,
-  idInputs: ({ manifest: _m, ...rest }) => rest,
   label: (d) =>
     `tune/${d.trial.rngSeed.split('/').slice(-3).join('/')} (${d.trial.config.units} units, ${d.trial.epochs} epochs)`,
   open: (env) =>
@@ -55,7 +54,7 @@ export const tuneTrialKind: JobKind<TuneTrialJobData, TrialOutcome> = {
         }),
       (ctx, job: TuneTrialJobData) => ctx.runTrial(job.trial),
     ),
-};
+});
 
 /**
  * The trial runner of `tune --queue URL`: each round's trials as jobs.
