@@ -11,11 +11,10 @@
  * `auto` takes a manifest as prepared when its folder holds the `report.json` that `prepare`
  * writes next to its `manifest.csv`.
  */
-import { join } from 'node:path';
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, type Label, type View } from '../domain/views.js';
 import type { Manifest, StudyRow } from '../ingest/manifest.js';
-import { DEFAULT_PREPARE_SIZE, preparedColormap, prepareStudy } from '../ingest/prepare.js';
+import { DEFAULT_PREPARE_SIZE, isPreparedManifest, preparedColormap, prepareStudy } from '../ingest/prepare.js';
 import { decodeImage } from '../ingest/readers.js';
 import type { Colormap } from '../polarmap/colormaps.js';
 import type { Sex } from '../polarmap/normal-database.js';
@@ -23,7 +22,9 @@ import { cropSegmentMeans } from '../polarmap/read-uptake.js';
 import { ColormapRecogniser, recognitionDoubt } from '../polarmap/recognise-colormap.js';
 import { InputError, InputErrors, errorMessage } from '../util/errors.js';
 import { mapPool } from '../util/pool.js';
-import { readInputFile, readInputText } from '../util/read-input.js';
+import { readInputFile } from '../util/read-input.js';
+
+export { isPreparedManifest } from '../ingest/prepare.js';
 
 /** How to read a manifest's images (see the module comment). */
 export type ScoreInput = 'auto' | 'prepared' | 'raw';
@@ -56,21 +57,6 @@ export interface ReadStudiesOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-/** True when `manifest` is the output of `polarcad prepare` (its folder has prepare's report.json for it). */
-export async function isPreparedManifest(manifest: Manifest): Promise<boolean> {
-  try {
-    const report = JSON.parse(await readInputText(join(manifest.dir, 'report.json'), 'json')) as unknown;
-    return (
-      typeof report === 'object' &&
-      report !== null &&
-      'out' in report &&
-      'images' in report &&
-      (report as { out: unknown }).out === manifest.dir
-    );
-  } catch {
-    return false;
-  }
-}
 
 interface Crop {
   readonly view: View;

@@ -36,7 +36,7 @@ import {
 } from '../polarmap/colormap-record.js';
 import { readJsonObject } from '../util/fs.js';
 import { formatLayout, type Layout } from '../domain/layout.js';
-import { loadManifest, manifestToCsv, type StudyRow } from './manifest.js';
+import { loadManifest, manifestToCsv, type Manifest, type StudyRow } from './manifest.js';
 import { discRows, findDiscs } from './discs.js';
 import { cleanDisc, boxToDisc } from './clean.js';
 
@@ -445,6 +445,20 @@ export async function preparedColormap(manifestPath: string): Promise<PreparedCo
   }
   const colormap = recordedTable(value?.name);
   return colormap === null ? null : { colormap, source: 'recognised', coverage: null, doubt: null };
+}
+
+/**
+ * True when `manifest` is the output of `polarcad prepare` (its folder has prepare's report.json
+ * for it): its crops are read as they are, by training, evaluation, scoring and prediction alike.
+ * @example await isPreparedManifest(await loadManifest('prepared/manifest.csv')) // true
+ */
+export async function isPreparedManifest(manifest: Pick<Manifest, 'dir'>): Promise<boolean> {
+  try {
+    const report = await readJsonObject(join(manifest.dir, 'report.json'));
+    return 'images' in report && report['out'] === manifest.dir;
+  } catch {
+    return false;
+  }
 }
 
 /**

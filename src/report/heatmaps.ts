@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { discMask, EVIDENCE_LEGEND, renderOverlayFigure } from '../explain/overlay.js';
 import type { StudyFile } from '../predict/inputs.js';
-import { studiesOfManifest } from '../predict/studies.js';
+import { studiesOfManifest, studyInput } from '../predict/studies.js';
 import { loadPredictor } from '../predict/predictor.js';
 import { predictStudy } from '../predict/study.js';
 import { runFile } from '../rundir/files.js';
@@ -113,7 +113,7 @@ export async function runHeatmapItems(
       );
       const { result, images } = await predictStudy(
         predictor,
-        { files },
+        await studyInput(spec, files),
         {
           study: p.id,
           ...(spec.sex !== undefined ? { sex: spec.sex } : {}),

@@ -16,7 +16,7 @@ import type { Colormap } from '../polarmap/colormaps.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { MAX_STUDY_FILES, type StudyFile } from '../predict/inputs.js';
-import { groupImages, studiesOfManifest, type StudySpec } from '../predict/studies.js';
+import { groupImages, studiesOfManifest, studyInput, type StudySpec } from '../predict/studies.js';
 
 export { groupImages, studiesOfManifest, studyNameOf, type StudySpec } from '../predict/studies.js';
 import type { Predictor } from '../predict/predictor.js';
@@ -93,9 +93,12 @@ export async function runPredict(p: Predictor, opts: RunPredictOptions): Promise
   for (const spec of specs) {
     try {
       const files = await readFiles(spec);
+      const input = await studyInput(spec, files, {
+        ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
+      });
       const { result, images } = await predictStudy(
         p,
-        { files },
+        input,
         {
           study: spec.study,
           ...(opts.layout !== undefined ? { layout: opts.layout } : {}),

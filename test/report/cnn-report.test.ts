@@ -16,6 +16,7 @@ import { cli } from '../helpers/cli.js';
 import { writePreparedCohort } from '../helpers/cohort.js';
 
 let dir = '';
+let preparedManifest = '';
 const run = (): string => join(dir, 'cnn');
 
 before(async () => {
@@ -52,6 +53,7 @@ before(async () => {
     '--quiet',
   ]);
   assert.equal(r.code, 0, r.err);
+  preparedManifest = manifest;
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -79,10 +81,15 @@ test("a cnn train run's report shows Grad-CAM heatmaps of its test patients (HTM
     string,
     string
   >[];
-  const tested = new Set(preds.map((p) => p.patient_id));
+  const runProb = new Map(preds.map((p) => [p.patient_id, Number(p.prob)]));
   for (const [, id, b64, prob] of figs) {
-    assert.ok(tested.has(id), `${id} is a test patient of the run`);
-    assert.ok(Number(prob) >= 0 && Number(prob) <= 1, `${id}: P(CAD) ${prob}`);
+    assert.ok(runProb.has(id), `${id} is a test patient of the run`);
+    // one number per patient: the caption's P(CAD) is the run's own (the prepared crops are read as
+    // train read them, not found and cut again)
+    assert.ok(
+      Math.abs(Number(prob) - (runProb.get(id) as number)) <= 0.006,
+      `${id}: caption P(CAD) ${prob}, predictions.csv ${runProb.get(id)}`,
+    );
     const img = sharp(Buffer.from(b64, 'base64'));
     const meta = await img.metadata();
     assert.ok((meta.width ?? 0) >= 200 && (meta.height ?? 0) >= 100, `${id}: ${meta.width}x${meta.height}`);
@@ -97,4 +104,22 @@ test("a cnn train run's report shows Grad-CAM heatmaps of its test patients (HTM
   const text = t.stdout.replace(/\s+/g, ' ');
   assert.doesNotMatch(text, /Heatmaps Not available/);
   assert.ok(text.includes(`${figs[0][1]} (`), `the PDF captions heatmap ${figs[0][1]}`);
+});
+
+test("predict --manifest on the run's prepared manifest gives each test patient the run's own P(CAD)", async () => {
+  const r = await cli(['predict', run(), '--manifest', preparedManifest, '--format', 'json']);
+  assert.equal(r.code, 0, r.err);
+  const got = new Map(
+    (JSON.parse(r.out) as { study: string; probability: number }[]).map((s) => [s.study, s.probability]),
+  );
+  const preds = parse(await readFile(join(run(), 'predictions.csv'), 'utf8'), { columns: true }) as Record<
+    string,
+    string
+  >[];
+  assert.ok(preds.length >= 2);
+  for (const p of preds) {
+    const q = got.get(p.patient_id);
+    assert.ok(q !== undefined, `${p.patient_id} predicted`);
+    assert.ok(Math.abs(q - Number(p.prob)) < 1e-5, `${p.patient_id}: predict ${q}, run ${p.prob}`);
+  }
 });
