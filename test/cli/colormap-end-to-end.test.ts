@@ -10,9 +10,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { readImage } from '../../src/ingest/readers.js';
+import { loadNormalDatabase } from '../../src/polarmap/normal-database.js';
+import { loadPredictor } from '../../src/predict/predictor.js';
+import { buildServer } from '../../src/serve/server.js';
 import {
   BUILTIN_COLORMAPS,
   colormapFromRows,
@@ -322,6 +326,42 @@ describe('the colour map end to end', () => {
         row.warnings.join(' | '),
       );
       assert.match(r.err, /polarcad predict: WARNING: .*recognised unsure/);
+
+      // the same study sent to `serve`: the API answer carries the same loud warning (the page
+      // prints result.warnings above the result, src/serve/static/app.js)
+      const predictor = await loadPredictor(run, {
+        threads: 1,
+        normalDb: await loadNormalDatabase(join(root, 'thermal', 'db.json')),
+      });
+      const app = await buildServer(predictor, { logStream: new PassThrough() });
+      try {
+        const form = new FormData();
+        // serve takes a map's view from its form field (file names are not read: privacy)
+        for (const f of files)
+          form.append(
+            basename(f, '.png').replace(/^.*_(stress|rest)_/, '$1_'),
+            new Blob([await readFile(f)]),
+            'map.png',
+          );
+        const req = new Request('http://localhost/', { method: 'POST', body: form });
+        const csrf = (await app.inject({ method: 'GET', url: '/api/session' })).json<{ csrf: string }>().csrf;
+        const res = await app.inject({
+          method: 'POST',
+          url: '/api/predict',
+          payload: Buffer.from(await req.arrayBuffer()),
+          headers: { 'content-type': req.headers.get('content-type') as string, 'x-polarcad-csrf': csrf },
+        });
+        assert.equal(res.statusCode, 200, res.body);
+        const body = res.json<{ warnings: string[]; scores: { colormapSource: string } }>();
+        assert.equal(body.scores.colormapSource, 'recognised');
+        assert.ok(
+          body.warnings.some((w) => /hot was recognised unsure/.test(w)),
+          body.warnings.join(' | '),
+        );
+      } finally {
+        await app.close();
+        await predictor.dispose();
+      }
     } finally {
       model.dispose();
     }
