@@ -259,7 +259,10 @@ export function markdownTable(
 /** The paper's two-stage network (`polarcad train --model cnn`), the old default. */
 export const OLD = 'cnn (two-stage, stress AC: old default)';
 
-/** Variants of the default recipe measured beside it: a backbone ensemble, clinical variables, stacker selection. */
+/**
+ * Variants of the default recipe measured beside it: a backbone ensemble, clinical variables,
+ * stacker selection, and the regularisation study (docs/accuracy.md, "Regularisation (item 7)").
+ */
 export const VARIANTS: readonly {
   readonly name: string;
   readonly recipe: LinearRecipe;
@@ -272,7 +275,38 @@ export const VARIANTS: readonly {
   },
   { name: 'hybrid + clinical (age, sex)', recipe: 'hybrid', options: { clinical: ['age', 'sex'] } },
   { name: 'hybrid, stacker selects members by CV', recipe: 'hybrid', options: { stacking: 'select' } },
+  { name: 'hybrid + rotation augmentation (±10°)', recipe: 'hybrid', options: { rotations: [-10, 10] } },
+  { name: 'hybrid + label smoothing (0.1)', recipe: 'hybrid', options: { labelSmoothing: 0.1 } },
+  { name: 'hybrid + mixup (alpha 0.2)', recipe: 'hybrid', options: { mixupAlpha: 0.2 } },
 ];
+
+/**
+ * Names chosen by an environment selector: unset = all of `names`, '0' = none, else a list
+ * separated by '|' (names may contain commas), each of which must be one of `names`.
+ * @example selectNames('hybrid|pixel-logistic', LINEAR_RECIPES, 'POLARCAD_SUITE_LINEAR') // ['hybrid', 'pixel-logistic']
+ */
+export function selectNames(value: string | undefined, names: readonly string[], what: string): string[] {
+  if (value === undefined) return [...names];
+  if (value === '0') return [];
+  const picked = value.split('|').map((s) => s.trim());
+  for (const p of picked)
+    if (!names.includes(p)) throw new Error(`${what}: unknown name "${p}" (known: ${names.join(' | ')})`);
+  return names.filter((n) => picked.includes(n));
+}
+
+/**
+ * Merge a run's figures into the previous results: every cohort and recipe not rerun keeps its
+ * previous figures, so a partial run (some cohorts, some recipes) wipes nothing else.
+ */
+export function mergeResults(
+  previous: Readonly<Record<string, Readonly<Record<string, RecipeFigures>>>>,
+  fresh: readonly { cohort: string; recipe: string; figures: RecipeFigures }[],
+): Record<string, Record<string, RecipeFigures>> {
+  const out: Record<string, Record<string, RecipeFigures>> = {};
+  for (const [c, r] of Object.entries(previous)) out[c] = { ...r };
+  for (const f of fresh) out[f.cohort] = { ...(out[f.cohort] ?? {}), [f.recipe]: f.figures };
+  return out;
+}
 
 /** A suite entry's recipe and fitting options: a closed-form recipe by name or one of {@link VARIANTS}. */
 function closedForm(name: string): { recipe: LinearRecipe; options: Partial<FitPolarOptions> } | undefined {

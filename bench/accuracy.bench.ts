@@ -6,10 +6,11 @@
  * bench/results/accuracy.md (pasted into docs/accuracy.md) and the figures to accuracy.json.
  *
  * Data are generated once under $POLARCAD_SUITE_DIR (default ~/.cache/polarcad/accuracy-suite).
- * POLARCAD_SUITE=c1,c2 runs some cohorts only (replacing their entries of the previous results);
- * POLARCAD_SUITE_OLD=0 skips the two-stage network (=c5,c6: runs it on those cohorts only; elsewhere
- * its previous figures are kept); POLARCAD_SUITE_VARIANTS=0 skips the variants of the default
- * (backbone ensemble, clinical variables, stacker selection).
+ * POLARCAD_SUITE=c1,c2 runs some cohorts only; POLARCAD_SUITE_OLD=0 skips the two-stage network
+ * (=c5,c6: runs it on those cohorts only); POLARCAD_SUITE_LINEAR=hybrid|pixel-logistic runs those
+ * closed-form recipes only (0 = none); POLARCAD_SUITE_VARIANTS=NAME|NAME runs those variants of the
+ * default only (bench/accuracy-lib.ts: VARIANTS; 0 = none). Every figure not rerun is kept from the
+ * previous results (bench/results/accuracy.json), so partial runs wipe nothing.
  * POLARCAD_QUEUE=redis://HOST:PORT/DB runs each unit (one recipe x cohort) as a job on that queue,
  * taken by `node --import tsx bench/accuracy-worker.ts --queue URL --shared-dir SUITE_DIR` on any
  * machine (docs/queue.md); the figures are the same.
@@ -23,6 +24,8 @@ import { initBackend } from '../src/engine/backend.js';
 import {
   ensureCohort,
   markdownTable,
+  mergeResults,
+  selectNames,
   OLD,
   runAccuracyUnits,
   SUITE,
@@ -48,8 +51,12 @@ export async function run(): Promise<Record<string, unknown>> {
           ?.results ?? {},
     )
     .catch(() => ({}));
-  const results: Record<string, Record<string, RecipeFigures>> = only === undefined ? {} : { ...previous };
-  const variants = process.env['POLARCAD_SUITE_VARIANTS'] === '0' ? [] : VARIANTS.map((v) => v.name);
+  const linear = selectNames(process.env['POLARCAD_SUITE_LINEAR'], LINEAR_RECIPES, 'POLARCAD_SUITE_LINEAR');
+  const variants = selectNames(
+    process.env['POLARCAD_SUITE_VARIANTS'],
+    VARIANTS.map((v) => v.name),
+    'POLARCAD_SUITE_VARIANTS',
+  );
   const oldOnly = process.env['POLARCAD_SUITE_OLD'];
   const runsOld = (cohort: string): boolean =>
     oldOnly === undefined || (oldOnly !== '0' && oldOnly.split(',').includes(cohort));
@@ -57,7 +64,7 @@ export async function run(): Promise<Record<string, unknown>> {
   for (const c of SUITE.filter((s) => only === undefined || only.includes(s.name))) {
     const trainManifest = await ensureCohort(c, 'train', dataDir);
     const testManifest = await ensureCohort(c, 'test', dataDir);
-    const recipes = [...LINEAR_RECIPES, ...variants, ...(runsOld(c.name) ? [OLD] : [])];
+    const recipes = [...linear, ...variants, ...(runsOld(c.name) ? [OLD] : [])];
     for (const recipe of recipes)
       units.push({ cohort: c.name, recipe, trainManifest, testManifest, dataDir });
   }
@@ -65,13 +72,15 @@ export async function run(): Promise<Record<string, unknown>> {
   const figs = await runAccuracyUnits(units, process.env['POLARCAD_QUEUE'], (line) =>
     process.stderr.write(`${line}\n`),
   );
-  // a cohort's two-stage figures are kept from the previous results when it was not rerun
-  for (const u of units)
-    results[u.cohort] = { ...(previous[u.cohort]?.[OLD] ? { [OLD]: previous[u.cohort][OLD] } : {}) };
-  units.forEach((u, i) => {
-    results[u.cohort][u.recipe] = figs[i];
-  });
-  const table = markdownTable(results, [...LINEAR_RECIPES, ...variants, OLD]);
+  const results = mergeResults(
+    previous,
+    units.map((u, i) => ({ cohort: u.cohort, recipe: u.recipe, figures: figs[i] })),
+  );
+  const known = [...LINEAR_RECIPES, ...VARIANTS.map((v) => v.name), OLD];
+  const table = markdownTable(
+    results,
+    known.filter((r) => Object.values(results).some((c) => c[r] !== undefined)),
+  );
   await writeFile(fileURLToPath(new URL('./results/accuracy.md', import.meta.url)), `${table}\n`);
   return { suite: SUITE, testPatients: 400, results, table };
 }

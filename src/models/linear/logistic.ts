@@ -8,6 +8,10 @@
  *
  *   minimise  C * sum_i s_i * log(1 + exp(-t_i * (x_i . w + b)))  +  ||w||^2 / 2,   t_i = +-1
  *
+ * With soft targets q_i in [0, 1] (`targets`: label smoothing, mixup) the data term is the
+ * cross-entropy  q_i * log(1 + exp(-z_i)) + (1 - q_i) * log(1 + exp(z_i)),  which is the above
+ * when q_i = y_i; its gradient in z_i is sigmoid(z_i) - q_i.
+ *
  * Two exact solvers give the same optimum:
  * - primal Newton (p + 1 unknowns) when there are fewer features than samples;
  * - dual/kernel Newton (n + 1 unknowns) otherwise: by the representer theorem w = X^T a, so only
@@ -37,6 +41,11 @@ export interface LogisticOptions {
   readonly maxIter?: number;
   /** Gram matrix X X^T when already computed (dual solver); must match the design */
   readonly gram?: Float64Array;
+  /**
+   * soft targets q_i in [0, 1] fitted instead of the labels (label smoothing, mixup); the labels
+   * must still be given (0/1) and are not used by the fit
+   */
+  readonly targets?: ArrayLike<number>;
 }
 
 /** A fitted logistic regression: P(y=1|x) = sigmoid(x . w + b). */
@@ -114,12 +123,24 @@ function checkInputs(X: Design, y: ArrayLike<number>, o: LogisticOptions): void 
     throw new RangeError(`sampleWeight: ${o.sampleWeight.length} for ${X.n} samples`);
   for (let k = 0; k < X.data.length; k++)
     if (!Number.isFinite(X.data[k])) throw new RangeError(`design: value ${k} is not finite`);
+  if (o.targets !== undefined) {
+    if (o.targets.length !== X.n) throw new RangeError(`targets: ${o.targets.length} for ${X.n} samples`);
+    for (let i = 0; i < o.targets.length; i++)
+      if (!(o.targets[i] >= 0 && o.targets[i] <= 1))
+        throw new RangeError(`targets: sample ${i} has ${o.targets[i]}, expected a number in [0, 1]`);
+  }
 }
 
-/** Data term: sum_i s_i * logloss(y_i, z_i), and the residuals s_i (p_i - y_i) and weights s_i p_i (1 - p_i). */
+/** The label smoothing of Szegedy et al. (2016) for two classes: 0 -> eps/2, 1 -> 1 - eps/2. */
+export function smoothLabels(y: ArrayLike<number>, eps: number): Float64Array {
+  if (!(eps >= 0 && eps < 1)) throw new RangeError(`label smoothing must be in [0, 1), got ${eps}`);
+  return Float64Array.from({ length: y.length }, (_, i) => (y[i] === 1 ? 1 - eps / 2 : eps / 2));
+}
+
+/** Data term: sum_i s_i * crossentropy(q_i, z_i), and the residuals s_i (p_i - q_i) and weights s_i p_i (1 - p_i). */
 function dataTerm(
   z: Float64Array,
-  y: ArrayLike<number>,
+  q: ArrayLike<number>,
   s: ArrayLike<number> | undefined,
 ): { loss: number; r: Float64Array; w: Float64Array } {
   const n = z.length;
@@ -128,10 +149,11 @@ function dataTerm(
   let loss = 0;
   for (let i = 0; i < n; i++) {
     const si = s === undefined ? 1 : s[i];
-    const t = y[i] === 1 ? 1 : -1;
-    loss += si * softplus(-t * z[i]);
+    const qi = q[i];
+    const l = qi === 1 ? softplus(-z[i]) : qi === 0 ? softplus(z[i]) : qi * softplus(-z[i]) + (1 - qi) * softplus(z[i]);
+    loss += si * l;
     const pi = sigmoid(z[i]);
-    r[i] = si * (pi - y[i]);
+    r[i] = si * (pi - qi);
     w[i] = si * pi * (1 - pi);
   }
   return { loss, r, w };
@@ -309,7 +331,8 @@ function fitDual(X: Design, y: ArrayLike<number>, o: LogisticOptions): LogisticF
 
 /**
  * Fit an L2-regularised logistic regression exactly (see the module comment).
- * @throws RangeError for mismatched shapes, labels other than 0/1, non-finite values or C <= 0.
+ * @throws RangeError for mismatched shapes, labels other than 0/1, targets outside [0, 1],
+ * non-finite values or C <= 0.
  * @example
  * const X = { n: 4, p: 1, data: Float64Array.from([0, 1, 2, 3]) };
  * const fit = fitLogistic(X, [0, 0, 1, 1], { C: 1 });
@@ -317,7 +340,8 @@ function fitDual(X: Design, y: ArrayLike<number>, o: LogisticOptions): LogisticF
  */
 export function fitLogistic(X: Design, y: ArrayLike<number>, o: LogisticOptions): LogisticFit {
   checkInputs(X, y, o);
-  return X.p < X.n && o.gram === undefined ? fitPrimal(X, y, o) : fitDual(X, y, o);
+  const q = o.targets ?? y;
+  return X.p < X.n && o.gram === undefined ? fitPrimal(X, q, o) : fitDual(X, q, o);
 }
 
 /** P(y = 1 | x) for each row of X. */

@@ -27,6 +27,7 @@ import {
   type ImageMemberFeatures,
   type PatientCrops,
 } from './featurizers.js';
+import { rotatePatient } from '../../ingest/augment.js';
 import { encodeClinical, fitClinicalEncoding, missingClinical, type ClinicalValues } from './clinical.js';
 import {
   applyStacker,
@@ -39,6 +40,7 @@ import {
   predictMember,
   stackerSchema,
   type LinearMember,
+  type MemberRegularisation,
   type SegmentEvidence,
 } from './stacked.js';
 
@@ -76,6 +78,17 @@ export const polarModelSchema = z.object({
     cad: z.number().int(),
     seed: z.union([z.number(), z.string()]),
   }),
+  /** how the members were regularised beyond their ridge penalty (absent in models saved before it was recorded: none) */
+  regularisation: z
+    .object({
+      /** rotation augmentation: each training patient also entered as copies rotated by these angles (degrees) */
+      rotations: z.array(z.number()),
+      /** label smoothing eps of the members' fits (0 = none) */
+      labelSmoothing: z.number().min(0).lt(1),
+      /** mixup's Beta(alpha, alpha) of the members' fits (null = none) */
+      mixupAlpha: z.number().positive().nullable(),
+    })
+    .optional(),
 });
 export type PolarModel = z.infer<typeof polarModelSchema>;
 
@@ -109,6 +122,16 @@ export interface FitPolarOptions {
   readonly featureStride?: number;
   /** which members the stacker may combine (src/models/linear/stacked.ts; default 'all') */
   readonly stacking?: StackerSelection;
+  /**
+   * rotation augmentation: every training patient also enters each member's fit as copies of its
+   * maps rotated about the disc centre by these angles (degrees, e.g. [-10, 10]); a copy stays in
+   * its patient's cross-validation fold (default none)
+   */
+  readonly rotations?: readonly number[];
+  /** label smoothing of the members' fits: targets eps/2 and 1 - eps/2 (default 0: none) */
+  readonly labelSmoothing?: number;
+  /** mixup of the members' standardised training rows with Beta(alpha, alpha) weights (default: none) */
+  readonly mixupAlpha?: number;
   readonly cacheDir?: string;
   readonly onProgress?: (what: string, done: number, total: number) => void;
 }
@@ -160,6 +183,51 @@ async function withFeaturizer<T>(
   }
 }
 
+/** The regularisation record of a model fitted with `o` (validated as the saved model's is). */
+export function regularisationOf(o: FitPolarOptions): NonNullable<PolarModel['regularisation']> {
+  const angles = o.rotations ?? [];
+  for (const a of angles)
+    if (!Number.isFinite(a) || a === 0) throw new RangeError(`rotations: ${a} is not a non-zero angle`);
+  return polarModelSchema.shape.regularisation.unwrap().parse({
+    rotations: [...angles],
+    labelSmoothing: o.labelSmoothing ?? 0,
+    mixupAlpha: o.mixupAlpha ?? null,
+  });
+}
+
+/** A member's fitting options: its seed and folds, and the regularisation of `o` (copies: `copies`). */
+function memberOptions(
+  o: FitPolarOptions,
+  name: string,
+  copies: readonly number[],
+): { seed: number | string; folds?: number } & MemberRegularisation {
+  return {
+    seed: o.seed,
+    ...(o.folds !== undefined ? { folds: o.folds } : {}),
+    ...(copies.length > 0 ? { copies } : {}),
+    ...(o.labelSmoothing ? { labelSmoothing: o.labelSmoothing } : {}),
+    ...(o.mixupAlpha !== undefined ? { mixup: { alpha: o.mixupAlpha, seed: `${o.seed}/${name}` } } : {}),
+  };
+}
+
+/**
+ * Every training patient's crops followed by its rotated copies (angle by angle), and the
+ * original of each copy (indices into `patients`).
+ */
+export function withRotatedCopies(
+  patients: readonly PatientCrops[],
+  angles: readonly number[],
+): { crops: PatientCrops[]; copies: number[] } {
+  const crops = [...patients];
+  const copies: number[] = [];
+  for (const a of angles)
+    patients.forEach((p, i) => {
+      crops.push(rotatePatient(p, a));
+      copies.push(i);
+    });
+  return { crops, copies };
+}
+
 /**
  * Fit a closed-form polar-map model on training patients (see the module comment).
  * @example
@@ -170,21 +238,18 @@ export async function fitPolarModel(
   o: FitPolarOptions,
 ): Promise<FittedPolarModel> {
   const labels = patients.map((p) => p.label);
+  const regularisation = regularisationOf(o);
+  const { crops, copies } = withRotatedCopies(
+    patients.map((p) => p.crops),
+    regularisation.rotations,
+  );
   const fitted: { member: LinearMember; outOfFold: Float64Array }[] = [];
   for (const d of await memberDescriptions(o)) {
     const vectors = await withFeaturizer(d.features, o.colormap, o.cacheDir, (z) =>
-      z.vectors(
-        patients.map((p) => p.crops),
-        (done, total) => o.onProgress?.(`${d.name} features`, done, total),
-      ),
+      z.vectors(crops, (done, total) => o.onProgress?.(`${d.name} features`, done, total)),
     );
     o.onProgress?.(`${d.name} fit`, 0, 1);
-    fitted.push(
-      fitMember(d.name, d.features, vectors, labels, {
-        seed: o.seed,
-        ...(o.folds !== undefined ? { folds: o.folds } : {}),
-      }),
-    );
+    fitted.push(fitMember(d.name, d.features, vectors, labels, memberOptions(o, d.name, copies)));
     o.onProgress?.(`${d.name} fit`, 1, 1);
   }
   if (o.clinical !== undefined && o.clinical.length > 0) {
@@ -192,10 +257,7 @@ export async function fitPolarModel(
     const columns = fitClinicalEncoding(o.clinical, values);
     const vectors = values.map((v) => encodeClinical(columns, v));
     fitted.push(
-      fitMember('clinical', { kind: 'clinical', columns }, vectors, labels, {
-        seed: o.seed,
-        ...(o.folds !== undefined ? { folds: o.folds } : {}),
-      }),
+      fitMember('clinical', { kind: 'clinical', columns }, vectors, labels, memberOptions(o, 'clinical', [])),
     );
   }
   const stacker = fitStacker(
@@ -220,6 +282,7 @@ export async function fitPolarModel(
     stacker,
     temperature,
     trainedOn: { patients: patients.length, cad: labels.filter((l) => l === 1).length, seed: o.seed },
+    regularisation,
   };
   return {
     model,

@@ -17,7 +17,7 @@
 import { encodedOwners } from './clinical.js';
 import { z } from 'zod';
 import { N_SEGMENTS, segmentLabels } from '../../polarmap/geometry.js';
-import { fitLogisticCV, predictLogisticCV, type LogisticCvFit } from './cv.js';
+import { fitLogisticCV, predictLogisticCV, type LogisticCvFit, type LogisticCvOptions } from './cv.js';
 import { predictLogistic, type Design } from './logistic.js';
 import { memberFeaturesSchema, type MemberFeatures } from './featurizers.js';
 import type { View } from '../../domain/views.js';
@@ -91,8 +91,12 @@ export interface FittedMember {
   readonly outOfFold: Float64Array;
 }
 
+/** How a member is regularised beyond its CV-chosen ridge penalty (src/models/linear/cv.ts). */
+export type MemberRegularisation = Pick<LogisticCvOptions, 'copies' | 'labelSmoothing' | 'mixup'>;
+
 /**
- * Fit one member on training vectors (C by stratified `folds`-fold CV, seeded).
+ * Fit one member on training vectors (C by stratified `folds`-fold CV, seeded). With `copies`
+ * (augmentation) the vectors are the patients' followed by their copies', `labels` the patients'.
  * @example
  * const { member } = fitMember('segment-logistic', describeSegments(['stress_ac']), vectors, labels, { seed: 1 });
  */
@@ -101,12 +105,9 @@ export function fitMember(
   features: MemberFeatures,
   vectors: readonly Float64Array[],
   labels: readonly number[],
-  o: { seed: number | string; folds?: number },
+  o: { seed: number | string; folds?: number } & MemberRegularisation,
 ): FittedMember {
-  const m = fitLogisticCV(toDesign(vectors), labels, {
-    seed: o.seed,
-    ...(o.folds !== undefined ? { folds: o.folds } : {}),
-  });
+  const m = fitLogisticCV(toDesign(vectors), labels, o);
   return { member: memberOfFit(name, features, m), outOfFold: m.outOfFold };
 }
 
