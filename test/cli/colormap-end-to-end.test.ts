@@ -26,6 +26,7 @@ import {
 import { ColormapRecogniser, recognitionDoubt } from '../../src/polarmap/recognise-colormap.js';
 import { generateCohort, writeCohort, type Cohort } from '../../src/synth/index.js';
 import { cli } from '../helpers/cli.js';
+import { tinyCnnTrainArgs } from '../helpers/runs.js';
 import { buildTestModel, writeTestRun } from '../predict/fixtures.js';
 
 /** A "thermal" table close to hot: black, dark violet, crimson, orange, yellow, white. */
@@ -238,33 +239,14 @@ describe('the colour map end to end', () => {
   });
   test('train --model cnn --colormap thermal.csv records the table with the run; predict reads SSS/SRS/SDS with it', async () => {
     const run = join(root, 'thermal', 'cnn');
-    const t = await cli([
-      'train',
-      join(root, 'thermal', 'prep', 'manifest.csv'),
-      '--model',
-      'cnn',
-      '--backbone',
-      'MobileNetV2',
-      '--weights',
-      'none',
-      '--input-size',
-      '96',
-      '--views',
-      'stress_ac',
-      '--out',
-      run,
-      '--warmup-epochs',
-      '1',
-      '--finetune-epochs',
-      '1',
-      '--batch-size',
-      '8',
-      '--cache-dir',
-      join(root, 'cache'),
-      '--colormap',
-      thermalCsv,
-      '--quiet',
-    ]);
+    const t = await cli(
+      tinyCnnTrainArgs(join(root, 'thermal', 'prep', 'manifest.csv'), run, {
+        inputSize: 96,
+        warmupEpochs: 1,
+        cacheDir: join(root, 'cache'),
+        extra: ['--views', 'stress_ac', '--colormap', thermalCsv],
+      }),
+    );
     assert.equal(t.code, 0, t.err);
     const info = JSON.parse(await readFile(join(run, 'model', 'polarcad.json'), 'utf8')) as {
       colormap: string;

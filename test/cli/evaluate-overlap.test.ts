@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { initBackend } from '../../src/engine/backend.js';
 import { cli } from '../helpers/cli.js';
+import { tinyCnnTrainArgs } from '../helpers/runs.js';
 import { writePreparedCohort } from '../helpers/cohort.js';
 
 let dir = '';
@@ -57,31 +58,9 @@ before(async () => {
   trainIds = lines.slice(0, 24).map((l) => l.split(',')[0]);
   externalIds = lines.slice(24).map((l) => l.split(',')[0]);
   const cache = join(dir, 'cache');
-  const r = await cli([
-    'train',
-    trainCsv,
-    '--model',
-    'cnn',
-    '--backbone',
-    'MobileNetV2',
-    '--weights',
-    'none',
-    '--input-size',
-    '64',
-    '--test-manifest',
-    externalCsv,
-    '--out',
-    cnn(),
-    '--warmup-epochs',
-    '2',
-    '--finetune-epochs',
-    '1',
-    '--batch-size',
-    '8',
-    '--cache-dir',
-    cache,
-    '--quiet',
-  ]);
+  const r = await cli(
+    tinyCnnTrainArgs(trainCsv, cnn(), { cacheDir: cache, extra: ['--test-manifest', externalCsv] }),
+  );
   assert.equal(r.code, 0, r.err);
   const h = await cli(['train', trainCsv, '--out', hybrid(), '--cache-dir', cache, '--quiet']);
   assert.equal(h.code, 0, h.err);

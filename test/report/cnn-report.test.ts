@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { cli } from '../helpers/cli.js';
+import { tinyCnnTrainArgs } from '../helpers/runs.js';
 import { writePreparedCohort } from '../helpers/cohort.js';
 
 let dir = '';
@@ -29,29 +30,7 @@ before(async () => {
     canvas: 96,
     prepare: { size: 64, views: ['stress_ac'] },
   });
-  const r = await cli([
-    'train',
-    manifest,
-    '--model',
-    'cnn',
-    '--backbone',
-    'MobileNetV2',
-    '--weights',
-    'none',
-    '--input-size',
-    '64',
-    '--out',
-    run(),
-    '--warmup-epochs',
-    '2',
-    '--finetune-epochs',
-    '1',
-    '--batch-size',
-    '8',
-    '--cache-dir',
-    join(dir, 'cache'),
-    '--quiet',
-  ]);
+  const r = await cli(tinyCnnTrainArgs(manifest, run(), { cacheDir: join(dir, 'cache') }));
   assert.equal(r.code, 0, r.err);
   preparedManifest = manifest;
 });

@@ -17,6 +17,7 @@ import { prepareInput } from '../../src/engine/features.js';
 import { readImage } from '../../src/ingest/readers.js';
 import { loadTfjsFolder } from '../../src/models/weights/tfjs-folder.js';
 import { cli } from '../helpers/cli.js';
+import { tinyCnnTrainArgs } from '../helpers/runs.js';
 import { writePreparedCohort } from '../helpers/cohort.js';
 
 let dir = '';
@@ -34,29 +35,7 @@ before(async () => {
     canvas: 96,
     prepare: { size: 64, views: ['stress_ac'] },
   }));
-  const r = await cli([
-    'train',
-    manifest,
-    '--model',
-    'cnn',
-    '--backbone',
-    'MobileNetV2',
-    '--weights',
-    'none',
-    '--input-size',
-    '64',
-    '--out',
-    run(),
-    '--warmup-epochs',
-    '3',
-    '--finetune-epochs',
-    '1',
-    '--batch-size',
-    '8',
-    '--cache-dir',
-    join(dir, 'cache'),
-    '--quiet',
-  ]);
+  const r = await cli(tinyCnnTrainArgs(manifest, run(), { warmupEpochs: 3, cacheDir: join(dir, 'cache') }));
   assert.equal(r.code, 0, r.err);
 });
 after(async () => {
