@@ -320,6 +320,21 @@ describe('evaluate: subgroups', () => {
     );
     const m = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as { subgroups: unknown[] };
     assert.equal(m.subgroups.length, groups.length);
+
+    // end to end: `polarcad report` on this evaluate folder shows the same rows as subgroups.csv
+    const rep = await cli(['report', out]);
+    assert.equal(rep.code, 0, rep.err);
+    const html = await readFile(join(out, 'report.html'), 'utf8');
+    const at = html.indexOf('<h3 id="subgroups">Subgroups</h3>');
+    assert.ok(at > 0, 'report.html has a Subgroups section');
+    const table = html.slice(at, html.indexOf('</table>', at));
+    for (const g of groups) {
+      const row = table.slice(table.indexOf(`>${g.column} = ${g.value}<`)).split('</tr>')[0];
+      assert.ok(row.length > 20, `a row for ${g.column} = ${g.value}`);
+      const acc = Number(g.accuracy).toFixed(3);
+      const ci = `[${Number(g.accuracy_lo).toFixed(3)}, ${Number(g.accuracy_hi).toFixed(3)}]`;
+      assert.ok(row.includes(`${acc} <span class="ci">${ci}</span>`), `${g.column} = ${g.value}: ${acc} ${ci}`);
+    }
   });
 
   test('an unknown --by column is refused, naming it and the categorical columns; nothing written', async () => {
