@@ -333,7 +333,10 @@ describe('evaluate: subgroups', () => {
       assert.ok(row.length > 20, `a row for ${g.column} = ${g.value}`);
       const acc = Number(g.accuracy).toFixed(3);
       const ci = `[${Number(g.accuracy_lo).toFixed(3)}, ${Number(g.accuracy_hi).toFixed(3)}]`;
-      assert.ok(row.includes(`${acc} <span class="ci">${ci}</span>`), `${g.column} = ${g.value}: ${acc} ${ci}`);
+      assert.ok(
+        row.includes(`${acc} <span class="ci">${ci}</span>`),
+        `${g.column} = ${g.value}: ${acc} ${ci}`,
+      );
     }
   });
 
