@@ -13,7 +13,11 @@
  * - `bn_grad(dy, x, dx, pixels, C, mean, g, sdy, sdyx)`: dx[p,c] = dy[p,c] * g[c] and, added to
  *   the per-channel accumulators, sdy[c] += dy[p,c], sdyx[c] += dy[p,c] * (x[p,c] - mean[c]).
  *
- * Every loop runs 4 lanes at a time with a scalar tail (the channel loops per pixel, so any C).
+ * - `transpose(src, dst, rows, cols)`: dst[c, r] = src[r, c] for 4-byte elements, on the
+ *   (rows & ~3) x (cols & ~3) corner (the caller copies the edges): 4 x 4 blocks transposed in
+ *   registers (two rounds of shuffles), visited in 32 x 32 tiles (`transpose.ts`).
+ *
+ * Every element-wise loop runs 4 lanes at a time with a scalar tail (the channel loops per pixel, so any C).
  */
 import { compileWat } from './wat.js';
 import { tfjsWasmMemory } from './adam_simd.js';
@@ -153,6 +157,58 @@ export const FUSED_WAT = String.raw`
       (local.set $dx (i32.add (local.get $dx) (local.get $row)))
       (local.set $p (i32.add (local.get $p) (i32.const 1)))
       (br $lp))))
+  ;; dst[c, r] = src[r, c] (4-byte elements) on the rows & ~3 x cols & ~3 corner, 4x4 SIMD blocks in 32x32 tiles
+  (func (export "transpose") (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
+    (local $r0 i32) (local $c0 i32) (local $r i32) (local $c i32) (local $rEnd i32) (local $cEnd i32)
+    (local $rows4 i32) (local $cols4 i32) (local $ss i32) (local $ds i32) (local $ps i32) (local $pd i32)
+    (local $a v128) (local $b v128) (local $e v128) (local $f v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $rows4 (i32.and (local.get $rows) (i32.const -4)))
+    (local.set $cols4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $ss (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $ds (i32.shl (local.get $rows) (i32.const 2)))
+    (block $dr0 (loop $lr0
+      (br_if $dr0 (i32.ge_u (local.get $r0) (local.get $rows4)))
+      (local.set $rEnd (i32.add (local.get $r0) (i32.const 32)))
+      (local.set $rEnd (select (local.get $rEnd) (local.get $rows4) (i32.lt_u (local.get $rEnd) (local.get $rows4))))
+      (local.set $c0 (i32.const 0))
+      (block $dc0 (loop $lc0
+        (br_if $dc0 (i32.ge_u (local.get $c0) (local.get $cols4)))
+        (local.set $cEnd (i32.add (local.get $c0) (i32.const 32)))
+        (local.set $cEnd (select (local.get $cEnd) (local.get $cols4) (i32.lt_u (local.get $cEnd) (local.get $cols4))))
+        (local.set $r (local.get $r0))
+        (block $dr (loop $lr
+          (br_if $dr (i32.ge_u (local.get $r) (local.get $rEnd)))
+          (local.set $c (local.get $c0))
+          (block $dc (loop $lc
+            (br_if $dc (i32.ge_u (local.get $c) (local.get $cEnd)))
+            (local.set $ps (i32.add (local.get $src)
+              (i32.add (i32.mul (local.get $r) (local.get $ss)) (i32.shl (local.get $c) (i32.const 2)))))
+            (local.set $a (v128.load align=4 (local.get $ps)))
+            (local.set $b (v128.load align=4 (i32.add (local.get $ps) (local.get $ss))))
+            (local.set $e (v128.load align=4 (i32.add (local.get $ps) (i32.shl (local.get $ss) (i32.const 1)))))
+            (local.set $f (v128.load align=4 (i32.add (local.get $ps) (i32.mul (local.get $ss) (i32.const 3)))))
+            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)))
+            (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)))
+            (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $e) (local.get $f)))
+            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $e) (local.get $f)))
+            (local.set $pd (i32.add (local.get $dst)
+              (i32.add (i32.mul (local.get $c) (local.get $ds)) (i32.shl (local.get $r) (i32.const 2)))))
+            (v128.store align=4 (local.get $pd)
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+            (v128.store align=4 (i32.add (local.get $pd) (local.get $ds))
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+            (v128.store align=4 (i32.add (local.get $pd) (i32.shl (local.get $ds) (i32.const 1)))
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+            (v128.store align=4 (i32.add (local.get $pd) (i32.mul (local.get $ds) (i32.const 3)))
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $lc)))
+          (local.set $r (i32.add (local.get $r) (i32.const 4)))
+          (br $lr)))
+        (local.set $c0 (i32.add (local.get $c0) (i32.const 32)))
+        (br $lc0)))
+      (local.set $r0 (i32.add (local.get $r0) (i32.const 32)))
+      (br $lr0))))
 )
 `;
 
@@ -172,6 +228,7 @@ export interface FusedSimd {
     sdy: number,
     sdyx: number,
   ): void;
+  transpose(src: number, dst: number, rows: number, cols: number): void;
 }
 
 interface WasmApi {

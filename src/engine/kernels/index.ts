@@ -21,6 +21,7 @@ import { depthwiseConv2dBackpropInputConfig } from './depthwise_backprop_input.j
 import { batchMatMulConfig, setStockBatchMatMul } from './matmul.js';
 import { tileConfig } from './tile.js';
 import { registerFusedKernels } from './fused.js';
+import { setStockTranspose, transposeConfig } from './transpose.js';
 
 export { conv2DBackpropFilter } from './conv2d_backprop_filter.js';
 export { conv2DBackpropInput } from './conv2d_backprop_input.js';
@@ -29,6 +30,7 @@ export { depthwiseConv2dBackpropInput } from './depthwise_backprop_input.js';
 export { depthwiseSimd, loadDepthwiseSimd } from './depthwise_simd.js';
 export { loadFusedSimd } from './fused_simd.js';
 export { stockFusedBatchNormKernel } from './fused.js';
+export { stockTransposeKernel } from './transpose.js';
 
 const BACKEND = 'wasm';
 let stockBackpropInput: KernelConfig | undefined;
@@ -56,6 +58,7 @@ const OURS: KernelConfig[] = [
   depthwiseConv2dBackpropInputConfig,
   batchMatMulConfig, // transposeA products (Dense kernel gradients) as (A^T) B; see matmul.ts
   tileConfig, // the stock wasm Tile is ~50x slower than a copy (see tile.ts); BatchNorm gradients use it
+  transposeConfig, // 2-D / batched 2-D transposes by cache tiles (see transpose.ts); the filter gradient uses it
 ];
 
 /**
@@ -71,6 +74,7 @@ export function registerWasmGradientKernels(): string[] {
         stockBackpropInput = current;
       }
       if (config.kernelName === batchMatMulConfig.kernelName) setStockBatchMatMul(current);
+      if (config.kernelName === transposeConfig.kernelName) setStockTranspose(current);
       unregisterKernel(config.kernelName, BACKEND);
     }
     registerKernel(config);
