@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { loadAdamSimd } from './kernels/adam_simd.js';
-import { loadDepthwiseSimd, registerWasmGradientKernels } from './kernels/index.js';
+import { loadDepthwiseSimd, loadFusedSimd, registerWasmGradientKernels } from './kernels/index.js';
 
 export { tf };
 
@@ -51,6 +51,7 @@ export function initBackend(name: BackendName = 'wasm'): Promise<BackendName> {
     if (name === 'wasm') {
       await loadDepthwiseSimd();
       await loadAdamSimd(tf.backend()); // the fused optimiser update (src/train/adam.ts)
+      await loadFusedSimd(tf.backend()); // activation and BatchNorm kernels (kernels/fused.ts)
       registerWasmGradientKernels();
     }
     return tf.getBackend() as BackendName;

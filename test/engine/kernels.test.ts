@@ -136,7 +136,13 @@ test('registration replaces the stock Conv2DBackpropInput and is idempotent', ()
     'Conv2DBackpropInput',
     'DepthwiseConv2dNativeBackpropFilter',
     'DepthwiseConv2dNativeBackpropInput',
+    'FusedBatchNorm',
+    'Identity',
+    'PolarcadBatchNormGrad',
+    'PolarcadClipByValueGrad',
+    'PolarcadReluGrad',
     'Tile',
+    'Transpose',
   ]);
   const current = tf.getKernel('Conv2DBackpropInput', 'wasm');
   assert.ok(current && current.kernelFunc !== stock.kernelFunc);

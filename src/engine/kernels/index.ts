@@ -3,7 +3,8 @@
  *
  * `registerWasmGradientKernels()` registers Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter
  * and DepthwiseConv2dNativeBackpropInput (which tfjs-backend-wasm 4.22 lacks) and replaces its slow
- * Conv2DBackpropInput. Call it once after `initBackend('wasm')` (it is idempotent and may also be
+ * Conv2DBackpropInput; `fused.ts` adds Identity, FusedBatchNorm and fused Relu / ClipByValue /
+ * FusedBatchNorm gradients. Call it once after `initBackend('wasm')` (it is idempotent and may also be
  * called before: kernels are looked up by name at run time).
  */
 import {
@@ -19,12 +20,17 @@ import { depthwiseConv2dBackpropFilterConfig } from './depthwise_backprop_filter
 import { depthwiseConv2dBackpropInputConfig } from './depthwise_backprop_input.js';
 import { batchMatMulConfig, setStockBatchMatMul } from './matmul.js';
 import { tileConfig } from './tile.js';
+import { registerFusedKernels } from './fused.js';
+import { setStockTranspose, transposeConfig } from './transpose.js';
 
 export { conv2DBackpropFilter } from './conv2d_backprop_filter.js';
 export { conv2DBackpropInput } from './conv2d_backprop_input.js';
 export { depthwiseConv2dBackpropFilter } from './depthwise_backprop_filter.js';
 export { depthwiseConv2dBackpropInput } from './depthwise_backprop_input.js';
 export { depthwiseSimd, loadDepthwiseSimd } from './depthwise_simd.js';
+export { loadFusedSimd } from './fused_simd.js';
+export { stockFusedBatchNormKernel } from './fused.js';
+export { stockTransposeKernel } from './transpose.js';
 
 const BACKEND = 'wasm';
 let stockBackpropInput: KernelConfig | undefined;
@@ -52,6 +58,7 @@ const OURS: KernelConfig[] = [
   depthwiseConv2dBackpropInputConfig,
   batchMatMulConfig, // transposeA products (Dense kernel gradients) as (A^T) B; see matmul.ts
   tileConfig, // the stock wasm Tile is ~50x slower than a copy (see tile.ts); BatchNorm gradients use it
+  transposeConfig, // 2-D / batched 2-D transposes by cache tiles (see transpose.ts); the filter gradient uses it
 ];
 
 /**
@@ -67,9 +74,11 @@ export function registerWasmGradientKernels(): string[] {
         stockBackpropInput = current;
       }
       if (config.kernelName === batchMatMulConfig.kernelName) setStockBatchMatMul(current);
+      if (config.kernelName === transposeConfig.kernelName) setStockTranspose(current);
       unregisterKernel(config.kernelName, BACKEND);
     }
     registerKernel(config);
   }
-  return OURS.map((c) => c.kernelName);
+  // Identity, FusedBatchNorm and the fused Relu / ClipByValue / FusedBatchNorm gradients (fused.ts)
+  return [...OURS.map((c) => c.kernelName), ...registerFusedKernels()];
 }
