@@ -31,7 +31,7 @@ import { addHaiHead, HAI_HEAD_LAYERS } from '../src/models/heads.js';
 import { getBackbone } from '../src/models/table.js';
 import { setTrainableTop } from '../src/models/unfreeze.js';
 import { Adam } from '../src/train/adam.js';
-import { runSubGraph, subGraph } from '../src/train/graph.js';
+import { dropoutMaskValues, runSubGraph, subGraph } from '../src/train/graph.js';
 import { trainStages, TrainingSetup, type Example } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
 import { randomInput, randomizeWeights } from '../test/engine/onnx-helpers.js';
@@ -168,12 +168,9 @@ async function runStep(name: TopBlockName, steps: number): Promise<Record<string
     // the body of trainStages' batch loop
     const xs = shapes.map((s, j) => stack(j, s));
     const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 2)); // (trainStages leaks the int32 tensor here: one per batch)
-    const masks = g.dropouts.map((d) => {
-      const keep = 1 - d.rate;
-      const buf = new Float32Array(BATCH * d.width);
-      for (let i = 0; i < buf.length; i++) buf[i] = rng.next() < keep ? 1 / keep : 0;
-      return tf.tensor(buf, [BATCH, d.width]);
-    });
+    const masks = dropoutMaskValues(g, BATCH, () => rng.next()).map((buf, k) =>
+      tf.tensor(buf, [BATCH, g.dropouts[k].width]),
+    );
     const res = await accumulateGradients(
       (ins) => {
         const mm = new Map(g.dropouts.map((d, k) => [d.name, ins[nx + 1 + k]]));

@@ -21,7 +21,7 @@ import { addHaiHead, HAI_HEAD_LAYERS } from '../src/models/heads.js';
 import { getBackbone } from '../src/models/table.js';
 import { setTrainableTop } from '../src/models/unfreeze.js';
 import { Adam } from '../src/train/adam.js';
-import { runSubGraph, subGraph } from '../src/train/graph.js';
+import { dropoutMaskValues, runSubGraph, subGraph } from '../src/train/graph.js';
 import { Rng } from '../src/util/rng.js';
 import { randomizeWeights } from '../test/engine/onnx-helpers.js';
 
@@ -70,7 +70,9 @@ function attrKey(attrs: Record<string, unknown> | undefined): string {
   if (attrs === undefined) return '';
   const s = attrs.strides ?? attrs.strideHeight;
   const p = attrs.pad;
-  return [s !== undefined ? `s${JSON.stringify(s)}` : '', typeof p === 'string' ? p : ''].filter(Boolean).join(' ');
+  return [s !== undefined ? `s${JSON.stringify(s)}` : '', typeof p === 'string' ? p : '']
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** Wrap every kernel registered for wasm so that its top-level calls are timed. */
@@ -124,9 +126,15 @@ async function main(): Promise<void> {
   setTrainableTop(model, nBackbone - first, HAI_HEAD_LAYERS, 'follow');
   const start = model.layers.findIndex((l) => l.trainable && l.trainableWeights.length > 0);
   const g = subGraph(model, start, HAI_HEAD_LAYERS);
-  const params = model.layers.slice(start).flatMap((l) =>
-    l.trainableWeights.map((w) => ({ key: `${l.name}/${w.originalName}`, variable: w.read() as tf.Variable, lr: 1e-4 })),
-  );
+  const params = model.layers
+    .slice(start)
+    .flatMap((l) =>
+      l.trainableWeights.map((w) => ({
+        key: `${l.name}/${w.originalName}`,
+        variable: w.read() as tf.Variable,
+        lr: 1e-4,
+      })),
+    );
   const adam = new Adam(params);
   const varList = params.map((p) => p.variable);
   const rng = new Rng(11);
@@ -136,12 +144,9 @@ async function main(): Promise<void> {
   wrapKernels();
   const step = async (): Promise<number> => {
     const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 2));
-    const masks = g.dropouts.map((d) => {
-      const keep = 1 - d.rate;
-      const buf = new Float32Array(BATCH * d.width);
-      for (let i = 0; i < buf.length; i++) buf[i] = rng.next() < keep ? 1 / keep : 0;
-      return tf.tensor(buf, [BATCH, d.width]);
-    });
+    const masks = dropoutMaskValues(g, BATCH, () => rng.next()).map((buf, k) =>
+      tf.tensor(buf, [BATCH, g.dropouts[k].width]),
+    );
     const res = await accumulateGradients(
       (ins) => {
         phase = 'forward';
@@ -187,10 +192,16 @@ async function main(): Promise<void> {
     const [ph, name] = k.split('\t');
     lines.push(`| ${ph} | ${name} | ${perStep(a.ms)} | ${pct(a.ms)}% | ${a.calls / STEPS} |`);
   }
-  lines.push('', '| phase | kernel | input shapes | attrs | CPU ms/step | share | calls/step |', '| --- | --- | --- | --- | --- | --- | --- |');
+  lines.push(
+    '',
+    '| phase | kernel | input shapes | attrs | CPU ms/step | share | calls/step |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  );
   for (const [k, a] of [...byShape.entries()].sort((p, q) => q[1].ms - p[1].ms).slice(0, top)) {
     const [ph, name, shapes, attrs] = k.split('\t');
-    lines.push(`| ${ph} | ${name} | ${shapes} | ${attrs} | ${perStep(a.ms)} | ${pct(a.ms)}% | ${a.calls / STEPS} |`);
+    lines.push(
+      `| ${ph} | ${name} | ${shapes} | ${attrs} | ${perStep(a.ms)} | ${pct(a.ms)}% | ${a.calls / STEPS} |`,
+    );
   }
   process.stdout.write(lines.join('\n') + '\n');
   if (values.json !== undefined) {
@@ -205,8 +216,12 @@ async function main(): Promise<void> {
           cpuMsPerStep: totalCpu / STEPS,
           wallMsPerStep: wall / STEPS,
           loadavg: [load0, load1],
-          byName: Object.fromEntries([...byName.entries()].map(([k, a]) => [k, { ms: a.ms / STEPS, calls: a.calls / STEPS }])),
-          byShape: Object.fromEntries([...byShape.entries()].map(([k, a]) => [k, { ms: a.ms / STEPS, calls: a.calls / STEPS }])),
+          byName: Object.fromEntries(
+            [...byName.entries()].map(([k, a]) => [k, { ms: a.ms / STEPS, calls: a.calls / STEPS }]),
+          ),
+          byShape: Object.fromEntries(
+            [...byShape.entries()].map(([k, a]) => [k, { ms: a.ms / STEPS, calls: a.calls / STEPS }]),
+          ),
         },
         null,
         1,

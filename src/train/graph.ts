@@ -50,6 +50,22 @@ export function subGraph(model: tf.LayersModel, start: number, headLayers: numbe
 }
 
 /** Options of {@link runSubGraph}. */
+/**
+ * Inverted-dropout masks for `n` examples, one per dropout layer of `g` (Srivastava et al. 2014):
+ * each value is 1/keep with probability keep = 1 - rate, else 0, drawn from `next()` in order.
+ *
+ * @example
+ * const masks = dropoutMaskValues(g, 16, () => rng.next());
+ */
+export function dropoutMaskValues(g: SubGraph, n: number, next: () => number): Float32Array[] {
+  return g.dropouts.map((d) => {
+    const keep = 1 - d.rate;
+    const buf = new Float32Array(n * d.width);
+    for (let i = 0; i < buf.length; i++) buf[i] = next() < keep ? 1 / keep : 0;
+    return buf;
+  });
+}
+
 export interface RunOptions {
   /** Trainable BatchNormalization layers use batch statistics (and update their moving averages). */
   bnTraining?: boolean;

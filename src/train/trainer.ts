@@ -26,7 +26,7 @@ import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { Adam, type AdamState } from './adam.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { runSubGraph, subGraph, type SubGraph } from './graph.js';
+import { dropoutMaskValues, runSubGraph, subGraph, type SubGraph } from './graph.js';
 import { crossEntropy, oneHot } from './loss.js';
 import { GradientPool } from './parallel/pool.js';
 import { isBetter, type EpochScore } from './selection.js';
@@ -718,12 +718,7 @@ async function trainBatch(
   rng: Rng,
 ): Promise<{ lossSum: number; correct: number }> {
   const { g, trainLabels } = ctx;
-  const maskValues = g.dropouts.map((d) => {
-    const keep = 1 - d.rate;
-    const buf = new Float32Array(idx.length * d.width);
-    for (let i = 0; i < buf.length; i++) buf[i] = rng.next() < keep ? 1 / keep : 0;
-    return buf;
-  });
+  const maskValues = dropoutMaskValues(g, idx.length, () => rng.next());
   // loss, gradients and class-1 probabilities of the batch: on worker threads or here
   const step =
     ctx.pool !== null ? await ctx.pool.step(idx, maskValues) : await localStep(ctx, idx, maskValues);
