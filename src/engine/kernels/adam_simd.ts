@@ -18,7 +18,7 @@
  * its weights returned the old product). The new weights go to a fresh buffer of the caller's,
  * which then becomes the variable's value (its old dataId is released, and with it the cache entry).
  */
-import { compileWat } from './wat.js';
+import { heapModule } from './wat.js';
 
 /** WebAssembly text of the update; `n` floats from each pointer, SIMD by 4 then a scalar tail. */
 export const ADAM_WAT = String.raw`
@@ -102,58 +102,17 @@ export type AdamKernel = (
   epsilon: number,
 ) => void;
 
-/** The parts of the WebAssembly JS API used here (the project's `lib` has no WebAssembly types). */
-interface WasmApi {
-  instantiate(
-    bytes: Uint8Array,
-    imports: Record<string, Record<string, unknown>>,
-  ): Promise<{ instance: { exports: Record<string, unknown> } }>;
-}
-
-/** The heap of a tfjs wasm backend: emscripten's module with its `WebAssembly.Memory`. */
-interface WasmBackendLike {
-  wasm?: { asm?: { memory?: { buffer: ArrayBuffer } } };
-}
-
-/** tfjs-backend-wasm's `WebAssembly.Memory`, or null when `backend` is not a wasm backend. */
-export function tfjsWasmMemory(backend: unknown): object | null {
-  const mem = (backend as WasmBackendLike | null)?.wasm?.asm?.memory;
-  return mem !== undefined && mem.buffer instanceof ArrayBuffer ? mem : null;
-}
-
-/** Compile `ADAM_WAT` with wabt (SIMD enabled) to a wasm binary. */
-export function compileAdamWat(): Promise<Uint8Array> {
-  return compileWat('adam_simd.wat', ADAM_WAT);
-}
-
-const kernels = new WeakMap<object, AdamKernel>();
-const loading = new WeakMap<object, Promise<AdamKernel>>();
+const adam = heapModule('loadAdamSimd', 'adam_simd.wat', ADAM_WAT, (e) => e.adam as AdamKernel);
 
 /**
  * Compile and instantiate the kernel over the heap of `backend` (a tfjs wasm backend) once per
  * backend instance; later calls return the same promise. Rejects when `backend` is not wasm.
  */
 export function loadAdamSimd(backend: unknown): Promise<AdamKernel> {
-  const memory = tfjsWasmMemory(backend);
-  if (memory === null)
-    return Promise.reject(new Error('loadAdamSimd: not a tfjs wasm backend (no Module.asm.memory)'));
-  const existing = loading.get(memory);
-  if (existing !== undefined) return existing;
-  const p = (async (): Promise<AdamKernel> => {
-    const bytes = await compileAdamWat();
-    const api = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-    const { instance } = await api.instantiate(bytes, { tfjs: { memory } });
-    const k = instance.exports.adam as AdamKernel;
-    kernels.set(memory, k);
-    return k;
-  })();
-  loading.set(memory, p);
-  p.catch(() => loading.delete(memory));
-  return p;
+  return adam.load(backend);
 }
 
 /** The kernel for `backend` if {@link loadAdamSimd} has completed for it, else null. */
 export function adamSimd(backend: unknown): AdamKernel | null {
-  const memory = tfjsWasmMemory(backend);
-  return memory === null ? null : (kernels.get(memory) ?? null);
+  return adam.get(backend);
 }

@@ -19,8 +19,7 @@
  *
  * Every element-wise loop runs 4 lanes at a time with a scalar tail (the channel loops per pixel, so any C).
  */
-import { compileWat } from './wat.js';
-import { tfjsWasmMemory } from './adam_simd.js';
+import { heapModule } from './wat.js';
 
 export const FUSED_WAT = String.raw`
 (module
@@ -231,41 +230,17 @@ export interface FusedSimd {
   transpose(src: number, dst: number, rows: number, cols: number): void;
 }
 
-interface WasmApi {
-  instantiate(
-    bytes: Uint8Array,
-    imports: Record<string, Record<string, unknown>>,
-  ): Promise<{ instance: { exports: Record<string, unknown> } }>;
-}
-
-const modules = new WeakMap<object, FusedSimd>();
-const loading = new WeakMap<object, Promise<FusedSimd>>();
+const fused = heapModule('loadFusedSimd', 'fused_simd.wat', FUSED_WAT, (e) => e as unknown as FusedSimd);
 
 /**
  * Compile and instantiate the loops over the heap of `backend` (a tfjs wasm backend), once per
  * backend instance. Rejects when `backend` is not wasm.
  */
 export function loadFusedSimd(backend: unknown): Promise<FusedSimd> {
-  const memory = tfjsWasmMemory(backend);
-  if (memory === null)
-    return Promise.reject(new Error('loadFusedSimd: not a tfjs wasm backend (no Module.asm.memory)'));
-  const existing = loading.get(memory);
-  if (existing !== undefined) return existing;
-  const p = (async (): Promise<FusedSimd> => {
-    const bytes = await compileWat('fused_simd.wat', FUSED_WAT);
-    const api = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-    const { instance } = await api.instantiate(bytes, { tfjs: { memory } });
-    const m = instance.exports as unknown as FusedSimd;
-    modules.set(memory, m);
-    return m;
-  })();
-  loading.set(memory, p);
-  p.catch(() => loading.delete(memory));
-  return p;
+  return fused.load(backend);
 }
 
 /** The loops for `backend` if {@link loadFusedSimd} has completed for it, else null. */
 export function fusedSimd(backend: unknown): FusedSimd | null {
-  const memory = tfjsWasmMemory(backend);
-  return memory === null ? null : (modules.get(memory) ?? null);
+  return fused.get(backend);
 }
