@@ -18,6 +18,8 @@ import { loadManifest, type StudyRow } from '../ingest/manifest.js';
 import { rowSource } from '../ingest/input-source.js';
 import '../models/layers/keras-layers.js';
 import { openSavedModel, type SavedModelInfo } from '../rundir/model.js';
+import { isEnsembleModel, openEnsemble } from '../rundir/ensemble.js';
+import { exportEnsembleToOnnx } from '../engine/onnx/ensemble.js';
 import { runFile } from '../rundir/files.js';
 import { readRunConfig, writeRunJson, type RunConfig } from '../rundir/run.js';
 import { writePredictions } from '../rundir/tables.js';
@@ -46,6 +48,8 @@ export interface LoadedModel {
   /** the run's config.json, when present */
   readonly config: RunConfig | null;
   readonly session: OnnxModel;
+  /** the members of a fold ensemble (their mean is the session's first output); absent for one network */
+  readonly members?: number;
 }
 
 /**
@@ -55,6 +59,7 @@ export interface LoadedModel {
  * @throws InputError when neither is found or the files are unusable or changed
  */
 export async function loadSavedModel(path: string): Promise<LoadedModel> {
+  if (await isEnsembleModel(path)) return loadEnsemble(path);
   const { model, info, runDir } = await openSavedModel(path);
   try {
     const config = runDir !== null ? await readRunConfig(runDir) : null;
@@ -62,6 +67,23 @@ export async function loadSavedModel(path: string): Promise<LoadedModel> {
     return { info: { ...info, input: info.input ?? 'stress_ac' }, runDir, config, session };
   } finally {
     model.dispose();
+  }
+}
+
+/**
+ * A fold ensemble (`train --ensemble K`) for batch inference: its members (verified by
+ * `openEnsemble`) as one ONNX graph whose first output is the mean of the members' probabilities
+ * (the graph `export` writes).
+ */
+async function loadEnsemble(path: string): Promise<LoadedModel> {
+  const opened = await openEnsemble(path);
+  try {
+    const config = opened.runDir !== null ? await readRunConfig(opened.runDir) : null;
+    const session = await OnnxModel.create(exportEnsembleToOnnx(opened.members));
+    const info = { ...opened.info, input: opened.info.input ?? 'stress_ac' };
+    return { info, runDir: opened.runDir, config, session, members: opened.members.length };
+  } finally {
+    opened.dispose();
   }
 }
 
@@ -178,15 +200,19 @@ export async function evaluateModel(
       opts.onProgress?.('evaluate', d, t),
     );
     const labels = manifest.rows.map((r) => r.label as Label);
-    const name = m.info.backbone.toLowerCase();
-    const description = `${m.info.backbone}, input ${m.info.input}${m.runDir ? ` (run ${basename(m.runDir)})` : ''}`;
+    const ens = m.members === undefined ? '' : `-ensemble${m.members}`;
+    const name = `${m.info.backbone.toLowerCase()}${ens}`;
+    const description = `${m.info.backbone}${m.members === undefined ? '' : ` fold ensemble of ${m.members} members (mean probability)`}, input ${m.info.input}${m.runDir ? ` (run ${basename(m.runDir)})` : ''}`;
     return await writeEvaluation(manifest, labels, Array.from(probs), threshold, opts, {
       name,
       description,
       info: {
         model: resolve(modelPath),
         run: m.runDir,
-        inference: 'ONNX Runtime on model/ (checksums and self-check verified) exported to ONNX',
+        inference:
+          m.members === undefined
+            ? 'ONNX Runtime on model/ (checksums and self-check verified) exported to ONNX'
+            : `ONNX Runtime on model/'s ${m.members} members (checksums and self-checks verified) exported as one graph averaging their probabilities`,
         backbone: m.info.backbone,
         input: m.info.input,
         weights: m.config?.resolved?.weights ?? null,
