@@ -201,10 +201,12 @@ test('evaluate and the exported ONNX graph give the same probabilities as predic
   }
 });
 
-test("the run's report shows heatmaps of the ensemble", async () => {
+test("the run's report says it is a fold ensemble and shows the ensemble's heatmaps", async () => {
   const r = await cli(['report', run()]);
   assert.equal(r.code, 0, r.err);
   const html = await readFile(join(run(), 'report.html'), 'utf8');
+  assert.match(html, /a fold ensemble of 2 two-stage CNNs/);
+  assert.match(html, /each member(&#39;|&#x27;|')s epochs chosen on its own fold/);
   const i = html.indexOf('<section id="heatmaps">');
   assert.doesNotMatch(html.slice(i, html.indexOf('</section>', i)), /Not available/);
 });
