@@ -23,6 +23,9 @@ import { loadManifest } from '../../src/ingest/manifest.js';
 import { loadPredictor, type Predictor } from '../../src/predict/predictor.js';
 import { predictStudy } from '../../src/predict/study.js';
 import type { FeatureSource } from '../../src/domain/input-mode.js';
+import { Writable } from 'node:stream';
+import { buildServer } from '../../src/serve/server.js';
+import { runTraining, type MemberEvent } from '../../src/workflows/train.js';
 
 let dir = '';
 let manifest = '';
@@ -231,4 +234,70 @@ test('bad --ensemble values are refused naming the flag', async () => {
   const linear = await cli(['train', manifest, '--model', 'hybrid', '--ensemble', '3', '--out', out]);
   assert.notEqual(linear.code, 0);
   assert.match(linear.err, /--ensemble: only for --model cnn/);
+});
+
+test("serve's model card says it is a fold ensemble", async () => {
+  const p = await loadPredictor(run(), { threads: 1 });
+  const quiet = new Writable({ write: (_c, _e, cb) => cb() });
+  const app = await buildServer(p, { logStream: quiet });
+  try {
+    const card = (await app.inject({ method: 'GET', url: '/api/model' })).json<{
+      ensemble: string;
+      explanation: string;
+    }>();
+    assert.match(card.ensemble, /fold ensemble of 2 networks/);
+    assert.equal(card.explanation, 'Grad-CAM');
+  } finally {
+    await app.close();
+    await p.dispose();
+  }
+});
+
+test('an interrupted ensemble resumes: finished members are kept, the run completes as one model', async () => {
+  const out = join(dir, 'resumed');
+  const opts = {
+    manifest,
+    backbone: 'MobileNetV2',
+    out,
+    weights: 'none',
+    inputSize: 64,
+    warmupEpochs: 2,
+    finetuneEpochs: 1,
+    batchSize: 8,
+    cacheDir: join(dir, 'cache'),
+    ensemble: 2,
+  };
+  let stop = false;
+  const first: MemberEvent[] = [];
+  const r1 = await runTraining(opts, {
+    onMember: (e) => {
+      first.push(e);
+      if (e.type === 'member-end' && e.member === 1) stop = true;
+    },
+    shouldStop: () => stop,
+  });
+  assert.equal(r1.interrupted, true);
+  assert.deepEqual(
+    first.map((e) => `${e.type} ${e.member}`),
+    ['member-start 1', 'member-end 1', 'member-start 2'],
+  );
+  const again: MemberEvent[] = [];
+  const r2 = await runTraining(
+    { ...opts, manifest: '', backbone: '', resume: true },
+    { onMember: (e) => again.push(e) },
+  );
+  assert.equal(r2.interrupted, false);
+  assert.deepEqual(
+    again.map((e) => `${e.type} ${e.member}`),
+    ['member-start 2', 'member-end 2'],
+  );
+  // same seed and data as the CLI run: the same ensemble
+  const a = await readCsv(join(out, 'predictions.csv'));
+  const b = await readCsv(join(run(), 'predictions.csv'));
+  assert.deepEqual(
+    a.map((r) => [r.patient_id, Number(r.prob).toFixed(5)]),
+    b.map((r) => [r.patient_id, Number(r.prob).toFixed(5)]),
+  );
+  const p = await loadPredictor(out, { threads: 1 });
+  await p.dispose();
 });
