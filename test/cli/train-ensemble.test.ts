@@ -26,6 +26,7 @@ import type { FeatureSource } from '../../src/domain/input-mode.js';
 import { Writable } from 'node:stream';
 import { buildServer } from '../../src/serve/server.js';
 import { runTraining, type MemberEvent } from '../../src/workflows/train.js';
+import { trainingCurves } from '../../src/report/charts/training.js';
 
 let dir = '';
 let manifest = '';
@@ -300,4 +301,19 @@ test('an interrupted ensemble resumes: finished members are kept, the run comple
   );
   const p = await loadPredictor(out, { threads: 1 });
   await p.dispose();
+});
+
+test("the training curves of a 5-member ensemble (10 stages, more than the palette's 8 colours) are drawn", () => {
+  const history = Array.from({ length: 10 }, (_, s) =>
+    [1, 2].map((epoch) => ({
+      stage: `member-${Math.floor(s / 2) + 1}/${s % 2 === 0 ? 'warmup' : 'finetune'}`,
+      epoch,
+      loss: 0.5,
+      accuracy: 0.8,
+      valLoss: 0.6,
+      valAccuracy: 0.7,
+    })),
+  ).flat();
+  const spec = JSON.stringify(trainingCurves(history));
+  assert.match(spec, /member-5\/finetune/);
 });
