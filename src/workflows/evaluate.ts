@@ -22,7 +22,8 @@ import { isEnsembleModel, openEnsemble } from '../rundir/ensemble.js';
 import { exportEnsembleToOnnx } from '../engine/onnx/ensemble.js';
 import { runFile } from '../rundir/files.js';
 import { readRunConfig, writeRunJson, type RunConfig } from '../rundir/run.js';
-import { writePredictions } from '../rundir/tables.js';
+import { readPredictions, writePredictions } from '../rundir/tables.js';
+import { pathExists } from '../util/fs.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { metricsWithIntervals } from '../evaluate/intervals.js';
@@ -85,6 +86,32 @@ async function loadEnsemble(path: string): Promise<LoadedModel> {
   } finally {
     opened.dispose();
   }
+}
+
+/**
+ * `--sensitivity` for a fold ensemble: the threshold chosen on its out-of-fold predictions (each
+ * training patient by the member that did not train on it; out-of-fold.csv), never on test patients.
+ */
+async function ensembleThreshold(
+  m: LoadedModel,
+  modelPath: string,
+  sensitivity: number,
+): Promise<{ value: number; rule: string }> {
+  const file = m.runDir === null ? null : runFile(m.runDir, 'outOfFold');
+  if (file === null || !(await pathExists(file)))
+    throw new InputError(
+      `--sensitivity needs the fold ensemble's run directory with its out-of-fold predictions (out-of-fold.csv); ${modelPath} has none. Give --threshold instead`,
+    );
+  const oof = await readPredictions(file);
+  const value = thresholdForSensitivity(
+    oof.map((r) => r.label),
+    oof.map((r) => r.prob),
+    sensitivity,
+  );
+  return {
+    value,
+    rule: `chosen on the ensemble's ${oof.length} out-of-fold predictions of its training patients for sensitivity >= ${sensitivity}`,
+  };
 }
 
 /** P(CAD) for each row, batched through the session. */
@@ -170,7 +197,9 @@ export async function evaluateModel(
       value: opts.threshold ?? 0.5,
       rule: opts.threshold !== undefined ? `fixed at ${opts.threshold}` : 'default 0.5',
     };
-    if (opts.sensitivity !== undefined) {
+    if (opts.sensitivity !== undefined && m.members !== undefined)
+      threshold = await ensembleThreshold(m, modelPath, opts.sensitivity);
+    else if (opts.sensitivity !== undefined) {
       const resolved = m.config?.resolved ?? {};
       const valIds = resolved.split?.validation ?? [];
       const trainManifest = resolved.manifest?.path;

@@ -185,6 +185,20 @@ test('evaluate and the exported ONNX graph give the same probabilities as predic
       `${id}: evaluate ${r?.prob}`,
     );
   }
+  // --sensitivity chooses the threshold on the out-of-fold predictions (no validation part)
+  const sens = await cli([
+    'evaluate',
+    run(),
+    manifest,
+    '--out',
+    join(dir, 'ev-sens'),
+    '--no-report',
+    '--allow-overlap',
+    '--sensitivity',
+    '0.9',
+  ]);
+  assert.equal(sens.code, 0, sens.err);
+  assert.match(sens.out + sens.err, /chosen on the ensemble's 16 out-of-fold predictions/);
   const onnx = join(dir, 'ens.onnx');
   const ex = await cli(['export', run(), '--out', onnx]);
   assert.equal(ex.code, 0, ex.err);
