@@ -260,6 +260,12 @@ export function markdownTable(
 export const OLD = 'cnn (two-stage, stress AC: old default)';
 
 /**
+ * The same network as a fold ensemble of 5 (`--ensemble 5`, docs/training.md): the old default's
+ * flags plus `--ensemble 5`; run only on the cohorts named in POLARCAD_SUITE_ENSEMBLE (5 trainings).
+ */
+export const OLD_ENSEMBLE = 'cnn, fold ensemble of 5 (--ensemble 5)';
+
+/**
  * Variants of the default recipe measured beside it: a backbone ensemble, clinical variables,
  * stacker selection, and the regularisation study (docs/accuracy.md, "Regularisation (item 7)").
  */
@@ -318,7 +324,7 @@ function closedForm(name: string): { recipe: LinearRecipe; options: Partial<FitP
 /** One unit of the suite: one recipe fitted on one cohort's training part, tested on its test cohort. */
 export interface AccuracyUnit {
   readonly cohort: string;
-  /** One of LINEAR_RECIPES, a {@link VARIANTS} name, or {@link OLD}. */
+  /** One of LINEAR_RECIPES, a {@link VARIANTS} name, {@link OLD} or {@link OLD_ENSEMBLE}. */
   readonly recipe: string;
   readonly trainManifest: string;
   readonly testManifest: string;
@@ -326,9 +332,13 @@ export interface AccuracyUnit {
   readonly dataDir: string;
 }
 
-async function oldDefault(u: AccuracyUnit): Promise<RecipeFigures> {
+async function oldDefault(
+  u: AccuracyUnit,
+  extra: readonly string[] = [],
+  tag = 'old',
+): Promise<RecipeFigures> {
   const t0 = performance.now();
-  const runDir = join(u.dataDir, `${u.cohort}-old`);
+  const runDir = join(u.dataDir, `${u.cohort}-${tag}`);
   await cli([
     'train',
     u.trainManifest,
@@ -338,9 +348,10 @@ async function oldDefault(u: AccuracyUnit): Promise<RecipeFigures> {
     'cnn',
     '--out',
     runDir,
+    ...extra,
     '--quiet',
   ]);
-  const evalDir = join(u.dataDir, `${u.cohort}-old-eval`);
+  const evalDir = join(u.dataDir, `${u.cohort}-${tag}-eval`);
   await cli(['evaluate', runDir, u.testManifest, '--out', evalDir, '--no-report']);
   const seconds = (performance.now() - t0) / 1000;
   const rows = (await readFile(join(evalDir, 'predictions.csv'), 'utf8')).trim().split('\n');
@@ -373,6 +384,7 @@ export async function loadAccuracyCohorts(u: AccuracyUnit): Promise<AccuracyCoho
  */
 export async function runAccuracyUnit(u: AccuracyUnit, c: AccuracyCohorts): Promise<RecipeFigures> {
   if (u.recipe === OLD) return oldDefault(u);
+  if (u.recipe === OLD_ENSEMBLE) return oldDefault(u, ['--ensemble', '5'], 'old-ensemble5');
   const entry = closedForm(u.recipe);
   if (entry === undefined) throw new Error(`accuracy suite: unknown recipe "${u.recipe}"`);
   const t0 = performance.now();

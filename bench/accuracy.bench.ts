@@ -9,7 +9,8 @@
  * POLARCAD_SUITE=c1,c2 runs some cohorts only; POLARCAD_SUITE_OLD=0 skips the two-stage network
  * (=c5,c6: runs it on those cohorts only); POLARCAD_SUITE_LINEAR=hybrid|pixel-logistic runs those
  * closed-form recipes only (0 = none); POLARCAD_SUITE_VARIANTS=NAME|NAME runs those variants of the
- * default only (bench/accuracy-lib.ts: VARIANTS; 0 = none). Every figure not rerun is kept from the
+ * default only (bench/accuracy-lib.ts: VARIANTS; 0 = none). POLARCAD_SUITE_ENSEMBLE=c1,c5 also runs the
+ * two-stage network as a fold ensemble of 5 (OLD_ENSEMBLE) on those cohorts (default: none). Every figure not rerun is kept from the
  * previous results (bench/results/accuracy.json), so partial runs wipe nothing.
  * POLARCAD_QUEUE=redis://HOST:PORT/DB runs each unit (one recipe x cohort) as a job on that queue,
  * taken by `node --import tsx bench/accuracy-worker.ts --queue URL --shared-dir SUITE_DIR` on any
@@ -27,6 +28,7 @@ import {
   mergeResults,
   selectNames,
   OLD,
+  OLD_ENSEMBLE,
   runAccuracyUnits,
   SUITE,
   VARIANTS,
@@ -64,7 +66,13 @@ export async function run(): Promise<Record<string, unknown>> {
   for (const c of SUITE.filter((s) => only === undefined || only.includes(s.name))) {
     const trainManifest = await ensureCohort(c, 'train', dataDir);
     const testManifest = await ensureCohort(c, 'test', dataDir);
-    const recipes = [...linear, ...variants, ...(runsOld(c.name) ? [OLD] : [])];
+    const ensembleOn = process.env['POLARCAD_SUITE_ENSEMBLE']?.split(',') ?? [];
+    const recipes = [
+      ...linear,
+      ...variants,
+      ...(runsOld(c.name) ? [OLD] : []),
+      ...(ensembleOn.includes(c.name) ? [OLD_ENSEMBLE] : []),
+    ];
     for (const recipe of recipes)
       units.push({ cohort: c.name, recipe, trainManifest, testManifest, dataDir });
   }
@@ -76,7 +84,7 @@ export async function run(): Promise<Record<string, unknown>> {
     previous,
     units.map((u, i) => ({ cohort: u.cohort, recipe: u.recipe, figures: figs[i] })),
   );
-  const known = [...LINEAR_RECIPES, ...VARIANTS.map((v) => v.name), OLD];
+  const known = [...LINEAR_RECIPES, ...VARIANTS.map((v) => v.name), OLD, OLD_ENSEMBLE];
   const table = markdownTable(
     results,
     known.filter((r) => Object.values(results).some((c) => c[r] !== undefined)),

@@ -309,6 +309,107 @@ export class Explainer {
   }
 }
 
+/** The evidence for CAD of one study from one network or the members of an ensemble. */
+export interface MemberEvidence {
+  /** P(CAD): the network's, or the mean of the members' */
+  readonly probability: number;
+  /** class probabilities (the mean over members) */
+  readonly probabilities: readonly number[];
+  /** log-odds of `probability` (for one network: the head's CAD score, as `gradCam` gives it) */
+  readonly score: number;
+  /** CAM (GAP -> Dense head) or Grad-CAM, as `Explainer.explain`'s 'auto' */
+  readonly method: 'cam' | 'gradcam';
+  /** the rectified map at the CAM layer (row-major height x width): the mean of the members' maps */
+  readonly map: Float32Array;
+  readonly width: number;
+  readonly height: number;
+  /** milliseconds in the backbones (ONNX Runtime) and in the heads */
+  readonly backboneMs: number;
+  readonly headMs: number;
+}
+
+/**
+ * The probability and heatmap of one study from `explainers` (one network, or the K members of a
+ * fold ensemble, all of the same backbone and input): each member's CAM / Grad-CAM of the CAD
+ * class (Selvaraju et al. 2017) at its CAM layer, then the mean of the members' maps and of their
+ * class probabilities (the ensemble's P(CAD) is the mean probability, src/rundir/ensemble.ts).
+ * @throws InputError when the members' CAM layers differ in size
+ */
+export async function explainMembers(
+  explainers: readonly Explainer[],
+  src: FeatureSource,
+): Promise<MemberEvidence> {
+  if (explainers.length === 0) throw new Error('internal error: no explainer');
+  let backboneMs = 0;
+  let headMs = 0;
+  const parts: {
+    g: ReturnType<typeof gradCam>;
+    map: Float32Array;
+    probability: number;
+    method: 'cam' | 'gradcam';
+  }[] = [];
+  for (const ex of explainers) {
+    const t0 = performance.now();
+    const features = await ex.featureMap(src);
+    const t1 = performance.now();
+    const head = ex.split.head;
+    const cls = ex.cadClass;
+    const g = gradCam(features, head, cls);
+    const map =
+      head.camWeights !== null
+        ? cam(features, head.featureShape, head.camWeights, cls, head.activation).map((v) => Math.max(0, v))
+        : g.map;
+    const pc = g.probabilities[head.classes === 1 ? 0 : cls];
+    const probability = head.classes === 1 && cls === 0 ? 1 - pc : pc;
+    parts.push({
+      g,
+      map,
+      probability,
+      method: head.camWeights !== null ? ('cam' as const) : ('gradcam' as const),
+    });
+    backboneMs += t1 - t0;
+    headMs += performance.now() - t1;
+  }
+  const first = parts[0];
+  if (parts.length === 1)
+    return {
+      probability: first.probability,
+      probabilities: Array.from(first.g.probabilities),
+      score: first.g.score,
+      method: first.method,
+      map: first.map,
+      width: first.g.width,
+      height: first.g.height,
+      backboneMs,
+      headMs,
+    };
+  for (const p of parts)
+    if (p.g.width !== first.g.width || p.g.height !== first.g.height || p.map.length !== first.map.length)
+      throw new InputError(
+        `ensemble members' CAM maps differ in size (${p.g.width}x${p.g.height} against ${first.g.width}x${first.g.height})`,
+      );
+  const n = parts.length;
+  const map = new Float32Array(first.map.length);
+  for (const p of parts) for (let i = 0; i < map.length; i++) map[i] += p.map[i] / n;
+  const probabilities = Array.from(
+    first.g.probabilities,
+    (_, j) => parts.reduce((s, p) => s + p.g.probabilities[j], 0) / n,
+  );
+  const probability = parts.reduce((s, p) => s + p.probability, 0) / n;
+  const q = Math.min(1 - 1e-7, Math.max(1e-7, probability));
+  return {
+    probability,
+    probabilities,
+    score: Math.log(q / (1 - q)),
+    method: first.method,
+    map,
+    width: first.g.width,
+    height: first.g.height,
+    backboneMs,
+    headMs,
+  };
+}
+
 /**
  * Explain one study with `model` (convenience: creates an {@link Explainer}, explains, disposes;
  * for many studies keep one Explainer, which exports the backbone to ONNX only once).

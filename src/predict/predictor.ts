@@ -26,6 +26,7 @@ import { getBackbone } from '../models/table.js';
 import type { NormalDatabase } from '../polarmap/normal-database.js';
 import { openSavedModel, type SavedModelInfo } from '../rundir/model.js';
 import { isLinearModel, openLinearModel } from '../rundir/linear.js';
+import { isEnsembleModel, openEnsemble } from '../rundir/ensemble.js';
 import type { PolarModelPredictor } from '../models/linear/polar-model.js';
 import { readRunMetadata, type RunMetadata } from '../rundir/run.js';
 import { InputError } from '../util/errors.js';
@@ -71,6 +72,8 @@ export interface ModelCard {
   /** Temperature of the calibration, null when uncalibrated. */
   readonly temperature: number | null;
   readonly intendedUse: string;
+  /** What the model is when it is not one network (a fold ensemble: how many members, trained on what); else null. */
+  readonly ensemble?: string | null;
 }
 
 /** The intended-use statement shown with every result. */
@@ -88,6 +91,12 @@ export interface Predictor {
   readonly views: readonly View[];
   /** CNN: the model split at its CAM layer: backbone in ONNX Runtime, head in tfjs (`explain/index.ts`); null for a closed-form model. */
   readonly explainer: Explainer | null;
+  /**
+   * Every network of the model: `[explainer]` for one CNN, the K members of a fold ensemble
+   * (`train --ensemble K`; P(CAD) and heatmap are the members' means, `explainMembers`), none for a
+   * closed-form model.
+   */
+  readonly explainers: readonly Explainer[];
   /** Closed-form model (`train --model hybrid|...`): its opened predictor; null for a CNN. */
   readonly linear: PolarModelPredictor | null;
   readonly threshold: number;
@@ -118,6 +127,7 @@ const estimate = (v: unknown): number | null =>
  */
 export async function loadPredictor(path: string, opts: PredictorOptions = {}): Promise<Predictor> {
   if (await isLinearModel(path)) return loadLinearPredictor(path, opts);
+  if (await isEnsembleModel(path)) return loadEnsemblePredictor(path, opts);
   const { model, info, runDir } = await openSavedModel(path);
   try {
     const meta: RunMetadata = runDir === null ? {} : await readRunMetadata(runDir);
@@ -138,31 +148,24 @@ export async function createPredictor(
   meta: RunMetadata = {},
   opts: PredictorOptions = {},
 ): Promise<Predictor> {
-  await initBackend('wasm');
-  const input: InputMode = info.input ?? 'stress_ac';
-  let camLayer = info.camLayer;
-  if (camLayer === undefined) {
-    try {
-      camLayer = getBackbone(info.backbone).camLayer;
-    } catch {
-      throw new InputError(`polarcad.json: no camLayer and unknown backbone "${info.backbone}"`);
-    }
+  return cnnPredictor([model], info, meta, opts, null);
+}
+
+/** The CAM layer of `info` (or of its backbone's table row). */
+function camLayerOf(info: ModelInfo): string {
+  if (info.camLayer !== undefined) return info.camLayer;
+  try {
+    return getBackbone(info.backbone).camLayer;
+  } catch {
+    throw new InputError(`polarcad.json: no camLayer and unknown backbone "${info.backbone}"`);
   }
-  const shape = model.inputs[0].shape;
-  if (shape[1] !== info.inputSize || shape[2] !== info.inputSize) {
-    throw new InputError(
-      `polarcad.json: inputSize ${info.inputSize} does not match the model input ${shape[1]}x${shape[2]}`,
-    );
-  }
-  const explainer = await Explainer.create(
-    model,
-    explainInfoFrom({
-      ...info,
-      camLayer,
-      layout: layoutOf(input),
-    }),
-    opts.threads !== undefined ? { threads: opts.threads } : {},
-  );
+}
+
+/** The operating threshold and calibration temperature of a run (metrics.json, calibration.json). */
+function thresholdAndTemperature(
+  meta: RunMetadata,
+  opts: PredictorOptions,
+): { threshold: number; temperature: number | null } {
   const metrics = meta.metrics ?? null;
   const calibration = meta.calibration ?? null;
   const threshold =
@@ -177,9 +180,50 @@ export async function createPredictor(
       : null);
   if (temperature !== null && !(temperature > 0))
     throw new InputError(`calibration temperature must be positive, got ${temperature}`);
+  return { threshold, temperature };
+}
+
+/**
+ * A predictor of one or more networks of the same backbone and input (a fold ensemble's members:
+ * `ensemble` says what it is); each split at its CAM layer by its own `Explainer`.
+ */
+async function cnnPredictor(
+  models: readonly tf.LayersModel[],
+  info: ModelInfo,
+  meta: RunMetadata,
+  opts: PredictorOptions,
+  ensemble: string | null,
+): Promise<Predictor> {
+  await initBackend('wasm');
+  const input: InputMode = info.input ?? 'stress_ac';
+  const camLayer = camLayerOf(info);
+  for (const model of models) {
+    const shape = model.inputs[0].shape;
+    if (shape[1] !== info.inputSize || shape[2] !== info.inputSize) {
+      throw new InputError(
+        `polarcad.json: inputSize ${info.inputSize} does not match the model input ${shape[1]}x${shape[2]}`,
+      );
+    }
+  }
+  const explainers: Explainer[] = [];
+  try {
+    for (const model of models)
+      explainers.push(
+        await Explainer.create(
+          model,
+          explainInfoFrom({ ...info, camLayer, layout: layoutOf(input) }),
+          opts.threads !== undefined ? { threads: opts.threads } : {},
+        ),
+      );
+  } catch (e) {
+    for (const ex of explainers) await ex.dispose();
+    throw e;
+  }
+  const { threshold, temperature } = thresholdAndTemperature(meta, opts);
   const card = {
     ...modelCard(info, input, camLayer, meta, threshold, temperature),
-    explanation: explainer.split.head.camWeights !== null ? ('CAM' as const) : ('Grad-CAM' as const),
+    explanation: explainers[0].split.head.camWeights !== null ? ('CAM' as const) : ('Grad-CAM' as const),
+    ensemble,
   };
   let disposed = false;
   return {
@@ -187,7 +231,8 @@ export async function createPredictor(
     card,
     input,
     views: viewsOf(input),
-    explainer,
+    explainer: explainers[0],
+    explainers,
     linear: null,
     threshold,
     temperature,
@@ -195,10 +240,24 @@ export async function createPredictor(
     async dispose() {
       if (disposed) return;
       disposed = true;
-      await explainer.dispose();
-      model.dispose();
+      for (const ex of explainers) await ex.dispose();
+      for (const model of models) model.dispose();
     },
   };
+}
+
+/** A predictor of a fold ensemble (src/rundir/ensemble.ts: checksums and self-checks of it and of every member). */
+async function loadEnsemblePredictor(path: string, opts: PredictorOptions): Promise<Predictor> {
+  const opened = await openEnsemble(path);
+  try {
+    const meta: RunMetadata = opened.runDir === null ? {} : await readRunMetadata(opened.runDir);
+    const m = opened.info.ensemble.members;
+    const what = `fold ensemble of ${m.length} networks (each trained on ${m.map((x) => x.trainedOn).join('/')} patients, epochs selected on its own fold); P(CAD) and heatmap are the members' means`;
+    return await cnnPredictor(opened.members, opened.info, meta, opts, what);
+  } catch (e) {
+    opened.dispose();
+    throw e;
+  }
 }
 
 function modelCard(
@@ -305,6 +364,7 @@ async function loadLinearPredictor(path: string, opts: PredictorOptions): Promis
     input: m.views.length === 1 ? (m.views[0] as InputMode) : 'tile2x2',
     views: m.views,
     explainer: null,
+    explainers: [],
     linear: opened.predictor,
     threshold,
     temperature: m.temperature,

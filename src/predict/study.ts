@@ -17,7 +17,7 @@ import {
   describeAttribution,
   type Attribution,
 } from '../explain/attribution.js';
-import { cam, gradCam } from '../explain/cam.js';
+import { explainMembers } from '../explain/index.js';
 import {
   discMask,
   displayedHeatmap,
@@ -315,36 +315,25 @@ export async function predictStudy(
     const warnings = cmWarning === null ? [] : [cmWarning];
     return predictLinearStudy(p, got.maps, got.source, opts, t0, warnings);
   }
-  const explainer = p.explainer;
-  if (explainer === null) throw new Error('internal error: a CNN predictor without an explainer');
+  if (p.explainers.length === 0) throw new Error('internal error: a CNN predictor without an explainer');
   const { src, display, layout } = sourceFor(p, got.maps);
   const readMs = ms(t0);
 
-  const t1 = performance.now();
-  const features = await explainer.featureMap(src);
-  const backboneMs = ms(t1);
-
-  const t2 = performance.now();
-  const head = explainer.split.head;
-  const cls = explainer.cadClass;
-  const gc = gradCam(features, head, cls);
-  // as Explainer.explain's 'auto': CAM (Zhou et al. 2016) for a GAP -> Dense head, else Grad-CAM
-  const map =
-    head.camWeights !== null
-      ? cam(features, head.featureShape, head.camWeights, cls, head.activation).map((v) => Math.max(0, v))
-      : gc.map;
-  const method = head.camWeights !== null ? 'CAM' : 'Grad-CAM';
-  const gradcamMs = ms(t2);
-  const pc = gc.probabilities[head.classes === 1 ? 0 : cls];
-  const rawProbability = head.classes === 1 && cls === 0 ? 1 - pc : pc;
-  // gc.score is the log-odds of the CAD class for 2-way softmax and sigmoid heads (explain/cam.ts)
-  const probability = p.temperature === null ? rawProbability : 1 / (1 + Math.exp(-gc.score / p.temperature));
+  // one network, or the mean of a fold ensemble's members (probability and map; explain/index.ts)
+  const ev = await explainMembers(p.explainers, src);
+  const backboneMs = ev.backboneMs;
+  const gradcamMs = ev.headMs;
+  const map = ev.map;
+  const method = ev.method === 'cam' ? 'CAM' : 'Grad-CAM';
+  const rawProbability = ev.probability;
+  // ev.score is the log-odds of the CAD class (explain/cam.ts; the mean probability's for an ensemble)
+  const probability = p.temperature === null ? rawProbability : 1 / (1 + Math.exp(-ev.score / p.temperature));
 
   const t3 = performance.now();
   const size = DISPLAY_SIZE[layout];
   const shown = display.width === size && display.height === size ? display : resizeRgb(display, size, size);
   const mask = discMask(size, layout);
-  const heat = heatmapOnMap(map, gc.height, gc.width, size, mask, layout);
+  const heat = heatmapOnMap(map, ev.height, ev.width, size, mask, layout);
   let att: Attribution;
   if (layout === 'image') att = attributeHeatmap(heat, size);
   else {

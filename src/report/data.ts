@@ -60,6 +60,8 @@ export interface NetworkResult {
   readonly closedForm?: ClosedFormInfo;
   /** a baseline fitted and tested beside the named model in its run (metrics.json `rows`) */
   readonly baselineOf?: string;
+  /** what a fold ensemble is (`train --ensemble K`; metrics.json `model`) */
+  readonly ensemble?: string;
 }
 
 /** What a closed-form run records about its model (config.json, model/linear-model.json). */
@@ -368,6 +370,7 @@ export async function loadTrainRun(dir: string, name?: string): Promise<NetworkR
       : {}),
     selectOn,
     backbone,
+    ...(str(metrics.model) !== undefined ? { ensemble: str(metrics.model) } : {}),
     ...(input ? { input } : {}),
     ...(manifest !== undefined ? { manifest } : {}),
     split: { train: strArr(split.train), validation: strArr(split.validation), test: strArr(split.test) },

@@ -18,6 +18,8 @@ import { exportToOnnx } from '../engine/onnx/export.js';
 import { DEFAULT_PREPARE_SIZE } from '../ingest/prepare.js';
 import { polarModelToOnnx, type PolarOnnxInput } from '../models/linear/onnx-graph.js';
 import { openLinearModel } from './linear.js';
+import { isEnsembleModel, openEnsemble } from './ensemble.js';
+import { exportEnsembleToOnnx } from '../engine/onnx/ensemble.js';
 import { MODEL_FILES } from './files.js';
 import { SavedModelInfoSchema, verifyChecksums, type SavedModelInfo } from './model.js';
 
@@ -121,6 +123,67 @@ export async function exportClosedForm(
   return { out, bytes: r.bytes.length, inputs: r.inputs, outputs: r.outputs, metadata: r.metadata };
 }
 
+/** Options of {@link exportEnsemble}. */
+export interface ExportEnsembleOptions {
+  opset?: number;
+}
+
+/**
+ * Export a fold ensemble (`train --model cnn --ensemble K`; a run or its model folder) to the ONNX
+ * file `out` (written atomically) as ONE graph: the members opened as predict opens them (complete
+ * run, checksums, self-checks), each run on the one input, output `probabilities` = the mean of
+ * the members' class probabilities (what predict, serve and evaluate compute), then each member's
+ * probabilities (`member_K`) and its CAM-layer map (`member_K_<camLayer>`, the maps whose Grad-CAM
+ * predict averages); the preprocessing is in the metadata as for one network.
+ * @throws InputError for an unfinished or changed run and for layers the exporter does not support
+ */
+export async function exportEnsemble(
+  runOrModel: string,
+  out: string,
+  opts: ExportEnsembleOptions = {},
+): Promise<ExportFolderResult> {
+  const opened = await openEnsemble(runOrModel);
+  try {
+    const { info } = opened;
+    const k = opened.members.length;
+    const cam = info.camLayer;
+    const outputs = [
+      'probabilities',
+      ...opened.members.map((_, i) => `member_${i + 1}`),
+      ...(cam !== undefined ? opened.members.map((_, i) => `member_${i + 1}_${cam}`) : []),
+    ];
+    const [, h, w, c] = opened.members[0].inputs[0].shape;
+    const metadata: Record<string, string> = {
+      'polarcad.format': 'polarcad-onnx/1',
+      'polarcad.source': basename(opened.runDir ?? opened.modelDir),
+      'polarcad.kind': 'ensemble',
+      'polarcad.ensemble': `fold ensemble of ${k} members; probabilities = mean of the members' class probabilities`,
+      'polarcad.input_name': 'input',
+      'polarcad.input_layout': 'NHWC float32 [batch, height, width, channels]',
+      'polarcad.input_shape': JSON.stringify(['batch', h ?? 'height', w ?? 'width', c ?? 'channels']),
+      'polarcad.input_size': String(info.inputSize),
+      'polarcad.scaling': info.scaling,
+      'polarcad.scaling_formula': SCALING_FORMULA[info.scaling],
+      'polarcad.outputs': JSON.stringify(outputs),
+      'polarcad.output_layout': 'channels-last (as TensorFlow.js)',
+      'polarcad.backbone': info.backbone,
+      'polarcad.json': JSON.stringify(info),
+    };
+    if (info.classes !== undefined) metadata['polarcad.classes'] = JSON.stringify(info.classes);
+    if (cam !== undefined) metadata['polarcad.cam_layer'] = cam;
+    const bytes = exportEnsembleToOnnx(opened.members, {
+      ...(cam !== undefined ? { memberLayer: cam } : {}),
+      ...(opts.opset !== undefined ? { opset: opts.opset } : {}),
+      metadata,
+      docString: `polarcad fold ensemble of ${k} members exported from ${metadata['polarcad.source']}; input ${metadata['polarcad.input_layout']}, scaling: ${metadata['polarcad.scaling_formula']}; output probabilities = mean of the members' probabilities`,
+    });
+    await writeFileAtomic(out, bytes);
+    return { out, bytes: bytes.length, outputs, metadata };
+  } finally {
+    opened.dispose();
+  }
+}
+
 /**
  * Export the tfjs layers model in `modelDir` (a folder or its model.json) to the ONNX file `out`
  * (written atomically), with the preprocessing in the metadata.
@@ -142,6 +205,10 @@ export async function exportModelFolder(
   if (await isClosedFormModel(dir))
     throw new InputError(
       `${abs}: a closed-form model; export it with exportClosedForm (polarcad export does this by itself)`,
+    );
+  if (await isEnsembleModel(dir))
+    throw new InputError(
+      `${abs}: a fold ensemble; export it with exportEnsemble (polarcad export does this by itself)`,
     );
   const { info, text } = await readInfo(dir);
   await verifyChecksums(dir, info as SavedModelInfo);

@@ -6,10 +6,14 @@
  *   history.csv        one row per epoch (stage, epoch, loss, acc, val_loss, val_acc, lr, seconds)
  *   predictions.csv    patient_id, label, prob, predicted, split[, prob_calibrated][, fold]
  *   metrics.json       test metrics with 95% intervals; `threshold` = the operating threshold
- *   calibration.json   temperature scaling fitted on validation patients (optional)
+ *   calibration.json   temperature scaling fitted on validation patients (optional; a fold
+ *                      ensemble's on its out-of-fold predictions)
+ *   out-of-fold.csv    a fold ensemble's training patients, each predicted by the member that did
+ *                      not train on it (patient_id, label, prob, predicted, split, fold)
  *   summary.txt        the human summary
  *   model/             THE weights of the run: model.json + weights.bin + polarcad.json (schema
- *                      version, preprocessing, SHA-256 of each model file, self-check outputs)
+ *                      version, preprocessing, SHA-256 of each model file, self-check outputs);
+ *                      a fold ensemble: polarcad.json + members/1..K, each such a folder
  *   model.onnx         an ONNX export of model/ for other tools (checksummed in polarcad.json;
  *                      polarcad itself always loads model/)
  *   checkpoints/       per-stage checkpoints of an unfinished run (`--resume`)
@@ -23,6 +27,8 @@ export const RUN_FILES = {
   config: 'config.json',
   history: 'history.csv',
   predictions: 'predictions.csv',
+  /** a fold ensemble's out-of-fold predictions of its training patients (src/workflows/train-ensemble.ts) */
+  outOfFold: 'out-of-fold.csv',
   metrics: 'metrics.json',
   calibration: 'calibration.json',
   summary: 'summary.txt',

@@ -15,8 +15,9 @@
  * 5. Versions: `schemaVersion` 2 (this module); files without it are version 1 (before checksums)
  *    and load without the checks; a newer version is refused with a clear message.
  *
- * `kind` leaves room for models that are not one CNN (an ensemble of members, a logistic
- * baseline); this module loads `kind: 'cnn'` and names any other kind it cannot load.
+ * `kind` leaves room for models that are not one CNN: `kind: 'ensemble'` (a fold ensemble of CNN
+ * members, each a model folder under `members/`) is read by src/rundir/ensemble.ts; this module
+ * loads `kind: 'cnn'` and names any other kind it cannot load.
  */
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -117,7 +118,8 @@ export function selfCheckInputs(seed: string, n: number, size: number, scaling: 
   return tf.tensor4d(x, [n, size, size, 3]);
 }
 
-function modelOutputs(model: tf.LayersModel, x: tf.Tensor4D): number[][] {
+/** The outputs of `model` on `x`, one row per input. */
+export function modelOutputs(model: tf.LayersModel, x: tf.Tensor4D): number[][] {
   return tf.tidy(() => {
     const y = model.predict(x) as tf.Tensor | tf.Tensor[];
     const t = (Array.isArray(y) ? y[0] : y).reshape([x.shape[0], -1]);
@@ -137,6 +139,19 @@ async function tfjsArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifact
       .catch(rej);
   });
 }
+
+/** The element-wise mean of the outputs of `models` on `x` (an ensemble's outputs). */
+export function meanOutputs(models: readonly tf.LayersModel[], x: tf.Tensor4D): number[][] {
+  const all = models.map((m) => modelOutputs(m, x));
+  return all[0].map((row, i) => row.map((_, j) => all.reduce((s, o) => s + o[i][j], 0) / all.length));
+}
+
+/** The reference inputs and tolerance of every self-check. */
+export const SELF_CHECK = {
+  seed: SELF_CHECK_SEED,
+  inputs: SELF_CHECK_INPUTS,
+  tolerance: SELF_CHECK_TOLERANCE,
+};
 
 /**
  * Save `model` as a model folder: model.json, weights.bin, then polarcad.json (schema version,
@@ -185,7 +200,7 @@ export async function writeModelInfo(modelDir: string, info: SavedModelInfo): Pr
 /** Record the checksum of the run's `model.onnx` export in `polarcad.json`. */
 export async function recordOnnxExport(runDir: string, onnx: Uint8Array): Promise<void> {
   const modelDir = runFile(runDir, 'model');
-  const info = await readModelInfo(modelDir);
+  const info = await readModelInfo(modelDir, ['cnn', 'ensemble']);
   await writeFileAtomic(runFile(runDir, 'onnx'), onnx);
   await writeModelInfo(modelDir, { ...info, onnxSha256: sha256Hex(onnx) });
 }
@@ -210,10 +225,13 @@ export async function locateModel(path: string): Promise<ModelLocation> {
 }
 
 /**
- * Read and validate `polarcad.json` of a model folder.
+ * Read and validate `polarcad.json` of a model folder, of one of `kinds` (default: a CNN).
  * @throws InputError naming the file and field, or a schema version newer than this polarcad reads
  */
-export async function readModelInfo(modelDir: string): Promise<SavedModelInfo> {
+export async function readModelInfo(
+  modelDir: string,
+  kinds: readonly string[] = ['cnn'],
+): Promise<SavedModelInfo> {
   const p = modelFile(modelDir, 'info');
   const text = await readTextFile(p);
   let raw: unknown;
@@ -233,7 +251,7 @@ export async function readModelInfo(modelDir: string): Promise<SavedModelInfo> {
     throw new InputError(`${p}: field "${i.path.join('.') || '(root)'}": ${i.message}`);
   }
   const kind = parsed.data.kind ?? 'cnn';
-  if (kind !== 'cnn')
+  if (!kinds.includes(kind))
     throw new InputError(`${p}: a "${kind}" model; this loader reads CNN models (kind "cnn") only`);
   return parsed.data;
 }
@@ -277,16 +295,21 @@ export async function verifyChecksums(
 }
 
 /**
- * Re-run the self-check of `info` on `model`.
+ * Re-run the self-check of `info` on `model` (or on the mean of several models' outputs, as an
+ * ensemble computes).
  * @throws InputError when an output differs from the recorded one by more than the tolerance
  */
-export function runSelfCheck(model: tf.LayersModel, info: SavedModelInfo, where: string): void {
+export function runSelfCheck(
+  model: tf.LayersModel | readonly tf.LayersModel[],
+  info: SavedModelInfo,
+  where: string,
+): void {
   const c = info.selfCheck;
   if (c === undefined) return;
   const x = selfCheckInputs(c.seed, c.outputs.length, info.inputSize, info.scaling);
   let got: number[][];
   try {
-    got = modelOutputs(model, x);
+    got = Array.isArray(model) ? meanOutputs(model, x) : modelOutputs(model as tf.LayersModel, x);
   } finally {
     x.dispose();
   }

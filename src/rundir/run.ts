@@ -40,12 +40,12 @@ export const RunConfigSchema = z
   .passthrough();
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 
-/** calibration.json (temperature scaling fitted on validation patients only). */
+/** calibration.json (temperature scaling fitted on validation patients, or a fold ensemble's out-of-fold predictions; never test). */
 export const CalibrationSchema = z
   .object({
     method: z.string().optional(),
     temperature: z.number().positive(),
-    fittedOn: z.literal('validation').optional(),
+    fittedOn: z.enum(['validation', 'out-of-fold']).optional(),
     n: z.number().int().optional(),
     ids: z.array(z.string()).optional(),
     nllBefore: z.number().optional(),

@@ -18,9 +18,12 @@ import { loadManifest, type StudyRow } from '../ingest/manifest.js';
 import { rowSource } from '../ingest/input-source.js';
 import '../models/layers/keras-layers.js';
 import { openSavedModel, type SavedModelInfo } from '../rundir/model.js';
+import { isEnsembleModel, openEnsemble } from '../rundir/ensemble.js';
+import { exportEnsembleToOnnx } from '../engine/onnx/ensemble.js';
 import { runFile } from '../rundir/files.js';
 import { readRunConfig, writeRunJson, type RunConfig } from '../rundir/run.js';
-import { writePredictions } from '../rundir/tables.js';
+import { readPredictions, writePredictions } from '../rundir/tables.js';
+import { pathExists } from '../util/fs.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { metricsWithIntervals } from '../evaluate/intervals.js';
@@ -46,6 +49,8 @@ export interface LoadedModel {
   /** the run's config.json, when present */
   readonly config: RunConfig | null;
   readonly session: OnnxModel;
+  /** the members of a fold ensemble (their mean is the session's first output); absent for one network */
+  readonly members?: number;
 }
 
 /**
@@ -55,6 +60,7 @@ export interface LoadedModel {
  * @throws InputError when neither is found or the files are unusable or changed
  */
 export async function loadSavedModel(path: string): Promise<LoadedModel> {
+  if (await isEnsembleModel(path)) return loadEnsemble(path);
   const { model, info, runDir } = await openSavedModel(path);
   try {
     const config = runDir !== null ? await readRunConfig(runDir) : null;
@@ -63,6 +69,49 @@ export async function loadSavedModel(path: string): Promise<LoadedModel> {
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * A fold ensemble (`train --ensemble K`) for batch inference: its members (verified by
+ * `openEnsemble`) as one ONNX graph whose first output is the mean of the members' probabilities
+ * (the graph `export` writes).
+ */
+async function loadEnsemble(path: string): Promise<LoadedModel> {
+  const opened = await openEnsemble(path);
+  try {
+    const config = opened.runDir !== null ? await readRunConfig(opened.runDir) : null;
+    const session = await OnnxModel.create(exportEnsembleToOnnx(opened.members));
+    const info = { ...opened.info, input: opened.info.input ?? 'stress_ac' };
+    return { info, runDir: opened.runDir, config, session, members: opened.members.length };
+  } finally {
+    opened.dispose();
+  }
+}
+
+/**
+ * `--sensitivity` for a fold ensemble: the threshold chosen on its out-of-fold predictions (each
+ * training patient by the member that did not train on it; out-of-fold.csv), never on test patients.
+ */
+async function ensembleThreshold(
+  m: LoadedModel,
+  modelPath: string,
+  sensitivity: number,
+): Promise<{ value: number; rule: string }> {
+  const file = m.runDir === null ? null : runFile(m.runDir, 'outOfFold');
+  if (file === null || !(await pathExists(file)))
+    throw new InputError(
+      `--sensitivity needs the fold ensemble's run directory with its out-of-fold predictions (out-of-fold.csv); ${modelPath} has none. Give --threshold instead`,
+    );
+  const oof = await readPredictions(file);
+  const value = thresholdForSensitivity(
+    oof.map((r) => r.label),
+    oof.map((r) => r.prob),
+    sensitivity,
+  );
+  return {
+    value,
+    rule: `chosen on the ensemble's ${oof.length} out-of-fold predictions of its training patients for sensitivity >= ${sensitivity}`,
+  };
 }
 
 /** P(CAD) for each row, batched through the session. */
@@ -148,7 +197,9 @@ export async function evaluateModel(
       value: opts.threshold ?? 0.5,
       rule: opts.threshold !== undefined ? `fixed at ${opts.threshold}` : 'default 0.5',
     };
-    if (opts.sensitivity !== undefined) {
+    if (opts.sensitivity !== undefined && m.members !== undefined)
+      threshold = await ensembleThreshold(m, modelPath, opts.sensitivity);
+    else if (opts.sensitivity !== undefined) {
       const resolved = m.config?.resolved ?? {};
       const valIds = resolved.split?.validation ?? [];
       const trainManifest = resolved.manifest?.path;
@@ -178,15 +229,19 @@ export async function evaluateModel(
       opts.onProgress?.('evaluate', d, t),
     );
     const labels = manifest.rows.map((r) => r.label as Label);
-    const name = m.info.backbone.toLowerCase();
-    const description = `${m.info.backbone}, input ${m.info.input}${m.runDir ? ` (run ${basename(m.runDir)})` : ''}`;
+    const ens = m.members === undefined ? '' : `-ensemble${m.members}`;
+    const name = `${m.info.backbone.toLowerCase()}${ens}`;
+    const description = `${m.info.backbone}${m.members === undefined ? '' : ` fold ensemble of ${m.members} members (mean probability)`}, input ${m.info.input}${m.runDir ? ` (run ${basename(m.runDir)})` : ''}`;
     return await writeEvaluation(manifest, labels, Array.from(probs), threshold, opts, {
       name,
       description,
       info: {
         model: resolve(modelPath),
         run: m.runDir,
-        inference: 'ONNX Runtime on model/ (checksums and self-check verified) exported to ONNX',
+        inference:
+          m.members === undefined
+            ? 'ONNX Runtime on model/ (checksums and self-check verified) exported to ONNX'
+            : `ONNX Runtime on model/'s ${m.members} members (checksums and self-checks verified) exported as one graph averaging their probabilities`,
         backbone: m.info.backbone,
         input: m.info.input,
         weights: m.config?.resolved?.weights ?? null,

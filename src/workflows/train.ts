@@ -118,6 +118,12 @@ export interface TrainRunOptions {
    * and `serve` read SSS/SRS/SDS with it and warn about studies in another colour map.
    */
   colormap?: string;
+  /**
+   * Train a fold ensemble of this many members (>= 2) instead of one network
+   * (src/workflows/train-ensemble.ts): the training patients in as many stratified folds, member k
+   * trained on the other folds and its epochs selected on fold k; P(CAD) the mean of the members'.
+   */
+  ensemble?: number;
 }
 
 /** Outcome of {@link runTraining}. */
@@ -130,14 +136,30 @@ export interface TrainRunResult {
   summary?: string;
 }
 
+/** A fold ensemble's member starts or ends (src/workflows/train-ensemble.ts). */
+export type MemberEvent =
+  | {
+      type: 'member-start';
+      /** 1-based */
+      member: number;
+      members: number;
+      trainedOn: number;
+      selectedOn: number;
+      /** seconds left for the whole ensemble, from the members done so far (null before the first) */
+      etaSeconds: number | null;
+    }
+  | { type: 'member-end'; member: number; members: number; seconds: number; selectionAccuracy: number };
+
 /** Hooks for the CLI. */
 export interface TrainRunHooks {
   onEvent?: (e: TrainEvent) => void;
+  /** a fold ensemble's members (`ensemble`) */
+  onMember?: (e: MemberEvent) => void;
   onWarning?: (message: string) => void;
   shouldStop?: () => boolean;
 }
 
-interface Patient {
+export interface Patient {
   id: string;
   label: Label;
   key: string;
@@ -163,7 +185,12 @@ const DEFAULTS = {
   calibrate: false,
 };
 
-type CalibrationFile = Calibration & { temperature: number; n: number; nllBefore: number; nllAfter: number };
+export type CalibrationFile = Calibration & {
+  temperature: number;
+  n: number;
+  nllBefore: number;
+  nllAfter: number;
+};
 
 /** A labelled patient of the manifest and its model input source (`src/ingest/input-source.ts`). */
 async function loadPatient(row: StudyRow, mode: InputMode, manifestPath: string): Promise<Patient> {
@@ -178,14 +205,17 @@ async function loadPatient(row: StudyRow, mode: InputMode, manifestPath: string)
   return { id: row.patientId, label, key: imageContentHash(source), source };
 }
 
-async function loadPatients(path: string, mode: InputMode): Promise<{ patients: Patient[]; sha256: string }> {
+export async function loadPatients(
+  path: string,
+  mode: InputMode,
+): Promise<{ patients: Patient[]; sha256: string }> {
   const m = await loadManifest(path, { requireLabels: true, requireBothClasses: true });
   const patients: Patient[] = [];
   for (const row of m.rows) patients.push(await loadPatient(row, mode, path));
   return { patients, sha256: m.sha256 };
 }
 
-function toExample(p: Patient, angle = 0): Example {
+export function toExample(p: Patient, angle = 0): Example {
   return { id: p.id, label: p.label, angle, key: p.key, load: () => Promise.resolve(p.source) };
 }
 
@@ -194,28 +224,28 @@ function checkInt(name: string, v: number, min: number): void {
 }
 
 /** A fresh sibling folder for a new run when `out` already holds a complete run (else `out`). */
-async function workDirFor(out: string): Promise<string> {
+export async function workDirFor(out: string): Promise<string> {
   const cfg = await readRunConfig(out).catch(() => null);
   if (cfg?.status !== 'complete') return out;
   return join(dirname(out), `.${basename(out)}.${process.pid}.${randomBytes(4).toString('hex')}.partial`);
 }
 
 /** Replace the complete run in `out` by the complete run in `work` (the old one removed last). */
-async function swapInto(work: string, out: string): Promise<void> {
+export async function swapInto(work: string, out: string): Promise<void> {
   const old = `${work}.old`;
   await rename(out, old);
   await rename(work, out);
   await rm(old, { recursive: true, force: true });
 }
 
-function fmt(x: number, d = 3): string {
+export function fmt(x: number, d = 3): string {
   return Number.isFinite(x) ? x.toFixed(d) : 'n/a';
 }
 
-type Resolved = TrainRunOptions & typeof DEFAULTS;
+export type Resolved = TrainRunOptions & typeof DEFAULTS;
 
 /** The options of a run: `given`, or with `resume` those saved in its config.json; defaults filled. */
-async function resolveOptions(
+export async function resolveOptions(
   given: TrainRunOptions,
   out: string,
 ): Promise<{ opts: TrainRunOptions; o: Resolved }> {
@@ -259,10 +289,17 @@ function checkOptions(o: Resolved): void {
     throw new InputError(`--select-on must be validation or test, got '${String(o.selectOn)}'`);
   if (o.inputSize !== undefined && o.weights !== 'none')
     throw new InputError('--input-size can only change the input side with --weights none');
+  if (o.ensemble !== undefined) {
+    checkInt('--ensemble', o.ensemble, 2);
+    if (o.selectOn === 'test')
+      throw new InputError(
+        '--ensemble selects each member on its own fold: it cannot be combined with --select-on test',
+      );
+  }
 }
 
 /** The patients of a run and its three parts (Hai et al. 2022: stratified, seeded). */
-interface RunData {
+export interface RunData {
   sha256: string;
   testSha: string | undefined;
   carved: { train: string[]; validation: string[] };
@@ -272,46 +309,63 @@ interface RunData {
   test: Example[];
 }
 
-/** Load the manifest(s), split the patients, augment the training part. */
-async function loadRunData(o: Resolved, rng: Rng): Promise<RunData> {
-  const seed = o.seed;
+/** The patients of a run split into its training and test parts (before validation is carved). */
+export interface TrainTestSplit {
+  sha256: string;
+  testSha: string | undefined;
+  byId: Map<string, Patient>;
+  /** training patients (sorted ids): everything but the test part */
+  trainIds: string[];
+  testPatients: Patient[];
+}
+
+/** Load the manifest(s) and hold out the test part (or take the test manifest). */
+export async function splitTrainTest(o: Resolved): Promise<TrainTestSplit> {
   const { patients, sha256 } = await loadPatients(o.manifest, o.input);
   const byId = new Map(patients.map((p) => [p.id, p]));
-  let testPatients: Patient[];
-  let trainIds: string[];
-  let testSha: string | undefined;
   if (o.testManifest !== undefined) {
     const t = await loadPatients(o.testManifest, o.input);
-    testPatients = t.patients;
-    testSha = t.sha256;
-    const clash = testPatients.filter((p) => byId.has(p.id)).map((p) => p.id);
+    const clash = t.patients.filter((p) => byId.has(p.id)).map((p) => p.id);
     if (clash.length > 0)
       throw new InputError(
         `--test-manifest ${o.testManifest}: patient(s) ${clash.slice(0, 5).join(', ')} are also in the training manifest`,
       );
-    trainIds = patients.map((p) => p.id).sort();
-  } else {
-    const split = stratifiedHoldout(patients, { testFraction: o.testFraction, seed });
-    trainIds = split.train;
-    testPatients = split.test.map((id) => byId.get(id) as Patient);
+    const trainIds = patients.map((p) => p.id).sort();
+    return { sha256, testSha: t.sha256, byId, trainIds, testPatients: t.patients };
   }
-  const labels = new Map(patients.map((p) => [p.id, p.label]));
-  const carved = carveValidation(trainIds, labels, { fraction: o.validationFraction, seed });
-  const fitPatients = carved.train.map((id) => byId.get(id) as Patient);
-  const valPatients = carved.validation.map((id) => byId.get(id) as Patient);
-  const train: Example[] =
-    o.augment > 0
-      ? balanceByAugmentation(fitPatients, o.augment, rng.fork('augment')).map((a) =>
-          toExample(byId.get(a.id) as Patient, a.angle),
-        )
-      : fitPatients.map((p) => toExample(p));
-  const validation = valPatients.map((p) => toExample(p));
+  const split = stratifiedHoldout(patients, { testFraction: o.testFraction, seed: o.seed });
+  const testPatients = split.test.map((id) => byId.get(id) as Patient);
+  return { sha256, testSha: undefined, byId, trainIds: split.train, testPatients };
+}
+
+/** The training examples of `ids`: each patient once, or class-balanced rotations with `augment`. */
+export function trainingExamples(
+  o: Resolved,
+  ids: readonly string[],
+  byId: Map<string, Patient>,
+  rng: Rng,
+): Example[] {
+  const fitPatients = ids.map((id) => byId.get(id) as Patient);
+  return o.augment > 0
+    ? balanceByAugmentation(fitPatients, o.augment, rng).map((a) =>
+        toExample(byId.get(a.id) as Patient, a.angle),
+      )
+    : fitPatients.map((p) => toExample(p));
+}
+
+/** Load the manifest(s), split the patients, augment the training part. */
+async function loadRunData(o: Resolved, rng: Rng): Promise<RunData> {
+  const { sha256, testSha, byId, trainIds, testPatients } = await splitTrainTest(o);
+  const labels = new Map([...byId.values()].map((p) => [p.id, p.label]));
+  const carved = carveValidation(trainIds, labels, { fraction: o.validationFraction, seed: o.seed });
+  const train = trainingExamples(o, carved.train, byId, rng.fork('augment'));
+  const validation = carved.validation.map((id) => toExample(byId.get(id) as Patient));
   const test = testPatients.map((p) => toExample(p));
   return { sha256, testSha, carved, testPatients, train, validation, test };
 }
 
 /** The network of a run: backbone (weights resolved, seeded) + head (seeded). */
-interface RunModel {
+export interface RunModel {
   loaded: Awaited<ReturnType<typeof loadBackbone>>;
   side: number;
   model: tf.LayersModel;
@@ -320,7 +374,12 @@ interface RunModel {
   weightsId: string;
 }
 
-async function buildRunModel(o: Resolved, rng: Rng): Promise<RunModel> {
+/**
+ * The network of a run. `member` (a fold ensemble's member number) seeds the head apart; the
+ * backbone's initialisation stays the run's, so every member shares the frozen part (and its cached
+ * features).
+ */
+export async function buildRunModel(o: Resolved, rng: Rng, member?: number): Promise<RunModel> {
   const seed = o.seed;
   const inputSize = o.inputSize;
   const loaded = await loadBackbone(o.backbone, {
@@ -340,14 +399,21 @@ async function buildRunModel(o: Resolved, rng: Rng): Promise<RunModel> {
       ? addHaiHead(backbone, { units: o.units, dropout: o.dropout })
       : addApostolopoulosHead(backbone);
   const headLayers = o.head === 'hai' ? HAI_HEAD_LAYERS : APOSTOLOPOULOS_HEAD_LAYERS;
-  seededInit(model.layers.slice(-headLayers), rng.fork('head-init'), 'glorot');
+  seededInit(
+    model.layers.slice(-headLayers),
+    rng.fork(member === undefined ? 'head-init' : `head-init/member-${member}`),
+    'glorot',
+  );
   const nBackbone = model.layers.length - headLayers;
 
   return { loaded, side, model, headLayers, nBackbone, weightsId };
 }
 
 /** The fine-tuning depth: --unfreeze, --unfreeze-from, or Hai et al.'s Table 2 depth. */
-function chooseUnfreeze(o: Resolved, net: RunModel): { k: number; bnPolicy: BnPolicy; unfreezeRule: string } {
+export function chooseUnfreeze(
+  o: Resolved,
+  net: RunModel,
+): { k: number; bnPolicy: BnPolicy; unfreezeRule: string } {
   const { model, nBackbone } = net;
   const spec = net.loaded.spec;
   let k: number;
@@ -379,7 +445,7 @@ function chooseUnfreeze(o: Resolved, net: RunModel): { k: number; bnPolicy: BnPo
 }
 
 /** The warm-up / fine-tune stages of the two-stage recipe (`planStrategy`, Hai et al. 2022). */
-function planStages(o: Resolved, m: RunModel, u: { k: number; bnPolicy: BnPolicy }) {
+export function planStages(o: Resolved, m: RunModel, u: { k: number; bnPolicy: BnPolicy }) {
   const plan = planStrategy('two-stage', {
     backboneLayers: Math.max(2, m.nBackbone - 1),
     finetuneDepth: u.k,
@@ -416,7 +482,7 @@ function planStages(o: Resolved, m: RunModel, u: { k: number; bnPolicy: BnPolicy
 }
 
 /** Everything a run decided before training: data, network, depth, stages. */
-interface RunPlan {
+export interface RunPlan {
   opts: TrainRunOptions;
   o: Resolved;
   d: RunData;
@@ -426,7 +492,7 @@ interface RunPlan {
 }
 
 /** config.json of a run (written first; a resumed run must match its `resolved` part). */
-function runConfig(r: RunPlan) {
+export function runConfig(r: RunPlan) {
   const { opts, o } = r;
   const seed = o.seed;
   const { sha256, testSha, carved, testPatients } = r.d;
@@ -493,7 +559,7 @@ function runConfig(r: RunPlan) {
  * The folder the run is written to: the run itself when resuming (its resolved configuration must
  * not have changed), else `out`, or a sibling when `out` holds a complete run (never in place).
  */
-async function openRunDir(
+export async function openRunDir(
   given: TrainRunOptions,
   out: string,
   resume: boolean,
@@ -565,7 +631,7 @@ interface RunOutcome {
  * (name and rows: a user table needs no file later) and `colormapSource` (given with --colormap, or
  * prepare's: given / recognised there); none when neither is known.
  */
-async function cnnRunColormap(
+export async function cnnRunColormap(
   o: Resolved,
 ): Promise<{ colormap?: string; colormapTable?: ColormapRecord; colormapSource?: string }> {
   if (o.colormap !== undefined) {
@@ -680,6 +746,10 @@ export async function runTraining(
 ): Promise<TrainRunResult> {
   const out = resolve(given.out);
   const { opts, o } = await resolveOptions(given, out);
+  if (o.ensemble !== undefined) {
+    const { runEnsembleTraining } = await import('./train-ensemble.js');
+    return runEnsembleTraining(opts, o, out, hooks);
+  }
   await initBackend('wasm');
   const rng = new Rng(o.seed);
   const d = await loadRunData(o, rng);
@@ -751,7 +821,7 @@ export async function runTraining(
   }
 }
 
-async function writeCurves(
+export async function writeCurves(
   out: string,
   history: HistoryRow[],
   stages: StageOutcome[],

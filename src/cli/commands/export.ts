@@ -10,7 +10,13 @@ import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_PREPARE_SIZE } from '../../ingest/prepare.js';
-import { exportClosedForm, exportModelFolder, isClosedFormModel } from '../../rundir/export-onnx.js';
+import {
+  exportClosedForm,
+  exportEnsemble,
+  exportModelFolder,
+  isClosedFormModel,
+} from '../../rundir/export-onnx.js';
+import { isEnsembleModel } from '../../rundir/ensemble.js';
 import { InputError } from '../../util/errors.js';
 import { claimOutputFile } from '../../util/output.js';
 import { wholeOption } from '../options/parse.js';
@@ -47,11 +53,22 @@ async function exportClosedFormRun(model: string, opts: ExportOptions, opset: nu
   );
 }
 
+async function exportEnsembleRun(model: string, opts: ExportOptions, opset: number): Promise<void> {
+  if (opts.outputs !== undefined)
+    throw new InputError(
+      `--outputs: ${model} is a fold ensemble; its graph's outputs are always probabilities (the members' mean), member_K and member_K_<camLayer>`,
+    );
+  const r = await exportEnsemble(model, opts.out, { opset });
+  process.stdout.write(
+    `wrote ${r.out} (${(r.bytes / 2 ** 20).toFixed(1)} MiB; ${r.metadata['polarcad.ensemble']}; outputs: ${r.outputs.join(', ')}; scaling: ${r.metadata['polarcad.scaling']})\n`,
+  );
+}
+
 export function registerExport(program: Command): void {
   program
     .command('export')
     .description(
-      'write a trained model as a standalone ONNX file: a network (a TensorFlow.js layers model folder: model.json + weights [+ polarcad.json], e.g. RUN/model) layer by layer; a closed-form run (--model hybrid|cnn-segments|segment-logistic|pixel-logistic) as one graph from the uptake / grey / RGB images of each view to P(CAD) and the member logits (inputs documented in the file and in docs/export.md)',
+      'write a trained model as a standalone ONNX file: a network (a TensorFlow.js layers model folder: model.json + weights [+ polarcad.json], e.g. RUN/model) layer by layer; a fold ensemble (train --ensemble K) as one graph averaging its members; a closed-form run (--model hybrid|cnn-segments|segment-logistic|pixel-logistic) as one graph from the uptake / grey / RGB images of each view to P(CAD) and the member logits (inputs documented in the file and in docs/export.md)',
     )
     .argument('<model>', 'run directory, model folder (or its model.json)')
     .requiredOption('--out <file>', 'ONNX file to write')
@@ -74,6 +91,7 @@ export function registerExport(program: Command): void {
       if (await isClosedFormModel(await modelFolderOf(model))) return exportClosedFormRun(model, opts, opset);
       if (opts.cropSize !== undefined)
         throw new InputError(`--crop-size: ${model} is a network; it applies to closed-form runs only`);
+      if (await isEnsembleModel(model)) return exportEnsembleRun(model, opts, opset);
       const outputs = opts.outputs
         ?.split(',')
         .map((s) => s.trim())

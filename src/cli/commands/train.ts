@@ -5,7 +5,7 @@
  * interrupted run. Ctrl-C stops after the current batch, leaving the last completed epoch resumable.
  */
 import type { Command } from 'commander';
-import { runTraining, type TrainRunOptions } from '../../workflows/train.js';
+import { runTraining, type MemberEvent, type TrainRunOptions } from '../../workflows/train.js';
 import {
   isLinearRecipe,
   LINEAR_RECIPES,
@@ -18,13 +18,15 @@ import type { TrainEvent } from '../../train/trainer.js';
 import { BN_POLICIES, type BnPolicy } from '../../models/unfreeze.js';
 import { writeReport } from '../../report/html.js';
 import { InputError, errorMessage } from '../../util/errors.js';
-import { createProgress, etaClock, type Progress } from '../progress.js';
+import { createProgress, etaClock, formatDuration, type Progress } from '../progress.js';
 import { claimOutputDir } from '../../util/output.js';
 import { onStopSignals } from '../../util/signals.js';
 import { withForce } from '../options/out.js';
 import { parseTrainWorkers, TRAIN_WORKERS_OPTION } from '../options/train-workers.js';
 import { QUIET_OPTION } from '../options/quiet.js';
 import { colormapSpec, withColormap } from '../options/colormap.js';
+import { ENSEMBLE_CLOSED_FORM, ENSEMBLE_OPTION, ensembleOf } from '../options/ensemble.js';
+import { EnsembleSizeError } from '../../workflows/train-ensemble.js';
 import {
   addTrainingOptions,
   numberOption,
@@ -51,6 +53,7 @@ interface TrainCli extends TrainingCli {
   microBatch?: string;
   trainWorkers?: string;
   calibrate?: boolean;
+  ensemble?: string;
   resume?: string;
   quiet?: boolean;
   json?: boolean;
@@ -63,6 +66,7 @@ export function registerTrain(program: Command): void {
       throw new InputError(
         '--clinical: fused by the closed-form models (--model hybrid|cnn-segments|*-logistic), not by --model cnn',
       );
+    if (c.model !== 'cnn' && c.ensemble !== undefined) throw new InputError(ENSEMBLE_CLOSED_FORM);
     if (c.model !== 'cnn' && c.trainWorkers !== undefined)
       throw new InputError('--train-workers: only for --model cnn (the closed-form models fit in one step)');
     if (c.model !== 'cnn' && c.resume === undefined) {
@@ -137,6 +141,7 @@ function defineTrainOptions(program: Command): Command {
       '--calibrate',
       'fit a temperature on the validation patients after training (calibration.json, prob_calibrated in predictions.csv)',
     )
+    .option(...ENSEMBLE_OPTION)
     .option('--resume <dir>', 'continue the interrupted run in DIR')
     .option(...QUIET_OPTION)
     .option('--json', 'JSON-lines events on stdout instead of progress bars');
@@ -149,6 +154,8 @@ function cnnRunOptions(manifest: string | undefined, c: TrainCli): TrainRunOptio
   if (c.resume !== undefined) {
     if (c.colormap !== undefined)
       throw new InputError('--colormap: a resumed run keeps the colour map it was started with');
+    if (c.ensemble !== undefined)
+      throw new InputError('--ensemble: a resumed run keeps the ensemble it was started with');
     return { manifest: '', backbone: '', out: c.resume, resume: true };
   }
   if (manifest === undefined)
@@ -171,6 +178,7 @@ function cnnRunOptions(manifest: string | undefined, c: TrainCli): TrainRunOptio
     microBatch: wholeOption('--micro-batch', c.microBatch),
     trainWorkers: parseTrainWorkers(c.trainWorkers),
     calibrate: c.calibrate,
+    ensemble: ensembleOf(c.ensemble),
     ...(c.colormap !== undefined ? { colormap: colormapSpec(c.colormap) } : {}),
   };
 }
@@ -217,6 +225,26 @@ export function trainProgress(
   return { onEvent, stopBar };
 }
 
+/** A fold ensemble's member lines (with the ensemble's ETA), as JSON lines in `json` mode. */
+function memberProgress(mode: OutputMode, stopBar: () => void): (e: MemberEvent) => void {
+  return (e) => {
+    if (mode === 'json') {
+      process.stdout.write(JSON.stringify(e) + '\n');
+      return;
+    }
+    if (mode === 'quiet') return;
+    stopBar();
+    if (e.type === 'member-start')
+      process.stderr.write(
+        `member ${e.member}/${e.members}: training on ${e.trainedOn} patients, epochs selected on fold ${e.member} (${e.selectedOn} patients); ensemble ETA ${e.etaSeconds === null ? '?' : formatDuration(e.etaSeconds * 1000)}\n`,
+      );
+    else
+      process.stderr.write(
+        `member ${e.member}/${e.members} done in ${formatDuration(e.seconds * 1000)} (selection accuracy ${e.selectionAccuracy.toFixed(3)})\n`,
+      );
+  };
+}
+
 /** `--model cnn` (or `--resume`): the two-stage network; Ctrl-C stops after the current batch. */
 async function runCnn(manifest: string | undefined, c: TrainCli): Promise<void> {
   const opts = cnnRunOptions(manifest, c);
@@ -238,8 +266,12 @@ async function runCnn(manifest: string | undefined, c: TrainCli): Promise<void> 
   try {
     const r = await runTraining(opts, {
       onEvent,
+      onMember: memberProgress(mode, stopBar),
       onWarning: (m) => process.stderr.write(`${m}\n`),
       shouldStop: () => stop,
+    }).catch((e: unknown) => {
+      if (e instanceof EnsembleSizeError) throw new InputError(`--ensemble ${opts.ensemble}: ${e.message}`);
+      throw e;
     });
     stopBar();
     await reportCnnRun(r, mode);

@@ -140,7 +140,7 @@ function keptRows(
 
 /**
  * Accuracy and loss per epoch, training (solid) against validation (dashed), one colour per stage
- * (e.g. "head only" then "fine-tune"), in two side-by-side panels; the kept epochs are marked with
+ * (e.g. "head only" then "fine-tune"; past the palette's 8 colours they repeat), in two side-by-side panels; the kept epochs are marked with
  * a diamond on the validation curve (training curve if the stage has no validation). This is the
  * figure Hai et al. (2022) and Apostolopoulos et al. (2020) show to diagnose over-fitting.
  */
@@ -150,8 +150,6 @@ export function trainingCurves(
 ): VegaLiteSpec {
   checkHistory(history);
   const place = placeEpochs(history);
-  if (place.stages.length > PALETTE.length)
-    throw new RangeError(`trainingCurves: at most ${PALETTE.length} stages`);
 
   const long = longRows(history, place);
   const kept = keptRows(history, options.selected ?? [], place);
@@ -164,7 +162,9 @@ export function trainingCurves(
     field: 'stage',
     type: 'nominal' as const,
     title: 'Stage',
-    scale: { domain: place.stages, range: PALETTE.slice(0, place.stages.length) },
+    // more stages than colours (a fold ensemble's members one after the other): the colours repeat;
+    // the stages stay apart by their place on the epoch axis and the rules between them
+    scale: { domain: place.stages, range: place.stages.map((_, i) => PALETTE[i % PALETTE.length]) },
     legend: { symbolType: 'stroke', symbolStrokeWidth: 3 },
   };
   const strokeDash = {

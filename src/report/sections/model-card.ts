@@ -19,14 +19,16 @@ export function modelCardSection(data: ReportData): Section {
     const chosen =
       cf !== undefined
         ? ''
-        : `, epochs chosen on ${d?.split ? d.split.validation.cad + d.split.validation.normal : 0}`;
+        : n.ensemble !== undefined
+          ? ", each member's epochs chosen on its own fold"
+          : `, epochs chosen on ${d?.split ? d.split.validation.cad + d.split.validation.normal : 0}`;
     const dataText = d
       ? `${d.patients} patients from <code>${esc(d.manifest)}</code> (${d.byClass.cad.n} CAD, ${d.byClass.normal.n} normal)${d.split ? `; trained on ${d.split.train.cad + d.split.train.normal}${chosen}, tested on ${d.split.test.cad + d.split.test.normal}` : ''}.`
       : 'not recorded in this folder.';
     items.push(
       cf !== undefined
         ? `<dt>Model</dt><dd>${esc(n.description)}. Members: ${esc(cf.members.join(', ') || cf.recipe)}; no epochs and no gradient training: each member is a ridge logistic regression fitted in closed form${cf.calibration ? `, calibrated by ${esc(cf.calibration)}` : ''}.${cf.colormap ? ` Colour map: ${esc(cf.colormap)}.` : ''}</dd>`
-        : `<dt>Model</dt><dd>${esc(n.backbone ?? n.name)}${n.input ? `, input ${esc(n.input)}` : ''}: ImageNet-style backbone with a new classification head, warm-up then fine-tuning (Hai et al. 2022).</dd>`,
+        : `<dt>Model</dt><dd>${esc(n.backbone ?? n.name)}${n.input ? `, input ${esc(n.input)}` : ''}: ImageNet-style backbone with a new classification head, warm-up then fine-tuning (Hai et al. 2022)${n.ensemble !== undefined ? `; a ${esc(n.ensemble)}` : ''}.</dd>`,
     );
     items.push(`<dt>Training data</dt><dd>${dataText}</dd>`);
     const w = n.weights;

@@ -137,6 +137,7 @@ function renderCard(c) {
     'Model',
     `${c.backbone}, ${c.inputSize}x${c.inputSize}, input ${c.input} (${c.views.join(', ')}), ${c.explanation} at ${c.camLayer}`,
   );
+  if (c.ensemble) row('Ensemble', c.ensemble);
   row('Initial weights', c.weights ?? 'not recorded');
   row(
     'Trained on',
