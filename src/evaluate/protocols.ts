@@ -224,11 +224,12 @@ export interface NestedResult<C> extends CrossValidationResult {
 }
 
 /**
- * Nested cross-validation (Varma & Simon 2006): for each of `outerK` stratified outer folds
- * (default 10), the outer training part is split again into `innerK` stratified inner folds
- * (default 5, seeded per outer fold); `select(outerTrain, innerFolds, f)` picks a configuration
- * using those only, then `fitPredict(outerTrain, outerTest, f, config)` gives the out-of-fold
- * predictions. The reported (pooled and per-fold) figures therefore never saw their test fold.
+ * Nested cross-validation (Varma & Simon 2006): a {@link crossValidate} over `outerK` stratified
+ * outer folds (default 10) whose fold fitting first chooses its configuration: the outer training
+ * part is split again into `innerK` stratified inner folds (default 5, seeded per outer fold);
+ * `select(outerTrain, innerFolds, f)` picks a configuration using those only, then
+ * `fitPredict(outerTrain, outerTest, f, config)` gives the out-of-fold predictions. The reported
+ * (pooled and per-fold) figures therefore never saw their test fold.
  */
 export async function nestedCrossValidate<C>(
   items: readonly SplitItem[],
@@ -236,23 +237,21 @@ export async function nestedCrossValidate<C>(
   select: Select<C>,
   fitPredict: FitPredictWith<C>,
 ): Promise<NestedResult<C>> {
-  const outer = stratifiedKFold(items, { k: opts.outerK ?? 10, seed: opts.seed });
   const labelOf = labelMap(items);
-  const folds: FoldResult[] = [];
   const configs: C[] = [];
-  for (let f = 0; f < outer.length; f++) {
-    const trainItems = outer[f].train.map((id) => ({ id, label: labelOf.get(id) as Label }));
-    const inner = stratifiedKFold(trainItems, {
-      k: opts.innerK ?? 5,
-      seed: `${String(opts.seed)}/inner/${f}`,
-    });
-    const config = await select(outer[f].train, inner, f);
-    configs.push(config);
-    folds.push(
-      await runFold(f, outer[f], labelOf, opts.threshold ?? 0.5, (tr, te, i) =>
-        fitPredict(tr, te, i, config),
-      ),
-    );
-  }
-  return { folds, configs, ...pool(folds, labelOf) };
+  const cv = await crossValidate(
+    items,
+    { k: opts.outerK ?? 10, seed: opts.seed, threshold: opts.threshold },
+    async (train, test, f) => {
+      const trainItems = train.map((id) => ({ id, label: labelOf.get(id) as Label }));
+      const inner = stratifiedKFold(trainItems, {
+        k: opts.innerK ?? 5,
+        seed: `${String(opts.seed)}/inner/${f}`,
+      });
+      const config = await select(train, inner, f);
+      configs.push(config);
+      return fitPredict(train, test, f, config);
+    },
+  );
+  return { ...cv, configs };
 }

@@ -10,7 +10,7 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { replaceFolderAtomic, writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { loadReportData, type LoadReportOptions, type ReportData } from './data.js';
-import { esc, inlineSvg } from './escape.js';
+import { esc } from './escape.js';
 import { buildFigures, type ReportFigures } from './figures.js';
 import { comparisonSection } from './sections/comparison.js';
 import { datasetSection } from './sections/dataset.js';
@@ -80,9 +80,9 @@ export function reportSections(data: ReportData, figs: ReportFigures): Section[]
   return [
     summarySection(data),
     datasetSection(data),
-    metricsSection(data, figs, inlineSvg),
-    trainingSection(data, figs, inlineSvg),
-    comparisonSection(data, figs, inlineSvg),
+    metricsSection(data, figs),
+    trainingSection(data, figs),
+    comparisonSection(data, figs),
     heatmapSection(data),
     modelCardSection(data),
   ];

@@ -9,6 +9,7 @@ import {
   wholeOption,
   type TrainingCli,
 } from '../../src/cli/options/training.js';
+import { listOption } from '../../src/cli/options/parse.js';
 import { InputError } from '../../src/util/errors.js';
 
 const HELP = { augment: 'a', seed: 's', inputSize: 'i', cacheDir: 'c' };
@@ -52,6 +53,19 @@ test('shared training options: bad values are InputErrors naming the option', ()
   );
   assert.throws(() => wholeOption('--k', '2.5'), /--k must be a whole number/);
   assert.equal(wholeOption('--k', undefined), undefined);
+});
+
+test('list options (train --backbone/--clinical, experiment --backbones): trimmed items; none, or a repeat where refused, is an InputError naming the option', () => {
+  assert.deepEqual(listOption('--backbones', ' VGG16, ResNet50 ,,'), ['VGG16', 'ResNet50']);
+  assert.deepEqual(listOption('--backbones', 'VGG16,VGG16'), ['VGG16', 'VGG16']);
+  assert.throws(
+    () => listOption('--clinical', ' , '),
+    (e: unknown) => e instanceof InputError && /--clinical: give at least one item/.test(e.message),
+  );
+  assert.throws(
+    () => listOption('--backbone', 'VGG16,ResNet50,VGG16', { unique: true }),
+    (e: unknown) => e instanceof InputError && /--backbone: an item is repeated/.test(e.message),
+  );
 });
 
 test('polarcad train and polarcad cv define the shared training options identically (flags and defaults)', () => {

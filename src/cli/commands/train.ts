@@ -22,6 +22,7 @@ import { createProgress, etaClock, formatDuration, type Progress } from '../prog
 import { claimOutputDir } from '../../util/output.js';
 import { onStopSignals } from '../../util/signals.js';
 import { withForce } from '../options/out.js';
+import { listOption } from '../options/parse.js';
 import { parseTrainWorkers, TRAIN_WORKERS_OPTION } from '../options/train-workers.js';
 import { QUIET_OPTION } from '../options/quiet.js';
 import { colormapSpec, withColormap } from '../options/colormap.js';
@@ -299,16 +300,6 @@ async function reportCnnRun(r: Awaited<ReturnType<typeof runTraining>>, mode: Ou
   if (report && mode !== 'json') process.stdout.write(`report: ${report.html}\n`);
 }
 
-function parseList(flag: string, text: string): string[] {
-  const items = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  if (items.length === 0) throw new InputError(`${flag}: give at least one name, got "${text}"`);
-  if (new Set(items).size !== items.length) throw new InputError(`${flag}: a name is repeated in "${text}"`);
-  return items;
-}
-
 function parseViews(list: string | undefined): View[] | undefined {
   if (list === undefined) return undefined;
   const views = list.split(',').map((v) => v.trim());
@@ -336,8 +327,12 @@ async function runLinear(manifest: string | undefined, c: TrainCli): Promise<voi
       manifest,
       out: c.out,
       recipe: c.model as LinearRecipe,
-      ...(c.backbone !== undefined ? { backbones: parseList('--backbone', c.backbone) } : {}),
-      ...(c.clinical !== undefined ? { clinical: parseList('--clinical', c.clinical) } : {}),
+      ...(c.backbone !== undefined
+        ? { backbones: listOption('--backbone', c.backbone, { unique: true }) }
+        : {}),
+      ...(c.clinical !== undefined
+        ? { clinical: listOption('--clinical', c.clinical, { unique: true }) }
+        : {}),
       ...(t.weights !== undefined ? { weights: t.weights } : {}),
       ...(parseViews(c.views) !== undefined ? { views: parseViews(c.views) } : {}),
       ...(c.colormap !== undefined ? { colormap: colormapSpec(c.colormap) } : {}),

@@ -51,16 +51,19 @@ export function numberOption(name: string, s: string | undefined): number | unde
 }
 
 /**
- * The items of a comma-separated option `name` (trimmed, empty items dropped).
- * @throws InputError naming the option when no item is given
+ * The items of a comma-separated option `name` (trimmed, empty items dropped); with `unique`, an
+ * item given twice is refused.
+ * @throws InputError naming the option when no item is given (or, with `unique`, one is repeated)
  * @example listOption('--backbones', 'VGG16, ResNet50') // ['VGG16', 'ResNet50']
  */
-export function listOption(name: string, s: string): string[] {
+export function listOption(name: string, s: string, opts: { unique?: boolean } = {}): string[] {
   const items = s
     .split(',')
     .map((x) => x.trim())
     .filter((x) => x !== '');
   if (items.length === 0) throw new InputError(`${name}: give at least one item, got "${s}"`);
+  if (opts.unique === true && new Set(items).size !== items.length)
+    throw new InputError(`${name}: an item is repeated in "${s}"`);
   return items;
 }
 

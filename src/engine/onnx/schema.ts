@@ -7,148 +7,12 @@
  * (SPDX-License-Identifier: Apache-2.0). Only the messages needed for a dense inference graph are
  * kept; every field keeps its official name and field number, so files written with this subset
  * are ordinary ONNX files, and files written by other tools decode (unknown fields are skipped).
+ * The subset is data, `onnx-subset.json`, in protobufjs's JSON descriptor form (what
+ * `protobuf.parse(proto3Text).root.toJSON()` gives; proto3 packs repeated scalars); tsc copies it
+ * next to this module in dist/.
  */
 import protobuf from 'protobufjs';
-
-/** The schema text (proto3), a verbatim subset of onnx.proto3. */
-export const ONNX_PROTO_SUBSET = `
-syntax = "proto3";
-package onnx;
-
-message AttributeProto {
-  enum AttributeType {
-    UNDEFINED = 0;
-    FLOAT = 1;
-    INT = 2;
-    STRING = 3;
-    TENSOR = 4;
-    GRAPH = 5;
-    SPARSE_TENSOR = 11;
-    TYPE_PROTO = 13;
-    FLOATS = 6;
-    INTS = 7;
-    STRINGS = 8;
-    TENSORS = 9;
-    GRAPHS = 10;
-    SPARSE_TENSORS = 12;
-    TYPE_PROTOS = 14;
-  }
-  string name = 1;
-  string ref_attr_name = 21;
-  string doc_string = 13;
-  AttributeType type = 20;
-  float f = 2;
-  int64 i = 3;
-  bytes s = 4;
-  TensorProto t = 5;
-  GraphProto g = 6;
-  repeated float floats = 7;
-  repeated int64 ints = 8;
-  repeated bytes strings = 9;
-  repeated TensorProto tensors = 10;
-  repeated GraphProto graphs = 11;
-}
-
-message ValueInfoProto {
-  string name = 1;
-  TypeProto type = 2;
-  string doc_string = 3;
-}
-
-message NodeProto {
-  repeated string input = 1;
-  repeated string output = 2;
-  string name = 3;
-  string op_type = 4;
-  string domain = 7;
-  repeated AttributeProto attribute = 5;
-  string doc_string = 6;
-}
-
-message ModelProto {
-  int64 ir_version = 1;
-  repeated OperatorSetIdProto opset_import = 8;
-  string producer_name = 2;
-  string producer_version = 3;
-  string domain = 4;
-  int64 model_version = 5;
-  string doc_string = 6;
-  GraphProto graph = 7;
-  repeated StringStringEntryProto metadata_props = 14;
-}
-
-message StringStringEntryProto {
-  string key = 1;
-  string value = 2;
-}
-
-message GraphProto {
-  repeated NodeProto node = 1;
-  string name = 2;
-  repeated TensorProto initializer = 5;
-  string doc_string = 10;
-  repeated ValueInfoProto input = 11;
-  repeated ValueInfoProto output = 12;
-  repeated ValueInfoProto value_info = 13;
-}
-
-message TensorProto {
-  enum DataType {
-    UNDEFINED = 0;
-    FLOAT = 1;
-    UINT8 = 2;
-    INT8 = 3;
-    UINT16 = 4;
-    INT16 = 5;
-    INT32 = 6;
-    INT64 = 7;
-    STRING = 8;
-    BOOL = 9;
-    FLOAT16 = 10;
-    DOUBLE = 11;
-    UINT32 = 12;
-    UINT64 = 13;
-  }
-  repeated int64 dims = 1;
-  int32 data_type = 2;
-  repeated float float_data = 4 [packed = true];
-  repeated int32 int32_data = 5 [packed = true];
-  repeated bytes string_data = 6;
-  repeated int64 int64_data = 7 [packed = true];
-  string name = 8;
-  string doc_string = 12;
-  bytes raw_data = 9;
-  repeated double double_data = 10 [packed = true];
-  repeated uint64 uint64_data = 11 [packed = true];
-}
-
-message TensorShapeProto {
-  message Dimension {
-    oneof value {
-      int64 dim_value = 1;
-      string dim_param = 2;
-    };
-    string denotation = 3;
-  };
-  repeated Dimension dim = 1;
-}
-
-message TypeProto {
-  message Tensor {
-    int32 elem_type = 1;
-    TensorShapeProto shape = 2;
-  }
-  oneof value {
-    Tensor tensor_type = 1;
-  }
-  string denotation = 6;
-}
-
-message OperatorSetIdProto {
-  string domain = 1;
-  int64 version = 2;
-}
-`;
+import ONNX_SUBSET from './onnx-subset.json' with { type: 'json' };
 
 /** ONNX `TensorProto.DataType` codes used by polarcad. */
 export const DataType = { FLOAT: 1, INT64: 7 } as const;
@@ -160,7 +24,7 @@ let root: protobuf.Root | null = null;
 
 /** The protobufjs type of an ONNX message (`ModelProto`, `TensorProto`, ...), parsed once. */
 export function onnxType(name: string): protobuf.Type {
-  if (root === null) root = protobuf.parse(ONNX_PROTO_SUBSET, { keepCase: true }).root;
+  if (root === null) root = protobuf.Root.fromJSON(ONNX_SUBSET);
   return root.lookupType(`onnx.${name}`);
 }
 

@@ -35,11 +35,7 @@ export function pairedHtml(data: ReportData): string {
   ].join('\n');
 }
 
-export function comparisonSection(
-  data: ReportData,
-  figs: ReportFigures,
-  inline: (svg: string) => string,
-): Section {
+export function comparisonSection(data: ReportData, figs: ReportFigures): Section {
   const parts: string[] = [];
   for (const t of data.comparisons) {
     parts.push(`<h3>${esc(t.title)}</h3>`, metricsTable(t.rows, { markBest: true }));
@@ -52,7 +48,7 @@ export function comparisonSection(
     );
   const paired = pairedHtml(data);
   if (paired !== '') parts.push(paired);
-  if (figs.comparison) parts.push(figureHtml(figs.comparison, inline));
+  if (figs.comparison) parts.push(figureHtml(figs.comparison));
   if (data.cv !== undefined) {
     const cv = data.cv;
     const head =

@@ -3,21 +3,17 @@
  * curve(s) with the operating point, and the calibration plot with the Brier score and ECE.
  */
 import type { ReportData } from '../data.js';
-import { esc, num } from '../escape.js';
+import { esc, inlineSvg, num } from '../escape.js';
 import type { Figure, ReportFigures } from '../figures.js';
 import { metricsTable, subgroupRows } from './table.js';
 import type { Section } from './types.js';
 
-/** An inline figure (SVG text already made inline-safe by the caller). */
-export function figureHtml(f: Figure, inline: (svg: string) => string): string {
-  return `<figure id="fig-${esc(f.name)}" class="chart"><div class="svg">${inline(f.svg)}</div><figcaption>${esc(f.caption)} <span class="files">(figures/${esc(f.name)}.svg, .png)</span></figcaption></figure>`;
+/** An inline figure: the chart's SVG made inline-safe ({@link inlineSvg}) in the page. */
+export function figureHtml(f: Figure): string {
+  return `<figure id="fig-${esc(f.name)}" class="chart"><div class="svg">${inlineSvg(f.svg)}</div><figcaption>${esc(f.caption)} <span class="files">(figures/${esc(f.name)}.svg, .png)</span></figcaption></figure>`;
 }
 
-export function metricsSection(
-  data: ReportData,
-  figs: ReportFigures,
-  inline: (svg: string) => string,
-): Section {
+export function metricsSection(data: ReportData, figs: ReportFigures): Section {
   const parts: string[] = [];
   if (data.networks.length === 0 && data.semiquant.length === 0) {
     return {
@@ -44,14 +40,14 @@ export function metricsSection(
       metricsTable(subgroupRows(data.subgroups), { caption: 'Results by subgroup (95% CI)' }),
     );
   const grid: string[] = [];
-  if (figs.roc) grid.push(figureHtml(figs.roc, inline));
-  if (figs.confusion) grid.push(figureHtml(figs.confusion, inline));
+  if (figs.roc) grid.push(figureHtml(figs.roc));
+  if (figs.confusion) grid.push(figureHtml(figs.confusion));
   if (grid.length > 0) parts.push(`<div class="figrow">${grid.join('')}</div>`);
   if (figs.calibration && figs.calibrationSummary) {
     const c = figs.calibrationSummary;
     parts.push(
       `<h3>Calibration</h3><p>Brier score <strong>${num(c.brier)}</strong> (0 is perfect; always answering the prevalence scores p(1−p)), expected calibration error <strong>${num(c.ece)}</strong>, maximum calibration error ${num(c.mce)} (${c.bins} equal-width bins).</p>`,
-      figureHtml(figs.calibration, inline),
+      figureHtml(figs.calibration),
     );
   }
   return { id: 'metrics', title: 'Metrics', html: parts.join('\n') };

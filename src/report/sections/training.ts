@@ -5,11 +5,7 @@ import type { ReportFigures } from '../figures.js';
 import { figureHtml } from './metrics.js';
 import type { Section } from './types.js';
 
-export function trainingSection(
-  data: ReportData,
-  figs: ReportFigures,
-  inline: (svg: string) => string,
-): Section {
+export function trainingSection(data: ReportData, figs: ReportFigures): Section {
   if (figs.training.length === 0 && data.networks[0]?.closedForm !== undefined && !data.cv)
     return {
       id: 'training',
@@ -38,6 +34,6 @@ export function trainingSection(
   return {
     id: 'training',
     title: 'Training curves',
-    html: [...stagesText, ...figs.training.map((f) => figureHtml(f, inline))].join('\n'),
+    html: [...stagesText, ...figs.training.map((f) => figureHtml(f))].join('\n'),
   };
 }
