@@ -25,13 +25,15 @@ const run = (cmd: string, args: string[], cwd: string): string =>
   execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 test('the packed tarball installs offline and exports the typed public API', async () => {
-  run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], root);
+  run('npm', ['run', 'build'], root);
   const packed = JSON.parse(
     run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], root),
   ) as { filename: string; files: { path: string }[] }[];
   const files = packed[0].files.map((f) => f.path);
   assert.ok(files.includes('dist/index.js') && files.includes('dist/index.d.ts'), 'dist in the tarball');
   assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('src/')), 'no sources or tests');
+  for (const f of ['index.html', 'app.js', 'style.css'])
+    assert.ok(files.includes(`dist/serve/static/${f}`), `the serve page's ${f} in the tarball`);
 
   const app = join(tmp, 'app');
   const pkgDir = join(app, 'node_modules', 'polarcad');
@@ -92,4 +94,16 @@ test('the packed tarball installs offline and exports the typed public API', asy
     }),
   );
   run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app);
+
+  // `polarcad serve` from the installed package finds its page inside the package, not in src/
+  await writeFile(
+    join(app, 'page.mjs'),
+    [
+      "const { staticDir } = await import(new URL('./node_modules/polarcad/dist/serve/server.js', import.meta.url));",
+      'console.log(staticDir());',
+    ].join('\n'),
+  );
+  const page = run(process.execPath, ['page.mjs'], app).trim();
+  assert.equal(page, join(pkgDir, 'dist', 'serve', 'static') + '/');
+  assert.ok((await readFile(join(page, 'index.html'), 'utf8')).includes('<html'), 'the page is there');
 });

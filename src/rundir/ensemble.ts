@@ -27,8 +27,8 @@ import { pathExists, readJsonObject } from '../util/fs.js';
 import { sha256File } from '../util/hash.js';
 import { MODEL_FILES, RUN_FILES, modelFile } from './files.js';
 import {
-  checkRunComplete,
   locateModel,
+  openVerified,
   meanOutputs,
   MODEL_SCHEMA_VERSION,
   readModelInfo,
@@ -162,10 +162,7 @@ export async function readEnsembleInfo(modelDir: string): Promise<OpenedEnsemble
  * @throws InputError for any failed step, naming the file
  */
 export async function openEnsemble(path: string): Promise<OpenedEnsemble> {
-  const loc = await locateModel(path);
-  if (loc.runDir !== null) await checkRunComplete(loc.runDir);
-  const info = await readEnsembleInfo(loc.modelDir);
-  await verifyChecksums(loc.modelDir, info);
+  const { loc, info } = await openVerified(path, readEnsembleInfo);
   await initBackend('wasm');
   const members: tf.LayersModel[] = [];
   const memberInfos: SavedModelInfo[] = [];

@@ -18,10 +18,9 @@ import { sha256Hex } from '../util/hash.js';
 import { Rng } from '../util/rng.js';
 import { MODEL_FILES, modelFile } from './files.js';
 import {
-  checkRunComplete,
   locateModel,
   MODEL_SCHEMA_VERSION,
-  verifyChecksums,
+  openVerified,
   type ModelLocation,
 } from './model.js';
 
@@ -136,11 +135,10 @@ export async function openLinearModel(
   path: string,
   o: { cacheDir?: string } = {},
 ): Promise<OpenedLinearModel> {
-  const loc = await locateModel(path);
-  if (loc.runDir !== null) await checkRunComplete(loc.runDir);
-  const infoPath = modelFile(loc.modelDir, 'info');
-  const info = parseWith(linearModelInfoSchema, await readJson(infoPath), infoPath);
-  await verifyChecksums(loc.modelDir, info);
+  const { loc, info } = await openVerified(path, async (dir) => {
+    const infoPath = modelFile(dir, 'info');
+    return parseWith(linearModelInfoSchema, await readJson(infoPath), infoPath);
+  });
   const modelPath = modelFile(loc.modelDir, 'linear');
   const model = parseWith(polarModelSchema, await readJson(modelPath), modelPath);
   const predictor = await PolarModelPredictor.open(model, o);
@@ -149,7 +147,7 @@ export async function openLinearModel(
     info.selfCheck.probabilities.forEach((want, i) => {
       if (!(Math.abs(got[i] - want) <= info.selfCheck.tolerance))
         throw new InputError(
-          `${infoPath}: self-check failed: reference study ${i} gives P(CAD) ${got[i]}, saved ${want}; the model does not compute what was trained (changed model file or backbone weights)`,
+          `${modelFile(loc.modelDir, 'info')}: self-check failed: reference study ${i} gives P(CAD) ${got[i]}, saved ${want}; the model does not compute what was trained (changed model file or backbone weights)`,
         );
     });
   } catch (e) {

@@ -325,16 +325,30 @@ export function runSelfCheck(
 }
 
 /**
+ * The first steps of opening any saved model (a network, an ensemble, a closed-form model): locate
+ * it, refuse an unfinished run, read its description with `read`, verify the recorded checksums.
+ * @throws InputError for any failed step, naming the file
+ * @example const { loc, info } = await openVerified('runs/mnv2', readModelInfo);
+ */
+export async function openVerified<I extends Pick<SavedModelInfo, 'checksums'>>(
+  path: string,
+  read: (modelDir: string) => Promise<I>,
+): Promise<{ readonly loc: ModelLocation; readonly info: I }> {
+  const loc = await locateModel(path);
+  if (loc.runDir !== null) await checkRunComplete(loc.runDir);
+  const info = await read(loc.modelDir);
+  await verifyChecksums(loc.modelDir, info);
+  return { loc, info };
+}
+
+/**
  * Open the model of a run directory or model folder: locate it, refuse an unfinished run, read
  * `polarcad.json`, verify the checksums, load the tfjs model, run the self-check.
  * @throws InputError for any failed step, naming the file
  * @example const { model, info } = await openSavedModel('runs/mnv2'); // ... model.dispose()
  */
 export async function openSavedModel(path: string): Promise<OpenedModel> {
-  const loc = await locateModel(path);
-  if (loc.runDir !== null) await checkRunComplete(loc.runDir);
-  const info = await readModelInfo(loc.modelDir);
-  await verifyChecksums(loc.modelDir, info);
+  const { loc, info } = await openVerified(path, readModelInfo);
   await initBackend('wasm');
   const model = await loadTfjsFolder(loc.modelDir);
   try {

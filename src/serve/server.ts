@@ -107,13 +107,14 @@ const STATIC_FILES: Readonly<Record<string, string>> = {
   'style.css': 'text/css; charset=utf-8',
 };
 
-/** The folder of the page's files (src/serve/static, also when running from dist/). */
+/**
+ * The folder of the page's files: `static/` beside this module (src/serve/static when run from the
+ * sources; dist/serve/static, copied there by `npm run build`, in an installed package).
+ */
 export function staticDir(): string {
-  for (const rel of ['./static/', '../../src/serve/static/']) {
-    const p = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(`${p}index.html`)) return p;
-  }
-  throw new Error('internal: the page files (src/serve/static) are missing');
+  const p = fileURLToPath(new URL('./static/', import.meta.url));
+  if (existsSync(`${p}index.html`)) return p;
+  throw new Error(`internal: the page files are missing from ${p}; rebuild (npm run build) or reinstall polarcad`);
 }
 
 /** The page's Content-Security-Policy: everything from this server, nothing inline, no frames. */

@@ -13,14 +13,14 @@
  * `predict`, `serve`, `evaluate`, `report` and `export` load like a single CNN.
  */
 import { rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../engine/backend.js';
 import { FeatureCache } from '../engine/cache.js';
 import { exportEnsembleToOnnx } from '../engine/onnx/ensemble.js';
 import { layoutOf } from '../domain/input-mode.js';
 import { LABEL_NAMES, type Label } from '../domain/views.js';
-import { fitTemperature, applyTemperature } from '../evaluate/calibration.js';
+import { applyTemperature } from '../evaluate/calibration.js';
 import { metricsWithIntervals, type MetricsWithIntervals } from '../evaluate/intervals.js';
 import { stratifiedKFold } from '../ingest/splits.js';
 import { loadTfjsFolder } from '../models/weights/tfjs-folder.js';
@@ -29,6 +29,13 @@ import { runFile } from '../rundir/files.js';
 import { recordOnnxExport, saveModel, type ModelDescription } from '../rundir/model.js';
 import { writeRunJson } from '../rundir/run.js';
 import { writeHistory, writePredictions } from '../rundir/tables.js';
+import {
+  evaluatedOn,
+  metricsFigures,
+  temperatureCalibration,
+  writeTestPredictions,
+  type CalibrationFile,
+} from './run-outcome.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { pathExists, readJsonObject } from '../util/fs.js';
@@ -54,7 +61,6 @@ import {
   toExample,
   trainingExamples,
   writeCurves,
-  type CalibrationFile,
   type Patient,
   type Resolved,
   type RunModel,
@@ -239,20 +245,7 @@ function outOfFold(e: EnsembleRun, members: readonly MemberOutcome[]) {
 
 /** Temperature scaling (Guo et al. 2017) on the out-of-fold predictions only (never test). */
 function oofCalibration(oof: ReturnType<typeof outOfFold>): CalibrationFile {
-  const fit = fitTemperature(
-    oof.map((r) => r.label),
-    oof.map((r) => r.prob),
-    { from: 'probs' },
-  );
-  return {
-    method: 'temperature scaling (Guo et al. 2017), golden-section search on log T',
-    temperature: fit.temperature,
-    fittedOn: 'out-of-fold',
-    n: oof.length,
-    ids: oof.map((r) => r.id),
-    nllBefore: fit.nllBefore,
-    nllAfter: fit.nllAfter,
-  };
+  return temperatureCalibration(oof, 'out-of-fold');
 }
 
 /** The ensemble's polarcad.json over the saved members, and the run's model.onnx (one graph). */
@@ -376,27 +369,15 @@ async function writeEnsembleRun(
   const history = members.flatMap((r) => r.history);
   const stages = members.flatMap((r) => r.stages);
   await writeHistory(runFile(work, 'history'), history);
-  await writePredictions(
-    runFile(work, 'predictions'),
-    test.map((p, i) => ({
-      id: p.id,
-      label: p.label,
-      prob: probs[i],
-      predicted: probs[i] >= 0.5 ? 1 : 0,
-      split: 'test',
-      ...(calibrated === null ? {} : { probCalibrated: calibrated[i] }),
-    })),
-  );
+  await writeTestPredictions(work, test, probs, calibrated);
   await writePredictions(
     runFile(work, 'outOfFold'),
     oof.map((r) => ({ ...r, predicted: r.prob >= 0.5 ? 1 : 0, split: 'out-of-fold' })),
   );
   if (calibration !== null) await writeRunJson(work, 'calibration', calibration);
   const sentence = ensembleSentence(k, oof.length);
-  const m = metrics.metrics;
   await writeRunJson(work, 'metrics', {
-    evaluatedOn:
-      o.testManifest === undefined ? 'held-out test split' : `test manifest ${resolve(o.testManifest)}`,
+    evaluatedOn: evaluatedOn(o.testManifest),
     model: sentence,
     ensemble: {
       type: 'fold',
@@ -404,15 +385,7 @@ async function writeEnsembleRun(
       trainedOn: members.map((r) => r.trainedOn),
       selectedOn: members.map((r) => r.selectedOn),
     },
-    n: m.n,
-    threshold: m.threshold,
-    accuracy: metrics.accuracy,
-    auc: metrics.auc,
-    sensitivity: metrics.sensitivity,
-    specificity: metrics.specificity,
-    precision: metrics.precision,
-    f1: metrics.f1,
-    confusion: { tp: m.tp, fp: m.fp, tn: m.tn, fn: m.fn },
+    ...metricsFigures(metrics),
     outOfFold: { n: oof.length, accuracy: oofMetrics.accuracy, auc: oofMetrics.auc },
     selectionLeaksTest: false,
   });

@@ -23,7 +23,7 @@ import {
   type InputMode,
 } from '../domain/input-mode.js';
 import type { Label } from '../domain/views.js';
-import { fitTemperature, applyTemperature } from '../evaluate/calibration.js';
+import { applyTemperature } from '../evaluate/calibration.js';
 import { metricsWithIntervals, type MetricsWithIntervals } from '../evaluate/intervals.js';
 import { balanceByAugmentation } from '../ingest/augment.js';
 import { loadManifest, type StudyRow } from '../ingest/manifest.js';
@@ -43,8 +43,15 @@ import { paperUnfreezeDepth, type BnPolicy } from '../models/unfreeze.js';
 import { loadBackbone } from '../models/weights/resolve.js';
 import { runFile } from '../rundir/files.js';
 import { recordOnnxExport, saveModel } from '../rundir/model.js';
-import { jsonText, readRunConfig, readRunJson, writeRunJson, type Calibration } from '../rundir/run.js';
-import { writeHistory, writePredictions } from '../rundir/tables.js';
+import { jsonText, readRunConfig, readRunJson, writeRunJson } from '../rundir/run.js';
+import { writeHistory } from '../rundir/tables.js';
+import {
+  evaluatedOn,
+  metricsFigures,
+  temperatureCalibration,
+  writeTestPredictions,
+  type CalibrationFile,
+} from './run-outcome.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
@@ -183,13 +190,6 @@ const DEFAULTS = {
   validationFraction: 0.2,
   trainBn: false,
   calibrate: false,
-};
-
-export type CalibrationFile = Calibration & {
-  temperature: number;
-  n: number;
-  nllBefore: number;
-  nllAfter: number;
 };
 
 /** A labelled patient of the manifest and its model input source (`src/ingest/input-source.ts`). */
@@ -599,20 +599,10 @@ async function fitCalibration(
   if (validation.length === 0)
     throw new InputError('--calibrate: no validation patients to fit the temperature on');
   const valProbs = Array.from(await predict(setup, model, headLayers, result.lastStart, validation));
-  const fit = fitTemperature(
-    validation.map((e) => e.label),
-    valProbs,
-    { from: 'probs' },
+  return temperatureCalibration(
+    validation.map((e, i) => ({ id: e.id, label: e.label, prob: valProbs[i] })),
+    'validation',
   );
-  return {
-    method: 'temperature scaling (Guo et al. 2017), golden-section search on log T',
-    temperature: fit.temperature,
-    fittedOn: 'validation',
-    n: validation.length,
-    ids: validation.map((e) => e.id),
-    nllBefore: fit.nllBefore,
-    nllAfter: fit.nllAfter,
-  };
 }
 
 /** What a finished training produced, before it is written. */
@@ -661,31 +651,11 @@ async function writeRunFiles(
   const colormap = await cnnRunColormap(o);
   const { result, probs, metrics, calibration, calibrated, seconds, warnings } = x;
   await writeHistory(runFile(work, 'history'), result.history);
-  await writePredictions(
-    runFile(work, 'predictions'),
-    test.map((e, i) => ({
-      id: e.id,
-      label: e.label,
-      prob: probs[i],
-      predicted: probs[i] >= 0.5 ? 1 : 0,
-      split: 'test',
-      ...(calibrated === null ? {} : { probCalibrated: calibrated[i] }),
-    })),
-  );
+  await writeTestPredictions(work, test, probs, calibrated);
   if (calibration !== null) await writeRunJson(work, 'calibration', calibration);
-  const m = metrics.metrics;
   const metricsJson = {
-    evaluatedOn:
-      o.testManifest === undefined ? 'held-out test split' : `test manifest ${resolve(o.testManifest)}`,
-    n: m.n,
-    threshold: m.threshold,
-    accuracy: metrics.accuracy,
-    auc: metrics.auc,
-    sensitivity: metrics.sensitivity,
-    specificity: metrics.specificity,
-    precision: metrics.precision,
-    f1: metrics.f1,
-    confusion: { tp: m.tp, fp: m.fp, tn: m.tn, fn: m.fn },
+    evaluatedOn: evaluatedOn(o.testManifest),
+    ...metricsFigures(metrics),
     selectionLeaksTest: o.selectOn === 'test',
   };
   await writeRunJson(work, 'metrics', metricsJson);
