@@ -29,13 +29,6 @@ import { runFile } from '../rundir/files.js';
 import { recordOnnxExport, saveModel, type ModelDescription } from '../rundir/model.js';
 import { writeRunJson } from '../rundir/run.js';
 import { writeHistory, writePredictions } from '../rundir/tables.js';
-import {
-  evaluatedOn,
-  metricsFigures,
-  temperatureCalibration,
-  writeTestPredictions,
-  type CalibrationFile,
-} from './run-outcome.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { pathExists, readJsonObject } from '../util/fs.js';
@@ -69,6 +62,8 @@ import {
   type TrainRunOptions,
   type TrainRunResult,
 } from './train.js';
+import * as outcome from './run-outcome.js';
+import type { CalibrationFile } from './run-outcome.js';
 
 /**
  * Too many members for the training data: some class has fewer training patients than folds. The
@@ -245,7 +240,7 @@ function outOfFold(e: EnsembleRun, members: readonly MemberOutcome[]) {
 
 /** Temperature scaling (Guo et al. 2017) on the out-of-fold predictions only (never test). */
 function oofCalibration(oof: ReturnType<typeof outOfFold>): CalibrationFile {
-  return temperatureCalibration(oof, 'out-of-fold');
+  return outcome.temperatureCalibration(oof, 'out-of-fold');
 }
 
 /** The ensemble's polarcad.json over the saved members, and the run's model.onnx (one graph). */
@@ -369,7 +364,7 @@ async function writeEnsembleRun(
   const history = members.flatMap((r) => r.history);
   const stages = members.flatMap((r) => r.stages);
   await writeHistory(runFile(work, 'history'), history);
-  await writeTestPredictions(work, test, probs, calibrated);
+  await outcome.writeTestPredictions(work, test, probs, calibrated);
   await writePredictions(
     runFile(work, 'outOfFold'),
     oof.map((r) => ({ ...r, predicted: r.prob >= 0.5 ? 1 : 0, split: 'out-of-fold' })),
@@ -377,7 +372,7 @@ async function writeEnsembleRun(
   if (calibration !== null) await writeRunJson(work, 'calibration', calibration);
   const sentence = ensembleSentence(k, oof.length);
   await writeRunJson(work, 'metrics', {
-    evaluatedOn: evaluatedOn(o.testManifest),
+    evaluatedOn: outcome.evaluatedOn(o.testManifest),
     model: sentence,
     ensemble: {
       type: 'fold',
@@ -385,7 +380,7 @@ async function writeEnsembleRun(
       trainedOn: members.map((r) => r.trainedOn),
       selectedOn: members.map((r) => r.selectedOn),
     },
-    ...metricsFigures(metrics),
+    ...outcome.metricsFigures(metrics),
     outOfFold: { n: oof.length, accuracy: oofMetrics.accuracy, auc: oofMetrics.auc },
     selectionLeaksTest: false,
   });

@@ -45,13 +45,6 @@ import { runFile } from '../rundir/files.js';
 import { recordOnnxExport, saveModel } from '../rundir/model.js';
 import { jsonText, readRunConfig, readRunJson, writeRunJson } from '../rundir/run.js';
 import { writeHistory } from '../rundir/tables.js';
-import {
-  evaluatedOn,
-  metricsFigures,
-  temperatureCalibration,
-  writeTestPredictions,
-  type CalibrationFile,
-} from './run-outcome.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
@@ -67,6 +60,13 @@ import {
   type StageOutcome,
   type TrainEvent,
 } from '../train/trainer.js';
+import {
+  evaluatedOn,
+  metricsFigures,
+  temperatureCalibration,
+  writeTestPredictions,
+  type CalibrationFile,
+} from './run-outcome.js';
 
 /** Options of {@link runTraining} (CLI flags of `polarcad train`). */
 export interface TrainRunOptions {

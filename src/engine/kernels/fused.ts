@@ -238,30 +238,21 @@ function simdActive(): boolean {
 
 const stockGrads = new Map<string, GradConfig>();
 
-function reluGrad(): GradConfig {
-  const stock = stockGrads.get('Relu') as GradConfig;
+/**
+ * The gradient of an element-wise activation through one fused kernel (`PolarcadReluGrad`,
+ * `PolarcadClipByValueGrad`: one SIMD pass over dy and x); tfjs-core's own gradient wherever the
+ * module is not active.
+ */
+function elementwiseGrad(kernelName: 'Relu' | 'ClipByValue', fused: string): GradConfig {
+  const stock = stockGrads.get(kernelName) as GradConfig;
   return {
-    kernelName: 'Relu',
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved, attrs) => {
-      if (!simdActive()) return stock.gradFunc(dy, saved, attrs);
-      const [x] = saved;
-      return { x: () => engine().runKernel('PolarcadReluGrad', { dy: dy as Tensor, x }) as Tensor };
-    },
-  };
-}
-
-function clipGrad(): GradConfig {
-  const stock = stockGrads.get('ClipByValue') as GradConfig;
-  return {
-    kernelName: 'ClipByValue',
+    kernelName,
     inputsToSave: ['x'],
     gradFunc: (dy, saved, attrs) => {
       if (!simdActive()) return stock.gradFunc(dy, saved, attrs);
       const [x] = saved;
       return {
-        x: () =>
-          engine().runKernel('PolarcadClipByValueGrad', { dy: dy as Tensor, x }, attrs as NamedAttrMap) as Tensor,
+        x: () => engine().runKernel(fused, { dy: dy as Tensor, x }, attrs as NamedAttrMap) as Tensor,
       };
     },
   };
@@ -331,8 +322,8 @@ export function registerFusedKernels(): string[] {
   }
   if (stockGrads.size === 0) {
     for (const name of ['Relu', 'ClipByValue', 'FusedBatchNorm']) stockGrads.set(name, getGradient(name));
-    registerGradient(reluGrad());
-    registerGradient(clipGrad());
+    registerGradient(elementwiseGrad('Relu', 'PolarcadReluGrad'));
+    registerGradient(elementwiseGrad('ClipByValue', 'PolarcadClipByValueGrad'));
     registerGradient(batchNormGrad());
   }
   return FUSED_KERNELS.map((c) => c.kernelName);

@@ -21,141 +21,175 @@
  */
 import { heapModule } from './wat.js';
 
-export const FUSED_WAT = String.raw`
-(module
-  (import "tfjs" "memory" (memory 0))
+/**
+ * The loop of every element-wise function below: byte offset `i` runs from its value to `end4` (a
+ * multiple of 16) four lanes at a time, then to `end` one lane at a time.
+ */
+function lanes(i: string, end4: string, end: string, vector: string, scalar: string): string {
+  return `(block $d4 (loop $v
+      (br_if $d4 (i32.ge_u (local.get ${i}) (local.get ${end4})))
+      ${vector}
+      (local.set ${i} (i32.add (local.get ${i}) (i32.const 16)))
+      (br $v)))
+    (block $d (loop $t
+      (br_if $d (i32.ge_u (local.get ${i}) (local.get ${end})))
+      ${scalar}
+      (local.set ${i} (i32.add (local.get ${i}) (i32.const 4)))
+      (br $t)))`;
+}
 
-  (func (export "relu_grad") (param $dy i32) (param $x i32) (param $out i32) (param $n i32)
-    (local $i i32) (local $end i32) (local $end4 i32) (local $xv v128) (local $s v128)
-    (local $xs f32) (local $ss f32)
+/**
+ * A flat element-wise function over `n` floats: `$end` / `$end4` bytes, `lanes` over `$i`.
+ * `params` and `locals` come after the pointers and `n` / before the loop's own locals.
+ */
+function flat(
+  name: string,
+  params: string,
+  locals: string,
+  setup: string,
+  vector: string,
+  scalar: string,
+): string {
+  return `(func (export "${name}") (param $dy i32) (param $x i32) (param $out i32) (param $n i32) ${params}
+    (local $i i32) (local $end i32) (local $end4 i32) ${locals}
+    ${setup}
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
     (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
-    (block $d4 (loop $v
-      (br_if $d4 (i32.ge_u (local.get $i) (local.get $end4)))
-      (local.set $xv (v128.load align=4 (i32.add (local.get $x) (local.get $i))))
+    ${lanes('$i', '$end4', '$end', vector, scalar)})`;
+}
+
+/**
+ * A per-channel function over NHWC rows (`pixels` rows of `C` floats, channels innermost): `lanes`
+ * over the channel offset `$c` in each row, then every pointer in `rowPointers` moves one row on.
+ */
+function channelRows(
+  name: string,
+  params: string,
+  locals: string,
+  rowPointers: readonly string[],
+  vector: string,
+  scalar: string,
+): string {
+  const advance = rowPointers
+    .map((q) => `(local.set ${q} (i32.add (local.get ${q}) (local.get $row)))`)
+    .join('\n      ');
+  return `(func (export "${name}") ${params}
+    (local $p i32) (local $c i32) (local $row i32) (local $rowEnd4 i32) ${locals}
+    (local.set $row (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $rowEnd4 (i32.and (local.get $row) (i32.const -16)))
+    (block $dp (loop $lp
+      (br_if $dp (i32.ge_u (local.get $p) (local.get $pixels)))
+      (local.set $c (i32.const 0))
+      ${lanes('$c', '$rowEnd4', '$row', vector, scalar)}
+      ${advance}
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $lp))))`;
+}
+
+/** Load lane(s) of pointer `q` at byte offset `i`: `v128` for four lanes, `f32` for one. */
+const ld = (t: 'v128' | 'f32', q: string, i: string): string =>
+  t === 'v128'
+    ? `(v128.load align=4 (i32.add (local.get ${q}) (local.get ${i})))`
+    : `(f32.load (i32.add (local.get ${q}) (local.get ${i})))`;
+/** Store `v` into pointer `q` at byte offset `i`. */
+const st = (t: 'v128' | 'f32', q: string, i: string, v: string): string =>
+  t === 'v128'
+    ? `(v128.store align=4 (i32.add (local.get ${q}) (local.get ${i})) ${v})`
+    : `(f32.store (i32.add (local.get ${q}) (local.get ${i})) ${v})`;
+const V = 'v128';
+const F = 'f32';
+
+const RELU_GRAD = flat(
+  'relu_grad',
+  '',
+  '(local $xv v128) (local $s v128) (local $xs f32) (local $ss f32)',
+  '',
+  `(local.set $xv ${ld(V, '$x', '$i')})
       ;; step: 1 where x > 0, else 0; NaN where x is NaN
       (local.set $s (v128.and (f32x4.gt (local.get $xv) (v128.const f32x4 0 0 0 0))
                               (v128.const f32x4 1 1 1 1)))
       (local.set $s (v128.bitselect (local.get $xv) (local.get $s)
                                     (f32x4.ne (local.get $xv) (local.get $xv))))
-      (v128.store align=4 (i32.add (local.get $out) (local.get $i))
-        (f32x4.mul (v128.load align=4 (i32.add (local.get $dy) (local.get $i))) (local.get $s)))
-      (local.set $i (i32.add (local.get $i) (i32.const 16)))
-      (br $v)))
-    (block $d (loop $t
-      (br_if $d (i32.ge_u (local.get $i) (local.get $end)))
-      (local.set $xs (f32.load (i32.add (local.get $x) (local.get $i))))
+      ${st(V, '$out', '$i', `(f32x4.mul ${ld(V, '$dy', '$i')} (local.get $s))`)}`,
+  `(local.set $xs ${ld(F, '$x', '$i')})
       (local.set $ss (select (f32.const 1) (f32.const 0) (f32.gt (local.get $xs) (f32.const 0))))
       (local.set $ss (select (local.get $xs) (local.get $ss) (f32.ne (local.get $xs) (local.get $xs))))
-      (f32.store (i32.add (local.get $out) (local.get $i))
-        (f32.mul (f32.load (i32.add (local.get $dy) (local.get $i))) (local.get $ss)))
-      (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br $t))))
+      ${st(F, '$out', '$i', `(f32.mul ${ld(F, '$dy', '$i')} (local.get $ss))`)}`,
+);
 
-  (func (export "clip_grad") (param $dy i32) (param $x i32) (param $out i32) (param $n i32)
-    (param $lo f32) (param $hi f32)
-    (local $i i32) (local $end i32) (local $end4 i32) (local $xv v128) (local $LO v128) (local $HI v128)
-    (local $xs f32)
-    (local.set $LO (f32x4.splat (local.get $lo)))
-    (local.set $HI (f32x4.splat (local.get $hi)))
-    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
-    (local.set $end4 (i32.and (local.get $end) (i32.const -16)))
-    (block $d4 (loop $v
-      (br_if $d4 (i32.ge_u (local.get $i) (local.get $end4)))
-      (local.set $xv (v128.load align=4 (i32.add (local.get $x) (local.get $i))))
-      (v128.store align=4 (i32.add (local.get $out) (local.get $i))
-        (v128.and (v128.load align=4 (i32.add (local.get $dy) (local.get $i)))
+const CLIP_GRAD = flat(
+  'clip_grad',
+  '(param $lo f32) (param $hi f32)',
+  '(local $xv v128) (local $LO v128) (local $HI v128) (local $xs f32)',
+  `(local.set $LO (f32x4.splat (local.get $lo)))
+    (local.set $HI (f32x4.splat (local.get $hi)))`,
+  `(local.set $xv ${ld(V, '$x', '$i')})
+      ${st(
+        V,
+        '$out',
+        '$i',
+        `(v128.and ${ld(V, '$dy', '$i')}
                   (v128.and (f32x4.ge (local.get $xv) (local.get $LO))
-                            (f32x4.le (local.get $xv) (local.get $HI)))))
-      (local.set $i (i32.add (local.get $i) (i32.const 16)))
-      (br $v)))
-    (block $d (loop $t
-      (br_if $d (i32.ge_u (local.get $i) (local.get $end)))
-      (local.set $xs (f32.load (i32.add (local.get $x) (local.get $i))))
-      (f32.store (i32.add (local.get $out) (local.get $i))
-        (select (f32.load (i32.add (local.get $dy) (local.get $i))) (f32.const 0)
-                (i32.and (f32.ge (local.get $xs) (local.get $lo)) (f32.le (local.get $xs) (local.get $hi)))))
-      (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br $t))))
+                            (f32x4.le (local.get $xv) (local.get $HI))))`,
+      )}`,
+  `(local.set $xs ${ld(F, '$x', '$i')})
+      ${st(
+        F,
+        '$out',
+        '$i',
+        `(select ${ld(F, '$dy', '$i')} (f32.const 0)
+                (i32.and (f32.ge (local.get $xs) (local.get $lo)) (f32.le (local.get $xs) (local.get $hi))))`,
+      )}`,
+);
 
-  ;; out[p,c] = (x[p,c] - mean[c]) * a[c] + off[c]
-  (func (export "bn_fwd") (param $x i32) (param $out i32) (param $pixels i32) (param $C i32)
-    (param $mean i32) (param $a i32) (param $off i32)
-    (local $p i32) (local $c i32) (local $row i32) (local $rowEnd i32) (local $rowEnd4 i32)
-    (local.set $row (i32.shl (local.get $C) (i32.const 2)))
-    (local.set $rowEnd4 (i32.and (local.get $row) (i32.const -16)))
-    (block $dp (loop $lp
-      (br_if $dp (i32.ge_u (local.get $p) (local.get $pixels)))
-      (local.set $c (i32.const 0))
-      (block $d4 (loop $v
-        (br_if $d4 (i32.ge_u (local.get $c) (local.get $rowEnd4)))
-        (v128.store align=4 (i32.add (local.get $out) (local.get $c))
-          (f32x4.add
-            (f32x4.mul
-              (f32x4.sub (v128.load align=4 (i32.add (local.get $x) (local.get $c)))
-                         (v128.load align=4 (i32.add (local.get $mean) (local.get $c))))
-              (v128.load align=4 (i32.add (local.get $a) (local.get $c))))
-            (v128.load align=4 (i32.add (local.get $off) (local.get $c)))))
-        (local.set $c (i32.add (local.get $c) (i32.const 16)))
-        (br $v)))
-      (block $d (loop $t
-        (br_if $d (i32.ge_u (local.get $c) (local.get $row)))
-        (f32.store (i32.add (local.get $out) (local.get $c))
-          (f32.add
-            (f32.mul
-              (f32.sub (f32.load (i32.add (local.get $x) (local.get $c)))
-                       (f32.load (i32.add (local.get $mean) (local.get $c))))
-              (f32.load (i32.add (local.get $a) (local.get $c))))
-            (f32.load (i32.add (local.get $off) (local.get $c)))))
-        (local.set $c (i32.add (local.get $c) (i32.const 4)))
-        (br $t)))
-      (local.set $x (i32.add (local.get $x) (local.get $row)))
-      (local.set $out (i32.add (local.get $out) (local.get $row)))
-      (local.set $p (i32.add (local.get $p) (i32.const 1)))
-      (br $lp))))
+/** out[p,c] = (x[p,c] - mean[c]) * a[c] + off[c] */
+const bnFwd = (t: 'v128' | 'f32'): string => {
+  const op = t === V ? 'f32x4' : 'f32';
+  return st(
+    t,
+    '$out',
+    '$c',
+    `(${op}.add (${op}.mul (${op}.sub ${ld(t, '$x', '$c')} ${ld(t, '$mean', '$c')}) ${ld(t, '$a', '$c')}) ${ld(t, '$off', '$c')})`,
+  );
+};
+const BN_FWD = channelRows(
+  'bn_fwd',
+  '(param $x i32) (param $out i32) (param $pixels i32) (param $C i32) (param $mean i32) (param $a i32) (param $off i32)',
+  '',
+  ['$x', '$out'],
+  bnFwd(V),
+  bnFwd(F),
+);
 
-  ;; dx = dy * g[c]; sdy[c] += dy; sdyx[c] += dy * (x - mean[c])
-  (func (export "bn_grad") (param $dy i32) (param $x i32) (param $dx i32) (param $pixels i32) (param $C i32)
-    (param $mean i32) (param $g i32) (param $sdy i32) (param $sdyx i32)
-    (local $p i32) (local $c i32) (local $row i32) (local $rowEnd4 i32) (local $dv v128) (local $ds f32)
-    (local.set $row (i32.shl (local.get $C) (i32.const 2)))
-    (local.set $rowEnd4 (i32.and (local.get $row) (i32.const -16)))
-    (block $dp (loop $lp
-      (br_if $dp (i32.ge_u (local.get $p) (local.get $pixels)))
-      (local.set $c (i32.const 0))
-      (block $d4 (loop $v
-        (br_if $d4 (i32.ge_u (local.get $c) (local.get $rowEnd4)))
-        (local.set $dv (v128.load align=4 (i32.add (local.get $dy) (local.get $c))))
-        (v128.store align=4 (i32.add (local.get $dx) (local.get $c))
-          (f32x4.mul (local.get $dv) (v128.load align=4 (i32.add (local.get $g) (local.get $c)))))
-        (v128.store align=4 (i32.add (local.get $sdy) (local.get $c))
-          (f32x4.add (v128.load align=4 (i32.add (local.get $sdy) (local.get $c))) (local.get $dv)))
-        (v128.store align=4 (i32.add (local.get $sdyx) (local.get $c))
-          (f32x4.add (v128.load align=4 (i32.add (local.get $sdyx) (local.get $c)))
-            (f32x4.mul (local.get $dv)
-              (f32x4.sub (v128.load align=4 (i32.add (local.get $x) (local.get $c)))
-                         (v128.load align=4 (i32.add (local.get $mean) (local.get $c)))))))
-        (local.set $c (i32.add (local.get $c) (i32.const 16)))
-        (br $v)))
-      (block $d (loop $t
-        (br_if $d (i32.ge_u (local.get $c) (local.get $row)))
-        (local.set $ds (f32.load (i32.add (local.get $dy) (local.get $c))))
-        (f32.store (i32.add (local.get $dx) (local.get $c))
-          (f32.mul (local.get $ds) (f32.load (i32.add (local.get $g) (local.get $c)))))
-        (f32.store (i32.add (local.get $sdy) (local.get $c))
-          (f32.add (f32.load (i32.add (local.get $sdy) (local.get $c))) (local.get $ds)))
-        (f32.store (i32.add (local.get $sdyx) (local.get $c))
-          (f32.add (f32.load (i32.add (local.get $sdyx) (local.get $c)))
-            (f32.mul (local.get $ds)
-              (f32.sub (f32.load (i32.add (local.get $x) (local.get $c)))
-                       (f32.load (i32.add (local.get $mean) (local.get $c)))))))
-        (local.set $c (i32.add (local.get $c) (i32.const 4)))
-        (br $t)))
-      (local.set $dy (i32.add (local.get $dy) (local.get $row)))
-      (local.set $x (i32.add (local.get $x) (local.get $row)))
-      (local.set $dx (i32.add (local.get $dx) (local.get $row)))
-      (local.set $p (i32.add (local.get $p) (i32.const 1)))
-      (br $lp))))
+/** dx = dy * g[c]; sdy[c] += dy; sdyx[c] += dy * (x - mean[c]), with dy held in `d` */
+const bnGrad = (t: 'v128' | 'f32', d: string): string => {
+  const op = t === V ? 'f32x4' : 'f32';
+  return `(local.set ${d} ${ld(t, '$dy', '$c')})
+        ${st(t, '$dx', '$c', `(${op}.mul (local.get ${d}) ${ld(t, '$g', '$c')})`)}
+        ${st(t, '$sdy', '$c', `(${op}.add ${ld(t, '$sdy', '$c')} (local.get ${d}))`)}
+        ${st(t, '$sdyx', '$c', `(${op}.add ${ld(t, '$sdyx', '$c')} (${op}.mul (local.get ${d}) (${op}.sub ${ld(t, '$x', '$c')} ${ld(t, '$mean', '$c')})))`)}`;
+};
+const BN_GRAD = channelRows(
+  'bn_grad',
+  '(param $dy i32) (param $x i32) (param $dx i32) (param $pixels i32) (param $C i32) (param $mean i32) (param $g i32) (param $sdy i32) (param $sdyx i32)',
+  '(local $dv v128) (local $ds f32)',
+  ['$dy', '$x', '$dx'],
+  bnGrad(V, '$dv'),
+  bnGrad(F, '$ds'),
+);
+
+export const FUSED_WAT = String.raw`
+(module
+  (import "tfjs" "memory" (memory 0))
+
+  ${RELU_GRAD}
+
+  ${CLIP_GRAD}
+
+  ${BN_FWD}
+
+  ${BN_GRAD}
+
   ;; dst[c, r] = src[r, c] (4-byte elements) on the rows & ~3 x cols & ~3 corner, 4x4 SIMD blocks in 32x32 tiles
   (func (export "transpose") (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
     (local $r0 i32) (local $c0 i32) (local $r i32) (local $c i32) (local $rEnd i32) (local $cEnd i32)
