@@ -36,9 +36,9 @@ import { resizeRgb, tile2x2 } from '../ingest/preprocess.js';
 import { cropSegmentMeans } from '../polarmap/read-uptake.js';
 import { BUILTIN_COLORMAPS, getColormap, type Colormap } from '../polarmap/colormaps.js';
 import { recordedTable } from '../polarmap/colormap-record.js';
-import { normalDbColormapWarning, type Correction, type Sex } from '../polarmap/normal-database.js';
+import { normalDbColormapWarning, type Sex } from '../polarmap/normal-database.js';
 import { ColormapRecogniser, recognitionDoubt } from '../polarmap/recognise-colormap.js';
-import { scoreStudy } from '../polarmap/scoring.js';
+import { scoreStudy, type StudyScoring } from '../polarmap/scoring.js';
 import type { Vessel } from '../polarmap/territories.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { bullseyeSvg } from './bullseye.js';
@@ -50,16 +50,14 @@ import { predictLinearStudy } from './linear-study.js';
 /** Side of the overlay panels: one map, or the 2x2 tile. */
 export const DISPLAY_SIZE = { image: 256, tile2x2: 512 } as const;
 
-/** Semi-quantitative scores of one correction (AC or NAC). */
-export interface CorrectionScores {
-  readonly correction: Correction;
-  readonly sss: number;
-  readonly srs: number;
-  readonly sds: number;
-  /** 17 stress and rest segment scores (0..4, -1 unscored). */
+/**
+ * Semi-quantitative scores of one correction (AC or NAC): SSS, SRS and SDS as the scoring module
+ * defines them (`polarmap/scoring.ts`), and the 17 stress and rest segment scores (0..4, -1 unscored).
+ */
+export type CorrectionScores = Pick<StudyScoring, 'correction' | 'sss' | 'srs' | 'sds'> & {
   readonly stress: readonly number[];
   readonly rest: readonly number[];
-}
+};
 
 /** Scores of a study, or why there are none. */
 export interface StudyScores {

@@ -4,6 +4,7 @@
  */
 import type { UptakeMap } from '../domain/image.js';
 import type { Label, View } from '../domain/views.js';
+import type { SummedScores } from '../polarmap/scoring.js';
 import type { Vessel } from '../polarmap/territories.js';
 
 export const DIFFICULTIES = ['easy', 'realistic', 'hard'] as const;
@@ -49,12 +50,9 @@ export interface Lesion {
  *   defect, so it does not raise scores; balanced three-vessel disease scores 0 by construction.
  * - `sss`, `srs`, `sds`: summed stress / rest / difference scores of the AC maps.
  */
-export interface PatientTruth {
+export interface PatientTruth extends Pick<SummedScores, 'sss' | 'srs' | 'sds'> {
   readonly uptake: Readonly<Record<View, readonly number[]>>;
   readonly scores: Readonly<Record<View, readonly number[]>>;
-  readonly sss: number;
-  readonly srs: number;
-  readonly sds: number;
 }
 
 /** Who a synthetic patient is: diagnosis and demographics, drawn with the scenario. */
