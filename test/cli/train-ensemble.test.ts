@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { cli } from '../helpers/cli.js';
 import { tinyCnnTrainArgs } from '../helpers/runs.js';
-import { writePreparedCohort } from '../helpers/cohort.js';
+import { writePreparedCohort, TINY_STRESS_AC } from '../helpers/cohort.js';
 import { prepareInput } from '../../src/engine/features.js';
 import { OnnxModel } from '../../src/engine/onnx/session.js';
 import { explainMembers } from '../../src/explain/index.js';
@@ -45,14 +45,7 @@ const readCsv = async (p: string): Promise<Record<string, string>[]> =>
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'polarcad-ensemble-'));
-  ({ manifest } = await writePreparedCohort(dir, {
-    patients: 20,
-    seed: 7,
-    colormap: 'gray',
-    grid: false,
-    canvas: 96,
-    prepare: { size: 64, views: ['stress_ac'] },
-  }));
+  ({ manifest } = await writePreparedCohort(dir, TINY_STRESS_AC));
   const r = await cli(
     tinyCnnTrainArgs(manifest, run(), {
       cacheDir: join(dir, 'cache'),

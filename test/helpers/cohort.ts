@@ -30,6 +30,19 @@ export interface PreparedCohort {
   readonly manifest: string;
 }
 
+/**
+ * The tiny stress-AC cohort the CNN run tests train on: 20 easy patients, grey maps without a grid,
+ * 96 px images prepared to 64 px crops (spread `{ ...TINY_STRESS_AC, patients: 40 }` to vary it).
+ */
+export const TINY_STRESS_AC: PreparedCohortOptions = {
+  patients: 20,
+  seed: 7,
+  colormap: 'gray',
+  grid: false,
+  canvas: 96,
+  prepare: { size: 64, views: ['stress_ac'] },
+};
+
 /** Generate an easy cohort of single-map PNGs (map size 64) under `root` and prepare it. */
 export async function writePreparedCohort(root: string, o: PreparedCohortOptions): Promise<PreparedCohort> {
   const cohort = generateCohort({ patients: o.patients, seed: o.seed, mapSize: 64, difficulty: 'easy' });

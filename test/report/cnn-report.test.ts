@@ -14,7 +14,7 @@ import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { cli } from '../helpers/cli.js';
 import { tinyCnnTrainArgs } from '../helpers/runs.js';
-import { writePreparedCohort } from '../helpers/cohort.js';
+import { writePreparedCohort, TINY_STRESS_AC } from '../helpers/cohort.js';
 
 let dir = '';
 let preparedManifest = '';
@@ -22,14 +22,7 @@ const run = (): string => join(dir, 'cnn');
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'polarcad-cnn-report-'));
-  const { manifest } = await writePreparedCohort(dir, {
-    patients: 20,
-    seed: 7,
-    colormap: 'gray',
-    grid: false,
-    canvas: 96,
-    prepare: { size: 64, views: ['stress_ac'] },
-  });
+  const { manifest } = await writePreparedCohort(dir, TINY_STRESS_AC);
   const r = await cli(tinyCnnTrainArgs(manifest, run(), { cacheDir: join(dir, 'cache') }));
   assert.equal(r.code, 0, r.err);
   preparedManifest = manifest;

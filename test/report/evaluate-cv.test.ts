@@ -18,7 +18,7 @@ import { readImage } from '../../src/ingest/readers.js';
 import { loadTfjsFolder } from '../../src/models/weights/tfjs-folder.js';
 import { cli } from '../helpers/cli.js';
 import { tinyCnnTrainArgs } from '../helpers/runs.js';
-import { writePreparedCohort } from '../helpers/cohort.js';
+import { writePreparedCohort, TINY_STRESS_AC } from '../helpers/cohort.js';
 
 let dir = '';
 let manifest = '';
@@ -27,14 +27,7 @@ const run = (): string => join(dir, 'run');
 before(async () => {
   await initBackend('wasm');
   dir = await mkdtemp(join(tmpdir(), 'polarcad-evaluate-'));
-  ({ manifest } = await writePreparedCohort(dir, {
-    patients: 20,
-    seed: 7,
-    colormap: 'gray',
-    grid: false,
-    canvas: 96,
-    prepare: { size: 64, views: ['stress_ac'] },
-  }));
+  ({ manifest } = await writePreparedCohort(dir, TINY_STRESS_AC));
   const r = await cli(tinyCnnTrainArgs(manifest, run(), { warmupEpochs: 3, cacheDir: join(dir, 'cache') }));
   assert.equal(r.code, 0, r.err);
 });
