@@ -81,6 +81,11 @@ export interface ExperimentHooks {
   readonly log?: (line: string) => void;
   /** Progress bar hook (epochs or jobs done / total, label, optional detail such as jobs running). */
   readonly onProgress?: (label: string, done: number, total: number, detail?: string) => void;
+  /**
+   * Worker threads for the gradient step of every configuration (`TrainOptions.workers`, data
+   * parallel; the same result up to float rounding); undefined: this thread.
+   */
+  readonly trainWorkers?: number;
 }
 
 /** Options shared by the experiments. */
@@ -218,6 +223,7 @@ async function trainAndEvaluate(
     batchSize: c.batchSize ?? 16,
     seed: new Rng(c.seed).fork(`train/${name}`).seed,
     ...(stages.some((s) => s.unfreeze > 0) ? { microBatch: c.microBatch ?? 8 } : {}),
+    ...(c.trainWorkers !== undefined ? { workers: c.trainWorkers } : {}),
     onEvent,
   });
   const trainSeconds = (performance.now() - t0) / 1000;

@@ -8,6 +8,7 @@ import { addOptions, isWhole } from '../options/parse.js';
 import { InputError, InputErrors } from '../../util/errors.js';
 import { createProgress, type Progress } from '../progress.js';
 import { withForce } from '../options/out.js';
+import { parseTrainWorkers, TRAIN_WORKERS_OPTION } from '../options/train-workers.js';
 
 /** Raw values of the shared options. */
 export interface CommonCli {
@@ -20,6 +21,7 @@ export interface CommonCli {
   microBatch: string;
   inputSize?: string;
   cacheDir?: string;
+  trainWorkers?: string;
   quiet?: boolean;
   force?: boolean;
 }
@@ -40,6 +42,7 @@ export function commonExperimentOptions(cmd: Command, defaultInput = 'stress_ac'
     ['--micro-batch <n>', 'micro-batch of stages that train backbone layers (gradient accumulation)', '8'],
     ['--input-size <px>', "input side (default: the backbone table's)"],
     ['--cache-dir <dir>', 'on-disk feature cache (default: features kept in memory only)'],
+    TRAIN_WORKERS_OPTION,
     ['--quiet', 'no progress bars or log lines'],
   ]);
 }
@@ -71,6 +74,12 @@ export function parseCommon(manifest: string, o: CommonCli): ExperimentCommon {
   if (o.inputSize !== undefined && (!isWhole(o.inputSize) || Number(o.inputSize) < 32))
     problems.push(`--input-size: must be a whole number >= 32, got "${o.inputSize}"`);
   if (o.seed.trim() === '') problems.push('--seed: must not be empty');
+  let trainWorkers: number | undefined;
+  try {
+    trainWorkers = parseTrainWorkers(o.trainWorkers);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
   if (problems.length === 1) throw new InputError(problems[0]);
   if (problems.length > 1) throw new InputErrors('invalid options', problems);
   const quiet = o.quiet === true;
@@ -85,6 +94,7 @@ export function parseCommon(manifest: string, o: CommonCli): ExperimentCommon {
     microBatch: Number(o.microBatch),
     ...(o.inputSize !== undefined ? { inputSize: Number(o.inputSize) } : {}),
     ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
+    ...(trainWorkers !== undefined ? { trainWorkers } : {}),
     ...(quiet ? {} : { log: (line: string) => process.stderr.write(`${line}\n`) }),
   };
 }

@@ -32,6 +32,8 @@ async function atomically(
   fn: (c: ExperimentCommon) => Promise<ExperimentResult>,
 ): Promise<ExperimentResult> {
   const queue = parseQueueCli(o);
+  if (queue !== undefined && common.trainWorkers !== undefined)
+    throw new InputError('--train-workers: applies to a run in this process, not with --queue (each queue worker trains on its own thread)');
   await claimOutputDir(common.out, 'experiment', { inputs: [common.manifest], force: o.force });
   await initBackend('wasm');
   const progress = progressHook();
