@@ -49,20 +49,31 @@ export function planMicroBatch(batch: number, bytesPerExample: number, maxBytes 
   return Math.max(1, Math.min(batch, Math.floor(maxBytes / bytesPerExample)));
 }
 
-/** Peak bytes of one gradient step on the first example (a conservative per-example estimate). */
+/** Peak bytes of one gradient step on the first example (a conservative per-example estimate); BN moving averages are left as they were. */
 async function probeBytesPerExample(
   f: (inputs: tf.Tensor[]) => tf.Scalar,
   inputs: tf.Tensor[],
   varList: tf.Variable[] | undefined,
 ): Promise<number> {
-  const info = await tf.profile(() => {
-    tf.tidy(() => {
-      const one = inputs.map((t) => t.slice(0, 1));
-      const { value, grads } = tf.variableGrads(() => f(one), varList);
-      tf.dispose([value, ...Object.values(grads)]);
+  // a BatchNormalization layer in training mode moves its averages on every call: the probe's
+  // one-example call must leave no trace, so they are put back afterwards
+  const moving = Object.values(tf.engine().registeredVariables).filter(
+    (v) => !v.trainable && /moving_(mean|variance)/.test(v.name),
+  );
+  const saved = moving.map((v) => tf.clone(v));
+  try {
+    const info = await tf.profile(() => {
+      tf.tidy(() => {
+        const one = inputs.map((t) => t.slice(0, 1));
+        const { value, grads } = tf.variableGrads(() => f(one), varList);
+        tf.dispose([value, ...Object.values(grads)]);
+      });
     });
-  });
-  return Math.max(info.peakBytes, 1);
+    return Math.max(info.peakBytes, 1);
+  } finally {
+    moving.forEach((v, i) => v.assign(saved[i]));
+    tf.dispose(saved);
+  }
 }
 
 /**

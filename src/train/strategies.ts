@@ -14,6 +14,12 @@
  * layers for an L-layer backbone. A backbone with at most 200 layers (MobileNetV2 has 154) is then
  * entirely frozen and strategy 3 degenerates to a 100-epoch warm-up; the plan says so in its note.
  *
+ * BatchNormalization: by default only strategy 1 runs BN in training mode (batch statistics, moving
+ * averages updated), as Keras' `fit` does for a freshly built network, whose random layers have no
+ * statistics worth keeping; the ImageNet strategies keep BN in inference mode, Keras' transfer
+ * learning convention (the ImageNet statistics are kept and a batch of 16 does not overwrite
+ * them). `bnTraining` in the context overrides this per plan.
+ *
  * This module only PLANS (stages, trainable depth, learning-rate exponents, epochs) and applies a
  * plan's trainability to a model; `experiments.ts` runs the plans with the trainer.
  */
@@ -40,6 +46,8 @@ export interface StrategyStage {
   readonly unfreeze: number;
   /** BatchNormalization policy inside the unfrozen part. */
   readonly bnPolicy: BnPolicy;
+  /** Trainable BN layers in training mode (batch statistics), see the module note. */
+  readonly trainBn: boolean;
 }
 
 /** A planned strategy. */
@@ -75,19 +83,24 @@ export interface StrategyContext {
   readonly finetuneEpochs?: number;
   /** Layers frozen by strategy 3 (default 200). */
   readonly freezeFirst?: number;
+  /** BN in training mode in every stage (default: strategy 1 only, see the module note). */
+  readonly bnTraining?: boolean;
 }
 
-/** Parse "1,4,6" / "scratch,two-stage" / "all" into strategy ids (InputError on unknown names). */
-export function parseStrategies(text: string): StrategyId[] {
+/**
+ * Parse "1,4,6" / "scratch,two-stage" / "all" into strategy ids (InputError naming `option` on unknown names).
+ * @example parseStrategies('1,two-stage') // ['scratch', 'two-stage']
+ */
+export function parseStrategies(text: string, option = '--strategies'): StrategyId[] {
   if (text.trim() === 'all') return [...STRATEGY_IDS];
   const out: StrategyId[] = [];
   for (const raw of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
     const byNumber = /^[1-6]$/.test(raw) ? STRATEGY_IDS[Number(raw) - 1] : undefined;
     const id = byNumber ?? (STRATEGY_IDS as readonly string[]).find((s) => s === raw);
-    if (id === undefined) throw new InputError(`--strategies: unknown strategy "${raw}" (use 1-6 or ${STRATEGY_IDS.join(', ')})`);
+    if (id === undefined) throw new InputError(`${option}: unknown strategy "${raw}" (use 1-6 or ${STRATEGY_IDS.join(', ')})`);
     if (!out.includes(id as StrategyId)) out.push(id as StrategyId);
   }
-  if (out.length === 0) throw new InputError('--strategies: no strategy given');
+  if (out.length === 0) throw new InputError(`${option}: no strategy given`);
   return out;
 }
 
@@ -105,14 +118,15 @@ export function planStrategy(id: StrategyId, ctx: StrategyContext): StrategyPlan
   if (!Number.isInteger(k) || k < 0 || k > L) throw new Error(`planStrategy: finetuneDepth must be an integer in [0, ${L}], got ${k}`);
   const a = ctx.lrExponent;
   const full = scaled(ctx.fullEpochs ?? 100, scale);
-  const warm: StrategyStage = { name: 'warmup', kind: 'warmup', epochs: scaled(ctx.warmupEpochs ?? 100, scale), lrExponent: a, unfreeze: 0, bnPolicy: 'follow' };
-  const fine: StrategyStage = { name: 'finetune', kind: 'finetune', epochs: scaled(ctx.finetuneEpochs ?? 30, scale), lrExponent: a + 2, unfreeze: k, bnPolicy: ctx.finetuneBnPolicy };
+  const trainBn = ctx.bnTraining ?? id === 'scratch';
+  const warm: StrategyStage = { name: 'warmup', kind: 'warmup', epochs: scaled(ctx.warmupEpochs ?? 100, scale), lrExponent: a, unfreeze: 0, bnPolicy: 'follow', trainBn };
+  const fine: StrategyStage = { name: 'finetune', kind: 'finetune', epochs: scaled(ctx.finetuneEpochs ?? 30, scale), lrExponent: a + 2, unfreeze: k, bnPolicy: ctx.finetuneBnPolicy, trainBn };
   const number = STRATEGY_IDS.indexOf(id) + 1;
   switch (id) {
     case 'scratch':
-      return { id, number, title: 'From scratch (random weights), all layers trainable', weights: 'none', stages: [{ name: 'full', kind: 'full', epochs: full, lrExponent: a, unfreeze: L, bnPolicy: 'follow' }] };
+      return { id, number, title: 'From scratch (random weights), all layers trainable', weights: 'none', stages: [{ name: 'full', kind: 'full', epochs: full, lrExponent: a, unfreeze: L, bnPolicy: 'follow', trainBn }] };
     case 'imagenet-all':
-      return { id, number, title: 'ImageNet weights, all layers trainable', weights: 'imagenet', stages: [{ name: 'full', kind: 'full', epochs: full, lrExponent: a, unfreeze: L, bnPolicy: 'follow' }] };
+      return { id, number, title: 'ImageNet weights, all layers trainable', weights: 'imagenet', stages: [{ name: 'full', kind: 'full', epochs: full, lrExponent: a, unfreeze: L, bnPolicy: 'follow', trainBn }] };
     case 'freeze-200': {
       const first = ctx.freezeFirst ?? 200;
       if (!Number.isInteger(first) || first < 1) throw new InputError(`--freeze-first must be a whole number >= 1, got ${first}`);
@@ -123,7 +137,7 @@ export function planStrategy(id: StrategyId, ctx: StrategyContext): StrategyPlan
         number,
         title: `ImageNet weights, first ${first} layers frozen`,
         weights: 'imagenet',
-        stages: [{ name: 'full', kind: top === 0 ? 'warmup' : 'full', epochs: full, lrExponent: a, unfreeze: top, bnPolicy: 'follow' }],
+        stages: [{ name: 'full', kind: top === 0 ? 'warmup' : 'full', epochs: full, lrExponent: a, unfreeze: top, bnPolicy: 'follow', trainBn }],
         ...(note ? { note } : {}),
       };
     }

@@ -554,6 +554,7 @@ async function runStage(
     labels: ctx.trainLabels,
     dropouts: g.dropouts,
     microBatch: ctx.microBatch,
+    trainBn: stage.trainBn ?? false,
   });
   for (let epoch = sel.meta.epochsDone + 1; epoch <= stage.epochs && !sel.meta.stoppedEarly; epoch++) {
     if (!(await runEpoch(ctx, sel, epoch, run.root, stageT0))) {

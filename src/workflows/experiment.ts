@@ -418,6 +418,7 @@ function toStageSpecs(plan: StrategyPlan): StageSpec[] {
     lr: 10 ** -s.lrExponent,
     unfreeze: s.unfreeze,
     bnPolicy: s.bnPolicy,
+    trainBn: s.trainBn,
   }));
 }
 
@@ -432,6 +433,8 @@ export type ExperimentUnit =
       readonly strategy: StrategyId;
       /** Layers frozen by strategy 3 (default 200). */
       readonly freezeFirst?: number;
+      /** BN in training mode (default: strategy 1 only, `strategies.ts`). */
+      readonly bnTraining?: boolean;
     }
   | {
       readonly experiment: 'backbones';
@@ -561,7 +564,9 @@ export async function runExperimentUnit(ctx: ExperimentContext, unit: Experiment
     finetuneBnPolicy: depth.bnPolicy,
     lrExponent: spec.lrExponent,
     epochsScale: s.epochsScale,
-    ...(unit.experiment === 'strategies' ? { freezeFirst: unit.freezeFirst } : {}),
+    ...(unit.experiment === 'strategies'
+      ? { freezeFirst: unit.freezeFirst, bnTraining: unit.bnTraining }
+      : {}),
   });
   const model = addHaiHead(p.backbone);
   try {
@@ -600,7 +605,10 @@ export async function runExperimentUnit(ctx: ExperimentContext, unit: Experiment
     return {
       ...r,
       row: { ...r.row, note: plan.note ? 'degenerate, see notes' : undefined },
-      notes: plan.note ? [`strategy ${plan.number} (${id}): ${plan.note}`] : [],
+      notes: [
+        ...(plan.note ? [`strategy ${plan.number} (${id}): ${plan.note}`] : []),
+        `strategy ${plan.number} (${id}): BatchNormalization in ${bnModeText(plan, s)}`,
+      ],
       weights: p.weights.description,
     };
   } finally {
@@ -665,6 +673,17 @@ export interface StrategiesOptions extends ExperimentCommon {
   readonly strategies: readonly StrategyId[];
   /** Layers frozen by strategy 3 (default 200). */
   readonly freezeFirst?: number;
+  /** Strategies whose trainable BN layers use batch statistics (default: scratch only). */
+  readonly bnTraining?: readonly StrategyId[];
+}
+
+/** How a strategy's BN layers ran, for the table's notes. */
+function bnModeText(plan: StrategyPlan, s: RunSettings): string {
+  if (!plan.stages.some((st) => st.trainBn)) return 'inference mode (moving averages kept)';
+  const micro = s.microBatch ?? 8;
+  const shard = Math.ceil((s.batchSize ?? 16) / (s.trainWorkers ?? 1));
+  const workers = s.trainWorkers !== undefined ? `, ${s.trainWorkers} workers` : '';
+  return `training mode: statistics of up to ${Math.min(micro, shard)} examples per forward call (micro-batch ${micro}${workers}), moving averages updated`;
 }
 
 /** Result of an experiment. */
@@ -684,6 +703,7 @@ export async function runStrategiesExperiment(o: StrategiesOptions): Promise<Exp
     backbone: spec.name,
     strategy,
     ...(o.freezeFirst !== undefined ? { freezeFirst: o.freezeFirst } : {}),
+    ...(o.bnTraining !== undefined ? { bnTraining: o.bnTraining.includes(strategy) } : {}),
   }));
   const notes = [splitNote(cohort, o), ...results.flatMap((r) => r.notes), weightsNote(results)];
   const titles = {

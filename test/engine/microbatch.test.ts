@@ -103,3 +103,27 @@ test('a memory budget picks the micro-batch size', async () => {
   tf.dispose([planned.value, probed.value, ...Object.values(planned.grads), ...Object.values(probed.grads)]);
   tf.dispose([x, y, ...vars]);
 });
+
+test('the memory probe leaves BatchNormalization moving averages as they were', async () => {
+  const rng = new Rng(9);
+  const bn = tf.layers.batchNormalization({ name: 'mb_bn', momentum: 0.5 });
+  const w = tf.variable(randn(rng, [3, 1]).mul(0.5), true, 'mb_bn_w');
+  const loss = ([x, y]: tf.Tensor[]): tf.Scalar => {
+    const h = bn.apply(x, { training: true }) as tf.Tensor;
+    return tf.losses.sigmoidCrossEntropy(y, tf.matMul(tf.mean(h, [1, 2]), w as tf.Tensor2D));
+  };
+  const x = randn(rng, [4, 5, 5, 3]).add(2);
+  const y = tf.tensor2d([1, 0, 1, 0], [4, 1]);
+  tf.tidy(() => void bn.apply(tf.zeros([1, 5, 5, 3]))); // built (its averages exist) in inference mode
+  // the probe runs on one example, then the planned (whole) batch once: one update, from the batch
+  const r = await accumulateGradients(loss, [x, y], 4, { maxBytes: 1e12 });
+  assert.equal(r.steps, 1);
+  const batchMean = tf.mean(x, [0, 1, 2]).dataSync();
+  const moving = bn.getWeights()[2].dataSync();
+  // m = 0.5 * 0 + 0.5 * batch mean (a probe update would have left 0.5 * (0.5 * one-example mean) + ...)
+  moving.forEach((v, c) =>
+    assert.ok(Math.abs(v - 0.5 * batchMean[c]) < 1e-5, `channel ${c}: ${v} vs ${0.5 * batchMean[c]}`),
+  );
+  tf.dispose([r.value, ...Object.values(r.grads), x, y, w]);
+  bn.dispose();
+});

@@ -72,6 +72,8 @@ test('experiment strategies: six rows, Table 4 columns, curves, run dirs (Mobile
     '64',
     '--epochs-scale',
     '0.01',
+    '--train-workers',
+    '2',
     ...quiet,
   ]);
   assert.equal(r.rc, 0, r.err);
@@ -108,6 +110,19 @@ test('experiment strategies: six rows, Table 4 columns, curves, run dirs (Mobile
     /Accuracy % \| AUC \| Specificity % \| Sensitivity % \| Precision % \| F1 % \| Training time \(s\)/,
   );
   assert.match(md, /every backbone layer is frozen/);
+  // BN: training mode for the scratch network only (default --bn-training scratch), on 2 workers
+  assert.match(
+    md,
+    /strategy 1 \(scratch\): BatchNormalization in training mode: statistics of up to 8 examples per forward call \(micro-batch 8, 2 workers\)/,
+  );
+  assert.match(md, /strategy 2 \(imagenet-all\): BatchNormalization in inference mode/);
+  const scratchCfg = JSON.parse(await readFile(join(out, 'runs', 'scratch', 'config.json'), 'utf8')) as {
+    stages: { trainBn: boolean }[];
+  };
+  assert.deepEqual(
+    scratchCfg.stages.map((x) => x.trainBn),
+    [true],
+  );
   for (const f of ['strategies-curves-accuracy', 'strategies-curves-loss']) {
     assert.match(await readFile(join(out, `${f}.svg`), 'utf8'), /<svg/);
     assert.ok(existsSync(join(out, `${f}.png`)));
@@ -257,6 +272,30 @@ test('bad options are InputErrors naming the option', async () => {
   ]);
   assert.equal(a.rc, 2);
   assert.match(a.err, /--strategies: unknown strategy "9"/);
+  const d = await run([
+    'experiment',
+    'strategies',
+    manifest,
+    '--out',
+    join(root, 'w'),
+    '--bn-training',
+    'imagenet',
+    ...quiet,
+  ]);
+  assert.equal(d.rc, 2);
+  assert.match(d.err, /--bn-training: unknown strategy "imagenet"/);
+  const e = await run([
+    'experiment',
+    'strategies',
+    manifest,
+    '--out',
+    join(root, 'v'),
+    '--train-workers',
+    '0',
+    ...quiet,
+  ]);
+  assert.equal(e.rc, 2);
+  assert.match(e.err, /--train-workers/);
   const b = await run([
     'tune',
     manifest,

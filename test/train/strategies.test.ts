@@ -77,13 +77,21 @@ test('strategy plans: stages, learning rates, epochs (scaled), weights', () => {
     [1, 1],
   );
   assert.throws(() => planStrategy('scratch', { ...ctx, epochsScale: 0 }), /epochs-scale/);
+  // BN in training mode: the scratch network only by default; overridable per plan
+  assert.deepEqual(
+    STRATEGY_IDS.map((id) => p[id].stages.every((x) => x.trainBn)),
+    [true, false, false, false, false, false],
+  );
+  assert.ok(planStrategy('imagenet-all', { ...ctx, bnTraining: true }).stages[0].trainBn);
+  assert.ok(!planStrategy('scratch', { ...ctx, bnTraining: false }).stages[0].trainBn);
 });
 
 test('parseStrategies: numbers, names, all; unknown names are InputErrors', () => {
   assert.deepEqual(parseStrategies('all'), [...STRATEGY_IDS]);
   assert.deepEqual(parseStrategies('1,6,warmup'), ['scratch', 'two-stage', 'warmup']);
   assert.throws(() => parseStrategies('7'), /unknown strategy "7"/);
-  assert.throws(() => parseStrategies(' , '), /no strategy/);
+  assert.throws(() => parseStrategies(' , '), /--strategies: no strategy/);
+  assert.throws(() => parseStrategies('x', '--bn-training'), /--bn-training: unknown strategy "x"/);
 });
 
 test('trainable counts per strategy are what the strategy says (MobileNetV2 and EfficientNetB0, small inputs)', () => {

@@ -33,7 +33,9 @@ async function atomically(
 ): Promise<ExperimentResult> {
   const queue = parseQueueCli(o);
   if (queue !== undefined && common.trainWorkers !== undefined)
-    throw new InputError('--train-workers: applies to a run in this process, not with --queue (each queue worker trains on its own thread)');
+    throw new InputError(
+      '--train-workers: applies to a run in this process, not with --queue (each queue worker trains on its own thread)',
+    );
   await claimOutputDir(common.out, 'experiment', { inputs: [common.manifest], force: o.force });
   await initBackend('wasm');
   const progress = progressHook();
@@ -85,15 +87,23 @@ function registerStrategies(exp: Command): void {
       'all, or numbers/names: 1 scratch, 2 imagenet-all, 3 freeze-200, 4 warmup, 5 finetune, 6 two-stage',
       'all',
     )
-    .option('--freeze-first <n>', 'layers frozen by strategy 3', '200');
+    .option('--freeze-first <n>', 'layers frozen by strategy 3', '200')
+    .option(
+      '--bn-training <list>',
+      'strategies whose trainable BatchNormalization layers use batch statistics (training mode): ' +
+        'numbers/names, all or none (default: scratch, as Keras fits a new network; the ImageNet ones keep inference mode)',
+      'scratch',
+    );
   withQueueOptions(commonExperimentOptions(strategies)).action(
     async (
       manifest: string,
-      o: CommonCli & QueueCli & { backbone: string; strategies: string; freezeFirst: string },
+      o: CommonCli &
+        QueueCli & { backbone: string; strategies: string; freezeFirst: string; bnTraining: string },
     ) => {
       const common = parseCommon(manifest, o);
       const ids = parseStrategies(o.strategies);
       const freezeFirst = wholeNumber('--freeze-first', o.freezeFirst, { min: 1 });
+      const bnTraining = o.bnTraining.trim() === 'none' ? [] : parseStrategies(o.bnTraining, '--bn-training');
       if (ids.some((id) => id !== 'scratch'))
         await resolveWeights(o.backbone, 'imagenet', {
           hash: false,
@@ -105,6 +115,7 @@ function registerStrategies(exp: Command): void {
           backbone: o.backbone,
           strategies: ids,
           freezeFirst,
+          bnTraining,
         }),
       );
     },

@@ -10,7 +10,7 @@ import { wholeOption } from './parse.js';
 export const TRAIN_WORKERS_OPTION: OptionSpec = [
   '--train-workers <n>',
   'gradient steps on N worker threads, each batch split between them (same result up to float rounding; ' +
-    'not with --train-bn; default: this thread)',
+    'with --train-bn each shard has its own BN statistics; default: this thread)',
 ];
 
 /**

@@ -11,9 +11,13 @@
  * This is the "both cores" part of training the whole network as in Hai et al. (2022), Table 4
  * (strategies that train every layer), whose per-epoch cost is the gradient step.
  *
- * BatchNormalization in training mode needs the statistics of the whole batch, which a shard does
- * not have: stages that would train BN layers with batch statistics (`trainBn` with trainable BN
- * layers) are refused (`checkParallelStages`).
+ * BatchNormalization in training mode (`trainBn`) normalises with the statistics of what one
+ * forward call sees: a micro-batch on one thread, a shard's micro-batch on a worker (as PyTorch's
+ * DataParallel without SyncBatchNorm, the "ghost batch" of Hoffer et al. 2017). With a micro-batch
+ * equal to the shard (`--micro-batch` = batch / workers) both paths compute the same statistics.
+ * Each worker updates its copy of the moving averages from the main thread's values; the main
+ * thread folds the workers' updates in worker order (`foldMovingStats`), which is what one thread
+ * running the shards one after another would have written.
  *
  * @example
  * const pool = await GradientPool.start({ model, headLayers, stages, workers: 2 });
@@ -28,11 +32,18 @@
 import type { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { Label } from '../../domain/views.js';
-import { isBatchNorm, setTrainableTop, type BnPolicy } from '../../models/unfreeze.js';
+import type { BnPolicy } from '../../models/unfreeze.js';
 import { InputError } from '../../util/errors.js';
 import { startModuleWorker } from '../../util/worker-thread.js';
 import type { SubGraph } from '../graph.js';
 import { snapshotWeights } from '../weights.js';
+import {
+  foldMovingStats,
+  movingStatsOf,
+  readMovingStats,
+  writeMovingStats,
+  type MovingStats,
+} from './moving-stats.js';
 import {
   shardBounds,
   type FromWorker,
@@ -79,6 +90,8 @@ export interface PoolStage {
   labels: readonly Label[];
   dropouts: SubGraph['dropouts'];
   microBatch?: number;
+  /** BatchNormalization in training mode (batch statistics, moving averages updated). */
+  trainBn: boolean;
 }
 
 /** Result of one data-parallel gradient step. */
@@ -96,36 +109,6 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-/**
- * Refuse configurations the data-parallel path cannot reproduce: BatchNormalization layers that
- * would use the statistics of the batch (only the shard's would be seen). The model's
- * trainability is left as it was.
- * @throws InputError naming the stage
- */
-export function checkParallelStages(
-  model: tf.LayersModel,
-  headLayers: number,
-  stages: readonly ParallelStageSpec[],
-): void {
-  const trainability = model.layers.map((l) => l.trainable);
-  try {
-    for (const s of stages) {
-      if (s.trainBn !== true) continue;
-      setTrainableTop(model, s.unfreeze, headLayers, s.bnPolicy ?? 'follow');
-      const bn = model.layers.filter((l) => isBatchNorm(l) && l.trainable);
-      if (bn.length > 0) {
-        throw new InputError(
-          `stage '${s.name}': BatchNormalization in training mode (${bn.length} layers, e.g. ${bn[0].name}) ` +
-            'needs the statistics of the whole batch, which the parallel training workers do not share; ' +
-            'train this stage on one thread (no --train-workers) or with BatchNormalization in inference mode (no --train-bn)',
-        );
-      }
-    }
-  } finally {
-    model.layers.forEach((l, i) => (l.trainable = trainability[i]));
-  }
-}
-
 /** Worker threads computing the gradients of shards of each mini-batch (see the module comment). */
 export class GradientPool {
   private readonly pending: (Pending | null)[];
@@ -135,6 +118,7 @@ export class GradientPool {
   private params: readonly { key: string; variable: tf.Variable }[] = [];
   private paramBuf: Float32Array = new Float32Array(0);
   private gradBuf: Float32Array = new Float32Array(0);
+  private bn: MovingStats[] = [];
 
   private constructor(private readonly workers: Worker[]) {
     this.pending = workers.map(() => null);
@@ -149,7 +133,6 @@ export class GradientPool {
       throw new InputError(
         `training workers must be an integer in [1, ${MAX_TRAIN_WORKERS}], got ${o.workers}`,
       );
-    checkParallelStages(o.model, o.headLayers, o.stages);
     const backend = tf.getBackend();
     if (backend !== 'wasm' && backend !== 'cpu')
       throw new Error(`parallel training runs on the wasm or cpu backend, not '${backend}'`);
@@ -206,9 +189,13 @@ export class GradientPool {
       labels: [...s.labels],
       dropouts: s.dropouts.map((d) => d.name),
       microBatch: s.microBatch,
+      trainBn: s.trainBn,
+      bnLayers: [],
       params,
       grads,
     };
+    this.bn = s.trainBn ? movingStatsOf(s.part) : [];
+    msg.bnLayers = this.bn.map((b) => b.layer);
     await Promise.all(this.workers.map((_, k) => this.request(k, msg)));
   }
 
@@ -226,6 +213,7 @@ export class GradientPool {
     }
     const widths = masks.map((m) => m.length / n);
     const bounds = shardBounds(n, this.workers.length);
+    const stats = readMovingStats(this.bn);
     const replies = await Promise.all(
       bounds.map(([a, b], k) =>
         b > a
@@ -233,10 +221,20 @@ export class GradientPool {
               type: 'step',
               rows: rows.slice(a, b),
               masks: masks.map((m, d) => m.slice(a * widths[d], b * widths[d])),
+              ...(this.bn.length > 0 ? { movingStats: stats.slice() } : {}),
             })
           : null,
       ),
     );
+    if (this.bn.length > 0)
+      writeMovingStats(
+        this.bn,
+        foldMovingStats(
+          this.bn,
+          stats,
+          replies.map((r) => (r?.type === 'step-done' ? r : null)),
+        ),
+      );
     return this.combine(bounds, replies, n);
   }
 

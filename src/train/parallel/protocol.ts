@@ -6,6 +6,7 @@
  */
 import type { Label } from '../../domain/views.js';
 import type { BnPolicy } from '../../models/unfreeze.js';
+import type { MovingStatsReply } from './moving-stats.js';
 
 /** `workerData` of a training worker. */
 export interface WorkerInit {
@@ -42,6 +43,10 @@ export interface StageMessage {
   dropouts: string[];
   /** Fixed micro-batch size within a shard, or undefined to plan it from a memory probe. */
   microBatch?: number;
+  /** BatchNormalization in training mode (batch statistics of each forward call). */
+  trainBn: boolean;
+  /** The BN layers whose moving averages training mode updates, in moving-stats.ts order. */
+  bnLayers: string[];
   /** Current trainable weights, concatenated in `keys` order (main writes before each step). */
   params: SharedArrayBuffer;
   /** Gradient slots, one per worker, each the size of `params`. */
@@ -55,6 +60,8 @@ export interface StepMessage {
   rows: number[];
   /** Dropout masks of the shard, one per dropout layer: [shard, width], already scaled by 1/(1-rate). */
   masks: Float32Array[];
+  /** With `trainBn`: the main thread's BN moving averages, loaded before the step. */
+  movingStats?: Float32Array;
 }
 
 export type ToWorker = StageMessage | StepMessage;
@@ -62,8 +69,8 @@ export type ToWorker = StageMessage | StepMessage;
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'stage-ready' }
-  /** `loss`: the shard's mean loss; `probs`: its class-1 probabilities in order; gradients are in the slot. */
-  | { type: 'step-done'; loss: number; probs: Float32Array; microBatch: number }
+  /** `loss`: the shard's mean loss; `probs`: its class-1 probabilities in order; gradients are in the slot; BN moving averages with `trainBn`. */
+  | ({ type: 'step-done'; loss: number; probs: Float32Array; microBatch: number } & MovingStatsReply)
   | { type: 'error'; message: string };
 
 /**

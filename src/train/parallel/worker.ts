@@ -12,6 +12,7 @@ import '../../models/layers/keras-layers.js';
 import { setTrainableTop } from '../../models/unfreeze.js';
 import { runSubGraph, subGraph, type SubGraph } from '../graph.js';
 import { crossEntropy, oneHot } from '../loss.js';
+import { movingStatsOf, readMovingStats, writeMovingStats, type MovingStats } from './moving-stats.js';
 import { applyWeights, weightKey } from '../weights.js';
 import type { FromWorker, StageMessage, StepMessage, ToWorker, WorkerInit } from './protocol.js';
 
@@ -23,6 +24,8 @@ interface Stage {
   rows: Float32Array[];
   per: number[];
   microBatch?: number;
+  /** BN layers whose moving averages this worker updates (`trainBn`). */
+  bn: MovingStats[];
 }
 
 const init = workerData as WorkerInit;
@@ -66,7 +69,19 @@ function beginStage(model: tf.LayersModel, msg: StageMessage): Stage {
     rows: msg.rows.map((b) => new Float32Array(b)),
     per: msg.shapes.map((s) => s.reduce((a, b) => a * b, 1)),
     microBatch: msg.microBatch,
+    bn: bnLayers(model, msg),
   };
+}
+
+/** The stage's BN layers in training mode, in the main thread's order (checked). */
+function bnLayers(model: tf.LayersModel, msg: StageMessage): MovingStats[] {
+  if (!msg.trainBn) return [];
+  const bn = movingStatsOf(model.layers.slice(msg.start));
+  if (bn.map((b) => b.layer).join('\n') !== msg.bnLayers.join('\n'))
+    throw new Error(
+      `stage '${msg.name}': BatchNormalization layers in training mode differ from the main thread's`,
+    );
+  return bn;
 }
 
 /** Load the current weights the main thread wrote into shared memory. */
@@ -96,6 +111,7 @@ function shardInputs(st: Stage, step: StepMessage): tf.Tensor[] {
 
 async function runStep(st: Stage, step: StepMessage): Promise<FromWorker> {
   loadParams(st);
+  if (step.movingStats !== undefined) writeMovingStats(st.bn, step.movingStats);
   const n = step.rows.length;
   const ins = shardInputs(st, step);
   const nx = st.msg.shapes.length;
@@ -103,7 +119,7 @@ async function runStep(st: Stage, step: StepMessage): Promise<FromWorker> {
   const res = await accumulateGradients(
     (xs) => {
       const mm = new Map(st.g.dropouts.map((d, k) => [d.name, xs[nx + 1 + k]]));
-      const p = runSubGraph(st.g, xs.slice(0, nx), { bnTraining: false, masks: mm });
+      const p = runSubGraph(st.g, xs.slice(0, nx), { bnTraining: st.msg.trainBn, masks: mm });
       probsOut.push(...tf.tidy(() => p.slice([0, 1], [-1, 1]).dataSync()));
       return crossEntropy(p, xs[nx]);
     },
@@ -122,7 +138,14 @@ async function runStep(st: Stage, step: StepMessage): Promise<FromWorker> {
   const loss = (await res.value.data())[0];
   tf.dispose([res.value, ...Object.values(res.grads), ...ins]);
   const probs = Float32Array.from(probsOut.slice(probsOut.length - n));
-  return { type: 'step-done', loss, probs, microBatch: res.microBatch };
+  return {
+    type: 'step-done',
+    loss,
+    probs,
+    microBatch: res.microBatch,
+    updates: res.steps,
+    ...(st.bn.length > 0 ? { movingStats: readMovingStats(st.bn) } : {}),
+  };
 }
 
 function fail(e: unknown): void {
