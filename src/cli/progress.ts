@@ -11,9 +11,28 @@ export interface Progress {
   stop(): void;
 }
 
-/** A progress bar labelled `label`; a no-op when stderr is not a TTY. */
-export function createProgress(label: string, stream: NodeJS.WriteStream = process.stderr): Progress {
-  if (!stream.isTTY) return { update: () => {}, stop: () => {} };
+/** Options of {@link createProgress}. */
+export interface ProgressOptions {
+  /**
+   * Off a terminal, print a plain line ("label 12/100 (12%), ETA 3 min 05 s") at most every this
+   * many milliseconds, and at the end; absent: nothing off a terminal.
+   */
+  readonly plainEveryMs?: number;
+  /** The clock (tests). */
+  readonly now?: () => number;
+}
+
+/**
+ * A progress bar labelled `label`; off a terminal nothing, or throttled plain lines with
+ * `plainEveryMs` (for long runs whose stderr goes to a log).
+ * @example const p = createProgress('train', process.stderr, { plainEveryMs: 30_000 }); p.update(3, 100); p.stop();
+ */
+export function createProgress(
+  label: string,
+  stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
+  options: ProgressOptions = {},
+): Progress {
+  if (stream.isTTY !== true) return plainProgress(label, stream, options);
   const bar = new cliProgress.SingleBar(
     {
       stream,
@@ -39,6 +58,27 @@ export function createProgress(label: string, stream: NodeJS.WriteStream = proce
       if (started) bar.stop();
       started = false;
     },
+  };
+}
+
+/** Throttled plain lines off a terminal (see {@link ProgressOptions.plainEveryMs}), or a no-op. */
+function plainProgress(label: string, stream: NodeJS.WritableStream, o: ProgressOptions): Progress {
+  const every = o.plainEveryMs;
+  if (every === undefined) return { update: () => {}, stop: () => {} };
+  const now = o.now ?? (() => performance.now());
+  const clock = etaClock(now);
+  let last = now();
+  return {
+    update(done, total, detail) {
+      const eta = clock.eta(done, total);
+      if (done < total && now() - last < every) return;
+      last = now();
+      const pct = total > 0 ? Math.round((100 * done) / total) : 100;
+      stream.write(
+        `${label} ${done}/${total} (${pct}%), ${eta}${detail === undefined ? '' : `, ${detail}`}\n`,
+      );
+    },
+    stop: () => {},
   };
 }
 

@@ -1,11 +1,12 @@
 /**
  * Progress off a terminal (issue 13): `train` (and `cv` in process, which passes its folds' training
  * events to the same printer) writes an epoch line every 10 epochs with the stage's ETA; the demo
- * prints each step's own time. stderr is not a TTY under the test runner.
+ * prints each step's own time; the experiments' bars become a plain line a minute at most. stderr
+ * is not a TTY under the test runner.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { etaClock, formatDuration, stepClock } from '../../src/cli/progress.js';
+import { createProgress, etaClock, formatDuration, stepClock } from '../../src/cli/progress.js';
 import { trainProgress } from '../../src/cli/commands/train.js';
 import type { TrainEvent } from '../../src/train/trainer.js';
 
@@ -96,4 +97,27 @@ test('train off a terminal: an epoch line every 10 epochs and at the end of the 
     captureStderr(() => quiet.onEvent(row(10))),
     '',
   );
+});
+
+test('createProgress off a terminal: nothing by default; with plainEveryMs a line at most that often and at the end', () => {
+  let t = 0;
+  const lines: string[] = [];
+  const stream = {
+    isTTY: false,
+    write: (x: string) => (lines.push(x), true),
+  } as unknown as NodeJS.WritableStream;
+  const silent = createProgress('x', stream);
+  silent.update(1, 2);
+  silent.update(2, 2);
+  assert.deepEqual(lines, []);
+  const p = createProgress('1-scratch full', stream, { plainEveryMs: 60_000, now: () => t });
+  for (let done = 1; done <= 100; done++) {
+    t += 25_000; // 25 s an epoch
+    p.update(done, 100);
+  }
+  p.stop();
+  // t = 25 s at epoch 1; lines once 60 s have passed: epochs 3, 6, 9, ... and 100
+  assert.equal(lines[0], '1-scratch full 3/100 (3%), ETA 40 min 25 s\n');
+  assert.equal(lines.length, 34);
+  assert.equal(lines[lines.length - 1], '1-scratch full 100/100 (100%), ETA 0 s\n');
 });

@@ -99,8 +99,11 @@ export function parseCommon(manifest: string, o: CommonCli): ExperimentCommon {
   };
 }
 
-/** One progress bar per label (configuration/stage), with ETA; a no-op off a terminal. */
-export function progressHook(): {
+/**
+ * One progress bar per label (configuration/stage), with ETA; off a terminal nothing, or with
+ * `plainEveryMs` a plain line at most that often (see `createProgress`).
+ */
+export function progressHook(plainEveryMs?: number): {
   update: (label: string, done: number, total: number, detail?: string) => void;
   stop: () => void;
 } {
@@ -111,7 +114,7 @@ export function progressHook(): {
       if (l !== label || bar === null) {
         bar?.stop();
         label = l;
-        bar = createProgress(l);
+        bar = createProgress(l, process.stderr, plainEveryMs === undefined ? {} : { plainEveryMs });
       }
       bar.update(done, total, detail);
     },

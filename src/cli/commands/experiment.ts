@@ -38,7 +38,8 @@ async function atomically(
     );
   await claimOutputDir(common.out, 'experiment', { inputs: [common.manifest], force: o.force });
   await initBackend('wasm');
-  const progress = progressHook();
+  // off a terminal (a log file), a progress line a minute at most: a Table 4 stage runs for an hour
+  const progress = progressHook(o.quiet === true ? undefined : 60_000);
   try {
     const r = await writeDirAtomic(common.out, 'experiment', (tmp) =>
       fn({
