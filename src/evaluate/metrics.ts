@@ -69,8 +69,23 @@ export function ratio(a: number, b: number): number {
   return b === 0 ? NaN : a / b;
 }
 
+/** The default decision threshold: a probability of CAD at or above it is called CAD. */
+export const DECISION_THRESHOLD = 0.5;
+
+/**
+ * The call of a probability at `threshold` (default {@link DECISION_THRESHOLD}): 1 CAD, 0 normal.
+ * @example callAt(0.73) // 1
+ */
+export function callAt(prob: number, threshold = DECISION_THRESHOLD): Label {
+  return prob >= threshold ? 1 : 0;
+}
+
 /** Confusion counts when every score `>= threshold` is called positive (default 0.5). */
-export function confusion(labels: readonly Label[], probs: readonly number[], threshold = 0.5): Confusion {
+export function confusion(
+  labels: readonly Label[],
+  probs: readonly number[],
+  threshold = DECISION_THRESHOLD,
+): Confusion {
   checkScores(labels, probs, 'confusion');
   checkThreshold(threshold);
   let tp = 0;

@@ -20,6 +20,7 @@ import { InputError } from '../util/errors.js';
 import { metricsWithIntervals } from '../evaluate/intervals.js';
 import { metricsFile, metricsRowFromIntervals, type MetricsRow } from '../evaluate/metrics-row.js';
 import { crossValidate, type CrossValidationResult, type Prediction } from '../evaluate/protocols.js';
+import { callAt } from '../evaluate/metrics.js';
 
 /** The training options of every fold (result-deciding; all plain values, as `polarcad train` takes them). */
 export type CvTrainOptions = Omit<
@@ -208,7 +209,7 @@ export async function runCrossValidation(o: CvOptions, hooks: TrainRunHooks = {}
   await writeFile(
     join(out, 'predictions.csv'),
     stringify(
-      cv.predictions.map((p) => [p.id, p.label, p.prob, p.prob >= 0.5 ? 1 : 0, p.fold + 1]),
+      cv.predictions.map((p) => [p.id, p.label, p.prob, callAt(p.prob), p.fold + 1]),
       { header: true, columns: ['patient_id', 'label', 'prob', 'predicted', 'fold'] },
     ),
   );

@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { FeatureCache } from '../engine/cache.js';
-import { binaryMetrics } from '../evaluate/metrics.js';
+import { binaryMetrics, callAt } from '../evaluate/metrics.js';
 import {
   addApostolopoulosHead,
   addHaiHead,
@@ -311,7 +311,7 @@ async function writeRunDir(dir: string, r: RunDirContent): Promise<void> {
       id: p.id,
       label: p.label as Label,
       prob: p.prob,
-      predicted: p.prob >= 0.5 ? 1 : 0,
+      predicted: callAt(p.prob),
       split: 'test',
     })),
   );

@@ -96,19 +96,15 @@ export async function runPredict(p: Predictor, opts: RunPredictOptions): Promise
       const input = await studyInput(spec, files, {
         ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
       });
-      const { result, images } = await predictStudy(
-        p,
-        input,
-        {
-          study: spec.study,
-          ...(opts.layout !== undefined ? { layout: opts.layout } : {}),
-          ...(opts.colormap !== undefined ? { colormap: opts.colormap } : {}),
-          ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
-          ...(spec.sex !== undefined ? { sex: spec.sex } : {}),
-          clinical: { ...opts.clinical, ...spec.clinical },
-          ...(opts.strict === true ? { strict: true } : {}),
-        },
-      );
+      const { result, images } = await predictStudy(p, input, {
+        study: spec.study,
+        ...(opts.layout !== undefined ? { layout: opts.layout } : {}),
+        ...(opts.colormap !== undefined ? { colormap: opts.colormap } : {}),
+        ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
+        ...(spec.sex !== undefined ? { sex: spec.sex } : {}),
+        clinical: { ...opts.clinical, ...spec.clinical },
+        ...(opts.strict === true ? { strict: true } : {}),
+      });
       let heatmap: string | null = null;
       const written: string[] = [];
       if (opts.out !== undefined) {

@@ -11,9 +11,7 @@ import type { MetricsWithIntervals } from '../evaluate/intervals.js';
 import { runFile } from '../rundir/files.js';
 import type { Calibration } from '../rundir/run.js';
 import { writePredictions } from '../rundir/tables.js';
-
-/** The decision threshold of a run's predictions.csv (the calibrated column keeps its own). */
-const THRESHOLD = 0.5;
+import { callAt } from '../evaluate/metrics.js';
 
 /**
  * Write predictions.csv of the test patients: probability, the call at 0.5 and, when the run was
@@ -32,7 +30,7 @@ export async function writeTestPredictions(
       id: p.id,
       label: p.label,
       prob: probs[i],
-      predicted: probs[i] >= THRESHOLD ? 1 : 0,
+      predicted: callAt(probs[i]),
       split: 'test',
       ...(calibrated === null ? {} : { probCalibrated: calibrated[i] }),
     })),

@@ -64,6 +64,7 @@ import {
 } from './train.js';
 import * as outcome from './run-outcome.js';
 import type { CalibrationFile } from './run-outcome.js';
+import { callAt } from '../evaluate/metrics.js';
 
 /**
  * Too many members for the training data: some class has fewer training patients than folds. The
@@ -367,7 +368,7 @@ async function writeEnsembleRun(
   await outcome.writeTestPredictions(work, test, probs, calibrated);
   await writePredictions(
     runFile(work, 'outOfFold'),
-    oof.map((r) => ({ ...r, predicted: r.prob >= 0.5 ? 1 : 0, split: 'out-of-fold' })),
+    oof.map((r) => ({ ...r, predicted: callAt(r.prob), split: 'out-of-fold' })),
   );
   if (calibration !== null) await writeRunJson(work, 'calibration', calibration);
   const sentence = ensembleSentence(k, oof.length);

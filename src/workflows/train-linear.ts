@@ -44,6 +44,7 @@ import { baselineDir, runFile } from '../rundir/files.js';
 import { saveLinearModel } from '../rundir/linear.js';
 import { writeRunJson } from '../rundir/run.js';
 import { InputError } from '../util/errors.js';
+import { callAt } from '../evaluate/metrics.js';
 
 /** Options of {@link trainLinear}. */
 export interface TrainLinearOptions {
@@ -298,7 +299,7 @@ function predictionsCsv(
     p.id,
     p.label,
     probs[i],
-    probs[i] >= 0.5 ? 1 : 0,
+    callAt(probs[i]),
     'test',
     ...baselines.map((b) => b.probs[i]),
   ]);

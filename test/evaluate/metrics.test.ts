@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Label } from '../../src/domain/views.js';
 import {
+  callAt,
+  DECISION_THRESHOLD,
   auc,
   binaryMetrics,
   confusion,
@@ -251,5 +253,15 @@ describe('input errors', () => {
     assert.throws(() => auc([0, 1], [0.5, NaN]), /score 1 is NaN/);
     assert.throws(() => binaryMetrics([0, 1], [0.5, 1.5]), /probability 1 is 1.5/);
     assert.throws(() => confusion([0, 1], [0.5, 0.5], NaN), InputError);
+  });
+});
+
+describe('callAt', () => {
+  it('calls CAD at or above the threshold (0.5 by default), normal below', () => {
+    assert.equal(DECISION_THRESHOLD, 0.5);
+    assert.equal(callAt(0.5), 1);
+    assert.equal(callAt(0.4999), 0);
+    assert.equal(callAt(0.3, 0.25), 1);
+    assert.equal(callAt(0.2, 0.25), 0);
   });
 });
