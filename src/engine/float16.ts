@@ -13,7 +13,7 @@ export const FLOAT16_MAX = 65504;
 
 const F32_INF = 255 << 23;
 const F16_MAX_AS_F32 = (127 + 16) << 23; // 65536.0: everything at or above overflows
-const DENORM_MAGIC_BITS = ((127 - 15) + (23 - 10) + 1) << 23; // 0.5
+const DENORM_MAGIC_BITS = (127 - 15 + (23 - 10) + 1) << 23; // 0.5
 const DENORM_MAGIC = (() => {
   u32[0] = DENORM_MAGIC_BITS;
   return f32[0];

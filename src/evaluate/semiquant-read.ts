@@ -14,7 +14,12 @@
 import type { RgbImage } from '../domain/image.js';
 import { VIEWS, type Label, type View } from '../domain/views.js';
 import type { Manifest, StudyRow } from '../ingest/manifest.js';
-import { DEFAULT_PREPARE_SIZE, isPreparedManifest, preparedColormap, prepareStudy } from '../ingest/prepare.js';
+import {
+  DEFAULT_PREPARE_SIZE,
+  isPreparedManifest,
+  preparedColormap,
+  prepareStudy,
+} from '../ingest/prepare.js';
 import { decodeImage } from '../ingest/readers.js';
 import type { Colormap } from '../polarmap/colormaps.js';
 import type { Sex } from '../polarmap/normal-database.js';
@@ -56,7 +61,6 @@ export interface ReadStudiesOptions {
   readonly concurrency?: number;
   readonly onProgress?: (done: number, total: number) => void;
 }
-
 
 interface Crop {
   readonly view: View;

@@ -193,7 +193,8 @@ export function heatmapOnMap(
   let up: Float32Array;
   if (layout === 'tile2x2') {
     if (map.length !== h * w) throw new InputError(`heatmap has ${map.length} values, expected ${h}x${w}`);
-    if (size % 2 !== 0 || h < 1 || w < 1) throw new InputError(`tile heatmap: bad size ${size} for ${h}x${w}`);
+    if (size % 2 !== 0 || h < 1 || w < 1)
+      throw new InputError(`tile heatmap: bad size ${size} for ${h}x${w}`);
     up = new Float32Array(size * size);
     const n = size / 2;
     const halves = (len: number): [number, number][] => [

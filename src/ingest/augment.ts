@@ -21,7 +21,14 @@ function cosSinDeg(deg: number): [number, number] {
   const q = deg / 90;
   if (Number.isInteger(q)) {
     const m = ((q % 4) + 4) % 4;
-    return ([[1, 0], [0, 1], [-1, 0], [0, -1]] as const)[m].slice() as [number, number];
+    return (
+      [
+        [1, 0],
+        [0, 1],
+        [-1, 0],
+        [0, -1],
+      ] as const
+    )[m].slice() as [number, number];
   }
   const a = (deg * Math.PI) / 180;
   return [Math.cos(a), Math.sin(a)];
@@ -109,7 +116,10 @@ export function randomAngle(rng: Rng): number {
  * One augmented copy of a patient: ALL of the patient's maps rotated by the same random angle,
  * uniform in [-45, 45] degrees (so stress/rest and AC/NAC stay aligned with each other).
  */
-export function augmentPatient(maps: Partial<Record<View, RgbImage>>, rng: Rng): Partial<Record<View, RgbImage>> {
+export function augmentPatient(
+  maps: Partial<Record<View, RgbImage>>,
+  rng: Rng,
+): Partial<Record<View, RgbImage>> {
   return rotatePatient(maps, randomAngle(rng));
 }
 
@@ -138,11 +148,13 @@ export function balanceByAugmentation(
   target: number,
   rng: Rng,
 ): AugmentedItem[] {
-  if (!Number.isInteger(target) || target < 0) throw new InputError(`augmentation target must be a non-negative integer, got ${target}`);
+  if (!Number.isInteger(target) || target < 0)
+    throw new InputError(`augmentation target must be a non-negative integer, got ${target}`);
   const seen = new Set<string>();
   const byClass: Record<Label, string[]> = { 0: [], 1: [] };
   for (const p of patients) {
-    if (p.label !== 0 && p.label !== 1) throw new InputError(`augmentation: patient ${p.id} has label ${String(p.label)}, expected 0 or 1`);
+    if (p.label !== 0 && p.label !== 1)
+      throw new InputError(`augmentation: patient ${p.id} has label ${String(p.label)}, expected 0 or 1`);
     if (seen.has(p.id)) throw new InputError(`augmentation: patient id ${p.id} appears more than once`);
     seen.add(p.id);
     byClass[p.label].push(p.id);
@@ -153,7 +165,8 @@ export function balanceByAugmentation(
     const ids = byClass[label].slice().sort();
     const goal = goals[label];
     if (ids.length === 0) {
-      if (goal > 0) throw new InputError(`augmentation: class ${label} has no patients, cannot reach ${goal} items`);
+      if (goal > 0)
+        throw new InputError(`augmentation: class ${label} has no patients, cannot reach ${goal} items`);
       continue;
     }
     const copies = new Map<string, number[]>(ids.map((id) => [id, []]));

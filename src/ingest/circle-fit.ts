@@ -51,7 +51,8 @@ export function fitCircleTrimmed(
 export function convexHull(points: readonly Point[]): Point[] {
   const pts = points.slice().sort((a, b) => a.x - b.x || a.y - b.y);
   if (pts.length < 3) return pts;
-  const cross = (o: Point, a: Point, b: Point): number => (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x);
+  const cross = (o: Point, a: Point, b: Point): number =>
+    (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x);
   const lower: Point[] = [];
   for (const p of pts) {
     while (lower.length >= 2 && cross(lower[lower.length - 2], lower[lower.length - 1], p) <= 0) lower.pop();

@@ -47,12 +47,22 @@ export interface CleanResult {
 
 /** The disc inscribed in a manually given box (centre of the box, radius = half its shorter side). */
 export function boxToDisc(box: Box): Disc {
-  if (!(box.width > 0 && box.height > 0)) throw new InputError(`box ${box.width}x${box.height} at (${box.x}, ${box.y}) is empty`);
-  return { cx: box.x + box.width / 2 - 0.5, cy: box.y + box.height / 2 - 0.5, radius: Math.min(box.width, box.height) / 2 };
+  if (!(box.width > 0 && box.height > 0))
+    throw new InputError(`box ${box.width}x${box.height} at (${box.x}, ${box.y}) is empty`);
+  return {
+    cx: box.x + box.width / 2 - 0.5,
+    cy: box.y + box.height / 2 - 0.5,
+    radius: Math.min(box.width, box.height) / 2,
+  };
 }
 
 /** Square crop of side `n` around `disc` (bilinear), black outside the inscribed disc; plus the inside mask. */
-function cropNative(img: RgbImage, disc: Disc, radius: number, n: number): { image: RgbImage; inside: Uint8Array } {
+function cropNative(
+  img: RgbImage,
+  disc: Disc,
+  radius: number,
+  n: number,
+): { image: RgbImage; inside: Uint8Array } {
   const { width: W, height: H, data } = img;
   const out = new Uint8Array(n * n * 3);
   const inside = new Uint8Array(n * n);
@@ -100,10 +110,14 @@ function cropNative(img: RgbImage, disc: Disc, radius: number, n: number): { ima
 function checkDisc(img: RgbImage, disc: Disc, margin: number): number {
   const r = disc.radius - margin;
   if (!(Number.isFinite(disc.cx) && Number.isFinite(disc.cy) && r >= 2)) {
-    throw new InputError(`disc (${disc.cx}, ${disc.cy}) radius ${disc.radius} (margin ${margin}) is too small or invalid`);
+    throw new InputError(
+      `disc (${disc.cx}, ${disc.cy}) radius ${disc.radius} (margin ${margin}) is too small or invalid`,
+    );
   }
   if (disc.cx + r < 0 || disc.cy + r < 0 || disc.cx - r > img.width - 1 || disc.cy - r > img.height - 1) {
-    throw new InputError(`disc (${disc.cx.toFixed(1)}, ${disc.cy.toFixed(1)}) radius ${r.toFixed(1)} lies outside the ${img.width}x${img.height} image`);
+    throw new InputError(
+      `disc (${disc.cx.toFixed(1)}, ${disc.cy.toFixed(1)}) radius ${r.toFixed(1)} lies outside the ${img.width}x${img.height} image`,
+    );
   }
   return r;
 }
@@ -122,7 +136,8 @@ export function blankOutsideDisc(img: RgbImage): void {
 
 function finish(img: RgbImage, outSize: number | undefined): RgbImage {
   if (outSize === undefined || outSize === img.width) return img;
-  if (!Number.isInteger(outSize) || outSize < 4) throw new InputError(`output size must be an integer >= 4, got ${outSize}`);
+  if (!Number.isInteger(outSize) || outSize < 4)
+    throw new InputError(`output size must be an integer >= 4, got ${outSize}`);
   const out = resizeRgb(img, outSize, outSize);
   blankOutsideDisc(out);
   return out;
@@ -132,7 +147,11 @@ function finish(img: RgbImage, outSize: number | undefined): RgbImage {
  * Crop the square around a disc with the disc inscribed and black outside, WITHOUT removing
  * overlays (the reference for measuring `cleanDisc`, and the path for exports without a grid).
  */
-export function cropDisc(img: RgbImage, disc: Disc, opts: Pick<CleanOptions, 'outSize' | 'margin'> = {}): RgbImage {
+export function cropDisc(
+  img: RgbImage,
+  disc: Disc,
+  opts: Pick<CleanOptions, 'outSize' | 'margin'> = {},
+): RgbImage {
   const margin = opts.margin ?? 0;
   const r = checkDisc(img, disc, margin);
   const n = Math.max(4, Math.round(2 * r));
@@ -243,7 +262,13 @@ const MAX_OVERLAY_CHROMA = 48;
  * from the colour map. Restricting to gray keeps the rim's and defect borders' anti-aliased mixes
  * of a map colour with black (off the table, but saturated) out of the mask.
  */
-function markOffMap(img: RgbImage, inside: Uint8Array, mask: Uint8Array, cm: Colormap, maxDistance: number): void {
+function markOffMap(
+  img: RgbImage,
+  inside: Uint8Array,
+  mask: Uint8Array,
+  cm: Colormap,
+  maxDistance: number,
+): void {
   const d = img.data;
   for (let i = 0; i < inside.length; i++) {
     if (!inside[i] || mask[i]) continue;

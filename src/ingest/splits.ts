@@ -28,7 +28,8 @@ function groupByClass(items: readonly SplitItem[]): Map<Label, string[]> {
   const groups = new Map<Label, string[]>();
   for (const { id, label } of items) {
     if (typeof id !== 'string' || id === '') throw new InputError('split: empty patient id');
-    if (label !== 0 && label !== 1) throw new InputError(`split: patient ${id} has label ${String(label)}, expected 0 or 1`);
+    if (label !== 0 && label !== 1)
+      throw new InputError(`split: patient ${id} has label ${String(label)}, expected 0 or 1`);
     if (seen.has(id)) throw new InputError(`split: patient id ${id} appears more than once`);
     seen.add(id);
     const g = groups.get(label);
@@ -78,13 +79,20 @@ export function stratifiedHoldout(
  * sizes differ by at most 1. Fold f's train part is every other patient.
  * Every class needs at least k patients (else `InputError`).
  */
-export function stratifiedKFold(items: readonly SplitItem[], opts: { k?: number; seed: number | string }): Split[] {
+export function stratifiedKFold(
+  items: readonly SplitItem[],
+  opts: { k?: number; seed: number | string },
+): Split[] {
   const k = opts.k ?? 10;
-  if (!Number.isInteger(k) || k < 2) throw new InputError(`number of folds k must be an integer >= 2, got ${k}`);
+  if (!Number.isInteger(k) || k < 2)
+    throw new InputError(`number of folds k must be an integer >= 2, got ${k}`);
   const groups = groupByClass(items);
   const problems: string[] = [];
   for (const [label, ids] of groups) {
-    if (ids.length < k) problems.push(`class ${label} (${LABEL_NAMES[label]}) has ${ids.length} patients, fewer than k=${k} folds`);
+    if (ids.length < k)
+      problems.push(
+        `class ${label} (${LABEL_NAMES[label]}) has ${ids.length} patients, fewer than k=${k} folds`,
+      );
   }
   if (problems.length > 0) throw new InputError(`cannot make ${k} stratified folds: ${problems.join('; ')}`);
   const rng = new Rng(opts.seed);
@@ -114,12 +122,21 @@ export function carveValidation(
   opts: { fraction?: number; seed: number | string },
 ): { train: string[]; validation: string[] } {
   const get = (id: string): Label | undefined =>
-    labels instanceof Map ? labels.get(id) : Object.prototype.hasOwnProperty.call(labels, id) ? (labels as Readonly<Record<string, Label>>)[id] : undefined;
+    labels instanceof Map
+      ? labels.get(id)
+      : Object.prototype.hasOwnProperty.call(labels, id)
+        ? (labels as Readonly<Record<string, Label>>)[id]
+        : undefined;
   const missing = trainIds.filter((id) => get(id) === undefined);
   if (missing.length > 0) {
-    throw new InputError(`validation split: no label for patient(s) ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`);
+    throw new InputError(
+      `validation split: no label for patient(s) ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`,
+    );
   }
   const items = trainIds.map((id) => ({ id, label: get(id) as Label }));
-  const { train, test } = stratifiedHoldout(items, { testFraction: opts.fraction ?? 0.2, seed: `${String(opts.seed)}/validation` });
+  const { train, test } = stratifiedHoldout(items, {
+    testFraction: opts.fraction ?? 0.2,
+    seed: `${String(opts.seed)}/validation`,
+  });
   return { train, validation: test };
 }

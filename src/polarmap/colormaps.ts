@@ -94,7 +94,10 @@ export function getColormap(name: BuiltinColormapName): Colormap {
 }
 
 /** A colormap from explicit RGB rows (0-255), index 0 = no uptake. Needs at least 2 rows. */
-export function colormapFromRows(name: string, rows: readonly (readonly [number, number, number])[]): Colormap {
+export function colormapFromRows(
+  name: string,
+  rows: readonly (readonly [number, number, number])[],
+): Colormap {
   if (rows.length < 2) throw new Error(`colour map ${name}: needs at least 2 RGB rows, got ${rows.length}`);
   const table = new Uint8Array(rows.length * 3);
   rows.forEach(([r, g, b], i) => {

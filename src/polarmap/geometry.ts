@@ -27,7 +27,12 @@ export const N_SEGMENTS = 17;
 export type Ring = 'apex' | 'apical' | 'mid' | 'basal';
 
 /** Outer radius of each ring (normalised, rim = 1). */
-export const RING_OUTER_RADIUS: Readonly<Record<Ring, number>> = { apex: 0.25, apical: 0.5, mid: 0.75, basal: 1 };
+export const RING_OUTER_RADIUS: Readonly<Record<Ring, number>> = {
+  apex: 0.25,
+  apical: 0.5,
+  mid: 0.75,
+  basal: 1,
+};
 
 export interface SegmentInfo {
   readonly id: SegmentId;
@@ -45,9 +50,27 @@ const FOUR_WALLS = ['anterior', 'septal', 'inferior', 'lateral'];
 const FOUR_CENTRES = [0, 270, 180, 90];
 
 export const SEGMENTS: readonly SegmentInfo[] = [
-  ...SIX_WALLS.map((w, i) => ({ id: (1 + i) as SegmentId, name: `basal ${w}`, ring: 'basal' as const, centreDeg: SIX_CENTRES[i], widthDeg: 60 })),
-  ...SIX_WALLS.map((w, i) => ({ id: (7 + i) as SegmentId, name: `mid ${w}`, ring: 'mid' as const, centreDeg: SIX_CENTRES[i], widthDeg: 60 })),
-  ...FOUR_WALLS.map((w, i) => ({ id: (13 + i) as SegmentId, name: `apical ${w}`, ring: 'apical' as const, centreDeg: FOUR_CENTRES[i], widthDeg: 90 })),
+  ...SIX_WALLS.map((w, i) => ({
+    id: (1 + i) as SegmentId,
+    name: `basal ${w}`,
+    ring: 'basal' as const,
+    centreDeg: SIX_CENTRES[i],
+    widthDeg: 60,
+  })),
+  ...SIX_WALLS.map((w, i) => ({
+    id: (7 + i) as SegmentId,
+    name: `mid ${w}`,
+    ring: 'mid' as const,
+    centreDeg: SIX_CENTRES[i],
+    widthDeg: 60,
+  })),
+  ...FOUR_WALLS.map((w, i) => ({
+    id: (13 + i) as SegmentId,
+    name: `apical ${w}`,
+    ring: 'apical' as const,
+    centreDeg: FOUR_CENTRES[i],
+    widthDeg: 90,
+  })),
   { id: 17, name: 'apex', ring: 'apex', centreDeg: Number.NaN, widthDeg: 360 },
 ];
 

@@ -111,15 +111,11 @@ export async function runHeatmapItems(
           ...(f.view !== undefined ? { view: f.view } : {}),
         })),
       );
-      const { result, images } = await predictStudy(
-        predictor,
-        await studyInput(spec, files),
-        {
-          study: p.id,
-          ...(spec.sex !== undefined ? { sex: spec.sex } : {}),
-          clinical: spec.clinical,
-        },
-      );
+      const { result, images } = await predictStudy(predictor, await studyInput(spec, files), {
+        study: p.id,
+        ...(spec.sex !== undefined ? { sex: spec.sex } : {}),
+        clinical: spec.clinical,
+      });
       const titles = {
         originalTitle: images.layout === 'image' ? 'Polar map' : 'Polar maps',
         overlayTitle:

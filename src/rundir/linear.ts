@@ -17,12 +17,7 @@ import { readTextFile } from '../util/fs.js';
 import { sha256Hex } from '../util/hash.js';
 import { Rng } from '../util/rng.js';
 import { MODEL_FILES, modelFile } from './files.js';
-import {
-  locateModel,
-  MODEL_SCHEMA_VERSION,
-  openVerified,
-  type ModelLocation,
-} from './model.js';
+import { locateModel, MODEL_SCHEMA_VERSION, openVerified, type ModelLocation } from './model.js';
 
 const SELF_CHECK_SEED = 'polarcad/linear-self-check';
 const SELF_CHECK_STUDIES = 2;

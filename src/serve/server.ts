@@ -114,7 +114,9 @@ const STATIC_FILES: Readonly<Record<string, string>> = {
 export function staticDir(): string {
   const p = fileURLToPath(new URL('./static/', import.meta.url));
   if (existsSync(`${p}index.html`)) return p;
-  throw new Error(`internal: the page files are missing from ${p}; rebuild (npm run build) or reinstall polarcad`);
+  throw new Error(
+    `internal: the page files are missing from ${p}; rebuild (npm run build) or reinstall polarcad`,
+  );
 }
 
 /** The page's Content-Security-Policy: everything from this server, nothing inline, no frames. */

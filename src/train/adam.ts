@@ -89,7 +89,9 @@ export class Adam {
         m.assign(m1);
         v.assign(v1);
         const stepSize = p.lr * correction;
-        p.variable.assign(tf.sub(p.variable, tf.div(tf.mul(m1, stepSize), tf.add(tf.sqrt(v1), this.epsilon))));
+        p.variable.assign(
+          tf.sub(p.variable, tf.div(tf.mul(m1, stepSize), tf.add(tf.sqrt(v1), this.epsilon))),
+        );
       }
     });
   }
@@ -103,8 +105,10 @@ export class Adam {
     for (const p of this.params) {
       const g = grads[p.variable.name];
       if (g === undefined) continue;
-      if (g.dtype !== 'float32' || p.variable.dtype !== 'float32') throw new Error(`Adam: ${p.key} must be float32`);
-      if (g.size !== p.variable.size) throw new Error(`Adam: gradient of ${p.key} has ${g.size} values, the variable ${p.variable.size}`);
+      if (g.dtype !== 'float32' || p.variable.dtype !== 'float32')
+        throw new Error(`Adam: ${p.key} must be float32`);
+      if (g.size !== p.variable.size)
+        throw new Error(`Adam: gradient of ${p.key} has ${g.size} values, the variable ${p.variable.size}`);
       const m = this.m.get(p.key) as tf.Variable;
       const v = this.v.get(p.key) as tf.Variable;
       // the moments are written in place: they must not share their buffer with any tensor
@@ -157,7 +161,8 @@ export class Adam {
       const v = s.v[p.key];
       if (m === undefined || v === undefined) throw new Error(`Adam state: no moments for ${p.key}`);
       const mv = this.m.get(p.key) as tf.Variable;
-      if (m.length !== mv.size || v.length !== mv.size) throw new Error(`Adam state: moments of ${p.key} have the wrong size`);
+      if (m.length !== mv.size || v.length !== mv.size)
+        throw new Error(`Adam state: moments of ${p.key} have the wrong size`);
       const vv = this.v.get(p.key) as tf.Variable;
       // fresh tensors, released after the assignment: the moments own their buffers alone
       const mt = tf.tensor(m, mv.shape);

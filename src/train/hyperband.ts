@@ -53,7 +53,12 @@ export interface RoundRequest<C> {
  * Train `config` for `epochs` epochs on `data.train`, score it on `data.validation`. `rng` is a
  * stream reserved for this trial (weight initialisation, shuffling, dropout).
  */
-export type HyperbandObjective<C> = (config: C, epochs: number, rng: Rng, data: HyperbandData) => Promise<TrialOutcome>;
+export type HyperbandObjective<C> = (
+  config: C,
+  epochs: number,
+  rng: Rng,
+  data: HyperbandData,
+) => Promise<TrialOutcome>;
 
 /** One evaluation of one configuration. */
 export interface HyperbandTrial<C> {
@@ -98,7 +103,10 @@ export interface HyperbandOptions<C> {
    * Evaluate a round's configurations together (they are independent: e.g. as jobs on a queue,
    * src/workflows/queue/); outcomes in the requests' order. Default: `evaluate`, one after another.
    */
-  readonly evaluateRound?: (requests: readonly RoundRequest<C>[], data: HyperbandData) => Promise<TrialOutcome[]>;
+  readonly evaluateRound?: (
+    requests: readonly RoundRequest<C>[],
+    data: HyperbandData,
+  ) => Promise<TrialOutcome[]>;
   /** Training / validation ids handed to the objective. */
   readonly data: HyperbandData;
   readonly seed: number | string;
@@ -132,8 +140,10 @@ export function sMaxOf(maxResource: number, eta: number): number {
 }
 
 function checkHyperparameters(maxResource: number, eta: number): void {
-  if (!(Number.isFinite(maxResource) && maxResource >= 1)) throw new InputError(`hyperband: maximum resource R (epochs) must be >= 1, got ${maxResource}`);
-  if (!(Number.isFinite(eta) && eta > 1)) throw new InputError(`hyperband: eta must be a number > 1, got ${eta}`);
+  if (!(Number.isFinite(maxResource) && maxResource >= 1))
+    throw new InputError(`hyperband: maximum resource R (epochs) must be >= 1, got ${maxResource}`);
+  if (!(Number.isFinite(eta) && eta > 1))
+    throw new InputError(`hyperband: eta must be a number > 1, got ${eta}`);
 }
 
 /**
@@ -176,10 +186,14 @@ function better<C>(a: HyperbandTrial<C>, b: HyperbandTrial<C>): number {
 
 function checkData(data: HyperbandData): void {
   if (data.train.length === 0) throw new InputError('hyperband: no training patients');
-  if (data.validation.length === 0) throw new InputError('hyperband: no validation patients (configurations are scored on validation only)');
+  if (data.validation.length === 0)
+    throw new InputError('hyperband: no validation patients (configurations are scored on validation only)');
   const train = new Set(data.train);
   const overlap = data.validation.filter((id) => train.has(id));
-  if (overlap.length > 0) throw new InputError(`hyperband: patients in both training and validation: ${overlap.slice(0, 5).join(', ')}`);
+  if (overlap.length > 0)
+    throw new InputError(
+      `hyperband: patients in both training and validation: ${overlap.slice(0, 5).join(', ')}`,
+    );
 }
 
 /**
@@ -191,7 +205,10 @@ export async function hyperband<C>(opts: HyperbandOptions<C>): Promise<Hyperband
   const eta = opts.eta ?? 3;
   const plan = hyperbandPlan(opts.maxResource, eta);
   checkData(opts.data);
-  const data: HyperbandData = Object.freeze({ train: Object.freeze([...opts.data.train]), validation: Object.freeze([...opts.data.validation]) });
+  const data: HyperbandData = Object.freeze({
+    train: Object.freeze([...opts.data.train]),
+    validation: Object.freeze([...opts.data.validation]),
+  });
   const root = new Rng(opts.seed);
   const total = plan.reduce((a, p) => a + p.n.reduce((x, y) => x + y, 0), 0);
   const trials: HyperbandTrial<C>[] = [];
@@ -212,7 +229,9 @@ export async function hyperband<C>(opts: HyperbandOptions<C>): Promise<Hyperband
       const results: HyperbandTrial<C>[] = [];
       const record = (q: RoundRequest<C>, out: TrialOutcome, seconds: number): void => {
         if (typeof out?.score !== 'number' || typeof out?.loss !== 'number') {
-          throw new Error(`hyperband: the objective must return { score, loss } numbers (bracket ${bracket.s}, round ${i})`);
+          throw new Error(
+            `hyperband: the objective must return { score, loss } numbers (bracket ${bracket.s}, round ${i})`,
+          );
         }
         const trial: HyperbandTrial<C> = {
           bracket: bracket.s,
@@ -232,7 +251,10 @@ export async function hyperband<C>(opts: HyperbandOptions<C>): Promise<Hyperband
       if (opts.evaluateRound !== undefined) {
         const start = performance.now();
         const outs = await opts.evaluateRound(requests, data);
-        if (outs.length !== requests.length) throw new Error(`hyperband: evaluateRound returned ${outs.length} outcomes for ${requests.length} trials`);
+        if (outs.length !== requests.length)
+          throw new Error(
+            `hyperband: evaluateRound returned ${outs.length} outcomes for ${requests.length} trials`,
+          );
         const each = (performance.now() - start) / 1000 / requests.length;
         requests.forEach((q, j) => record(q, outs[j], each));
       } else
@@ -266,8 +288,10 @@ export async function hyperband<C>(opts: HyperbandOptions<C>): Promise<Hyperband
 // The head's search space (Hai et al. 2022 head: Dense(units) -> Dropout(rate); Adam at 10^-a)
 
 /** A choice among values, or a (log-)uniform range. */
-export type IntDomain = { readonly choices: readonly number[] } | { readonly logUniformInt: readonly [number, number] };
-export type RealDomain = { readonly choices: readonly number[] } | { readonly uniform: readonly [number, number] };
+export type IntDomain =
+  { readonly choices: readonly number[] } | { readonly logUniformInt: readonly [number, number] };
+export type RealDomain =
+  { readonly choices: readonly number[] } | { readonly uniform: readonly [number, number] };
 
 /** Search space of the head's hyperparameters. */
 export interface HeadSearchSpace {
@@ -293,18 +317,28 @@ export const DEFAULT_HEAD_SPACE: HeadSearchSpace = Object.freeze({
   dropout: { uniform: [0, 0.7] as const },
 });
 
-function checkDomain(d: IntDomain | RealDomain, what: string, lo: number, hi: number, integer: boolean): void {
-  const inRange = (x: number): boolean => Number.isFinite(x) && x >= lo && x <= hi && (!integer || Number.isInteger(x));
+function checkDomain(
+  d: IntDomain | RealDomain,
+  what: string,
+  lo: number,
+  hi: number,
+  integer: boolean,
+): void {
+  const inRange = (x: number): boolean =>
+    Number.isFinite(x) && x >= lo && x <= hi && (!integer || Number.isInteger(x));
   const range = `${integer ? 'whole numbers ' : ''}in [${lo}, ${hi}]`;
   if ('choices' in d) {
     if (d.choices.length === 0) throw new InputError(`search space: ${what} has no choices`);
     const bad = d.choices.filter((x) => !inRange(x));
-    if (bad.length > 0) throw new InputError(`search space: ${what} choices must be ${range}, got ${bad.join(', ')}`);
+    if (bad.length > 0)
+      throw new InputError(`search space: ${what} choices must be ${range}, got ${bad.join(', ')}`);
     return;
   }
   const [a, b] = 'uniform' in d ? d.uniform : d.logUniformInt;
-  if (!inRange(a) || !inRange(b) || a > b) throw new InputError(`search space: ${what} range must be ${range} with low <= high, got [${a}, ${b}]`);
-  if ('logUniformInt' in d && a < 1) throw new InputError(`search space: ${what} log-uniform range must start at >= 1, got ${a}`);
+  if (!inRange(a) || !inRange(b) || a > b)
+    throw new InputError(`search space: ${what} range must be ${range} with low <= high, got [${a}, ${b}]`);
+  if ('logUniformInt' in d && a < 1)
+    throw new InputError(`search space: ${what} log-uniform range must start at >= 1, got ${a}`);
 }
 
 /** Validate a head search space (units 1..65536; dropout in [0, 1); a in [1, 8]). */
@@ -344,7 +378,10 @@ export function parseIntDomain(text: string, option: string): IntDomain {
   const range = /^(\d+)\s*\.\.\s*(\d+)$/.exec(t);
   if (range) return { logUniformInt: [Number(range[1]), Number(range[2])] };
   const parts = t.split(',').map((s) => s.trim());
-  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) throw new InputError(`${option}: expected whole numbers "64,128,256" or a range "32..1024", got "${text}"`);
+  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p)))
+    throw new InputError(
+      `${option}: expected whole numbers "64,128,256" or a range "32..1024", got "${text}"`,
+    );
   return { choices: parts.map(Number) };
 }
 
@@ -358,6 +395,7 @@ export function parseRealDomain(text: string, option: string): RealDomain {
   const range = new RegExp(`^${num}\\s*\\.\\.\\s*${num}$`).exec(t);
   if (range) return { uniform: [Number(range[1]), Number(range[2])] };
   const parts = t.split(',').map((s) => s.trim());
-  if (parts.some((p) => !new RegExp(`^${num}$`).test(p))) throw new InputError(`${option}: expected numbers "3,4" or a range "0..0.7", got "${text}"`);
+  if (parts.some((p) => !new RegExp(`^${num}$`).test(p)))
+    throw new InputError(`${option}: expected numbers "3,4" or a range "0..0.7", got "${text}"`);
   return { choices: parts.map(Number) };
 }

@@ -43,7 +43,12 @@ export function seededInit(layers: readonly tf.layers.Layer[], rng: Rng, kernels
       return data;
     });
     if (values.length === 0) continue;
-    const tensors = values.map((d, i) => tf.tensor(d, layer.weights[i].shape.map((x) => x ?? 1)));
+    const tensors = values.map((d, i) =>
+      tf.tensor(
+        d,
+        layer.weights[i].shape.map((x) => x ?? 1),
+      ),
+    );
     layer.setWeights(tensors);
     tf.dispose(tensors);
   }

@@ -28,7 +28,14 @@ import { InputError } from '../util/errors.js';
 import { setTrainableTop, type BnPolicy } from '../models/unfreeze.js';
 
 /** Strategy ids, in Hai et al.'s order (1..6). */
-export const STRATEGY_IDS = ['scratch', 'imagenet-all', 'freeze-200', 'warmup', 'finetune', 'two-stage'] as const;
+export const STRATEGY_IDS = [
+  'scratch',
+  'imagenet-all',
+  'freeze-200',
+  'warmup',
+  'finetune',
+  'two-stage',
+] as const;
 export type StrategyId = (typeof STRATEGY_IDS)[number];
 
 /** Which stage kind a strategy stage is (for the trainer). */
@@ -94,10 +101,14 @@ export interface StrategyContext {
 export function parseStrategies(text: string, option = '--strategies'): StrategyId[] {
   if (text.trim() === 'all') return [...STRATEGY_IDS];
   const out: StrategyId[] = [];
-  for (const raw of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const raw of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const byNumber = /^[1-6]$/.test(raw) ? STRATEGY_IDS[Number(raw) - 1] : undefined;
     const id = byNumber ?? (STRATEGY_IDS as readonly string[]).find((s) => s === raw);
-    if (id === undefined) throw new InputError(`${option}: unknown strategy "${raw}" (use 1-6 or ${STRATEGY_IDS.join(', ')})`);
+    if (id === undefined)
+      throw new InputError(`${option}: unknown strategy "${raw}" (use 1-6 or ${STRATEGY_IDS.join(', ')})`);
     if (!out.includes(id as StrategyId)) out.push(id as StrategyId);
   }
   if (out.length === 0) throw new InputError(`${option}: no strategy given`);
@@ -108,45 +119,95 @@ function scaled(epochs: number, scale: number): number {
   return Math.max(1, Math.round(epochs * scale));
 }
 
-/** The stages, trainable depths, learning rates and epochs of strategy `id` (see the module note). */
-export function planStrategy(id: StrategyId, ctx: StrategyContext): StrategyPlan {
+/** Check the context's numbers (InputError for the user's options, Error for a caller's bug). */
+function checkContext(ctx: StrategyContext): void {
   const scale = ctx.epochsScale ?? 1;
-  if (!(scale > 0 && Number.isFinite(scale))) throw new InputError(`--epochs-scale must be a positive number, got ${scale}`);
+  if (!(scale > 0 && Number.isFinite(scale)))
+    throw new InputError(`--epochs-scale must be a positive number, got ${scale}`);
   const L = ctx.backboneLayers;
-  if (!Number.isInteger(L) || L < 2) throw new Error(`planStrategy: backboneLayers must be an integer >= 2, got ${L}`);
+  if (!Number.isInteger(L) || L < 2)
+    throw new Error(`planStrategy: backboneLayers must be an integer >= 2, got ${L}`);
   const k = ctx.finetuneDepth;
-  if (!Number.isInteger(k) || k < 0 || k > L) throw new Error(`planStrategy: finetuneDepth must be an integer in [0, ${L}], got ${k}`);
+  if (!Number.isInteger(k) || k < 0 || k > L)
+    throw new Error(`planStrategy: finetuneDepth must be an integer in [0, ${L}], got ${k}`);
+  const first = ctx.freezeFirst ?? 200;
+  if (!Number.isInteger(first) || first < 1)
+    throw new InputError(`--freeze-first must be a whole number >= 1, got ${first}`);
+}
+
+/** The stages every strategy is made of: warm-up, fine-tune, and one stage over the top `unfreeze` layers. */
+function stagesOf(id: StrategyId, ctx: StrategyContext) {
+  const scale = ctx.epochsScale ?? 1;
   const a = ctx.lrExponent;
-  const full = scaled(ctx.fullEpochs ?? 100, scale);
   const trainBn = ctx.bnTraining ?? id === 'scratch';
-  const warm: StrategyStage = { name: 'warmup', kind: 'warmup', epochs: scaled(ctx.warmupEpochs ?? 100, scale), lrExponent: a, unfreeze: 0, bnPolicy: 'follow', trainBn };
-  const fine: StrategyStage = { name: 'finetune', kind: 'finetune', epochs: scaled(ctx.finetuneEpochs ?? 30, scale), lrExponent: a + 2, unfreeze: k, bnPolicy: ctx.finetuneBnPolicy, trainBn };
-  const number = STRATEGY_IDS.indexOf(id) + 1;
+  const fullEpochs = scaled(ctx.fullEpochs ?? 100, scale);
+  const warm: StrategyStage = {
+    name: 'warmup',
+    kind: 'warmup',
+    epochs: scaled(ctx.warmupEpochs ?? 100, scale),
+    lrExponent: a,
+    unfreeze: 0,
+    bnPolicy: 'follow',
+    trainBn,
+  };
+  const fine: StrategyStage = {
+    name: 'finetune',
+    kind: 'finetune',
+    epochs: scaled(ctx.finetuneEpochs ?? 30, scale),
+    lrExponent: a + 2,
+    unfreeze: ctx.finetuneDepth,
+    bnPolicy: ctx.finetuneBnPolicy,
+    trainBn,
+  };
+  const full = (unfreeze: number): StrategyStage => ({
+    name: 'full',
+    kind: unfreeze === 0 ? 'warmup' : 'full',
+    epochs: fullEpochs,
+    lrExponent: a,
+    unfreeze,
+    bnPolicy: 'follow',
+    trainBn,
+  });
+  return { warm, fine, full, fullEpochs };
+}
+
+/**
+ * The stages, trainable depths, learning rates and epochs of strategy `id` (see the module note).
+ * @example planStrategy('two-stage', { backboneLayers: 154, finetuneDepth: 20, finetuneBnPolicy: 'follow', lrExponent: 3 }).stages.map((s) => s.epochs) // [100, 30]
+ */
+export function planStrategy(id: StrategyId, ctx: StrategyContext): StrategyPlan {
+  checkContext(ctx);
+  const L = ctx.backboneLayers;
+  const k = ctx.finetuneDepth;
+  const { warm, fine, full, fullEpochs } = stagesOf(id, ctx);
+  const plan = (title: string, stages: StrategyStage[], note?: string): StrategyPlan => ({
+    id,
+    number: STRATEGY_IDS.indexOf(id) + 1,
+    title,
+    weights: id === 'scratch' ? 'none' : 'imagenet',
+    stages,
+    ...(note !== undefined ? { note } : {}),
+  });
   switch (id) {
     case 'scratch':
-      return { id, number, title: 'From scratch (random weights), all layers trainable', weights: 'none', stages: [{ name: 'full', kind: 'full', epochs: full, lrExponent: a, unfreeze: L, bnPolicy: 'follow', trainBn }] };
+      return plan('From scratch (random weights), all layers trainable', [full(L)]);
     case 'imagenet-all':
-      return { id, number, title: 'ImageNet weights, all layers trainable', weights: 'imagenet', stages: [{ name: 'full', kind: 'full', epochs: full, lrExponent: a, unfreeze: L, bnPolicy: 'follow', trainBn }] };
+      return plan('ImageNet weights, all layers trainable', [full(L)]);
     case 'freeze-200': {
       const first = ctx.freezeFirst ?? 200;
-      if (!Number.isInteger(first) || first < 1) throw new InputError(`--freeze-first must be a whole number >= 1, got ${first}`);
       const top = Math.max(0, L - first);
-      const note = top === 0 ? `the backbone has ${L} layers (<= ${first}): every backbone layer is frozen, so this equals a ${full}-epoch warm-up` : undefined;
-      return {
-        id,
-        number,
-        title: `ImageNet weights, first ${first} layers frozen`,
-        weights: 'imagenet',
-        stages: [{ name: 'full', kind: top === 0 ? 'warmup' : 'full', epochs: full, lrExponent: a, unfreeze: top, bnPolicy: 'follow', trainBn }],
-        ...(note ? { note } : {}),
-      };
+      const note =
+        top === 0
+          ? `the backbone has ${L} layers (<= ${first}): every backbone layer is frozen, so this equals a ${fullEpochs}-epoch warm-up`
+          : undefined;
+      return plan(`ImageNet weights, first ${first} layers frozen`, [full(top)], note);
     }
     case 'warmup':
-      return { id, number, title: 'Warm-up only (backbone frozen, head trained)', weights: 'imagenet', stages: [warm] };
+      return plan('Warm-up only (backbone frozen, head trained)', [warm]);
     case 'finetune':
-      return { id, number, title: `Fine-tune only (top ${k} layers + head, no warm-up)`, weights: 'imagenet', stages: [fine] };
+      return plan(`Fine-tune only (top ${k} layers + head, no warm-up)`, [fine]);
     case 'two-stage':
-      return { id, number, title: `Warm-up then fine-tune (top ${k} layers)`, weights: 'imagenet', stages: [warm, fine] };
+      return plan(`Warm-up then fine-tune (top ${k} layers)`, [warm, fine]);
   }
 }
 
@@ -154,6 +215,10 @@ export function planStrategy(id: StrategyId, ctx: StrategyContext): StrategyPlan
  * Set the trainability of `model` (backbone + a head of `headLayers` layers) for `stage`: its top
  * `unfreeze` backbone layers under its BN policy, the head always trainable.
  */
-export function applyStageTrainability(model: tf.LayersModel, stage: StrategyStage, headLayers: number): void {
+export function applyStageTrainability(
+  model: tf.LayersModel,
+  stage: StrategyStage,
+  headLayers: number,
+): void {
   setTrainableTop(model, stage.unfreeze, headLayers, stage.bnPolicy);
 }

@@ -121,7 +121,7 @@ function defineTrainOptions(program: Command): Command {
     )
     .option(
       '--train-bn',
-      'BatchNormalization in the unfrozen part uses batch statistics: of each micro-batch, and of each worker\'s shard with --train-workers (default: inference mode)',
+      "BatchNormalization in the unfrozen part uses batch statistics: of each micro-batch, and of each worker's shard with --train-workers (default: inference mode)",
     )
     .option(
       '--test-manifest <m>',

@@ -64,7 +64,11 @@ const identity: KernelFunc = ({ inputs, backend }) => {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 };
 
-export const identityConfig: KernelConfig = { kernelName: 'Identity', backendName: BACKEND, kernelFunc: identity };
+export const identityConfig: KernelConfig = {
+  kernelName: 'Identity',
+  backendName: BACKEND,
+  kernelFunc: identity,
+};
 
 /** True when `t` is absent or a rank-1 float32 tensor of `c` values. */
 const perChannel = (t: TensorInfo | undefined, c: number): boolean =>
@@ -89,7 +93,8 @@ const fusedBatchNorm: KernelFunc = (args) => {
   const simd = fusedSimd(backend);
   const c = x === undefined ? 0 : batchNormChannels(x, [mean, variance, offset, scale], 2);
   if (simd === null || c === 0 || x === undefined || mean === undefined || variance === undefined) {
-    if (stockBatchNorm === undefined) throw new Error('FusedBatchNorm (polarcad wasm kernel): no stock kernel');
+    if (stockBatchNorm === undefined)
+      throw new Error('FusedBatchNorm (polarcad wasm kernel): no stock kernel');
     return stockBatchNorm.kernelFunc(args);
   }
   const b = backend as unknown as WasmLike;
@@ -139,7 +144,12 @@ export const reluGradConfig: KernelConfig = {
     const simd = needSimd(backend, 'PolarcadReluGrad');
     const b = backend as unknown as WasmLike;
     const out = b.makeOutput(x.shape.slice(), 'float32');
-    simd.relu_grad(ptr(b, dy), ptr(b, x), ptr(b, out), x.shape.reduce((s, d) => s * d, 1));
+    simd.relu_grad(
+      ptr(b, dy),
+      ptr(b, x),
+      ptr(b, out),
+      x.shape.reduce((s, d) => s * d, 1),
+    );
     return out;
   }) as KernelFunc,
 };
@@ -179,7 +189,8 @@ export const batchNormGradConfig: KernelConfig = {
     if (dy === undefined || x === undefined || mean === undefined || variance === undefined)
       throw new Error('PolarcadBatchNormGrad: dy, x, mean and variance are required');
     const c = batchNormChannels(x, [mean, variance, scale], 2);
-    if (c === 0) throw new Error('PolarcadBatchNormGrad: x must be float32 with rank-1 per-channel parameters');
+    if (c === 0)
+      throw new Error('PolarcadBatchNormGrad: x must be float32 with rank-1 per-channel parameters');
     const simd = needSimd(backend, 'PolarcadBatchNormGrad');
     const b = backend as unknown as WasmLike;
     const size = x.shape.reduce((s, d) => s * d, 1);
@@ -280,7 +291,8 @@ function batchNormGrad(): GradConfig {
         attrs as NamedAttrMap,
       ) as Tensor[];
       // mean / variance are on the path only when computed from x (training mode): tfjs-core's formulas
-      const lazyStock = (name: string) => (): Tensor => (stock.gradFunc(dy, saved, attrs)[name] as () => Tensor)();
+      const lazyStock = (name: string) => (): Tensor =>
+        (stock.gradFunc(dy, saved, attrs)[name] as () => Tensor)();
       return {
         x: () => dx,
         scale: () => dScale,

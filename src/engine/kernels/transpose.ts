@@ -89,7 +89,8 @@ export function stockTransposeKernel(): KernelConfig | undefined {
 const transpose: KernelFunc = (args) => {
   const x = args.inputs.x as TensorInfo;
   const perm = (args.attrs as { perm: number[] }).perm;
-  const form = x.dtype === 'float32' || x.dtype === 'int32' || x.dtype === 'bool' ? swapForm(x.shape, perm) : null;
+  const form =
+    x.dtype === 'float32' || x.dtype === 'int32' || x.dtype === 'bool' ? swapForm(x.shape, perm) : null;
   if (form === null) {
     if (stockTranspose === undefined) throw new Error('Transpose (polarcad wasm kernel): no stock kernel');
     return stockTranspose.kernelFunc(args);
@@ -112,8 +113,10 @@ const transpose: KernelFunc = (args) => {
       const base = o * plane;
       simd.transpose(src.byteOffset + 4 * base, dst.byteOffset + 4 * base, rows, cols);
       // edges: the last rows % 4 rows (every column), the last cols % 4 columns (other rows)
-      for (let r = r4; r < rows; r++) for (let c = 0; c < cols; c++) dst[base + c * rows + r] = src[base + r * cols + c];
-      for (let c = c4; c < cols; c++) for (let r = 0; r < r4; r++) dst[base + c * rows + r] = src[base + r * cols + c];
+      for (let r = r4; r < rows; r++)
+        for (let c = 0; c < cols; c++) dst[base + c * rows + r] = src[base + r * cols + c];
+      for (let c = c4; c < cols; c++)
+        for (let r = 0; r < r4; r++) dst[base + c * rows + r] = src[base + r * cols + c];
     }
   } else transposeBlocked(src, dst, outer, rows, cols);
   return out;

@@ -57,11 +57,16 @@ function layerWeights(layer: tf.layers.Layer): LayerWeights {
 }
 
 function dims(shape: readonly (number | null)[], batchParam: string, prefix: string): DimObj[] {
-  return shape.map((d, i) => (d === null ? { dim_param: i === 0 ? batchParam : `${prefix}_d${i}` } : { dim_value: d }));
+  return shape.map((d, i) =>
+    d === null ? { dim_param: i === 0 ? batchParam : `${prefix}_d${i}` } : { dim_value: d },
+  );
 }
 
 function valueInfo(name: string, shape: readonly (number | null)[]): ValueInfoProtoObj {
-  return { name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: dims(shape, 'batch', name) } } } };
+  return {
+    name,
+    type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: dims(shape, 'batch', name) } } },
+  };
 }
 
 function shapeOf(t: SymbolicTensor): (number | null)[] {
@@ -109,7 +114,8 @@ class GraphConverter {
     let s = this.childScopes.get(key);
     if (s === undefined) {
       const node = container.inboundNodes[nodeIndex];
-      if (node === undefined) throw new InputError(`ONNX export: sub-model "${container.name}" is never called`);
+      if (node === undefined)
+        throw new InputError(`ONNX export: sub-model "${container.name}" is never called`);
       let bound: Value[] | null = null;
       const scope: Scope = {
         id: this.scopeCounter++,
@@ -135,7 +141,8 @@ class GraphConverter {
       this.memo.set(key, outs);
     }
     const v = outs[t.tensorIndex];
-    if (v === undefined) throw new Error(`internal error: layer ${layer.name} has no output ${t.tensorIndex}`);
+    if (v === undefined)
+      throw new Error(`internal error: layer ${layer.name} has no output ${t.tensorIndex}`);
     return v;
   }
 
@@ -144,7 +151,9 @@ class GraphConverter {
     const node = layer.inboundNodes[nodeIndex];
     const className = layer.getClassName();
     if (className === 'InputLayer') {
-      throw new InputError(`ONNX export: input layer "${layer.name}" is not an input of model "${scope.model.name}"`);
+      throw new InputError(
+        `ONNX export: input layer "${layer.name}" is not an input of model "${scope.model.name}"`,
+      );
     }
     if (isContainer(layer)) {
       const inner = this.childScope(scope, layer, nodeIndex);
@@ -178,13 +187,21 @@ class GraphConverter {
 }
 
 /** Graph inputs (NHWC, as the tfjs model takes them), transposed to NCHW lazily by consumers. */
-function graphInputsOf(g: GraphBuilder, model: tf.LayersModel, opts: OnnxExportOptions): { infos: ValueInfoProtoObj[]; values: Value[] } {
+function graphInputsOf(
+  g: GraphBuilder,
+  model: tf.LayersModel,
+  opts: OnnxExportOptions,
+): { infos: ValueInfoProtoObj[]; values: Value[] } {
   if (model.inputs.length > 1 && opts.inputName !== undefined) {
-    throw new InputError(`ONNX export: inputName is only valid for single-input models (this one has ${model.inputs.length})`);
+    throw new InputError(
+      `ONNX export: inputName is only valid for single-input models (this one has ${model.inputs.length})`,
+    );
   }
   const infos: ValueInfoProtoObj[] = [];
   const values: Value[] = model.inputs.map((t) => {
-    const name = g.reserve(model.inputs.length === 1 ? (opts.inputName ?? 'input') : sanitize(t.sourceLayer.name));
+    const name = g.reserve(
+      model.inputs.length === 1 ? (opts.inputName ?? 'input') : sanitize(t.sourceLayer.name),
+    );
     const shape = shapeOf(t);
     infos.push(valueInfo(name, shape));
     return { name, shape, nchw: false };
@@ -193,14 +210,19 @@ function graphInputsOf(g: GraphBuilder, model: tf.LayersModel, opts: OnnxExportO
 }
 
 /** The requested outputs resolved to (container path, symbolic tensor). */
-function outputTargets(model: tf.LayersModel, requested: readonly string[]): { layerName: string; path: tf.layers.Layer[]; tensor: SymbolicTensor }[] {
+function outputTargets(
+  model: tf.LayersModel,
+  requested: readonly string[],
+): { layerName: string; path: tf.layers.Layer[]; tensor: SymbolicTensor }[] {
   if (requested.length === 0) throw new InputError('ONNX export: no outputs requested');
   return requested.map((layerName) => {
     const path = findPath(model, layerName);
-    if (path === null) throw new InputError(`ONNX export: model "${model.name}" has no layer named "${layerName}"`);
+    if (path === null)
+      throw new InputError(`ONNX export: model "${model.name}" has no layer named "${layerName}"`);
     const layer = path[path.length - 1];
     const out = layer.inboundNodes.length > 0 ? layer.getOutputAt(0) : null;
-    if (out === null || Array.isArray(out)) throw new InputError(`ONNX export: layer "${layerName}" does not have exactly one output`);
+    if (out === null || Array.isArray(out))
+      throw new InputError(`ONNX export: layer "${layerName}" does not have exactly one output`);
     return { layerName, path, tensor: out as SymbolicTensor };
   });
 }
@@ -225,7 +247,9 @@ export function appendLayersModel(
     for (const container of target.path.slice(0, -1)) {
       // A layer inside a sub-model: use that sub-model's first call in its parent.
       const c = container as tf.LayersModel;
-      const callIndex = c.inboundNodes.findIndex((n) => n.inputTensors.length > 0 && n.inputTensors.every((t) => !c.inputs.some((x) => x.id === t.id)));
+      const callIndex = c.inboundNodes.findIndex(
+        (n) => n.inputTensors.length > 0 && n.inputTensors.every((t) => !c.inputs.some((x) => x.id === t.id)),
+      );
       scope = conv.childScope(scope, c, callIndex >= 0 ? callIndex : 0);
     }
     return g.toLogical(conv.convertTensor(scope, target.tensor));
@@ -239,7 +263,8 @@ export function appendLayersModel(
  */
 export function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}): Uint8Array {
   const opset = opts.opset ?? 17;
-  if (!Number.isInteger(opset) || opset < 13 || opset > 17) throw new InputError(`ONNX export: opset ${opset} is not supported (13..17)`);
+  if (!Number.isInteger(opset) || opset < 13 || opset > 17)
+    throw new InputError(`ONNX export: opset ${opset} is not supported (13..17)`);
   const g = new GraphBuilder();
   const inputs = graphInputsOf(g, model, opts);
   const requested = opts.outputs ?? model.outputs.map((t) => t.sourceLayer.name);

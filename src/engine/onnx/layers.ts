@@ -37,7 +37,8 @@ function fail(ctx: ConvertContext, why: string): never {
 
 function weight(ctx: ConvertContext, name: string): { shape: number[]; data: Float32Array } {
   const w = ctx.weights.get(name);
-  if (w === undefined) fail(ctx, `missing weight "${name}" (has: ${[...ctx.weights.keys()].join(', ') || 'none'})`);
+  if (w === undefined)
+    fail(ctx, `missing weight "${name}" (has: ${[...ctx.weights.keys()].join(', ') || 'none'})`);
   return w;
 }
 
@@ -51,7 +52,8 @@ function num(ctx: ConvertContext, key: string, dflt?: number): number {
 function pair(ctx: ConvertContext, key: string, dflt?: [number, number]): [number, number] {
   const v = ctx.config[key];
   if (typeof v === 'number') return [v, v];
-  if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')) return [v[0] as number, v[1] as number];
+  if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number'))
+    return [v[0] as number, v[1] as number];
   if ((v === undefined || v === null) && dflt !== undefined) return dflt;
   return fail(ctx, `config "${key}" should be a number or a pair, got ${JSON.stringify(v)}`);
 }
@@ -65,7 +67,8 @@ function str(ctx: ConvertContext, key: string, dflt?: string): string {
 
 function requireChannelsLast(ctx: ConvertContext): void {
   const df = ctx.config.dataFormat;
-  if (df !== undefined && df !== null && df !== 'channelsLast') fail(ctx, `dataFormat "${String(df)}" is not supported (channelsLast only)`);
+  if (df !== undefined && df !== null && df !== 'channelsLast')
+    fail(ctx, `dataFormat "${String(df)}" is not supported (channelsLast only)`);
 }
 
 function single(ctx: ConvertContext): Value {
@@ -82,7 +85,13 @@ function outShape(ctx: ConvertContext, i = 0): (number | null)[] {
  * max((ceil(in/s)-1)*s + (k-1)*d + 1 - in, 0), before = floor(total/2) (TF `get_pad_shape`).
  * Returns null when the input size is unknown (the caller then uses auto_pad SAME_UPPER).
  */
-export function tfPadding(padding: string, inSize: number | null, k: number, s: number, d = 1): [number, number] | null {
+export function tfPadding(
+  padding: string,
+  inSize: number | null,
+  k: number,
+  s: number,
+  d = 1,
+): [number, number] | null {
   if (padding === 'valid') return [0, 0];
   if (inSize === null) return null;
   const out = Math.ceil(inSize / s);
@@ -92,7 +101,13 @@ export function tfPadding(padding: string, inSize: number | null, k: number, s: 
 }
 
 /** Conv / pool padding attributes for NCHW 2-D windows. */
-function windowPads(ctx: ConvertContext, x: Value, k: [number, number], s: [number, number], d: [number, number]): Record<string, AttrValue> {
+function windowPads(
+  ctx: ConvertContext,
+  x: Value,
+  k: [number, number],
+  s: [number, number],
+  d: [number, number],
+): Record<string, AttrValue> {
   const padding = str(ctx, 'padding', 'valid');
   if (padding !== 'valid' && padding !== 'same') fail(ctx, `padding "${padding}" is not supported`);
   const ph = tfPadding(padding, x.shape[1], k[0], s[0], d[0]);
@@ -102,8 +117,15 @@ function windowPads(ctx: ConvertContext, x: Value, k: [number, number], s: [numb
 }
 
 /** Apply a Keras activation (by tfjs identifier) elementwise; softmax over the logical last axis. */
-export function applyActivation(g: GraphBuilder, v: Value, activation: string, hint: string, where: () => string): Value {
-  const same = (op: string, attrs: Record<string, AttrValue> = {}): Value => g.op(op, [v.name], attrs, hint, v.shape, v.nchw);
+export function applyActivation(
+  g: GraphBuilder,
+  v: Value,
+  activation: string,
+  hint: string,
+  where: () => string,
+): Value {
+  const same = (op: string, attrs: Record<string, AttrValue> = {}): Value =>
+    g.op(op, [v.name], attrs, hint, v.shape, v.nchw);
   switch (activation) {
     case 'linear':
       return v;
@@ -160,7 +182,13 @@ function activationOf(ctx: ConvertContext, v: Value): Value {
   const a = ctx.config.activation;
   if (a === undefined || a === null) return v;
   if (typeof a !== 'string') fail(ctx, `activation ${JSON.stringify(a)} is not supported`);
-  return applyActivation(ctx.g, v, a, `${ctx.hint}/act`, () => `layer "${ctx.layer.name}" (class ${ctx.className})`);
+  return applyActivation(
+    ctx.g,
+    v,
+    a,
+    `${ctx.hint}/act`,
+    () => `layer "${ctx.layer.name}" (class ${ctx.className})`,
+  );
 }
 
 /** HWIO kernel -> OIHW. */
@@ -170,7 +198,8 @@ function hwioToOihw(w: { shape: number[]; data: Float32Array }): { dims: number[
   for (let i = 0; i < kh; i++)
     for (let j = 0; j < kw; j++)
       for (let c = 0; c < ci; c++)
-        for (let o = 0; o < co; o++) out[((o * ci + c) * kh + i) * kw + j] = w.data[((i * kw + j) * ci + c) * co + o];
+        for (let o = 0; o < co; o++)
+          out[((o * ci + c) * kh + i) * kw + j] = w.data[((i * kw + j) * ci + c) * co + o];
   return { dims: [co, ci, kh, kw], data: out };
 }
 
@@ -181,7 +210,8 @@ function depthwiseToOihw(w: { shape: number[]; data: Float32Array }): { dims: nu
   for (let i = 0; i < kh; i++)
     for (let j = 0; j < kw; j++)
       for (let ch = 0; ch < c; ch++)
-        for (let k = 0; k < m; k++) out[((ch * m + k) * kh + i) * kw + j] = w.data[((i * kw + j) * c + ch) * m + k];
+        for (let k = 0; k < m; k++)
+          out[((ch * m + k) * kh + i) * kw + j] = w.data[((i * kw + j) * c + ch) * m + k];
   return { dims: [c * m, 1, kh, kw], data: out };
 }
 
@@ -190,7 +220,13 @@ function conv(
   x: Value,
   w: { dims: number[]; data: Float32Array },
   bias: Float32Array | null,
-  opts: { k: [number, number]; s: [number, number]; d: [number, number]; group: number; pads: Record<string, AttrValue> },
+  opts: {
+    k: [number, number];
+    s: [number, number];
+    d: [number, number];
+    group: number;
+    pads: Record<string, AttrValue>;
+  },
   shape: (number | null)[],
   hint: string,
 ): Value {
@@ -212,7 +248,13 @@ function rank4(ctx: ConvertContext, x: Value): void {
 }
 
 /** The input and window of a Conv2D-like layer (channels-last, 4-D): kernel, strides, dilation, pads. */
-function convWindow(ctx: ConvertContext): { x: Value; k: [number, number]; s: [number, number]; d: [number, number]; pads: ReturnType<typeof windowPads> } {
+function convWindow(ctx: ConvertContext): {
+  x: Value;
+  k: [number, number];
+  s: [number, number];
+  d: [number, number];
+  pads: ReturnType<typeof windowPads>;
+} {
   requireChannelsLast(ctx);
   const x = single(ctx);
   rank4(ctx, x);
@@ -229,14 +271,30 @@ function biasOf(ctx: ConvertContext): Float32Array | null {
 
 const convert2d: LayerConverter = (ctx) => {
   const { x, k, s, d, pads } = convWindow(ctx);
-  const y = conv(ctx, x, hwioToOihw(weight(ctx, 'kernel')), biasOf(ctx), { k, s, d, group: 1, pads }, outShape(ctx), ctx.hint);
+  const y = conv(
+    ctx,
+    x,
+    hwioToOihw(weight(ctx, 'kernel')),
+    biasOf(ctx),
+    { k, s, d, group: 1, pads },
+    outShape(ctx),
+    ctx.hint,
+  );
   return [activationOf(ctx, y)];
 };
 
 const convertDepthwise: LayerConverter = (ctx) => {
   const { x, k, s, d, pads } = convWindow(ctx);
   const dk = weight(ctx, 'depthwise_kernel');
-  const y = conv(ctx, x, depthwiseToOihw(dk), biasOf(ctx), { k, s, d, group: dk.shape[2], pads }, outShape(ctx), ctx.hint);
+  const y = conv(
+    ctx,
+    x,
+    depthwiseToOihw(dk),
+    biasOf(ctx),
+    { k, s, d, group: dk.shape[2], pads },
+    outShape(ctx),
+    ctx.hint,
+  );
   return [activationOf(ctx, y)];
 };
 
@@ -245,7 +303,15 @@ const convertSeparable: LayerConverter = (ctx) => {
   const dk = weight(ctx, 'depthwise_kernel');
   const out = outShape(ctx);
   const mid: (number | null)[] = [out[0], out[1], out[2], dk.shape[2] * dk.shape[3]];
-  const dw = conv(ctx, x, depthwiseToOihw(dk), null, { k, s, d, group: dk.shape[2], pads }, mid, `${ctx.hint}/depthwise`);
+  const dw = conv(
+    ctx,
+    x,
+    depthwiseToOihw(dk),
+    null,
+    { k, s, d, group: dk.shape[2], pads },
+    mid,
+    `${ctx.hint}/depthwise`,
+  );
   const y = conv(
     ctx,
     dw,
@@ -306,29 +372,51 @@ const convertReLU: LayerConverter = (ctx) => {
     fail(ctx, 'ReLU with negativeSlope or threshold is not supported');
   }
   if (typeof maxValue === 'number') {
-    return [ctx.g.op('Clip', [x.name, scalarF32(ctx.g, 0), scalarF32(ctx.g, maxValue)], {}, ctx.hint, x.shape, x.nchw)];
+    return [
+      ctx.g.op(
+        'Clip',
+        [x.name, scalarF32(ctx.g, 0), scalarF32(ctx.g, maxValue)],
+        {},
+        ctx.hint,
+        x.shape,
+        x.nchw,
+      ),
+    ];
   }
   return [ctx.g.op('Relu', [x.name], {}, ctx.hint, x.shape, x.nchw)];
 };
 
 const convertLeakyReLU: LayerConverter = (ctx) => {
   const x = single(ctx);
-  return [ctx.g.op('LeakyRelu', [x.name], { alpha: { f: num(ctx, 'alpha', 0.3) } }, ctx.hint, x.shape, x.nchw)];
+  return [
+    ctx.g.op('LeakyRelu', [x.name], { alpha: { f: num(ctx, 'alpha', 0.3) } }, ctx.hint, x.shape, x.nchw),
+  ];
 };
 
 const convertSoftmax: LayerConverter = (ctx) => {
   const x = single(ctx);
   const axisCfg = ctx.config.axis;
-  const axis = Array.isArray(axisCfg) ? (axisCfg.length === 1 ? Number(axisCfg[0]) : NaN) : typeof axisCfg === 'number' ? axisCfg : -1;
+  const axis = Array.isArray(axisCfg)
+    ? axisCfg.length === 1
+      ? Number(axisCfg[0])
+      : NaN
+    : typeof axisCfg === 'number'
+      ? axisCfg
+      : -1;
   if (!Number.isInteger(axis)) fail(ctx, `softmax over axes ${JSON.stringify(axisCfg)} is not supported`);
-  return [ctx.g.op('Softmax', [x.name], { axis: GraphBuilder.physicalAxis(x, axis) }, ctx.hint, x.shape, x.nchw)];
+  return [
+    ctx.g.op('Softmax', [x.name], { axis: GraphBuilder.physicalAxis(x, axis) }, ctx.hint, x.shape, x.nchw),
+  ];
 };
 
 /** Bring all inputs of a merge layer to one layout (NCHW when every input is 4-D). */
 function sameLayout(ctx: ConvertContext): Value[] {
   const allRank4 = ctx.inputs.every((v) => v.shape.length === 4);
   if (!ctx.inputs.every((v) => v.shape.length === ctx.inputs[0].shape.length)) {
-    fail(ctx, `inputs of different ranks (${ctx.inputs.map((v) => v.shape.length).join(', ')}) are not supported`);
+    fail(
+      ctx,
+      `inputs of different ranks (${ctx.inputs.map((v) => v.shape.length).join(', ')}) are not supported`,
+    );
   }
   return ctx.inputs.map((v) => (allRank4 ? ctx.g.toNCHW(v) : ctx.g.toLogical(v)));
 }
@@ -339,7 +427,8 @@ function naryElementwise(op: string, post?: (ctx: ConvertContext, v: Value) => V
     const ins = sameLayout(ctx);
     const out = outShape(ctx);
     let acc = ins[0];
-    for (let i = 1; i < ins.length; i++) acc = ctx.g.op(op, [acc.name, ins[i].name], {}, ctx.hint, out, ins[0].nchw);
+    for (let i = 1; i < ins.length; i++)
+      acc = ctx.g.op(op, [acc.name, ins[i].name], {}, ctx.hint, out, ins[0].nchw);
     return [post ? post(ctx, acc) : acc];
   };
 }
@@ -351,7 +440,16 @@ const convertAverage = naryElementwise('Add', (ctx, v) =>
 const convertConcatenate: LayerConverter = (ctx) => {
   const ins = sameLayout(ctx);
   const axis = num(ctx, 'axis', -1);
-  return [ctx.g.op('Concat', ins.map((v) => v.name), { axis: GraphBuilder.physicalAxis(ins[0], axis) }, ctx.hint, outShape(ctx), ins[0].nchw)];
+  return [
+    ctx.g.op(
+      'Concat',
+      ins.map((v) => v.name),
+      { axis: GraphBuilder.physicalAxis(ins[0], axis) },
+      ctx.hint,
+      outShape(ctx),
+      ins[0].nchw,
+    ),
+  ];
 };
 
 const convertZeroPadding: LayerConverter = (ctx) => {
@@ -386,7 +484,11 @@ function pool(op: 'MaxPool' | 'AveragePool'): LayerConverter {
     // SAME_UPPER is TensorFlow's 'same' rule (the odd pixel of padding goes after).
     const padding = str(ctx, 'padding', 'valid');
     if (padding !== 'valid' && padding !== 'same') fail(ctx, `padding "${padding}" is not supported`);
-    const attrs: Record<string, AttrValue> = { kernel_shape: k, strides: s, auto_pad: padding === 'same' ? 'SAME_UPPER' : 'VALID' };
+    const attrs: Record<string, AttrValue> = {
+      kernel_shape: k,
+      strides: s,
+      auto_pad: padding === 'same' ? 'SAME_UPPER' : 'VALID',
+    };
     if (op === 'AveragePool') attrs.count_include_pad = 0;
     return [ctx.g.op(op, [ctx.g.toNCHW(x).name], attrs, ctx.hint, outShape(ctx), true)];
   };
@@ -408,7 +510,8 @@ function globalPool(op: 'GlobalAveragePool' | 'GlobalMaxPool'): LayerConverter {
 const convertReshape: LayerConverter = (ctx) => {
   const x = single(ctx);
   const target = ctx.config.targetShape;
-  if (!Array.isArray(target) || !target.every((t) => typeof t === 'number')) fail(ctx, `targetShape ${JSON.stringify(target)} is not understood`);
+  if (!Array.isArray(target) || !target.every((t) => typeof t === 'number'))
+    fail(ctx, `targetShape ${JSON.stringify(target)} is not understood`);
   const out = outShape(ctx);
   const t = target as number[];
   // [N, C] -> [N, 1, 1, C] (squeeze-and-excitation): NHWC and NCHW hold the same memory order,
@@ -440,7 +543,15 @@ const convertDense: LayerConverter = (ctx) => {
     y = ctx.g.op('Gemm', ins, {}, ctx.hint, out, false);
   } else {
     y = ctx.g.op('MatMul', [x.name, kName], {}, ctx.hint, out, false);
-    if (useBias) y = ctx.g.op('Add', [y.name, ctx.g.constF32(`${ctx.hint}/bias`, [k.shape[1]], weight(ctx, 'bias').data)], {}, ctx.hint, out, false);
+    if (useBias)
+      y = ctx.g.op(
+        'Add',
+        [y.name, ctx.g.constF32(`${ctx.hint}/bias`, [k.shape[1]], weight(ctx, 'bias').data)],
+        {},
+        ctx.hint,
+        out,
+        false,
+      );
   }
   return [activationOf(ctx, y)];
 };
@@ -455,7 +566,8 @@ const convertRescaling: LayerConverter = (ctx) => {
   let y = x;
   const vec = (v: unknown, what: string): Value => {
     if (typeof v === 'number') return { name: scalarF32(ctx.g, v), shape: [], nchw: false };
-    if (Array.isArray(v) && v.every((q) => typeof q === 'number')) return channelConst(ctx, x, `${ctx.hint}/${what}`, Float32Array.from(v as number[]));
+    if (Array.isArray(v) && v.every((q) => typeof q === 'number'))
+      return channelConst(ctx, x, `${ctx.hint}/${what}`, Float32Array.from(v as number[]));
     return fail(ctx, `config "${what}" ${JSON.stringify(v)} is not understood`);
   };
   if (scale !== 1) y = ctx.g.op('Mul', [y.name, vec(scale, 'scale').name], {}, ctx.hint, x.shape, x.nchw);
@@ -477,7 +589,10 @@ function channelConst(ctx: ConvertContext, x: Value, hint: string, data: Float32
 const convertNormalization: LayerConverter = (ctx) => {
   const x = single(ctx);
   const axis = ctx.config.axis ?? -1;
-  const axisOk = axis === -1 || axis === x.shape.length - 1 || (Array.isArray(axis) && axis.length === 1 && (axis[0] === -1 || axis[0] === x.shape.length - 1));
+  const axisOk =
+    axis === -1 ||
+    axis === x.shape.length - 1 ||
+    (Array.isArray(axis) && axis.length === 1 && (axis[0] === -1 || axis[0] === x.shape.length - 1));
   if (!axisOk) fail(ctx, `axis ${JSON.stringify(axis)} is not supported (channels-last axis only)`);
   const fromConfig = (key: string): Float32Array | null => {
     const v = ctx.config[key];
@@ -493,15 +608,38 @@ const convertNormalization: LayerConverter = (ctx) => {
   for (let i = 0; i < variance.length; i++) inv[i] = 1 / Math.max(Math.sqrt(variance[i]), 1e-7);
   const invert = ctx.config.invert === true;
   if (invert) fail(ctx, 'invert=true is not supported');
-  const m = ctx.g.op('Sub', [x.name, channelConst(ctx, x, `${ctx.hint}/mean`, mean).name], {}, ctx.hint, x.shape, x.nchw);
-  return [ctx.g.op('Mul', [m.name, channelConst(ctx, x, `${ctx.hint}/inv_std`, inv).name], {}, ctx.hint, x.shape, x.nchw)];
+  const m = ctx.g.op(
+    'Sub',
+    [x.name, channelConst(ctx, x, `${ctx.hint}/mean`, mean).name],
+    {},
+    ctx.hint,
+    x.shape,
+    x.nchw,
+  );
+  return [
+    ctx.g.op(
+      'Mul',
+      [m.name, channelConst(ctx, x, `${ctx.hint}/inv_std`, inv).name],
+      {},
+      ctx.hint,
+      x.shape,
+      x.nchw,
+    ),
+  ];
 };
 
 /** Inception-ResNet-v2 `CustomScaleLayer` (src/models/layers): inputs [x, r] -> x + r * scale. */
 const convertCustomScale: LayerConverter = (ctx) => {
   if (ctx.inputs.length !== 2) fail(ctx, 'expects two inputs [x, residual]');
   const [x, r] = sameLayout(ctx);
-  const scaled = ctx.g.op('Mul', [r.name, scalarF32(ctx.g, num(ctx, 'scale'))], {}, `${ctx.hint}/scale`, r.shape, r.nchw);
+  const scaled = ctx.g.op(
+    'Mul',
+    [r.name, scalarF32(ctx.g, num(ctx, 'scale'))],
+    {},
+    `${ctx.hint}/scale`,
+    r.shape,
+    r.nchw,
+  );
   return [ctx.g.op('Add', [x.name, scaled.name], {}, ctx.hint, outShape(ctx), x.nchw)];
 };
 

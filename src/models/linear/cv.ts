@@ -239,7 +239,9 @@ export function fitLogisticCV(X: Design, y: readonly number[], o: LogisticCvOpti
   const copies = o.copies ?? [];
   const n0 = X.n - copies.length;
   if (y.length !== n0)
-    throw new RangeError(`labels: ${y.length} for ${n0} original rows (${X.n} rows, ${copies.length} copies)`);
+    throw new RangeError(
+      `labels: ${y.length} for ${n0} original rows (${X.n} rows, ${copies.length} copies)`,
+    );
   copies.forEach((c, k) => {
     if (!Number.isInteger(c) || c < 0 || c >= n0)
       throw new RangeError(`copies: copy ${k} names row ${c}, not an original row (0..${n0 - 1})`);

@@ -150,7 +150,12 @@ function dataTerm(
   for (let i = 0; i < n; i++) {
     const si = s === undefined ? 1 : s[i];
     const qi = q[i];
-    const l = qi === 1 ? softplus(-z[i]) : qi === 0 ? softplus(z[i]) : qi * softplus(-z[i]) + (1 - qi) * softplus(z[i]);
+    const l =
+      qi === 1
+        ? softplus(-z[i])
+        : qi === 0
+          ? softplus(z[i])
+          : qi * softplus(-z[i]) + (1 - qi) * softplus(z[i]);
     loss += si * l;
     const pi = sigmoid(z[i]);
     r[i] = si * (pi - qi);
