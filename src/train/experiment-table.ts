@@ -1,9 +1,9 @@
 /**
  * The result tables of the experiments (`polarcad experiment ...`): one row per trained
  * configuration with the test metrics of Hai et al. (2022) Tables 3 and 4 (accuracy, AUC,
- * specificity, sensitivity, precision, F1) and the training time, written as CSV (machine
- * readable, full precision) and Markdown (rounded, for reports). Rows that were skipped (e.g. no
- * weights on this machine) keep their place with empty metrics and a note.
+ * specificity, sensitivity, precision, F1) with their 95% intervals and the training time, written
+ * as CSV (machine readable, full precision) and Markdown (rounded, for reports). Rows that were
+ * skipped (e.g. no weights on this machine) keep their place with empty metrics and a note.
  */
 import { stringify } from '../util/csv.js';
 
@@ -25,6 +25,8 @@ export interface ExperimentRow {
   readonly description: string;
   /** Metrics on the test part; undefined for a skipped row. */
   readonly metrics?: ExperimentMetrics;
+  /** Their 95% intervals (Wilson for proportions, bootstrap for AUC and F1; `evaluate/intervals.ts`). */
+  readonly intervals?: Partial<Record<MetricColumn, { readonly lo: number; readonly hi: number }>>;
   /** Training time in seconds (feature extraction included); undefined for a skipped row. */
   readonly trainSeconds?: number;
   /** Trainable parameters at the last stage. */
@@ -39,12 +41,14 @@ export interface ExperimentRow {
 
 /** The metric columns, in Hai et al.'s Table 4 order. */
 export const METRIC_COLUMNS = ['accuracy', 'auc', 'specificity', 'sensitivity', 'precision', 'f1'] as const;
+export type MetricColumn = (typeof METRIC_COLUMNS)[number];
 
 /** CSV header of {@link experimentCsv}. */
 export const EXPERIMENT_CSV_COLUMNS = [
   'name',
   'description',
   ...METRIC_COLUMNS,
+  ...METRIC_COLUMNS.flatMap((m) => [`${m}_lo`, `${m}_hi`] as const),
   'train_seconds',
   'trainable_params',
   'epochs',
@@ -60,6 +64,7 @@ export function experimentCsv(rows: readonly ExperimentRow[]): string {
     r.name,
     r.description,
     ...METRIC_COLUMNS.map((k) => num(r.metrics?.[k])),
+    ...METRIC_COLUMNS.flatMap((k) => [num(r.intervals?.[k]?.lo), num(r.intervals?.[k]?.hi)]),
     r.trainSeconds === undefined ? '' : r.trainSeconds.toFixed(2),
     num(r.trainable),
     r.epochs ?? '',
@@ -72,10 +77,22 @@ export function experimentCsv(rows: readonly ExperimentRow[]): string {
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 const pct = (x: number | undefined): string =>
   x === undefined || Number.isNaN(x) ? '—' : (100 * x).toFixed(1);
+const frac = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(3));
+
+/** A metric's cell: the value and, when known, its interval ("75.0 [40.9, 92.9]"). */
+function metricCell(r: ExperimentRow, k: MetricColumn): string {
+  const f = k === 'auc' ? frac : pct;
+  const v = f(r.metrics?.[k]);
+  const ci = r.intervals?.[k];
+  if (v === '—' || ci === undefined || Number.isNaN(ci.lo) || Number.isNaN(ci.hi)) return v;
+  return `${v} [${f(ci.lo)}, ${f(ci.hi)}]`;
+}
 
 /**
- * The table as Markdown: metrics in percent with one decimal (AUC as a fraction with three), time in
- * seconds; `title` as a heading and `notes` as a list below.
+ * The table as Markdown: metrics in percent with one decimal (AUC as a fraction with three), each
+ * with its 95% interval in brackets when known, time in seconds; `title` as a heading and `notes`
+ * as a list below.
+ * @example experimentMarkdown(rows, 'Training strategies, MobileNetV2', ['seed 1'])
  */
 export function experimentMarkdown(
   rows: readonly ExperimentRow[],
@@ -97,24 +114,20 @@ export function experimentMarkdown(
   ];
   const lines = [`# ${title}`, '', `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
   for (const r of rows) {
-    const m = r.metrics;
-    const auc = m === undefined || Number.isNaN(m.auc) ? '—' : m.auc.toFixed(3);
     lines.push(
       `| ${[
         cell(r.name),
         cell(r.description),
-        pct(m?.accuracy),
-        auc,
-        pct(m?.specificity),
-        pct(m?.sensitivity),
-        pct(m?.precision),
-        pct(m?.f1),
+        ...METRIC_COLUMNS.map((k) => metricCell(r, k)),
         r.trainSeconds === undefined ? '—' : r.trainSeconds.toFixed(1),
         cell(r.epochs ?? ''),
         cell(r.note ?? ''),
       ].join(' | ')} |`,
     );
   }
-  if (notes.length > 0) lines.push('', ...notes.map((n) => `- ${n}`));
+  const ci = rows.some((r) => r.intervals !== undefined)
+    ? ['brackets: 95% intervals (Wilson for the proportions, stratified bootstrap for AUC and F1)']
+    : [];
+  if (notes.length + ci.length > 0) lines.push('', ...[...ci, ...notes].map((n) => `- ${n}`));
   return `${lines.join('\n')}\n`;
 }

@@ -20,7 +20,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { FeatureCache } from '../engine/cache.js';
-import { binaryMetrics, callAt } from '../evaluate/metrics.js';
+import { callAt } from '../evaluate/metrics.js';
+import { metricsWithIntervals } from '../evaluate/intervals.js';
 import {
   addApostolopoulosHead,
   addHaiHead,
@@ -43,7 +44,12 @@ import {
   type ExperimentSplit,
   type InputKind,
 } from '../train/experiment-data.js';
-import { experimentCsv, experimentMarkdown, type ExperimentRow } from '../train/experiment-table.js';
+import {
+  experimentCsv,
+  experimentMarkdown,
+  METRIC_COLUMNS,
+  type ExperimentRow,
+} from '../train/experiment-table.js';
 import { seededInit } from '../train/init.js';
 import { planStrategy, type StrategyId, type StrategyPlan } from '../train/strategies.js';
 import {
@@ -237,8 +243,12 @@ async function trainAndEvaluate(
     applyWeights(model, before);
   }
   const labels = cohort.test.map((e) => e.label);
-  const m = binaryMetrics(labels, Array.from(probs));
+  const withCi = metricsWithIntervals(labels, Array.from(probs), { seed: `${String(c.seed)}/${name}` });
+  const m = withCi.metrics;
   const last = res.stages[res.stages.length - 1];
+  const intervals = Object.fromEntries(
+    METRIC_COLUMNS.map((k) => [k, { lo: withCi[k].lo, hi: withCi[k].hi }]),
+  );
   const metrics = {
     accuracy: m.accuracy,
     auc: m.auc,
@@ -267,7 +277,7 @@ async function trainAndEvaluate(
     },
     history: res.history,
     stages: res.stages,
-    metrics: { ...m, trainSeconds },
+    metrics: { ...m, intervals, trainSeconds },
     predictions: cohort.test.map((e, i) => ({ id: e.id, label: e.label, prob: probs[i] })),
     selected: res.stages.map((s) => ({ stage: s.name, epoch: s.bestEpoch })),
     title: `${name}: ${description}`,
@@ -277,6 +287,7 @@ async function trainAndEvaluate(
       name,
       description,
       metrics,
+      intervals,
       trainSeconds,
       trainable: last?.trainableParams,
       epochs: epochsText(res.stages),

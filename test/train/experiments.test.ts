@@ -87,6 +87,12 @@ test('experiment strategies: six rows, Table 4 columns, curves, run dirs (Mobile
     for (const k of ['accuracy', 'specificity', 'sensitivity'])
       assert.ok(Number(x[k]) >= 0 && Number(x[k]) <= 1, `${x.name} ${k}=${x[k]}`);
     assert.ok(Number(x.train_seconds) > 0);
+    // 95% intervals around the point values (Wilson; bootstrap for AUC)
+    for (const k of ['accuracy', 'auc'])
+      assert.ok(
+        Number(x[`${k}_lo`]) <= Number(x[k]) && Number(x[k]) <= Number(x[`${k}_hi`]),
+        `${x.name} ${k} ${x[k]} in [${x[`${k}_lo`]}, ${x[`${k}_hi`]}]`,
+      );
     assert.ok(
       existsSync(join(out, x.run_dir, 'history.csv')) &&
         existsSync(join(out, x.run_dir, 'training-curves.svg')) &&

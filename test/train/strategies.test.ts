@@ -140,6 +140,7 @@ test('experiment table: CSV columns and rows, skipped rows kept, Markdown in per
       name: 'warmup',
       description: 'Warm-up only',
       metrics: { accuracy: 0.75, auc: 0.8125, specificity: 0.5, sensitivity: 1, precision: 2 / 3, f1: 0.8 },
+      intervals: { accuracy: { lo: 0.409, hi: 0.929 }, auc: { lo: 0.5, hi: 1 } },
       trainSeconds: 12.345,
       trainable: 100,
       epochs: 'warmup:10',
@@ -152,13 +153,17 @@ test('experiment table: CSV columns and rows, skipped rows kept, Markdown in per
   assert.equal(csv.length, 2);
   assert.equal(csv[0].accuracy, '0.75');
   assert.equal(csv[0].train_seconds, '12.35');
+  assert.deepEqual(
+    [csv[0].accuracy_lo, csv[0].accuracy_hi, csv[0].auc_lo, csv[0].f1_lo],
+    ['0.409', '0.929', '0.5', ''],
+  );
   assert.equal(csv[1].accuracy, '');
   assert.equal(csv[1].note, 'skipped: no weights');
   const md = experimentMarkdown(rows, 'Strategies', ['a note']);
   assert.match(
     md,
-    /\| warmup \| Warm-up only \| 75\.0 \| 0\.813 \| 50\.0 \| 100\.0 \| 66\.7 \| 80\.0 \| 12\.3 \| warmup:10 \|/,
+    /\| warmup \| Warm-up only \| 75\.0 \[40\.9, 92\.9\] \| 0\.813 \[0\.500, 1\.000\] \| 50\.0 \| 100\.0 \| 66\.7 \| 80\.0 \| 12\.3 \| warmup:10 \|/,
   );
   assert.match(md, /\| VGG16 \| VGG16 \| — \|/);
-  assert.match(md, /- a note\n$/);
+  assert.match(md, /- brackets: 95% intervals .*\n- a note\n$/);
 });
