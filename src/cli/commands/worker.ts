@@ -42,19 +42,25 @@ export function registerWorker(program: Command): void {
     const lockMs = wholeOption('--lock-ms', o.lockMs, { min: 500 }) ?? 30_000;
     await checkRedis(url); // a wrong URL is reported before the engine starts
     await initBackend('wasm');
-    const w = await startWorker({
-      url,
-      concurrency,
-      lockMs,
-      ...(o.sharedDir !== undefined ? { sharedDir: o.sharedDir } : {}),
-      ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
-      log: (line) => process.stdout.write(`${line}\n`),
-    });
+    // the stop signals are handled before the first job can start: a SIGTERM that arrives while
+    // the worker is starting (its first job may already be running) finishes that job too
+    let w: Awaited<ReturnType<typeof startWorker>> | undefined;
+    let stopRequested = false;
     const off = onStopSignals(['SIGTERM', 'SIGINT'], (signal) => {
       process.stdout.write(`${signal}: finishing the job in flight, then stopping (again to abort now)\n`);
-      void w.close();
+      stopRequested = true;
+      if (w !== undefined) void w.close();
     });
     try {
+      w = await startWorker({
+        url,
+        concurrency,
+        lockMs,
+        ...(o.sharedDir !== undefined ? { sharedDir: o.sharedDir } : {}),
+        ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
+        log: (line) => process.stdout.write(`${line}\n`),
+      });
+      if (stopRequested) void w.close();
       await w.stopped;
       process.stdout.write(`worker ${w.name} stopped\n`);
     } finally {
