@@ -221,7 +221,7 @@ export class GradientPool {
               type: 'step',
               rows: rows.slice(a, b),
               masks: masks.map((m, d) => m.slice(a * widths[d], b * widths[d])),
-              ...(this.bn.length > 0 ? { movingStats: stats.slice() } : {}),
+              ...(this.bn.length > 0 ? { movingStats: stats } : {}),
             })
           : null,
       ),
